@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Every cap on input that comes from outside, in one place. Input over a
+ * cap is rejected before memory is allocated for it.
+ */
+#ifndef EVERCERT_LIMITS_H
+#define EVERCERT_LIMITS_H
+
+/* One store file (a PEM bundle of 300,000 certificates fits). */
+#define EVC_STORE_FILE_MAX ((size_t)256 * 1024 * 1024)
+
+/* One DER certificate; real ones are under 16 KiB, huge SAN lists under 1 MiB. */
+#define EVC_CERT_DER_MAX ((size_t)1024 * 1024)
+
+/* subjectAltName entries read from one certificate. */
+#define EVC_CERT_SANS_MAX 4096
+
+/* One certificate's printed subject or issuer name. */
+#define EVC_NAME_TEXT_MAX ((size_t)64 * 1024)
+
+/* A password read from a file or the environment. */
+#define EVC_PASSWORD_MAX 1024
+
+/* Directory levels a scan descends. */
+#define EVC_WALK_DEPTH_MAX 64
+
+/* A path built while walking directories. */
+#define EVC_PATH_MAX 4096
+
+/* Error rows one file may produce; the rest are counted in one last row. */
+#define EVC_FILE_ERRORS_MAX 16
+
+/* Safe bags read from one PKCS#12 file, and how deeply they may nest. */
+#define EVC_PKCS12_BAGS_MAX 10000
+#define EVC_PKCS12_NEST_MAX 4
+
+#endif

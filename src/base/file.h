@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Reading whole files from paths a user named, safely: only regular files,
+ * never blocking on a FIFO or device, never past a size cap.
+ */
+#ifndef EVC_BASE_FILE_H
+#define EVC_BASE_FILE_H
+
+#include "evercert/buf.h"
+
+/*
+ * Read the regular file at path into out (which must be initialised; its
+ * cap is raised to max if lower). Errors: EVC_ERR_NOENT, ACCESS, LOOP,
+ * NOT_REGULAR, TOO_LARGE (over max bytes), IO; err gets the reason.
+ */
+int evc_file_read(const char *path, size_t max, struct evc_buf *out, struct evc_err *err);
+
+/* Map an errno value from open/stat to our code. */
+int evc_errno_code(int e);
+
+#endif

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Writing strings that came from outside (certificate names, file names)
+ * into JSON, Prometheus labels and terminals without letting them break out.
+ * Every function appends to a buffer and returns 0 or EVC_ERR_LIMIT/NOMEM.
+ */
+#ifndef EVC_BASE_TEXT_H
+#define EVC_BASE_TEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evercert/buf.h"
+
+/*
+ * Length of the valid UTF-8 sequence at s (1..4), or 0 if s does not start
+ * one (overlong forms, surrogates and values past U+10FFFF are invalid).
+ * *cp receives the code point.
+ */
+size_t evc_utf8_seq(const uint8_t *s, size_t len, uint32_t *cp);
+
+/* A JSON string literal, quotes included; invalid UTF-8 becomes U+FFFD. */
+int evc_text_json(struct evc_buf *b, const char *s);
+
+/* A Prometheus label value (no quotes); invalid UTF-8 becomes U+FFFD. */
+int evc_text_prom(struct evc_buf *b, const char *s);
+
+/*
+ * Text safe for a terminal: C0 and C1 controls, DEL and invalid UTF-8 are
+ * written as \xNN (C1 as \u00NN); backslash is doubled. Tabs are escaped
+ * too, so the result can sit in a tab-separated record.
+ */
+int evc_text_vis(struct evc_buf *b, const char *s);
+
+/* Lower-case hex of n bytes. */
+int evc_text_hex(struct evc_buf *b, const uint8_t *p, size_t n);
+
+#endif

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What the subcommands of the evercert command share. */
+#ifndef EVC_CLI_H
+#define EVC_CLI_H
+
+#include <stddef.h>
+
+/* Exit status for usage errors and failures of the command itself (Nagios UNKNOWN). */
+#define EVC_EXIT_FAILURE 3
+
+/* "evercert: what: why" on stderr. */
+void evc_cli_error(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Print the manual text of a subcommand ("scan"); 0 or -1 if there is none. */
+int evc_cli_help(const char *name, int to_stderr);
+
+/*
+ * A password from a file's first line or an environment variable, never
+ * from argv. Wiped on free.
+ */
+struct evc_secret {
+    char *value;
+    size_t len;
+};
+int evc_secret_from_file(struct evc_secret *s, const char *path);
+int evc_secret_from_env(struct evc_secret *s, const char *var);
+void evc_secret_free(struct evc_secret *s);
+
+int evc_cmd_scan(int argc, char **argv);
+
+#endif

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * evercert: the command. This file only dispatches to a subcommand; each
+ * lives in its own cmd_*.c and parses its own options.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/provider.h>
+
+#include "cli.h"
+#include "help.h"
+
+void
+evc_cli_error(const char *what, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "evercert: %s: ", what);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int
+evc_cli_help(const char *name, int to_stderr)
+{
+    for (const struct evc_help *h = evc_help_pages; h->name != NULL; h++) {
+        if (strcmp(h->name, name) == 0) {
+            fputs(h->text, to_stderr ? stderr : stdout);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} commands[] = {
+    {"scan", evc_cmd_scan},
+};
+
+int
+main(int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : NULL;
+
+    if (cmd == NULL) {
+        evc_cli_help("evercert", 1);
+        return EVC_EXIT_FAILURE;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("evercert %s (%s)\n", EVC_VERSION, OpenSSL_version(OPENSSL_VERSION));
+        return 0;
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        evc_cli_help("evercert", 0);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0) {
+        const char *topic = argc > 2 ? argv[2] : "evercert";
+
+        if (evc_cli_help(topic, 0) != 0) {
+            evc_cli_error("help", "no such command: %s", topic);
+            return EVC_EXIT_FAILURE;
+        }
+        return 0;
+    }
+    /*
+     * Old PKCS#12 files use RC2 or single DES, which OpenSSL 3 keeps in its
+     * legacy provider. Loading a provider by hand turns off the implicit
+     * default, so load both; a missing legacy provider is not fatal.
+     */
+    if (OSSL_PROVIDER_load(NULL, "default") == NULL) {
+        evc_cli_error("openssl", "cannot load the default provider");
+        return EVC_EXIT_FAILURE;
+    }
+    (void)OSSL_PROVIDER_try_load(NULL, "legacy", 1);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(cmd, commands[i].name) == 0) {
+            return commands[i].run(argc - 1, argv + 1);
+        }
+    }
+    evc_cli_error(cmd, "no such command (try 'evercert --help')");
+    return EVC_EXIT_FAILURE;
+}

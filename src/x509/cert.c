@@ -1,0 +1,712 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The fast certificate reader. A certificate is walked TLV by TLV with
+ * ASN1_get_object(); only the fields we report are decoded, each with
+ * OpenSSL's own d2i function for that type (names, times, integers,
+ * subjectAltName, basicConstraints). The walk is strict: definite lengths,
+ * the RFC 5280 field order, nothing left over at any level.
+ *
+ * RFC 5280, 4.1:
+ *   Certificate  ::=  SEQUENCE  { tbsCertificate, signatureAlgorithm, signatureValue }
+ *   TBSCertificate  ::=  SEQUENCE  { version [0] EXPLICIT DEFAULT v1, serialNumber,
+ *        signature, issuer, validity, subject, subjectPublicKeyInfo,
+ *        issuerUniqueID [1] IMPLICIT OPTIONAL, subjectUniqueID [2] IMPLICIT OPTIONAL,
+ *        extensions [3] EXPLICIT OPTIONAL }
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/asn1.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "evercert/cert.h"
+#include "evercert/limits.h"
+#include "x509/x509_int.h"
+
+struct evc_cert_reader {
+    EVP_MD *sha256;
+    EVP_MD_CTX *md;
+    BIO *bio;
+    /* Most certificates in a file share an issuer: print it once. */
+    uint8_t *last_issuer_der;
+    size_t last_issuer_len;
+    char *last_issuer_text;
+};
+
+/* One DER element: where it starts, its content, its tag. */
+struct tlv {
+    const uint8_t *start;
+    const uint8_t *val;
+    size_t len;   /* content length */
+    size_t total; /* header + content */
+    int tag;
+    int cls;
+    int cons;
+};
+
+/* A cursor over the content of one constructed element. */
+struct cursor {
+    const uint8_t *p;
+    size_t avail;
+};
+
+/* The slices of one certificate, found by cert_split(). */
+struct cert_parts {
+    struct tlv cert, tbs, version, serial, issuer, validity, subject, spki, exts;
+    int has_version, has_exts;
+};
+
+static const uint8_t OID_SAN[] = {0x55, 0x1d, 0x11};
+static const uint8_t OID_BASIC_CONSTRAINTS[] = {0x55, 0x1d, 0x13};
+
+/*
+ * Read the element at the cursor and step past it. Lengths are checked by
+ * ASN1_get_object() against what is left; indefinite lengths are not DER.
+ */
+static int
+tlv_next(struct cursor *c, struct tlv *t, const char **why)
+{
+    const unsigned char *q = c->p;
+    long len;
+    int tag, cls, ret;
+    size_t hdr;
+
+    if (c->avail == 0) {
+        *why = "missing field";
+        return EVC_ERR_TRUNCATED;
+    }
+    ret = ASN1_get_object(&q, &len, &tag, &cls, c->avail > LONG_MAX ? LONG_MAX : (long)c->avail);
+    if (ret & 0x80) {
+        unsigned long e = ERR_peek_last_error();
+
+        ERR_clear_error();
+        if (ERR_GET_REASON(e) == ASN1_R_TOO_LONG || ERR_GET_REASON(e) == ASN1_R_HEADER_TOO_LONG) {
+            *why = "a length runs past the end";
+            return EVC_ERR_TRUNCATED;
+        }
+        *why = "bad tag or length";
+        return EVC_ERR_BAD_DER;
+    }
+    if (ret & 0x01) {
+        *why = "indefinite length";
+        return EVC_ERR_BAD_DER;
+    }
+    hdr = (size_t)(q - c->p);
+    if (len < 0 || (size_t)len > c->avail - hdr) {
+        *why = "a length runs past the end";
+        return EVC_ERR_TRUNCATED;
+    }
+    t->start = c->p;
+    t->val = q;
+    t->len = (size_t)len;
+    t->total = hdr + (size_t)len;
+    t->tag = tag;
+    t->cls = cls;
+    t->cons = (ret & V_ASN1_CONSTRUCTED) != 0;
+    c->p += t->total;
+    c->avail -= t->total;
+    return 0;
+}
+
+/* Read the next element and insist on its universal tag. */
+static int
+expect(struct cursor *c, int tag, struct tlv *t, const char *what, const char **why)
+{
+    int r;
+
+    if ((r = tlv_next(c, t, why)) != 0) {
+        *why = what;
+        return r;
+    }
+    if (t->cls != V_ASN1_UNIVERSAL || t->tag != tag ||
+        t->cons != (tag == V_ASN1_SEQUENCE || tag == V_ASN1_SET)) {
+        *why = what;
+        return EVC_ERR_BAD_DER;
+    }
+    return 0;
+}
+
+static struct cursor
+inside(const struct tlv *t)
+{
+    struct cursor c = {t->val, t->len};
+
+    return c;
+}
+
+static int
+peek_context(const struct cursor *c, int tag)
+{
+    /* A context tag below 31 is one byte: class bits 10, then the number. */
+    return c->avail > 0 && (c->p[0] & 0xdf) == (0x80 | tag);
+}
+
+static int
+cert_split(const uint8_t *der, size_t len, struct cert_parts *cp, const char **why)
+{
+    struct cursor all = {der, len}, c, tbs;
+    struct tlv sigalg, sig, tmp;
+    int r;
+
+    memset(cp, 0, sizeof(*cp));
+    if ((r = expect(&all, V_ASN1_SEQUENCE, &cp->cert, "certificate", why)) != 0) {
+        return r;
+    }
+    if (all.avail != 0) {
+        *why = "data after the certificate";
+        return EVC_ERR_TRAILING;
+    }
+    c = inside(&cp->cert);
+    if ((r = expect(&c, V_ASN1_SEQUENCE, &cp->tbs, "tbsCertificate", why)) != 0 ||
+        (r = expect(&c, V_ASN1_SEQUENCE, &sigalg, "signatureAlgorithm", why)) != 0 ||
+        (r = expect(&c, V_ASN1_BIT_STRING, &sig, "signatureValue", why)) != 0) {
+        return r;
+    }
+    if (c.avail != 0) {
+        *why = "extra field after signatureValue";
+        return EVC_ERR_BAD_DER;
+    }
+    tbs = inside(&cp->tbs);
+    if (peek_context(&tbs, 0)) {
+        struct cursor v;
+
+        if ((r = tlv_next(&tbs, &tmp, why)) != 0 || !tmp.cons) {
+            *why = "version";
+            return r ? r : EVC_ERR_BAD_DER;
+        }
+        v = inside(&tmp);
+        if ((r = expect(&v, V_ASN1_INTEGER, &cp->version, "version", why)) != 0) {
+            return r;
+        }
+        if (v.avail != 0) {
+            *why = "version";
+            return EVC_ERR_BAD_DER;
+        }
+        cp->has_version = 1;
+    }
+    if ((r = expect(&tbs, V_ASN1_INTEGER, &cp->serial, "serialNumber", why)) != 0 ||
+        (r = expect(&tbs, V_ASN1_SEQUENCE, &tmp, "signature", why)) != 0 ||
+        (r = expect(&tbs, V_ASN1_SEQUENCE, &cp->issuer, "issuer", why)) != 0 ||
+        (r = expect(&tbs, V_ASN1_SEQUENCE, &cp->validity, "validity", why)) != 0 ||
+        (r = expect(&tbs, V_ASN1_SEQUENCE, &cp->subject, "subject", why)) != 0 ||
+        (r = expect(&tbs, V_ASN1_SEQUENCE, &cp->spki, "subjectPublicKeyInfo", why)) != 0) {
+        return r;
+    }
+    /* The unique identifiers are of no use to us; skip them in order. */
+    for (int tag = 1; tag <= 2; tag++) {
+        if (peek_context(&tbs, tag) && (r = tlv_next(&tbs, &tmp, why)) != 0) {
+            return r;
+        }
+    }
+    if (peek_context(&tbs, 3)) {
+        struct cursor e;
+
+        if ((r = tlv_next(&tbs, &tmp, why)) != 0 || !tmp.cons) {
+            *why = "extensions";
+            return r ? r : EVC_ERR_BAD_DER;
+        }
+        e = inside(&tmp);
+        if ((r = expect(&e, V_ASN1_SEQUENCE, &cp->exts, "extensions", why)) != 0) {
+            return r;
+        }
+        if (e.avail != 0) {
+            *why = "extensions";
+            return EVC_ERR_BAD_DER;
+        }
+        cp->has_exts = 1;
+    }
+    if (tbs.avail != 0) {
+        *why = "unexpected field in tbsCertificate";
+        return EVC_ERR_BAD_DER;
+    }
+    return 0;
+}
+
+size_t
+evc_der_element_len(const uint8_t *der, size_t len)
+{
+    struct cursor c = {der, len};
+    struct tlv t;
+    const char *why;
+
+    if (tlv_next(&c, &t, &why) != 0) {
+        return 0;
+    }
+    return t.total;
+}
+
+int
+evc_cert_reader_new(struct evc_cert_reader **out)
+{
+    struct evc_cert_reader *r;
+
+    *out = NULL;
+    if ((r = calloc(1, sizeof(*r))) == NULL) {
+        return EVC_ERR_NOMEM;
+    }
+    if ((r->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
+        (r->md = EVP_MD_CTX_new()) == NULL || (r->bio = BIO_new(BIO_s_mem())) == NULL) {
+        evc_cert_reader_free(r);
+        ERR_clear_error();
+        return EVC_ERR_CRYPTO;
+    }
+    *out = r;
+    return 0;
+}
+
+void
+evc_cert_reader_free(struct evc_cert_reader *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    EVP_MD_free(r->sha256);
+    EVP_MD_CTX_free(r->md);
+    BIO_free(r->bio);
+    free(r->last_issuer_der);
+    free(r->last_issuer_text);
+    free(r);
+}
+
+static int
+name_id(struct evc_cert_reader *rd, const struct tlv *name, uint8_t id[EVC_NAME_ID_LEN])
+{
+    uint8_t md[EVP_MAX_MD_SIZE];
+
+    if (!EVP_DigestInit_ex2(rd->md, rd->sha256, NULL) ||
+        !EVP_DigestUpdate(rd->md, name->start, name->total) ||
+        !EVP_DigestFinal_ex(rd->md, md, NULL)) {
+        ERR_clear_error();
+        return EVC_ERR_CRYPTO;
+    }
+    memcpy(id, md, EVC_NAME_ID_LEN);
+    return 0;
+}
+
+int
+evc_cert_read_names(struct evc_cert_reader *rd, const uint8_t *der, size_t len,
+                    uint8_t subject_id[EVC_NAME_ID_LEN], uint8_t issuer_id[EVC_NAME_ID_LEN])
+{
+    struct cert_parts cp;
+    const char *why;
+    int r;
+
+    if ((r = cert_split(der, len, &cp, &why)) != 0 ||
+        (r = name_id(rd, &cp.subject, subject_id)) != 0 ||
+        (r = name_id(rd, &cp.issuer, issuer_id)) != 0) {
+        return r;
+    }
+    return 0;
+}
+
+void
+evc_cert_clear(struct evc_cert *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    free(c->serial);
+    free(c->subject);
+    free(c->issuer);
+    for (size_t i = 0; i < c->nsans; i++) {
+        free(c->sans[i]);
+    }
+    free(c->sans);
+    memset(c, 0, sizeof(*c));
+}
+
+/* Decode a Time element into seconds since the epoch. */
+static int
+read_time(const struct tlv *t, evc_time *out)
+{
+    const unsigned char *p = t->start;
+    ASN1_TIME *tm = NULL;
+    struct tm g;
+    int r = EVC_ERR_BAD_TIME;
+
+    if (t->cls != V_ASN1_UNIVERSAL ||
+        (t->tag != V_ASN1_UTCTIME && t->tag != V_ASN1_GENERALIZEDTIME)) {
+        goto out;
+    }
+    if ((tm = d2i_ASN1_TIME(NULL, &p, (long)t->total)) == NULL || p != t->start + t->total) {
+        goto out;
+    }
+    if (!ASN1_TIME_to_tm(tm, &g)) {
+        goto out;
+    }
+    *out = evc_time_from_civil((int64_t)g.tm_year + 1900, g.tm_mon + 1, g.tm_mday, g.tm_hour,
+                               g.tm_min, g.tm_sec);
+    r = 0;
+out:
+    ASN1_TIME_free(tm);
+    ERR_clear_error();
+    return r;
+}
+
+static int
+read_name(struct evc_cert_reader *rd, const struct tlv *t, char **out, struct evc_err *err,
+          const char *what)
+{
+    const unsigned char *p = t->start;
+    X509_NAME *name = NULL;
+    int r;
+
+    *out = NULL;
+    if ((name = d2i_X509_NAME(NULL, &p, (long)t->total)) == NULL || p != t->start + t->total) {
+        r = evc_err_openssl(err, EVC_ERR_BAD_DER, "invalid DER in %s name", what);
+        goto out;
+    }
+    if ((r = evc_x509_name_text(rd->bio, name, out, err)) != 0) {
+        evc_err_set(err, r, "%s name: %s", what, evc_err_message(err));
+    }
+out:
+    X509_NAME_free(name);
+    return r;
+}
+
+static int
+read_issuer(struct evc_cert_reader *rd, const struct tlv *t, char **out, struct evc_err *err)
+{
+    int r;
+
+    if (rd->last_issuer_text != NULL && rd->last_issuer_len == t->total &&
+        memcmp(rd->last_issuer_der, t->start, t->total) == 0) {
+        *out = strdup(rd->last_issuer_text);
+        return *out ? 0 : evc_err_set(err, EVC_ERR_NOMEM, NULL);
+    }
+    if ((r = read_name(rd, t, out, err, "issuer")) != 0) {
+        return r;
+    }
+    free(rd->last_issuer_der);
+    free(rd->last_issuer_text);
+    rd->last_issuer_der = malloc(t->total);
+    rd->last_issuer_text = strdup(*out);
+    if (rd->last_issuer_der == NULL || rd->last_issuer_text == NULL) {
+        free(rd->last_issuer_der);
+        free(rd->last_issuer_text);
+        rd->last_issuer_der = NULL;
+        rd->last_issuer_text = NULL;
+        return 0; /* only the cache is lost */
+    }
+    memcpy(rd->last_issuer_der, t->start, t->total);
+    rd->last_issuer_len = t->total;
+    return 0;
+}
+
+/* The number of significant bits in the content of an unsigned INTEGER. */
+static int
+integer_bits(const struct tlv *t)
+{
+    size_t i = 0;
+    int bits;
+
+    while (i < t->len && t->val[i] == 0) {
+        i++;
+    }
+    if (i == t->len || t->len - i > INT_MAX / 8) {
+        return 0;
+    }
+    bits = (int)(t->len - i) * 8;
+    for (uint8_t top = t->val[i]; !(top & 0x80); top <<= 1) {
+        bits--;
+    }
+    return bits;
+}
+
+static int
+read_oid_nid(const struct tlv *t, int *nid)
+{
+    const unsigned char *p = t->start;
+    ASN1_OBJECT *o;
+
+    if ((o = d2i_ASN1_OBJECT(NULL, &p, (long)t->total)) == NULL) {
+        ERR_clear_error();
+        return EVC_ERR_BAD_DER;
+    }
+    *nid = OBJ_obj2nid(o);
+    ASN1_OBJECT_free(o);
+    return 0;
+}
+
+/* "rsa:2048", "ec:P-256", "ed25519": SubjectPublicKeyInfo, RFC 5280 4.1.2.7. */
+static int
+read_key(const struct tlv *spki, char *out, size_t outlen, const char **why)
+{
+    struct cursor c = inside(spki), a;
+    struct tlv alg, bits, oid, params;
+    int nid, pnid, r, has_params;
+
+    *why = "subjectPublicKeyInfo";
+    if ((r = expect(&c, V_ASN1_SEQUENCE, &alg, *why, why)) != 0 ||
+        (r = expect(&c, V_ASN1_BIT_STRING, &bits, *why, why)) != 0 || c.avail != 0) {
+        return r ? r : EVC_ERR_BAD_DER;
+    }
+    a = inside(&alg);
+    if ((r = expect(&a, V_ASN1_OBJECT, &oid, *why, why)) != 0 ||
+        (r = read_oid_nid(&oid, &nid)) != 0) {
+        return r;
+    }
+    has_params = a.avail > 0;
+    if (has_params && ((r = tlv_next(&a, &params, why)) != 0 || a.avail != 0)) {
+        *why = "subjectPublicKeyInfo";
+        return r ? r : EVC_ERR_BAD_DER;
+    }
+    switch (nid) {
+    case NID_rsaEncryption:
+    case NID_rsassaPss: {
+        /* The BIT STRING holds RSAPublicKey ::= SEQUENCE { modulus, publicExponent }. */
+        struct cursor k = {bits.val, bits.len}, rk;
+        struct tlv seq, n;
+
+        if (k.avail < 1 || k.p[0] != 0) {
+            return EVC_ERR_BAD_DER;
+        }
+        k.p++;
+        k.avail--;
+        if ((r = expect(&k, V_ASN1_SEQUENCE, &seq, *why, why)) != 0) {
+            return r;
+        }
+        rk = inside(&seq);
+        if ((r = expect(&rk, V_ASN1_INTEGER, &n, *why, why)) != 0) {
+            return r;
+        }
+        snprintf(out, outlen, "%s:%d", nid == NID_rsaEncryption ? "rsa" : "rsa-pss",
+                 integer_bits(&n));
+        return 0;
+    }
+    case NID_X9_62_id_ecPublicKey:
+        if (has_params && params.cls == V_ASN1_UNIVERSAL && params.tag == V_ASN1_OBJECT &&
+            read_oid_nid(&params, &pnid) == 0 && pnid != NID_undef) {
+            snprintf(out, outlen, "ec:%s", evc_x509_curve_text(OBJ_nid2sn(pnid)));
+        } else {
+            snprintf(out, outlen, "ec:%s", has_params ? "explicit" : "unknown");
+        }
+        return 0;
+    case NID_dsa: {
+        struct cursor d = has_params ? inside(&params) : (struct cursor){NULL, 0};
+        struct tlv p;
+
+        if (!has_params || expect(&d, V_ASN1_INTEGER, &p, *why, why) != 0) {
+            snprintf(out, outlen, "dsa");
+        } else {
+            snprintf(out, outlen, "dsa:%d", integer_bits(&p));
+        }
+        return 0;
+    }
+    case NID_ED25519:
+    case NID_ED448:
+    case NID_X25519:
+    case NID_X448:
+        snprintf(out, outlen, "%s", nid == NID_ED25519  ? "ed25519"
+                                    : nid == NID_ED448  ? "ed448"
+                                    : nid == NID_X25519 ? "x25519"
+                                                        : "x448");
+        return 0;
+    default: {
+        char txt[48];
+        const unsigned char *p = oid.start;
+        ASN1_OBJECT *o = d2i_ASN1_OBJECT(NULL, &p, (long)oid.total);
+
+        if (o == NULL || OBJ_obj2txt(txt, sizeof(txt), o, 1) <= 0) {
+            snprintf(txt, sizeof(txt), "?");
+        }
+        ASN1_OBJECT_free(o);
+        ERR_clear_error();
+        snprintf(out, outlen, "unknown:%s", txt);
+        return 0;
+    }
+    }
+}
+
+static int
+read_sans(struct evc_cert_reader *rd, const struct tlv *value, struct evc_cert *c,
+          struct evc_err *err)
+{
+    const unsigned char *p = value->val;
+    GENERAL_NAMES *gens = NULL;
+    struct evc_buf b;
+    int n, r;
+
+    evc_buf_init(&b, EVC_CERT_DER_MAX);
+    if ((gens = d2i_GENERAL_NAMES(NULL, &p, (long)value->len)) == NULL ||
+        p != value->val + value->len) {
+        r = evc_err_openssl(err, EVC_ERR_BAD_DER, "malformed subjectAltName extension");
+        goto out;
+    }
+    if ((n = sk_GENERAL_NAME_num(gens)) > EVC_CERT_SANS_MAX) {
+        r = evc_err_set(err, EVC_ERR_LIMIT, "more than %d subjectAltName entries",
+                        EVC_CERT_SANS_MAX);
+        goto out;
+    }
+    if (n > 0 && (c->sans = calloc((size_t)n, sizeof(*c->sans))) == NULL) {
+        r = evc_err_set(err, EVC_ERR_NOMEM, NULL);
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        evc_buf_reset(&b);
+        if ((r = evc_x509_general_name_text(rd->bio, sk_GENERAL_NAME_value(gens, i), &b)) != 0 ||
+            (c->sans[i] = strdup(evc_buf_str(&b))) == NULL) {
+            r = evc_err_set(err, r ? r : EVC_ERR_NOMEM, "subjectAltName entry %d", i);
+            goto out;
+        }
+        c->nsans++;
+    }
+    r = 0;
+out:
+    GENERAL_NAMES_free(gens);
+    evc_buf_free(&b);
+    ERR_clear_error();
+    return r;
+}
+
+/* Walk Extensions ::= SEQUENCE OF Extension; decode the two we report. */
+static int
+read_extensions(struct evc_cert_reader *rd, const struct tlv *exts, struct evc_cert *c,
+                struct evc_err *err)
+{
+    struct cursor all = inside(exts);
+    const char *why = NULL;
+    int seen_san = 0, seen_bc = 0, r;
+
+    while (all.avail > 0) {
+        struct tlv ext, oid, crit, value;
+        struct cursor e;
+
+        if ((r = expect(&all, V_ASN1_SEQUENCE, &ext, "extension", &why)) != 0) {
+            return evc_err_set(err, r, "invalid DER in %s", why);
+        }
+        e = inside(&ext);
+        if ((r = expect(&e, V_ASN1_OBJECT, &oid, "extension", &why)) != 0) {
+            return evc_err_set(err, r, "invalid DER in extension");
+        }
+        if (e.avail > 0 && e.p[0] == V_ASN1_BOOLEAN &&
+            (r = expect(&e, V_ASN1_BOOLEAN, &crit, "extension", &why)) != 0) {
+            return evc_err_set(err, r, "invalid DER in extension");
+        }
+        if ((r = expect(&e, V_ASN1_OCTET_STRING, &value, "extension", &why)) != 0 ||
+            e.avail != 0) {
+            return evc_err_set(err, r ? r : EVC_ERR_BAD_DER, "invalid DER in extension");
+        }
+        if (oid.len == sizeof(OID_SAN) && memcmp(oid.val, OID_SAN, sizeof(OID_SAN)) == 0) {
+            if (seen_san++) {
+                return evc_err_set(err, EVC_ERR_BAD_DER, "duplicate subjectAltName extension");
+            }
+            if ((r = read_sans(rd, &value, c, err)) != 0) {
+                return r;
+            }
+        } else if (oid.len == sizeof(OID_BASIC_CONSTRAINTS) &&
+                   memcmp(oid.val, OID_BASIC_CONSTRAINTS, sizeof(OID_BASIC_CONSTRAINTS)) == 0) {
+            const unsigned char *p = value.val;
+            BASIC_CONSTRAINTS *bc;
+
+            if (seen_bc++) {
+                return evc_err_set(err, EVC_ERR_BAD_DER, "duplicate basicConstraints extension");
+            }
+            if ((bc = d2i_BASIC_CONSTRAINTS(NULL, &p, (long)value.len)) == NULL ||
+                p != value.val + value.len) {
+                BASIC_CONSTRAINTS_free(bc);
+                return evc_err_openssl(err, EVC_ERR_BAD_DER, "malformed basicConstraints");
+            }
+            c->is_ca = bc->ca != 0;
+            BASIC_CONSTRAINTS_free(bc);
+        }
+    }
+    return 0;
+}
+
+int
+evc_cert_read(struct evc_cert_reader *rd, const uint8_t *der, size_t len, struct evc_cert *out,
+              struct evc_err *err)
+{
+    struct evc_cert c;
+    struct cert_parts cp;
+    struct cursor v;
+    struct tlv nb, na;
+    const char *why = NULL;
+    const unsigned char *p;
+    ASN1_INTEGER *serial = NULL;
+    int r = EVC_ERR_INTERNAL;
+
+    memset(out, 0, sizeof(*out));
+    memset(&c, 0, sizeof(c));
+    if (len > EVC_CERT_DER_MAX) {
+        r = evc_err_set(err, EVC_ERR_LIMIT, "certificate larger than %zu bytes", EVC_CERT_DER_MAX);
+        goto out;
+    }
+    if ((r = cert_split(der, len, &cp, &why)) != 0) {
+        evc_err_set(err, r, "%s in %s", r == EVC_ERR_TRUNCATED ? "truncated DER" : "invalid DER",
+                    why);
+        goto out;
+    }
+    c.version = 1;
+    if (cp.has_version) {
+        if (cp.version.len != 1 || cp.version.val[0] > 2) {
+            r = evc_err_set(err, EVC_ERR_BAD_DER, "unsupported certificate version");
+            goto out;
+        }
+        c.version = cp.version.val[0] + 1;
+    }
+    p = cp.serial.start;
+    if ((serial = d2i_ASN1_INTEGER(NULL, &p, (long)cp.serial.total)) == NULL) {
+        r = evc_err_openssl(err, EVC_ERR_BAD_DER, "invalid DER in serialNumber");
+        goto out;
+    }
+    if ((r = evc_x509_serial_text(serial, &c.serial)) != 0) {
+        evc_err_set(err, r, NULL);
+        goto out;
+    }
+    /* A Time is one of two tags, so read_time() checks it, not expect(). */
+    v = inside(&cp.validity);
+    if (tlv_next(&v, &nb, &why) != 0 || tlv_next(&v, &na, &why) != 0 || v.avail != 0) {
+        r = evc_err_set(err, EVC_ERR_BAD_DER, "invalid DER in validity");
+        goto out;
+    }
+    if (read_time(&nb, &c.not_before) != 0) {
+        r = evc_err_set(err, EVC_ERR_BAD_TIME, "notBefore is not a valid time");
+        goto out;
+    }
+    if (read_time(&na, &c.not_after) != 0) {
+        r = evc_err_set(err, EVC_ERR_BAD_TIME, "notAfter is not a valid time");
+        goto out;
+    }
+    if ((r = read_name(rd, &cp.subject, &c.subject, err, "subject")) != 0 ||
+        (r = read_issuer(rd, &cp.issuer, &c.issuer, err)) != 0) {
+        goto out;
+    }
+    if ((r = read_key(&cp.spki, c.key, sizeof(c.key), &why)) != 0) {
+        evc_err_set(err, r, "invalid DER in %s", why);
+        goto out;
+    }
+    if (cp.has_exts && (r = read_extensions(rd, &cp.exts, &c, err)) != 0) {
+        goto out;
+    }
+    c.subject_der = cp.subject.start;
+    c.subject_der_len = cp.subject.total;
+    c.issuer_der = cp.issuer.start;
+    c.issuer_der_len = cp.issuer.total;
+    c.self_issued = cp.subject.total == cp.issuer.total &&
+                    memcmp(cp.subject.start, cp.issuer.start, cp.issuer.total) == 0;
+    /* OpenSSL treats a v1 self-issued certificate as a CA (a v1 root). */
+    if (c.version == 1 && c.self_issued) {
+        c.is_ca = 1;
+    }
+    if (name_id(rd, &cp.subject, c.subject_id) != 0 || name_id(rd, &cp.issuer, c.issuer_id) != 0 ||
+        !EVP_DigestInit_ex2(rd->md, rd->sha256, NULL) || !EVP_DigestUpdate(rd->md, der, len) ||
+        !EVP_DigestFinal_ex(rd->md, c.sha256, NULL)) {
+        r = evc_err_openssl(err, EVC_ERR_CRYPTO, "SHA-256");
+        goto out;
+    }
+    *out = c;
+    memset(&c, 0, sizeof(c));
+    r = 0;
+out:
+    ASN1_INTEGER_free(serial);
+    evc_cert_clear(&c);
+    ERR_clear_error();
+    return r;
+}

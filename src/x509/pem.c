@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * PEM and DER certificate files. PEM blocks are found by their markers
+ * (RFC 7468) and their base64 decoded by OpenSSL's EVP_Decode*; a block
+ * whose content is broken is reported by line and the reading goes on, so
+ * one bad certificate in a bundle never hides the others.
+ */
+#include <string.h>
+
+#include <openssl/asn1.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include "evercert/buf.h"
+#include "evercert/cert.h"
+#include "evercert/certfile.h"
+#include "evercert/limits.h"
+
+#define PEM_BEGIN "-----BEGIN "
+#define PEM_END "-----END "
+#define PEM_DASHES "-----"
+/* Longest label we look at; "TRUSTED CERTIFICATE" is 19. */
+#define PEM_LABEL_MAX 64
+
+const char *
+evc_format_name(enum evc_format f)
+{
+    switch (f) {
+    case EVC_FORMAT_PEM:
+        return "PEM";
+    case EVC_FORMAT_DER:
+        return "DER";
+    case EVC_FORMAT_PKCS12:
+        return "PKCS#12";
+    default:
+        return "unknown";
+    }
+}
+
+enum evc_format
+evc_format_detect(const uint8_t *data, size_t len)
+{
+    const unsigned char *p = data;
+    long n;
+    int tag, cls, ret;
+    size_t hdr;
+
+    if (memmem(data, len, PEM_BEGIN, strlen(PEM_BEGIN)) != NULL) {
+        return EVC_FORMAT_PEM;
+    }
+    if (len < 2 || data[0] != (V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED)) {
+        return EVC_FORMAT_UNKNOWN;
+    }
+    /*
+     * Certificate and PFX are both SEQUENCEs; the first thing inside tells
+     * them apart (a SEQUENCE, or the INTEGER version 3). ASN1_get_object()
+     * reports the header even when the length runs past the end, so a
+     * truncated file is still recognised, and then reported as truncated.
+     */
+    ret = ASN1_get_object(&p, &n, &tag, &cls, (long)(len > 1L << 30 ? 1L << 30 : len));
+    ERR_clear_error();
+    if (ret == 0x80 || !(ret & V_ASN1_CONSTRUCTED)) {
+        return EVC_FORMAT_UNKNOWN;
+    }
+    hdr = (size_t)(p - data);
+    if (hdr >= len) {
+        return EVC_FORMAT_DER;
+    }
+    if (data[hdr] == (V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED)) {
+        return EVC_FORMAT_DER;
+    }
+    if (len - hdr >= 3 && data[hdr] == V_ASN1_INTEGER && data[hdr + 1] == 1 &&
+        data[hdr + 2] == 3) {
+        return EVC_FORMAT_PKCS12;
+    }
+    return EVC_FORMAT_UNKNOWN;
+}
+
+static int
+is_cert_label(const char *label)
+{
+    return strcmp(label, "CERTIFICATE") == 0 || strcmp(label, "X509 CERTIFICATE") == 0 ||
+           strcmp(label, "TRUSTED CERTIFICATE") == 0;
+}
+
+static unsigned long
+count_lines(const uint8_t *from, const uint8_t *to)
+{
+    unsigned long n = 0;
+    const uint8_t *p = from;
+
+    while (p < to && (p = memchr(p, '\n', (size_t)(to - p))) != NULL) {
+        n++;
+        p++;
+    }
+    return n;
+}
+
+static int
+report_bad(const struct evc_cert_sink *sink, const struct evc_cert_loc *loc, int code,
+           const char *why)
+{
+    struct evc_err e = {0};
+
+    evc_err_set(&e, code, "line %lu: %s", loc->line, why);
+    return sink->bad(sink->arg, loc, &e);
+}
+
+/* Decode one block's base64 into der; 0 or a reason in *why. */
+static int
+decode_body(EVP_ENCODE_CTX *ctx, const uint8_t *body, size_t len, struct evc_buf *der,
+            const char **why)
+{
+    int outl = 0, finl = 0, r;
+
+    /* Base64 is 4 characters for 3 bytes, plus line breaks. */
+    if (len / 4 * 3 > EVC_CERT_DER_MAX + 3 * 256) {
+        *why = "certificate too large";
+        return EVC_ERR_LIMIT;
+    }
+    evc_buf_reset(der);
+    if ((r = evc_buf_reserve(der, len / 4 * 3 + 3)) != 0) {
+        *why = "out of memory";
+        return r;
+    }
+    EVP_DecodeInit(ctx);
+    if (EVP_DecodeUpdate(ctx, der->data, &outl, body, (int)len) < 0 ||
+        EVP_DecodeFinal(ctx, der->data + outl, &finl) != 1) {
+        ERR_clear_error();
+        *why = "invalid base64";
+        return EVC_ERR_BAD_PEM;
+    }
+    der->len = (size_t)outl + (size_t)finl;
+    if (der->len == 0) {
+        *why = "empty block";
+        return EVC_ERR_BAD_PEM;
+    }
+    return 0;
+}
+
+int
+evc_pem_each(const uint8_t *data, size_t len, const struct evc_cert_sink *sink,
+             struct evc_err *err)
+{
+    EVP_ENCODE_CTX *ctx = NULL;
+    struct evc_buf der;
+    const uint8_t *p = data, *end = data + len, *counted = data;
+    unsigned long line = 1;
+    size_t index = 0;
+    int r = EVC_ERR_INTERNAL;
+
+    evc_buf_init(&der, EVC_CERT_DER_MAX + 4 * 256);
+    if ((ctx = EVP_ENCODE_CTX_new()) == NULL) {
+        r = evc_err_set(err, EVC_ERR_NOMEM, NULL);
+        goto out;
+    }
+    for (;;) {
+        const uint8_t *begin, *label, *label_end, *body, *stop, *nl;
+        char lab[PEM_LABEL_MAX + 1], endmark[PEM_LABEL_MAX + 16];
+        struct evc_cert_loc loc;
+        const char *why = NULL;
+        size_t llen, elen;
+
+        if ((begin = memmem(p, (size_t)(end - p), PEM_BEGIN, strlen(PEM_BEGIN))) == NULL) {
+            break;
+        }
+        line += count_lines(counted, begin);
+        counted = begin;
+        label = begin + strlen(PEM_BEGIN);
+        nl = memchr(label, '\n', (size_t)(end - label));
+        label_end = memmem(label, (size_t)((nl ? nl : end) - label), PEM_DASHES,
+                           strlen(PEM_DASHES));
+        if (label_end == NULL || (llen = (size_t)(label_end - label)) > PEM_LABEL_MAX) {
+            /* Not a marker after all (or one we would not read); look further on. */
+            p = label;
+            continue;
+        }
+        memcpy(lab, label, llen);
+        lab[llen] = '\0';
+        loc.line = line;
+        loc.index = index;
+        body = nl ? nl + 1 : end;
+        elen = (size_t)snprintf(endmark, sizeof(endmark), PEM_END "%s" PEM_DASHES, lab);
+        stop = memmem(body, (size_t)(end - body), endmark, elen);
+        if (!is_cert_label(lab)) {
+            /* Keys, CRLs, parameters: not ours to read. Never decoded. */
+            if (stop == NULL) {
+                break;
+            }
+            p = stop + elen;
+            continue;
+        }
+        index++;
+        if (stop == NULL) {
+            r = report_bad(sink, &loc, EVC_ERR_TRUNCATED,
+                           "certificate has no END line (truncated PEM)");
+            if (r != 0) {
+                goto out;
+            }
+            break;
+        }
+        p = stop + elen;
+        if ((r = decode_body(ctx, body, (size_t)(stop - body), &der, &why)) != 0) {
+            if ((r = report_bad(sink, &loc, r, why)) != 0) {
+                goto out;
+            }
+            continue;
+        }
+        if (strcmp(lab, "TRUSTED CERTIFICATE") == 0) {
+            /* OpenSSL's trusted form: the certificate, then its trust settings. */
+            size_t n = evc_der_element_len(der.data, der.len);
+
+            der.len = n ? n : der.len;
+        }
+        if ((r = sink->cert(sink->arg, der.data, der.len, &loc)) != 0) {
+            goto out;
+        }
+    }
+    r = 0;
+out:
+    EVP_ENCODE_CTX_free(ctx);
+    evc_buf_free(&der);
+    return r;
+}
+
+int
+evc_der_each(const uint8_t *data, size_t len, const struct evc_cert_sink *sink,
+             struct evc_err *err)
+{
+    size_t off = 0, index = 0;
+    int r;
+
+    (void)err;
+    while (off < len) {
+        struct evc_cert_loc loc = {index++, 0};
+        size_t n = evc_der_element_len(data + off, len - off);
+
+        if (n == 0) {
+            struct evc_err e = {0};
+
+            evc_err_set(&e, EVC_ERR_TRUNCATED, "certificate %zu: truncated or invalid DER",
+                        loc.index);
+            return sink->bad(sink->arg, &loc, &e);
+        }
+        if ((r = sink->cert(sink->arg, data + off, n, &loc)) != 0) {
+            return r;
+        }
+        off += n;
+    }
+    return 0;
+}

@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The certificate readers: the fast DER reader (with its table of
+ * rejections), PEM blocks, DER sequences, PKCS#12 and format detection.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <openssl/pkcs12.h>
+
+#include "evercert/cert.h"
+#include "evercert/certfile.h"
+#include "evercert/limits.h"
+#include "testcert.h"
+
+static EVP_PKEY *key;
+static X509 *leaf;
+static uint8_t *der;
+static size_t der_len;
+
+static int
+setup(void **state)
+{
+    struct tc_spec s = {0};
+
+    (void)state;
+    key = tc_key("ec:P-256");
+    s.key = key;
+    s.subject = "/CN=test.example";
+    s.sans = "DNS:test.example,IP:127.0.0.1";
+    s.not_before = 1700000000;
+    s.not_after = 1800000000;
+    s.serial = 0x1234;
+    leaf = tc_cert(&s);
+    der = tc_der(leaf, &der_len);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    OPENSSL_free(der);
+    X509_free(leaf);
+    EVP_PKEY_free(key);
+    return 0;
+}
+
+static void
+test_reads_fields(void **state)
+{
+    struct evc_cert_reader *rd;
+    struct evc_cert c;
+    struct evc_err e = {0};
+
+    (void)state;
+    assert_int_equal(evc_cert_reader_new(&rd), 0);
+    assert_int_equal(evc_cert_read(rd, der, der_len, &c, &e), 0);
+    assert_int_equal(c.version, 3);
+    assert_string_equal(c.serial, "1234");
+    assert_string_equal(c.subject, "CN=test.example");
+    assert_string_equal(c.issuer, "CN=test.example");
+    assert_true(c.not_before == 1700000000);
+    assert_true(c.not_after == 1800000000);
+    assert_string_equal(c.key, "ec:P-256");
+    assert_int_equal(c.is_ca, 0);
+    assert_int_equal(c.self_issued, 1);
+    assert_int_equal(c.nsans, 2);
+    assert_string_equal(c.sans[0], "DNS:test.example");
+    assert_string_equal(c.sans[1], "IP:127.0.0.1");
+    assert_int_equal(evc_kind_of(&c, 0), EVC_KIND_SELF_SIGNED);
+    evc_cert_clear(&c);
+    evc_cert_reader_free(rd);
+}
+
+/* Each row: a way to break the DER, and the code the reader must give. */
+static void
+test_rejects(void **state)
+{
+    struct evc_cert_reader *rd;
+    uint8_t *buf = malloc(der_len + 16);
+    struct {
+        const char *what;
+        size_t len;
+        void (*mutate)(uint8_t *, size_t);
+        int code;
+    } rows[] = {
+        {"empty", 0, NULL, EVC_ERR_TRUNCATED},
+        {"first byte only", 1, NULL, EVC_ERR_TRUNCATED},
+        {"cut in half", der_len / 2, NULL, EVC_ERR_TRUNCATED},
+        {"last byte missing", der_len - 1, NULL, EVC_ERR_TRUNCATED},
+        {"trailing byte", der_len + 1, NULL, EVC_ERR_TRAILING},
+    };
+
+    (void)state;
+    assert_int_equal(evc_cert_reader_new(&rd), 0);
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct evc_cert c;
+        struct evc_err e = {0};
+
+        memcpy(buf, der, der_len);
+        buf[der_len] = 0;
+        assert_int_equal(evc_cert_read(rd, buf, rows[i].len, &c, &e), rows[i].code);
+        assert_null(c.subject); /* nothing handed out on failure */
+        assert_true(strlen(evc_err_message(&e)) > 0);
+    }
+    /* Wrong outer tag. */
+    {
+        struct evc_cert c;
+        struct evc_err e = {0};
+
+        memcpy(buf, der, der_len);
+        buf[0] = 0x31;
+        assert_int_equal(evc_cert_read(rd, buf, der_len, &c, &e), EVC_ERR_BAD_DER);
+    }
+    /* Indefinite length is BER, not DER. */
+    {
+        static const uint8_t indef[] = {0x30, 0x80, 0x30, 0x80, 0x00, 0x00, 0x00, 0x00};
+        struct evc_cert c;
+        struct evc_err e = {0};
+
+        assert_int_equal(evc_cert_read(rd, indef, sizeof(indef), &c, &e), EVC_ERR_BAD_DER);
+    }
+    /* Over the size cap: rejected before any work. */
+    {
+        struct evc_cert c;
+        struct evc_err e = {0};
+
+        assert_int_equal(evc_cert_read(rd, der, EVC_CERT_DER_MAX + 1, &c, &e), EVC_ERR_LIMIT);
+    }
+    /* Every single-byte truncation fails cleanly, never crashes. */
+    for (size_t n = 0; n < der_len; n++) {
+        struct evc_cert c;
+        struct evc_err e = {0};
+
+        assert_int_not_equal(evc_cert_read(rd, der, n, &c, &e), 0);
+    }
+    /* Every single-byte change either fails or still reads a whole certificate. */
+    for (size_t i = 0; i < der_len; i++) {
+        struct evc_cert c;
+        struct evc_err e = {0};
+
+        memcpy(buf, der, der_len);
+        buf[i] ^= 0xff;
+        if (evc_cert_read(rd, buf, der_len, &c, &e) == 0) {
+            assert_non_null(c.subject);
+            evc_cert_clear(&c);
+        }
+    }
+    free(buf);
+    evc_cert_reader_free(rd);
+}
+
+struct collect {
+    int certs, bad;
+    size_t index[8];
+    unsigned long line[8], bad_line[8];
+    char bad_msg[8][EVC_ERR_DETAIL_MAX];
+    int bad_code[8];
+};
+
+static int
+on_cert(void *arg, const uint8_t *d, size_t n, const struct evc_cert_loc *loc)
+{
+    struct collect *c = arg;
+
+    assert_true(n > 0 && d != NULL);
+    c->index[c->certs] = loc->index;
+    c->line[c->certs++] = loc->line;
+    return 0;
+}
+
+static int
+on_bad(void *arg, const struct evc_cert_loc *loc, const struct evc_err *e)
+{
+    struct collect *c = arg;
+
+    c->bad_line[c->bad] = loc->line;
+    c->bad_code[c->bad] = e->code;
+    snprintf(c->bad_msg[c->bad++], EVC_ERR_DETAIL_MAX, "%s", evc_err_message(e));
+    return 0;
+}
+
+static void
+test_pem_blocks(void **state)
+{
+    char *pem = tc_pem(leaf), doc[16384];
+    struct collect c = {0};
+    struct evc_cert_sink sink = {on_cert, on_bad, &c};
+    struct evc_err e = {0};
+    size_t pemlines = 0;
+
+    (void)state;
+    for (char *p = pem; *p; p++) {
+        pemlines += *p == '\n';
+    }
+    /* Text before, a key block (skipped, never decoded), two certificates, a broken one. */
+    snprintf(doc, sizeof(doc),
+             "subject=CN = test\n"
+             "-----BEGIN PRIVATE KEY-----\nnot base64 at all!\n-----END PRIVATE KEY-----\n"
+             "%s%s"
+             "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n"
+             "-----BEGIN CERTIFICATE-----\nMIIB\n",
+             pem, pem);
+    assert_int_equal(evc_format_detect((uint8_t *)doc, strlen(doc)), EVC_FORMAT_PEM);
+    assert_int_equal(evc_pem_each((uint8_t *)doc, strlen(doc), &sink, &e), 0);
+    assert_int_equal(c.certs, 2);
+    assert_int_equal(c.index[0], 0);
+    assert_int_equal(c.index[1], 1);
+    assert_int_equal(c.line[0], 5);
+    assert_int_equal(c.line[1], 5 + pemlines);
+    assert_int_equal(c.bad, 2);
+    assert_int_equal(c.bad_code[0], EVC_ERR_BAD_PEM);
+    assert_int_equal(c.bad_line[0], 5 + 2 * pemlines);
+    assert_non_null(strstr(c.bad_msg[0], "invalid base64"));
+    assert_int_equal(c.bad_code[1], EVC_ERR_TRUNCATED);
+    assert_non_null(strstr(c.bad_msg[1], "no END line"));
+    free(pem);
+}
+
+static void
+test_der_sequence(void **state)
+{
+    uint8_t two[8192];
+    struct collect c = {0};
+    struct evc_cert_sink sink = {on_cert, on_bad, &c};
+
+    (void)state;
+    memcpy(two, der, der_len);
+    memcpy(two + der_len, der, der_len);
+    assert_int_equal(evc_format_detect(two, der_len), EVC_FORMAT_DER);
+    assert_int_equal(evc_der_each(two, 2 * der_len, &sink, NULL), 0);
+    assert_int_equal(c.certs, 2);
+    /* A truncated second one is reported, the first still read. */
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(evc_der_each(two, 2 * der_len - 3, &sink, NULL), 0);
+    assert_int_equal(c.certs, 1);
+    assert_int_equal(c.bad, 1);
+    assert_int_equal(c.bad_code[0], EVC_ERR_TRUNCATED);
+}
+
+static void
+test_detect(void **state)
+{
+    static const uint8_t junk[] = "hello, world\n";
+    static const uint8_t seq_int[] = {0x30, 0x03, 0x02, 0x01, 0x05};
+
+    (void)state;
+    assert_int_equal(evc_format_detect(junk, sizeof(junk) - 1), EVC_FORMAT_UNKNOWN);
+    assert_int_equal(evc_format_detect(junk, 0), EVC_FORMAT_UNKNOWN);
+    assert_int_equal(evc_format_detect(seq_int, sizeof(seq_int)), EVC_FORMAT_UNKNOWN);
+    /* A truncated DER certificate is still seen as DER, so its error says so. */
+    assert_int_equal(evc_format_detect(der, der_len / 2), EVC_FORMAT_DER);
+}
+
+static uint8_t *
+make_p12(const char *pass, int *len)
+{
+    STACK_OF(X509) *ca = sk_X509_new_null();
+    PKCS12 *p12;
+    unsigned char *out = NULL;
+
+    sk_X509_push(ca, leaf);
+    p12 = PKCS12_create(pass, "web", key, leaf, ca, 0, 0, 0, 0, 0);
+    assert_non_null(p12);
+    *len = i2d_PKCS12(p12, &out);
+    PKCS12_free(p12);
+    sk_X509_free(ca);
+    return out;
+}
+
+static void
+test_pkcs12(void **state)
+{
+    struct collect c = {0};
+    struct evc_cert_sink sink = {on_cert, on_bad, &c};
+    struct evc_err e = {0};
+    int len;
+    uint8_t *p12 = make_p12("s3cret", &len);
+
+    (void)state;
+    assert_int_equal(evc_format_detect(p12, (size_t)len), EVC_FORMAT_PKCS12);
+    assert_int_equal(evc_pkcs12_each(p12, (size_t)len, "s3cret", &sink, &e), 0);
+    assert_int_equal(c.certs, 2); /* the leaf and the "CA" copy; the key bag is not opened */
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(evc_pkcs12_each(p12, (size_t)len, "wrong", &sink, &e), EVC_ERR_BAD_PASSWORD);
+    assert_int_equal(c.certs, 0);
+    assert_int_equal(evc_pkcs12_each(p12, (size_t)len, NULL, &sink, &e), EVC_ERR_NEED_PASSWORD);
+    assert_int_equal(evc_pkcs12_each(p12, (size_t)len - 1, "s3cret", &sink, &e), EVC_ERR_BAD_DER);
+    OPENSSL_free(p12);
+    /* The empty password is tried when none is given. */
+    p12 = make_p12("", &len);
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(evc_pkcs12_each(p12, (size_t)len, NULL, &sink, &e), 0);
+    assert_int_equal(c.certs, 2);
+    OPENSSL_free(p12);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reads_fields), cmocka_unit_test(test_rejects),
+        cmocka_unit_test(test_pem_blocks),   cmocka_unit_test(test_der_sequence),
+        cmocka_unit_test(test_detect),       cmocka_unit_test(test_pkcs12),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

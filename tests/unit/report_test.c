@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The three report formats, fed findings by hand and read back. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "evercert/report.h"
+
+static const char *const sans[] = {"DNS:a.example", "IP:127.0.0.1"};
+
+static struct evc_finding
+finding(const char *path, const char *subject, int64_t left, const char *status)
+{
+    struct evc_finding f = {0};
+
+    f.path = path;
+    f.index = 3;
+    f.subject = subject;
+    f.issuer = "CN=Issuer";
+    f.serial = "01AB";
+    f.sha256 = "00ff";
+    f.not_before = 1700000000;
+    f.not_after = 1800000000;
+    f.seconds_left = left;
+    f.status = status;
+    f.kind = "chained";
+    f.sans = sans;
+    f.nsans = 2;
+    f.key = "ec:P-256";
+    return f;
+}
+
+/* Run a report over findings, splitting them across two take() calls. */
+static char *
+run(enum evc_report_format fmt, const struct evc_finding *fs, size_t n)
+{
+    struct evc_report *rep;
+    struct evc_buf b;
+    struct evc_summary sum = {0};
+    char *out = NULL;
+    size_t outlen = 0;
+    FILE *f = open_memstream(&out, &outlen);
+
+    assert_int_equal(evc_report_new(fmt, f, 0, &rep), 0);
+    assert_int_equal(evc_report_begin(rep, 1795341600), 0);
+    evc_buf_init(&b, 1 << 20);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(evc_report_render(rep, &fs[i], &b), 0);
+        if (i == 0) {
+            assert_int_equal(evc_report_take(rep, b.data, b.len), 0);
+            evc_buf_reset(&b);
+        }
+    }
+    assert_int_equal(evc_report_take(rep, b.data, b.len), 0);
+    assert_int_equal(evc_report_error(rep, "/x/bad.pem", "line 3: invalid base64"), 0);
+    sum.total = n;
+    sum.errors = 1;
+    assert_int_equal(evc_report_finish(rep, &sum), 0);
+    evc_report_free(rep);
+    evc_buf_free(&b);
+    fclose(f);
+    return out;
+}
+
+static void
+test_json(void **state)
+{
+    struct evc_finding fs[2] = {finding("/a \"q\".pem", "CN=x\x1b", 5, "threshold"),
+                                finding("/b.pem", "CN=y", -5, "expired")};
+    char *out = run(EVC_REPORT_JSON, fs, 2);
+    json_error_t je;
+    json_t *j = json_loads(out, 0, &je), *c;
+
+    (void)state;
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "scanned_at")),
+                        "2026-11-22T10:00:00Z");
+    c = json_array_get(json_object_get(j, "certificates"), 0);
+    assert_string_equal(json_string_value(json_object_get(c, "path")), "/a \"q\".pem");
+    assert_string_equal(json_string_value(json_object_get(c, "subject")), "CN=x\x1b");
+    assert_string_equal(json_string_value(json_object_get(c, "not_after")), "2027-01-15T08:00:00Z");
+    assert_int_equal(json_integer_value(json_object_get(c, "index")), 3);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(c, "sans"), 1)),
+                        "IP:127.0.0.1");
+    assert_int_equal(json_array_size(json_object_get(j, "certificates")), 2);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(json_object_get(j, "errors"), 0), "error")),
+        "line 3: invalid base64");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "summary"), "total")),
+                     2);
+    json_decref(j);
+    free(out);
+    /* No certificates at all is still a valid document. */
+    out = run(EVC_REPORT_JSON, fs, 0);
+    j = json_loads(out, 0, &je);
+    assert_non_null(j);
+    json_decref(j);
+    free(out);
+}
+
+static void
+test_text_sorted_and_escaped(void **state)
+{
+    struct evc_finding fs[3] = {finding("/late.pem", "CN=late", 900000, "ok"),
+                                finding("/gone.pem", "CN=gone\x1b[2J", -60, "expired"),
+                                finding("/soon.pem", "CN=soon", 3600, "threshold")};
+    char *out = run(EVC_REPORT_TEXT, fs, 3);
+    char *gone = strstr(out, "/gone.pem"), *soon = strstr(out, "/soon.pem"),
+         *late = strstr(out, "/late.pem");
+
+    (void)state;
+    assert_non_null(gone);
+    assert_true(gone < soon && soon < late);
+    assert_null(strchr(out, '\x1b')); /* no escape reaches the terminal */
+    assert_non_null(strstr(out, "CN=gone\\x1b[2J"));
+    assert_non_null(strstr(out, "unreadable: /x/bad.pem: line 3: invalid base64"));
+    assert_non_null(strstr(out, "3 certificates"));
+    free(out);
+}
+
+static void
+test_prometheus_grouped(void **state)
+{
+    struct evc_finding fs[2] = {finding("/a.pem", "CN=a", 5, "threshold"),
+                                finding("/b.pem", "CN=b\"x", 9, "ok")};
+    char *out, *after, *before, *status, *p;
+
+    (void)state;
+    fs[0].severity = 2;
+    out = run(EVC_REPORT_PROMETHEUS, fs, 2);
+    after = strstr(out, "# TYPE evercert_cert_not_after_timestamp_seconds gauge");
+    before = strstr(out, "# TYPE evercert_cert_not_before_timestamp_seconds gauge");
+    status = strstr(out, "# TYPE evercert_cert_status gauge");
+    assert_true(after && before && status && after < before && before < status);
+    /* Every sample of a family sits under its TYPE line, before the next family. */
+    for (p = strstr(out, "evercert_cert_not_after_timestamp_seconds{"); p;
+         p = strstr(p + 1, "evercert_cert_not_after_timestamp_seconds{")) {
+        assert_true(p > after && p < before);
+    }
+    assert_non_null(strstr(out, "subject=\"CN=b\\\"x\""));
+    assert_non_null(strstr(out, "status=\"threshold\"} 2\n"));
+    assert_non_null(strstr(out, "} 1800000000\n"));
+    assert_non_null(strstr(out, "evercert_scan_errors 1\n"));
+    assert_non_null(strstr(out, "# error: /x/bad.pem: line 3: invalid base64\n"));
+    free(out);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json),
+        cmocka_unit_test(test_text_sorted_and_escaped),
+        cmocka_unit_test(test_prometheus_grouped),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
