@@ -48,6 +48,8 @@ int
 main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : NULL;
+    OSSL_PROVIDER *deflt, *legacy;
+    int ret = -1;
 
     if (cmd == NULL) {
         evc_cli_help("evercert", 1);
@@ -75,15 +77,23 @@ main(int argc, char **argv)
      * legacy provider. Loading a provider by hand turns off the implicit
      * default, so load both; a missing legacy provider is not fatal.
      */
-    if (OSSL_PROVIDER_load(NULL, "default") == NULL) {
+    if ((deflt = OSSL_PROVIDER_load(NULL, "default")) == NULL) {
         evc_cli_error("openssl", "cannot load the default provider");
         return EVC_EXIT_FAILURE;
     }
-    (void)OSSL_PROVIDER_try_load(NULL, "legacy", 1);
+    legacy = OSSL_PROVIDER_try_load(NULL, "legacy", 1);
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(cmd, commands[i].name) == 0) {
-            return commands[i].run(argc - 1, argv + 1);
+            ret = commands[i].run(argc - 1, argv + 1);
+            break;
         }
+    }
+    if (legacy != NULL) {
+        OSSL_PROVIDER_unload(legacy);
+    }
+    OSSL_PROVIDER_unload(deflt);
+    if (ret != -1) {
+        return ret;
     }
     evc_cli_error(cmd, "no such command (try 'evercert --help')");
     return EVC_EXIT_FAILURE;

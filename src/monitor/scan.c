@@ -374,6 +374,7 @@ write_results(struct scan *s, struct evc_summary *sum, const struct timespec *t0
         }
         free(res->errors);
         res->errors = NULL;
+        res->nerrors = 0;
         pthread_mutex_lock(&s->mu);
         if (r != 0) {
             s->failed = 1;

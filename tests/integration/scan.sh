@@ -1,2 +1,177 @@
 #!/bin/sh
-exit 0
+# SPDX-License-Identifier: Apache-2.0
+#
+# evercert scan against real stores made by the openssl command: PEM, DER,
+# bundles, hashed directories, PKCS#12; every bad input the scan must
+# survive; every exit status; every output format.
+#
+# usage: scan.sh PATH-TO-EVERCERT
+set -u
+EVC=${1:?usage: scan.sh PATH-TO-EVERCERT}
+T=$(mktemp -d /tmp/evc-scan-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+# check DESCRIPTION COMMAND...: the command must succeed
+check() { d=$1; shift; if "$@" >/dev/null 2>&1; then ok; else bad "$d"; fi; }
+# status DESCRIPTION WANT COMMAND...: the command must exit with WANT
+status() {
+    d=$1 want=$2; shift 2
+    "$@" >"$T/out" 2>"$T/err"; got=$?
+    if [ "$got" = "$want" ]; then ok; else bad "$d: exit $got, want $want"; cat "$T/err" >&2; fi
+}
+
+ossl() { openssl "$@" 2>/dev/null || { echo "openssl $* failed" >&2; exit 1; }; }
+
+# --- a small PKI made with the openssl command ----------------------------------
+S=$T/stores
+mkdir -p "$S/pem" "$S/hashed" "$S/nested/a/b" "$S/bad" "$T/keys"
+ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/keys/ca.key" \
+    -subj "/O=Test/CN=Test Root CA" -days 3650 -out "$S/pem/ca.crt"
+leaf() { # name days [ca]
+    ossl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/keys/$1.key" \
+        -subj "/CN=$1.example" -addext "subjectAltName=DNS:$1.example,IP:127.0.0.1" -out "$T/$1.csr"
+    ossl x509 -req -in "$T/$1.csr" -CA "${3:-$S/pem/ca.crt}" -CAkey "${4:-$T/keys/ca.key}" \
+        -CAcreateserial -days "$2" -copy_extensions copy -out "$T/$1.crt"
+}
+leaf soon 30     # threshold (60d)
+leaf mid 100     # prenotify (60d + 90d)
+leaf far 400     # ok
+ossl req -x509 -newkey rsa:2048 -nodes -keyout "$T/keys/self.key" -subj "/CN=self.example" \
+    -addext "basicConstraints=critical,CA:FALSE" -days 400 -out "$T/self.crt"
+# an external certificate: its issuer is not among the scanned
+ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout "$T/keys/other.key" \
+    -subj "/CN=Other CA" -days 3650 -out "$T/other-ca.crt"
+leaf ext 400 "$T/other-ca.crt" "$T/keys/other.key"
+
+cat "$T/soon.crt" "$T/mid.crt" > "$S/pem/chain.pem"
+cat "$T/keys/far.key" "$T/far.crt" > "$S/pem/combined.pem"       # key and certificate in one file
+ossl x509 -in "$T/self.crt" -outform DER -out "$S/nested/a/b/self.der"
+ossl x509 -in "$T/ext.crt" -out "$S/nested/a/ext.cer"
+echo "s3cret pass" > "$T/pw"
+ossl pkcs12 -export -in "$T/far.crt" -inkey "$T/keys/far.key" -certfile "$S/pem/ca.crt" \
+    -passout file:"$T/pw" -out "$S/nested/web.p12"
+cp "$S/pem/ca.crt" "$T/soon.crt" "$S/hashed/"
+ossl rehash "$S/hashed"
+echo "just some notes" > "$S/nested/README"                         # not a certificate: skipped
+
+# --- a clean scan ------------------------------------------------------------------
+status "clean scan" 1 "$EVC" scan --format json --password-file "$T/pw" "$S"
+J=$T/out
+check "JSON parses" jq -e . "$J"
+count() { jq -r "$1" "$J"; }
+[ "$(count '.summary.total')" = 10 ] && ok || bad "total $(count '.summary.total'), want 10"
+[ "$(count '.summary.errors')" = 0 ] && ok || bad "errors: $(jq -c .errors "$J")"
+[ "$(count '[.certificates[]|select(.path|endswith("hashed/soon.crt"))]|length')" = 1 ] && ok ||
+    bad "hash links reported twice"
+[ "$(count '[.certificates[]|select(.path|test("/[0-9a-f]{8}\\.0$"))]|length')" = 0 ] && ok ||
+    bad "a hash link was reported instead of the file"
+kind() { jq -r --arg p "$1" '[.certificates[]|select(.path|endswith($p))][0].kind' "$J"; }
+field() { jq -r --arg p "$1" --arg i "$2" ".certificates[]|select((.path|endswith(\$p)) and .index==(\$i|tonumber)).$3" "$J"; }
+[ "$(kind pem/ca.crt)" = root ] && ok || bad "ca kind $(kind pem/ca.crt)"
+[ "$(kind a/b/self.der)" = self-signed ] && ok || bad "self kind $(kind a/b/self.der)"
+[ "$(kind a/ext.cer)" = external ] && ok || bad "ext kind $(kind a/ext.cer)"
+[ "$(field pem/chain.pem 0 kind)" = chained ] && ok || bad "chained kind"
+[ "$(field pem/chain.pem 0 status)" = threshold ] && ok || bad "soon status"
+[ "$(field pem/chain.pem 1 status)" = prenotify ] && ok || bad "mid status"
+[ "$(field pem/combined.pem 0 status)" = ok ] && ok || bad "far status"
+[ "$(field nested/web.p12 1 subject)" = "CN=Test Root CA,O=Test" ] && ok || bad "p12 second cert"
+[ "$(field a/b/self.der 0 key)" = rsa:2048 ] && ok || bad "rsa key"
+[ "$(field a/ext.cer 0 sans | jq -c .)" = '["DNS:ext.example","IP:127.0.0.1"]' ] && ok || bad "sans"
+# the fields agree with what the openssl command says of the same certificate
+want_fp=$(openssl x509 -in "$T/mid.crt" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr A-F a-f)
+[ "$(field pem/chain.pem 1 sha256)" = "$want_fp" ] && ok || bad "sha256 differs from openssl"
+want_serial=$(openssl x509 -in "$T/mid.crt" -noout -serial | sed 's/.*=//')
+[ "$(field pem/chain.pem 1 serial)" = "$want_serial" ] && ok || bad "serial differs from openssl"
+want_end=$(date -u -d "$(openssl x509 -in "$T/mid.crt" -noout -enddate | sed 's/.*=//')" +%Y-%m-%dT%H:%M:%SZ)
+[ "$(field pem/chain.pem 1 not_after)" = "$want_end" ] && ok || bad "not_after differs from openssl"
+# The same results with one thread and with several.
+"$EVC" scan --format json --password-file "$T/pw" -j 1 --at 2030-01-01T00:00:00Z "$S" > "$T/j1"
+"$EVC" scan --format json --password-file "$T/pw" -j 4 --at 2030-01-01T00:00:00Z "$S" > "$T/j4"
+check "output does not depend on --jobs" cmp "$T/j1" "$T/j4"
+
+# --- exit statuses and --at ----------------------------------------------------------
+status "all ok: 0" 0 "$EVC" scan "$S/pem/ca.crt"
+status "prenotify: 1" 1 "$EVC" scan "$T/mid.crt"
+status "threshold: 1" 1 "$EVC" scan "$T/soon.crt"
+status "expired with --at: 2" 2 "$EVC" scan --at 2099-01-01T00:00:00Z "$T/far.crt"
+status "not yet valid with --at: 2" 2 "$EVC" scan --at 2000-01-01T00:00:00Z "$T/far.crt"
+status "a smaller threshold: 0" 0 "$EVC" scan --threshold 7d --prenotify 1d "$T/soon.crt"
+status "a lifetime share: 0" 0 "$EVC" scan --threshold 50% --prenotify 0s "$T/far.crt"
+status "a lifetime share: 1" 1 "$EVC" scan --threshold 50% --prenotify 0s \
+    --at "$(date -u -d '+201 days' +%Y-%m-%dT%H:%M:%SZ)" "$T/far.crt"
+status "unreadable only: 3" 3 "$EVC" scan "$S/nested/README"
+status "unreadable and expired: 2" 2 "$EVC" scan --at 2099-01-01T00:00:00Z "$S/nested/README" "$T/far.crt"
+
+# --- bad input: one error row each, the scan goes on ---------------------------------
+B=$S/bad
+head -c 4096 /dev/urandom > "$B/garbage.pem"
+head -c 300 "$T/far.crt" > "$B/truncated.pem"
+{ echo "-----BEGIN CERTIFICATE-----"; head -c 600 /dev/zero | base64; echo "-----END CERTIFICATE-----"; } > "$B/broken-der.pem"
+ossl x509 -in "$T/far.crt" -outform DER -out "$T/far.der"
+head -c 200 "$T/far.der" > "$B/short.der"
+ln -s loop-b "$B/loop-a.pem"; ln -s loop-a.pem "$B/loop-b"
+mkfifo "$B/fifo.pem"
+truncate -s 2G "$B/huge.pem"
+cp "$S/nested/web.p12" "$B/web.p12"
+cp "$T/far.crt" "$B/good.pem"
+status "bad inputs: 3" 3 timeout 60 "$EVC" scan --format json --password-env EVC_WRONG "$B" \
+    "$B/../nested/README"
+export EVC_WRONG="not it"
+status "bad inputs: 3" 3 timeout 60 "$EVC" scan --format json --password-env EVC_WRONG "$B"
+check "bad-input JSON parses" jq -e . "$J"
+[ "$(count '.summary.total')" = 1 ] && ok || bad "the good certificate among bad ones: $(count .summary.total)"
+err_of() { jq -r --arg p "$1" '[.errors[]|select(.path|endswith($p))|.error]|join("; ")' "$J"; }
+expect_err() { # file pattern
+    e=$(err_of "$1")
+    case "$e" in *$2*) ok ;; *) bad "$1: error '$e', want '$2'" ;; esac
+}
+expect_err garbage.pem "no certificate found"
+expect_err truncated.pem "no END line"
+expect_err broken-der.pem "line 1: certificate 0"
+expect_err short.der "truncated"
+expect_err loop-a.pem "levels of symbolic links"
+expect_err fifo.pem "FIFO"
+expect_err huge.pem "file too large"
+expect_err web.p12 "wrong password"
+[ "$(count '.summary.errors')" = 9 ] && ok || bad "errors $(count .summary.errors), want 9: $(jq -c .errors "$J")"
+status "PKCS#12 without a password" 3 "$EVC" scan "$B/web.p12"
+case $(cat "$T/out") in *"password required"*) ok ;; *) bad "no 'password required' in text report" ;; esac
+EVC_PW=$(cat "$T/pw") status "PKCS#12 password from the environment" 0 env EVC_PW="s3cret pass" \
+    "$EVC" scan --password-env EVC_PW --threshold 0s --prenotify 0s "$B/web.p12"
+
+# --- output formats ------------------------------------------------------------------
+status "text" 1 "$EVC" scan --password-file "$T/pw" "$S/pem"
+head -1 "$T/out" | grep -q '^STATUS  *LEFT  *NOT AFTER  *KIND  *PATH  *SUBJECT$' && ok || bad "text header"
+sed -n 2p "$T/out" | grep -q '^threshold ' && ok || bad "text not sorted by time left"
+grep -q '^4 certificates: 0 expired' "$T/out" && ok || bad "text summary: $(tail -1 "$T/out")"
+if grep -q "$(printf '\033')" "$T/out"; then bad "colour when not a terminal"; else ok; fi
+status "prometheus" 1 "$EVC" scan --format prometheus "$S/pem"
+grep -q '^# TYPE evercert_cert_not_after_timestamp_seconds gauge$' "$T/out" && ok || bad "prom TYPE"
+grep -q '^evercert_cert_status{path="[^"]*chain.pem",index="0",.*status="threshold"} 2$' "$T/out" && ok ||
+    bad "prom status sample"
+grep -q '^evercert_scan_errors 0$' "$T/out" && ok || bad "prom errors gauge"
+
+# --- usage -----------------------------------------------------------------------------
+status "--version" 0 "$EVC" --version
+grep -q '^evercert [0-9]' "$T/out" && ok || bad "version text"
+status "help scan" 0 "$EVC" help scan
+grep -q -- '--threshold SPAN' "$T/out" && ok || bad "help text"
+status "scan --help" 0 "$EVC" scan --help
+status "no path" 3 "$EVC" scan
+status "bad threshold" 3 "$EVC" scan --threshold 60 "$S"
+grep -q '^evercert: --threshold: .60.: expected a duration' "$T/err" && ok || bad "threshold message: $(cat "$T/err")"
+status "bad --at" 3 "$EVC" scan --at tomorrow "$S"
+status "bad format" 3 "$EVC" scan --format xml "$S"
+status "password on argv refused" 3 "$EVC" scan --password secret "$S"
+status "missing password file" 3 "$EVC" scan --password-file "$T/nope" "$S"
+grep -q "^evercert: $T/nope: No such file or directory" "$T/err" && ok || bad "password file message: $(cat "$T/err")"
+status "unset password variable" 3 "$EVC" scan --password-env EVC_UNSET_VAR "$S"
+status "unknown command" 3 "$EVC" frobnicate
+status "help for an unknown command" 3 "$EVC" help frobnicate
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -1,0 +1,53 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+#
+# Set up a fresh Debian 12 machine, build, and then either run the main job
+# or pass every test.
+#
+#   ./bootstrap.sh run    install what is missing, build, scan a set of sample stores
+#   ./bootstrap.sh test   install what is missing, build, run all tests, then again
+#                         under AddressSanitizer and UndefinedBehaviorSanitizer
+#
+# Installing needs root (apt-get); with everything present it does not.
+set -eu
+cd "$(dirname "$0")"
+mode=${1:-}
+case $mode in run | test) ;; *) echo "usage: $0 run|test" >&2; exit 2 ;; esac
+
+PACKAGES="build-essential cmake ninja-build pkg-config openssl libssl-dev libcmocka-dev
+libjansson-dev jq coreutils"
+missing=
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "bootstrap: missing packages:$missing (run as root to install them)" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    # shellcheck disable=SC2086
+    apt-get install -y -q --no-install-recommends $missing
+fi
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build
+
+if [ "$mode" = run ]; then
+    samples=$(pwd)/evercert-samples
+    ./scripts/sample-stores.sh "$samples"
+    echo
+    echo "\$ evercert scan --password-file $samples/password.txt $samples"
+    status=0
+    ./build/evercert scan --password-file "$samples/password.txt" "$samples" || status=$?
+    echo
+    echo "exit status $status (0 all ok, 1 threshold or pre-notification, 2 expired or not yet valid, 3 unreadable input)"
+    exit 0
+fi
+
+(cd build && ctest --output-on-failure)
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEVC_SANITIZE=ON >/dev/null
+cmake --build build-asan
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --output-on-failure)
