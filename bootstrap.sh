@@ -15,7 +15,7 @@ mode=${1:-}
 case $mode in run | test) ;; *) echo "usage: $0 run|test" >&2; exit 2 ;; esac
 
 PACKAGES="build-essential cmake ninja-build pkg-config openssl libssl-dev libcmocka-dev
-libjansson-dev jq coreutils"
+libjansson-dev jq coreutils clang-format"
 missing=
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -46,6 +46,7 @@ if [ "$mode" = run ]; then
     exit 0
 fi
 
+./scripts/lint.sh
 (cd build && ctest --output-on-failure)
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEVC_SANITIZE=ON >/dev/null
 cmake --build build-asan

@@ -37,7 +37,8 @@ make(EVP_PKEY *key, EVP_PKEY *signer, X509_NAME *issuer, long serial, int ca)
     e = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, san);
     X509_add_ext(x, e, -1);
     X509_EXTENSION_free(e);
-    e = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE");
+    e = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints,
+                            ca ? "critical,CA:TRUE" : "CA:FALSE");
     X509_add_ext(x, e, -1);
     X509_EXTENSION_free(e);
     if (!X509_sign(x, signer, EVP_sha256())) {
@@ -61,9 +62,9 @@ main(int argc, char **argv)
         fprintf(stderr, "usage: gencorpus DIR FILES PER_FILE BUNDLE\n");
         return 2;
     }
-    files = atoi(argv[2]);
-    per = atoi(argv[3]);
-    bundle = atoi(argv[4]);
+    files = (int)strtol(argv[2], NULL, 10);
+    per = (int)strtol(argv[3], NULL, 10);
+    bundle = (int)strtol(argv[4], NULL, 10);
     cakey = EVP_EC_gen("P-256");
     key = EVP_EC_gen("P-256");
     ca = make(cakey, cakey, NULL, 0, 1);

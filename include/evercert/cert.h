@@ -40,15 +40,15 @@ enum evc_kind {
 };
 
 struct evc_cert {
-    int version; /* 1, 2 or 3 */
+    int version;   /* 1, 2 or 3 */
     char *serial;  /* upper-case hex, "-" first if negative */
     char *subject; /* RFC 2253 order and escaping, UTF-8 kept as is */
     char *issuer;
     evc_time not_before;
     evc_time not_after;
-    uint8_t sha256[32]; /* of the whole DER */
-    int is_ca;          /* basicConstraints cA, or a v1 self-issued certificate */
-    int self_issued;    /* subject and issuer are the same DER */
+    uint8_t sha256[32];         /* of the whole DER */
+    int is_ca;                  /* basicConstraints cA, or a v1 self-issued certificate */
+    int self_issued;            /* subject and issuer are the same DER */
     char key[EVC_KEY_TEXT_MAX]; /* "ec:P-256", "rsa:2048", "ed25519", ... */
     char **sans;                /* "DNS:x", "IP:127.0.0.1", "email:a@b", "URI:u" */
     size_t nsans;
@@ -85,8 +85,8 @@ EVC_EXPORT void evc_cert_reader_free(struct evc_cert_reader *r);
  * why. Errors: EVC_ERR_BAD_DER, TRUNCATED, TRAILING, BAD_TIME, LIMIT,
  * NOMEM, CRYPTO.
  */
-EVC_EXPORT EVC_MUST_USE int evc_cert_read(struct evc_cert_reader *r, const uint8_t *der,
-                                          size_t len, struct evc_cert *out, struct evc_err *err);
+EVC_EXPORT EVC_MUST_USE int evc_cert_read(struct evc_cert_reader *r, const uint8_t *der, size_t len,
+                                          struct evc_cert *out, struct evc_err *err);
 EVC_EXPORT void evc_cert_clear(struct evc_cert *c);
 
 /*

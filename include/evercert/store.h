@@ -45,6 +45,7 @@ struct evc_walk_cb {
  * reached twice is visited once. Returns 0, or the nonzero value a callback
  * returned, or EVC_ERR_NOMEM.
  */
-EVC_EXPORT int evc_store_walk(const char *const *paths, size_t npaths, const struct evc_walk_cb *cb);
+EVC_EXPORT int evc_store_walk(const char *const *paths, size_t npaths,
+                              const struct evc_walk_cb *cb);
 
 #endif

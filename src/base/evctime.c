@@ -71,7 +71,8 @@ evc_time_format(evc_time t, char out[EVC_TIME_TEXT_MAX])
     }
     civil_from_days(days, &y, &m, &d);
     if (y < 0 || y > 9999) {
-        snprintf(out, EVC_TIME_TEXT_MAX, "%s", y < 0 ? "0000-01-01T00:00:00Z" : "9999-12-31T23:59:59Z");
+        snprintf(out, EVC_TIME_TEXT_MAX, "%s",
+                 y < 0 ? "0000-01-01T00:00:00Z" : "9999-12-31T23:59:59Z");
         return;
     }
     snprintf(out, EVC_TIME_TEXT_MAX, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y, m, d,
@@ -137,8 +138,8 @@ evc_time_parse(const char *s, evc_time *out)
     } else {
         return EVC_ERR_BAD_TIME;
     }
-    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 ||
-        d > mdays[mo - 1] + (mo == 2 && is_leap(y)) || h > 23 || mi > 59 || sec > 60) {
+    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && is_leap(y)) ||
+        h > 23 || mi > 59 || sec > 60) {
         return EVC_ERR_BAD_TIME;
     }
     /* A leap second is read as the first second of the next minute. */

@@ -129,8 +129,8 @@ evc_cmd_scan(int argc, char **argv)
         evc_cli_error("scan", "out of memory");
         goto out;
     }
-    if (evc_scan((const char *const *)argv + optind, (size_t)(argc - optind), &o, rep, &sum, &err) !=
-        0) {
+    if (evc_scan((const char *const *)argv + optind, (size_t)(argc - optind), &o, rep, &sum,
+                 &err) != 0) {
         evc_cli_error("scan", "%s", evc_err_message(&err));
         goto out;
     }

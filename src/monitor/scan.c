@@ -96,8 +96,7 @@ evc_scan_exit_status(const struct evc_summary *sum)
     return sum->errors > 0 ? 3 : 0;
 }
 
-static int
-add_error(struct worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int add_error(struct worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int
 add_error(struct worker *w, const char *fmt, ...)

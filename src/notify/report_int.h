@@ -23,7 +23,7 @@ struct evc_report {
     size_t taken;          /* findings taken so far */
     struct evc_buf errors; /* "path\0message\0" pairs, in order */
     size_t nerrors;
-    struct evc_buf rows;   /* formats that must see every finding before writing */
+    struct evc_buf rows; /* formats that must see every finding before writing */
     struct evc_buf part[3];
 };
 

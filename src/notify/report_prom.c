@@ -102,8 +102,8 @@ prom_finish(struct evc_report *rep, const struct evc_summary *s)
     int r = 0;
 
     for (int i = 0; i < 3; i++) {
-        if (fprintf(rep->out, "# HELP %s %s\n# TYPE %s gauge\n", families[i].name,
-                    families[i].help, families[i].name) < 0 ||
+        if (fprintf(rep->out, "# HELP %s %s\n# TYPE %s gauge\n", families[i].name, families[i].help,
+                    families[i].name) < 0 ||
             (r = evc_report_write(rep, rep->part[i].data, rep->part[i].len)) != 0) {
             return EVC_ERR_IO;
         }

@@ -13,8 +13,8 @@
 #include "notify/report_int.h"
 
 #define NCOLS 6
-static const char *const headers[NCOLS] = {"STATUS", "LEFT", "NOT AFTER", "KIND", "PATH",
-                                           "SUBJECT"};
+static const char *const headers[NCOLS] = {"STATUS", "LEFT", "NOT AFTER",
+                                           "KIND",   "PATH", "SUBJECT"};
 
 struct row {
     int64_t left;
@@ -168,8 +168,8 @@ text_finish(struct evc_report *rep, const struct evc_summary *s)
     if (fprintf(rep->out,
                 "%s%zu certificate%s: %zu expired, %zu not yet valid, %zu in threshold, "
                 "%zu in pre-notification, %zu ok; %zu unreadable\n",
-                n > 0 ? "\n" : "", s->total, s->total == 1 ? "" : "s", s->expired,
-                s->not_yet_valid, s->threshold, s->prenotify, s->ok, s->errors) < 0) {
+                n > 0 ? "\n" : "", s->total, s->total == 1 ? "" : "s", s->expired, s->not_yet_valid,
+                s->threshold, s->prenotify, s->ok, s->errors) < 0) {
         r = EVC_ERR_IO;
         goto out;
     }

@@ -6,16 +6,16 @@
 #include "evercert/store.h"
 
 static int
-read_pem(const uint8_t *d, size_t n, const struct evc_store_opts *o,
-         const struct evc_cert_sink *s, struct evc_err *e)
+read_pem(const uint8_t *d, size_t n, const struct evc_store_opts *o, const struct evc_cert_sink *s,
+         struct evc_err *e)
 {
     (void)o;
     return evc_pem_each(d, n, s, e);
 }
 
 static int
-read_der(const uint8_t *d, size_t n, const struct evc_store_opts *o,
-         const struct evc_cert_sink *s, struct evc_err *e)
+read_der(const uint8_t *d, size_t n, const struct evc_store_opts *o, const struct evc_cert_sink *s,
+         struct evc_err *e)
 {
     (void)o;
     return evc_der_each(d, n, s, e);

@@ -21,7 +21,7 @@ struct inode_set {
     struct inode_key {
         dev_t dev;
         ino_t ino;
-    } *slots;
+    } * slots;
     size_t cap, used;
 };
 
@@ -60,7 +60,8 @@ inode_add(struct inode_set *s, dev_t dev, ino_t ino)
     }
     /* A real inode 0 does not occur on Linux file systems; map it anyway. */
     ino = ino ? ino : (ino_t)-1;
-    for (i = inode_hash(dev, ino) & (s->cap - 1); s->slots[i].ino != 0; i = (i + 1) & (s->cap - 1)) {
+    for (i = inode_hash(dev, ino) & (s->cap - 1); s->slots[i].ino != 0;
+         i = (i + 1) & (s->cap - 1)) {
         if (s->slots[i].ino == ino && s->slots[i].dev == dev) {
             return 0;
         }
@@ -134,7 +135,7 @@ entry_order(const void *a, const void *b)
 static const char *
 special_kind(mode_t m)
 {
-    return S_ISFIFO(m) ? "a FIFO, not a regular file"
+    return S_ISFIFO(m)   ? "a FIFO, not a regular file"
            : S_ISSOCK(m) ? "a socket, not a regular file"
                          : "a device, not a regular file";
 }

@@ -146,6 +146,28 @@ peek_context(const struct cursor *c, int tag)
     return c->avail > 0 && (c->p[0] & 0xdf) == (0x80 | tag);
 }
 
+/* An EXPLICIT context tag wrapping exactly one element of the given tag. */
+static int explicit(struct cursor *c, int tag, struct tlv *out, const char *what, const char **why)
+{
+    struct tlv wrap;
+    struct cursor in;
+    int r;
+
+    if ((r = tlv_next(c, &wrap, why)) != 0 || !wrap.cons) {
+        *why = what;
+        return r ? r : EVC_ERR_BAD_DER;
+    }
+    in = inside(&wrap);
+    if ((r = expect(&in, tag, out, what, why)) != 0) {
+        return r;
+    }
+    if (in.avail != 0) {
+        *why = what;
+        return EVC_ERR_BAD_DER;
+    }
+    return 0;
+}
+
 static int
 cert_split(const uint8_t *der, size_t len, struct cert_parts *cp, const char **why)
 {
@@ -173,19 +195,8 @@ cert_split(const uint8_t *der, size_t len, struct cert_parts *cp, const char **w
     }
     tbs = inside(&cp->tbs);
     if (peek_context(&tbs, 0)) {
-        struct cursor v;
-
-        if ((r = tlv_next(&tbs, &tmp, why)) != 0 || !tmp.cons) {
-            *why = "version";
-            return r ? r : EVC_ERR_BAD_DER;
-        }
-        v = inside(&tmp);
-        if ((r = expect(&v, V_ASN1_INTEGER, &cp->version, "version", why)) != 0) {
+        if ((r = explicit(&tbs, V_ASN1_INTEGER, &cp->version, "version", why)) != 0) {
             return r;
-        }
-        if (v.avail != 0) {
-            *why = "version";
-            return EVC_ERR_BAD_DER;
         }
         cp->has_version = 1;
     }
@@ -204,19 +215,8 @@ cert_split(const uint8_t *der, size_t len, struct cert_parts *cp, const char **w
         }
     }
     if (peek_context(&tbs, 3)) {
-        struct cursor e;
-
-        if ((r = tlv_next(&tbs, &tmp, why)) != 0 || !tmp.cons) {
-            *why = "extensions";
-            return r ? r : EVC_ERR_BAD_DER;
-        }
-        e = inside(&tmp);
-        if ((r = expect(&e, V_ASN1_SEQUENCE, &cp->exts, "extensions", why)) != 0) {
+        if ((r = explicit(&tbs, V_ASN1_SEQUENCE, &cp->exts, "extensions", why)) != 0) {
             return r;
-        }
-        if (e.avail != 0) {
-            *why = "extensions";
-            return EVC_ERR_BAD_DER;
         }
         cp->has_exts = 1;
     }
@@ -502,10 +502,11 @@ read_key(const struct tlv *spki, char *out, size_t outlen, const char **why)
     case NID_ED448:
     case NID_X25519:
     case NID_X448:
-        snprintf(out, outlen, "%s", nid == NID_ED25519  ? "ed25519"
-                                    : nid == NID_ED448  ? "ed448"
-                                    : nid == NID_X25519 ? "x25519"
-                                                        : "x448");
+        snprintf(out, outlen, "%s",
+                 nid == NID_ED25519  ? "ed25519"
+                 : nid == NID_ED448  ? "ed448"
+                 : nid == NID_X25519 ? "x25519"
+                                     : "x448");
         return 0;
     default: {
         char txt[48];
@@ -588,8 +589,7 @@ read_extensions(struct evc_cert_reader *rd, const struct tlv *exts, struct evc_c
             (r = expect(&e, V_ASN1_BOOLEAN, &crit, "extension", &why)) != 0) {
             return evc_err_set(err, r, "invalid DER in extension");
         }
-        if ((r = expect(&e, V_ASN1_OCTET_STRING, &value, "extension", &why)) != 0 ||
-            e.avail != 0) {
+        if ((r = expect(&e, V_ASN1_OCTET_STRING, &value, "extension", &why)) != 0 || e.avail != 0) {
             return evc_err_set(err, r ? r : EVC_ERR_BAD_DER, "invalid DER in extension");
         }
         if (oid.len == sizeof(OID_SAN) && memcmp(oid.val, OID_SAN, sizeof(OID_SAN)) == 0) {

@@ -69,8 +69,7 @@ evc_format_detect(const uint8_t *data, size_t len)
     if (data[hdr] == (V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED)) {
         return EVC_FORMAT_DER;
     }
-    if (len - hdr >= 3 && data[hdr] == V_ASN1_INTEGER && data[hdr + 1] == 1 &&
-        data[hdr + 2] == 3) {
+    if (len - hdr >= 3 && data[hdr] == V_ASN1_INTEGER && data[hdr + 1] == 1 && data[hdr + 2] == 3) {
         return EVC_FORMAT_PKCS12;
     }
     return EVC_FORMAT_UNKNOWN;
@@ -139,8 +138,7 @@ decode_body(EVP_ENCODE_CTX *ctx, const uint8_t *body, size_t len, struct evc_buf
 }
 
 int
-evc_pem_each(const uint8_t *data, size_t len, const struct evc_cert_sink *sink,
-             struct evc_err *err)
+evc_pem_each(const uint8_t *data, size_t len, const struct evc_cert_sink *sink, struct evc_err *err)
 {
     EVP_ENCODE_CTX *ctx = NULL;
     struct evc_buf der;
@@ -168,8 +166,8 @@ evc_pem_each(const uint8_t *data, size_t len, const struct evc_cert_sink *sink,
         counted = begin;
         label = begin + strlen(PEM_BEGIN);
         nl = memchr(label, '\n', (size_t)(end - label));
-        label_end = memmem(label, (size_t)((nl ? nl : end) - label), PEM_DASHES,
-                           strlen(PEM_DASHES));
+        label_end =
+            memmem(label, (size_t)((nl ? nl : end) - label), PEM_DASHES, strlen(PEM_DASHES));
         if (label_end == NULL || (llen = (size_t)(label_end - label)) > PEM_LABEL_MAX) {
             /* Not a marker after all (or one we would not read); look further on. */
             p = label;
@@ -224,8 +222,7 @@ out:
 }
 
 int
-evc_der_each(const uint8_t *data, size_t len, const struct evc_cert_sink *sink,
-             struct evc_err *err)
+evc_der_each(const uint8_t *data, size_t len, const struct evc_cert_sink *sink, struct evc_err *err)
 {
     size_t off = 0, index = 0;
     int r;

@@ -24,8 +24,7 @@ struct p12_walk {
 };
 
 static int
-walk_bags(struct p12_walk *w, const STACK_OF(PKCS12_SAFEBAG) * bags, int depth,
-          struct evc_err *err)
+walk_bags(struct p12_walk *w, const STACK_OF(PKCS12_SAFEBAG) * bags, int depth, struct evc_err *err)
 {
     int r;
 
@@ -46,8 +45,7 @@ walk_bags(struct p12_walk *w, const STACK_OF(PKCS12_SAFEBAG) * bags, int depth,
                 w->index--; /* an SDSI certificate: not X.509, not ours */
                 break;
             }
-            if ((x = PKCS12_SAFEBAG_get1_cert(bag)) == NULL ||
-                (len = i2d_X509(x, &der)) <= 0) {
+            if ((x = PKCS12_SAFEBAG_get1_cert(bag)) == NULL || (len = i2d_X509(x, &der)) <= 0) {
                 struct evc_err e = {0};
 
                 X509_free(x);

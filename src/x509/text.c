@@ -142,11 +142,8 @@ evc_x509_curve_text(const char *sn)
     static const struct {
         const char *sn, *text;
     } nist[] = {
-        {"prime256v1", "P-256"},
-        {"secp384r1", "P-384"},
-        {"secp521r1", "P-521"},
-        {"secp224r1", "P-224"},
-        {"prime192v1", "P-192"},
+        {"prime256v1", "P-256"}, {"secp384r1", "P-384"},  {"secp521r1", "P-521"},
+        {"secp224r1", "P-224"},  {"prime192v1", "P-192"},
     };
 
     for (size_t i = 0; i < sizeof(nist) / sizeof(nist[0]); i++) {

@@ -156,8 +156,8 @@ static const char *const subjects[] = {
     "/CN=ctl\x01char\x7f",
 };
 
-static const char *const key_types[] = {"ec:P-256", "ec:P-384", "ec:P-521", "rsa:2048",
-                                        "ed25519",  "ed448"};
+static const char *const key_types[] = {"ec:P-256", "ec:P-384", "ec:P-521",
+                                        "rsa:2048", "ed25519",  "ed448"};
 
 static void
 test_corpus_agrees(void **state)
@@ -183,8 +183,9 @@ test_corpus_agrees(void **state)
     cs.not_after = 2600000000; /* after 2050: GeneralizedTime */
     ca = tc_cert(&cs);
     for (int i = 0; i < 200; i++) {
-        off += (size_t)snprintf(many + off, sizeof(many) - off, "%sDNS:h%d.example.com,IP:10.0.%d.%d",
-                                i ? "," : "", i, i / 250, i % 250);
+        off +=
+            (size_t)snprintf(many + off, sizeof(many) - off, "%sDNS:h%d.example.com,IP:10.0.%d.%d",
+                             i ? "," : "", i, i / 250, i % 250);
     }
     snprintf(many + off, sizeof(many) - off,
              ",IP:2001:db8::1,email:ops@example.com,URI:https://example.com/x,"

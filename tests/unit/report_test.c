@@ -89,9 +89,9 @@ test_json(void **state)
     assert_string_equal(json_string_value(json_array_get(json_object_get(c, "sans"), 1)),
                         "IP:127.0.0.1");
     assert_int_equal(json_array_size(json_object_get(j, "certificates")), 2);
-    assert_string_equal(
-        json_string_value(json_object_get(json_array_get(json_object_get(j, "errors"), 0), "error")),
-        "line 3: invalid base64");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(j, "errors"), 0), "error")),
+                        "line 3: invalid base64");
     assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "summary"), "total")),
                      2);
     json_decref(j);

@@ -17,7 +17,7 @@ tc_key(const char *type)
     if (strncmp(type, "ec:", 3) == 0) {
         return EVP_EC_gen(type + 3);
     } else if (strncmp(type, "rsa:", 4) == 0) {
-        return EVP_RSA_gen((unsigned)atoi(type + 4));
+        return EVP_RSA_gen((unsigned)strtoul(type + 4, NULL, 10));
     }
     return EVP_PKEY_Q_keygen(NULL, NULL, strcmp(type, "ed25519") == 0 ? "ED25519" : "ED448");
 }

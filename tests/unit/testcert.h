@@ -10,15 +10,15 @@
 #include <openssl/x509.h>
 
 struct tc_spec {
-    EVP_PKEY *key;        /* subject key */
-    EVP_PKEY *signer;     /* NULL: self-signed with key */
-    X509_NAME *issuer;    /* NULL: the subject */
-    const char *subject;  /* "/CN=x/O=y", UTF-8 */
-    int v1;               /* no extensions, version 1 */
+    EVP_PKEY *key;       /* subject key */
+    EVP_PKEY *signer;    /* NULL: self-signed with key */
+    X509_NAME *issuer;   /* NULL: the subject */
+    const char *subject; /* "/CN=x/O=y", UTF-8 */
+    int v1;              /* no extensions, version 1 */
     int ca;
-    const char *sans;     /* "DNS:a,IP:1.2.3.4" */
+    const char *sans;              /* "DNS:a,IP:1.2.3.4" */
     int64_t not_before, not_after; /* Unix time */
-    long serial;          /* 0: a random 16-byte serial */
+    long serial;                   /* 0: a random 16-byte serial */
 };
 
 EVP_PKEY *tc_key(const char *type); /* "ec:P-256", "rsa:2048", "ed25519", ... */

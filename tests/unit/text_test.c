@@ -13,9 +13,17 @@
 #include "evercert/buf.h"
 
 static const char *const hostile[] = {
-    "plain", "quote\" back\\slash", "nl\ncr\rtab\tbell\a", "esc\033[31mred",
-    "utf8 Zürich 日本", "bad \xff\xfe utf8", "overlong \xc0\xaf", "surrogate \xed\xa0\x80",
-    "c1 \xc2\x9b csi", "del\x7f", "",
+    "plain",
+    "quote\" back\\slash",
+    "nl\ncr\rtab\tbell\a",
+    "esc\033[31mred",
+    "utf8 Zürich 日本",
+    "bad \xff\xfe utf8",
+    "overlong \xc0\xaf",
+    "surrogate \xed\xa0\x80",
+    "c1 \xc2\x9b csi",
+    "del\x7f",
+    "",
 };
 
 static void

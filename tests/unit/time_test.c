@@ -77,8 +77,19 @@ test_spans(void **state)
         {"33%", EVC_SPAN_PERCENT, 33},         {"100%", EVC_SPAN_PERCENT, 100},
         {"0%", EVC_SPAN_PERCENT, 0},
     };
-    const char *bad[] = {"", "60", "d", "60x", "-5d", "101%", "1d33%", "33%%", "%", "1.5d",
-                         "99999999999999999999d", "4000000d", " 60d"};
+    const char *bad[] = {"",
+                         "60",
+                         "d",
+                         "60x",
+                         "-5d",
+                         "101%",
+                         "1d33%",
+                         "33%%",
+                         "%",
+                         "1.5d",
+                         "99999999999999999999d",
+                         "4000000d",
+                         " 60d"};
     struct evc_span sp;
     char txt[32];
 
