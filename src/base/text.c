@@ -173,17 +173,12 @@ evc_text_vis(struct evc_buf *b, const char *str)
     return r;
 }
 
-int
-evc_text_hex(struct evc_buf *b, const uint8_t *p, size_t n)
+void
+evc_text_hex(const uint8_t *p, size_t n, char *out)
 {
-    int r;
-
-    if ((r = evc_buf_reserve(b, n * 2)) != 0) {
-        return r;
-    }
     for (size_t i = 0; i < n; i++) {
-        b->data[b->len++] = (uint8_t)hexdig[p[i] >> 4];
-        b->data[b->len++] = (uint8_t)hexdig[p[i] & 15];
+        *out++ = hexdig[p[i] >> 4];
+        *out++ = hexdig[p[i] & 15];
     }
-    return 0;
+    *out = '\0';
 }

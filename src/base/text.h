@@ -32,7 +32,7 @@ int evc_text_prom(struct evc_buf *b, const char *s);
  */
 int evc_text_vis(struct evc_buf *b, const char *s);
 
-/* Lower-case hex of n bytes. */
-int evc_text_hex(struct evc_buf *b, const uint8_t *p, size_t n);
+/* Lower-case hex of n bytes into out, which holds 2 * n + 1 bytes. */
+void evc_text_hex(const uint8_t *p, size_t n, char *out);
 
 #endif

@@ -177,18 +177,13 @@ on_cert_pass2(void *arg, const uint8_t *der, size_t len, const struct evc_cert_l
     struct evc_finding f;
     enum evc_status st;
     char sha[2 * sizeof(c.sha256) + 1], where[96];
-    struct evc_buf hex;
     int r;
 
     if ((r = evc_cert_read(w->reader, der, len, &c, &e)) != 0) {
         describe_loc(loc, where, sizeof(where));
         return r == EVC_ERR_NOMEM ? r : add_error(w, "%s: %s", where, evc_err_message(&e));
     }
-    evc_buf_init(&hex, sizeof(sha));
-    hex.data = (uint8_t *)sha;
-    hex.alloc = sizeof(sha);
-    (void)evc_text_hex(&hex, c.sha256, sizeof(c.sha256));
-    sha[hex.len] = '\0';
+    evc_text_hex(c.sha256, sizeof(c.sha256), sha);
 
     st = evc_classify(c.not_before, c.not_after, s->o->now, &s->o->thresholds);
     f.path = w->path;

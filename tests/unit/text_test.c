@@ -66,6 +66,18 @@ test_vis_and_prom(void **state)
 }
 
 static void
+test_hex(void **state)
+{
+    static const uint8_t in[] = {0x00, 0x9f, 0xff, 0x10};
+    char out[2 * sizeof(in) + 1];
+
+    (void)state;
+    memset(out, 'X', sizeof(out));
+    evc_text_hex(in, sizeof(in), out);
+    assert_string_equal(out, "009fff10");
+}
+
+static void
 test_buf_cap(void **state)
 {
     struct evc_buf b;
@@ -86,6 +98,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_roundtrip),
         cmocka_unit_test(test_vis_and_prom),
+        cmocka_unit_test(test_hex),
         cmocka_unit_test(test_buf_cap),
     };
 
