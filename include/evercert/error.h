@@ -25,6 +25,9 @@
     X(TOO_LARGE, -104, "file too large")                                                           \
     X(LOOP, -105, "too many levels of symbolic links")                                             \
     X(TOO_DEEP, -106, "directories nested too deeply")                                             \
+    X(EXISTS, -107, "file exists")                                                                 \
+    X(BUSY, -108, "locked by another process")                                                     \
+    X(CRASH, -109, "stopped by fault injection")                                                   \
     X(PARSE, -200, "malformed input")                                                              \
     X(TRUNCATED, -201, "truncated input")                                                          \
     X(TRAILING, -202, "trailing data")                                                             \
@@ -34,9 +37,13 @@
     X(UNKNOWN_FORMAT, -206, "no certificate found (not PEM, DER or PKCS#12)")                      \
     X(LIMIT, -207, "over a size limit")                                                            \
     X(BAD_DURATION, -208, "invalid duration")                                                      \
+    X(CONFIG, -209, "invalid configuration")                                                       \
     X(CRYPTO, -300, "cryptographic library error")                                                 \
     X(BAD_PASSWORD, -301, "wrong password")                                                        \
     X(NEED_PASSWORD, -302, "password required")                                                    \
+    X(KEY_MISMATCH, -303, "key does not match certificate")                                        \
+    X(BAD_KEY, -304, "unsupported or invalid key")                                                 \
+    X(POLICY, -400, "refused by policy")                                                           \
     X(USAGE, -500, "invalid argument")
 
 enum evc_error {

@@ -39,7 +39,11 @@ err_vset(struct evc_err *err, int code, const char *fmt, va_list ap)
     if (fmt == NULL) {
         err->detail[0] = '\0';
     } else {
-        vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
+        /* Through a copy: the arguments may point into err->detail itself. */
+        char tmp[sizeof(err->detail)];
+
+        vsnprintf(tmp, sizeof(tmp), fmt, ap);
+        memcpy(err->detail, tmp, sizeof(tmp));
     }
     return code;
 }

@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -117,4 +119,22 @@ out:
         close(fd);
     }
     return r;
+}
+
+int
+evc_path_fmt(char *out, size_t outsz, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(out, outsz, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= outsz) {
+        if (outsz > 0) {
+            out[0] = '\0';
+        }
+        return EVC_ERR_LIMIT;
+    }
+    return 0;
 }

@@ -15,6 +15,13 @@
  */
 int evc_file_read(const char *path, size_t max, struct evc_buf *out, struct evc_err *err);
 
+/*
+ * snprintf for paths: 0, or EVC_ERR_LIMIT when the result would not fit
+ * (out then holds an empty string, never a cut path).
+ */
+int evc_path_fmt(char *out, size_t outsz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Map an errno value from open/stat to our code. */
 int evc_errno_code(int e);
 
