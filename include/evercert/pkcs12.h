@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Writing PKCS#12 keystores and truststores, and reading a keystore's key. */
+#ifndef EVERCERT_PKCS12_H
+#define EVERCERT_PKCS12_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "evercert/buf.h"
+#include "evercert/error.h"
+
+/*
+ * Encode a PKCS#12 store into out: a keystore (key with certs[0] as its
+ * certificate, the rest as its chain) when key is set, else a truststore
+ * whose certificates Java's keytool lists as trusted. password may be NULL
+ * for the empty one.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_pkcs12_encode(X509 *const *certs, size_t ncerts, EVP_PKEY *key,
+                                              const char *password, struct evc_buf *out,
+                                              struct evc_err *err);
+/*
+ * The key and its certificate from a PKCS#12 keystore. EVC_ERR_BAD_PASSWORD,
+ * EVC_ERR_NEED_PASSWORD, EVC_ERR_BAD_KEY when it holds no key.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_pkcs12_keypair(const uint8_t *data, size_t len,
+                                               const char *password, EVP_PKEY **key, X509 **cert,
+                                               struct evc_err *err);
+
+#endif

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * SuccessorInfo is laid out by OpenSSL's ASN.1 template macros, so its DER
+ * is written and read by the same code that reads certificates; CMS comes
+ * from OpenSSL too. The only rule added here is the size caps.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/asn1t.h>
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include "evercert/announce.h"
+
+typedef struct {
+    ASN1_INTEGER *version;
+    ASN1_UTF8STRING *service_name;
+    ASN1_INTEGER *generation;
+    ASN1_GENERALIZEDTIME *published_at;
+    ASN1_GENERALIZEDTIME *activate_at;
+    STACK_OF(X509) * successor;
+    STACK_OF(X509) * anchors;
+} SUCCESSOR_INFO;
+
+/* Tags are IMPLICIT, as in the CMS modules (RFC 5652). */
+ASN1_SEQUENCE(SUCCESSOR_INFO) =
+    {
+        ASN1_SIMPLE(SUCCESSOR_INFO, version, ASN1_INTEGER),
+        ASN1_SIMPLE(SUCCESSOR_INFO, service_name, ASN1_UTF8STRING),
+        ASN1_SIMPLE(SUCCESSOR_INFO, generation, ASN1_INTEGER),
+        ASN1_SIMPLE(SUCCESSOR_INFO, published_at, ASN1_GENERALIZEDTIME),
+        ASN1_SIMPLE(SUCCESSOR_INFO, activate_at, ASN1_GENERALIZEDTIME),
+        ASN1_SEQUENCE_OF(SUCCESSOR_INFO, successor, X509),
+        ASN1_IMP_SEQUENCE_OF_OPT(SUCCESSOR_INFO, anchors, X509, 0),
+} static_ASN1_SEQUENCE_END(SUCCESSOR_INFO)
+
+        IMPLEMENT_STATIC_ASN1_ALLOC_FUNCTIONS(SUCCESSOR_INFO)
+            IMPLEMENT_STATIC_ASN1_ENCODE_FUNCTIONS(SUCCESSOR_INFO)
+
+                static int set_gtime(ASN1_GENERALIZEDTIME * *t, evc_time v)
+{
+    ASN1_GENERALIZEDTIME *g = ASN1_GENERALIZEDTIME_set(*t, (time_t)v);
+
+    if (g == NULL) {
+        return 0;
+    }
+    *t = g;
+    return 1;
+}
+
+static int
+push_copies(STACK_OF(X509) * *dst, X509 *first, STACK_OF(X509) * rest)
+{
+    if (*dst == NULL && (*dst = sk_X509_new_null()) == NULL) {
+        return 0;
+    }
+    if (first != NULL && !X509_add_cert(*dst, first, X509_ADD_FLAG_UP_REF)) {
+        return 0;
+    }
+    for (int i = 0; rest != NULL && i < sk_X509_num(rest); i++) {
+        if (!X509_add_cert(*dst, sk_X509_value(rest, i), X509_ADD_FLAG_UP_REF)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* CMS in OpenSSL 3.0 signs with RSA and ECDSA only. */
+static int
+signable(EVP_PKEY *k)
+{
+    int id = EVP_PKEY_get_base_id(k);
+
+    return id == EVP_PKEY_RSA || id == EVP_PKEY_EC;
+}
+
+/* Add a signer whose signingTime is the caller's now, not the wall clock. */
+static int
+add_signer(CMS_ContentInfo *cms, X509 *cert, EVP_PKEY *key, evc_time now)
+{
+    CMS_SignerInfo *si;
+    ASN1_TIME *t = NULL;
+    int ok;
+
+    si = CMS_add1_signer(cms, cert, key, NULL, CMS_PARTIAL | CMS_BINARY | CMS_NOSMIMECAP);
+    if (si == NULL || (t = ASN1_TIME_set(NULL, (time_t)now)) == NULL) {
+        return 0;
+    }
+    ok = CMS_signed_add1_attr_by_NID(si, NID_pkcs9_signingTime, t->type, t, -1);
+    ASN1_TIME_free(t);
+    return ok;
+}
+
+int
+evc_sa_encode(const struct evc_sa_params *p, struct evc_buf *out, struct evc_err *err)
+{
+    SUCCESSOR_INFO *si = NULL;
+    CMS_ContentInfo *cms = NULL;
+    unsigned char *info = NULL, *der = NULL;
+    BIO *in = NULL;
+    int ilen, dlen, r = EVC_ERR_INTERNAL;
+    size_t nsucc = 1 + (p->chain != NULL ? (size_t)sk_X509_num(p->chain) : 0);
+
+    if (p->service == NULL || *p->service == '\0' || strlen(p->service) > EVC_SA_SERVICE_MAX) {
+        return evc_err_set(err, EVC_ERR_USAGE, "an SA needs a service name of 1 to %d bytes",
+                           EVC_SA_SERVICE_MAX);
+    }
+    if (nsucc > EVC_SA_CERTS_MAX ||
+        (p->anchors != NULL && sk_X509_num(p->anchors) > (int)EVC_SA_CERTS_MAX)) {
+        return evc_err_set(err, EVC_ERR_LIMIT, "an SA carries at most %d certificates per list",
+                           EVC_SA_CERTS_MAX);
+    }
+    if (!signable(p->current_key) || !signable(p->successor_key)) {
+        return evc_err_set(
+            err, EVC_ERR_BAD_KEY,
+            "an SA is signed with RSA or ECDSA keys; OpenSSL 3.0 CMS cannot sign "
+            "with %s",
+            EVP_PKEY_get0_type_name(signable(p->current_key) ? p->successor_key : p->current_key));
+    }
+    if ((si = SUCCESSOR_INFO_new()) == NULL || !ASN1_INTEGER_set(si->version, 1) ||
+        !ASN1_STRING_set(si->service_name, p->service, -1) ||
+        !ASN1_INTEGER_set_uint64(si->generation, p->generation) ||
+        !set_gtime(&si->published_at, p->published_at) ||
+        !set_gtime(&si->activate_at, p->activate_at) ||
+        !push_copies(&si->successor, p->successor, p->chain) ||
+        (p->anchors != NULL && sk_X509_num(p->anchors) > 0 &&
+         !push_copies(&si->anchors, NULL, p->anchors))) {
+        r = evc_err_openssl(err, EVC_ERR_CRYPTO, "cannot build the SuccessorInfo");
+        goto out;
+    }
+    if ((ilen = i2d_SUCCESSOR_INFO(si, &info)) <= 0 || (in = BIO_new_mem_buf(info, ilen)) == NULL) {
+        r = evc_err_openssl(err, EVC_ERR_CRYPTO, "cannot encode the SuccessorInfo");
+        goto out;
+    }
+    if ((cms = CMS_sign(NULL, NULL, NULL, NULL, CMS_PARTIAL | CMS_BINARY)) == NULL ||
+        !add_signer(cms, p->current, p->current_key, p->published_at) ||
+        !add_signer(cms, p->successor, p->successor_key, p->published_at) ||
+        !CMS_final(cms, in, NULL, CMS_BINARY)) {
+        r = evc_err_openssl(err, EVC_ERR_CRYPTO, "cannot sign the SA");
+        goto out;
+    }
+    if ((dlen = i2d_CMS_ContentInfo(cms, &der)) <= 0) {
+        r = evc_err_openssl(err, EVC_ERR_CRYPTO, "cannot encode the SA");
+        goto out;
+    }
+    if ((size_t)dlen > EVC_SA_MAX) {
+        r = evc_err_set(err, EVC_ERR_LIMIT, "the SA would be %d bytes, over %zu", dlen, EVC_SA_MAX);
+        goto out;
+    }
+    if ((r = evc_buf_put(out, der, (size_t)dlen)) != 0) {
+        r = evc_err_set(err, r, "%s", evc_strerror(r));
+        goto out;
+    }
+    r = 0;
+out:
+    OPENSSL_free(der);
+    OPENSSL_free(info);
+    BIO_free(in);
+    CMS_ContentInfo_free(cms);
+    SUCCESSOR_INFO_free(si);
+    return r;
+}
+
+static int
+get_time(const ASN1_GENERALIZEDTIME *g, evc_time *out)
+{
+    struct tm tm;
+
+    if (!ASN1_TIME_to_tm(g, &tm)) {
+        return 0;
+    }
+    *out = evc_time_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                               tm.tm_sec);
+    return 1;
+}
+
+int
+evc_sa_decode(const uint8_t *der, size_t len, struct evc_sa **out, struct evc_err *err)
+{
+    const unsigned char *p = der;
+    CMS_ContentInfo *cms = NULL;
+    SUCCESSOR_INFO *si = NULL;
+    ASN1_OCTET_STRING **content;
+    struct evc_sa *sa = NULL;
+    int64_t version;
+    int r = EVC_ERR_INTERNAL;
+
+    *out = NULL;
+    if (len > EVC_SA_MAX) {
+        return evc_err_set(err, EVC_ERR_LIMIT, "SA of %zu bytes, over %zu", len, EVC_SA_MAX);
+    }
+    if ((cms = d2i_CMS_ContentInfo(NULL, &p, (long)len)) == NULL) {
+        r = evc_err_openssl(err, EVC_ERR_BAD_DER, "not a CMS structure");
+        goto out;
+    }
+    if (p != der + len) {
+        r = evc_err_set(err, EVC_ERR_TRAILING, "%zu bytes after the SA", (size_t)(der + len - p));
+        goto out;
+    }
+    if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed ||
+        OBJ_obj2nid(CMS_get0_eContentType(cms)) != NID_pkcs7_data ||
+        (content = CMS_get0_content(cms)) == NULL || *content == NULL) {
+        r = evc_err_set(err, EVC_ERR_PARSE, "not a SignedData with id-data content");
+        goto out;
+    }
+    p = ASN1_STRING_get0_data(*content);
+    if ((si = d2i_SUCCESSOR_INFO(NULL, &p, ASN1_STRING_length(*content))) == NULL) {
+        r = evc_err_openssl(err, EVC_ERR_BAD_DER, "the content is not a SuccessorInfo");
+        goto out;
+    }
+    if (p != ASN1_STRING_get0_data(*content) + ASN1_STRING_length(*content)) {
+        r = evc_err_set(err, EVC_ERR_TRAILING, "trailing bytes after the SuccessorInfo");
+        goto out;
+    }
+    if ((sa = calloc(1, sizeof(*sa))) == NULL) {
+        r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if (!ASN1_INTEGER_get_int64(&version, si->version) || version != 1) {
+        r = evc_err_set(err, EVC_ERR_PARSE, "SuccessorInfo version is not 1");
+        goto out;
+    }
+    if (ASN1_STRING_length(si->service_name) < 1 ||
+        ASN1_STRING_length(si->service_name) > EVC_SA_SERVICE_MAX ||
+        memchr(ASN1_STRING_get0_data(si->service_name), 0,
+               (size_t)ASN1_STRING_length(si->service_name)) != NULL) {
+        r = evc_err_set(err, EVC_ERR_PARSE, "bad serviceName");
+        goto out;
+    }
+    memcpy(sa->service, ASN1_STRING_get0_data(si->service_name),
+           (size_t)ASN1_STRING_length(si->service_name));
+    if (!ASN1_INTEGER_get_uint64(&sa->generation, si->generation) ||
+        !get_time(si->published_at, &sa->published_at) ||
+        !get_time(si->activate_at, &sa->activate_at)) {
+        r = evc_err_openssl(err, EVC_ERR_PARSE, "bad generation or time");
+        goto out;
+    }
+    if (sk_X509_num(si->successor) < 1 || sk_X509_num(si->successor) > (int)EVC_SA_CERTS_MAX ||
+        (si->anchors != NULL &&
+         (sk_X509_num(si->anchors) < 1 || sk_X509_num(si->anchors) > (int)EVC_SA_CERTS_MAX))) {
+        r = evc_err_set(err, EVC_ERR_LIMIT, "an SA carries 1 to %d certificates per list",
+                        EVC_SA_CERTS_MAX);
+        goto out;
+    }
+    sa->successor = si->successor;
+    si->successor = NULL;
+    sa->anchors = si->anchors;
+    si->anchors = NULL;
+    *out = sa;
+    sa = NULL;
+    r = 0;
+out:
+    evc_sa_free(sa);
+    SUCCESSOR_INFO_free(si);
+    CMS_ContentInfo_free(cms);
+    return r;
+}
+
+void
+evc_sa_free(struct evc_sa *sa)
+{
+    if (sa == NULL) {
+        return;
+    }
+    sk_X509_pop_free(sa->successor, X509_free);
+    sk_X509_pop_free(sa->anchors, X509_free);
+    free(sa);
+}
