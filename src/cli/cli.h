@@ -27,5 +27,10 @@ int evc_secret_from_env(struct evc_secret *s, const char *var);
 void evc_secret_free(struct evc_secret *s);
 
 int evc_cmd_scan(int argc, char **argv);
+int evc_cmd_ca(int argc, char **argv);
+int evc_cmd_issue(int argc, char **argv);
+int evc_cmd_selfsign(int argc, char **argv);
+int evc_cmd_renew(int argc, char **argv);
+int evc_cmd_activate(int argc, char **argv);
 
 #endif

@@ -41,7 +41,8 @@ static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
 } commands[] = {
-    {"scan", evc_cmd_scan},
+    {"scan", evc_cmd_scan},         {"ca", evc_cmd_ca},       {"issue", evc_cmd_issue},
+    {"selfsign", evc_cmd_selfsign}, {"renew", evc_cmd_renew}, {"activate", evc_cmd_activate},
 };
 
 int

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The configuration file: the policy and the stores that `renew` and the
+ * monitor work on. INI, read with inih:
+ *
+ *   [policy]
+ *   expiration_threshold = 60d
+ *   [store "web"]
+ *   role = personal
+ *   cert = /etc/nginx/tls/site.crt
+ *   key = /etc/nginx/tls/site.key
+ *
+ * Every key is in one table (src/monitor/config.c) with its type and
+ * default; docs/cmd/renew.txt documents the same table. Relative paths are
+ * taken from the configuration file's directory.
+ */
+#ifndef EVERCERT_CONFIG_H
+#define EVERCERT_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evercert/cert.h"
+#include "evercert/error.h"
+#include "evercert/time.h"
+
+/* At most this many stores in one configuration. */
+#define EVC_CONFIG_STORES_MAX 256
+/* A configuration file is at most this long. */
+#define EVC_CONFIG_FILE_MAX ((size_t)1024 * 1024)
+
+enum evc_role { EVC_ROLE_ROOT = 0, EVC_ROLE_PERSONAL, EVC_ROLE_TRUST, EVC_ROLE_DELETED };
+
+struct evc_store_conf {
+    char *name;
+    enum evc_role role;
+    char *path;          /* root: a directory (ca.crt, ca.key) or .p12; trust, deleted */
+    char *cert;          /* personal: certificate (leaf first) */
+    char *key;           /* personal: its key */
+    char *password_file; /* for a .p12 path */
+    char *service;       /* personal: the name in its SA; default the first DNS SAN or the CN */
+    char *after_replace; /* personal: a command run (sh -c) after a swap */
+    unsigned long line;  /* of the [store "name"] header */
+};
+
+struct evc_policy {
+    struct evc_thresholds thresholds; /* expiration_threshold, prenotification */
+    int auto_replace;                 /* default 1 */
+    int delete_old;                   /* default 1 */
+    int reuse_key;                    /* default 0 */
+    int64_t deleted_retention;        /* seconds, default 90 days */
+    int window_set;                   /* distribution_window given */
+    struct evc_span window;           /* valid when window_set */
+};
+
+struct evc_config {
+    char *file;
+    struct evc_policy policy;
+    struct evc_store_conf *stores;
+    size_t nstores;
+};
+
+/*
+ * Parse a configuration from text. name is the file name used in
+ * messages and dir the directory relative paths start from. Unknown
+ * sections or keys, bad values and missing stores are EVC_ERR_CONFIG with
+ * "name:line: reason" in err. Pure: no I/O, no clock.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_config_parse(const char *text, size_t len, const char *name,
+                                             const char *dir, struct evc_config **out,
+                                             struct evc_err *err);
+/* Read and parse the file at path. */
+EVC_EXPORT EVC_MUST_USE int evc_config_load(const char *path, struct evc_config **out,
+                                            struct evc_err *err);
+EVC_EXPORT void evc_config_free(struct evc_config *c);
+EVC_EXPORT const char *evc_role_name(enum evc_role r);
+
+/* The distribution window for an old certificate ending at not_after, published at now. */
+EVC_EXPORT evc_time evc_policy_activate_at(const struct evc_policy *p, evc_time now,
+                                           evc_time not_after);
+
+#endif

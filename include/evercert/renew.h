@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `renew`: the expiration monitor's replacement run over the stores of a
+ * configuration (DESIGN.md, "The life of one certificate"):
+ *   1. purge the deleted store, 2. recreate roots that are due,
+ *   3. renew what those roots signed, 4. renew personal certificates that
+ *   are due (staged as <cert>.next, <key>.next and <cert>.sa),
+ *   5. add the newest signers to trust stores, 6. activate staged
+ *   successors whose time has come, 7. retire old signers.
+ * Every store is read and checked before anything is written; every write
+ * is atomic and durable; a run stopped anywhere is finished by the next.
+ */
+#ifndef EVERCERT_RENEW_H
+#define EVERCERT_RENEW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evercert/cert.h"
+#include "evercert/config.h"
+#include "evercert/error.h"
+#include "evercert/time.h"
+
+struct evc_renew_opts {
+    const struct evc_config *config;
+    evc_time now;
+    int dry_run;       /* decide and report, write nothing */
+    int activate_only; /* `evercert activate`: only swap staged successors */
+};
+
+/* One certificate found in the stores, classified at now. */
+struct evc_renew_cert {
+    const char *store; /* borrowed from the configuration */
+    enum evc_role role;
+    char *subject;
+    enum evc_status status;
+    enum evc_kind kind;
+    evc_time not_after;
+    uint8_t sha256[32];
+};
+
+/* One step of the plan, and what came of it. */
+struct evc_renew_action {
+    const char *action; /* "recreate-root", "renew", "add-signer", "activate", ... */
+    const char *reason; /* "threshold", "expired", "root-recreated", ... or "" */
+    const char *store;
+    int has_old, has_new;
+    uint8_t old_sha256[32];
+    uint8_t new_sha256[32];
+    evc_time activate_at; /* renew: when the successor goes live */
+    int done;             /* 1 once written (0 in a dry run) */
+    char detail[256];     /* a note or the error that stopped the run */
+};
+
+struct evc_renew_result {
+    struct evc_renew_cert *certs;
+    size_t ncerts;
+    struct evc_renew_action *actions;
+    size_t nactions;
+};
+
+/*
+ * Run (or with dry_run, plan) the renewal. result must be zeroed; it is
+ * filled even when an action fails, so the caller can report how far the
+ * run got. Errors: the store that cannot be read (nothing written), or
+ * the action that failed (the actions before it are done; the next run
+ * finishes the work). EVC_ERR_BUSY when another run holds the lock.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_renew_run(const struct evc_renew_opts *o,
+                                          struct evc_renew_result *result, struct evc_err *err);
+EVC_EXPORT void evc_renew_result_clear(struct evc_renew_result *r);
+
+#endif

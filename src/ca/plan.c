@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The expiration monitor's decisions, as WebSphere's monitor orders them,
+ * and DESIGN.md's staged life of a certificate (renew = publish a
+ * successor, activate at activate_at, retire the old signer later).
+ */
+#include <string.h>
+
+#include "ca/plan.h"
+
+static const char *const action_names[] = {"purge",      "recreate-root", "renew",
+                                           "add-signer", "activate",      "retire"};
+static const char *const reason_names[] = {"",         "expired", "threshold", "root-recreated",
+                                           "activate", "retired", "retention"};
+
+const char *
+evc_action_name(enum evc_action_type t)
+{
+    return (unsigned)t < EVC_ACT_COUNT ? action_names[t] : "?";
+}
+
+const char *
+evc_reason_name(enum evc_reason r)
+{
+    return (unsigned)r < sizeof(reason_names) / sizeof(reason_names[0]) ? reason_names[r] : "?";
+}
+
+/*
+ * Due for replacement: expired, or inside the threshold. A threshold
+ * longer than half the lifetime counts as half, or a certificate that
+ * lives 30 days under a 60-day threshold would be replaced on every run.
+ */
+static enum evc_reason
+due(evc_time nb, evc_time na, const struct evc_facts *f)
+{
+    int64_t life = na - nb, thr;
+
+    if (f->now >= na) {
+        return EVC_REASON_EXPIRED;
+    }
+    thr = evc_span_seconds(&f->policy->thresholds.threshold, life > 0 ? life : 0);
+    if (thr > life / 2) {
+        thr = life / 2;
+    }
+    return f->now >= na - thr ? EVC_REASON_THRESHOLD : EVC_REASON_NONE;
+}
+
+struct out {
+    struct evc_action *v;
+    size_t n;
+    size_t max;
+    int full;
+};
+
+static void
+emit(struct out *o, enum evc_action_type t, size_t i, enum evc_reason why)
+{
+    if (o->n >= o->max) {
+        o->full = 1;
+        return;
+    }
+    o->v[o->n].type = t;
+    o->v[o->n].index = i;
+    o->v[o->n].reason = why;
+    o->n++;
+}
+
+long
+evc_plan_make(const struct evc_facts *f, struct evc_action *v, size_t max)
+{
+    struct out o = {v, 0, max, 0};
+    const struct evc_policy *p = f->policy;
+    /* Bit i: root i is recreated in this run; personal i renewed in this run. */
+    unsigned char recreate[EVC_CONFIG_STORES_MAX], renew[EVC_CONFIG_STORES_MAX];
+
+    if (f->nroots > EVC_CONFIG_STORES_MAX || f->npersonals > EVC_CONFIG_STORES_MAX) {
+        return EVC_ERR_LIMIT;
+    }
+    memset(recreate, 0, sizeof(recreate));
+    memset(renew, 0, sizeof(renew));
+    if (f->activate_only) {
+        /* `evercert activate`: staged successors whose time has come, nothing else. */
+        for (size_t i = 0; i < f->npersonals; i++) {
+            const struct evc_fact_personal *c = &f->personals[i];
+
+            if (c->staged && (c->staged_is_live || f->now >= c->activate_at)) {
+                emit(&o, EVC_ACT_ACTIVATE, i, EVC_REASON_WINDOW);
+            }
+        }
+        return o.full ? EVC_ERR_LIMIT : (long)o.n;
+    }
+
+    /* 1. Purge the deleted store. */
+    for (size_t i = 0; i < f->ndeleted; i++) {
+        if (f->now - f->deleted[i].deleted_at >= p->deleted_retention) {
+            emit(&o, EVC_ACT_PURGE, i, EVC_REASON_RETENTION);
+        }
+    }
+    /* 2. Roots expired or inside the threshold are recreated. */
+    for (size_t i = 0; i < f->nroots; i++) {
+        enum evc_reason why = due(f->roots[i].not_before, f->roots[i].not_after, f);
+
+        if (why != EVC_REASON_NONE) {
+            recreate[i] = 1;
+            emit(&o, EVC_ACT_RECREATE, i, why);
+        }
+    }
+    /*
+     * 3 and 4. Chained certificates under a new root, then personal
+     * certificates that are due; external ones are only reported. A
+     * successor already staged counts unless its root was replaced since.
+     */
+    for (size_t i = 0; i < f->npersonals; i++) {
+        const struct evc_fact_personal *c = &f->personals[i];
+        int chained = c->kind == EVC_KIND_CHAINED && c->root >= 0;
+        int root_new = chained && (recreate[c->root] || !c->signed_by_root);
+        int staged_ok = c->staged && (!chained || (!recreate[c->root] && c->staged_by_root));
+        enum evc_reason why = EVC_REASON_NONE;
+
+        if (c->kind == EVC_KIND_EXTERNAL || c->kind == EVC_KIND_ROOT) {
+            continue;
+        }
+        if (staged_ok && c->staged_is_live) {
+            continue; /* activated; activate cleans up what is left */
+        }
+        if (root_new && !staged_ok) {
+            why = EVC_REASON_NEW_ROOT;
+        } else if (!staged_ok) {
+            why = due(c->not_before, c->not_after, f);
+        }
+        if (why != EVC_REASON_NONE) {
+            renew[i] = 1;
+            emit(&o, EVC_ACT_RENEW, i, why);
+        }
+    }
+    /*
+     * 5. Every trust store that holds a version of a signer gets its
+     * newest version beside the old one, before anything switches to it.
+     */
+    for (size_t i = 0; p->auto_replace && i < f->ntrusts; i++) {
+        const struct evc_fact_trust *t = &f->trusts[i];
+        int changed =
+            (t->root >= 0 && recreate[t->root]) || (t->personal >= 0 && renew[t->personal]);
+
+        if (changed || !t->has_newest) {
+            emit(&o, EVC_ACT_ADD_SIGNER, i, EVC_REASON_NONE);
+        }
+    }
+    /* 6. Staged successors whose time has come go live. */
+    for (size_t i = 0; i < f->npersonals; i++) {
+        const struct evc_fact_personal *c = &f->personals[i];
+        evc_time at = renew[i] ? evc_policy_activate_at(p, f->now, c->not_after) : c->activate_at;
+
+        if (c->kind == EVC_KIND_EXTERNAL || c->kind == EVC_KIND_ROOT) {
+            continue;
+        }
+        if ((renew[i] || c->staged) && (c->staged_is_live || f->now >= at)) {
+            emit(&o, EVC_ACT_ACTIVATE, i, EVC_REASON_WINDOW);
+        }
+    }
+    /*
+     * 7. An older signer leaves a trust store once it has expired or
+     * everything it signed has: whichever comes first.
+     */
+    for (size_t i = 0; p->delete_old && i < f->nsigners; i++) {
+        const struct evc_fact_signer *s = &f->signers[i];
+
+        if (!s->newest && f->now >= s->retire_at) {
+            emit(&o, EVC_ACT_RETIRE, i, EVC_REASON_RETIRED);
+        }
+    }
+    return o.full ? EVC_ERR_LIMIT : (long)o.n;
+}

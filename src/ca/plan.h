@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The renewal plan: what the expiration monitor replaces, and in what
+ * order, as a pure function of the stores as read, the policy and now.
+ * The facts below are what the executor (renew.c) learned from the stores
+ * (signatures checked, staged successors read); the planner only decides.
+ *
+ * Every rule looks at the state, not at what happened earlier in a run, so
+ * a run that was stopped half-way is finished by the next one.
+ */
+#ifndef EVC_CA_PLAN_H
+#define EVC_CA_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "evercert/cert.h"
+#include "evercert/config.h"
+#include "evercert/time.h"
+
+struct evc_fact_root {
+    size_t store; /* index in the configuration */
+    evc_time not_before;
+    evc_time not_after;
+};
+
+struct evc_fact_personal {
+    size_t store;
+    evc_time not_before;
+    evc_time not_after;
+    enum evc_kind kind;
+    long root;            /* index into roots[] whose subject issued it, or -1 */
+    int signed_by_root;   /* that root's current key signed it */
+    int staged;           /* a whole successor waits: cert.next, key.next and its SA */
+    int staged_by_root;   /* the staged successor is signed by the root's current key */
+    int staged_is_live;   /* the staged successor is already the live certificate */
+    evc_time activate_at; /* of the staged successor */
+};
+
+/* One signer found in a trust store that is a version of one of ours. */
+struct evc_fact_signer {
+    size_t trust;       /* index of the trust store in the configuration */
+    long root;          /* a version of roots[root], or -1 */
+    long personal;      /* a version of self-signed personals[personal], or -1 */
+    int newest;         /* it is the current root / the newest self-signed certificate */
+    evc_time retire_at; /* when an older version may leave: min(its end, end of all it signed) */
+    uint8_t sha256[32]; /* which certificate it is */
+};
+
+/* Which trust stores hold a version of a signer, and whether they hold the newest. */
+struct evc_fact_trust {
+    size_t trust;
+    long root;
+    long personal;
+    int has_newest;
+};
+
+struct evc_fact_deleted {
+    evc_time deleted_at;
+};
+
+struct evc_facts {
+    evc_time now;
+    int activate_only; /* plan only the activations that are due */
+    const struct evc_policy *policy;
+    const struct evc_fact_root *roots;
+    size_t nroots;
+    const struct evc_fact_personal *personals;
+    size_t npersonals;
+    const struct evc_fact_signer *signers;
+    size_t nsigners;
+    const struct evc_fact_trust *trusts;
+    size_t ntrusts;
+    const struct evc_fact_deleted *deleted;
+    size_t ndeleted;
+};
+
+enum evc_action_type {
+    EVC_ACT_PURGE = 0,  /* deleted[index] is past its retention */
+    EVC_ACT_RECREATE,   /* roots[index] gets a new key and certificate */
+    EVC_ACT_RENEW,      /* personals[index]: stage a successor and its SA */
+    EVC_ACT_ADD_SIGNER, /* trusts[index] gets the newest version of its signer */
+    EVC_ACT_ACTIVATE,   /* personals[index]: the staged successor goes live */
+    EVC_ACT_RETIRE,     /* signers[index] leaves its trust store for the deleted store */
+    EVC_ACT_COUNT
+};
+
+/* Why a certificate is renewed. */
+enum evc_reason {
+    EVC_REASON_NONE = 0,
+    EVC_REASON_EXPIRED,
+    EVC_REASON_THRESHOLD,
+    EVC_REASON_NEW_ROOT, /* its root was recreated */
+    EVC_REASON_WINDOW,   /* activation time reached */
+    EVC_REASON_RETIRED,
+    EVC_REASON_RETENTION,
+};
+
+struct evc_action {
+    enum evc_action_type type;
+    size_t index;
+    enum evc_reason reason;
+};
+
+/*
+ * Fill out (room for max actions) with the plan, in the order the monitor
+ * runs it: purge, recreate roots, renew, add signers, activate, retire.
+ * Returns the number of actions, or EVC_ERR_LIMIT if max is too small.
+ */
+long evc_plan_make(const struct evc_facts *f, struct evc_action *out, size_t max);
+
+const char *evc_action_name(enum evc_action_type t);
+const char *evc_reason_name(enum evc_reason r);
+
+#endif

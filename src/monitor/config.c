@@ -1,0 +1,525 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The configuration file. inih splits lines; everything else is here: one
+ * table of keys, a handler that fills a struct, then a validation pass for
+ * what only the whole file can tell (missing keys, one file in two stores).
+ * Errors carry "file:line:"; for store-level errors the line is the
+ * store's header, found by the parser while it reads.
+ */
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "evercert/buf.h"
+#include "evercert/config.h"
+#include "evercert/limits.h"
+#include "base/file.h"
+
+enum key_type { K_SPAN, K_SECONDS, K_WINDOW, K_BOOL, K_ROLE, K_PATH, K_TEXT };
+
+struct key_def {
+    int in_store; /* 0: [policy], 1: [store "name"] */
+    const char *name;
+    enum key_type type;
+    size_t offset; /* into struct evc_policy or struct evc_store_conf */
+};
+
+#define P(f) offsetof(struct evc_policy, f)
+#define S(f) offsetof(struct evc_store_conf, f)
+static const struct key_def keys[] = {
+    {0, "expiration_threshold", K_SPAN, P(thresholds.threshold)},
+    {0, "prenotification", K_SPAN, P(thresholds.prenotify)},
+    {0, "auto_replace", K_BOOL, P(auto_replace)},
+    {0, "delete_old", K_BOOL, P(delete_old)},
+    {0, "reuse_key", K_BOOL, P(reuse_key)},
+    {0, "deleted_retention", K_SECONDS, P(deleted_retention)},
+    {0, "distribution_window", K_WINDOW, P(window)},
+    {1, "role", K_ROLE, S(role)},
+    {1, "path", K_PATH, S(path)},
+    {1, "cert", K_PATH, S(cert)},
+    {1, "key", K_PATH, S(key)},
+    {1, "password_file", K_PATH, S(password_file)},
+    {1, "service", K_TEXT, S(service)},
+    {1, "after_replace", K_TEXT, S(after_replace)},
+};
+#undef P
+#undef S
+
+static const char *const role_names[] = {"root", "personal", "trust", "deleted"};
+
+const char *
+evc_role_name(enum evc_role r)
+{
+    return (unsigned)r < sizeof(role_names) / sizeof(role_names[0]) ? role_names[r] : "?";
+}
+
+struct parser {
+    struct evc_config *c;
+    const char *name;
+    const char *dir;
+    const char *text;
+    size_t len;
+    struct evc_err *err;
+    unsigned long line;         /* of the key being handled */
+    struct evc_store_conf *cur; /* NULL in [policy] */
+    int in_policy;
+    uint32_t seen;     /* keys set in the current section, by table index */
+    char section[256]; /* the section of the last key */
+    int failed;
+};
+
+/*
+ * The line inih is on: the first line after the last one handled that
+ * starts (after blanks) with needle, a key or a "[section]" header.
+ */
+static unsigned long
+find_line(struct parser *ps, const char *needle)
+{
+    const char *p = ps->text, *end = ps->text + ps->len;
+    unsigned long line = 1;
+    size_t n = strlen(needle);
+    int bol = 1;
+
+    for (; p < end; p++) {
+        if (bol && *p != ' ' && *p != '\t') {
+            if (line > ps->line && (size_t)(end - p) >= n && memcmp(p, needle, n) == 0) {
+                return line;
+            }
+            bol = 0;
+        }
+        if (*p == '\n') {
+            line++;
+            bol = 1;
+        }
+    }
+    return ps->line;
+}
+
+/* Is there a "[section]" line after line from and before line to? */
+static int
+header_between(const struct parser *ps, unsigned long from, unsigned long to)
+{
+    const char *p = ps->text, *end = ps->text + ps->len;
+    unsigned long line = 1;
+    int bol = 1;
+
+    for (; p < end && line < to; p++) {
+        if (bol && line > from && *p == '[') {
+            return 1;
+        }
+        if (*p == '\n') {
+            line++;
+            bol = 1;
+        } else if (*p != ' ' && *p != '\t') {
+            bol = 0;
+        }
+    }
+    return 0;
+}
+
+static int fail(struct parser *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+fail(struct parser *ps, const char *fmt, ...)
+{
+    char msg[200];
+    va_list ap;
+
+    if (!ps->failed) {
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        evc_err_set(ps->err, EVC_ERR_CONFIG, "%s:%lu: %s", ps->name, ps->line, msg);
+        ps->failed = 1;
+    }
+    return 0;
+}
+
+static int
+set_path(struct parser *ps, char **dst, const char *v)
+{
+    size_t n;
+
+    free(*dst);
+    if (*v == '/' || ps->dir == NULL || *ps->dir == '\0') {
+        *dst = strdup(v);
+    } else {
+        n = strlen(ps->dir) + strlen(v) + 2;
+        if ((*dst = malloc(n)) != NULL) {
+            snprintf(*dst, n, "%s/%s", ps->dir, v);
+        }
+    }
+    if (*dst == NULL) {
+        return fail(ps, "out of memory");
+    }
+    if (strlen(*dst) >= EVC_PATH_MAX) {
+        return fail(ps, "path too long");
+    }
+    return 1;
+}
+
+static int
+set_value(struct parser *ps, const struct key_def *k, void *base, const char *v)
+{
+    void *f = (char *)base + k->offset;
+
+    switch (k->type) {
+    case K_SPAN:
+        if (evc_span_parse(v, f) != 0) {
+            return fail(ps, "%s: expected a duration like 60d or 33%%, not '%s'", k->name, v);
+        }
+        return 1;
+    case K_SECONDS: {
+        struct evc_span s;
+
+        if (evc_span_parse(v, &s) != 0 || s.unit != EVC_SPAN_SECONDS) {
+            return fail(ps, "%s: expected a duration like 90d, not '%s'", k->name, v);
+        }
+        *(int64_t *)f = s.value;
+        return 1;
+    }
+    case K_WINDOW:
+        if (strcmp(v, "0") == 0) {
+            ((struct evc_span *)f)->unit = EVC_SPAN_SECONDS;
+            ((struct evc_span *)f)->value = 0;
+        } else if (evc_span_parse(v, f) != 0) {
+            return fail(ps, "%s: expected 0, a duration like 7d or a share like 33%%, not '%s'",
+                        k->name, v);
+        }
+        ps->c->policy.window_set = 1;
+        return 1;
+    case K_BOOL:
+        if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "on") == 0) {
+            *(int *)f = 1;
+        } else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 || strcmp(v, "off") == 0) {
+            *(int *)f = 0;
+        } else {
+            return fail(ps, "%s: expected true or false, not '%s'", k->name, v);
+        }
+        return 1;
+    case K_ROLE:
+        for (size_t i = 0; i < sizeof(role_names) / sizeof(role_names[0]); i++) {
+            if (strcmp(v, role_names[i]) == 0) {
+                *(enum evc_role *)f = (enum evc_role)i;
+                return 1;
+            }
+        }
+        return fail(ps, "role: expected root, personal, trust or deleted, not '%s'", v);
+    case K_PATH:
+        if (*v == '\0') {
+            return fail(ps, "%s: empty path", k->name);
+        }
+        return set_path(ps, (char **)f, v);
+    case K_TEXT:
+        free(*(char **)f);
+        if ((*(char **)f = strdup(v)) == NULL) {
+            return fail(ps, "out of memory");
+        }
+        return 1;
+    default:
+        return fail(ps, "internal error: key type");
+    }
+}
+
+/* `store "name"` → name, or NULL if the section is not of that form. */
+static char *
+store_name(const char *section)
+{
+    size_t n = strlen(section);
+
+    if (strncmp(section, "store \"", 7) != 0 || n < 9 || section[n - 1] != '"') {
+        return NULL;
+    }
+    for (size_t i = 7; i < n - 1; i++) {
+        if (section[i] == '"' || (unsigned char)section[i] < 0x20) {
+            return NULL;
+        }
+    }
+    return strndup(section + 7, n - 8);
+}
+
+static int
+begin_section(struct parser *ps, const char *section)
+{
+    char *name;
+    struct evc_store_conf *s;
+    char header[300];
+
+    ps->seen = 0;
+    snprintf(header, sizeof(header), "[%s]", section);
+    ps->line = find_line(ps, header);
+    if (strcmp(section, "policy") == 0) {
+        if (ps->in_policy == 2) {
+            return fail(ps, "[policy] given twice");
+        }
+        ps->in_policy = 2;
+        ps->cur = NULL;
+        return 1;
+    }
+    if ((name = store_name(section)) == NULL) {
+        return fail(ps, "unknown section [%s] (expected [policy] or [store \"name\"])", section);
+    }
+    for (size_t i = 0; i < ps->c->nstores; i++) {
+        if (strcmp(ps->c->stores[i].name, name) == 0) {
+            free(name);
+            return fail(ps, "store \"%s\" defined twice", ps->c->stores[i].name);
+        }
+    }
+    if (ps->c->nstores >= EVC_CONFIG_STORES_MAX) {
+        free(name);
+        return fail(ps, "more than %d stores", EVC_CONFIG_STORES_MAX);
+    }
+    s = realloc(ps->c->stores, (ps->c->nstores + 1) * sizeof(*s));
+    if (s == NULL) {
+        free(name);
+        return fail(ps, "out of memory");
+    }
+    ps->c->stores = s;
+    ps->cur = &s[ps->c->nstores++];
+    memset(ps->cur, 0, sizeof(*ps->cur));
+    ps->cur->name = name;
+    ps->cur->role = (enum evc_role) - 1;
+    ps->cur->line = ps->line;
+    ps->in_policy = 1;
+    return 1;
+}
+
+static int
+handle(void *arg, const char *section, const char *name, const char *value)
+{
+    struct parser *ps = arg;
+    int in_store;
+
+    if (ps->failed) {
+        return 0;
+    }
+    /*
+     * inih calls us per key, never per section: a section begins where the
+     * section string changes or a header line lies since the last key
+     * (the same name twice).
+     */
+    if (ps->line == 0 || strcmp(section, ps->section) != 0 ||
+        header_between(ps, ps->line, find_line(ps, name))) {
+        snprintf(ps->section, sizeof(ps->section), "%s", section);
+        if (*section == '\0') {
+            ps->line = find_line(ps, name);
+            return fail(ps, "'%s' outside any section", name);
+        }
+        if (!begin_section(ps, section)) {
+            return 0;
+        }
+    }
+    ps->line = find_line(ps, name);
+    in_store = ps->cur != NULL;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (keys[i].in_store != in_store || strcmp(keys[i].name, name) != 0) {
+            continue;
+        }
+        if (ps->seen & (1u << i)) {
+            return fail(ps, "'%s' given twice", name);
+        }
+        ps->seen |= 1u << i;
+        return set_value(ps, &keys[i], in_store ? (void *)ps->cur : (void *)&ps->c->policy, value);
+    }
+    return fail(ps, "unknown key '%s' in %s", name, in_store ? "a store" : "[policy]");
+}
+
+void
+evc_config_free(struct evc_config *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < c->nstores; i++) {
+        struct evc_store_conf *s = &c->stores[i];
+
+        free(s->name);
+        free(s->path);
+        free(s->cert);
+        free(s->key);
+        free(s->password_file);
+        free(s->service);
+        free(s->after_replace);
+    }
+    free(c->stores);
+    free(c->file);
+    free(c);
+}
+
+static int
+store_fail(struct parser *ps, const struct evc_store_conf *s, const char *why)
+{
+    ps->line = s->line;
+    return fail(ps, "store \"%s\": %s", s->name, why);
+}
+
+/* What only the whole file can tell. */
+static int
+validate(struct parser *ps)
+{
+    struct evc_config *c = ps->c;
+    size_t ndeleted = 0, npersonal = 0;
+
+    for (size_t i = 0; i < c->nstores; i++) {
+        struct evc_store_conf *s = &c->stores[i];
+        const char *files[3] = {s->path, s->cert, s->key};
+
+        switch (s->role) {
+        case EVC_ROLE_PERSONAL:
+            npersonal++;
+            if (s->path != NULL || s->cert == NULL || s->key == NULL) {
+                return store_fail(ps, s, "a personal store needs cert and key (and no path)");
+            }
+            break;
+        case EVC_ROLE_ROOT:
+        case EVC_ROLE_TRUST:
+        case EVC_ROLE_DELETED:
+            if (s->path == NULL || s->cert != NULL || s->key != NULL) {
+                return store_fail(ps, s, "this role needs path (and no cert or key)");
+            }
+            if (s->role == EVC_ROLE_DELETED) {
+                ndeleted++;
+            }
+            break;
+        default:
+            return store_fail(ps, s, "role is missing");
+        }
+        if (s->role != EVC_ROLE_PERSONAL && (s->service != NULL || s->after_replace != NULL)) {
+            return store_fail(ps, s, "service and after_replace belong to personal stores");
+        }
+        /* Two stores writing one file would undo each other's work. */
+        for (size_t j = 0; j <= i; j++) {
+            const struct evc_store_conf *o = &c->stores[j];
+            const char *ofiles[3] = {o->path, o->cert, o->key};
+
+            for (size_t a = 0; a < 3; a++) {
+                for (size_t b = 0; b < 3; b++) {
+                    if (files[a] == NULL || ofiles[b] == NULL || (j == i && b <= a) ||
+                        strcmp(files[a], ofiles[b]) != 0) {
+                        continue;
+                    }
+                    char why[EVC_PATH_MAX + 64];
+
+                    snprintf(why, sizeof(why), "%s is also used by store \"%s\"", files[a],
+                             o->name);
+                    return store_fail(ps, s, why);
+                }
+            }
+        }
+    }
+    if (c->nstores == 0) {
+        ps->line = 1;
+        return fail(ps, "no [store \"name\"] sections");
+    }
+    if (ndeleted > 1) {
+        ps->line = 1;
+        return fail(ps, "more than one store has role = deleted");
+    }
+    if (c->policy.delete_old && ndeleted == 0) {
+        ps->line = 1;
+        return fail(ps, "delete_old = true needs a store with role = deleted");
+    }
+    (void)npersonal;
+    return 1;
+}
+
+int
+evc_config_parse(const char *text, size_t len, const char *name, const char *dir,
+                 struct evc_config **out, struct evc_err *err)
+{
+    struct parser ps;
+    char *copy = NULL;
+    int rc, r = EVC_ERR_INTERNAL;
+
+    *out = NULL;
+    memset(&ps, 0, sizeof(ps));
+    ps.name = name;
+    ps.dir = dir;
+    ps.text = text;
+    ps.len = len;
+    ps.err = err;
+    if (memchr(text, '\0', len) != NULL) {
+        return evc_err_set(err, EVC_ERR_CONFIG, "%s: contains a NUL byte", name);
+    }
+    if ((ps.c = calloc(1, sizeof(*ps.c))) == NULL || (copy = strndup(text, len)) == NULL ||
+        (ps.c->file = strdup(name)) == NULL) {
+        r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    evc_thresholds_default(&ps.c->policy.thresholds);
+    ps.c->policy.auto_replace = 1;
+    ps.c->policy.delete_old = 1;
+    ps.c->policy.reuse_key = 0;
+    ps.c->policy.deleted_retention = (int64_t)90 * 86400;
+    rc = ini_parse_string(copy, handle, &ps);
+    if (!ps.failed && rc != 0) {
+        ps.line = rc > 0 ? (unsigned long)rc : 0;
+        fail(&ps, "%s",
+             rc > 0 ? "not a section, a key = value or a comment (or too long)" : "cannot be read");
+    }
+    if (ps.failed || !validate(&ps)) {
+        r = EVC_ERR_CONFIG;
+        goto out;
+    }
+    *out = ps.c;
+    ps.c = NULL;
+    r = 0;
+out:
+    free(copy);
+    evc_config_free(ps.c);
+    return r;
+}
+
+int
+evc_config_load(const char *path, struct evc_config **out, struct evc_err *err)
+{
+    struct evc_buf b;
+    char dir[EVC_PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    int r;
+
+    *out = NULL;
+    evc_buf_init(&b, EVC_CONFIG_FILE_MAX);
+    if ((r = evc_file_read(path, EVC_CONFIG_FILE_MAX, &b, err)) != 0) {
+        evc_err_set(err, r, "%s: %s", path, evc_err_message(err));
+        goto out;
+    }
+    if (slash == NULL) {
+        snprintf(dir, sizeof(dir), ".");
+    } else {
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+        if (dir[0] == '\0') {
+            snprintf(dir, sizeof(dir), "/");
+        }
+    }
+    r = evc_config_parse((const char *)b.data, b.len, path, dir, out, err);
+out:
+    evc_buf_free(&b);
+    return r;
+}
+
+evc_time
+evc_policy_activate_at(const struct evc_policy *p, evc_time now, evc_time not_after)
+{
+    int64_t left = not_after - now, window;
+
+    if (left <= 0) {
+        return now;
+    }
+    if (p->window_set) {
+        /* A share is of the time left, not of the lifetime. */
+        window = evc_span_seconds(&p->window, left);
+    } else {
+        window = left / 3;
+        if (window > (int64_t)7 * 86400) {
+            window = (int64_t)7 * 86400;
+        }
+    }
+    /* Activation always falls before the old certificate ends. */
+    if (window > left / 10 * 9) {
+        window = left / 10 * 9;
+    }
+    return now + window;
+}

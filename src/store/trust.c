@@ -1,0 +1,519 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Trust stores behind one table of backends. A bundle and a PKCS#12 file
+ * are rewritten whole (temp file, fsync, rename); a hashed directory gets
+ * one new file per certificate and its <hash>.N links rebuilt, numbered
+ * from 0 without gaps, because OpenSSL stops looking at the first gap.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+
+#include "evercert/buf.h"
+#include "evercert/ca.h"
+#include "evercert/limits.h"
+#include "evercert/pkcs12.h"
+#include "evercert/store.h"
+#include "evercert/stores.h"
+#include "base/atomic.h"
+#include "base/file.h"
+#include "base/text.h"
+
+struct collect {
+    STACK_OF(X509) * certs;
+    int bad;
+    struct evc_err *err;
+};
+
+static int
+collect_cert(void *arg, const uint8_t *der, size_t len, const struct evc_cert_loc *loc)
+{
+    struct collect *c = arg;
+    const unsigned char *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+
+    if (x == NULL || !sk_X509_push(c->certs, x)) {
+        X509_free(x);
+        c->bad = evc_err_openssl(c->err, EVC_ERR_BAD_DER, "certificate %zu is not valid",
+                                 loc->index + 1);
+        return 1;
+    }
+    return 0;
+}
+
+static int
+collect_bad(void *arg, const struct evc_cert_loc *loc, const struct evc_err *e)
+{
+    struct collect *c = arg;
+
+    c->bad = evc_err_set(c->err, e->code, "certificate %zu%s%.0lu: %s", loc->index + 1,
+                         loc->line != 0 ? " at line " : "", loc->line, evc_err_message(e));
+    return 1;
+}
+
+int
+evc_certs_parse(const uint8_t *data, size_t len, const char *password, STACK_OF(X509) * *out,
+                struct evc_err *err)
+{
+    struct collect c = {sk_X509_new_null(), 0, err};
+    struct evc_store_opts opts = {password};
+    struct evc_cert_sink sink = {collect_cert, collect_bad, &c};
+    int r;
+
+    *out = NULL;
+    if (c.certs == NULL) {
+        return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+    }
+    r = evc_store_read(data, len, &opts, &sink, NULL, err);
+    if (r == 0 && c.bad != 0) {
+        r = c.bad;
+    }
+    if (r == 0 && sk_X509_num(c.certs) == 0) {
+        r = evc_err_set(err, EVC_ERR_UNKNOWN_FORMAT, "no certificate inside");
+    }
+    if (r != 0) {
+        sk_X509_pop_free(c.certs, X509_free);
+        return r;
+    }
+    *out = c.certs;
+    return 0;
+}
+
+struct evc_trust_ops {
+    const char *name;
+    int (*load)(struct evc_trust *t, struct evc_err *err);
+    int (*add)(struct evc_trust *t, X509 *x, struct evc_err *err);     /* after the push */
+    int (*remove)(struct evc_trust *t, size_t i, struct evc_err *err); /* before the drop */
+};
+
+static int
+push(struct evc_trust *t, X509 *x, const char *file)
+{
+    struct evc_trust_cert *c = realloc(t->certs, (t->n + 1) * sizeof(*c));
+
+    if (c == NULL) {
+        return EVC_ERR_NOMEM;
+    }
+    t->certs = c;
+    c = &t->certs[t->n];
+    memset(c, 0, sizeof(*c));
+    if (evc_x509_sha256(x, c->sha256) != 0 || (file != NULL && (c->file = strdup(file)) == NULL)) {
+        return EVC_ERR_NOMEM;
+    }
+    X509_up_ref(x);
+    c->x = x;
+    c->linked = file == NULL;
+    t->n++;
+    return 0;
+}
+
+static int
+push_all(struct evc_trust *t, STACK_OF(X509) * certs, const char *file, struct evc_err *err)
+{
+    for (int i = 0; i < sk_X509_num(certs); i++) {
+        if (push(t, sk_X509_value(certs, i), file) != 0) {
+            return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+        }
+    }
+    return 0;
+}
+
+static int
+load_file(struct evc_trust *t, const char *path, const char *file, struct evc_err *err)
+{
+    struct evc_buf b;
+    STACK_OF(X509) *certs = NULL;
+    int r;
+
+    evc_buf_init(&b, EVC_STORE_FILE_MAX);
+    if ((r = evc_file_read(path, EVC_STORE_FILE_MAX, &b, err)) == 0 &&
+        (r = evc_certs_parse(b.data, b.len, t->password, &certs, err)) == 0) {
+        r = push_all(t, certs, file, err);
+    }
+    if (r != 0) {
+        struct evc_err e = *err;
+
+        evc_err_set(err, e.code, "%s: %s", path, evc_err_message(&e));
+    }
+    sk_X509_pop_free(certs, X509_free);
+    evc_buf_free(&b);
+    return r;
+}
+
+/* --- a PEM bundle and a PKCS#12 truststore: rewritten whole ------------ */
+
+static int
+bundle_load(struct evc_trust *t, struct evc_err *err)
+{
+    return load_file(t, t->path, NULL, err);
+}
+
+/* Write the bundle as it will be once certs[skip] is gone (skip = n for none). */
+static int
+bundle_write(struct evc_trust *t, size_t skip, struct evc_err *err)
+{
+    struct evc_buf b;
+    int r = 0;
+
+    evc_buf_init(&b, EVC_STORE_FILE_MAX);
+    for (size_t i = 0; i < t->n && r == 0; i++) {
+        if (i != skip) {
+            r = evc_x509_pem(t->certs[i].x, &b, err);
+        }
+    }
+    if (r == 0) {
+        r = evc_atomic_write(t->path, b.data, b.len, 0644, err);
+    }
+    evc_buf_free(&b);
+    return r;
+}
+
+static int
+bundle_add(struct evc_trust *t, X509 *x, struct evc_err *err)
+{
+    (void)x;
+    return bundle_write(t, t->n, err);
+}
+
+static int
+bundle_remove(struct evc_trust *t, size_t i, struct evc_err *err)
+{
+    return bundle_write(t, i, err);
+}
+
+/* Write the store as it will be once certs[skip] is gone (skip = n for none). */
+static int
+pkcs12_write(struct evc_trust *t, size_t skip, struct evc_err *err)
+{
+    struct evc_buf b;
+    X509 **v = calloc(t->n + 1, sizeof(*v));
+    size_t n = 0;
+    int r;
+
+    if (v == NULL) {
+        return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        if (i != skip) {
+            v[n++] = t->certs[i].x;
+        }
+    }
+    evc_buf_init(&b, EVC_STORE_FILE_MAX);
+    if ((r = evc_pkcs12_encode(v, n, NULL, t->password, &b, err)) == 0) {
+        r = evc_atomic_write(t->path, b.data, b.len, 0644, err);
+    }
+    evc_buf_free(&b);
+    free(v);
+    return r;
+}
+
+static int
+pkcs12_add(struct evc_trust *t, X509 *x, struct evc_err *err)
+{
+    (void)x;
+    return pkcs12_write(t, t->n, err);
+}
+
+static int
+pkcs12_remove(struct evc_trust *t, size_t i, struct evc_err *err)
+{
+    return pkcs12_write(t, i, err);
+}
+
+/* --- an OpenSSL hashed directory --------------------------------------- */
+
+/* "5ed36f99.0": eight hex digits, a dot, a number. */
+static int
+is_hash_link_name(const char *n)
+{
+    size_t i;
+
+    for (i = 0; i < 8; i++) {
+        if (!((n[i] >= '0' && n[i] <= '9') || (n[i] >= 'a' && n[i] <= 'f'))) {
+            return 0;
+        }
+    }
+    if (n[8] != '.' || n[9] == '\0') {
+        return 0;
+    }
+    return strspn(n + 9, "0123456789") == strlen(n + 9);
+}
+
+/*
+ * A file that no <hash>.N link names is invisible to OpenSSL: a run that
+ * stopped between writing it and linking it. It counts as absent, so the
+ * next add writes and links it again.
+ */
+static void
+mark_linked(struct evc_trust *t)
+{
+    char link[EVC_PATH_MAX], target[EVC_PATH_MAX];
+
+    for (size_t i = 0; i < t->n; i++) {
+        unsigned long h = X509_NAME_hash_ex(X509_get_subject_name(t->certs[i].x), NULL, NULL, NULL);
+
+        for (unsigned long k = 0; !t->certs[i].linked; k++) {
+            ssize_t n;
+
+            if (evc_path_fmt(link, sizeof(link), "%s/%08lx.%lu", t->path, h, k) != 0 ||
+                (n = readlink(link, target, sizeof(target) - 1)) < 0) {
+                break;
+            }
+            target[n] = '\0';
+            t->certs[i].linked = strcmp(target, t->certs[i].file) == 0;
+        }
+    }
+}
+
+static int
+hashdir_load(struct evc_trust *t, struct evc_err *err)
+{
+    DIR *d;
+    struct dirent *de;
+    char p[EVC_PATH_MAX];
+    struct stat st;
+    int r = 0;
+
+    if ((d = opendir(t->path)) == NULL) {
+        return evc_err_set(err, evc_errno_code(errno), "%s: %s", t->path, strerror(errno));
+    }
+    while (r == 0 && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.') {
+            continue;
+        }
+        snprintf(p, sizeof(p), "%s/%s", t->path, de->d_name);
+        if (lstat(p, &st) == -1) {
+            r = evc_err_set(err, evc_errno_code(errno), "%s: %s", p, strerror(errno));
+        } else if (S_ISLNK(st.st_mode) && is_hash_link_name(de->d_name)) {
+            continue; /* rebuilt from the files */
+        } else {
+            r = load_file(t, p, de->d_name, err);
+        }
+    }
+    closedir(d);
+    if (r == 0) {
+        mark_linked(t);
+    }
+    return r;
+}
+
+/* Rebuild hash.0 .. hash.k-1 for the files whose certificates have this subject hash. */
+static int
+rehash(struct evc_trust *t, unsigned long h, size_t skip, struct evc_err *err)
+{
+    char link[EVC_PATH_MAX];
+    unsigned long k = 0;
+    int r;
+
+    for (size_t i = 0; i < t->n; i++) {
+        if (i == skip ||
+            X509_NAME_hash_ex(X509_get_subject_name(t->certs[i].x), NULL, NULL, NULL) != h) {
+            continue;
+        }
+        /* One link per file, however many of its certificates share the hash. */
+        size_t j;
+
+        for (j = 0; j < i; j++) {
+            if (j != skip && strcmp(t->certs[j].file, t->certs[i].file) == 0 &&
+                X509_NAME_hash_ex(X509_get_subject_name(t->certs[j].x), NULL, NULL, NULL) == h) {
+                break;
+            }
+        }
+        if (j < i) {
+            continue;
+        }
+        snprintf(link, sizeof(link), "%s/%08lx.%lu", t->path, h, k++);
+        if ((r = evc_atomic_symlink(t->certs[i].file, link, err)) != 0) {
+            return r;
+        }
+        t->certs[i].linked = 1;
+    }
+    for (;; k++) {
+        snprintf(link, sizeof(link), "%s/%08lx.%lu", t->path, h, k);
+        if (access(link, F_OK) == -1 && errno == ENOENT) {
+            struct stat st;
+
+            if (lstat(link, &st) == -1) {
+                return 0; /* not even a broken link: the numbering ends here */
+            }
+        }
+        if ((r = evc_durable_unlink(link, err)) != 0) {
+            return r;
+        }
+    }
+}
+
+static int
+hashdir_add(struct evc_trust *t, X509 *x, struct evc_err *err)
+{
+    struct evc_trust_cert *c = &t->certs[t->n - 1];
+    char name[64], p[EVC_PATH_MAX], hex[17];
+    struct evc_buf b;
+    int r;
+
+    evc_text_hex(c->sha256, 8, hex);
+    snprintf(name, sizeof(name), "evercert-%s.pem", hex);
+    snprintf(p, sizeof(p), "%s/%s", t->path, name);
+    free(c->file);
+    if ((c->file = strdup(name)) == NULL) {
+        return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+    }
+    evc_buf_init(&b, EVC_CERT_DER_MAX * 2);
+    if ((r = evc_x509_pem(x, &b, err)) == 0 &&
+        (r = evc_atomic_write(p, b.data, b.len, 0644, err)) == 0) {
+        r = rehash(t, X509_NAME_hash_ex(X509_get_subject_name(x), NULL, NULL, NULL), t->n, err);
+    }
+    evc_buf_free(&b);
+    return r;
+}
+
+static int
+hashdir_remove(struct evc_trust *t, size_t i, struct evc_err *err)
+{
+    unsigned long h = X509_NAME_hash_ex(X509_get_subject_name(t->certs[i].x), NULL, NULL, NULL);
+    char p[EVC_PATH_MAX];
+    struct evc_buf b;
+    int r = 0, others = 0;
+
+    snprintf(p, sizeof(p), "%s/%s", t->path, t->certs[i].file);
+    /* Links first: a link to a file that is gone would end OpenSSL's search. */
+    if ((r = rehash(t, h, i, err)) != 0) {
+        return r;
+    }
+    evc_buf_init(&b, EVC_STORE_FILE_MAX);
+    for (size_t k = 0; k < t->n && r == 0; k++) {
+        if (k != i && strcmp(t->certs[k].file, t->certs[i].file) == 0) {
+            others = 1;
+            r = evc_x509_pem(t->certs[k].x, &b, err);
+        }
+    }
+    if (r == 0) {
+        r = others ? evc_atomic_write(p, b.data, b.len, 0644, err) : evc_durable_unlink(p, err);
+    }
+    evc_buf_free(&b);
+    return r;
+}
+
+static const struct evc_trust_ops trust_ops[] = {
+    {"PEM bundle", bundle_load, bundle_add, bundle_remove},
+    {"hashed directory", hashdir_load, hashdir_add, hashdir_remove},
+    {"PKCS#12", bundle_load, pkcs12_add, pkcs12_remove},
+};
+
+int
+evc_trust_load(const char *path, const char *password, struct evc_trust **out, struct evc_err *err)
+{
+    struct evc_trust *t = NULL;
+    struct stat st;
+    struct evc_buf head;
+    int r = EVC_ERR_INTERNAL;
+
+    *out = NULL;
+    evc_buf_init(&head, EVC_STORE_FILE_MAX);
+    if (stat(path, &st) == -1) {
+        return evc_err_set(err, evc_errno_code(errno), "%s: %s", path, strerror(errno));
+    }
+    if ((t = calloc(1, sizeof(*t))) == NULL || (t->path = strdup(path)) == NULL ||
+        (password != NULL && (t->password = strdup(password)) == NULL)) {
+        r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        t->ops = &trust_ops[1];
+    } else {
+        if ((r = evc_file_read(path, EVC_STORE_FILE_MAX, &head, err)) != 0) {
+            evc_err_set(err, r, "%s: %s", path, evc_err_message(err));
+            goto out;
+        }
+        t->ops = evc_format_detect(head.data, head.len) == EVC_FORMAT_PKCS12 ? &trust_ops[2]
+                                                                             : &trust_ops[0];
+    }
+    if ((r = t->ops->load(t, err)) != 0) {
+        goto out;
+    }
+    *out = t;
+    t = NULL;
+    r = 0;
+out:
+    evc_buf_free(&head);
+    evc_trust_free(t);
+    return r;
+}
+
+int
+evc_trust_add(struct evc_trust *t, X509 *x, struct evc_err *err)
+{
+    int r;
+
+    if (push(t, x, t->ops == &trust_ops[1] ? "" : NULL) != 0) {
+        return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+    }
+    if ((r = t->ops->add(t, x, err)) != 0) {
+        /* Forget it again: the disk did not change or holds a state the next load reads. */
+        t->n--;
+        X509_free(t->certs[t->n].x);
+        free(t->certs[t->n].file);
+    }
+    return r;
+}
+
+int
+evc_trust_remove(struct evc_trust *t, size_t i, struct evc_err *err)
+{
+    int r;
+
+    if (i >= t->n) {
+        return evc_err_set(err, EVC_ERR_USAGE, "no such certificate");
+    }
+    if ((r = t->ops->remove(t, i, err)) != 0) {
+        return r;
+    }
+    X509_free(t->certs[i].x);
+    free(t->certs[i].file);
+    memmove(&t->certs[i], &t->certs[i + 1], (t->n - i - 1) * sizeof(t->certs[0]));
+    t->n--;
+    return 0;
+}
+
+long
+evc_trust_find(const struct evc_trust *t, const uint8_t sha256[32])
+{
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->certs[i].linked && CRYPTO_memcmp(t->certs[i].sha256, sha256, 32) == 0) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+const char *
+evc_trust_format(const struct evc_trust *t)
+{
+    return t->ops->name;
+}
+
+void
+evc_trust_free(struct evc_trust *t)
+{
+    if (t == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        X509_free(t->certs[i].x);
+        free(t->certs[i].file);
+    }
+    free(t->certs);
+    if (t->password != NULL) {
+        OPENSSL_cleanse(t->password, strlen(t->password));
+        free(t->password);
+    }
+    free(t->path);
+    free(t);
+}
