@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The configuration file: every key, defaults, and every rejection with its line. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "evercert/config.h"
+
+static const char good[] = "; a comment\n"
+                           "[policy]\n"
+                           "expiration_threshold = 33%\n"
+                           "prenotification = 30d\n"
+                           "auto_replace = false\n"
+                           "delete_old = yes\n"
+                           "reuse_key = true      ; inline comment\n"
+                           "deleted_retention = 7d\n"
+                           "distribution_window = 0\n"
+                           "\n"
+                           "[store \"root\"]\n"
+                           "role = root\n"
+                           "path = /etc/evercert/root.p12\n"
+                           "password_file = secret.txt\n"
+                           "[store \"web\"]\n"
+                           "role = personal\n"
+                           "cert = tls/site.crt\n"
+                           "key = tls/site.key\n"
+                           "service = www.example\n"
+                           "after_replace = nginx -s reload\n"
+                           "[store \"deleted\"]\n"
+                           "role = deleted\n"
+                           "path = /var/lib/evercert/deleted\n";
+
+static void
+test_good(void **state)
+{
+    struct evc_config *c = NULL;
+    struct evc_err err = {0};
+
+    (void)state;
+    assert_int_equal(evc_config_parse(good, strlen(good), "c.ini", "/etc/evercert", &c, &err), 0);
+    assert_int_equal(c->policy.thresholds.threshold.unit, EVC_SPAN_PERCENT);
+    assert_int_equal(c->policy.thresholds.threshold.value, 33);
+    assert_int_equal(c->policy.thresholds.prenotify.value, 30 * 86400);
+    assert_int_equal(c->policy.auto_replace, 0);
+    assert_int_equal(c->policy.delete_old, 1);
+    assert_int_equal(c->policy.reuse_key, 1);
+    assert_int_equal(c->policy.deleted_retention, 7 * 86400);
+    assert_int_equal(c->policy.window_set, 1);
+    assert_int_equal(c->policy.window.value, 0);
+    assert_int_equal(c->nstores, 3);
+    assert_string_equal(c->stores[0].name, "root");
+    assert_int_equal(c->stores[0].role, EVC_ROLE_ROOT);
+    assert_string_equal(c->stores[0].password_file, "/etc/evercert/secret.txt");
+    assert_int_equal(c->stores[0].line, 11);
+    assert_string_equal(c->stores[1].cert, "/etc/evercert/tls/site.crt");
+    assert_string_equal(c->stores[1].service, "www.example");
+    assert_string_equal(c->stores[1].after_replace, "nginx -s reload");
+    assert_int_equal(c->stores[2].role, EVC_ROLE_DELETED);
+    evc_config_free(c);
+}
+
+static void
+test_defaults(void **state)
+{
+    const char *t = "[store \"t\"]\nrole = trust\npath = b.pem\n";
+    struct evc_config *c = NULL;
+    struct evc_err err = {0};
+
+    (void)state;
+    /* delete_old defaults to true and needs a deleted store. */
+    assert_int_equal(evc_config_parse(t, strlen(t), "c.ini", ".", &c, &err), EVC_ERR_CONFIG);
+    assert_string_equal(err.detail, "c.ini:1: delete_old = true needs a store with role = deleted");
+    t = "[policy]\ndelete_old = false\n[store \"t\"]\nrole = trust\npath = b.pem\n";
+    assert_int_equal(evc_config_parse(t, strlen(t), "c.ini", ".", &c, &err), 0);
+    assert_int_equal(c->policy.thresholds.threshold.value, 60 * 86400);
+    assert_int_equal(c->policy.thresholds.prenotify.value, 90 * 86400);
+    assert_int_equal(c->policy.auto_replace, 1);
+    assert_int_equal(c->policy.reuse_key, 0);
+    assert_int_equal(c->policy.window_set, 0);
+    assert_int_equal(c->policy.deleted_retention, 90 * 86400);
+    assert_string_equal(c->stores[0].path, "./b.pem");
+    evc_config_free(c);
+}
+
+static void
+test_rejections(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *want;
+    } bad[] = {
+        {"[policy]\nexpiration_threshold = soon\n",
+         "c.ini:2: expiration_threshold: expected a duration like 60d or 33%, not 'soon'"},
+        {"[policy]\ndeleted_retention = 10%\n",
+         "c.ini:2: deleted_retention: expected a duration like 90d, not '10%'"},
+        {"[policy]\ndistribution_window = -1\n", "c.ini:2: distribution_window: expected 0"},
+        {"[policy]\nauto_replace = maybe\n", "c.ini:2: auto_replace: expected true or false"},
+        {"[policy]\ncolour = blue\n", "c.ini:2: unknown key 'colour' in [policy]"},
+        {"[policy]\nrole = root\n", "c.ini:2: unknown key 'role' in [policy]"},
+        {"\n\n[stores \"x\"]\nrole = root\n", "c.ini:3: unknown section [stores \"x\"]"},
+        {"[store \"\"]\nrole = root\n", "c.ini:1: unknown section"},
+        {"[store \"a\"]\nrole = boss\n",
+         "c.ini:2: role: expected root, personal, trust or deleted"},
+        {"[store \"a\"]\nrole = root\nrole = trust\n", "c.ini:3: 'role' given twice"},
+        {"[store \"a\"]\nrole = root\npath = a\n[store \"a\"]\nrole = trust\n",
+         "c.ini:4: store \"a\" defined twice"},
+        {"[store \"a\"]\npath = x\n", "c.ini:1: store \"a\": role is missing"},
+        {"[policy]\ndelete_old = no\n[store \"w\"]\nrole = personal\ncert = a.crt\n",
+         "c.ini:3: store \"w\": a personal store needs cert and key"},
+        {"[policy]\ndelete_old = no\n[store \"r\"]\nrole = root\ncert = a.crt\n",
+         "c.ini:3: store \"r\": this role needs path"},
+        {"[policy]\ndelete_old = no\n[store \"r\"]\nrole = trust\npath = t\nservice = x\n",
+         "c.ini:3: store \"r\": service and after_replace belong to personal stores"},
+        {"[policy]\ndelete_old = no\n[store \"a\"]\nrole = trust\npath = x.pem\n"
+         "[store \"b\"]\nrole = personal\ncert = x.pem\nkey = k\n",
+         "c.ini:6: store \"b\": ./x.pem is also used by store \"a\""},
+        {"[policy]\ndelete_old = no\n[store \"b\"]\nrole = personal\ncert = k\nkey = k\n",
+         "c.ini:3: store \"b\": ./k is also used by store \"b\""},
+        {"[store \"d\"]\nrole = deleted\npath = a\n[store \"e\"]\nrole = deleted\npath = b\n",
+         "c.ini:1: more than one store has role = deleted"},
+        {"[policy]\ndelete_old = no\n", "c.ini:1: no [store \"name\"] sections"},
+        {"orphan = 1\n", "c.ini:1: 'orphan' outside any section"},
+        {"[policy]\nthis line has no equals sign\n", "c.ini:2: not a section"},
+        {"[policy]\npath = \n", "c.ini:2: unknown key 'path'"},
+    };
+    struct evc_config *c;
+    struct evc_err err;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&err, 0, sizeof(err));
+        c = (struct evc_config *)1;
+        assert_int_equal(evc_config_parse(bad[i].text, strlen(bad[i].text), "c.ini", ".", &c, &err),
+                         EVC_ERR_CONFIG);
+        assert_null(c);
+        if (strncmp(err.detail, bad[i].want, strlen(bad[i].want)) != 0) {
+            fail_msg("case %zu: got '%s', want '%s'", i, err.detail, bad[i].want);
+        }
+    }
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(evc_config_parse("[policy]\0x", 10, "c.ini", ".", &c, &err), EVC_ERR_CONFIG);
+    assert_string_equal(err.detail, "c.ini: contains a NUL byte");
+}
+
+static void
+test_role_names(void **state)
+{
+    (void)state;
+    assert_string_equal(evc_role_name(EVC_ROLE_ROOT), "root");
+    assert_string_equal(evc_role_name(EVC_ROLE_DELETED), "deleted");
+    assert_string_equal(evc_role_name((enum evc_role)99), "?");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_role_names),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The renewal plan as a pure function of facts, policy and now: which
+ * actions, in what order, and what a half-finished state leads to.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ca/plan.h"
+
+#define DAY ((int64_t)86400)
+#define NOW ((evc_time)1800000000)
+
+static struct evc_policy
+policy(void)
+{
+    struct evc_policy p;
+
+    memset(&p, 0, sizeof(p));
+    evc_thresholds_default(&p.thresholds);
+    p.auto_replace = 1;
+    p.delete_old = 1;
+    p.deleted_retention = 90 * DAY;
+    return p;
+}
+
+/* The plan as "type:index type:index ...". */
+static const char *
+plan(const struct evc_facts *f)
+{
+    static char out[512];
+    struct evc_action a[32];
+    long n = evc_plan_make(f, a, 32);
+    size_t len = 0;
+
+    out[0] = '\0';
+    assert_true(n >= 0);
+    for (long i = 0; i < n; i++) {
+        len += (size_t)snprintf(out + len, sizeof(out) - len, "%s%s:%zu", i ? " " : "",
+                                evc_action_name(a[i].type), a[i].index);
+    }
+    return out;
+}
+
+static struct evc_fact_personal
+chained(int64_t days_left, long root)
+{
+    struct evc_fact_personal p;
+
+    memset(&p, 0, sizeof(p));
+    p.kind = EVC_KIND_CHAINED;
+    p.root = root;
+    p.signed_by_root = 1;
+    p.not_before = NOW + days_left * DAY - 365 * DAY;
+    p.not_after = NOW + days_left * DAY;
+    return p;
+}
+
+static void
+test_nothing_due(void **state)
+{
+    struct evc_policy p = policy();
+    struct evc_fact_root r = {0, NOW - 100 * DAY, NOW + 5000 * DAY};
+    struct evc_fact_personal w = chained(200, 0);
+    struct evc_facts f = {
+        .now = NOW, .policy = &p, .roots = &r, .nroots = 1, .personals = &w, .npersonals = 1};
+
+    (void)state;
+    assert_string_equal(plan(&f), "");
+}
+
+static void
+test_threshold_and_expired(void **state)
+{
+    struct evc_policy p = policy();
+    struct evc_fact_root r = {0, NOW - 100 * DAY, NOW + 5000 * DAY};
+    struct evc_fact_personal w[4] = {chained(59, 0), chained(61, 0), chained(-1, 0),
+                                     chained(10, 0)};
+    struct evc_facts f = {
+        .now = NOW, .policy = &p, .roots = &r, .nroots = 1, .personals = w, .npersonals = 4};
+
+    (void)state;
+    w[3].kind = EVC_KIND_EXTERNAL; /* reported, never replaced */
+    /* Inside the threshold: renew, activate later. Expired: renew and activate now. */
+    assert_string_equal(plan(&f), "renew:0 renew:2 activate:2");
+    p.window_set = 1; /* distribution_window = 0: replace at once */
+    assert_string_equal(plan(&f), "renew:0 renew:2 activate:0 activate:2");
+}
+
+static void
+test_root_recreated_renews_its_chain(void **state)
+{
+    struct evc_policy p = policy();
+    struct evc_fact_root r[2] = {{0, NOW - 3000 * DAY, NOW + 30 * DAY},
+                                 {1, NOW - 10 * DAY, NOW + 5000 * DAY}};
+    struct evc_fact_personal w[3] = {chained(300, 0), chained(300, 1), chained(300, 0)};
+    struct evc_fact_trust t[2] = {{0, 0, -1, 1}, {1, 1, -1, 1}};
+    struct evc_facts f = {.now = NOW,
+                          .policy = &p,
+                          .roots = r,
+                          .nroots = 2,
+                          .personals = w,
+                          .npersonals = 3,
+                          .trusts = t,
+                          .ntrusts = 2};
+
+    (void)state;
+    assert_string_equal(plan(&f), "recreate-root:0 renew:0 renew:2 add-signer:0");
+    /* Without auto_replace the trust stores are left to a person. */
+    p.auto_replace = 0;
+    assert_string_equal(plan(&f), "recreate-root:0 renew:0 renew:2");
+}
+
+static void
+test_rerun_after_a_crash(void **state)
+{
+    struct evc_policy p = policy();
+    struct evc_fact_root r = {0, NOW - 1 * DAY, NOW + 5000 * DAY};
+    struct evc_fact_personal w = chained(300, 0);
+    struct evc_fact_trust t = {0, 0, -1, 0};
+    struct evc_facts f = {.now = NOW,
+                          .policy = &p,
+                          .roots = &r,
+                          .nroots = 1,
+                          .personals = &w,
+                          .npersonals = 1,
+                          .trusts = &t,
+                          .ntrusts = 1};
+
+    (void)state;
+    /* The root was recreated, the run stopped: the chain and the trust store catch up. */
+    w.signed_by_root = 0;
+    assert_string_equal(plan(&f), "renew:0 add-signer:0");
+    /* A successor signed by the new root is staged: it is not made twice. */
+    w.staged = 1;
+    w.staged_by_root = 1;
+    w.activate_at = NOW + 3600;
+    t.has_newest = 1;
+    assert_string_equal(plan(&f), "");
+    /* A successor staged under the old root is made again. */
+    w.staged_by_root = 0;
+    assert_string_equal(plan(&f), "renew:0");
+    /* The swap happened, the cleanup did not. */
+    w.staged_by_root = 1;
+    w.staged_is_live = 1;
+    assert_string_equal(plan(&f), "activate:0");
+}
+
+static void
+test_activate_at_its_time(void **state)
+{
+    struct evc_policy p = policy();
+    struct evc_fact_personal w = chained(30, -1);
+    struct evc_facts f = {.now = NOW, .policy = &p, .personals = &w, .npersonals = 1};
+
+    (void)state;
+    w.kind = EVC_KIND_SELF_SIGNED;
+    w.staged = 1;
+    w.activate_at = NOW + 1;
+    assert_string_equal(plan(&f), "");
+    f.now = NOW + 1;
+    assert_string_equal(plan(&f), "activate:0");
+    f.activate_only = 1;
+    assert_string_equal(plan(&f), "activate:0");
+}
+
+static void
+test_activate_only_does_nothing_else(void **state)
+{
+    struct evc_policy p = policy();
+    struct evc_fact_root r = {0, NOW - 3000 * DAY, NOW - 1};
+    struct evc_fact_personal w = chained(-5, 0);
+    struct evc_fact_deleted d = {NOW - 1000 * DAY};
+    struct evc_facts f = {.now = NOW,
+                          .activate_only = 1,
+                          .policy = &p,
+                          .roots = &r,
+                          .nroots = 1,
+                          .personals = &w,
+                          .npersonals = 1,
+                          .deleted = &d,
+                          .ndeleted = 1};
+
+    (void)state;
+    assert_string_equal(plan(&f), "");
+    f.activate_only = 0;
+    assert_string_equal(plan(&f), "purge:0 recreate-root:0 renew:0 activate:0");
+}
+
+static void
+test_retire_and_purge(void **state)
+{
+    struct evc_policy p = policy();
+    struct evc_fact_signer s[3] = {
+        {0, 0, -1, 0, NOW - 1, {0}}, /* old root, due */
+        {0, 0, -1, 0, NOW + 1, {0}}, /* old root, not yet */
+        {0, 0, -1, 1, NOW - 1, {0}}, /* the newest: never */
+    };
+    struct evc_fact_deleted d[2] = {{NOW - 90 * DAY}, {NOW - 89 * DAY}};
+    struct evc_facts f = {
+        .now = NOW, .policy = &p, .signers = s, .nsigners = 3, .deleted = d, .ndeleted = 2};
+
+    (void)state;
+    assert_string_equal(plan(&f), "purge:0 retire:0");
+    p.delete_old = 0;
+    assert_string_equal(plan(&f), "purge:0");
+}
+
+static void
+test_threshold_capped_at_half_the_lifetime(void **state)
+{
+    struct evc_policy p = policy();
+    struct evc_fact_personal w;
+    struct evc_facts f = {.now = NOW, .policy = &p, .personals = &w, .npersonals = 1};
+
+    (void)state;
+    memset(&w, 0, sizeof(w));
+    w.kind = EVC_KIND_SELF_SIGNED;
+    /* 30 days of life under a 60-day threshold: due after 15, not at birth. */
+    w.not_before = NOW;
+    w.not_after = NOW + 30 * DAY;
+    assert_string_equal(plan(&f), "");
+    f.now = NOW + 15 * DAY;
+    assert_string_equal(plan(&f), "renew:0");
+    /* A percentage: 33% left. */
+    f.now = NOW + 19 * DAY;
+    p.thresholds.threshold.unit = EVC_SPAN_PERCENT;
+    p.thresholds.threshold.value = 33;
+    assert_string_equal(plan(&f), "");
+    f.now = NOW + 21 * DAY;
+    assert_string_equal(plan(&f), "renew:0");
+}
+
+static void
+test_plan_too_long(void **state)
+{
+    struct evc_policy p = policy();
+    struct evc_fact_deleted d[3] = {{0}, {0}, {0}};
+    struct evc_facts f = {.now = NOW, .policy = &p, .deleted = d, .ndeleted = 3};
+    struct evc_action a[2];
+
+    (void)state;
+    assert_int_equal(evc_plan_make(&f, a, 2), EVC_ERR_LIMIT);
+}
+
+static void
+test_activate_at(void **state)
+{
+    struct evc_policy p = policy();
+
+    (void)state;
+    /* Default: a third of the time left, at most 7 days. */
+    assert_int_equal(evc_policy_activate_at(&p, NOW, NOW + 3 * DAY), NOW + DAY);
+    assert_int_equal(evc_policy_activate_at(&p, NOW, NOW + 60 * DAY), NOW + 7 * DAY);
+    /* Expired: at once. */
+    assert_int_equal(evc_policy_activate_at(&p, NOW, NOW - 1), NOW);
+    /* A configured window, but never past 90% of the time left. */
+    p.window_set = 1;
+    p.window.unit = EVC_SPAN_SECONDS;
+    p.window.value = 10 * DAY;
+    assert_int_equal(evc_policy_activate_at(&p, NOW, NOW + 100 * DAY), NOW + 10 * DAY);
+    assert_int_equal(evc_policy_activate_at(&p, NOW, NOW + 10 * DAY), NOW + 9 * DAY);
+    p.window.value = 0;
+    assert_int_equal(evc_policy_activate_at(&p, NOW, NOW + 10 * DAY), NOW);
+    p.window.unit = EVC_SPAN_PERCENT;
+    p.window.value = 50;
+    assert_int_equal(evc_policy_activate_at(&p, NOW, NOW + 10 * DAY), NOW + 5 * DAY);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_nothing_due),
+        cmocka_unit_test(test_threshold_and_expired),
+        cmocka_unit_test(test_root_recreated_renews_its_chain),
+        cmocka_unit_test(test_rerun_after_a_crash),
+        cmocka_unit_test(test_activate_at_its_time),
+        cmocka_unit_test(test_activate_only_does_nothing_else),
+        cmocka_unit_test(test_retire_and_purge),
+        cmocka_unit_test(test_threshold_capped_at_half_the_lifetime),
+        cmocka_unit_test(test_plan_too_long),
+        cmocka_unit_test(test_activate_at),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
