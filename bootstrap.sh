@@ -4,7 +4,8 @@
 # Set up a fresh Debian 12 machine, build, and then either run the main job
 # or pass every test.
 #
-#   ./bootstrap.sh run    install what is missing, build, scan a set of sample stores
+#   ./bootstrap.sh run    install what is missing, build, scan a set of sample stores,
+#                         then renew an internal PKI whose root is about to expire
 #   ./bootstrap.sh test   install what is missing, build, run all tests, then again
 #                         under AddressSanitizer and UndefinedBehaviorSanitizer
 #
@@ -14,8 +15,12 @@ cd "$(dirname "$0")"
 mode=${1:-}
 case $mode in run | test) ;; *) echo "usage: $0 run|test" >&2; exit 2 ;; esac
 
-PACKAGES="build-essential cmake ninja-build pkg-config openssl libssl-dev libcmocka-dev
-libjansson-dev jq coreutils clang-format"
+PACKAGES="build-essential cmake ninja-build pkg-config openssl libssl-dev libinih-dev
+libcmocka-dev libjansson-dev jq coreutils util-linux clang-format"
+# The tests also need real peers: nginx and curl, and Java's keytool for PKCS#12.
+if [ "$mode" = test ]; then
+    PACKAGES="$PACKAGES nginx-light curl"
+fi
 missing=
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -30,6 +35,11 @@ if [ -n "$missing" ]; then
     # shellcheck disable=SC2086
     apt-get install -y -q --no-install-recommends $missing
 fi
+# keytool is optional: the PKCS#12 test skips, saying so, where Java cannot be installed.
+if [ "$mode" = test ] && ! command -v keytool >/dev/null && [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        default-jre-headless || echo "bootstrap: no Java; the keytool checks will be skipped" >&2
+fi
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build
@@ -43,6 +53,8 @@ if [ "$mode" = run ]; then
     ./build/evercert scan --password-file "$samples/password.txt" "$samples" || status=$?
     echo
     echo "exit status $status (0 all ok, 1 threshold or pre-notification, 2 expired or not yet valid, 3 unreadable input)"
+    echo
+    ./scripts/sample-renew.sh "$(pwd)/build/evercert" "$samples/renew"
     exit 0
 fi
 
