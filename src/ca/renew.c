@@ -851,6 +851,9 @@ commit_staged(struct run *run, struct evc_err *err)
     return r;
 }
 
+static int swap_in(struct run *run, struct personal_st *p, struct evc_renew_action *v,
+                   struct evc_err *err);
+
 static int
 do_renew(struct run *run, size_t i, struct evc_renew_action *v, struct evc_err *err)
 {
@@ -903,7 +906,26 @@ do_renew(struct run *run, size_t i, struct evc_renew_action *v, struct evc_err *
     sp.successor_key = nkey;
     sp.anchors = anchors;
     v->activate_at = sp.activate_at;
-    if ((r = evc_sa_encode(&sp, &sa, err)) != 0) {
+    if ((r = evc_sa_encode(&sp, &sa, err)) == EVC_ERR_BAD_KEY) {
+        /*
+         * No SA can be signed with this key (Ed25519 in OpenSSL 3.0), so
+         * there is nothing to publish first: swap at once, as WebSphere does.
+         */
+        sk_X509_pop_free(p->next, X509_free);
+        EVP_PKEY_free(p->nkey);
+        p->next = next;
+        p->nkey = nkey;
+        next = NULL;
+        nkey = NULL;
+        v->activate_at = run->o->now;
+        if ((r = commit_staged(run, err)) != 0 || (r = swap_in(run, p, v, err)) != 0) {
+            goto out;
+        }
+        snprintf(v->detail, sizeof(v->detail), "no SA for %s keys; swapped at once",
+                 EVP_PKEY_get0_type_name(p->nkey));
+        goto out;
+    }
+    if (r != 0) {
         goto out;
     }
     if (!run->o->dry_run && (r = write_staged(run, p, next, nkey, &sa, err)) != 0) {
@@ -985,10 +1007,14 @@ run_hook(const struct personal_st *p, struct evc_renew_action *v)
     }
 }
 
+/*
+ * Put the successor in p->next live: keep the old certificate in the
+ * deleted store, switch the pair, drop the .next files, run the hook.
+ * Afterwards p->chain is the successor, so a second call only cleans up.
+ */
 static int
-do_activate(struct run *run, size_t i, struct evc_renew_action *v, struct evc_err *err)
+swap_in(struct run *run, struct personal_st *p, struct evc_renew_action *v, struct evc_err *err)
 {
-    struct personal_st *p = &run->pers[i];
     struct evc_buf c, k;
     X509 *n = sk_X509_value(p->next, 0);
     int r = 0, live = same_sha(n, leaf(p));
@@ -1013,12 +1039,24 @@ do_activate(struct run *run, size_t i, struct evc_renew_action *v, struct evc_er
         goto out;
     }
     if (!live) {
+        STACK_OF(X509) *now_live = X509_chain_up_ref(p->next);
+
         run_hook(p, v);
+        if (now_live != NULL) {
+            sk_X509_pop_free(p->chain, X509_free);
+            p->chain = now_live;
+        }
     }
 out:
     evc_buf_free(&c);
     evc_buf_free(&k);
     return r;
+}
+
+static int
+do_activate(struct run *run, size_t i, struct evc_renew_action *v, struct evc_err *err)
+{
+    return swap_in(run, &run->pers[i], v, err);
 }
 
 static int

@@ -222,6 +222,19 @@ status "renew with window 0" 0 "$EVC" renew --config Z/c.ini
 check "window 0 swaps at once" test "$(fp Z/web.crt)" != "$OLDZ" -a ! -e Z/web.crt.next
 check "window 0 swapped cert verifies" openssl verify -CAfile Z/bundle.pem Z/web.crt
 
+# Ed25519: CMS in OpenSSL 3.0 cannot sign an SA, so the swap is at once, and said.
+mkdir E E/deleted
+"$EVC" selfsign --key ed25519 --cn ed.test --san DNS:ed.test --days 30 --at "$(at '-25 days')" \
+    --out-cert E/ed.crt --out-key E/ed.key >/dev/null
+cp E/ed.crt E/bundle.pem
+printf '[store "ed"]\nrole = personal\ncert = ed.crt\nkey = ed.key\n[store "b"]\nrole = trust\npath = bundle.pem\n[store "d"]\nrole = deleted\npath = deleted\n' >E/c.ini
+OLDED=$(fp E/ed.crt)
+status "renew an Ed25519 certificate" 0 "$EVC" renew --config E/c.ini
+check "Ed25519: swapped at once" test "$(fp E/ed.crt)" != "$OLDED" -a ! -e E/ed.crt.next -a ! -e E/ed.crt.sa
+check "Ed25519: the report says why" grep -q "no SA for ED25519 keys; swapped at once" "$T/out"
+check "Ed25519: the pair matches" keymatch E/ed.crt E/ed.key
+check "Ed25519: the bundle pins the new one" openssl verify -CAfile E/bundle.pem E/ed.crt
+
 # The lock: a second concurrent run is refused.
 setup L
 if command -v flock >/dev/null; then
