@@ -34,13 +34,43 @@ enum evc_role { EVC_ROLE_ROOT = 0, EVC_ROLE_PERSONAL, EVC_ROLE_TRUST, EVC_ROLE_D
 struct evc_store_conf {
     char *name;
     enum evc_role role;
-    char *path;          /* root: a directory (ca.crt, ca.key) or .p12; trust, deleted */
-    char *cert;          /* personal: certificate (leaf first) */
-    char *key;           /* personal: its key */
-    char *password_file; /* for a .p12 path */
-    char *service;       /* personal: the name in its SA; default the first DNS SAN or the CN */
-    char *after_replace; /* personal: a command run (sh -c) after a swap */
-    unsigned long line;  /* of the [store "name"] header */
+    char *path;              /* root: a directory (ca.crt, ca.key) or .p12; trust, deleted */
+    char *cert;              /* personal: certificate (leaf first) */
+    char *key;               /* personal: its key */
+    char *password_file;     /* for a .p12 path */
+    char *service;           /* personal: the name in its SA; default the first DNS SAN or the CN */
+    char *after_replace;     /* personal: a command run after a swap */
+    int after_replace_shell; /* run it with /bin/sh -c; else split on blanks and exec */
+    int64_t hook_timeout;    /* seconds; the hook is killed after it (default 30) */
+    char *verify;            /* personal: host:port that must serve the new certificate */
+    char *verify_servername; /* SNI for verify; default the host */
+    int64_t verify_timeout;  /* seconds to keep trying (default 10) */
+    unsigned long line;      /* of the [store "name"] header */
+};
+
+/* When the monitor runs by itself (WebSphere's fields, same meaning). */
+struct evc_schedule {
+    int frequency;   /* days between runs, 1..366 (default 14) */
+    int day_of_week; /* 0 = Sunday .. 6; -1 = any (default Sunday) */
+    int hour;        /* local time (default 21) */
+    int minute;      /* (default 30) */
+};
+
+struct evc_monitor_conf {
+    int enabled; /* default true */
+    struct evc_schedule schedule;
+    char *state;        /* SQLite file; NULL = the default */
+    char *metrics_file; /* Prometheus text, or NULL */
+};
+
+struct evc_notify_conf {
+    char *log;         /* "stderr" (default), "syslog", "none" */
+    char *report_file; /* JSON report, replaced after every run */
+    char *email_to;    /* "a@x|b@y@smtp.host" */
+    char *email_from;
+    char *smtp_url; /* overrides the server named by the addresses */
+    char *smtp_user;
+    char *smtp_password_file;
 };
 
 struct evc_policy {
@@ -56,6 +86,8 @@ struct evc_policy {
 struct evc_config {
     char *file;
     struct evc_policy policy;
+    struct evc_monitor_conf monitor;
+    struct evc_notify_conf notify;
     struct evc_store_conf *stores;
     size_t nstores;
 };

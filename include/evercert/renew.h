@@ -47,9 +47,14 @@ struct evc_renew_action {
     int has_old, has_new;
     uint8_t old_sha256[32];
     uint8_t new_sha256[32];
-    evc_time activate_at; /* renew: when the successor goes live */
-    int done;             /* 1 once written (0 in a dry run) */
-    char detail[256];     /* a note or the error that stopped the run */
+    evc_time activate_at;  /* renew: when the successor goes live */
+    int done;              /* 1 once written (0 in a dry run) */
+    int hook_ran;          /* activate: after_replace ran ... */
+    int hook_status;       /* ... with this exit status (128+N: signal N; -1: not started) */
+    char hook_output[512]; /* its output, cut */
+    int verified;          /* with verify =: 1 served, -1 not served in time, 0 not asked */
+    char verify_detail[256];
+    char detail[256]; /* a note or the error that stopped the run */
 };
 
 struct evc_renew_result {

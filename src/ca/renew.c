@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -32,8 +32,10 @@
 #include "evercert/pkcs12.h"
 #include "evercert/renew.h"
 #include "evercert/stores.h"
+#include "evercert/tls.h"
 #include "base/atomic.h"
 #include "base/file.h"
+#include "base/spawn.h"
 #include "ca/plan.h"
 
 struct root_st {
@@ -974,37 +976,97 @@ do_add_signer(struct run *run, size_t i, struct evc_renew_action *v, struct evc_
     return evc_trust_add(ts->t, n, err);
 }
 
-/* Run the store's after_replace command with sh -c; its output goes to stderr. */
+/*
+ * Run the store's after_replace command: split and exec'd (or sh -c with
+ * after_replace_shell), killed at hook_timeout; status and output go in
+ * the report. A failure is reported; the swap stands.
+ */
 static void
 run_hook(const struct personal_st *p, struct evc_renew_action *v)
 {
-    pid_t pid;
-    int status;
+    char e1[EVC_PATH_MAX + 32], e2[EVC_PATH_MAX + 32], e3[EVC_PATH_MAX + 32];
+    char *env[] = {e1, e2, e3, NULL};
+    struct evc_spawn_result res;
+    struct evc_err err = {0};
+    size_t n;
 
     if (p->conf->after_replace == NULL) {
         return;
     }
+    snprintf(e1, sizeof(e1), "EVERCERT_STORE=%s", p->conf->name);
+    snprintf(e2, sizeof(e2), "EVERCERT_CERT=%s", p->conf->cert);
+    snprintf(e3, sizeof(e3), "EVERCERT_KEY=%s", p->conf->key);
     fflush(NULL);
-    if ((pid = fork()) == -1) {
-        snprintf(v->detail, sizeof(v->detail), "after_replace: fork: %s", strerror(errno));
+    if (evc_spawn_run(p->conf->after_replace, p->conf->after_replace_shell, p->conf->hook_timeout,
+                      env, &res, &err) != 0) {
+        snprintf(v->detail, sizeof(v->detail), "after_replace: %s", evc_err_message(&err));
+        v->hook_status = -1;
         return;
     }
-    if (pid == 0) {
-        dup2(2, 1);
-        setenv("EVERCERT_STORE", p->conf->name, 1);
-        setenv("EVERCERT_CERT", p->conf->cert, 1);
-        setenv("EVERCERT_KEY", p->conf->key, 1);
-        execl("/bin/sh", "sh", "-c", p->conf->after_replace, (char *)NULL);
-        _exit(127);
+    v->hook_status = res.status;
+    v->hook_ran = 1;
+    /* The last line of output, as a hint; the whole is in hook_output. */
+    for (n = res.output_len; n > 0 && (res.output[n - 1] == '\n' || res.output[n - 1] == ' ');
+         n--) {
     }
-    while (waitpid(pid, &status, 0) == -1 && errno == EINTR) {
+    res.output[n] = '\0';
+    if (n >= sizeof(v->hook_output)) {
+        n = sizeof(v->hook_output) - 1;
     }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        snprintf(v->detail, sizeof(v->detail), "after_replace failed (status %d)",
-                 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    memcpy(v->hook_output, res.output, n);
+    v->hook_output[n] = '\0';
+    if (res.timed_out) {
+        snprintf(v->detail, sizeof(v->detail), "after_replace killed after %llds",
+                 (long long)p->conf->hook_timeout);
+    } else if (res.status != 0) {
+        snprintf(v->detail, sizeof(v->detail), "after_replace failed (exit %d): %.150s", res.status,
+                 res.output);
     } else {
         snprintf(v->detail, sizeof(v->detail), "after_replace ran");
     }
+}
+
+/*
+ * With verify = host:port: after the hook, the server must present the new
+ * certificate within verify_timeout; a reload is not proof. The outcome
+ * goes in the report, and a miss is a failure of the run.
+ */
+static void
+verify_served(const struct personal_st *p, X509 *want, struct evc_renew_action *v)
+{
+    struct timespec start, t;
+    struct evc_err err = {0};
+    int64_t ms = 0, limit = p->conf->verify_timeout * 1000;
+
+    if (p->conf->verify == NULL) {
+        return;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        X509 *got = NULL;
+        int same = evc_tls_served_leaf(p->conf->verify, p->conf->verify_servername,
+                                       (int)(limit > 2000 ? 2000 : limit + 1), &got, &err) == 0 &&
+                   X509_cmp(got, want) == 0;
+
+        X509_free(got);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        ms = (t.tv_sec - start.tv_sec) * 1000 + (t.tv_nsec - start.tv_nsec) / 1000000;
+        if (same) {
+            v->verified = 1;
+            snprintf(v->verify_detail, sizeof(v->verify_detail), "%s serves it after %lld ms",
+                     p->conf->verify, (long long)ms);
+            return;
+        }
+        if (ms >= limit) {
+            break;
+        }
+        usleep(50 * 1000);
+    }
+    v->verified = -1;
+    snprintf(v->verify_detail, sizeof(v->verify_detail),
+             "%s still does not serve the new certificate after %lld s%s%.150s", p->conf->verify,
+             (long long)p->conf->verify_timeout, err.code != 0 ? ": " : "",
+             err.code != 0 ? evc_err_message(&err) : "");
 }
 
 /*
@@ -1026,6 +1088,13 @@ swap_in(struct run *run, struct personal_st *p, struct evc_renew_action *v, stru
     }
     evc_buf_init(&c, EVC_STORE_FILE_MAX);
     evc_buf_init(&k, EVC_STORE_FILE_MAX);
+    /* Never hand a server a broken pair. */
+    if (!live && ((r = evc_key_check(n, p->nkey, err)) != 0 || not_before(n) > run->o->now + 300 ||
+                  not_after(n) <= run->o->now)) {
+        r = evc_err_set(err, r != 0 ? r : EVC_ERR_BAD_TIME,
+                        "the successor of %s is not a valid pair now; not swapped", p->conf->cert);
+        goto out;
+    }
     if (!live) {
         if ((r = keep_deleted(run, leaf(p), p->conf->name, "renewed", err)) != 0 ||
             (r = pem_chain(p->next, &c, err)) != 0 || (r = evc_key_pem(p->nkey, &k, err)) != 0 ||
@@ -1042,6 +1111,7 @@ swap_in(struct run *run, struct personal_st *p, struct evc_renew_action *v, stru
         STACK_OF(X509) *now_live = X509_chain_up_ref(p->next);
 
         run_hook(p, v);
+        verify_served(p, n, v);
         if (now_live != NULL) {
             sk_X509_pop_free(p->chain, X509_free);
             p->chain = now_live;

@@ -67,6 +67,9 @@ print_text(const struct evc_renew_result *r, int dry_run, evc_time now)
         if (a->detail[0] != '\0') {
             printf(" (%s)", a->detail);
         }
+        if (a->verified != 0) {
+            printf(" [%s: %s]", a->verified > 0 ? "verified" : "NOT VERIFIED", a->verify_detail);
+        }
         printf("%s\n", a->done || dry_run ? "" : " NOT DONE");
     }
 }
@@ -120,6 +123,18 @@ print_json(const struct evc_renew_result *r, int dry_run, evc_time now, const ch
                             fp_json(a->has_new, a->new_sha256), "activate_at",
                             a->activate_at != 0 ? time_json(a->activate_at) : json_null(), "done",
                             a->done, "detail", a->detail));
+        json_t *last = json_array_get(acts, json_array_size(acts) - 1);
+
+        if (a->hook_ran || a->hook_status == -1) {
+            json_object_set_new(
+                last, "hook",
+                json_pack("{s:i, s:s}", "status", a->hook_status, "output", a->hook_output));
+        }
+        if (a->verified != 0) {
+            json_object_set_new(
+                last, "verify",
+                json_pack("{s:b, s:s}", "served", a->verified > 0, "detail", a->verify_detail));
+        }
     }
     json_object_set_new(root, "certificates", certs);
     json_object_set_new(root, "actions", acts);
@@ -205,6 +220,13 @@ run(const char *cmd, int argc, char **argv, int activate_only)
         }
     }
     ret = r == 0 ? 0 : EVC_EXIT_FAILURE;
+    /* Finished, but a hook failed or a server does not serve what it should. */
+    for (size_t i = 0; ret == 0 && i < res.nactions; i++) {
+        if ((res.actions[i].hook_ran && res.actions[i].hook_status != 0) ||
+            res.actions[i].hook_status == -1 || res.actions[i].verified < 0) {
+            ret = 1;
+        }
+    }
     evc_renew_result_clear(&res);
     evc_config_free(conf);
     return ret;

@@ -6,46 +6,78 @@
  * Errors carry "file:line:"; for store-level errors the line is the
  * store's header, found by the parser while it reads.
  */
+#include <errno.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "evercert/buf.h"
 #include "evercert/config.h"
 #include "evercert/limits.h"
 #include "base/file.h"
 
-enum key_type { K_SPAN, K_SECONDS, K_WINDOW, K_BOOL, K_ROLE, K_PATH, K_TEXT };
+enum key_type { K_SPAN, K_SECONDS, K_WINDOW, K_BOOL, K_ROLE, K_PATH, K_TEXT, K_INT, K_WEEKDAY };
+
+enum section { SEC_POLICY = 0, SEC_STORE, SEC_MONITOR, SEC_NOTIFY };
+static const char *const section_names[] = {"[policy]", "a store", "[monitor]", "[notify]"};
 
 struct key_def {
-    int in_store; /* 0: [policy], 1: [store "name"] */
+    enum section section;
     const char *name;
     enum key_type type;
-    size_t offset; /* into struct evc_policy or struct evc_store_conf */
+    size_t offset; /* into the section's struct */
+    int min, max;  /* K_INT bounds */
 };
 
 #define P(f) offsetof(struct evc_policy, f)
 #define S(f) offsetof(struct evc_store_conf, f)
+#define M(f) offsetof(struct evc_monitor_conf, f)
+#define N(f) offsetof(struct evc_notify_conf, f)
 static const struct key_def keys[] = {
-    {0, "expiration_threshold", K_SPAN, P(thresholds.threshold)},
-    {0, "prenotification", K_SPAN, P(thresholds.prenotify)},
-    {0, "auto_replace", K_BOOL, P(auto_replace)},
-    {0, "delete_old", K_BOOL, P(delete_old)},
-    {0, "reuse_key", K_BOOL, P(reuse_key)},
-    {0, "deleted_retention", K_SECONDS, P(deleted_retention)},
-    {0, "distribution_window", K_WINDOW, P(window)},
-    {1, "role", K_ROLE, S(role)},
-    {1, "path", K_PATH, S(path)},
-    {1, "cert", K_PATH, S(cert)},
-    {1, "key", K_PATH, S(key)},
-    {1, "password_file", K_PATH, S(password_file)},
-    {1, "service", K_TEXT, S(service)},
-    {1, "after_replace", K_TEXT, S(after_replace)},
+    {SEC_POLICY, "expiration_threshold", K_SPAN, P(thresholds.threshold), 0, 0},
+    {SEC_POLICY, "prenotification", K_SPAN, P(thresholds.prenotify), 0, 0},
+    {SEC_POLICY, "auto_replace", K_BOOL, P(auto_replace), 0, 0},
+    {SEC_POLICY, "delete_old", K_BOOL, P(delete_old), 0, 0},
+    {SEC_POLICY, "reuse_key", K_BOOL, P(reuse_key), 0, 0},
+    {SEC_POLICY, "deleted_retention", K_SECONDS, P(deleted_retention), 0, 0},
+    {SEC_POLICY, "distribution_window", K_WINDOW, P(window), 0, 0},
+    {SEC_STORE, "role", K_ROLE, S(role), 0, 0},
+    {SEC_STORE, "path", K_PATH, S(path), 0, 0},
+    {SEC_STORE, "cert", K_PATH, S(cert), 0, 0},
+    {SEC_STORE, "key", K_PATH, S(key), 0, 0},
+    {SEC_STORE, "password_file", K_PATH, S(password_file), 0, 0},
+    {SEC_STORE, "service", K_TEXT, S(service), 0, 0},
+    {SEC_STORE, "after_replace", K_TEXT, S(after_replace), 0, 0},
+    {SEC_STORE, "after_replace_shell", K_BOOL, S(after_replace_shell), 0, 0},
+    {SEC_STORE, "hook_timeout", K_SECONDS, S(hook_timeout), 0, 0},
+    {SEC_STORE, "verify", K_TEXT, S(verify), 0, 0},
+    {SEC_STORE, "verify_servername", K_TEXT, S(verify_servername), 0, 0},
+    {SEC_STORE, "verify_timeout", K_SECONDS, S(verify_timeout), 0, 0},
+    {SEC_MONITOR, "enabled", K_BOOL, M(enabled), 0, 0},
+    {SEC_MONITOR, "frequency", K_INT, M(schedule.frequency), 1, 366},
+    {SEC_MONITOR, "day_of_week", K_WEEKDAY, M(schedule.day_of_week), 0, 0},
+    {SEC_MONITOR, "hour", K_INT, M(schedule.hour), 0, 23},
+    {SEC_MONITOR, "minute", K_INT, M(schedule.minute), 0, 59},
+    {SEC_MONITOR, "state", K_PATH, M(state), 0, 0},
+    {SEC_MONITOR, "metrics_file", K_PATH, M(metrics_file), 0, 0},
+    {SEC_NOTIFY, "log", K_TEXT, N(log), 0, 0},
+    {SEC_NOTIFY, "report_file", K_PATH, N(report_file), 0, 0},
+    {SEC_NOTIFY, "email_to", K_TEXT, N(email_to), 0, 0},
+    {SEC_NOTIFY, "email_from", K_TEXT, N(email_from), 0, 0},
+    {SEC_NOTIFY, "smtp_url", K_TEXT, N(smtp_url), 0, 0},
+    {SEC_NOTIFY, "smtp_user", K_TEXT, N(smtp_user), 0, 0},
+    {SEC_NOTIFY, "smtp_password_file", K_PATH, N(smtp_password_file), 0, 0},
 };
 #undef P
 #undef S
+#undef M
+#undef N
+
+static const char *const weekday_names[] = {"sunday",   "monday", "tuesday", "wednesday",
+                                            "thursday", "friday", "saturday"};
 
 static const char *const role_names[] = {"root", "personal", "trust", "deleted"};
 
@@ -63,10 +95,11 @@ struct parser {
     size_t len;
     struct evc_err *err;
     unsigned long line;         /* of the key being handled */
-    struct evc_store_conf *cur; /* NULL in [policy] */
-    int in_policy;
-    uint32_t seen;     /* keys set in the current section, by table index */
-    char section[256]; /* the section of the last key */
+    struct evc_store_conf *cur; /* the store being read, when section is SEC_STORE */
+    enum section section;
+    unsigned seen_sections; /* bit per non-store section, to refuse one given twice */
+    uint64_t seen;          /* keys set in the current section, by table index */
+    char last_section[256]; /* inih's section string of the last key */
     int failed;
 };
 
@@ -95,6 +128,14 @@ find_line(struct parser *ps, const char *needle)
         }
     }
     return ps->line;
+}
+
+/* The first line that starts with needle, from the top. */
+static unsigned long
+find_line_from(struct parser *ps, const char *needle)
+{
+    ps->line = 0;
+    return find_line(ps, needle);
 }
 
 /* Is there a "[section]" line after line from and before line to? */
@@ -212,6 +253,31 @@ set_value(struct parser *ps, const struct key_def *k, void *base, const char *v)
             return fail(ps, "%s: empty path", k->name);
         }
         return set_path(ps, (char **)f, v);
+    case K_INT: {
+        char *end;
+        long n;
+
+        errno = 0;
+        n = strtol(v, &end, 10);
+        if (errno != 0 || *v == '\0' || *end != '\0' || n < k->min || n > k->max) {
+            return fail(ps, "%s: expected a whole number from %d to %d, not '%s'", k->name, k->min,
+                        k->max, v);
+        }
+        *(int *)f = (int)n;
+        return 1;
+    }
+    case K_WEEKDAY:
+        if (strcmp(v, "any") == 0) {
+            *(int *)f = -1;
+            return 1;
+        }
+        for (int d = 0; d < 7; d++) {
+            if (strcasecmp(v, weekday_names[d]) == 0) {
+                *(int *)f = d;
+                return 1;
+            }
+        }
+        return fail(ps, "%s: expected a day like sunday, or any, not '%s'", k->name, v);
     case K_TEXT:
         free(*(char **)f);
         if ((*(char **)f = strdup(v)) == NULL) {
@@ -250,16 +316,27 @@ begin_section(struct parser *ps, const char *section)
     ps->seen = 0;
     snprintf(header, sizeof(header), "[%s]", section);
     ps->line = find_line(ps, header);
-    if (strcmp(section, "policy") == 0) {
-        if (ps->in_policy == 2) {
-            return fail(ps, "[policy] given twice");
+    static const struct {
+        const char *name;
+        enum section section;
+    } plain[] = {{"policy", SEC_POLICY}, {"monitor", SEC_MONITOR}, {"notify", SEC_NOTIFY}};
+
+    for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+        if (strcmp(section, plain[i].name) == 0) {
+            if (ps->seen_sections & (1u << plain[i].section)) {
+                return fail(ps, "[%s] given twice", section);
+            }
+            ps->seen_sections |= 1u << plain[i].section;
+            ps->section = plain[i].section;
+            ps->cur = NULL;
+            return 1;
         }
-        ps->in_policy = 2;
-        ps->cur = NULL;
-        return 1;
     }
     if ((name = store_name(section)) == NULL) {
-        return fail(ps, "unknown section [%s] (expected [policy] or [store \"name\"])", section);
+        return fail(ps,
+                    "unknown section [%s] (expected [policy], [monitor], [notify] or "
+                    "[store \"name\"])",
+                    section);
     }
     for (size_t i = 0; i < ps->c->nstores; i++) {
         if (strcmp(ps->c->stores[i].name, name) == 0) {
@@ -282,7 +359,9 @@ begin_section(struct parser *ps, const char *section)
     ps->cur->name = name;
     ps->cur->role = (enum evc_role) - 1;
     ps->cur->line = ps->line;
-    ps->in_policy = 1;
+    ps->cur->hook_timeout = 30;
+    ps->cur->verify_timeout = 10;
+    ps->section = SEC_STORE;
     return 1;
 }
 
@@ -290,7 +369,6 @@ static int
 handle(void *arg, const char *section, const char *name, const char *value)
 {
     struct parser *ps = arg;
-    int in_store;
 
     if (ps->failed) {
         return 0;
@@ -300,9 +378,9 @@ handle(void *arg, const char *section, const char *name, const char *value)
      * section string changes or a header line lies since the last key
      * (the same name twice).
      */
-    if (ps->line == 0 || strcmp(section, ps->section) != 0 ||
+    if (ps->line == 0 || strcmp(section, ps->last_section) != 0 ||
         header_between(ps, ps->line, find_line(ps, name))) {
-        snprintf(ps->section, sizeof(ps->section), "%s", section);
+        snprintf(ps->last_section, sizeof(ps->last_section), "%s", section);
         if (*section == '\0') {
             ps->line = find_line(ps, name);
             return fail(ps, "'%s' outside any section", name);
@@ -312,18 +390,33 @@ handle(void *arg, const char *section, const char *name, const char *value)
         }
     }
     ps->line = find_line(ps, name);
-    in_store = ps->cur != NULL;
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-        if (keys[i].in_store != in_store || strcmp(keys[i].name, name) != 0) {
+        void *base;
+
+        if (keys[i].section != ps->section || strcmp(keys[i].name, name) != 0) {
             continue;
         }
-        if (ps->seen & (1u << i)) {
+        if (ps->seen & (1ull << i)) {
             return fail(ps, "'%s' given twice", name);
         }
-        ps->seen |= 1u << i;
-        return set_value(ps, &keys[i], in_store ? (void *)ps->cur : (void *)&ps->c->policy, value);
+        ps->seen |= 1ull << i;
+        switch (ps->section) {
+        case SEC_STORE:
+            base = ps->cur;
+            break;
+        case SEC_MONITOR:
+            base = &ps->c->monitor;
+            break;
+        case SEC_NOTIFY:
+            base = &ps->c->notify;
+            break;
+        default:
+            base = &ps->c->policy;
+            break;
+        }
+        return set_value(ps, &keys[i], base, value);
     }
-    return fail(ps, "unknown key '%s' in %s", name, in_store ? "a store" : "[policy]");
+    return fail(ps, "unknown key '%s' in %s", name, section_names[ps->section]);
 }
 
 void
@@ -342,7 +435,18 @@ evc_config_free(struct evc_config *c)
         free(s->password_file);
         free(s->service);
         free(s->after_replace);
+        free(s->verify);
+        free(s->verify_servername);
     }
+    free(c->monitor.state);
+    free(c->monitor.metrics_file);
+    free(c->notify.log);
+    free(c->notify.report_file);
+    free(c->notify.email_to);
+    free(c->notify.email_from);
+    free(c->notify.smtp_url);
+    free(c->notify.smtp_user);
+    free(c->notify.smtp_password_file);
     free(c->stores);
     free(c->file);
     free(c);
@@ -386,8 +490,12 @@ validate(struct parser *ps)
         default:
             return store_fail(ps, s, "role is missing");
         }
-        if (s->role != EVC_ROLE_PERSONAL && (s->service != NULL || s->after_replace != NULL)) {
-            return store_fail(ps, s, "service and after_replace belong to personal stores");
+        if (s->role != EVC_ROLE_PERSONAL &&
+            (s->service != NULL || s->after_replace != NULL || s->verify != NULL)) {
+            return store_fail(ps, s, "service, after_replace and verify belong to personal stores");
+        }
+        if (s->verify != NULL && strrchr(s->verify, ':') == NULL) {
+            return store_fail(ps, s, "verify: expected host:port");
         }
         /* Two stores writing one file would undo each other's work. */
         for (size_t j = 0; j <= i; j++) {
@@ -422,6 +530,15 @@ validate(struct parser *ps)
         return fail(ps, "delete_old = true needs a store with role = deleted");
     }
     (void)npersonal;
+    if (c->notify.log != NULL && strcmp(c->notify.log, "stderr") != 0 &&
+        strcmp(c->notify.log, "syslog") != 0 && strcmp(c->notify.log, "none") != 0) {
+        ps->line = find_line_from(ps, "log");
+        return fail(ps, "log: expected stderr, syslog or none, not '%s'", c->notify.log);
+    }
+    if ((c->notify.email_to != NULL) != (c->notify.email_from != NULL)) {
+        ps->line = find_line_from(ps, c->notify.email_to != NULL ? "email_to" : "email_from");
+        return fail(ps, "email_to and email_from go together");
+    }
     return 1;
 }
 
@@ -453,6 +570,12 @@ evc_config_parse(const char *text, size_t len, const char *name, const char *dir
     ps.c->policy.delete_old = 1;
     ps.c->policy.reuse_key = 0;
     ps.c->policy.deleted_retention = (int64_t)90 * 86400;
+    /* WebSphere's expiration monitor: every 14 days, on Sunday, at 21:30. */
+    ps.c->monitor.enabled = 1;
+    ps.c->monitor.schedule.frequency = 14;
+    ps.c->monitor.schedule.day_of_week = 0;
+    ps.c->monitor.schedule.hour = 21;
+    ps.c->monitor.schedule.minute = 30;
     rc = ini_parse_string(copy, handle, &ps);
     if (!ps.failed && rc != 0) {
         ps.line = rc > 0 ? (unsigned long)rc : 0;

@@ -128,6 +128,7 @@ role = personal
 cert = web.crt
 key = web.key
 after_replace = echo swapped >>hook.log
+after_replace_shell = true
 
 [store "pin"]
 role = personal
@@ -235,6 +236,20 @@ check "Ed25519: the report says why" grep -q "no SA for ED25519 keys; swapped at
 check "Ed25519: the pair matches" keymatch E/ed.crt E/ed.key
 check "Ed25519: the bundle pins the new one" openssl verify -CAfile E/bundle.pem E/ed.crt
 
+# Hooks: a failing one and a hanging one are reported (exit 1); the swap stands.
+setup H
+sed -i 's/distribution_window = 1h/distribution_window = 0/; s|^after_replace = .*|after_replace = sh -c "echo broken >\&2; exit 7"|; /^after_replace_shell/d' H/c.ini
+sed -i 's|^key = pin.key|key = pin.key\nafter_replace = sleep 30\nhook_timeout = 1s|' H/c.ini
+OLDH=$(fp H/web.crt)
+status "a failing hook" 1 "$EVC" renew --config H/c.ini --format json
+check "the failing hook's status is reported" jq -e '.actions[] | select(.action == "activate" and .store == "web") | .hook.status == 7 and .hook.output == "broken"' "$T/out"
+check "the swap stands after a failing hook" test "$(fp H/web.crt)" != "$OLDH"
+check "the hanging hook is killed at its timeout" jq -e '.actions[] | select(.action == "activate" and .store == "pin") | (.detail | test("killed after 1s"))' "$T/out"
+setup V
+sed -i 's/distribution_window = 1h/distribution_window = 0/; s|^after_replace_shell = true|after_replace_shell = true\nverify = 127.0.0.1:1\nverify_timeout = 1s|' V/c.ini
+status "a server that does not serve the new cert" 1 "$EVC" renew --config V/c.ini
+check "the miss is reported" grep -q "NOT VERIFIED: 127.0.0.1:1 still does not serve the new certificate" "$T/out"
+
 # The lock: a second concurrent run is refused.
 setup L
 if command -v flock >/dev/null; then
@@ -246,8 +261,8 @@ fi
 # --- 3. real peers: nginx and curl ---------------------------------------------
 if command -v nginx >/dev/null && command -v curl >/dev/null; then
     setup N
-    sed -i 's/distribution_window = 1h/distribution_window = 0/; s|^after_replace = .*|after_replace = nginx -p '"$T"'/N -c '"$T"'/N/nginx.conf -s reload|' N/c.ini
     PORT=$((20000 + $$ % 20000))
+    sed -i 's/distribution_window = 1h/distribution_window = 0/; s|^after_replace = .*|after_replace = nginx -p '"$T"'/N -c '"$T"'/N/nginx.conf -s reload\nverify = 127.0.0.1:'"$PORT"'\nverify_servername = web.test|; /^after_replace_shell/d' N/c.ini
     mkdir -p N/logs
     cat >N/nginx.conf <<EOF
 pid $T/N/nginx.pid;
@@ -269,8 +284,9 @@ EOF
         served() { openssl s_client -connect 127.0.0.1:$PORT -servername web.test </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr A-F a-f; }
         check "nginx serves the old cert" test "$(served)" = "$(fp N/web.crt)"
         check "curl trusts the old cert" curl -sf --cacert N/bundle.pem --resolve web.test:$PORT:127.0.0.1 https://web.test:$PORT/
-        status "renew under nginx" 0 "$EVC" renew --config N/c.ini
-        i=0; while [ "$(served)" != "$(fp N/web.crt)" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+        status "renew under nginx" 0 "$EVC" renew --config N/c.ini --format json
+        check "the hook (nginx -s reload, no shell) exited 0" jq -e '.actions[] | select(.action == "activate" and .store == "web") | .hook.status == 0' "$T/out"
+        check "verify saw nginx serve the new cert" jq -e '.actions[] | select(.action == "activate" and .store == "web") | .verify.served' "$T/out"
         check "nginx serves the renewed cert after reload" test "$(served)" = "$(fp N/web.crt)"
         check "curl verifies it with the updated bundle" curl -sf --cacert N/bundle.pem --resolve web.test:$PORT:127.0.0.1 https://web.test:$PORT/
         check "curl verifies it with the hashed dir" curl -sf --capath N/hashed --resolve web.test:$PORT:127.0.0.1 https://web.test:$PORT/

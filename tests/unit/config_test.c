@@ -30,9 +30,29 @@ static const char good[] = "; a comment\n"
                            "key = tls/site.key\n"
                            "service = www.example\n"
                            "after_replace = nginx -s reload\n"
+                           "after_replace_shell = true\n"
+                           "hook_timeout = 5s\n"
+                           "verify = 127.0.0.1:8443\n"
+                           "verify_servername = www.example\n"
+                           "verify_timeout = 2s\n"
                            "[store \"deleted\"]\n"
                            "role = deleted\n"
-                           "path = /var/lib/evercert/deleted\n";
+                           "path = /var/lib/evercert/deleted\n"
+                           "[monitor]\n"
+                           "enabled = false\n"
+                           "frequency = 30\n"
+                           "day_of_week = Friday\n"
+                           "hour = 4\n"
+                           "minute = 5\n"
+                           "state = state.db\n"
+                           "metrics_file = /var/lib/node_exporter/evercert.prom\n"
+                           "[notify]\n"
+                           "log = syslog\n"
+                           "report_file = report.json\n"
+                           "email_to = ops@example.org|sec@example.org@mail.example.org\n"
+                           "email_from = evercert@example.org\n"
+                           "smtp_user = evercert\n"
+                           "smtp_password_file = smtp.pass\n";
 
 static void
 test_good(void **state)
@@ -59,7 +79,22 @@ test_good(void **state)
     assert_string_equal(c->stores[1].cert, "/etc/evercert/tls/site.crt");
     assert_string_equal(c->stores[1].service, "www.example");
     assert_string_equal(c->stores[1].after_replace, "nginx -s reload");
+    assert_int_equal(c->stores[1].after_replace_shell, 1);
+    assert_int_equal(c->stores[1].hook_timeout, 5);
+    assert_string_equal(c->stores[1].verify, "127.0.0.1:8443");
+    assert_string_equal(c->stores[1].verify_servername, "www.example");
+    assert_int_equal(c->stores[1].verify_timeout, 2);
     assert_int_equal(c->stores[2].role, EVC_ROLE_DELETED);
+    assert_int_equal(c->monitor.enabled, 0);
+    assert_int_equal(c->monitor.schedule.frequency, 30);
+    assert_int_equal(c->monitor.schedule.day_of_week, 5);
+    assert_int_equal(c->monitor.schedule.hour, 4);
+    assert_int_equal(c->monitor.schedule.minute, 5);
+    assert_string_equal(c->monitor.state, "/etc/evercert/state.db");
+    assert_string_equal(c->notify.log, "syslog");
+    assert_string_equal(c->notify.report_file, "/etc/evercert/report.json");
+    assert_string_equal(c->notify.email_to, "ops@example.org|sec@example.org@mail.example.org");
+    assert_string_equal(c->notify.smtp_password_file, "/etc/evercert/smtp.pass");
     evc_config_free(c);
 }
 
@@ -83,6 +118,13 @@ test_defaults(void **state)
     assert_int_equal(c->policy.window_set, 0);
     assert_int_equal(c->policy.deleted_retention, 90 * 86400);
     assert_string_equal(c->stores[0].path, "./b.pem");
+    /* WebSphere's schedule: every 14 days, Sunday 21:30. */
+    assert_int_equal(c->monitor.enabled, 1);
+    assert_int_equal(c->monitor.schedule.frequency, 14);
+    assert_int_equal(c->monitor.schedule.day_of_week, 0);
+    assert_int_equal(c->monitor.schedule.hour, 21);
+    assert_int_equal(c->monitor.schedule.minute, 30);
+    assert_null(c->monitor.state);
     evc_config_free(c);
 }
 
@@ -114,7 +156,21 @@ test_rejections(void **state)
         {"[policy]\ndelete_old = no\n[store \"r\"]\nrole = root\ncert = a.crt\n",
          "c.ini:3: store \"r\": this role needs path"},
         {"[policy]\ndelete_old = no\n[store \"r\"]\nrole = trust\npath = t\nservice = x\n",
-         "c.ini:3: store \"r\": service and after_replace belong to personal stores"},
+         "c.ini:3: store \"r\": service, after_replace and verify belong to personal stores"},
+        {"[monitor]\nfrequency = 0\n", "c.ini:2: frequency: expected a whole number from 1 to 366"},
+        {"[monitor]\nhour = 24\n", "c.ini:2: hour: expected a whole number from 0 to 23"},
+        {"[monitor]\nminute = 5x\n", "c.ini:2: minute: expected a whole number from 0 to 59"},
+        {"[monitor]\nday_of_week = funday\n", "c.ini:2: day_of_week: expected a day like sunday"},
+        {"[monitor]\nenabled = true\n[monitor]\nhour = 1\n", "c.ini:3: [monitor] given twice"},
+        {"[notify]\nrole = trust\n", "c.ini:2: unknown key 'role' in [notify]"},
+        {"[policy]\ndelete_old = no\n[notify]\nlog = file\n[store \"t\"]\nrole = trust\npath = t\n",
+         "c.ini:4: log: expected stderr, syslog or none"},
+        {"[policy]\ndelete_old = no\n[notify]\nemail_to = a@b\n[store \"t\"]\nrole = trust\npath = "
+         "t\n",
+         "c.ini:4: email_to and email_from go together"},
+        {"[policy]\ndelete_old = no\n[store \"w\"]\nrole = personal\ncert = c\nkey = k\nverify = "
+         "host\n",
+         "c.ini:3: store \"w\": verify: expected host:port"},
         {"[policy]\ndelete_old = no\n[store \"a\"]\nrole = trust\npath = x.pem\n"
          "[store \"b\"]\nrole = personal\ncert = x.pem\nkey = k\n",
          "c.ini:6: store \"b\": ./x.pem is also used by store \"a\""},
