@@ -74,7 +74,8 @@ EVC_EXPORT EVC_MUST_USE int evc_ca_make(const struct evc_cert_req *req, EVP_PKEY
 /*
  * The successor of old, "along the lines of the old certificate with the
  * same attributes": same subject, extensions and lifetime length, a new
- * serial, valid from now, for key, signed by issuer_key under issuer (or
+ * serial, valid from a tenth of its lifetime (at most five minutes)
+ * before now, for clients whose clocks lag, for key, signed by issuer_key under issuer (or
  * by key itself when issuer is NULL). Key identifiers are recomputed.
  */
 EVC_EXPORT EVC_MUST_USE int evc_ca_renew(X509 *old, EVP_PKEY *key, X509 *issuer,

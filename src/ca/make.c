@@ -287,8 +287,16 @@ evc_ca_renew(X509 *old, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key, evc_t
         r = evc_err_openssl(err, EVC_ERR_BAD_TIME, "the old certificate has no usable lifetime");
         goto out;
     }
-    nb = (time_t)now;
-    na = nb + (time_t)days * 86400 + secs;
+    /*
+     * Valid from a little before now, for clients whose clocks lag: a
+     * tenth of the lifetime, at most five minutes. The length is kept.
+     */
+    {
+        int64_t life = (int64_t)days * 86400 + secs, skew = life / 10 < 300 ? life / 10 : 300;
+
+        nb = (time_t)(now - skew);
+        na = nb + (time_t)life;
+    }
     if ((x = X509_new()) == NULL || !X509_set_subject_name(x, X509_get_subject_name(old))) {
         r = evc_err_openssl(err, EVC_ERR_NOMEM, "cannot copy the subject");
         goto out;
