@@ -62,6 +62,8 @@ struct evc_renew_result {
     size_t ncerts;
     struct evc_renew_action *actions;
     size_t nactions;
+    /* The earliest activate_at of a staged successor still waiting; 0 if none. */
+    evc_time next_activation;
 };
 
 /*

@@ -1294,6 +1294,15 @@ evc_renew_run(const struct evc_renew_opts *o, struct evc_renew_result *res, stru
         v->done = !o->dry_run;
     }
     r = commit_staged(run, err);
+    for (size_t i = 0; r == 0 && i < run->npers; i++) {
+        const struct personal_st *p = &run->pers[i];
+
+        if (p->next != NULL && !same_sha(sk_X509_value(p->next, 0), leaf(p)) &&
+            p->activate_at > o->now &&
+            (res->next_activation == 0 || p->activate_at < res->next_activation)) {
+            res->next_activation = p->activate_at;
+        }
+    }
 out:
     free(plan);
     free_run(run);

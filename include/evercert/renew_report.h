@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Rendering a renewal result for people (text) and programs (JSON). */
+#ifndef EVERCERT_RENEW_REPORT_H
+#define EVERCERT_RENEW_REPORT_H
+
+#include <stdio.h>
+
+#include "evercert/renew.h"
+
+/* Text tables; 0 or -1 on a write error. */
+EVC_EXPORT int evc_renew_report_text(const struct evc_renew_result *r, int dry_run, evc_time now,
+                                     FILE *out);
+/* One JSON object; error is the run's error message or NULL. */
+EVC_EXPORT int evc_renew_report_json(const struct evc_renew_result *r, int dry_run, evc_time now,
+                                     const char *error, FILE *out);
+
+#endif
