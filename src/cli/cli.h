@@ -32,5 +32,7 @@ int evc_cmd_issue(int argc, char **argv);
 int evc_cmd_selfsign(int argc, char **argv);
 int evc_cmd_renew(int argc, char **argv);
 int evc_cmd_activate(int argc, char **argv);
+int evc_cmd_monitor(int argc, char **argv);
+int evc_cmd_history(int argc, char **argv);
 
 #endif

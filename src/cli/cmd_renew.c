@@ -12,9 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "evercert/renew.h"
+#include "evercert/renew_report.h"
 #include "base/atomic.h"
 #include "base/text.h"
 #include "cli.h"
@@ -27,121 +26,6 @@ fault_hook(unsigned long step)
     if (step == fault_at) {
         _exit(99);
     }
-}
-
-static void
-hex_short(const uint8_t *fp, char out[17])
-{
-    evc_text_hex(fp, 8, out);
-}
-
-static void
-print_text(const struct evc_renew_result *r, int dry_run, evc_time now)
-{
-    char when[EVC_TIME_TEXT_MAX], hex[17], hex2[17];
-
-    evc_time_format(now, when);
-    printf("%s at %s\n\n", dry_run ? "plan (dry run, nothing written)" : "renew", when);
-    printf("%-12s %-9s %-10s %-12s %-20s %-16s %s\n", "STORE", "ROLE", "STATUS", "KIND",
-           "NOT AFTER", "SHA256", "SUBJECT");
-    for (size_t i = 0; i < r->ncerts; i++) {
-        const struct evc_renew_cert *c = &r->certs[i];
-
-        evc_time_format(c->not_after, when);
-        hex_short(c->sha256, hex);
-        printf("%-12s %-9s %-10s %-12s %-20s %-16s %s\n", c->store, evc_role_name(c->role),
-               evc_status_name(c->status), evc_kind_name(c->kind), when, hex, c->subject);
-    }
-    printf("\n%zu action%s\n", r->nactions, r->nactions == 1 ? "" : "s");
-    for (size_t i = 0; i < r->nactions; i++) {
-        const struct evc_renew_action *a = &r->actions[i];
-
-        hex_short(a->old_sha256, hex);
-        hex_short(a->new_sha256, hex2);
-        printf("  %-13s %-12s %-14s %s%s%s", a->action, a->store, a->reason, a->has_old ? hex : "",
-               a->has_old && a->has_new ? " -> " : "", a->has_new ? hex2 : "");
-        if (a->activate_at != 0) {
-            evc_time_format(a->activate_at, when);
-            printf(" activate at %s", when);
-        }
-        if (a->detail[0] != '\0') {
-            printf(" (%s)", a->detail);
-        }
-        if (a->verified != 0) {
-            printf(" [%s: %s]", a->verified > 0 ? "verified" : "NOT VERIFIED", a->verify_detail);
-        }
-        printf("%s\n", a->done || dry_run ? "" : " NOT DONE");
-    }
-}
-
-static json_t *
-fp_json(int has, const uint8_t *fp)
-{
-    char hex[65];
-
-    if (!has) {
-        return json_null();
-    }
-    evc_text_hex(fp, 32, hex);
-    return json_string(hex);
-}
-
-static json_t *
-time_json(evc_time t)
-{
-    char when[EVC_TIME_TEXT_MAX];
-
-    evc_time_format(t, when);
-    return json_string(when);
-}
-
-static int
-print_json(const struct evc_renew_result *r, int dry_run, evc_time now, const char *error)
-{
-    json_t *root = json_object(), *certs = json_array(), *acts = json_array();
-    int ok;
-
-    json_object_set_new(root, "at", time_json(now));
-    json_object_set_new(root, "dry_run", json_boolean(dry_run));
-    json_object_set_new(root, "error", error != NULL ? json_string(error) : json_null());
-    for (size_t i = 0; i < r->ncerts; i++) {
-        const struct evc_renew_cert *c = &r->certs[i];
-
-        json_array_append_new(
-            certs, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "store", c->store, "role",
-                             evc_role_name(c->role), "status", evc_status_name(c->status), "kind",
-                             evc_kind_name(c->kind), "subject", c->subject, "not_after",
-                             time_json(c->not_after), "sha256", fp_json(1, c->sha256)));
-    }
-    for (size_t i = 0; i < r->nactions; i++) {
-        const struct evc_renew_action *a = &r->actions[i];
-
-        json_array_append_new(
-            acts, json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:b, s:s}", "action", a->action,
-                            "store", a->store, "reason", a->reason, "old_sha256",
-                            fp_json(a->has_old, a->old_sha256), "new_sha256",
-                            fp_json(a->has_new, a->new_sha256), "activate_at",
-                            a->activate_at != 0 ? time_json(a->activate_at) : json_null(), "done",
-                            a->done, "detail", a->detail));
-        json_t *last = json_array_get(acts, json_array_size(acts) - 1);
-
-        if (a->hook_ran || a->hook_status == -1) {
-            json_object_set_new(
-                last, "hook",
-                json_pack("{s:i, s:s}", "status", a->hook_status, "output", a->hook_output));
-        }
-        if (a->verified != 0) {
-            json_object_set_new(
-                last, "verify",
-                json_pack("{s:b, s:s}", "served", a->verified > 0, "detail", a->verify_detail));
-        }
-    }
-    json_object_set_new(root, "certificates", certs);
-    json_object_set_new(root, "actions", acts);
-    ok = json_dumpf(root, stdout, JSON_INDENT(2)) == 0;
-    putchar('\n');
-    json_decref(root);
-    return ok ? 0 : -1;
 }
 
 static int
@@ -214,9 +98,10 @@ run(const char *cmd, int argc, char **argv, int activate_only)
     /* A store that cannot be read stops the run before it reports anything. */
     if (r == 0 || res.nactions > 0) {
         if (json) {
-            (void)print_json(&res, o.dry_run, o.now, r != 0 ? evc_err_message(&err) : NULL);
+            (void)evc_renew_report_json(&res, o.dry_run, o.now,
+                                        r != 0 ? evc_err_message(&err) : NULL, stdout);
         } else {
-            print_text(&res, o.dry_run, o.now);
+            (void)evc_renew_report_text(&res, o.dry_run, o.now, stdout);
         }
     }
     ret = r == 0 ? 0 : EVC_EXIT_FAILURE;

@@ -41,8 +41,9 @@ static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
 } commands[] = {
-    {"scan", evc_cmd_scan},         {"ca", evc_cmd_ca},       {"issue", evc_cmd_issue},
-    {"selfsign", evc_cmd_selfsign}, {"renew", evc_cmd_renew}, {"activate", evc_cmd_activate},
+    {"scan", evc_cmd_scan},         {"ca", evc_cmd_ca},           {"issue", evc_cmd_issue},
+    {"selfsign", evc_cmd_selfsign}, {"renew", evc_cmd_renew},     {"activate", evc_cmd_activate},
+    {"monitor", evc_cmd_monitor},   {"history", evc_cmd_history},
 };
 
 int
