@@ -62,4 +62,84 @@ EVC_EXPORT EVC_MUST_USE int evc_sa_decode(const uint8_t *der, size_t len, struct
                                           struct evc_err *err);
 EVC_EXPORT void evc_sa_free(struct evc_sa *sa);
 
+/*
+ * The SHA-256 of each signer's certificate, as carried in the SA (up to
+ * max; *n gets the number of signers). A signer whose certificate is not
+ * carried gets all zeros.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_sa_signers(const uint8_t *der, size_t len, uint8_t (*fps)[32],
+                                           size_t max, size_t *n, struct evc_err *err);
+
+/* --- the client's decision ------------------------------------------------ */
+
+enum evc_sa_decision { EVC_SA_ACCEPT = 0, EVC_SA_QUEUE = 1, EVC_SA_REJECT = 2 };
+
+/* Why, one per rule of DESIGN.md; stable names for logs and tests. */
+#define EVC_SA_REASONS(X)                                                                          \
+    X(OK, "ok")                                                                                    \
+    X(MALFORMED, "malformed")                                                                      \
+    X(SIGNER_COUNT, "signer-count")                                                                \
+    X(UNKNOWN_SIGNER, "unknown-signer")                                                            \
+    X(NO_CURRENT_SIGNER, "no-current-signer")                                                      \
+    X(NO_SUCCESSOR_SIGNER, "no-successor-signer")                                                  \
+    X(BAD_SIGNATURE, "bad-signature")                                                              \
+    X(SERVICE, "service-mismatch")                                                                 \
+    X(WIDENS, "widens")                                                                            \
+    X(WEAK_KEY, "weak-key")                                                                        \
+    X(ROLLBACK, "rollback")                                                                        \
+    X(REPLAY, "replay")                                                                            \
+    X(CONFLICT, "conflict")                                                                        \
+    X(VALIDITY, "validity")                                                                        \
+    X(NO_ANCHOR, "no-anchor")
+
+enum evc_sa_reason {
+#define EVC_SA_REASON_ENUM(name, text) EVC_SA_R_##name,
+    EVC_SA_REASONS(EVC_SA_REASON_ENUM)
+#undef EVC_SA_REASON_ENUM
+};
+
+enum evc_sa_policy_mode { EVC_SA_POLICY_AUTO = 0, EVC_SA_POLICY_MANUAL, EVC_SA_POLICY_CA };
+
+struct evc_sa_policy {
+    enum evc_sa_policy_mode mode;
+    X509_STORE *trust; /* policy ca: the anchors the successor must chain to */
+    int64_t skew;      /* seconds of clock skew allowed at activateAt (default 300) */
+};
+
+/* What the client knows about the service before this SA. */
+struct evc_sa_known {
+    X509 *trusted;              /* the certificate trusted now for the service */
+    const char *service;        /* the name the client connects to; NULL: the SA's */
+    uint64_t last_generation;   /* last accepted, 0 if none */
+    const uint8_t *last_sha256; /* SHA-256 of the last accepted SA, or NULL */
+};
+
+struct evc_sa_verdict {
+    enum evc_sa_decision decision;
+    enum evc_sa_reason reason;
+    char message[256];
+    struct evc_sa *sa;  /* decoded, when it parsed; freed by evc_sa_verdict_clear */
+    uint8_t sha256[32]; /* of the SA's DER */
+};
+
+/*
+ * Decide on an SA, as DESIGN.md's rules say, all of them: the SA parses
+ * under the cap with exactly two signers, one the trusted certificate and
+ * one the successor leaf, both signatures verify; the service name matches
+ * both (DNS names and IP addresses never confused); the successor never
+ * widens (SANs a subset, no CA, key usage no wider, serverAuth kept, key
+ * no weaker: RSA >= 2048, EC >= P-256, not smaller than the current); the
+ * generation is newer than the last (equal with other content: conflict);
+ * the successor is valid at activateAt; under policy ca it chains to the
+ * trust store. Pure: no I/O, no clock but now. The verdict is always
+ * filled; the return value is 0, or an error for an internal failure.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_sa_verify(const uint8_t *der, size_t len,
+                                          const struct evc_sa_known *known,
+                                          const struct evc_sa_policy *policy, evc_time now,
+                                          struct evc_sa_verdict *out);
+EVC_EXPORT void evc_sa_verdict_clear(struct evc_sa_verdict *v);
+EVC_EXPORT const char *evc_sa_reason_name(enum evc_sa_reason r);
+EVC_EXPORT const char *evc_sa_decision_name(enum evc_sa_decision d);
+
 #endif

@@ -268,3 +268,39 @@ evc_sa_free(struct evc_sa *sa)
     sk_X509_pop_free(sa->anchors, X509_free);
     free(sa);
 }
+
+int
+evc_sa_signers(const uint8_t *der, size_t len, uint8_t (*fps)[32], size_t max, size_t *n,
+               struct evc_err *err)
+{
+    const unsigned char *p = der;
+    CMS_ContentInfo *cms;
+    STACK_OF(CMS_SignerInfo) * sis;
+    STACK_OF(X509) * certs;
+
+    *n = 0;
+    if (len > EVC_SA_MAX || (cms = d2i_CMS_ContentInfo(NULL, &p, (long)len)) == NULL) {
+        return evc_err_openssl(err, EVC_ERR_BAD_DER, "not a CMS structure");
+    }
+    sis = CMS_get0_SignerInfos(cms);
+    certs = CMS_get1_certs(cms);
+    for (int i = 0; sis != NULL && i < sk_CMS_SignerInfo_num(sis); i++) {
+        if ((size_t)i < max) {
+            memset(fps[i], 0, 32);
+            for (int k = 0; certs != NULL && k < sk_X509_num(certs); k++) {
+                unsigned int dl = 0;
+
+                if (CMS_SignerInfo_cert_cmp(sk_CMS_SignerInfo_value(sis, i),
+                                            sk_X509_value(certs, k)) == 0) {
+                    X509_digest(sk_X509_value(certs, k), EVP_sha256(), fps[i], &dl);
+                    break;
+                }
+            }
+        }
+        (*n)++;
+    }
+    sk_X509_pop_free(certs, X509_free);
+    CMS_ContentInfo_free(cms);
+    ERR_clear_error();
+    return 0;
+}

@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The client's decision on a Successor Announcement. Each rule of
+ * DESIGN.md is one check below, in its order; the first that fails
+ * decides, with its reason. Nothing here writes or remembers: the caller
+ * stores the accepted generation with the trust store change.
+ */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/cms.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "evercert/announce.h"
+
+static const char *const reason_names[] = {
+#define EVC_SA_REASON_NAME(name, text) text,
+    EVC_SA_REASONS(EVC_SA_REASON_NAME)
+#undef EVC_SA_REASON_NAME
+};
+
+const char *
+evc_sa_reason_name(enum evc_sa_reason r)
+{
+    return (unsigned)r < sizeof(reason_names) / sizeof(reason_names[0]) ? reason_names[r] : "?";
+}
+
+const char *
+evc_sa_decision_name(enum evc_sa_decision d)
+{
+    switch (d) {
+    case EVC_SA_ACCEPT:
+        return "accept";
+    case EVC_SA_QUEUE:
+        return "queue";
+    default:
+        return "reject";
+    }
+}
+
+static int reject(struct evc_sa_verdict *v, enum evc_sa_reason r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+reject(struct evc_sa_verdict *v, enum evc_sa_reason r, const char *fmt, ...)
+{
+    va_list ap;
+
+    v->decision = EVC_SA_REJECT;
+    v->reason = r;
+    va_start(ap, fmt);
+    vsnprintf(v->message, sizeof(v->message), fmt, ap);
+    va_end(ap);
+    ERR_clear_error();
+    return 0;
+}
+
+void
+evc_sa_verdict_clear(struct evc_sa_verdict *v)
+{
+    evc_sa_free(v->sa);
+    memset(v, 0, sizeof(*v));
+}
+
+/* Does cert speak for service? An IP literal matches only IP SANs, a name only DNS SANs. */
+static int
+names(X509 *cert, const char *service)
+{
+    unsigned char addr[16];
+
+    if (inet_pton(AF_INET, service, addr) == 1 || inet_pton(AF_INET6, service, addr) == 1) {
+        return X509_check_ip_asc(cert, service, 0) == 1;
+    }
+    return X509_check_host(cert, service, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1;
+}
+
+/* Every SAN of succ is a SAN of cur (same type, same bytes). */
+static int
+sans_subset(X509 *succ, X509 *cur)
+{
+    GENERAL_NAMES *s = X509_get_ext_d2i(succ, NID_subject_alt_name, NULL, NULL);
+    GENERAL_NAMES *c = X509_get_ext_d2i(cur, NID_subject_alt_name, NULL, NULL);
+    int ok = 1;
+
+    for (int i = 0; ok && s != NULL && i < sk_GENERAL_NAME_num(s); i++) {
+        int found = 0;
+
+        for (int k = 0; !found && c != NULL && k < sk_GENERAL_NAME_num(c); k++) {
+            found = GENERAL_NAME_cmp(sk_GENERAL_NAME_value(s, i), sk_GENERAL_NAME_value(c, k)) == 0;
+        }
+        ok = found;
+    }
+    GENERAL_NAMES_free(s);
+    GENERAL_NAMES_free(c);
+    return ok;
+}
+
+/* The key of succ is no weaker: RSA >= 2048, EC >= P-256, not smaller than cur's of the same kind.
+ */
+static int
+key_strong(X509 *succ, X509 *cur, char *why, size_t len)
+{
+    EVP_PKEY *k = X509_get0_pubkey(succ), *c = X509_get0_pubkey(cur);
+    int id = k != NULL ? EVP_PKEY_get_base_id(k) : 0, bits = k != NULL ? EVP_PKEY_get_bits(k) : 0;
+
+    if (id == EVP_PKEY_RSA && bits < 2048) {
+        snprintf(why, len, "an RSA key of %d bits (at least 2048)", bits);
+        return 0;
+    }
+    if (id == EVP_PKEY_EC && bits < 256) {
+        snprintf(why, len, "an EC key of %d bits (at least P-256)", bits);
+        return 0;
+    }
+    if (id != EVP_PKEY_RSA && id != EVP_PKEY_EC && id != EVP_PKEY_ED25519 && id != EVP_PKEY_ED448) {
+        snprintf(why, len, "an unsupported key type");
+        return 0;
+    }
+    if (c != NULL && EVP_PKEY_get_base_id(c) == id && bits < EVP_PKEY_get_bits(c)) {
+        snprintf(why, len, "a %d-bit key replacing a %d-bit key", bits, EVP_PKEY_get_bits(c));
+        return 0;
+    }
+    return 1;
+}
+
+/* Key usage no wider, no CA, serverAuth kept. */
+static int
+narrow(X509 *succ, X509 *cur, char *why, size_t len)
+{
+    uint32_t sku = X509_get_key_usage(succ), cku = X509_get_key_usage(cur);
+
+    if (X509_check_ca(succ) != 0) {
+        snprintf(why, len, "the successor is a CA");
+        return 0;
+    }
+    if ((sku & ~cku) != 0) {
+        snprintf(why, len, "the successor's key usage is wider");
+        return 0;
+    }
+    if (X509_check_purpose(succ, X509_PURPOSE_SSL_SERVER, 0) != 1 ||
+        (X509_get_extension_flags(succ) & EXFLAG_XKUSAGE &&
+         !(X509_get_extended_key_usage(succ) & XKU_SSL_SERVER))) {
+        snprintf(why, len, "the successor is not for TLS server authentication");
+        return 0;
+    }
+    if (!sans_subset(succ, cur)) {
+        snprintf(why, len, "the successor names more than the current certificate");
+        return 0;
+    }
+    return 1;
+}
+
+static evc_time
+asn1_time(const ASN1_TIME *t)
+{
+    struct tm tm;
+
+    if (!ASN1_TIME_to_tm(t, &tm)) {
+        return 0;
+    }
+    return evc_time_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                               tm.tm_sec);
+}
+
+/* Which of the two a signer is: 1 current, 2 successor, 0 neither. */
+static int
+signer_is(CMS_SignerInfo *si, X509 *current, X509 *successor)
+{
+    if (CMS_SignerInfo_cert_cmp(si, current) == 0) {
+        return 1;
+    }
+    if (CMS_SignerInfo_cert_cmp(si, successor) == 0) {
+        return 2;
+    }
+    return 0;
+}
+
+/* Both signatures, over the signed attributes and the content digest. */
+static int
+signatures_verify(CMS_ContentInfo *cms, X509 *current, X509 *successor)
+{
+    STACK_OF(X509) *certs = sk_X509_new_null();
+    BIO *out = BIO_new(BIO_s_null());
+    int ok = certs != NULL && out != NULL && sk_X509_push(certs, current) &&
+             sk_X509_push(certs, successor) &&
+             CMS_verify(cms, certs, NULL, NULL, out,
+                        CMS_NOINTERN | CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY) == 1;
+
+    sk_X509_free(certs);
+    BIO_free(out);
+    return ok;
+}
+
+int
+evc_sa_verify(const uint8_t *der, size_t len, const struct evc_sa_known *known,
+              const struct evc_sa_policy *policy, evc_time now, struct evc_sa_verdict *v)
+{
+    const unsigned char *p = der;
+    CMS_ContentInfo *cms = NULL;
+    STACK_OF(CMS_SignerInfo) * sis;
+    struct evc_err err = {0};
+    X509 *succ;
+    char why[160];
+    int seen[3] = {0, 0, 0};
+    const char *service;
+    int64_t skew = policy->skew > 0 ? policy->skew : 300;
+
+    (void)now;
+    memset(v, 0, sizeof(*v));
+    v->decision = EVC_SA_REJECT;
+    /* 1. It parses, under the cap, with exactly the two signers. */
+    if (evc_sa_decode(der, len, &v->sa, &err) != 0) {
+        return reject(v, EVC_SA_R_MALFORMED, "not a Successor Announcement: %s",
+                      evc_err_message(&err));
+    }
+    if (!EVP_Digest(der, len, v->sha256, NULL, EVP_sha256(), NULL)) {
+        return reject(v, EVC_SA_R_MALFORMED, "cannot hash the SA");
+    }
+    succ = sk_X509_value(v->sa->successor, 0);
+    if ((cms = d2i_CMS_ContentInfo(NULL, &p, (long)len)) == NULL ||
+        (sis = CMS_get0_SignerInfos(cms)) == NULL) {
+        CMS_ContentInfo_free(cms);
+        return reject(v, EVC_SA_R_MALFORMED, "no signers");
+    }
+    if (sk_CMS_SignerInfo_num(sis) != 2) {
+        int n = sk_CMS_SignerInfo_num(sis);
+
+        CMS_ContentInfo_free(cms);
+        return reject(v, EVC_SA_R_SIGNER_COUNT, "%d signers; an SA has exactly two", n);
+    }
+    for (int i = 0; i < 2; i++) {
+        seen[signer_is(sk_CMS_SignerInfo_value(sis, i), known->trusted, succ)]++;
+    }
+    if (seen[1] == 0 || seen[2] == 0) {
+        CMS_ContentInfo_free(cms);
+        if (seen[1] == 0 && seen[2] == 0) {
+            return reject(v, EVC_SA_R_UNKNOWN_SIGNER,
+                          "neither signer is the trusted certificate or the successor");
+        }
+        return seen[1] == 0
+                   ? reject(v, EVC_SA_R_NO_CURRENT_SIGNER,
+                            "not signed by the certificate trusted now%s",
+                            seen[0] ? " (a signer is neither)" : "")
+                   : reject(v, EVC_SA_R_NO_SUCCESSOR_SIGNER, "not signed by the successor's key%s",
+                            seen[0] ? " (a signer is neither)" : "");
+    }
+    /* 2. Both signatures verify: continuity and proof of possession. */
+    if (!signatures_verify(cms, known->trusted, succ)) {
+        CMS_ContentInfo_free(cms);
+        return reject(v, EVC_SA_R_BAD_SIGNATURE, "a signature does not verify");
+    }
+    CMS_ContentInfo_free(cms);
+    /* 3. Same service, never wider, never weaker. */
+    service = known->service != NULL ? known->service : v->sa->service;
+    if (strcmp(service, v->sa->service) != 0) {
+        return reject(v, EVC_SA_R_SERVICE, "the SA is for %.100s, not %.100s", v->sa->service,
+                      service);
+    }
+    if (!names(known->trusted, service) || !names(succ, service)) {
+        return reject(v, EVC_SA_R_SERVICE, "the %s certificate does not name %.100s",
+                      names(known->trusted, service) ? "successor" : "trusted", service);
+    }
+    if (!key_strong(succ, known->trusted, why, sizeof(why))) {
+        return reject(v, EVC_SA_R_WEAK_KEY, "%s", why);
+    }
+    if (!narrow(succ, known->trusted, why, sizeof(why))) {
+        return reject(v, EVC_SA_R_WIDENS, "%s", why);
+    }
+    /* 4. No rollback, no replay; the same generation with other content is a conflict. */
+    if (v->sa->generation == known->last_generation && known->last_sha256 != NULL &&
+        CRYPTO_memcmp(v->sha256, known->last_sha256, 32) != 0) {
+        return reject(v, EVC_SA_R_CONFLICT,
+                      "generation %llu again with other content: a second holder of the key?",
+                      (unsigned long long)v->sa->generation);
+    }
+    if (v->sa->generation == known->last_generation) {
+        return reject(v, EVC_SA_R_REPLAY, "generation %llu was accepted already",
+                      (unsigned long long)v->sa->generation);
+    }
+    if (v->sa->generation < known->last_generation) {
+        return reject(v, EVC_SA_R_ROLLBACK, "generation %llu is older than %llu",
+                      (unsigned long long)v->sa->generation,
+                      (unsigned long long)known->last_generation);
+    }
+    /* 5. The successor is valid at activateAt. */
+    if (asn1_time(X509_get0_notBefore(succ)) > v->sa->activate_at + skew ||
+        asn1_time(X509_get0_notAfter(succ)) <= v->sa->activate_at) {
+        return reject(v, EVC_SA_R_VALIDITY, "the successor is not valid at activateAt");
+    }
+    /* 6. Under policy ca, it chains to an anchor the client trusts. */
+    if (policy->mode == EVC_SA_POLICY_CA) {
+        X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+        STACK_OF(X509) *chain = sk_X509_new_null();
+        int ok = 0;
+
+        for (int i = 1; chain != NULL && i < sk_X509_num(v->sa->successor); i++) {
+            (void)sk_X509_push(chain, sk_X509_value(v->sa->successor, i));
+        }
+        if (ctx != NULL && policy->trust != NULL &&
+            X509_STORE_CTX_init(ctx, policy->trust, succ, chain) == 1) {
+            X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), (time_t)v->sa->activate_at);
+            ok = X509_verify_cert(ctx) == 1;
+            if (!ok) {
+                snprintf(why, sizeof(why), "%s",
+                         X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+            }
+        } else {
+            snprintf(why, sizeof(why), "no trust store");
+        }
+        X509_STORE_CTX_free(ctx);
+        sk_X509_free(chain);
+        if (!ok) {
+            return reject(v, EVC_SA_R_NO_ANCHOR,
+                          "the successor does not chain to a trusted anchor: %s", why);
+        }
+    }
+    v->reason = EVC_SA_R_OK;
+    if (policy->mode == EVC_SA_POLICY_MANUAL) {
+        v->decision = EVC_SA_QUEUE;
+        snprintf(v->message, sizeof(v->message),
+                 "valid; queued for approval (policy manual), generation %llu",
+                 (unsigned long long)v->sa->generation);
+    } else {
+        v->decision = EVC_SA_ACCEPT;
+        snprintf(v->message, sizeof(v->message), "valid; accepted, generation %llu",
+                 (unsigned long long)v->sa->generation);
+    }
+    return 0;
+}
