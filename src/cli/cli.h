@@ -34,5 +34,7 @@ int evc_cmd_renew(int argc, char **argv);
 int evc_cmd_activate(int argc, char **argv);
 int evc_cmd_monitor(int argc, char **argv);
 int evc_cmd_history(int argc, char **argv);
+int evc_cmd_announce(int argc, char **argv);
+int evc_cmd_inspect(int argc, char **argv);
 
 #endif

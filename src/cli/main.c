@@ -43,7 +43,8 @@ static const struct {
 } commands[] = {
     {"scan", evc_cmd_scan},         {"ca", evc_cmd_ca},           {"issue", evc_cmd_issue},
     {"selfsign", evc_cmd_selfsign}, {"renew", evc_cmd_renew},     {"activate", evc_cmd_activate},
-    {"monitor", evc_cmd_monitor},   {"history", evc_cmd_history},
+    {"monitor", evc_cmd_monitor},   {"history", evc_cmd_history}, {"announce", evc_cmd_announce},
+    {"inspect", evc_cmd_inspect},
 };
 
 int

@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * evercert announce: write a Successor Announcement by hand (renew calls
+ * the same library code). evercert inspect: show an SA, and with
+ * --trusted run the client's decision and say why.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/x509.h>
+
+#include "evercert/announce.h"
+#include "evercert/ca.h"
+#include "evercert/limits.h"
+#include "evercert/stores.h"
+#include "base/atomic.h"
+#include "base/file.h"
+#include "base/text.h"
+#include "cli.h"
+
+#define ANCHORS_MAX EVC_SA_CERTS_MAX
+
+static int
+read_all(const char *path, size_t max, struct evc_buf *b)
+{
+    struct evc_err err = {0};
+
+    evc_buf_init(b, max + 2);
+    if (evc_file_read(path, max, b, &err) != 0) {
+        evc_cli_error(path, "%s", evc_err_message(&err));
+        return -1;
+    }
+    return 0;
+}
+
+static int
+read_certs(const char *path, STACK_OF(X509) * *out)
+{
+    struct evc_buf b;
+    struct evc_err err = {0};
+    int r = -1;
+
+    if (read_all(path, EVC_STORE_FILE_MAX, &b) == 0) {
+        if (evc_certs_parse(b.data, b.len, NULL, out, &err) != 0) {
+            evc_cli_error(path, "%s", evc_err_message(&err));
+        } else {
+            r = 0;
+        }
+    }
+    evc_buf_free(&b);
+    return r;
+}
+
+static int
+read_key(const char *path, EVP_PKEY **out)
+{
+    struct evc_buf b;
+    struct evc_err err = {0};
+    int r = -1;
+
+    if (read_all(path, EVC_STORE_FILE_MAX, &b) == 0) {
+        if (evc_key_parse(b.data, b.len, out, &err) != 0) {
+            evc_cli_error(path, "%s", evc_err_message(&err));
+        } else {
+            r = 0;
+        }
+    }
+    evc_buf_free(&b);
+    return r;
+}
+
+static int
+parse_u64(const char *opt, const char *v, uint64_t *out)
+{
+    char *end;
+    unsigned long long n;
+
+    errno = 0;
+    n = strtoull(v, &end, 10);
+    if (errno != 0 || *v == '\0' || *v == '-' || *end != '\0') {
+        evc_cli_error(opt, "'%s': expected a whole number", v);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+int
+evc_cmd_announce(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"current", required_argument, NULL, 'c'},
+        {"current-key", required_argument, NULL, 'C'},
+        {"successor", required_argument, NULL, 's'},
+        {"successor-key", required_argument, NULL, 'S'},
+        {"service", required_argument, NULL, 'n'},
+        {"generation", required_argument, NULL, 'g'},
+        {"activate-at", required_argument, NULL, 'A'},
+        {"anchor", required_argument, NULL, 'a'},
+        {"out", required_argument, NULL, 'o'},
+        {"at", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *cur = NULL, *curk = NULL, *succ = NULL, *succk = NULL, *out = NULL;
+    const char *anchor_paths[ANCHORS_MAX];
+    size_t nanchors = 0;
+    struct evc_sa_params p;
+    STACK_OF(X509) *cc = NULL, *sc = NULL, *anchors = NULL, *chain = NULL;
+    EVP_PKEY *ck = NULL, *sk = NULL;
+    struct evc_buf sa;
+    struct evc_err err = {0};
+    int c, ret = EVC_EXIT_FAILURE, have_gen = 0, have_act = 0;
+
+    memset(&p, 0, sizeof(p));
+    p.published_at = evc_time_now();
+    evc_buf_init(&sa, EVC_SA_MAX);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            cur = optarg;
+            break;
+        case 'C':
+            curk = optarg;
+            break;
+        case 's':
+            succ = optarg;
+            break;
+        case 'S':
+            succk = optarg;
+            break;
+        case 'n':
+            p.service = optarg;
+            break;
+        case 'g':
+            if (parse_u64("--generation", optarg, &p.generation) != 0) {
+                goto out;
+            }
+            have_gen = 1;
+            break;
+        case 'A':
+        case 't':
+            if (evc_time_parse(optarg, c == 'A' ? &p.activate_at : &p.published_at) != 0) {
+                evc_cli_error(c == 'A' ? "--activate-at" : "--at",
+                              "'%s': expected an RFC 3339 time like 2027-01-31T00:00:00Z", optarg);
+                goto out;
+            }
+            have_act |= c == 'A';
+            break;
+        case 'a':
+            if (nanchors >= ANCHORS_MAX) {
+                evc_cli_error("--anchor", "at most %d", ANCHORS_MAX);
+                goto out;
+            }
+            anchor_paths[nanchors++] = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'h':
+            evc_cli_help("announce", 0);
+            ret = 0;
+            goto out;
+        default:
+            evc_cli_help("announce", 1);
+            goto out;
+        }
+    }
+    if (cur == NULL || curk == NULL || succ == NULL || succk == NULL || p.service == NULL ||
+        !have_gen || !have_act || out == NULL || optind != argc) {
+        evc_cli_error("announce", "--current, --current-key, --successor, --successor-key, "
+                                  "--service, --generation, --activate-at and --out are required");
+        goto out;
+    }
+    if (read_certs(cur, &cc) != 0 || read_key(curk, &ck) != 0 || read_certs(succ, &sc) != 0 ||
+        read_key(succk, &sk) != 0) {
+        goto out;
+    }
+    if (evc_key_check(sk_X509_value(cc, 0), ck, &err) != 0) {
+        evc_cli_error(curk, "does not match %s", cur);
+        goto out;
+    }
+    if (evc_key_check(sk_X509_value(sc, 0), sk, &err) != 0) {
+        evc_cli_error(succk, "does not match %s", succ);
+        goto out;
+    }
+    if ((anchors = sk_X509_new_null()) == NULL || (chain = sk_X509_new_null()) == NULL) {
+        goto out;
+    }
+    for (int i = 1; i < sk_X509_num(sc); i++) {
+        (void)sk_X509_push(chain, sk_X509_value(sc, i));
+    }
+    for (size_t i = 0; i < nanchors; i++) {
+        STACK_OF(X509) *a = NULL;
+
+        if (read_certs(anchor_paths[i], &a) != 0) {
+            goto out;
+        }
+        while (sk_X509_num(a) > 0) {
+            (void)sk_X509_push(anchors, sk_X509_shift(a));
+        }
+        sk_X509_free(a);
+    }
+    p.current = sk_X509_value(cc, 0);
+    p.current_key = ck;
+    p.successor = sk_X509_value(sc, 0);
+    p.successor_key = sk;
+    p.chain = chain;
+    p.anchors = anchors;
+    if (evc_sa_encode(&p, &sa, &err) != 0) {
+        evc_cli_error("announce", "%s", evc_err_message(&err));
+        goto out;
+    }
+    if (evc_atomic_write(out, sa.data, sa.len, 0644, &err) != 0) {
+        evc_cli_error(out, "%s", evc_err_message(&err));
+        goto out;
+    }
+    ret = 0;
+out:
+    sk_X509_free(chain);
+    sk_X509_pop_free(anchors, X509_free);
+    sk_X509_pop_free(cc, X509_free);
+    sk_X509_pop_free(sc, X509_free);
+    EVP_PKEY_free(ck);
+    EVP_PKEY_free(sk);
+    evc_buf_free(&sa);
+    return ret;
+}
+
+static json_t *
+cert_json(X509 *x)
+{
+    uint8_t fp[32];
+    char hex[65], *subj = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
+    char nb[EVC_TIME_TEXT_MAX], na[EVC_TIME_TEXT_MAX];
+    struct tm tm;
+    json_t *o;
+
+    if (evc_x509_sha256(x, fp) != 0) {
+        memset(fp, 0, sizeof(fp));
+    }
+    evc_text_hex(fp, 32, hex);
+    ASN1_TIME_to_tm(X509_get0_notBefore(x), &tm);
+    evc_time_format(evc_time_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                                        tm.tm_min, tm.tm_sec),
+                    nb);
+    ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm);
+    evc_time_format(evc_time_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                                        tm.tm_min, tm.tm_sec),
+                    na);
+    o = json_pack("{s:s, s:s, s:s, s:s}", "subject", subj != NULL ? subj : "", "sha256", hex,
+                  "not_before", nb, "not_after", na);
+    OPENSSL_free(subj);
+    return o;
+}
+
+static json_t *
+certs_json(STACK_OF(X509) * s)
+{
+    json_t *a = json_array();
+
+    for (int i = 0; s != NULL && i < sk_X509_num(s); i++) {
+        json_array_append_new(a, cert_json(sk_X509_value(s, i)));
+    }
+    return a;
+}
+
+int
+evc_cmd_inspect(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"format", required_argument, NULL, 'f'},
+        {"trusted", required_argument, NULL, 'T'},
+        {"last-generation", required_argument, NULL, 'g'},
+        {"policy", required_argument, NULL, 'p'},
+        {"trust-store", required_argument, NULL, 's'},
+        {"service", required_argument, NULL, 'n'},
+        {"at", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *trusted = NULL, *store = NULL;
+    struct evc_sa_known known = {NULL, NULL, 0, NULL};
+    struct evc_sa_policy pol = {EVC_SA_POLICY_AUTO, NULL, 0};
+    struct evc_sa_verdict v;
+    struct evc_sa *sa = NULL;
+    struct evc_buf b;
+    struct evc_err err = {0};
+    STACK_OF(X509) *tc = NULL;
+    uint8_t fps[4][32];
+    size_t nsig = 0;
+    evc_time now = evc_time_now();
+    json_t *root = NULL, *sigs;
+    char hex[65], t1[EVC_TIME_TEXT_MAX], t2[EVC_TIME_TEXT_MAX];
+    int c, json = 0, ret = EVC_EXIT_FAILURE;
+
+    memset(&v, 0, sizeof(v));
+    evc_buf_init(&b, EVC_SA_MAX + 2);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "f:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
+                evc_cli_error("--format", "'%s': expected text or json", optarg);
+                goto out;
+            }
+            json = strcmp(optarg, "json") == 0;
+            break;
+        case 'T':
+            trusted = optarg;
+            break;
+        case 'g':
+            if (parse_u64("--last-generation", optarg, &known.last_generation) != 0) {
+                goto out;
+            }
+            break;
+        case 'p':
+            if (strcmp(optarg, "auto") == 0) {
+                pol.mode = EVC_SA_POLICY_AUTO;
+            } else if (strcmp(optarg, "manual") == 0) {
+                pol.mode = EVC_SA_POLICY_MANUAL;
+            } else if (strcmp(optarg, "ca") == 0) {
+                pol.mode = EVC_SA_POLICY_CA;
+            } else {
+                evc_cli_error("--policy", "'%s': expected auto, manual or ca", optarg);
+                goto out;
+            }
+            break;
+        case 's':
+            store = optarg;
+            break;
+        case 'n':
+            known.service = optarg;
+            break;
+        case 'a':
+            if (evc_time_parse(optarg, &now) != 0) {
+                evc_cli_error("--at", "'%s': expected an RFC 3339 time", optarg);
+                goto out;
+            }
+            break;
+        case 'h':
+            evc_cli_help("inspect", 0);
+            ret = 0;
+            goto out;
+        default:
+            evc_cli_help("inspect", 1);
+            goto out;
+        }
+    }
+    if (optind + 1 != argc) {
+        evc_cli_error("inspect",
+                      "usage: evercert inspect SA.der [--format json] [--trusted CERT ...]");
+        goto out;
+    }
+    /* One byte past the cap is read, so an oversize SA is named as such. */
+    evc_buf_init(&b, EVC_SA_MAX + 4);
+    if (evc_file_read(argv[optind], EVC_SA_MAX + 1, &b, &err) != 0) {
+        evc_cli_error(argv[optind], "%s", evc_err_message(&err));
+        /* Too large is the SA's fault, a rejection; unreadable is ours. */
+        ret = err.code == EVC_ERR_TOO_LARGE && trusted != NULL ? 2 : EVC_EXIT_FAILURE;
+        goto out;
+    }
+    if (evc_sa_decode(b.data, b.len, &sa, &err) != 0) {
+        evc_cli_error(argv[optind], "not a Successor Announcement: %s", evc_err_message(&err));
+        ret = trusted != NULL ? 2 : EVC_EXIT_FAILURE;
+        goto out;
+    }
+    if (evc_sa_signers(b.data, b.len, fps, 4, &nsig, &err) != 0) {
+        nsig = 0;
+    }
+    evc_time_format(sa->published_at, t1);
+    evc_time_format(sa->activate_at, t2);
+    root = json_pack("{s:s, s:I, s:s, s:s, s:o, s:o}", "service", sa->service, "generation",
+                     (json_int_t)sa->generation, "published_at", t1, "activate_at", t2, "successor",
+                     certs_json(sa->successor), "anchors", certs_json(sa->anchors));
+    sigs = json_array();
+    for (size_t i = 0; i < nsig && i < 4; i++) {
+        evc_text_hex(fps[i], 32, hex);
+        json_array_append_new(sigs, json_string(hex));
+    }
+    json_object_set_new(root, "signers", sigs);
+    if (trusted != NULL) {
+        if (read_certs(trusted, &tc) != 0) {
+            goto out;
+        }
+        known.trusted = sk_X509_value(tc, 0);
+        if (store != NULL) {
+            pol.trust = X509_STORE_new();
+            if (pol.trust == NULL || X509_STORE_load_locations(pol.trust, store, NULL) != 1) {
+                evc_cli_error(store, "cannot be read as a trust store");
+                goto out;
+            }
+        }
+        if (evc_sa_verify(b.data, b.len, &known, &pol, now, &v) != 0) {
+            evc_cli_error("inspect", "internal error");
+            goto out;
+        }
+        json_object_set_new(root, "decision", json_string(evc_sa_decision_name(v.decision)));
+        json_object_set_new(root, "reason", json_string(evc_sa_reason_name(v.reason)));
+        json_object_set_new(root, "message", json_string(v.message));
+    }
+    if (json) {
+        json_dumpf(root, stdout, JSON_INDENT(2));
+        putchar('\n');
+    } else {
+        printf("service       %s\ngeneration    %llu\npublished at  %s\nactivate at   %s\n",
+               sa->service, (unsigned long long)sa->generation, t1, t2);
+        for (int i = 0; i < sk_X509_num(sa->successor); i++) {
+            json_t *x = json_array_get(json_object_get(root, "successor"), (size_t)i);
+
+            printf("%-13s %s  %s  %s .. %s\n", i == 0 ? "successor" : "  chain",
+                   json_string_value(json_object_get(x, "sha256")),
+                   json_string_value(json_object_get(x, "subject")),
+                   json_string_value(json_object_get(x, "not_before")),
+                   json_string_value(json_object_get(x, "not_after")));
+        }
+        for (int i = 0; sa->anchors != NULL && i < sk_X509_num(sa->anchors); i++) {
+            json_t *x = json_array_get(json_object_get(root, "anchors"), (size_t)i);
+
+            printf("%-13s %s  %s\n", "anchor", json_string_value(json_object_get(x, "sha256")),
+                   json_string_value(json_object_get(x, "subject")));
+        }
+        for (size_t i = 0; i < json_array_size(sigs); i++) {
+            printf("%-13s %s\n", "signer", json_string_value(json_array_get(sigs, i)));
+        }
+        if (trusted != NULL) {
+            printf("decision      %s (%s): %s\n", evc_sa_decision_name(v.decision),
+                   evc_sa_reason_name(v.reason), v.message);
+        }
+    }
+    ret = trusted != NULL ? (int)v.decision : 0;
+out:
+    json_decref(root);
+    evc_sa_verdict_clear(&v);
+    evc_sa_free(sa);
+    sk_X509_pop_free(tc, X509_free);
+    X509_STORE_free(pol.trust);
+    evc_buf_free(&b);
+    return ret;
+}

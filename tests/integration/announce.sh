@@ -1,0 +1,86 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+#
+# evercert announce and inspect against openssl: the SA is a CMS that
+# `openssl cms` verifies; inspect's decision and exit status (0 accept,
+# 1 queue, 2 reject) for what an operator meets.
+#
+# usage: announce.sh PATH-TO-EVERCERT
+set -u
+EVC=${1:?usage: announce.sh PATH-TO-EVERCERT}
+EVC=$(cd "$(dirname "$EVC")" && pwd)/$(basename "$EVC")
+T=$(mktemp -d /tmp/evc-announce-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+check() { d=$1; shift; if "$@" >/dev/null 2>&1; then ok; else bad "$d"; fi; }
+status() {
+    d=$1 want=$2; shift 2
+    "$@" >"$T/out" 2>"$T/err"; got=$?
+    if [ "$got" = "$want" ]; then ok; else bad "$d: exit $got, want $want"; cat "$T/out" "$T/err" >&2; fi
+}
+at() { date -u -d "$1" +%Y-%m-%dT%H:%M:%SZ; }
+cd "$T" || exit 1
+
+"$EVC" ca init --out root >/dev/null
+"$EVC" issue --ca root --cn web.test --san DNS:web.test --days 10 --out-cert cur.crt --out-key cur.key >/dev/null
+"$EVC" issue --ca root --cn web.test --san DNS:web.test --days 30 --out-cert new.crt --out-key new.key >/dev/null
+"$EVC" issue --ca root --cn web.test --san DNS:web.test,DNS:admin.test --days 30 --out-cert wide.crt --out-key wide.key >/dev/null
+"$EVC" selfsign --cn other.test --san DNS:other.test --out-cert other.crt --out-key other.key >/dev/null
+openssl req -x509 -newkey rsa:1024 -nodes -keyout weak.key -subj /CN=web.test \
+    -addext subjectAltName=DNS:web.test -addext basicConstraints=critical,CA:FALSE \
+    -addext extendedKeyUsage=serverAuth -days 30 -out weak.crt 2>/dev/null
+sa() { # OUT SUCCESSOR KEY GENERATION [ACTIVATE]
+    "$EVC" announce --current cur.crt --current-key cur.key --successor "$2" --successor-key "$3" \
+        --service web.test --generation "$4" --activate-at "${5:-$(at '+1 day')}" --anchor root/ca.crt --out "$1"
+}
+status "announce" 0 sa good.sa new.crt new.key 3
+check "openssl cms verifies the SA" openssl cms -verify -noverify -inform DER -in good.sa -out content.der
+check "the content is a SuccessorInfo for web.test" sh -c "openssl asn1parse -inform DER -in content.der | grep -q 'UTF8STRING *:web.test'"
+openssl cms -verify -noverify -inform DER -in good.sa -out /dev/null -signer signers.pem 2>/dev/null
+check "two signers" sh -c "grep -c BEGIN signers.pem | grep -qx 2"
+status "inspect" 0 "$EVC" inspect good.sa
+check "inspect names both signers" sh -c "grep -c '^signer' '$T/out' | grep -qx 2"
+check "inspect shows the anchor" grep -q "^anchor" "$T/out"
+status "inspect --format json" 0 "$EVC" inspect good.sa --format json
+check "json fields" jq -e '.service == "web.test" and .generation == 3 and (.signers | length) == 2 and (.successor | length) == 1' "$T/out"
+status "accept" 0 "$EVC" inspect good.sa --trusted cur.crt --last-generation 2
+check "accept says why" grep -q "decision *accept (ok)" "$T/out"
+status "queue under policy manual" 1 "$EVC" inspect good.sa --trusted cur.crt --policy manual
+status "policy ca with the root" 0 "$EVC" inspect good.sa --trusted cur.crt --policy ca --trust-store root/ca.crt
+status "policy ca without it" 2 "$EVC" inspect good.sa --trusted cur.crt --policy ca --trust-store other.crt
+check "no anchor is the reason" grep -q "(no-anchor)" "$T/out"
+status "replay" 2 "$EVC" inspect good.sa --trusted cur.crt --last-generation 3
+check "replay is the reason" grep -q "(replay)" "$T/out"
+status "rollback" 2 "$EVC" inspect good.sa --trusted cur.crt --last-generation 9
+check "rollback is the reason" grep -q "(rollback)" "$T/out"
+status "another service" 2 "$EVC" inspect good.sa --trusted cur.crt --service www.test
+check "service is the reason" grep -q "(service-mismatch)" "$T/out"
+status "a stranger's trust" 2 "$EVC" inspect good.sa --trusted other.crt
+check "no current signer is the reason" grep -q "(no-current-signer)" "$T/out"
+sa wide.sa wide.crt wide.key 4
+status "a successor that widens" 2 "$EVC" inspect wide.sa --trusted cur.crt
+check "widens is the reason" grep -q "(widens)" "$T/out"
+sa weak.sa weak.crt weak.key 4
+status "RSA 1024" 2 "$EVC" inspect weak.sa --trusted cur.crt
+check "weak key is the reason" grep -q "(weak-key)" "$T/out"
+sa late.sa new.crt new.key 4 "$(at '+60 days')"
+status "activation after the successor ends" 2 "$EVC" inspect late.sa --trusted cur.crt
+check "validity is the reason" grep -q "(validity)" "$T/out"
+head -c 100 good.sa >trunc.sa
+status "truncated" 2 "$EVC" inspect trunc.sa --trusted cur.crt
+cp good.sa trail.sa && printf 'x' >>trail.sa
+status "trailing bytes" 2 "$EVC" inspect trail.sa --trusted cur.crt
+check "trailing is named" grep -q "after the SA" "$T/err"
+head -c 70000 /dev/zero >big.sa
+status "oversize" 2 "$EVC" inspect big.sa --trusted cur.crt
+status "announce with a key that does not match" 3 "$EVC" announce --current cur.crt --current-key new.key \
+    --successor new.crt --successor-key new.key --service web.test --generation 5 --activate-at "$(at '+1 day')" --out x.sa
+check "nothing written" test ! -e x.sa
+status "announce without --service" 3 "$EVC" announce --current cur.crt --current-key cur.key \
+    --successor new.crt --successor-key new.key --generation 5 --activate-at "$(at '+1 day')" --out x.sa
+
+echo "announce.sh: $pass passed, $fail failed"
+[ "$fail" = 0 ]
