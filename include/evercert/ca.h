@@ -43,6 +43,8 @@ EVC_EXPORT EVC_MUST_USE int evc_x509_pem(X509 *cert, struct evc_buf *out, struct
 EVC_EXPORT EVC_MUST_USE int evc_key_check(X509 *cert, EVP_PKEY *key, struct evc_err *err);
 /* 1 if issuer's key verifies cert's signature, else 0. */
 EVC_EXPORT int evc_x509_signed_by(X509 *cert, X509 *issuer);
+/* An ASN.1 UTCTime or GeneralizedTime as seconds since the epoch; EVC_ERR_BAD_TIME. */
+EVC_EXPORT EVC_MUST_USE int evc_asn1_time(const ASN1_TIME *t, evc_time *out);
 /* SHA-256 of the DER of cert. */
 EVC_EXPORT EVC_MUST_USE int evc_x509_sha256(X509 *cert, uint8_t out[32]);
 

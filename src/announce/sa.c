@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 
 #include "evercert/announce.h"
+#include "evercert/ca.h"
 
 typedef struct {
     ASN1_INTEGER *version;
@@ -163,19 +164,6 @@ out:
     return r;
 }
 
-static int
-get_time(const ASN1_GENERALIZEDTIME *g, evc_time *out)
-{
-    struct tm tm;
-
-    if (!ASN1_TIME_to_tm(g, &tm)) {
-        return 0;
-    }
-    *out = evc_time_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                               tm.tm_sec);
-    return 1;
-}
-
 int
 evc_sa_decode(const uint8_t *der, size_t len, struct evc_sa **out, struct evc_err *err)
 {
@@ -232,8 +220,8 @@ evc_sa_decode(const uint8_t *der, size_t len, struct evc_sa **out, struct evc_er
     memcpy(sa->service, ASN1_STRING_get0_data(si->service_name),
            (size_t)ASN1_STRING_length(si->service_name));
     if (!ASN1_INTEGER_get_uint64(&sa->generation, si->generation) ||
-        !get_time(si->published_at, &sa->published_at) ||
-        !get_time(si->activate_at, &sa->activate_at)) {
+        evc_asn1_time(si->published_at, &sa->published_at) != 0 ||
+        evc_asn1_time(si->activate_at, &sa->activate_at) != 0) {
         r = evc_err_openssl(err, EVC_ERR_PARSE, "bad generation or time");
         goto out;
     }

@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 
 #include "evercert/announce.h"
+#include "evercert/ca.h"
 
 static const char *const reason_names[] = {
 #define EVC_SA_REASON_NAME(name, text) text,
@@ -155,16 +156,13 @@ narrow(X509 *succ, X509 *cur, char *why, size_t len)
     return 1;
 }
 
+/* A certificate time; 0 when unreadable, which no rule accepts. */
 static evc_time
 asn1_time(const ASN1_TIME *t)
 {
-    struct tm tm;
+    evc_time v = 0;
 
-    if (!ASN1_TIME_to_tm(t, &tm)) {
-        return 0;
-    }
-    return evc_time_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                               tm.tm_sec);
+    return evc_asn1_time(t, &v) == 0 ? v : 0;
 }
 
 /* Which of the two a signer is: 1 current, 2 successor, 0 neither. */

@@ -394,13 +394,9 @@ load_all(struct run *run, struct evc_err *err)
 static evc_time
 time_of(const ASN1_TIME *t)
 {
-    struct tm tm;
+    evc_time v = 0;
 
-    if (!ASN1_TIME_to_tm(t, &tm)) {
-        return 0;
-    }
-    return evc_time_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                               tm.tm_sec);
+    return evc_asn1_time(t, &v) == 0 ? v : 0;
 }
 
 static evc_time

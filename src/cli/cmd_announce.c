@@ -238,21 +238,21 @@ cert_json(X509 *x)
     uint8_t fp[32];
     char hex[65], *subj = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
     char nb[EVC_TIME_TEXT_MAX], na[EVC_TIME_TEXT_MAX];
-    struct tm tm;
+    evc_time t;
     json_t *o;
 
     if (evc_x509_sha256(x, fp) != 0) {
         memset(fp, 0, sizeof(fp));
     }
     evc_text_hex(fp, 32, hex);
-    ASN1_TIME_to_tm(X509_get0_notBefore(x), &tm);
-    evc_time_format(evc_time_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                                        tm.tm_min, tm.tm_sec),
-                    nb);
-    ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm);
-    evc_time_format(evc_time_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                                        tm.tm_min, tm.tm_sec),
-                    na);
+    if (evc_asn1_time(X509_get0_notBefore(x), &t) != 0) {
+        t = 0;
+    }
+    evc_time_format(t, nb);
+    if (evc_asn1_time(X509_get0_notAfter(x), &t) != 0) {
+        t = 0;
+    }
+    evc_time_format(t, na);
     o = json_pack("{s:s, s:s, s:s, s:s}", "subject", subj != NULL ? subj : "", "sha256", hex,
                   "not_before", nb, "not_after", na);
     OPENSSL_free(subj);

@@ -24,6 +24,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "evercert/ca.h"
 #include "evercert/cert.h"
 #include "evercert/limits.h"
 #include "x509/x509_int.h"
@@ -326,7 +327,6 @@ read_time(const struct tlv *t, evc_time *out)
 {
     const unsigned char *p = t->start;
     ASN1_TIME *tm = NULL;
-    struct tm g;
     int r = EVC_ERR_BAD_TIME;
 
     if (t->cls != V_ASN1_UNIVERSAL ||
@@ -336,12 +336,7 @@ read_time(const struct tlv *t, evc_time *out)
     if ((tm = d2i_ASN1_TIME(NULL, &p, (long)t->total)) == NULL || p != t->start + t->total) {
         goto out;
     }
-    if (!ASN1_TIME_to_tm(tm, &g)) {
-        goto out;
-    }
-    *out = evc_time_from_civil((int64_t)g.tm_year + 1900, g.tm_mon + 1, g.tm_mday, g.tm_hour,
-                               g.tm_min, g.tm_sec);
-    r = 0;
+    r = evc_asn1_time(tm, out);
 out:
     ASN1_TIME_free(tm);
     ERR_clear_error();

@@ -224,3 +224,17 @@ evc_x509_sha256(X509 *cert, uint8_t out[32])
     }
     return 0;
 }
+
+int
+evc_asn1_time(const ASN1_TIME *t, evc_time *out)
+{
+    struct tm g;
+
+    if (t == NULL || !ASN1_TIME_to_tm(t, &g)) {
+        ERR_clear_error();
+        return EVC_ERR_BAD_TIME;
+    }
+    *out = evc_time_from_civil((int64_t)g.tm_year + 1900, g.tm_mon + 1, g.tm_mday, g.tm_hour,
+                               g.tm_min, g.tm_sec);
+    return 0;
+}
