@@ -3,9 +3,14 @@
 #ifndef EVERCERT_TLS_H
 #define EVERCERT_TLS_H
 
+#include <stdint.h>
+
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "evercert/buf.h"
 #include "evercert/error.h"
+#include "evercert/time.h"
 
 /*
  * Connect to hostport ("host:port", "[v6]:port"), handshake with SNI
@@ -15,5 +20,79 @@
  */
 EVC_EXPORT EVC_MUST_USE int evc_tls_served_leaf(const char *hostport, const char *servername,
                                                 int timeout_ms, X509 **out, struct evc_err *err);
+
+/*
+ * The handshake extension (DESIGN.md, Delivery 1): a private-use code
+ * point. The ClientHello carries the generation the client has (uint64,
+ * big-endian, exactly 8 bytes); the server answers in TLS 1.3
+ * EncryptedExtensions with its SA, only when it has a newer generation.
+ */
+#define EVC_TLS_EXT_TYPE 0xFF5E
+
+/* What one probing handshake learned. */
+struct evc_probe {
+    int verified;      /* the server verified against the trust given, for the name */
+    char reason[160];  /* why not, in OpenSSL's words */
+    char protocol[16]; /* "TLSv1.3" */
+    X509 *leaf;        /* presented; freed by evc_probe_clear */
+    struct evc_buf sa; /* the SA the server sent (empty: none, or not verified) */
+};
+
+/*
+ * One handshake with the extension, sending have as the client's
+ * generation: verify the server against trust_file (PEM anchors; NULL:
+ * the system's) and servername (default the host), and keep the SA only
+ * if it verified. Returns 0 when a handshake completed (verified or not,
+ * see p->verified), else an error naming the peer.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_tls_probe(const char *hostport, const char *servername,
+                                          const char *trust_file, uint64_t have, int timeout_ms,
+                                          struct evc_probe *p, struct evc_err *err);
+EVC_EXPORT void evc_probe_clear(struct evc_probe *p);
+
+/* --- the server: one published context, swapped whole -------------------- */
+
+struct evc_tls_server;
+
+/* A server with no context yet. Session-ticket keys are made here and kept for its life. */
+EVC_EXPORT EVC_MUST_USE int evc_tls_server_new(struct evc_tls_server **out, struct evc_err *err);
+
+/*
+ * Build a context from cert (PEM; a chain may follow the leaf), key, an
+ * optional chain file and an optional SA file, check it (the key matches,
+ * the certificate is within its validity at now), and publish it: new
+ * handshakes use it, handshakes under way keep theirs. On any error the
+ * published context stays as it was.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_tls_server_load(struct evc_tls_server *s, const char *cert,
+                                                const char *key, const char *chain, const char *sa,
+                                                evc_time now, struct evc_err *err);
+
+/* A new SSL on the published context (NULL if none). The caller frees it. */
+EVC_EXPORT SSL *evc_tls_server_ssl(struct evc_tls_server *s);
+
+/* What is published: the leaf's SHA-256 and the SA's generation (0: none). */
+EVC_EXPORT void evc_tls_server_current(struct evc_tls_server *s, uint8_t sha256[32],
+                                       uint64_t *sa_generation);
+
+/* The published SA's bytes, copied into out (empty if none). */
+EVC_EXPORT EVC_MUST_USE int evc_tls_server_sa(struct evc_tls_server *s, struct evc_buf *out);
+
+EVC_EXPORT void evc_tls_server_free(struct evc_tls_server *s);
+
+/* --- the client ------------------------------------------------------------ */
+
+/* Add the extension to a client context. */
+EVC_EXPORT EVC_MUST_USE int evc_tls_client_enable(SSL_CTX *ctx, struct evc_err *err);
+
+/* The generation this connection has (sent in its ClientHello); default 0. */
+EVC_EXPORT EVC_MUST_USE int evc_tls_client_set_generation(SSL *ssl, uint64_t have);
+
+/*
+ * After the handshake: the SA the server sent, into out (empty if none).
+ * Only from a handshake whose peer verified (SSL_get_verify_result is OK
+ * with a peer certificate): EVC_ERR_POLICY otherwise.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_tls_client_sa(SSL *ssl, struct evc_buf *out, struct evc_err *err);
 
 #endif

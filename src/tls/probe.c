@@ -17,7 +17,9 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "evercert/announce.h"
 #include "evercert/tls.h"
+#include "tls/tls_int.h"
 
 /* Split "host:port" or "[v6]:port" into host and port. */
 static int
@@ -44,8 +46,8 @@ split_hostport(const char *hp, char *host, size_t hostlen, char *port, size_t po
     return 0;
 }
 
-static int
-connect_timeout(const char *host, const char *port, int timeout_ms, struct evc_err *err)
+int
+evc_tls_connect(const char *host, const char *port, int timeout_ms, struct evc_err *err)
 {
     struct addrinfo hints, *res = NULL, *ai;
     int fd = -1, rc;
@@ -106,7 +108,7 @@ evc_tls_served_leaf(const char *hostport, const char *servername, int timeout_ms
         return evc_err_set(err, EVC_ERR_USAGE, "'%s': expected host:port", hostport);
     }
     snprintf(sni, sizeof(sni), "%s", servername != NULL ? servername : host);
-    if ((fd = connect_timeout(host, port, timeout_ms, err)) == -1) {
+    if ((fd = evc_tls_connect(host, port, timeout_ms, err)) == -1) {
         return EVC_ERR_IO;
     }
     if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL || (ssl = SSL_new(ctx)) == NULL ||
@@ -131,6 +133,78 @@ out:
     SSL_free(ssl);
     SSL_CTX_free(ctx);
     close(fd);
+    ERR_clear_error();
+    return r;
+}
+
+void
+evc_probe_clear(struct evc_probe *p)
+{
+    X509_free(p->leaf);
+    evc_buf_free(&p->sa);
+    memset(p, 0, sizeof(*p));
+}
+
+int
+evc_tls_probe(const char *hostport, const char *servername, const char *trust_file, uint64_t have,
+              int timeout_ms, struct evc_probe *p, struct evc_err *err)
+{
+    char host[256], port[16], name[256];
+    SSL_CTX *ctx = NULL;
+    SSL *ssl = NULL;
+    long vr;
+    int fd = -1, r = EVC_ERR_INTERNAL;
+
+    memset(p, 0, sizeof(*p));
+    evc_buf_init(&p->sa, EVC_SA_MAX);
+    if (split_hostport(hostport, host, sizeof(host), port, sizeof(port)) != 0) {
+        return evc_err_set(err, EVC_ERR_USAGE, "'%s': expected host:port", hostport);
+    }
+    snprintf(name, sizeof(name), "%s", servername != NULL ? servername : host);
+    if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
+        !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) || !evc_tls_ext_add(ctx) ||
+        (trust_file != NULL ? SSL_CTX_load_verify_file(ctx, trust_file)
+                            : SSL_CTX_set_default_verify_paths(ctx)) != 1) {
+        r = evc_err_openssl(err, EVC_ERR_CRYPTO, "%s: cannot load the trust",
+                            trust_file != NULL ? trust_file : "system");
+        goto out;
+    }
+    /* Verify, but finish the handshake either way to show what was presented. */
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    if ((fd = evc_tls_connect(host, port, timeout_ms, err)) == -1) {
+        r = EVC_ERR_IO;
+        goto out;
+    }
+    if ((ssl = SSL_new(ctx)) == NULL || !SSL_set_fd(ssl, fd) ||
+        !SSL_set_tlsext_host_name(ssl, name) || !SSL_set1_host(ssl, name) ||
+        evc_tls_client_set_generation(ssl, have) != 0) {
+        r = evc_err_openssl(err, EVC_ERR_CRYPTO, "cannot set up TLS");
+        goto out;
+    }
+    if (SSL_connect(ssl) != 1) {
+        r = evc_err_openssl(err, EVC_ERR_IO, "%s: TLS handshake failed", hostport);
+        goto out;
+    }
+    snprintf(p->protocol, sizeof(p->protocol), "%s", SSL_get_version(ssl));
+    p->leaf = SSL_get1_peer_certificate(ssl);
+    vr = SSL_get_verify_result(ssl);
+    p->verified = p->leaf != NULL && vr == X509_V_OK;
+    if (!p->verified) {
+        snprintf(p->reason, sizeof(p->reason), "%s",
+                 p->leaf == NULL ? "no certificate presented" : X509_verify_cert_error_string(vr));
+    } else if ((r = evc_tls_client_sa(ssl, &p->sa, err)) != 0) {
+        goto out;
+    }
+    r = 0;
+out:
+    if (ssl != NULL) {
+        SSL_shutdown(ssl);
+    }
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    if (fd != -1) {
+        close(fd);
+    }
     ERR_clear_error();
     return r;
 }

@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The server's context holder (DESIGN.md, Server swap). A swap builds and
+ * checks a whole new SSL_CTX, then publishes it under a mutex; SSL_CTX is
+ * reference-counted, so every SSL made before keeps the context it began
+ * with, and the old one dies with its last connection. The session-ticket
+ * keys and session-id context belong to the server, not to a context, so
+ * a session made before a swap resumes after it.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "evercert/announce.h"
+#include "evercert/ca.h"
+#include "evercert/limits.h"
+#include "evercert/stores.h"
+#include "evercert/tls.h"
+#include "base/file.h"
+#include "tls/tls_int.h"
+
+struct evc_tls_server {
+    pthread_mutex_t lock;
+    SSL_CTX *ctx; /* the published context */
+    uint8_t sha256[32];
+    uint64_t sa_generation;
+    unsigned char ticket_keys[80];
+};
+
+int
+evc_tls_server_new(struct evc_tls_server **out, struct evc_err *err)
+{
+    struct evc_tls_server *s = calloc(1, sizeof(*s));
+
+    *out = NULL;
+    if (s == NULL || evc_tls_init() != 0) {
+        free(s);
+        return evc_err_set(err, EVC_ERR_NOMEM, "cannot set up TLS");
+    }
+    if (RAND_priv_bytes(s->ticket_keys, sizeof(s->ticket_keys)) != 1) {
+        free(s);
+        return evc_err_openssl(err, EVC_ERR_CRYPTO, "no random bytes for ticket keys");
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    *out = s;
+    return 0;
+}
+
+void
+evc_tls_server_free(struct evc_tls_server *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    SSL_CTX_free(s->ctx);
+    OPENSSL_cleanse(s->ticket_keys, sizeof(s->ticket_keys));
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+static int
+read_file(const char *path, size_t max, struct evc_buf *b, struct evc_err *err)
+{
+    int r = evc_file_read(path, max, b, err);
+
+    return r == 0 ? 0 : evc_err_set(err, r, "%s: %s", path, evc_err_message(err));
+}
+
+int
+evc_tls_server_load(struct evc_tls_server *s, const char *cert, const char *key, const char *chain,
+                    const char *sa_path, evc_time now, struct evc_err *err)
+{
+    struct evc_buf b;
+    STACK_OF(X509) *certs = NULL, *extra = NULL;
+    EVP_PKEY *pkey = NULL;
+    SSL_CTX *ctx = NULL, *old;
+    struct evc_tls_sa *sa = NULL;
+    struct evc_sa *decoded = NULL;
+    X509 *leaf;
+    evc_time nb = 0, na = 0;
+    uint8_t fp[32];
+    int r = EVC_ERR_INTERNAL;
+
+    evc_buf_init(&b, EVC_STORE_FILE_MAX);
+    if ((r = read_file(cert, EVC_STORE_FILE_MAX, &b, err)) != 0 ||
+        (r = evc_certs_parse(b.data, b.len, NULL, &certs, err)) != 0) {
+        evc_err_set(err, r, "%s: %s", cert, evc_err_message(err));
+        goto out;
+    }
+    if ((r = read_file(key, EVC_STORE_FILE_MAX, &b, err)) != 0 ||
+        (r = evc_key_parse(b.data, b.len, &pkey, err)) != 0) {
+        evc_err_set(err, r, "%s: %s", key, evc_err_message(err));
+        goto out;
+    }
+    if (chain != NULL && ((r = read_file(chain, EVC_STORE_FILE_MAX, &b, err)) != 0 ||
+                          (r = evc_certs_parse(b.data, b.len, NULL, &extra, err)) != 0)) {
+        evc_err_set(err, r, "%s: %s", chain, evc_err_message(err));
+        goto out;
+    }
+    leaf = sk_X509_value(certs, 0);
+    /* Never publish a key with a certificate it does not belong to. */
+    if ((r = evc_key_check(leaf, pkey, err)) != 0) {
+        evc_err_set(err, r, "%s does not match %s; the old pair stays", key, cert);
+        goto out;
+    }
+    if (evc_asn1_time(X509_get0_notBefore(leaf), &nb) != 0 ||
+        evc_asn1_time(X509_get0_notAfter(leaf), &na) != 0 || now < nb - 300 || now >= na) {
+        r = evc_err_set(err, EVC_ERR_BAD_TIME, "%s is not valid now; the old pair stays", cert);
+        goto out;
+    }
+    if (sa_path != NULL) {
+        evc_buf_reset(&b);
+        if (evc_file_read(sa_path, EVC_SA_MAX, &b, NULL) == 0) {
+            if ((r = evc_sa_decode(b.data, b.len, &decoded, err)) != 0) {
+                evc_err_set(err, r, "%s: %s", sa_path, evc_err_message(err));
+                goto out;
+            }
+            if ((sa = calloc(1, sizeof(*sa))) == NULL || (sa->der = malloc(b.len)) == NULL) {
+                r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+                goto out;
+            }
+            memcpy(sa->der, b.data, b.len);
+            sa->len = b.len;
+            sa->generation = decoded->generation;
+        }
+    }
+    if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL ||
+        !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+        SSL_CTX_use_certificate(ctx, leaf) != 1 || SSL_CTX_use_PrivateKey(ctx, pkey) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1 ||
+        !SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"evercert", 8) ||
+        SSL_CTX_set_tlsext_ticket_keys(ctx, s->ticket_keys, sizeof(s->ticket_keys)) != 1 ||
+        !evc_tls_ext_add(ctx)) {
+        r = evc_err_openssl(err, EVC_ERR_CRYPTO, "cannot build the TLS context");
+        goto out;
+    }
+    for (int i = 1; i < sk_X509_num(certs); i++) {
+        if (!SSL_CTX_add1_chain_cert(ctx, sk_X509_value(certs, i))) {
+            r = evc_err_openssl(err, EVC_ERR_CRYPTO, "cannot add the chain");
+            goto out;
+        }
+    }
+    for (int i = 0; extra != NULL && i < sk_X509_num(extra); i++) {
+        if (!SSL_CTX_add1_chain_cert(ctx, sk_X509_value(extra, i))) {
+            r = evc_err_openssl(err, EVC_ERR_CRYPTO, "cannot add the chain");
+            goto out;
+        }
+    }
+    if (sa != NULL && !SSL_CTX_set_ex_data(ctx, evc_tls_ctx_sa_idx, sa)) {
+        r = evc_err_openssl(err, EVC_ERR_CRYPTO, "cannot attach the SA");
+        goto out;
+    }
+    sa = NULL; /* the context owns it now */
+    if ((r = evc_x509_sha256(leaf, fp)) != 0) {
+        r = evc_err_set(err, r, "cannot hash the certificate");
+        goto out;
+    }
+    pthread_mutex_lock(&s->lock);
+    old = s->ctx;
+    s->ctx = ctx;
+    memcpy(s->sha256, fp, 32);
+    s->sa_generation = decoded != NULL ? decoded->generation : 0;
+    pthread_mutex_unlock(&s->lock);
+    ctx = old; /* freed below; connections using it hold their own reference */
+    r = 0;
+out:
+    SSL_CTX_free(ctx);
+    evc_tls_sa_free(sa);
+    evc_sa_free(decoded);
+    EVP_PKEY_free(pkey);
+    sk_X509_pop_free(certs, X509_free);
+    sk_X509_pop_free(extra, X509_free);
+    evc_buf_free(&b);
+    ERR_clear_error();
+    return r;
+}
+
+SSL *
+evc_tls_server_ssl(struct evc_tls_server *s)
+{
+    SSL *ssl = NULL;
+
+    pthread_mutex_lock(&s->lock);
+    if (s->ctx != NULL) {
+        ssl = SSL_new(s->ctx);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return ssl;
+}
+
+void
+evc_tls_server_current(struct evc_tls_server *s, uint8_t sha256[32], uint64_t *sa_generation)
+{
+    pthread_mutex_lock(&s->lock);
+    memcpy(sha256, s->sha256, 32);
+    *sa_generation = s->sa_generation;
+    pthread_mutex_unlock(&s->lock);
+}
+
+int
+evc_tls_server_sa(struct evc_tls_server *s, struct evc_buf *out)
+{
+    struct evc_tls_sa *sa;
+    int r = 0;
+
+    evc_buf_reset(out);
+    pthread_mutex_lock(&s->lock);
+    sa = s->ctx != NULL ? SSL_CTX_get_ex_data(s->ctx, evc_tls_ctx_sa_idx) : NULL;
+    if (sa != NULL) {
+        r = evc_buf_put(out, sa->der, sa->len);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}

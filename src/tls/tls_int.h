@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Shared inside src/tls: the extension's indexes and the SA a context serves. */
+#ifndef EVC_TLS_INT_H
+#define EVC_TLS_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "evercert/error.h"
+
+/* The SA a server context hands out, owned by that context (ex_data). */
+struct evc_tls_sa {
+    uint8_t *der;
+    size_t len;
+    uint64_t generation;
+};
+
+extern int evc_tls_ctx_sa_idx;
+
+int evc_tls_init(void);
+/* Register the extension's callbacks on ctx; 1 or 0 as OpenSSL does. */
+int evc_tls_ext_add(SSL_CTX *ctx);
+void evc_tls_sa_free(struct evc_tls_sa *sa);
+/* A connected TCP socket with send/receive timeouts, or -1 with err set. */
+int evc_tls_connect(const char *host, const char *port, int timeout_ms, struct evc_err *err);
+
+#endif

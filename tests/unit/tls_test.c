@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The handshake extension in memory (a BIO pair, no sockets): the SA
+ * travels only to a client that has an older generation, only in TLS 1.3,
+ * only to a client that verified; a malformed ClientHello extension ends
+ * the handshake; a swap leaves a connection in progress on its context.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/ssl.h>
+
+#include "evercert/announce.h"
+#include "evercert/ca.h"
+#include "evercert/tls.h"
+
+#define NOW ((evc_time)time(NULL))
+
+struct fx {
+    char dir[64];
+    char a_crt[96], a_key[96], b_crt[96], b_key[96], sa[96], ca[96];
+    X509 *ca_x;
+    struct evc_tls_server *srv;
+};
+
+static void
+write_pem(const char *path, X509 *x, EVP_PKEY *k)
+{
+    struct evc_buf b;
+    struct evc_err err = {0};
+    FILE *f = fopen(path, "w");
+
+    evc_buf_init(&b, 1 << 20);
+    assert_int_equal(x != NULL ? evc_x509_pem(x, &b, &err) : evc_key_pem(k, &b, &err), 0);
+    assert_non_null(f);
+    assert_int_equal(fwrite(b.data, 1, b.len, f), b.len);
+    fclose(f);
+    evc_buf_free(&b);
+}
+
+static int
+setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    struct evc_err err = {0};
+    EVP_PKEY *ck = NULL, *ak = NULL, *bk = NULL;
+    X509 *a = NULL, *b = NULL;
+    const char *sans[] = {"DNS:web.test"};
+    struct evc_cert_req root = {EVC_PROFILE_ROOT, NULL, "TLS Root", NULL, 0, NOW - 60, NOW + 86400};
+    struct evc_cert_req leaf = {EVC_PROFILE_SERVER, NULL,      "web.test", sans, 1,
+                                NOW - 60,           NOW + 3600};
+    struct evc_buf sa;
+    FILE *fp;
+
+    snprintf(f->dir, sizeof(f->dir), "/tmp/evc-tls-unit-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->a_crt, sizeof(f->a_crt), "%s/a.crt", f->dir);
+    snprintf(f->a_key, sizeof(f->a_key), "%s/a.key", f->dir);
+    snprintf(f->b_crt, sizeof(f->b_crt), "%s/b.crt", f->dir);
+    snprintf(f->b_key, sizeof(f->b_key), "%s/b.key", f->dir);
+    snprintf(f->sa, sizeof(f->sa), "%s/ab.sa", f->dir);
+    snprintf(f->ca, sizeof(f->ca), "%s/ca.crt", f->dir);
+    assert_int_equal(evc_key_generate("ec:P-256", &ck, &err), 0);
+    assert_int_equal(evc_key_generate("ec:P-256", &ak, &err), 0);
+    assert_int_equal(evc_key_generate("ec:P-256", &bk, &err), 0);
+    assert_int_equal(evc_ca_make(&root, ck, NULL, NULL, &f->ca_x, &err), 0);
+    assert_int_equal(evc_ca_make(&leaf, ak, f->ca_x, ck, &a, &err), 0);
+    assert_int_equal(evc_ca_make(&leaf, bk, f->ca_x, ck, &b, &err), 0);
+    write_pem(f->a_crt, a, NULL);
+    write_pem(f->a_key, NULL, ak);
+    write_pem(f->b_crt, b, NULL);
+    write_pem(f->b_key, NULL, bk);
+    write_pem(f->ca, f->ca_x, NULL);
+    {
+        struct evc_sa_params p = {"web.test", 7, NOW, NOW + 600, a, ak, b, bk, NULL, NULL};
+
+        evc_buf_init(&sa, EVC_SA_MAX);
+        assert_int_equal(evc_sa_encode(&p, &sa, &err), 0);
+        fp = fopen(f->sa, "wb");
+        assert_int_equal(fwrite(sa.data, 1, sa.len, fp), sa.len);
+        fclose(fp);
+        evc_buf_free(&sa);
+    }
+    assert_int_equal(evc_tls_server_new(&f->srv, &err), 0);
+    assert_int_equal(evc_tls_server_load(f->srv, f->a_crt, f->a_key, NULL, f->sa, NOW, &err), 0);
+    X509_free(a);
+    X509_free(b);
+    EVP_PKEY_free(ck);
+    EVP_PKEY_free(ak);
+    EVP_PKEY_free(bk);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fx *f = *state;
+    char cmd[128];
+
+    evc_tls_server_free(f->srv);
+    X509_free(f->ca_x);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+static SSL_CTX *
+client_ctx(struct fx *f, int with_ext, int max_version)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    struct evc_err err = {0};
+
+    assert_non_null(ctx);
+    assert_int_equal(SSL_CTX_load_verify_file(ctx, f->ca), 1);
+    if (max_version != 0) {
+        assert_int_equal(SSL_CTX_set_max_proto_version(ctx, max_version), 1);
+    }
+    if (with_ext) {
+        assert_int_equal(evc_tls_client_enable(ctx, &err), 0);
+    }
+    return ctx;
+}
+
+/* Drive both ends until both finish or either fails; 1 on success. */
+static int
+handshake(SSL *c, SSL *s)
+{
+    BIO *cb, *sb;
+    int cdone = 0, sdone = 0;
+
+    assert_int_equal(BIO_new_bio_pair(&cb, 0, &sb, 0), 1);
+    SSL_set_bio(c, cb, cb);
+    SSL_set_bio(s, sb, sb);
+    SSL_set_connect_state(c);
+    SSL_set_accept_state(s);
+    for (int i = 0; i < 100 && !(cdone && sdone); i++) {
+        if (!cdone) {
+            int r = SSL_do_handshake(c);
+
+            if (r == 1) {
+                cdone = 1;
+            } else if (SSL_get_error(c, r) != SSL_ERROR_WANT_READ) {
+                return 0;
+            }
+        }
+        if (!sdone) {
+            int r = SSL_do_handshake(s);
+
+            if (r == 1) {
+                sdone = 1;
+            } else if (SSL_get_error(s, r) != SSL_ERROR_WANT_READ) {
+                return 0;
+            }
+        }
+    }
+    return cdone && sdone;
+}
+
+/* One connection; the SA the client got (its length), or -1 if the handshake failed. */
+static long
+connect_with(struct fx *f, SSL_CTX *ctx, uint64_t have, int set_have)
+{
+    SSL *c = SSL_new(ctx), *s = evc_tls_server_ssl(f->srv);
+    struct evc_buf sa;
+    struct evc_err err = {0};
+    long got = -1;
+
+    evc_buf_init(&sa, EVC_SA_MAX);
+    assert_non_null(c);
+    assert_non_null(s);
+    SSL_set_tlsext_host_name(c, "web.test");
+    SSL_set1_host(c, "web.test");
+    if (set_have) {
+        assert_int_equal(evc_tls_client_set_generation(c, have), 0);
+    }
+    if (handshake(c, s)) {
+        got = evc_tls_client_sa(c, &sa, &err) == 0 ? (long)sa.len : -2;
+    }
+    SSL_free(c);
+    SSL_free(s);
+    evc_buf_free(&sa);
+    return got;
+}
+
+static void
+test_sa_only_when_newer(void **state)
+{
+    struct fx *f = *state;
+    SSL_CTX *ctx = client_ctx(f, 1, 0);
+
+    assert_true(connect_with(f, ctx, 0, 1) > 100);
+    assert_true(connect_with(f, ctx, 6, 1) > 100);
+    assert_int_equal(connect_with(f, ctx, 7, 1), 0);
+    assert_int_equal(connect_with(f, ctx, 99, 1), 0);
+    SSL_CTX_free(ctx);
+}
+
+static void
+test_clients_without_it(void **state)
+{
+    struct fx *f = *state;
+    SSL_CTX *plain = client_ctx(f, 0, 0), *tls12 = client_ctx(f, 1, TLS1_2_VERSION);
+
+    /* A client without the extension: a normal handshake, nothing more. */
+    assert_int_equal(connect_with(f, plain, 0, 0), 0);
+    /* TLS 1.2 has no EncryptedExtensions: no SA, no failure. */
+    assert_int_equal(connect_with(f, tls12, 0, 1), 0);
+    SSL_CTX_free(plain);
+    SSL_CTX_free(tls12);
+}
+
+static void
+test_unverified_client_reads_nothing(void **state)
+{
+    struct fx *f = *state;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    struct evc_err err = {0};
+
+    /* No trust anchors: the handshake completes (VERIFY_NONE) but does not verify. */
+    assert_int_equal(evc_tls_client_enable(ctx, &err), 0);
+    assert_int_equal(connect_with(f, ctx, 0, 1), -2);
+    SSL_CTX_free(ctx);
+}
+
+static int
+seven_add(SSL *s, unsigned int type, unsigned int context, const unsigned char **out,
+          size_t *outlen, X509 *x, size_t chainidx, int *al, void *arg)
+{
+    static const unsigned char seven[7] = {0};
+
+    (void)s;
+    (void)type;
+    (void)context;
+    (void)x;
+    (void)chainidx;
+    (void)al;
+    (void)arg;
+    *out = seven;
+    *outlen = sizeof(seven);
+    return 1;
+}
+
+static void
+test_malformed_client_hello(void **state)
+{
+    struct fx *f = *state;
+    SSL_CTX *ctx = client_ctx(f, 0, 0);
+
+    /* Our code point with 7 bytes instead of 8: the server ends the handshake. */
+    assert_int_equal(SSL_CTX_add_custom_ext(ctx, EVC_TLS_EXT_TYPE, SSL_EXT_CLIENT_HELLO, seven_add,
+                                            NULL, NULL, NULL, NULL),
+                     1);
+    assert_int_equal(connect_with(f, ctx, 0, 0), -1);
+    SSL_CTX_free(ctx);
+}
+
+static void
+test_swap_keeps_connections(void **state)
+{
+    struct fx *f = *state;
+    struct evc_err err = {0};
+    SSL *before = evc_tls_server_ssl(f->srv), *after;
+    uint8_t fp[32], want[32];
+    uint64_t gen;
+
+    /* A broken pair is refused; the published context stays. */
+    assert_int_equal(evc_tls_server_load(f->srv, f->b_crt, f->a_key, NULL, NULL, NOW, &err),
+                     EVC_ERR_KEY_MISMATCH);
+    evc_tls_server_current(f->srv, fp, &gen);
+    assert_int_equal(gen, 7);
+    /* A whole pair is published; an SSL made before keeps its certificate. */
+    assert_int_equal(evc_tls_server_load(f->srv, f->b_crt, f->b_key, NULL, NULL, NOW, &err), 0);
+    after = evc_tls_server_ssl(f->srv);
+    assert_int_equal(evc_x509_sha256(SSL_get_certificate(before), fp), 0);
+    assert_int_equal(evc_x509_sha256(SSL_get_certificate(after), want), 0);
+    assert_memory_not_equal(fp, want, 32);
+    evc_tls_server_current(f->srv, fp, &gen);
+    assert_memory_equal(fp, want, 32);
+    assert_int_equal(gen, 0);
+    SSL_free(before);
+    SSL_free(after);
+    /* Back to the first, for the other tests. */
+    assert_int_equal(evc_tls_server_load(f->srv, f->a_crt, f->a_key, NULL, f->sa, NOW, &err), 0);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sa_only_when_newer),
+        cmocka_unit_test(test_clients_without_it),
+        cmocka_unit_test(test_unverified_client_reads_nothing),
+        cmocka_unit_test(test_malformed_client_hello),
+        cmocka_unit_test(test_swap_keeps_connections),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
