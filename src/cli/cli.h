@@ -36,5 +36,7 @@ int evc_cmd_monitor(int argc, char **argv);
 int evc_cmd_history(int argc, char **argv);
 int evc_cmd_announce(int argc, char **argv);
 int evc_cmd_inspect(int argc, char **argv);
+int evc_cmd_probe(int argc, char **argv);
+int evc_cmd_serve(int argc, char **argv);
 
 #endif

@@ -44,7 +44,7 @@ static const struct {
     {"scan", evc_cmd_scan},         {"ca", evc_cmd_ca},           {"issue", evc_cmd_issue},
     {"selfsign", evc_cmd_selfsign}, {"renew", evc_cmd_renew},     {"activate", evc_cmd_activate},
     {"monitor", evc_cmd_monitor},   {"history", evc_cmd_history}, {"announce", evc_cmd_announce},
-    {"inspect", evc_cmd_inspect},
+    {"probe", evc_cmd_probe},       {"serve", evc_cmd_serve},     {"inspect", evc_cmd_inspect},
 };
 
 int
