@@ -97,44 +97,22 @@ int
 evc_tls_served_leaf(const char *hostport, const char *servername, int timeout_ms, X509 **out,
                     struct evc_err *err)
 {
-    char host[256], port[16], sni[256];
-    SSL_CTX *ctx = NULL;
-    SSL *ssl = NULL;
-    X509 *leaf = NULL;
-    int fd = -1, r = EVC_ERR_INTERNAL;
+    struct evc_probe p;
+    int r;
 
     *out = NULL;
-    if (split_hostport(hostport, host, sizeof(host), port, sizeof(port)) != 0) {
-        return evc_err_set(err, EVC_ERR_USAGE, "'%s': expected host:port", hostport);
+    /* A probe that claims every generation: no SA, and the leaf whether it verifies or not. */
+    if ((r = evc_tls_probe(hostport, servername, NULL, UINT64_MAX, timeout_ms, &p, err)) != 0) {
+        return r;
     }
-    snprintf(sni, sizeof(sni), "%s", servername != NULL ? servername : host);
-    if ((fd = evc_tls_connect(host, port, timeout_ms, err)) == -1) {
-        return EVC_ERR_IO;
+    if (p.leaf == NULL) {
+        evc_probe_clear(&p);
+        return evc_err_set(err, EVC_ERR_IO, "%s: no certificate presented", hostport);
     }
-    if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL || (ssl = SSL_new(ctx)) == NULL ||
-        !SSL_set_fd(ssl, fd) || !SSL_set_tlsext_host_name(ssl, sni)) {
-        r = evc_err_openssl(err, EVC_ERR_CRYPTO, "%s: cannot set up TLS", hostport);
-        goto out;
-    }
-    if (SSL_connect(ssl) != 1) {
-        r = evc_err_openssl(err, EVC_ERR_IO, "%s: TLS handshake failed", hostport);
-        goto out;
-    }
-    if ((leaf = SSL_get1_peer_certificate(ssl)) == NULL) {
-        r = evc_err_set(err, EVC_ERR_IO, "%s: no certificate presented", hostport);
-        goto out;
-    }
-    *out = leaf;
-    r = 0;
-out:
-    if (ssl != NULL) {
-        SSL_shutdown(ssl);
-    }
-    SSL_free(ssl);
-    SSL_CTX_free(ctx);
-    close(fd);
-    ERR_clear_error();
-    return r;
+    *out = p.leaf;
+    p.leaf = NULL;
+    evc_probe_clear(&p);
+    return 0;
 }
 
 void
