@@ -7,10 +7,12 @@
 # when the files change, a broken pair refused, the SA in the handshake,
 # and the push channel.
 #
-# usage: tls.sh PATH-TO-EVERCERT
+# usage: tls.sh PATH-TO-EVERCERT PATH-TO-LOADSWAP
 set -u
-EVC=${1:?usage: tls.sh PATH-TO-EVERCERT}
+EVC=${1:?usage: tls.sh PATH-TO-EVERCERT PATH-TO-LOADSWAP}
 EVC=$(cd "$(dirname "$EVC")" && pwd)/$(basename "$EVC")
+LOAD=${2:?usage: tls.sh PATH-TO-EVERCERT PATH-TO-LOADSWAP}
+LOAD=$(cd "$(dirname "$LOAD")" && pwd)/$(basename "$LOAD")
 T=$(mktemp -d /tmp/evc-tls-XXXXXX)
 PIDS=
 cleanup() {
@@ -107,6 +109,22 @@ check "and reports no SA" grep -q "^SA *none" plain.out
 check "a missing certificate stops serve with its name" sh -c "test $? = 3 && grep -q nowhere.crt bad.err"
 "$EVC" probe localhost 2>bad.err
 check "probe wants host:port" sh -c "test $? = 3 && grep -q 'expected host:port' bad.err"
+
+# Under load: 2 client threads (new and resumed handshakes) while the pair is swapped 100 times.
+mkdir gens
+for g in $(seq 0 100); do
+    "$EVC" issue --ca root --cn web.test --san DNS:web.test --days 30 --out-cert gens/$g.crt --out-key gens/$g.key >/dev/null
+done
+cp gens/0.crt load.crt && cp gens/0.key load.key
+LPORT=$((PORT + 3))
+"$EVC" serve --cert load.crt --key load.key --listen 127.0.0.1:$LPORT 2>load.log &
+LSERVE=$!
+PIDS="$PIDS $LSERVE"
+wait_for load.log "listening on" 5
+"$LOAD" $LPORT root/ca.crt gens 100 load.crt load.key >loadswap.out 2>&1
+check "100 swaps under load: 0 failed handshakes, none older than a completed swap, the early connection served, resumption works" test $? = 0
+cat loadswap.out >&2
+kill $LSERVE
 
 # SIGTERM: stops.
 kill -TERM $SERVE
