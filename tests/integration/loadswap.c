@@ -15,6 +15,7 @@
  *   DIR holds 0.crt 0.key .. N.crt N.key; LIVE.* start as a copy of 0.*.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,6 +187,7 @@ main(int argc, char **argv)
         fprintf(stderr, "usage: loadswap PORT CA.crt DIR N LIVE.crt LIVE.key\n");
         return 2;
     }
+    signal(SIGPIPE, SIG_IGN);
     port = (int)strtol(argv[1], NULL, 10);
     dir = argv[3];
     ngen = (int)strtol(argv[4], NULL, 10);
