@@ -10,6 +10,8 @@
 # usage: bench/tls_bench.sh [BUILD-DIR] [SECONDS]
 set -eu
 B=$(cd "${1:-build}" && pwd)
+# 10,000 announce connections need 20,000 descriptors on this one machine.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 S=${2:-3}
 EVC=$B/evercert
 TB=$B/bench/tlsbench
@@ -18,7 +20,7 @@ PIDS=
 cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null || true; done; [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null; rm -rf "$W"; }
 trap cleanup EXIT INT TERM
 cd "$W"
-P1=$((30000 + $$ % 10000)) P2=$((P1 + 1)) P3=$((P1 + 2))
+P1=$((30000 + $$ % 10000)) P2=$((P1 + 1)) P3=$((P1 + 2)) P4=$((P1 + 3))
 "$EVC" ca init --out root >/dev/null
 for n in a b c; do
     "$EVC" issue --ca root --cn web.test --san DNS:web.test --days 30 --out-cert $n.crt --out-key $n.key >/dev/null
@@ -67,3 +69,15 @@ printf '  evercert serve     '
 "$TB" swap $P1 b.crt 50 -- "cp b.key live.key.t && mv live.key.t live.key && cp b.crt live.crt.t && mv live.crt.t live.crt"
 printf '  nginx -s reload    '
 "$TB" swap $P3 b.crt 50 -- "cp b.key ng.key && cp b.crt ng.crt && nginx -p $W -c $W/nginx.conf -s reload"
+echo "the push channel:"
+"$EVC" announce --current b.crt --current-key b.key --successor c.crt --successor-key c.key \
+    --service web.test --generation 2 --activate-at "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)" --out bc.sa
+cp ab.sa push.sa
+"$EVC" serve --cert a.crt --key a.key --sa push.sa --listen 127.0.0.1:$((P4 + 1)) \
+    --announce-listen 127.0.0.1:$P4 2>push.log &
+PUSH=$!
+PIDS="$PIDS $PUSH"
+sleep 0.5
+printf '  evercert serve     '
+"$TB" push $P4 "${N_ANNOUNCE:-10000}" "$(stat -c %s ab.sa)" "$(stat -c %s bc.sa)" $PUSH -- \
+    "cp bc.sa push.sa.t && mv push.sa.t push.sa"

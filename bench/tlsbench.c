@@ -10,8 +10,14 @@
  *       file swap), then reports the ms until the first handshake with
  *       NEW.crt, how many handshakes got the old one after that in the next
  *       200 ms (interleaving), and how many idle connections still answer.
+ *   tlsbench push PORT N LEN0 LEN1 SERVER-PID -- COMMAND...
+ *       opens N announce connections (each first gets the current SA, LEN0
+ *       bytes), runs COMMAND (which makes a new SA of LEN1 bytes), and
+ *       reports the ms until every connection has it, and the server's
+ *       resident memory per open connection.
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,6 +30,8 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 static int port;
@@ -176,6 +184,130 @@ request(SSL *ssl)
     return SSL_write(ssl, req, sizeof(req) - 1) > 0 && SSL_read(ssl, buf, sizeof(buf)) > 0;
 }
 
+static long
+rss_kib(long pid)
+{
+    char path[64], line[256];
+    long kib = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+    if ((f = fopen(path, "r")) == NULL) {
+        return -1;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, "VmRSS:", 6) == 0) {
+            kib = strtol(line + 6, NULL, 10);
+        }
+    }
+    fclose(f);
+    return kib;
+}
+
+struct pushc {
+    SSL *ssl;
+    long got;
+};
+
+static struct pushc *pc;
+static long npc, len0;
+static atomic_long opened;
+
+static void *
+push_opener(void *arg)
+{
+    long from = (long)(intptr_t)arg;
+    char buf[4096];
+
+    for (long i = from; i < npc; i += 2) {
+        long got = 0;
+        int n;
+
+        if ((pc[i].ssl = connect_tls(NULL)) == NULL) {
+            atomic_fetch_add(&fails, 1);
+            continue;
+        }
+        while (got < len0 && (n = SSL_read(pc[i].ssl, buf, sizeof(buf))) > 0) {
+            got += n;
+        }
+        fcntl(SSL_get_fd(pc[i].ssl), F_SETFL, O_NONBLOCK);
+        atomic_fetch_add(&opened, 1);
+    }
+    return NULL;
+}
+
+static int
+push_bench(int argc, char **argv)
+{
+    long len1, pid, rss0, rss1, have = 0;
+    char cmd[4096] = "", buf[8192];
+    pthread_t th[2];
+    int ep = epoll_create1(0);
+    double t0, t, topen;
+
+    npc = strtol(argv[3], NULL, 10);
+    len0 = strtol(argv[4], NULL, 10);
+    len1 = strtol(argv[5], NULL, 10);
+    pid = strtol(argv[6], NULL, 10);
+    for (int i = 8; i < argc; i++) {
+        strncat(cmd, argv[i], sizeof(cmd) - strlen(cmd) - 2);
+        strncat(cmd, " ", sizeof(cmd) - strlen(cmd) - 1);
+    }
+    if (npc < 1 || npc > 100000 || (pc = calloc((size_t)npc, sizeof(*pc))) == NULL || ep == -1) {
+        return 2;
+    }
+    rss0 = rss_kib(pid);
+    t0 = now_s();
+    for (long i = 0; i < 2; i++) {
+        pthread_create(&th[i], NULL, push_opener, (void *)(intptr_t)i);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+    }
+    topen = now_s() - t0;
+    rss1 = rss_kib(pid);
+    for (long i = 0; i < npc; i++) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)i};
+
+        if (pc[i].ssl != NULL) {
+            epoll_ctl(ep, EPOLL_CTL_ADD, SSL_get_fd(pc[i].ssl), &ev);
+        }
+    }
+    if (system(cmd) != 0) {
+        fprintf(stderr, "tlsbench: '%s' failed\n", cmd);
+    }
+    t0 = now_s();
+    while (have < atomic_load(&opened) && now_s() - t0 < 30) {
+        struct epoll_event evs[256];
+        int n = epoll_wait(ep, evs, 256, 1000);
+
+        for (int k = 0; k < n; k++) {
+            struct pushc *c = &pc[evs[k].data.u64];
+            int r;
+
+            while ((r = SSL_read(c->ssl, buf, sizeof(buf))) > 0) {
+                if (c->got < len1 && c->got + r >= len1) {
+                    have++;
+                }
+                c->got += r;
+            }
+        }
+    }
+    t = now_s() - t0;
+    printf("%ld announce connections open (opened in %.1f s, %ld failed); the new SA reached %ld "
+           "of them in %.0f ms; server memory %.1f KiB per open connection\n",
+           atomic_load(&opened), topen, atomic_load(&fails), have, t * 1000,
+           (double)(rss1 - rss0) / (double)(atomic_load(&opened) ? atomic_load(&opened) : 1));
+    for (long i = 0; i < npc; i++) {
+        if (pc[i].ssl != NULL) {
+            close(SSL_get_fd(pc[i].ssl));
+            SSL_free(pc[i].ssl);
+        }
+    }
+    free(pc);
+    return have == atomic_load(&opened) ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -219,6 +351,9 @@ main(int argc, char **argv)
         }
         putchar('\n');
         return 0;
+    }
+    if (strcmp(argv[1], "push") == 0 && argc >= 9 && strcmp(argv[7], "--") == 0) {
+        return push_bench(argc, argv);
     }
     if (strcmp(argv[1], "swap") == 0 && argc >= 7 && strcmp(argv[5], "--") == 0) {
         unsigned char want[32], got[32];

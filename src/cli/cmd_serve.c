@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -49,7 +51,7 @@ struct serve {
     struct evc_tls_server *tls;
     const char *cert, *key, *chain, *sa;
     struct evconnlistener *listener, *announce;
-    struct event *inotify_ev, *timer, *debounce, *sigterm, *sigint;
+    struct event *inotify_ev, *timer, *debounce, *sigterm, *sigint, *resume;
     int inotify_fd;
     struct stat seen[3];
     uint64_t sa_generation;
@@ -138,6 +140,15 @@ conn_read(struct bufferevent *bev, void *arg)
             return;
         }
     }
+}
+
+/* Small writes (an SA, a short answer) go out at once, not after a delayed ACK. */
+static void
+no_delay(evutil_socket_t fd)
+{
+    int one = 1;
+
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 static void
@@ -242,6 +253,7 @@ accept_announce(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *s
     (void)l;
     (void)sa;
     (void)len;
+    no_delay(fd);
     if (ssl == NULL || c == NULL ||
         (c->bev = bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
                                                  BEV_OPT_CLOSE_ON_FREE)) == NULL) {
@@ -403,6 +415,49 @@ on_stop(evutil_socket_t sig, short what, void *arg)
     event_base_loopexit(s->base, &grace);
 }
 
+/*
+ * accept() failed (out of descriptors, most likely): pause both listeners
+ * for 100 ms instead of spinning on a queue we cannot empty.
+ */
+static void
+on_accept_error(struct evconnlistener *l, void *arg)
+{
+    struct serve *s = arg;
+    struct timeval pause = {0, 100000};
+    int e = EVUTIL_SOCKET_ERROR();
+
+    (void)l;
+    if (s->listener != NULL) {
+        evconnlistener_disable(s->listener);
+    }
+    if (s->announce != NULL) {
+        evconnlistener_disable(s->announce);
+    }
+    if (!evtimer_pending(s->resume, NULL)) {
+        logf_("cannot accept: %s; pausing new connections for 100 ms",
+              evutil_socket_error_to_string(e));
+        evtimer_add(s->resume, &pause);
+    }
+}
+
+static void
+on_resume(evutil_socket_t fd, short what, void *arg)
+{
+    struct serve *s = arg;
+
+    (void)fd;
+    (void)what;
+    if (s->stopping) {
+        return;
+    }
+    if (s->listener != NULL) {
+        evconnlistener_enable(s->listener);
+    }
+    if (s->announce != NULL) {
+        evconnlistener_enable(s->announce);
+    }
+}
+
 static struct evconnlistener *
 listen_on(struct serve *s, const char *addr, evconnlistener_cb cb)
 {
@@ -420,6 +475,8 @@ listen_on(struct serve *s, const char *addr, evconnlistener_cb cb)
                                 1024, (struct sockaddr *)&ss, len);
     if (l == NULL) {
         evc_cli_error(addr, "cannot listen: %s", strerror(errno));
+    } else {
+        evconnlistener_set_error_cb(l, on_accept_error);
     }
     return l;
 }
@@ -488,6 +545,7 @@ evc_cmd_serve(int argc, char **argv)
         evc_tls_server_current(s.tls, fp, &s.sa_generation);
     }
     if ((s.base = event_base_new()) == NULL ||
+        (s.resume = evtimer_new(s.base, on_resume, &s)) == NULL ||
         (s.listener = listen_on(&s, listen_addr, accept_tls)) == NULL ||
         (announce_addr != NULL &&
          (s.announce = listen_on(&s, announce_addr, accept_announce)) == NULL)) {
@@ -532,6 +590,9 @@ out:
     }
     if (s.debounce != NULL) {
         event_free(s.debounce);
+    }
+    if (s.resume != NULL) {
+        event_free(s.resume);
     }
     if (s.timer != NULL) {
         event_free(s.timer);
