@@ -21,6 +21,10 @@
 #include "evercert/error.h"
 #include "evercert/time.h"
 
+/* The root renew creates when a certificate's root is in no root store. */
+#define EVC_DEFAULT_ROOT_CN "evercert default root"
+#define EVC_DEFAULT_ROOT_LIFETIME ((int64_t)15 * 365 * 86400 + 4 * 86400)
+
 /* Key types: "ec:P-256" "ec:P-384" "rsa:2048" "rsa:3072" "rsa:4096" "ed25519". */
 #define EVC_KEY_DEFAULT "ec:P-256"
 

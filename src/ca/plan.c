@@ -8,10 +8,10 @@
 
 #include "ca/plan.h"
 
-static const char *const action_names[] = {"purge",      "recreate-root", "renew",
-                                           "add-signer", "activate",      "retire"};
+static const char *const action_names[] = {"purge",      "create-root", "recreate-root", "renew",
+                                           "add-signer", "activate",    "retire"};
 static const char *const reason_names[] = {"",         "expired", "threshold", "root-recreated",
-                                           "activate", "retired", "retention"};
+                                           "activate", "retired", "retention", "no-root"};
 
 const char *
 evc_action_name(enum evc_action_type t)
@@ -72,12 +72,14 @@ evc_plan_make(const struct evc_facts *f, struct evc_action *v, size_t max)
     const struct evc_policy *p = f->policy;
     /* Bit i: root i is recreated in this run; personal i renewed in this run. */
     unsigned char recreate[EVC_CONFIG_STORES_MAX], renew[EVC_CONFIG_STORES_MAX];
+    unsigned char create[EVC_CONFIG_STORES_MAX];
 
     if (f->nroots > EVC_CONFIG_STORES_MAX || f->npersonals > EVC_CONFIG_STORES_MAX) {
         return EVC_ERR_LIMIT;
     }
     memset(recreate, 0, sizeof(recreate));
     memset(renew, 0, sizeof(renew));
+    memset(create, 0, sizeof(create));
     if (f->activate_only) {
         /* `evercert activate`: staged successors whose time has come, nothing else. */
         for (size_t i = 0; i < f->npersonals; i++) {
@@ -97,8 +99,25 @@ evc_plan_make(const struct evc_facts *f, struct evc_action *v, size_t max)
         }
     }
     /* 2. Roots expired or inside the threshold are recreated. */
+    /*
+     * 2a. A certificate due for renewal whose root is in no root store gets
+     * a new default root, as WebSphere's monitor does, in an empty root
+     * store; then it is renewed under it (3 and 4).
+     */
+    for (size_t i = 0; i < f->npersonals; i++) {
+        const struct evc_fact_personal *c = &f->personals[i];
+
+        if (c->orphan && c->root >= 0 && f->roots[c->root].empty && !create[c->root] &&
+            !(c->staged && c->staged_by_root) &&
+            due(c->not_before, c->not_after, f) != EVC_REASON_NONE) {
+            create[c->root] = 1;
+            emit(&o, EVC_ACT_CREATE_ROOT, (size_t)c->root, EVC_REASON_NO_ROOT);
+        }
+    }
     for (size_t i = 0; i < f->nroots; i++) {
-        enum evc_reason why = due(f->roots[i].not_before, f->roots[i].not_after, f);
+        enum evc_reason why = f->roots[i].empty
+                                  ? EVC_REASON_NONE
+                                  : due(f->roots[i].not_before, f->roots[i].not_after, f);
 
         if (why != EVC_REASON_NONE) {
             recreate[i] = 1;
@@ -113,7 +132,8 @@ evc_plan_make(const struct evc_facts *f, struct evc_action *v, size_t max)
     for (size_t i = 0; i < f->npersonals; i++) {
         const struct evc_fact_personal *c = &f->personals[i];
         int chained = c->kind == EVC_KIND_CHAINED && c->root >= 0;
-        int root_new = chained && (recreate[c->root] || !c->signed_by_root);
+        /* An orphan moves to the default root when it is due, not before. */
+        int root_new = chained && !c->orphan && (recreate[c->root] || !c->signed_by_root);
         int staged_ok = c->staged && (!chained || (!recreate[c->root] && c->staged_by_root));
         enum evc_reason why = EVC_REASON_NONE;
 
@@ -139,8 +159,8 @@ evc_plan_make(const struct evc_facts *f, struct evc_action *v, size_t max)
      */
     for (size_t i = 0; p->auto_replace && i < f->ntrusts; i++) {
         const struct evc_fact_trust *t = &f->trusts[i];
-        int changed =
-            (t->root >= 0 && recreate[t->root]) || (t->personal >= 0 && renew[t->personal]);
+        int changed = (t->root >= 0 && (recreate[t->root] || create[t->root])) ||
+                      (t->personal >= 0 && renew[t->personal]);
 
         if (changed || !t->has_newest) {
             emit(&o, EVC_ACT_ADD_SIGNER, i, EVC_REASON_NONE);

@@ -20,6 +20,7 @@
 
 struct evc_fact_root {
     size_t store; /* index in the configuration */
+    int empty;    /* a root store directory with no root yet: where a default root goes */
     evc_time not_before;
     evc_time not_after;
 };
@@ -30,6 +31,8 @@ struct evc_fact_personal {
     evc_time not_after;
     enum evc_kind kind;
     long root;            /* index into roots[] whose subject issued it, or -1 */
+    int orphan;           /* issued by a CA we know (trust or deleted store) whose key no root
+                             store holds; root is then where a default root is or will be */
     int signed_by_root;   /* that root's current key signed it */
     int staged;           /* a whole successor waits: cert.next, key.next and its SA */
     int staged_by_root;   /* the staged successor is signed by the root's current key */
@@ -76,12 +79,13 @@ struct evc_facts {
 };
 
 enum evc_action_type {
-    EVC_ACT_PURGE = 0,  /* deleted[index] is past its retention */
-    EVC_ACT_RECREATE,   /* roots[index] gets a new key and certificate */
-    EVC_ACT_RENEW,      /* personals[index]: stage a successor and its SA */
-    EVC_ACT_ADD_SIGNER, /* trusts[index] gets the newest version of its signer */
-    EVC_ACT_ACTIVATE,   /* personals[index]: the staged successor goes live */
-    EVC_ACT_RETIRE,     /* signers[index] leaves its trust store for the deleted store */
+    EVC_ACT_PURGE = 0,   /* deleted[index] is past its retention */
+    EVC_ACT_CREATE_ROOT, /* roots[index], empty, gets a new default root */
+    EVC_ACT_RECREATE,    /* roots[index] gets a new key and certificate */
+    EVC_ACT_RENEW,       /* personals[index]: stage a successor and its SA */
+    EVC_ACT_ADD_SIGNER,  /* trusts[index] gets the newest version of its signer */
+    EVC_ACT_ACTIVATE,    /* personals[index]: the staged successor goes live */
+    EVC_ACT_RETIRE,      /* signers[index] leaves its trust store for the deleted store */
     EVC_ACT_COUNT
 };
 
@@ -94,6 +98,7 @@ enum evc_reason {
     EVC_REASON_WINDOW,   /* activation time reached */
     EVC_REASON_RETIRED,
     EVC_REASON_RETENTION,
+    EVC_REASON_NO_ROOT, /* its root is in no root store */
 };
 
 struct evc_action {
@@ -104,7 +109,8 @@ struct evc_action {
 
 /*
  * Fill out (room for max actions) with the plan, in the order the monitor
- * runs it: purge, recreate roots, renew, add signers, activate, retire.
+ * runs it: purge, create default roots, recreate roots, renew, add
+ * signers, activate, retire.
  * Returns the number of actions, or EVC_ERR_LIMIT if max is too small.
  */
 long evc_plan_make(const struct evc_facts *f, struct evc_action *out, size_t max);

@@ -42,6 +42,7 @@ struct root_st {
     const struct evc_store_conf *conf;
     char cert_path[EVC_PATH_MAX], key_path[EVC_PATH_MAX];
     int p12;
+    int empty; /* a directory with neither ca.crt nor ca.key: room for a default root */
     char *password;
     X509 *cert;
     EVP_PKEY *key;
@@ -190,6 +191,11 @@ load_root(struct root_st *rs, struct evc_err *err)
     if (S_ISDIR(st.st_mode)) {
         snprintf(rs->cert_path, sizeof(rs->cert_path), "%s/ca.crt", path);
         snprintf(rs->key_path, sizeof(rs->key_path), "%s/ca.key", path);
+        if (access(rs->key_path, F_OK) == -1 && access(rs->cert_path, F_OK) == -1 &&
+            errno == ENOENT) {
+            rs->empty = 1;
+            return 0;
+        }
         if (access(rs->key_path, F_OK) == -1) {
             return evc_err_set(err, EVC_ERR_NOENT, "%s: a root store needs the root's key",
                                rs->key_path);
@@ -523,6 +529,103 @@ add_trust_fact(struct run *run, size_t t, long root, long personal, struct evc_e
     return 0;
 }
 
+/* A CA certificate in a trust store or the deleted store that signed x, or NULL. */
+static X509 *
+known_issuer(const struct run *run, X509 *x)
+{
+    for (size_t t = 0; t < run->ntrusts; t++) {
+        for (size_t i = 0; i < run->trusts[t].t->n; i++) {
+            X509 *ca = run->trusts[t].t->certs[i].x;
+
+            if (X509_check_ca(ca) && evc_x509_signed_by(x, ca)) {
+                return ca;
+            }
+        }
+    }
+    for (size_t i = 0; run->deleted != NULL && i < run->deleted->n; i++) {
+        X509 *ca = run->deleted->entries[i].x;
+
+        if (ca != NULL && X509_check_ca(ca) && evc_x509_signed_by(x, ca)) {
+            return ca;
+        }
+    }
+    return NULL;
+}
+
+static int
+is_default_root(X509 *x)
+{
+    X509_NAME *n = X509_NAME_new();
+    int same = n != NULL &&
+               X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+                                          (const unsigned char *)EVC_DEFAULT_ROOT_CN, -1, -1, 0) &&
+               X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8, (const unsigned char *)"evercert",
+                                          -1, -1, 0) &&
+               X509_NAME_cmp(n, X509_get_subject_name(x)) == 0;
+
+    X509_NAME_free(n);
+    return same;
+}
+
+/* Where a default root is or goes: the first root store holding one, else the first empty one. */
+static long
+default_root_store(const struct run *run)
+{
+    for (size_t k = 0; k < run->nroots; k++) {
+        if (!run->roots[k].empty && is_default_root(run->roots[k].cert)) {
+            return (long)k;
+        }
+    }
+    for (size_t k = 0; k < run->nroots; k++) {
+        if (run->roots[k].empty && !run->roots[k].p12) {
+            return (long)k;
+        }
+    }
+    return -1;
+}
+
+/* Trust store t holds the missing root of an orphan: it must get the default root. */
+static int
+add_orphan_facts(struct run *run, size_t t, struct evc_err *err)
+{
+    struct evc_trust *ts = run->trusts[t].t;
+
+    for (size_t j = 0; j < run->npers; j++) {
+        const struct evc_fact_personal *f = &run->fpers[j];
+        struct root_st *rs;
+        int holds = 0, dup = 0;
+
+        if (!f->orphan) {
+            continue;
+        }
+        rs = &run->roots[f->root];
+        for (size_t i = 0; !holds && i < ts->n; i++) {
+            holds = X509_check_ca(ts->certs[i].x) &&
+                    evc_x509_signed_by(leaf(&run->pers[j]), ts->certs[i].x);
+        }
+        for (size_t i = 0; i < run->nftrusts; i++) {
+            dup |= run->ftrusts[i].trust == t && run->ftrusts[i].root == f->root;
+        }
+        if (!holds || dup) {
+            continue;
+        }
+        struct evc_fact_trust *v = realloc(run->ftrusts, (run->nftrusts + 1) * sizeof(*v));
+        uint8_t fp[32];
+
+        if (v == NULL) {
+            return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+        }
+        run->ftrusts = v;
+        v[run->nftrusts].trust = t;
+        v[run->nftrusts].root = f->root;
+        v[run->nftrusts].personal = -1;
+        v[run->nftrusts].has_newest =
+            !rs->empty && evc_x509_sha256(rs->cert, fp) == 0 && evc_trust_find(ts, fp) >= 0;
+        run->nftrusts++;
+    }
+    return 0;
+}
+
 static int
 make_facts(struct run *run, struct evc_err *err)
 {
@@ -530,8 +633,11 @@ make_facts(struct run *run, struct evc_err *err)
 
     for (size_t i = 0; i < run->nroots; i++) {
         run->froots[i].store = i;
-        run->froots[i].not_before = not_before(run->roots[i].cert);
-        run->froots[i].not_after = not_after(run->roots[i].cert);
+        run->froots[i].empty = run->roots[i].empty;
+        if (!run->roots[i].empty) {
+            run->froots[i].not_before = not_before(run->roots[i].cert);
+            run->froots[i].not_after = not_after(run->roots[i].cert);
+        }
     }
     for (size_t i = 0; i < run->npers; i++) {
         struct personal_st *p = &run->pers[i];
@@ -547,13 +653,22 @@ make_facts(struct run *run, struct evc_err *err)
         } else {
             f->kind = EVC_KIND_EXTERNAL;
             for (size_t k = 0; k < run->nroots; k++) {
-                if (X509_NAME_cmp(X509_get_issuer_name(x),
+                if (!run->roots[k].empty &&
+                    X509_NAME_cmp(X509_get_issuer_name(x),
                                   X509_get_subject_name(run->roots[k].cert)) == 0) {
                     f->kind = EVC_KIND_CHAINED;
                     f->root = (long)k;
                     f->signed_by_root = evc_x509_signed_by(x, run->roots[k].cert);
                     break;
                 }
+            }
+            if (f->kind == EVC_KIND_EXTERNAL && known_issuer(run, x) != NULL &&
+                (f->root = default_root_store(run)) >= 0) {
+                /* Our CA, whose key no root store holds: renewed under a default root. */
+                f->kind = EVC_KIND_CHAINED;
+                f->orphan = 1;
+                f->signed_by_root =
+                    !run->roots[f->root].empty && evc_x509_signed_by(x, run->roots[f->root].cert);
             }
         }
         p->root = f->root;
@@ -563,14 +678,18 @@ make_facts(struct run *run, struct evc_err *err)
             f->staged = 1;
             f->activate_at = p->activate_at;
             f->staged_is_live = same_sha(n, x);
-            f->staged_by_root = f->root >= 0 && evc_x509_signed_by(n, run->roots[f->root].cert);
+            f->staged_by_root = f->root >= 0 && !run->roots[f->root].empty &&
+                                evc_x509_signed_by(n, run->roots[f->root].cert);
         }
     }
     for (size_t t = 0; t < run->ntrusts; t++) {
         for (size_t k = 0; k < run->nroots; k++) {
-            if ((r = add_trust_fact(run, t, (long)k, -1, err)) != 0) {
+            if (!run->roots[k].empty && (r = add_trust_fact(run, t, (long)k, -1, err)) != 0) {
                 return r;
             }
+        }
+        if ((r = add_orphan_facts(run, t, err)) != 0) {
+            return r;
         }
         for (size_t k = 0; k < run->npers; k++) {
             if (run->fpers[k].kind == EVC_KIND_SELF_SIGNED &&
@@ -632,7 +751,9 @@ report_all(struct run *run)
     int r = 0;
 
     for (size_t i = 0; r == 0 && i < run->nroots; i++) {
-        r = report_cert(run, run->roots[i].conf, run->roots[i].cert, EVC_KIND_ROOT);
+        if (!run->roots[i].empty) {
+            r = report_cert(run, run->roots[i].conf, run->roots[i].cert, EVC_KIND_ROOT);
+        }
     }
     for (size_t i = 0; r == 0 && i < run->npers; i++) {
         r = report_cert(run, run->pers[i].conf, leaf(&run->pers[i]), run->fpers[i].kind);
@@ -732,6 +853,37 @@ new_key_like(EVP_PKEY *old, EVP_PKEY **out, struct evc_err *err)
         return r;
     }
     return evc_key_generate(spec, out, err);
+}
+
+/* A new default root in an empty root store, as WebSphere's monitor makes one. */
+static int
+do_create_root(struct run *run, size_t i, struct evc_renew_action *v, struct evc_err *err)
+{
+    struct root_st *rs = &run->roots[i];
+    struct evc_cert_req req = {
+        EVC_PROFILE_ROOT, "CN=" EVC_DEFAULT_ROOT_CN ",O=evercert", NULL, NULL, 0,
+        run->o->now,      run->o->now + EVC_DEFAULT_ROOT_LIFETIME};
+    EVP_PKEY *key = NULL;
+    X509 *cert = NULL;
+    int r;
+
+    if ((r = evc_key_generate(EVC_KEY_DEFAULT, &key, err)) != 0 ||
+        (r = evc_ca_make(&req, key, NULL, NULL, &cert, err)) != 0) {
+        goto out;
+    }
+    set_new(v, cert);
+    if (!run->o->dry_run && (r = save_root(rs, cert, key, err)) != 0) {
+        goto out;
+    }
+    rs->cert = cert;
+    rs->key = key;
+    rs->empty = 0;
+    cert = NULL;
+    key = NULL;
+out:
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    return r;
 }
 
 static int
@@ -958,6 +1110,9 @@ do_add_signer(struct run *run, size_t i, struct evc_renew_action *v, struct evc_
     uint8_t fp[32];
 
     v->store = ts->conf->name;
+    if (n == NULL) {
+        return evc_err_set(err, EVC_ERR_INTERNAL, "no signer to add");
+    }
     set_new(v, n);
     if (evc_x509_sha256(n, fp) != 0) {
         return evc_err_set(err, EVC_ERR_CRYPTO, "cannot hash a certificate");
@@ -1162,6 +1317,7 @@ action_store(const struct run *run, const struct evc_action *a)
 {
     switch (a->type) {
     case EVC_ACT_RECREATE:
+    case EVC_ACT_CREATE_ROOT:
         return run->roots[a->index].conf->name;
     case EVC_ACT_RENEW:
     case EVC_ACT_ACTIVATE:
@@ -1261,6 +1417,9 @@ evc_renew_run(const struct evc_renew_opts *o, struct evc_renew_result *res, stru
         switch (a->type) {
         case EVC_ACT_PURGE:
             r = do_purge(run, a->index, v, err);
+            break;
+        case EVC_ACT_CREATE_ROOT:
+            r = do_create_root(run, a->index, v, err);
             break;
         case EVC_ACT_RECREATE:
             r = do_recreate(run, a->index, v, err);

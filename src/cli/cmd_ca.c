@@ -317,7 +317,7 @@ evc_cmd_ca(int argc, char **argv)
         return EVC_EXIT_FAILURE;
     }
     if (a.lifetime == 0) {
-        a.lifetime = (int64_t)15 * 365 * 86400 + 4 * 86400; /* 15 years with leap days */
+        a.lifetime = EVC_DEFAULT_ROOT_LIFETIME; /* 15 years with their leap days */
     }
     return make("ca init", &a);
 }

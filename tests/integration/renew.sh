@@ -223,6 +223,33 @@ status "renew with window 0" 0 "$EVC" renew --config Z/c.ini
 check "window 0 swaps at once" test "$(fp Z/web.crt)" != "$OLDZ" -a ! -e Z/web.crt.next
 check "window 0 swapped cert verifies" openssl verify -CAfile Z/bundle.pem Z/web.crt
 
+# A certificate whose root is in no root store: a new default root, as WebSphere does.
+mkdir O O/deleted O/root O/lost
+"$EVC" ca init --out O/lost --subject "CN=Lost Root" >/dev/null
+"$EVC" issue --ca O/lost --cn app.test --san DNS:app.test --days 30 --at "$(at '-25 days')" \
+    --out-cert O/app.crt --out-key O/app.key >/dev/null
+cp O/lost/ca.crt O/bundle.pem
+rm -r O/lost # the root's key is gone; clients still trust its certificate
+printf '[policy]\ndistribution_window = 1h\n[store "root"]\nrole = root\npath = root\n[store "app"]\nrole = personal\ncert = app.crt\nkey = app.key\n[store "b"]\nrole = trust\npath = bundle.pem\n[store "d"]\nrole = deleted\npath = deleted\n' >O/c.ini
+status "renew a certificate whose root is lost" 0 "$EVC" renew --config O/c.ini
+check "a default root is created in the empty root store" grep -q "create-root  *root  *no-root" "$T/out"
+check "the default root is named so" sh -c "openssl x509 -in O/root/ca.crt -noout -subject | grep -q 'CN = evercert default root'"
+check "its key is 0600 and matches" sh -c "[ \"\$(stat -L -c %a O/root/ca.key)\" = 600 ] && [ \"\$(openssl x509 -in O/root/ca.crt -noout -pubkey)\" = \"\$(openssl pkey -in O/root/ca.key -pubout)\" ]"
+check "the certificate is renewed under it" openssl verify -CAfile O/root/ca.crt O/app.crt.next
+check "the trust store that held the lost root gets the default root" openssl verify -CAfile O/bundle.pem O/app.crt.next
+check "the old certificate still verifies meanwhile" openssl verify -CAfile O/bundle.pem O/app.crt
+check "the SA carries the default root as anchor" sh -c "openssl cms -verify -noverify -inform DER -in O/app.crt.sa 2>/dev/null | openssl asn1parse -inform DER | grep -q 'cont \[ 0 \]'"
+status "a second run" 0 "$EVC" renew --config O/c.ini
+check "a second run makes no second root" grep -q "^0 actions" "$T/out"
+mkdir P2 P2/deleted P2/lost
+"$EVC" ca init --out P2/lost --subject "CN=Lost Root" >/dev/null
+"$EVC" issue --ca P2/lost --cn app.test --san DNS:app.test --days 30 --at "$(at '-25 days')" \
+    --out-cert P2/app.crt --out-key P2/app.key >/dev/null
+cp P2/lost/ca.crt P2/bundle.pem && rm -r P2/lost
+sed '/^\[store "root"\]/,+2d' O/c.ini >P2/c.ini
+status "no empty root store: reported, left alone" 0 "$EVC" renew --config P2/c.ini
+check "it is reported as external and not renewed" sh -c "grep -q '^app .*threshold  *external' '$T/out' && grep -q '^0 actions' '$T/out'"
+
 # Ed25519: CMS in OpenSSL 3.0 cannot sign an SA, so the swap is at once, and said.
 mkdir E E/deleted
 "$EVC" selfsign --key ed25519 --cn ed.test --san DNS:ed.test --days 30 --at "$(at '-25 days')" \

@@ -66,7 +66,7 @@ static void
 test_nothing_due(void **state)
 {
     struct evc_policy p = policy();
-    struct evc_fact_root r = {0, NOW - 100 * DAY, NOW + 5000 * DAY};
+    struct evc_fact_root r = {0, 0, NOW - 100 * DAY, NOW + 5000 * DAY};
     struct evc_fact_personal w = chained(200, 0);
     struct evc_facts f = {
         .now = NOW, .policy = &p, .roots = &r, .nroots = 1, .personals = &w, .npersonals = 1};
@@ -79,7 +79,7 @@ static void
 test_threshold_and_expired(void **state)
 {
     struct evc_policy p = policy();
-    struct evc_fact_root r = {0, NOW - 100 * DAY, NOW + 5000 * DAY};
+    struct evc_fact_root r = {0, 0, NOW - 100 * DAY, NOW + 5000 * DAY};
     struct evc_fact_personal w[4] = {chained(59, 0), chained(61, 0), chained(-1, 0),
                                      chained(10, 0)};
     struct evc_facts f = {
@@ -97,8 +97,8 @@ static void
 test_root_recreated_renews_its_chain(void **state)
 {
     struct evc_policy p = policy();
-    struct evc_fact_root r[2] = {{0, NOW - 3000 * DAY, NOW + 30 * DAY},
-                                 {1, NOW - 10 * DAY, NOW + 5000 * DAY}};
+    struct evc_fact_root r[2] = {{0, 0, NOW - 3000 * DAY, NOW + 30 * DAY},
+                                 {1, 0, NOW - 10 * DAY, NOW + 5000 * DAY}};
     struct evc_fact_personal w[3] = {chained(300, 0), chained(300, 1), chained(300, 0)};
     struct evc_fact_trust t[2] = {{0, 0, -1, 1}, {1, 1, -1, 1}};
     struct evc_facts f = {.now = NOW,
@@ -121,7 +121,7 @@ static void
 test_rerun_after_a_crash(void **state)
 {
     struct evc_policy p = policy();
-    struct evc_fact_root r = {0, NOW - 1 * DAY, NOW + 5000 * DAY};
+    struct evc_fact_root r = {0, 0, NOW - 1 * DAY, NOW + 5000 * DAY};
     struct evc_fact_personal w = chained(300, 0);
     struct evc_fact_trust t = {0, 0, -1, 0};
     struct evc_facts f = {.now = NOW,
@@ -174,7 +174,7 @@ static void
 test_activate_only_does_nothing_else(void **state)
 {
     struct evc_policy p = policy();
-    struct evc_fact_root r = {0, NOW - 3000 * DAY, NOW - 1};
+    struct evc_fact_root r = {0, 0, NOW - 3000 * DAY, NOW - 1};
     struct evc_fact_personal w = chained(-5, 0);
     struct evc_fact_deleted d = {NOW - 1000 * DAY};
     struct evc_facts f = {.now = NOW,
@@ -238,6 +238,50 @@ test_threshold_capped_at_half_the_lifetime(void **state)
 }
 
 static void
+test_default_root_for_an_orphan(void **state)
+{
+    struct evc_policy p = policy();
+    struct evc_fact_root r[2] = {{0, 0, NOW - 100 * DAY, NOW + 5000 * DAY}, {1, 1, 0, 0}};
+    struct evc_fact_personal w = chained(30, 1);
+    struct evc_fact_trust t = {0, 1, -1, 0};
+    struct evc_facts f = {.now = NOW,
+                          .policy = &p,
+                          .roots = r,
+                          .nroots = 2,
+                          .personals = &w,
+                          .npersonals = 1,
+                          .trusts = &t,
+                          .ntrusts = 1};
+
+    (void)state;
+    /* Its root is in no root store; root store 1 is empty: a default root there, then renew. */
+    w.orphan = 1;
+    w.signed_by_root = 0;
+    assert_string_equal(plan(&f), "create-root:1 renew:0 add-signer:0");
+    /* Not due yet: nothing, not even the root. */
+    w = chained(300, 1);
+    w.orphan = 1;
+    w.signed_by_root = 0;
+    t.has_newest = 0;
+    f.trusts = NULL;
+    f.ntrusts = 0;
+    assert_string_equal(plan(&f), "");
+    /* After a crash: the default root exists, the successor not yet staged. */
+    w = chained(30, 1);
+    w.orphan = 1;
+    w.signed_by_root = 0;
+    r[1].empty = 0;
+    r[1].not_before = NOW - 10;
+    r[1].not_after = NOW + 5000 * DAY;
+    assert_string_equal(plan(&f), "renew:0");
+    /* Staged under it: done. */
+    w.staged = 1;
+    w.staged_by_root = 1;
+    w.activate_at = NOW + DAY;
+    assert_string_equal(plan(&f), "");
+}
+
+static void
 test_plan_too_long(void **state)
 {
     struct evc_policy p = policy();
@@ -285,6 +329,7 @@ main(void)
         cmocka_unit_test(test_activate_only_does_nothing_else),
         cmocka_unit_test(test_retire_and_purge),
         cmocka_unit_test(test_threshold_capped_at_half_the_lifetime),
+        cmocka_unit_test(test_default_root_for_an_orphan),
         cmocka_unit_test(test_plan_too_long),
         cmocka_unit_test(test_activate_at),
     };
