@@ -531,10 +531,17 @@ validate(struct parser *ps)
     }
     (void)npersonal;
     if (c->notify.log != NULL && strcmp(c->notify.log, "stderr") != 0 &&
-        strcmp(c->notify.log, "syslog") != 0 && strcmp(c->notify.log, "none") != 0) {
+        strcmp(c->notify.log, "syslog") != 0 && strcmp(c->notify.log, "journal") != 0 &&
+        strcmp(c->notify.log, "none") != 0) {
         ps->line = find_line_from(ps, "log");
-        return fail(ps, "log: expected stderr, syslog or none, not '%s'", c->notify.log);
+        return fail(ps, "log: expected stderr, syslog, journal or none, not '%s'", c->notify.log);
     }
+#ifndef EVC_HAVE_SYSTEMD
+    if (c->notify.log != NULL && strcmp(c->notify.log, "journal") == 0) {
+        ps->line = find_line_from(ps, "log");
+        return fail(ps, "log = journal needs evercert built with libsystemd");
+    }
+#endif
     if ((c->notify.email_to != NULL) != (c->notify.email_from != NULL)) {
         ps->line = find_line_from(ps, c->notify.email_to != NULL ? "email_to" : "email_from");
         return fail(ps, "email_to and email_from go together");

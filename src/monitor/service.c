@@ -20,6 +20,11 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#ifdef EVC_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
+#endif
+
 #include "evercert/buf.h"
 #include "evercert/config.h"
 #include "evercert/limits.h"
@@ -46,6 +51,7 @@ struct monitor {
     evc_time next_activation; /* 0 when none waits */
     evc_time last_run;
     int use_syslog;
+    int use_journal;
     int quiet;
 };
 
@@ -73,6 +79,11 @@ mlog(const struct monitor *m, int prio, const char *fmt, ...)
     va_end(ap);
     if (m->use_syslog) {
         syslog(prio, "%s", line);
+    } else if (m->use_journal) {
+#ifdef EVC_HAVE_SYSTEMD
+        (void)sd_journal_send("MESSAGE=%s", line, "PRIORITY=%d", prio, "SYSLOG_IDENTIFIER=evercert",
+                              NULL);
+#endif
     } else {
         fprintf(stderr, "evercert monitor: %s\n", line);
     }
@@ -463,12 +474,24 @@ load(struct monitor *m, struct evc_config **out, struct evc_err *err)
     return evc_config_load(m->config_path, out, err);
 }
 
+/* Tell systemd (Type=notify) where libsystemd is present; a no-op elsewhere. */
+static void
+notify(const char *state)
+{
+#ifdef EVC_HAVE_SYSTEMD
+    (void)sd_notify(0, state);
+#else
+    (void)state;
+#endif
+}
+
 static void
 apply_log(struct monitor *m)
 {
     const char *log = m->conf->notify.log;
 
     m->use_syslog = log != NULL && strcmp(log, "syslog") == 0;
+    m->use_journal = log != NULL && strcmp(log, "journal") == 0;
     m->quiet = log != NULL && strcmp(log, "none") == 0;
     if (m->use_syslog) {
         openlog("evercert", LOG_PID, LOG_DAEMON);
@@ -482,8 +505,10 @@ reload(struct monitor *m)
     struct evc_config *c = NULL;
     struct evc_err err = {0};
 
+    notify("RELOADING=1");
     if (load(m, &c, &err) != 0) {
         mlog(m, LOG_ERR, "reload refused, the old configuration stays: %s", evc_err_message(&err));
+        notify("READY=1");
         return;
     }
     evc_config_free(m->conf);
@@ -493,6 +518,7 @@ reload(struct monitor *m)
         mlog(m, LOG_ERR, "%s", evc_err_message(&err));
     }
     mlog(m, LOG_INFO, "configuration reloaded");
+    notify("READY=1");
 }
 
 static int
@@ -616,6 +642,7 @@ evc_monitor_run(const struct evc_monitor_opts *o, int *status, struct evc_err *e
         mlog(&m, LOG_INFO, "started; next pass %s; state %s",
              m.next_start != 0 ? when : "never (disabled)", m.state_path);
     }
+    notify("READY=1");
     while (!stop) {
         evc_time now = vnow(&m), wake = 0;
         struct pollfd pfd[2] = {{sfd, POLLIN, 0}, {lfd, POLLIN, 0}};
@@ -651,6 +678,7 @@ evc_monitor_run(const struct evc_monitor_opts *o, int *status, struct evc_err *e
                     reload(&m);
                 } else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
                     mlog(&m, LOG_INFO, "stopping");
+                    notify("STOPPING=1");
                     stop = 1;
                 }
             }

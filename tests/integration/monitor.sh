@@ -115,7 +115,19 @@ EOF
 cp c.ini c.good
 OLD=$(fp web.crt)
 check "nginx serves the old certificate" test "$(served)" = "$OLD"
-"$EVC" monitor --config c.ini --at "$START" 2>mon.log &
+# sd_notify's socket, as systemd gives it to a Type=notify service.
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a") as f:
+    while True:
+        f.write(s.recv(4096).decode() + "\n")
+        f.flush()
+' "$T/notify.sock" notify.log &
+PIDS="$PIDS $!"
+sleep 0.2
+NOTIFY_SOCKET="$T/notify.sock" "$EVC" monitor --config c.ini --at "$START" 2>mon.log &
 MON=$!
 PIDS="$PIDS $MON"
 check "the monitor starts and says when it runs" wait_for mon.log "started; next pass" 5
@@ -164,12 +176,25 @@ check "a good reload is taken" wait_for mon.log "configuration reloaded" 5
 "$EVC" monitor --trigger --config c.ini >trigger2.out 2>&1
 check "it still answers" grep -q "^status=" trigger2.out
 
+# Built with libsystemd: READY, RELOADING and STOPPING reach systemd; log = journal is taken.
+if sed 's/^\[notify\]$/[notify]\nlog = journal/; s/^state = state.db$/state = cj.db/' c.good >cj.ini && "$EVC" monitor --config cj.ini --once >/dev/null 2>cj.err ||
+    ! grep -q "needs evercert built with libsystemd" cj.err; then
+    SYSTEMD=1
+    check "sd_notify: READY=1 at start" grep -qx "READY=1" notify.log
+    check "sd_notify: RELOADING=1 on SIGHUP" grep -qx "RELOADING=1" notify.log
+    check "log = journal is accepted" sh -c "! grep -q 'log:' cj.err"
+else
+    SYSTEMD=0
+    echo "SKIP: evercert built without libsystemd: no sd_notify, no journal" >&2
+fi
+
 # SIGTERM: it stops.
 kill -TERM $MON
 i=0; while kill -0 $MON 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 check "SIGTERM stops the monitor" sh -c "! kill -0 $MON"
 wait $MON
 check "it exits 0" test $? = 0
+[ "$SYSTEMD" = 1 ] && check "sd_notify: STOPPING=1 on SIGTERM" grep -qx "STOPPING=1" notify.log
 
 # An unreachable mail server: logged, the run goes on, the next run tries again.
 sed -i "s/@127.0.0.1:$SMTP/@127.0.0.1:1/" c.ini

@@ -164,7 +164,7 @@ test_rejections(void **state)
         {"[monitor]\nenabled = true\n[monitor]\nhour = 1\n", "c.ini:3: [monitor] given twice"},
         {"[notify]\nrole = trust\n", "c.ini:2: unknown key 'role' in [notify]"},
         {"[policy]\ndelete_old = no\n[notify]\nlog = file\n[store \"t\"]\nrole = trust\npath = t\n",
-         "c.ini:4: log: expected stderr, syslog or none"},
+         "c.ini:4: log: expected stderr, syslog, journal or none"},
         {"[policy]\ndelete_old = no\n[notify]\nemail_to = a@b\n[store \"t\"]\nrole = trust\npath = "
          "t\n",
          "c.ini:4: email_to and email_from go together"},
