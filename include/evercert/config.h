@@ -10,6 +10,13 @@
  *   cert = /etc/nginx/tls/site.crt
  *   key = /etc/nginx/tls/site.key
  *
+ * or, for the agent, the servers it follows:
+ *
+ *   [server "web"]
+ *   connect = 10.0.0.5:443
+ *   service = www.example.com
+ *   trust = /etc/ssl/app-trust.pem
+ *
  * Every key is in one table (src/monitor/config.c) with its type and
  * default; docs/cmd/renew.txt documents the same table. Relative paths are
  * taken from the configuration file's directory.
@@ -24,7 +31,7 @@
 #include "evercert/error.h"
 #include "evercert/time.h"
 
-/* At most this many stores in one configuration. */
+/* At most this many stores, and as many servers, in one configuration. */
 #define EVC_CONFIG_STORES_MAX 256
 /* A configuration file is at most this long. */
 #define EVC_CONFIG_FILE_MAX ((size_t)1024 * 1024)
@@ -83,6 +90,45 @@ struct evc_policy {
     struct evc_span window;           /* valid when window_set */
 };
 
+/* The agent (the client side): where it keeps its state and what it retires. */
+struct evc_agent_conf {
+    char *state;   /* SQLite file; NULL = the default */
+    char *deleted; /* deleted store for expired predecessors; NULL: they stay */
+};
+
+/* Where a server's successors may come from (sources =). */
+#define EVC_SOURCE_HANDSHAKE 1u
+#define EVC_SOURCE_PUSH 2u
+#define EVC_SOURCE_URL 4u
+
+enum evc_trust_format {
+    EVC_TRUST_AUTO = 0, /* from the content: a directory, a PEM bundle or PKCS#12 */
+    EVC_TRUST_BUNDLE,
+    EVC_TRUST_HASHDIR,
+    EVC_TRUST_PKCS12,
+    EVC_TRUST_PIN /* one certificate: the one the server presents */
+};
+
+/* One [server "name"] the agent follows. */
+struct evc_server_conf {
+    char *name;
+    char *connect; /* host:port */
+    char *service; /* the name it is verified for; default connect's host */
+    char *trust;   /* the trust store the applications use */
+    enum evc_trust_format trust_format;
+    char *password_file; /* for a PKCS#12 trust store */
+    int policy;          /* enum evc_sa_policy_mode; holddown is auto with a hold */
+    int64_t holddown;    /* seconds an SA must be seen before it is accepted; 0: none */
+    unsigned sources;    /* EVC_SOURCE_*; 0 until validated: all the server offers */
+    char *url;           /* https://host/.well-known/evercert/successor, reached at connect */
+    char *announce;      /* host:port of the push channel */
+    int64_t interval;    /* seconds between handshakes and fetches (default 1h) */
+    char *after_change;  /* a command run after the trust store changed */
+    int after_change_shell;
+    int64_t hook_timeout;
+    unsigned long line; /* of the [server "name"] header */
+};
+
 struct evc_config {
     char *file;
     struct evc_policy policy;
@@ -90,6 +136,9 @@ struct evc_config {
     struct evc_notify_conf notify;
     struct evc_store_conf *stores;
     size_t nstores;
+    struct evc_agent_conf agent;
+    struct evc_server_conf *servers;
+    size_t nservers;
 };
 
 /*
@@ -106,6 +155,7 @@ EVC_EXPORT EVC_MUST_USE int evc_config_load(const char *path, struct evc_config 
                                             struct evc_err *err);
 EVC_EXPORT void evc_config_free(struct evc_config *c);
 EVC_EXPORT const char *evc_role_name(enum evc_role r);
+EVC_EXPORT const char *evc_trust_format_name(enum evc_trust_format f);
 
 /* The distribution window for an old certificate ending at not_after, published at now. */
 EVC_EXPORT evc_time evc_policy_activate_at(const struct evc_policy *p, evc_time now,

@@ -19,10 +19,25 @@
 #include "evercert/limits.h"
 #include "base/file.h"
 
-enum key_type { K_SPAN, K_SECONDS, K_WINDOW, K_BOOL, K_ROLE, K_PATH, K_TEXT, K_INT, K_WEEKDAY };
+enum key_type {
+    K_SPAN,
+    K_SECONDS,
+    K_WINDOW,
+    K_BOOL,
+    K_ROLE,
+    K_PATH,
+    K_TEXT,
+    K_INT,
+    K_WEEKDAY,
+    K_HOSTPORT,
+    K_FORMAT,
+    K_POLICY,
+    K_SOURCES
+};
 
-enum section { SEC_POLICY = 0, SEC_STORE, SEC_MONITOR, SEC_NOTIFY };
-static const char *const section_names[] = {"[policy]", "a store", "[monitor]", "[notify]"};
+enum section { SEC_POLICY = 0, SEC_STORE, SEC_MONITOR, SEC_NOTIFY, SEC_AGENT, SEC_SERVER };
+static const char *const section_names[] = {"[policy]", "a store", "[monitor]",
+                                            "[notify]", "[agent]", "a server"};
 
 struct key_def {
     enum section section;
@@ -36,6 +51,8 @@ struct key_def {
 #define S(f) offsetof(struct evc_store_conf, f)
 #define M(f) offsetof(struct evc_monitor_conf, f)
 #define N(f) offsetof(struct evc_notify_conf, f)
+#define A(f) offsetof(struct evc_agent_conf, f)
+#define V(f) offsetof(struct evc_server_conf, f)
 static const struct key_def keys[] = {
     {SEC_POLICY, "expiration_threshold", K_SPAN, P(thresholds.threshold), 0, 0},
     {SEC_POLICY, "prenotification", K_SPAN, P(thresholds.prenotify), 0, 0},
@@ -70,7 +87,24 @@ static const struct key_def keys[] = {
     {SEC_NOTIFY, "smtp_url", K_TEXT, N(smtp_url), 0, 0},
     {SEC_NOTIFY, "smtp_user", K_TEXT, N(smtp_user), 0, 0},
     {SEC_NOTIFY, "smtp_password_file", K_PATH, N(smtp_password_file), 0, 0},
+    {SEC_AGENT, "state", K_PATH, A(state), 0, 0},
+    {SEC_AGENT, "deleted", K_PATH, A(deleted), 0, 0},
+    {SEC_SERVER, "connect", K_HOSTPORT, V(connect), 0, 0},
+    {SEC_SERVER, "service", K_TEXT, V(service), 0, 0},
+    {SEC_SERVER, "trust", K_PATH, V(trust), 0, 0},
+    {SEC_SERVER, "trust_format", K_FORMAT, V(trust_format), 0, 0},
+    {SEC_SERVER, "password_file", K_PATH, V(password_file), 0, 0},
+    {SEC_SERVER, "policy", K_POLICY, V(policy), 0, 0},
+    {SEC_SERVER, "sources", K_SOURCES, V(sources), 0, 0},
+    {SEC_SERVER, "url", K_TEXT, V(url), 0, 0},
+    {SEC_SERVER, "announce", K_HOSTPORT, V(announce), 0, 0},
+    {SEC_SERVER, "interval", K_SECONDS, V(interval), 0, 0},
+    {SEC_SERVER, "after_change", K_TEXT, V(after_change), 0, 0},
+    {SEC_SERVER, "after_change_shell", K_BOOL, V(after_change_shell), 0, 0},
+    {SEC_SERVER, "hook_timeout", K_SECONDS, V(hook_timeout), 0, 0},
 };
+#undef A
+#undef V
 #undef P
 #undef S
 #undef M
@@ -80,6 +114,15 @@ static const char *const weekday_names[] = {"sunday",   "monday", "tuesday", "we
                                             "thursday", "friday", "saturday"};
 
 static const char *const role_names[] = {"root", "personal", "trust", "deleted"};
+static const char *const format_names[] = {"auto", "bundle", "hashdir", "pkcs12", "pin"};
+static const char *const policy_names[] = {"auto", "manual", "ca"};
+static const char *const source_names[] = {"handshake", "push", "url"};
+
+const char *
+evc_trust_format_name(enum evc_trust_format f)
+{
+    return (unsigned)f < sizeof(format_names) / sizeof(format_names[0]) ? format_names[f] : "?";
+}
 
 const char *
 evc_role_name(enum evc_role r)
@@ -94,8 +137,9 @@ struct parser {
     const char *text;
     size_t len;
     struct evc_err *err;
-    unsigned long line;         /* of the key being handled */
-    struct evc_store_conf *cur; /* the store being read, when section is SEC_STORE */
+    unsigned long line;           /* of the key being handled */
+    struct evc_store_conf *cur;   /* the store being read, when section is SEC_STORE */
+    struct evc_server_conf *curv; /* the server being read, when section is SEC_SERVER */
     enum section section;
     unsigned seen_sections; /* bit per non-store section, to refuse one given twice */
     uint64_t seen;          /* keys set in the current section, by table index */
@@ -278,6 +322,77 @@ set_value(struct parser *ps, const struct key_def *k, void *base, const char *v)
             }
         }
         return fail(ps, "%s: expected a day like sunday, or any, not '%s'", k->name, v);
+    case K_HOSTPORT: {
+        const char *colon = strrchr(v, ':');
+        char *end;
+        long port;
+
+        port = colon != NULL ? strtol(colon + 1, &end, 10) : 0;
+        if (colon == NULL || colon == v || colon[1] == '\0' || *end != '\0' || port < 1 ||
+            port > 65535) {
+            return fail(ps, "%s: expected host:port, not '%s'", k->name, v);
+        }
+        free(*(char **)f);
+        if ((*(char **)f = strdup(v)) == NULL) {
+            return fail(ps, "out of memory");
+        }
+        return 1;
+    }
+    case K_FORMAT:
+        for (size_t i = 0; i < sizeof(format_names) / sizeof(format_names[0]); i++) {
+            if (strcmp(v, format_names[i]) == 0) {
+                *(enum evc_trust_format *)f = (enum evc_trust_format)i;
+                return 1;
+            }
+        }
+        return fail(ps, "%s: expected auto, bundle, hashdir, pkcs12 or pin, not '%s'", k->name, v);
+    case K_POLICY: {
+        struct evc_span hold;
+
+        for (int i = 0; i < (int)(sizeof(policy_names) / sizeof(policy_names[0])); i++) {
+            if (strcmp(v, policy_names[i]) == 0) {
+                *(int *)f = i;
+                return 1;
+            }
+        }
+        if (strncmp(v, "holddown=", 9) == 0 && evc_span_parse(v + 9, &hold) == 0 &&
+            hold.unit == EVC_SPAN_SECONDS && hold.value > 0) {
+            *(int *)f = 0; /* auto, once the hold is over */
+            ((struct evc_server_conf *)base)->holddown = hold.value;
+            return 1;
+        }
+        return fail(ps, "%s: expected auto, manual, ca or holddown=DURATION (like 30d), not '%s'",
+                    k->name, v);
+    }
+    case K_SOURCES: {
+        unsigned got = 0;
+        const char *p = v;
+
+        while (*p != '\0') {
+            size_t n, i;
+
+            p += strspn(p, " \t,");
+            n = strcspn(p, " \t,");
+            if (n == 0) {
+                break;
+            }
+            for (i = 0; i < sizeof(source_names) / sizeof(source_names[0]); i++) {
+                if (strlen(source_names[i]) == n && strncmp(p, source_names[i], n) == 0) {
+                    break;
+                }
+            }
+            if (i == sizeof(source_names) / sizeof(source_names[0])) {
+                return fail(ps, "%s: '%.*s' is not handshake, push or url", k->name, (int)n, p);
+            }
+            got |= 1u << i;
+            p += n;
+        }
+        if (got == 0) {
+            return fail(ps, "%s: expected one or more of handshake, push, url", k->name);
+        }
+        *(unsigned *)f = got;
+        return 1;
+    }
     case K_TEXT:
         free(*(char **)f);
         if ((*(char **)f = strdup(v)) == NULL) {
@@ -289,21 +404,52 @@ set_value(struct parser *ps, const struct key_def *k, void *base, const char *v)
     }
 }
 
-/* `store "name"` → name, or NULL if the section is not of that form. */
+/* `KIND "name"` → name, or NULL if the section is not of that form. */
 static char *
-store_name(const char *section)
+quoted_name(const char *section, const char *kind)
 {
-    size_t n = strlen(section);
+    size_t n = strlen(section), k = strlen(kind);
 
-    if (strncmp(section, "store \"", 7) != 0 || n < 9 || section[n - 1] != '"') {
+    if (strncmp(section, kind, k) != 0 || strncmp(section + k, " \"", 2) != 0 || n < k + 4 ||
+        section[n - 1] != '"') {
         return NULL;
     }
-    for (size_t i = 7; i < n - 1; i++) {
+    for (size_t i = k + 2; i < n - 1; i++) {
         if (section[i] == '"' || (unsigned char)section[i] < 0x20) {
             return NULL;
         }
     }
-    return strndup(section + 7, n - 8);
+    return strndup(section + k + 2, n - k - 3);
+}
+
+static int
+begin_server(struct parser *ps, char *name)
+{
+    struct evc_server_conf *v;
+
+    for (size_t i = 0; i < ps->c->nservers; i++) {
+        if (strcmp(ps->c->servers[i].name, name) == 0) {
+            free(name);
+            return fail(ps, "server \"%s\" defined twice", ps->c->servers[i].name);
+        }
+    }
+    if (ps->c->nservers >= EVC_CONFIG_STORES_MAX) {
+        free(name);
+        return fail(ps, "more than %d servers", EVC_CONFIG_STORES_MAX);
+    }
+    if ((v = realloc(ps->c->servers, (ps->c->nservers + 1) * sizeof(*v))) == NULL) {
+        free(name);
+        return fail(ps, "out of memory");
+    }
+    ps->c->servers = v;
+    ps->curv = &v[ps->c->nservers++];
+    memset(ps->curv, 0, sizeof(*ps->curv));
+    ps->curv->name = name;
+    ps->curv->line = ps->line;
+    ps->curv->interval = 3600;
+    ps->curv->hook_timeout = 30;
+    ps->section = SEC_SERVER;
+    return 1;
 }
 
 static int
@@ -319,7 +465,10 @@ begin_section(struct parser *ps, const char *section)
     static const struct {
         const char *name;
         enum section section;
-    } plain[] = {{"policy", SEC_POLICY}, {"monitor", SEC_MONITOR}, {"notify", SEC_NOTIFY}};
+    } plain[] = {{"policy", SEC_POLICY},
+                 {"monitor", SEC_MONITOR},
+                 {"notify", SEC_NOTIFY},
+                 {"agent", SEC_AGENT}};
 
     for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
         if (strcmp(section, plain[i].name) == 0) {
@@ -332,10 +481,13 @@ begin_section(struct parser *ps, const char *section)
             return 1;
         }
     }
-    if ((name = store_name(section)) == NULL) {
+    if ((name = quoted_name(section, "server")) != NULL) {
+        return begin_server(ps, name);
+    }
+    if ((name = quoted_name(section, "store")) == NULL) {
         return fail(ps,
-                    "unknown section [%s] (expected [policy], [monitor], [notify] or "
-                    "[store \"name\"])",
+                    "unknown section [%s] (expected [policy], [monitor], [notify], [agent], "
+                    "[store \"name\"] or [server \"name\"])",
                     section);
     }
     for (size_t i = 0; i < ps->c->nstores; i++) {
@@ -410,6 +562,12 @@ handle(void *arg, const char *section, const char *name, const char *value)
         case SEC_NOTIFY:
             base = &ps->c->notify;
             break;
+        case SEC_AGENT:
+            base = &ps->c->agent;
+            break;
+        case SEC_SERVER:
+            base = ps->curv;
+            break;
         default:
             base = &ps->c->policy;
             break;
@@ -447,6 +605,21 @@ evc_config_free(struct evc_config *c)
     free(c->notify.smtp_url);
     free(c->notify.smtp_user);
     free(c->notify.smtp_password_file);
+    for (size_t i = 0; i < c->nservers; i++) {
+        struct evc_server_conf *v = &c->servers[i];
+
+        free(v->name);
+        free(v->connect);
+        free(v->service);
+        free(v->trust);
+        free(v->password_file);
+        free(v->url);
+        free(v->announce);
+        free(v->after_change);
+    }
+    free(c->servers);
+    free(c->agent.state);
+    free(c->agent.deleted);
     free(c->stores);
     free(c->file);
     free(c);
@@ -457,6 +630,61 @@ store_fail(struct parser *ps, const struct evc_store_conf *s, const char *why)
 {
     ps->line = s->line;
     return fail(ps, "store \"%s\": %s", s->name, why);
+}
+
+static int
+server_fail(struct parser *ps, const struct evc_server_conf *v, const char *why)
+{
+    ps->line = v->line;
+    return fail(ps, "server \"%s\": %s", v->name, why);
+}
+
+/* A server's missing keys and defaults. */
+static int
+validate_server(struct parser *ps, struct evc_server_conf *v)
+{
+    unsigned offered = EVC_SOURCE_HANDSHAKE;
+
+    if (v->connect == NULL || v->trust == NULL) {
+        return server_fail(ps, v, "connect and trust are needed");
+    }
+    if (v->url != NULL) {
+        if (strncmp(v->url, "https://", 8) != 0 || v->url[8] == '\0') {
+            return server_fail(ps, v, "url: expected https://host/path");
+        }
+        offered |= EVC_SOURCE_URL;
+    }
+    if (v->announce != NULL) {
+        offered |= EVC_SOURCE_PUSH;
+    }
+    if (v->sources == 0) {
+        v->sources = offered;
+    } else if ((v->sources & EVC_SOURCE_URL) && v->url == NULL) {
+        return server_fail(ps, v, "sources has url but there is no url");
+    } else if ((v->sources & EVC_SOURCE_PUSH) && v->announce == NULL) {
+        return server_fail(ps, v, "sources has push but there is no announce = host:port");
+    }
+    if (v->interval <= 0) {
+        return server_fail(ps, v, "interval must be more than 0");
+    }
+    if (v->service == NULL) {
+        /* The host of connect, without [] around an IPv6 address. */
+        const char *h = v->connect, *colon = strrchr(v->connect, ':');
+        size_t n = (size_t)(colon - h);
+
+        if (*h == '[' && n >= 2 && h[n - 1] == ']') {
+            h++;
+            n -= 2;
+        }
+        if ((v->service = strndup(h, n)) == NULL) {
+            return fail(ps, "out of memory");
+        }
+    }
+    if (v->password_file != NULL && v->trust_format != EVC_TRUST_AUTO &&
+        v->trust_format != EVC_TRUST_PKCS12) {
+        return server_fail(ps, v, "password_file is for a pkcs12 trust store");
+    }
+    return 1;
 }
 
 /* What only the whole file can tell. */
@@ -517,15 +745,20 @@ validate(struct parser *ps)
             }
         }
     }
-    if (c->nstores == 0) {
+    for (size_t i = 0; i < c->nservers; i++) {
+        if (!validate_server(ps, &c->servers[i])) {
+            return 0;
+        }
+    }
+    if (c->nstores == 0 && c->nservers == 0) {
         ps->line = 1;
-        return fail(ps, "no [store \"name\"] sections");
+        return fail(ps, "no [store \"name\"] or [server \"name\"] sections");
     }
     if (ndeleted > 1) {
         ps->line = 1;
         return fail(ps, "more than one store has role = deleted");
     }
-    if (c->policy.delete_old && ndeleted == 0) {
+    if (c->nstores > 0 && c->policy.delete_old && ndeleted == 0) {
         ps->line = 1;
         return fail(ps, "delete_old = true needs a store with role = deleted");
     }

@@ -178,7 +178,40 @@ test_rejections(void **state)
          "c.ini:3: store \"b\": ./k is also used by store \"b\""},
         {"[store \"d\"]\nrole = deleted\npath = a\n[store \"e\"]\nrole = deleted\npath = b\n",
          "c.ini:1: more than one store has role = deleted"},
-        {"[policy]\ndelete_old = no\n", "c.ini:1: no [store \"name\"] sections"},
+        {"[policy]\ndelete_old = no\n",
+         "c.ini:1: no [store \"name\"] or [server \"name\"] sections"},
+        {"[server \"s\"]\ntrust = t.pem\n", "c.ini:1: server \"s\": connect and trust are needed"},
+        {"[server \"s\"]\nconnect = h:1\n", "c.ini:1: server \"s\": connect and trust are needed"},
+        {"[server \"s\"]\nconnect = nohost\n",
+         "c.ini:2: connect: expected host:port, not 'nohost'"},
+        {"[server \"s\"]\nconnect = h:70000\n", "c.ini:2: connect: expected host:port"},
+        {"[server \"s\"]\nconnect = :443\n", "c.ini:2: connect: expected host:port"},
+        {"[server \"s\"]\nannounce = h:x\n", "c.ini:2: announce: expected host:port"},
+        {"[server \"s\"]\npolicy = trusting\n", "c.ini:2: policy: expected auto, manual, ca or "
+                                                "holddown=DURATION"},
+        {"[server \"s\"]\npolicy = holddown=\n", "c.ini:2: policy: expected auto"},
+        {"[server \"s\"]\npolicy = holddown=10%\n", "c.ini:2: policy: expected auto"},
+        {"[server \"s\"]\nsources = handshake, carrier-pigeon\n",
+         "c.ini:2: sources: 'carrier-pigeon' is not handshake, push or url"},
+        {"[server \"s\"]\nsources = ,\n", "c.ini:2: sources: expected one or more"},
+        {"[server \"s\"]\ntrust_format = jks\n",
+         "c.ini:2: trust_format: expected auto, bundle, hashdir, pkcs12 or pin"},
+        {"[server \"s\"]\nconnect = h:1\ntrust = t\nurl = http://h/x\n",
+         "c.ini:1: server \"s\": url: expected https://host/path"},
+        {"[server \"s\"]\nconnect = h:1\ntrust = t\nsources = url\n",
+         "c.ini:1: server \"s\": sources has url but there is no url"},
+        {"[server \"s\"]\nconnect = h:1\ntrust = t\nsources = push\n",
+         "c.ini:1: server \"s\": sources has push but there is no announce"},
+        {"[server \"s\"]\nconnect = h:1\ntrust = t\ninterval = 0s\n",
+         "c.ini:1: server \"s\": interval must be more than 0"},
+        {"[server \"s\"]\nconnect = h:1\ntrust = t\ntrust_format = pin\npassword_file = p\n",
+         "c.ini:1: server \"s\": password_file is for a pkcs12 trust store"},
+        {"[server \"s\"]\nconnect = h:1\ntrust = t\n[server \"s\"]\ntrust = u\n",
+         "c.ini:4: server \"s\" defined twice"},
+        {"[server \"s\"]\nrole = trust\n", "c.ini:2: unknown key 'role' in a server"},
+        {"[agent]\nconnect = h:1\n", "c.ini:2: unknown key 'connect' in [agent]"},
+        {"[agent]\nstate = a\n[agent]\ndeleted = d\n", "c.ini:3: [agent] given twice"},
+        {"[server \"s]\nconnect = h:1\n", "c.ini:1: unknown section [server \"s]"},
         {"orphan = 1\n", "c.ini:1: 'orphan' outside any section"},
         {"[policy]\nthis line has no equals sign\n", "c.ini:2: not a section"},
         {"[policy]\npath = \n", "c.ini:2: unknown key 'path'"},
@@ -190,8 +223,10 @@ test_rejections(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         memset(&err, 0, sizeof(err));
         c = (struct evc_config *)1;
-        assert_int_equal(evc_config_parse(bad[i].text, strlen(bad[i].text), "c.ini", ".", &c, &err),
-                         EVC_ERR_CONFIG);
+        if (evc_config_parse(bad[i].text, strlen(bad[i].text), "c.ini", ".", &c, &err) !=
+            EVC_ERR_CONFIG) {
+            fail_msg("case %zu: accepted", i);
+        }
         assert_null(c);
         if (strncmp(err.detail, bad[i].want, strlen(bad[i].want)) != 0) {
             fail_msg("case %zu: got '%s', want '%s'", i, err.detail, bad[i].want);
@@ -200,6 +235,55 @@ test_rejections(void **state)
     memset(&err, 0, sizeof(err));
     assert_int_equal(evc_config_parse("[policy]\0x", 10, "c.ini", ".", &c, &err), EVC_ERR_CONFIG);
     assert_string_equal(err.detail, "c.ini: contains a NUL byte");
+}
+
+/* The agent's sections: values, defaults, and what "sources" defaults to. */
+static void
+test_servers(void **state)
+{
+    static const char text[] =
+        "[agent]\nstate = /var/lib/evercert/agent.db\ndeleted = gone\n"
+        "[server \"web\"]\nconnect = [::1]:8443\ntrust = trust.pem\n"
+        "[server \"api\"]\nconnect = 127.0.0.1:443\nservice = api.example\n"
+        "trust = certs\ntrust_format = hashdir\npolicy = holddown=30d\n"
+        "url = https://api.example/.well-known/evercert/successor\n"
+        "announce = 127.0.0.1:8444\ninterval = 10m\n"
+        "after_change = systemctl reload app\n"
+        "[server \"pin\"]\nconnect = h:1\ntrust = p.pem\ntrust_format = pin\n"
+        "policy = manual\nannounce = h:2\nsources = push, handshake\n";
+    struct evc_config *c;
+    struct evc_err err;
+
+    (void)state;
+    memset(&err, 0, sizeof(err));
+    if (evc_config_parse(text, strlen(text), "/etc/a.ini", "/etc", &c, &err) != 0) {
+        fail_msg("%s", err.detail);
+    }
+    assert_int_equal(c->nstores, 0);
+    assert_int_equal(c->nservers, 3);
+    assert_string_equal(c->agent.state, "/var/lib/evercert/agent.db");
+    assert_string_equal(c->agent.deleted, "/etc/gone");
+    assert_string_equal(c->servers[0].name, "web");
+    assert_string_equal(c->servers[0].service, "::1");
+    assert_string_equal(c->servers[0].trust, "/etc/trust.pem");
+    assert_int_equal(c->servers[0].trust_format, EVC_TRUST_AUTO);
+    assert_int_equal(c->servers[0].sources, EVC_SOURCE_HANDSHAKE);
+    assert_int_equal(c->servers[0].interval, 3600);
+    assert_int_equal(c->servers[0].holddown, 0);
+    assert_int_equal(c->servers[0].policy, 0);
+    assert_int_equal(c->servers[0].line, 4);
+    assert_string_equal(c->servers[1].service, "api.example");
+    assert_int_equal(c->servers[1].trust_format, EVC_TRUST_HASHDIR);
+    assert_int_equal(c->servers[1].holddown, 30 * 86400);
+    assert_int_equal(c->servers[1].interval, 600);
+    assert_int_equal(c->servers[1].sources,
+                     EVC_SOURCE_HANDSHAKE | EVC_SOURCE_PUSH | EVC_SOURCE_URL);
+    assert_string_equal(c->servers[1].after_change, "systemctl reload app");
+    assert_int_equal(c->servers[2].policy, 1);
+    assert_int_equal(c->servers[2].trust_format, EVC_TRUST_PIN);
+    assert_int_equal(c->servers[2].sources, EVC_SOURCE_HANDSHAKE | EVC_SOURCE_PUSH);
+    assert_string_equal(evc_trust_format_name(EVC_TRUST_PKCS12), "pkcs12");
+    evc_config_free(c);
 }
 
 static void
@@ -215,9 +299,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good),
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_good),       cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_rejections), cmocka_unit_test(test_servers),
         cmocka_unit_test(test_role_names),
     };
 
