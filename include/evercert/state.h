@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "evercert/buf.h"
 #include "evercert/error.h"
 #include "evercert/renew.h"
 #include "evercert/time.h"
@@ -71,5 +72,118 @@ struct evc_history_cb {
 };
 EVC_EXPORT EVC_MUST_USE int evc_state_history(struct evc_state *st, const struct evc_history_cb *cb,
                                               struct evc_err *err);
+
+/* --- the agent: what it trusts and what it was told -------------------------- */
+
+/* What the agent holds for one server. Buffers are freed with evc_agent_server_clear. */
+struct evc_agent_server {
+    uint64_t generation;      /* of the last accepted SA; 0: none */
+    char sa_sha256[65];       /* its SHA-256, hex; "" if none */
+    struct evc_buf trusted;   /* DER of the leaf trusted now; empty until first verified */
+    struct evc_buf successor; /* DER of an accepted successor not yet active; empty: none */
+    evc_time activate_at;     /* the successor's */
+};
+EVC_EXPORT void evc_agent_server_clear(struct evc_agent_server *s);
+/* The row for server, or an empty one (generation 0) when there is none. */
+EVC_EXPORT EVC_MUST_USE int evc_state_agent_server(struct evc_state *st, const char *server,
+                                                   struct evc_agent_server *out,
+                                                   struct evc_err *err);
+/* The leaf now trusted for server (seen in a verified handshake, or activated). */
+EVC_EXPORT EVC_MUST_USE int evc_state_agent_trusted(struct evc_state *st, const char *server,
+                                                    const uint8_t *der, size_t len,
+                                                    struct evc_err *err);
+
+/*
+ * An SA's life in the agent: "pending" waits for a person, "holding" for
+ * its hold-down, "applying" is being written (redone after a crash),
+ * "applied", "rejected" by a rule or a person, "superseded" by another SA
+ * of the same generation.
+ */
+struct evc_agent_sa {
+    int64_t id;
+    char server[256];
+    char sha256[65];
+    uint64_t generation;
+    struct evc_buf der;
+    char source[16]; /* handshake, push, url */
+    evc_time first_seen, last_seen;
+    char status[16];
+    char reason[256];
+};
+EVC_EXPORT void evc_agent_sa_clear(struct evc_agent_sa *a);
+
+/*
+ * Record that server offered the SA der (its SHA-256 sha256hex) by source
+ * at now: a new row with status when first seen (*is_new = 1), else
+ * last_seen moves. out gets the row as it is now.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_state_agent_sa_seen(struct evc_state *st, const char *server,
+                                                    const char *sha256hex, uint64_t generation,
+                                                    const uint8_t *der, size_t len,
+                                                    const char *source, evc_time now,
+                                                    const char *status, struct evc_agent_sa *out,
+                                                    int *is_new, struct evc_err *err);
+/* EVC_ERR_NOENT when there is no SA with this id. */
+EVC_EXPORT EVC_MUST_USE int evc_state_agent_sa_get(struct evc_state *st, int64_t id,
+                                                   struct evc_agent_sa *out, struct evc_err *err);
+EVC_EXPORT EVC_MUST_USE int evc_state_agent_sa_status(struct evc_state *st, int64_t id,
+                                                      const char *status, const char *reason,
+                                                      struct evc_err *err);
+/* Each SA of server (NULL: all) with status (NULL: any), oldest first; cb's nonzero stops. */
+EVC_EXPORT EVC_MUST_USE int
+evc_state_agent_sa_each(struct evc_state *st, const char *server, const char *status,
+                        int (*cb)(void *arg, const struct evc_agent_sa *a), void *arg,
+                        struct evc_err *err);
+
+/* What applying an SA changed, recorded in one transaction. */
+struct evc_agent_applied {
+    const char *server;
+    int64_t sa_id;
+    uint64_t generation;
+    const char *sa_sha256;
+    const uint8_t *successor; /* DER of the successor leaf */
+    size_t successor_len;
+    evc_time activate_at;
+    const uint8_t *retire; /* DER of the predecessor to retire once expired, or NULL */
+    size_t retire_len;
+    const char *retire_sha256;
+    evc_time retire_at;
+};
+EVC_EXPORT EVC_MUST_USE int evc_state_agent_applied(struct evc_state *st,
+                                                    const struct evc_agent_applied *a,
+                                                    struct evc_err *err);
+/* The successor is active: it becomes the trusted leaf. */
+EVC_EXPORT EVC_MUST_USE int evc_state_agent_activated(struct evc_state *st, const char *server,
+                                                      struct evc_err *err);
+
+/* Predecessors whose time has come (not_after <= now); cb gets each. */
+EVC_EXPORT EVC_MUST_USE int evc_state_agent_retire_due(struct evc_state *st, evc_time now,
+                                                       int (*cb)(void *arg, const char *server,
+                                                                 const char *sha256hex,
+                                                                 const uint8_t *der, size_t len),
+                                                       void *arg, struct evc_err *err);
+EVC_EXPORT EVC_MUST_USE int evc_state_agent_retired(struct evc_state *st, const char *server,
+                                                    const char *sha256hex, struct evc_err *err);
+/* The earliest pending retirement (0: none). */
+EVC_EXPORT EVC_MUST_USE int evc_state_agent_retire_next(struct evc_state *st, evc_time *next,
+                                                        struct evc_err *err);
+
+/* One decision, for the log of record. */
+struct evc_agent_event {
+    evc_time at;
+    const char *server;
+    const char *event; /* accept, queue, hold, reject, conflict, approve, activate, retire, ... */
+    const char *reason;
+    int64_t sa_id; /* 0: none */
+    uint64_t generation;
+    const char *source;
+    const char *detail;
+};
+EVC_EXPORT EVC_MUST_USE int
+evc_state_agent_event(struct evc_state *st, const struct evc_agent_event *e, struct evc_err *err);
+/* Every event, oldest first. */
+EVC_EXPORT EVC_MUST_USE int
+evc_state_agent_events(struct evc_state *st, int (*cb)(void *arg, const struct evc_agent_event *e),
+                       void *arg, struct evc_err *err);
 
 #endif

@@ -22,13 +22,12 @@
 
 #ifdef EVC_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
-#include <systemd/sd-journal.h>
 #endif
 
 #include "evercert/buf.h"
 #include "evercert/config.h"
 #include "evercert/limits.h"
-#include "evercert/mail.h"
+#include "evercert/log.h"
 #include "evercert/monitor.h"
 #include "evercert/renew.h"
 #include "evercert/renew_report.h"
@@ -50,9 +49,7 @@ struct monitor {
     evc_time next_start;      /* 0 when disabled */
     evc_time next_activation; /* 0 when none waits */
     evc_time last_run;
-    int use_syslog;
-    int use_journal;
-    int quiet;
+    struct evc_log log;
 };
 
 static evc_time
@@ -61,33 +58,7 @@ vnow(const struct monitor *m)
     return evc_time_now() + m->o->clock_offset;
 }
 
-static void mlog(const struct monitor *m, int prio, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* One line per event, to stderr or syslog (which reaches the journal). */
-static void
-mlog(const struct monitor *m, int prio, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-
-    if (m->quiet) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    if (m->use_syslog) {
-        syslog(prio, "%s", line);
-    } else if (m->use_journal) {
-#ifdef EVC_HAVE_SYSTEMD
-        (void)sd_journal_send("MESSAGE=%s", line, "PRIORITY=%d", prio, "SYSLOG_IDENTIFIER=evercert",
-                              NULL);
-#endif
-    } else {
-        fprintf(stderr, "evercert monitor: %s\n", line);
-    }
-}
+#define mlog(m, ...) evc_logf(&(m)->log, __VA_ARGS__)
 
 void
 evc_monitor_state_path(const char *config_path, const char *configured, char *out, size_t len)
@@ -255,8 +226,6 @@ send_mail(struct monitor *m, const struct evc_renew_result *res, const char *err
     const struct evc_notify_conf *n = &m->conf->notify;
     char *body = NULL, subject[256], hex[65], line[512];
     size_t len = 0, news = 0, worst = 0, done = 0, renewed = 0;
-    struct evc_buf pw;
-    struct evc_mail mail;
     struct evc_err err = {0};
     FILE *f;
 
@@ -313,26 +282,7 @@ send_mail(struct monitor *m, const struct evc_renew_result *res, const char *err
                  error != NULL ? "ERROR, " : "", worst_text, renewed, done, done == 1 ? "" : "s",
                  failures(res) > 0 ? ", a hook or check FAILED" : "");
     }
-    evc_buf_init(&pw, EVC_PASSWORD_MAX + 2);
-    if (n->smtp_password_file != NULL &&
-        evc_file_read(n->smtp_password_file, EVC_PASSWORD_MAX, &pw, &err) != 0) {
-        mlog(m, LOG_ERR, "mail not sent: %s: %s", n->smtp_password_file, evc_err_message(&err));
-        goto out;
-    }
-    while (pw.len > 0 && (pw.data[pw.len - 1] == '\n' || pw.data[pw.len - 1] == '\r')) {
-        pw.len--;
-    }
-    memset(&mail, 0, sizeof(mail));
-    mail.to = n->email_to;
-    mail.from = n->email_from;
-    mail.url = n->smtp_url;
-    mail.user = n->smtp_user;
-    mail.password = n->smtp_password_file != NULL ? evc_buf_str(&pw) : NULL;
-    mail.subject = subject;
-    mail.body = body;
-    mail.now = now;
-    mail.timeout = 30;
-    if (evc_mail_send(&mail, &err) != 0) {
+    if (evc_notify_mail(n, subject, body, now, &err) != 0) {
         /* Not remembered as told: the next run tries again. */
         mlog(m, LOG_ERR, "mail not sent (next run retries): %s", evc_err_message(&err));
         goto out;
@@ -349,7 +299,6 @@ send_mail(struct monitor *m, const struct evc_renew_result *res, const char *err
         }
     }
 out:
-    evc_buf_free(&pw);
     free(body);
 }
 
@@ -488,14 +437,7 @@ notify(const char *state)
 static void
 apply_log(struct monitor *m)
 {
-    const char *log = m->conf->notify.log;
-
-    m->use_syslog = log != NULL && strcmp(log, "syslog") == 0;
-    m->use_journal = log != NULL && strcmp(log, "journal") == 0;
-    m->quiet = log != NULL && strcmp(log, "none") == 0;
-    if (m->use_syslog) {
-        openlog("evercert", LOG_PID, LOG_DAEMON);
-    }
+    evc_log_init(&m->log, m->conf->notify.log, "evercert monitor");
 }
 
 /* SIGHUP: the new configuration replaces the old only if it parses. */

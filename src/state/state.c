@@ -17,11 +17,7 @@
 #include "evercert/state.h"
 #include "base/text.h"
 
-struct evc_state {
-    sqlite3 *db;
-    char *path;
-    int lockfd;
-};
+#include "state/state_int.h"
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -31,10 +27,10 @@ static const char schema[] =
     " at INTEGER NOT NULL, action TEXT NOT NULL, store TEXT NOT NULL, reason TEXT,"
     " old_sha256 TEXT, new_sha256 TEXT, detail TEXT);"
     "CREATE TABLE IF NOT EXISTS notices(sha256 TEXT PRIMARY KEY, status TEXT NOT NULL,"
-    " at INTEGER NOT NULL);";
+    " at INTEGER NOT NULL);" EVC_STATE_AGENT_SCHEMA;
 
-static int
-db_err(struct evc_state *st, struct evc_err *err, const char *what)
+int
+evc_state_db_err(struct evc_state *st, struct evc_err *err, const char *what)
 {
     int rc = sqlite3_errcode(st->db);
     int code = (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)      ? EVC_ERR_BUSY
@@ -44,8 +40,8 @@ db_err(struct evc_state *st, struct evc_err *err, const char *what)
     return evc_err_set(err, code, "%s: %s: %s", st->path, what, sqlite3_errmsg(st->db));
 }
 
-static int
-exec(struct evc_state *st, const char *sql, struct evc_err *err)
+int
+evc_state_exec(struct evc_state *st, const char *sql, struct evc_err *err)
 {
     return sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : db_err(st, err, sql);
 }
@@ -105,8 +101,8 @@ evc_state_open(const char *path, int exclusive, struct evc_state **out, struct e
             goto out;
         }
         if (flock(st->lockfd, LOCK_EX | LOCK_NB) == -1) {
-            r = evc_err_set(err, EVC_ERR_BUSY,
-                            "%s: another evercert monitor is running on this state", path);
+            r = evc_err_set(err, EVC_ERR_BUSY, "%s: another evercert is running on this state",
+                            path);
             goto out;
         }
     }
@@ -348,8 +344,8 @@ evc_state_notice_set(struct evc_state *st, const char *sha256hex, const char *st
     return rc == SQLITE_DONE ? 0 : db_err(st, err, "write");
 }
 
-static const char *
-col(sqlite3_stmt *q, int i)
+const char *
+evc_state_col(sqlite3_stmt *q, int i)
 {
     const unsigned char *t = sqlite3_column_text(q, i);
 

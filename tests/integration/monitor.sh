@@ -162,7 +162,7 @@ check "the triggered run is in the log" grep -q "pass started (trigger)" mon.log
 # A second monitor on the same state refuses.
 "$EVC" monitor --config c.ini >second.out 2>&1
 check "a second monitor exits 3" test $? = 3
-check "a second monitor says why" grep -q "another evercert monitor is running" second.out
+check "a second monitor says why" grep -q "another evercert is running on this state" second.out
 
 # SIGHUP with a broken configuration: reported, the old one kept.
 echo "this is not ini" >>c.ini
