@@ -50,6 +50,25 @@ EVC_EXPORT EVC_MUST_USE int evc_tls_probe(const char *hostport, const char *serv
                                           struct evc_probe *p, struct evc_err *err);
 EVC_EXPORT void evc_probe_clear(struct evc_probe *p);
 
+/* An open client connection (the push channel keeps one). */
+struct evc_tls_conn {
+    SSL_CTX *ctx;
+    SSL *ssl;
+    int fd;
+};
+
+/*
+ * As evc_tls_probe, with the anchors in trust (a reference is taken; NULL:
+ * the system's), leaving the connection open in c for reading. On error c
+ * holds nothing; on success close it with evc_tls_conn_close, whether the
+ * peer verified or not.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_tls_open(const char *hostport, const char *servername,
+                                         X509_STORE *trust, uint64_t have, int timeout_ms,
+                                         struct evc_probe *p, struct evc_tls_conn *c,
+                                         struct evc_err *err);
+EVC_EXPORT void evc_tls_conn_close(struct evc_tls_conn *c);
+
 /* --- the server: one published context, swapped whole -------------------- */
 
 struct evc_tls_server;

@@ -4,6 +4,7 @@
 #define EVC_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Exit status for usage errors and failures of the command itself (Nagios UNKNOWN). */
 #define EVC_EXIT_FAILURE 3
@@ -26,6 +27,12 @@ int evc_secret_from_file(struct evc_secret *s, const char *path);
 int evc_secret_from_env(struct evc_secret *s, const char *var);
 void evc_secret_free(struct evc_secret *s);
 
+/* --at TIME: *offset gets TIME minus the wall clock; -1 (said on stderr) if TIME is bad. */
+int evc_cli_at(const char *arg, int64_t *offset);
+
+/* EVERCERT_FAULT_AT=N: end the process (status 99) at its N-th disk-changing step. */
+void evc_cli_fault_init(void);
+
 int evc_cmd_scan(int argc, char **argv);
 int evc_cmd_ca(int argc, char **argv);
 int evc_cmd_issue(int argc, char **argv);
@@ -38,5 +45,9 @@ int evc_cmd_announce(int argc, char **argv);
 int evc_cmd_inspect(int argc, char **argv);
 int evc_cmd_probe(int argc, char **argv);
 int evc_cmd_serve(int argc, char **argv);
+int evc_cmd_agent(int argc, char **argv);
+int evc_cmd_pending(int argc, char **argv);
+int evc_cmd_approve(int argc, char **argv);
+int evc_cmd_reject(int argc, char **argv);
 
 #endif

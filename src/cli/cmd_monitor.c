@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "evercert/agent.h"
 #include "evercert/config.h"
 #include "evercert/monitor.h"
 #include "evercert/state.h"
@@ -78,8 +79,29 @@ evc_cmd_monitor(int argc, char **argv)
 
 struct history {
     int json;
-    json_t *runs, *actions;
+    json_t *runs, *actions, *decisions;
 };
+
+static int
+on_decision(void *arg, const struct evc_agent_event *e)
+{
+    struct history *h = arg;
+    char t[EVC_TIME_TEXT_MAX];
+
+    evc_time_format(e->at, t);
+    if (h->json) {
+        json_array_append_new(
+            h->decisions, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "at", t, "server",
+                                    e->server, "event", e->event, "reason", e->reason, "sa",
+                                    (json_int_t)e->sa_id, "generation", (json_int_t)e->generation,
+                                    "source", e->source, "detail", e->detail));
+    } else {
+        printf("agent  %s  %-12s %-9s %-16s generation %llu%s%s%s%s\n", t, e->server, e->event,
+               e->reason, (unsigned long long)e->generation, *e->source != '\0' ? "  by " : "",
+               e->source, *e->detail != '\0' ? "  " : "", e->detail);
+    }
+    return 0;
+}
 
 static int
 on_run(void *arg, int64_t id, evc_time started, evc_time finished, const char *trigger, int status,
@@ -136,7 +158,7 @@ evc_cmd_history(int argc, char **argv)
     struct evc_config *conf = NULL;
     struct evc_state *st = NULL;
     struct evc_err err = {0};
-    struct history h = {0, NULL, NULL};
+    struct history h = {0, NULL, NULL, NULL};
     struct evc_history_cb cb = {on_run, on_action, &h};
     char path[4096];
     int c, ret = EVC_EXIT_FAILURE;
@@ -167,22 +189,34 @@ evc_cmd_history(int argc, char **argv)
         evc_cli_error("history", "%s", evc_err_message(&err));
         return EVC_EXIT_FAILURE;
     }
-    evc_monitor_state_path(config != NULL ? config : "/etc/evercert/evercert.ini",
-                           conf != NULL ? conf->monitor.state : NULL, path, sizeof(path));
-    if (evc_state_open(path, 0, &st, &err) != 0) {
-        evc_cli_error("history", "%s", evc_err_message(&err));
-        goto out;
-    }
     if (h.json) {
         h.runs = json_array();
         h.actions = json_array();
+        h.decisions = json_array();
     }
-    if (evc_state_history(st, &cb, &err) != 0) {
-        evc_cli_error("history", "%s", evc_err_message(&err));
-        goto out;
+    /* The monitor's runs, if the configuration has stores (or none is given). */
+    if (conf == NULL || conf->nstores > 0) {
+        evc_monitor_state_path(config != NULL ? config : "/etc/evercert/evercert.ini",
+                               conf != NULL ? conf->monitor.state : NULL, path, sizeof(path));
+        if (evc_state_open(path, 0, &st, &err) != 0 || evc_state_history(st, &cb, &err) != 0) {
+            evc_cli_error("history", "%s", evc_err_message(&err));
+            goto out;
+        }
+        evc_state_close(st);
+        st = NULL;
+    }
+    /* The agent's decisions, if it follows servers. */
+    if (conf != NULL && conf->nservers > 0) {
+        evc_agent_state_path(config, conf->agent.state, path, sizeof(path));
+        if (evc_state_open(path, 0, &st, &err) != 0 ||
+            evc_state_agent_events(st, on_decision, &h, &err) != 0) {
+            evc_cli_error("history", "%s", evc_err_message(&err));
+            goto out;
+        }
     }
     if (h.json) {
-        json_t *root = json_pack("{s:O, s:O}", "runs", h.runs, "replacements", h.actions);
+        json_t *root = json_pack("{s:O, s:O, s:O}", "runs", h.runs, "replacements", h.actions,
+                                 "agent", h.decisions);
 
         json_dumpf(root, stdout, JSON_INDENT(2));
         putchar('\n');
@@ -192,6 +226,7 @@ evc_cmd_history(int argc, char **argv)
 out:
     json_decref(h.runs);
     json_decref(h.actions);
+    json_decref(h.decisions);
     evc_state_close(st);
     evc_config_free(conf);
     return ret;

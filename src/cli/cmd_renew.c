@@ -18,16 +18,6 @@
 #include "base/text.h"
 #include "cli.h"
 
-static unsigned long fault_at;
-
-static void
-fault_hook(unsigned long step)
-{
-    if (step == fault_at) {
-        _exit(99);
-    }
-}
-
 static int
 run(const char *cmd, int argc, char **argv, int activate_only)
 {
@@ -36,7 +26,7 @@ run(const char *cmd, int argc, char **argv, int activate_only)
         {"at", required_argument, NULL, 'a'},     {"format", required_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
-    const char *config = NULL, *fault = getenv("EVERCERT_FAULT_AT");
+    const char *config = NULL;
     struct evc_renew_opts o;
     struct evc_renew_result res;
     struct evc_config *conf = NULL;
@@ -83,9 +73,7 @@ run(const char *cmd, int argc, char **argv, int activate_only)
         evc_cli_error(cmd, optind != argc ? "unexpected argument" : "--config FILE is required");
         return EVC_EXIT_FAILURE;
     }
-    if (fault != NULL && (fault_at = strtoul(fault, NULL, 10)) > 0) {
-        evc_fault_hook = fault_hook;
-    }
+    evc_cli_fault_init();
     if (evc_config_load(config, &conf, &err) != 0) {
         evc_cli_error(cmd, "%s", evc_err_message(&err));
         return EVC_EXIT_FAILURE;

@@ -5,13 +5,50 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/provider.h>
 
+#include "evercert/time.h"
+#include "base/atomic.h"
 #include "cli.h"
 #include "help.h"
+
+int
+evc_cli_at(const char *arg, int64_t *offset)
+{
+    evc_time at;
+
+    if (evc_time_parse(arg, &at) != 0) {
+        evc_cli_error("--at", "'%s': expected an RFC 3339 time like 2027-01-31T00:00:00Z", arg);
+        return -1;
+    }
+    *offset = at - evc_time_now();
+    return 0;
+}
+
+static unsigned long fault_at;
+
+static void
+fault_hook(unsigned long step)
+{
+    if (step == fault_at) {
+        _exit(99);
+    }
+}
+
+void
+evc_cli_fault_init(void)
+{
+    const char *fault = getenv("EVERCERT_FAULT_AT");
+
+    if (fault != NULL && (fault_at = strtoul(fault, NULL, 10)) > 0) {
+        evc_fault_hook = fault_hook;
+    }
+}
 
 void
 evc_cli_error(const char *what, const char *fmt, ...)
@@ -45,6 +82,8 @@ static const struct {
     {"selfsign", evc_cmd_selfsign}, {"renew", evc_cmd_renew},     {"activate", evc_cmd_activate},
     {"monitor", evc_cmd_monitor},   {"history", evc_cmd_history}, {"announce", evc_cmd_announce},
     {"probe", evc_cmd_probe},       {"serve", evc_cmd_serve},     {"inspect", evc_cmd_inspect},
+    {"agent", evc_cmd_agent},       {"pending", evc_cmd_pending}, {"approve", evc_cmd_approve},
+    {"reject", evc_cmd_reject},
 };
 
 int

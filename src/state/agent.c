@@ -11,6 +11,9 @@
 #include "evercert/state.h"
 #include "state/state_int.h"
 
+/* A certificate or an SA: both are capped far below this. */
+#define STATE_BLOB_MAX ((size_t)1024 * 1024)
+
 void
 evc_agent_server_clear(struct evc_agent_server *s)
 {
@@ -48,9 +51,11 @@ blob(sqlite3_stmt *q, int i, struct evc_buf *out, struct evc_err *err)
     const void *p = sqlite3_column_blob(q, i);
     int n = sqlite3_column_bytes(q, i);
 
+    int r;
+
     evc_buf_reset(out);
-    if (p != NULL && n > 0 && evc_buf_put(out, p, (size_t)n) != 0) {
-        return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+    if (p != NULL && n > 0 && (r = evc_buf_put(out, p, (size_t)n)) != 0) {
+        return evc_err_set(err, r, "a stored value of %d bytes: %s", n, evc_strerror(r));
     }
     return 0;
 }
@@ -63,8 +68,8 @@ evc_state_agent_server(struct evc_state *st, const char *server, struct evc_agen
     int rc, r = 0;
 
     memset(out, 0, sizeof(*out));
-    evc_buf_init(&out->trusted, 0);
-    evc_buf_init(&out->successor, 0);
+    evc_buf_init(&out->trusted, STATE_BLOB_MAX);
+    evc_buf_init(&out->successor, STATE_BLOB_MAX);
     if ((r = prepare(st,
                      "SELECT generation, sa_sha256, trusted, successor, activate_at"
                      " FROM agent_servers WHERE server = ?",
@@ -155,7 +160,7 @@ int
 evc_state_agent_sa_get(struct evc_state *st, int64_t id, struct evc_agent_sa *out,
                        struct evc_err *err)
 {
-    evc_buf_init(&out->der, 0);
+    evc_buf_init(&out->der, STATE_BLOB_MAX);
     return sa_by(st, "id = ?1", id, NULL, NULL, out, err);
 }
 
@@ -169,7 +174,7 @@ evc_state_agent_sa_seen(struct evc_state *st, const char *server, const char *sh
     int r;
 
     *is_new = 0;
-    evc_buf_init(&out->der, 0);
+    evc_buf_init(&out->der, STATE_BLOB_MAX);
     if ((r = prepare(st,
                      "INSERT OR IGNORE INTO agent_sas(server, sha256, generation, der, source,"
                      " first_seen, last_seen, status) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
@@ -240,7 +245,7 @@ evc_state_agent_sa_each(struct evc_state *st, const char *server, const char *st
     sqlite3_bind_text(q, 1, server, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, status, -1, SQLITE_STATIC);
     memset(&a, 0, sizeof(a));
-    evc_buf_init(&a.der, 0);
+    evc_buf_init(&a.der, STATE_BLOB_MAX);
     while (r == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
         if ((r = sa_row(q, &a, err)) == 0) {
             r = cb(arg, &a);

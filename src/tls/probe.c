@@ -123,66 +123,101 @@ evc_probe_clear(struct evc_probe *p)
     memset(p, 0, sizeof(*p));
 }
 
+void
+evc_tls_conn_close(struct evc_tls_conn *c)
+{
+    if (c->ssl != NULL) {
+        (void)SSL_shutdown(c->ssl);
+    }
+    SSL_free(c->ssl);
+    SSL_CTX_free(c->ctx);
+    if (c->fd != -1) {
+        close(c->fd);
+    }
+    c->ssl = NULL;
+    c->ctx = NULL;
+    c->fd = -1;
+    ERR_clear_error();
+}
+
 int
-evc_tls_probe(const char *hostport, const char *servername, const char *trust_file, uint64_t have,
-              int timeout_ms, struct evc_probe *p, struct evc_err *err)
+evc_tls_open(const char *hostport, const char *servername, X509_STORE *trust, uint64_t have,
+             int timeout_ms, struct evc_probe *p, struct evc_tls_conn *c, struct evc_err *err)
 {
     char host[256], port[16], name[256];
-    SSL_CTX *ctx = NULL;
-    SSL *ssl = NULL;
     long vr;
-    int fd = -1, r = EVC_ERR_INTERNAL;
+    int r = EVC_ERR_INTERNAL;
 
     memset(p, 0, sizeof(*p));
     evc_buf_init(&p->sa, EVC_SA_MAX);
+    c->ssl = NULL;
+    c->ctx = NULL;
+    c->fd = -1;
     if (split_hostport(hostport, host, sizeof(host), port, sizeof(port)) != 0) {
         return evc_err_set(err, EVC_ERR_USAGE, "'%s': expected host:port", hostport);
     }
     snprintf(name, sizeof(name), "%s", servername != NULL ? servername : host);
-    if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
-        !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) || !evc_tls_ext_add(ctx) ||
-        (trust_file != NULL ? SSL_CTX_load_verify_file(ctx, trust_file)
-                            : SSL_CTX_set_default_verify_paths(ctx)) != 1) {
-        r = evc_err_openssl(err, EVC_ERR_CRYPTO, "%s: cannot load the trust",
-                            trust_file != NULL ? trust_file : "system");
-        goto out;
+    if ((c->ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
+        !SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION) || !evc_tls_ext_add(c->ctx) ||
+        (trust != NULL ? SSL_CTX_set1_cert_store(c->ctx, trust),
+         1             : SSL_CTX_set_default_verify_paths(c->ctx)) != 1) {
+        r = evc_err_openssl(err, EVC_ERR_CRYPTO, "cannot set up TLS");
+        goto fail;
     }
     /* Verify, but finish the handshake either way to show what was presented. */
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-    if ((fd = evc_tls_connect(host, port, timeout_ms, err)) == -1) {
+    SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
+    if ((c->fd = evc_tls_connect(host, port, timeout_ms, err)) == -1) {
         r = EVC_ERR_IO;
-        goto out;
+        goto fail;
     }
-    if ((ssl = SSL_new(ctx)) == NULL || !SSL_set_fd(ssl, fd) ||
-        !SSL_set_tlsext_host_name(ssl, name) || !SSL_set1_host(ssl, name) ||
-        evc_tls_client_set_generation(ssl, have) != 0) {
+    if ((c->ssl = SSL_new(c->ctx)) == NULL || !SSL_set_fd(c->ssl, c->fd) ||
+        !SSL_set_tlsext_host_name(c->ssl, name) || !SSL_set1_host(c->ssl, name) ||
+        evc_tls_client_set_generation(c->ssl, have) != 0) {
         r = evc_err_openssl(err, EVC_ERR_CRYPTO, "cannot set up TLS");
-        goto out;
+        goto fail;
     }
-    if (SSL_connect(ssl) != 1) {
+    if (SSL_connect(c->ssl) != 1) {
         r = evc_err_openssl(err, EVC_ERR_IO, "%s: TLS handshake failed", hostport);
-        goto out;
+        SSL_free(c->ssl); /* no close_notify after a failed handshake */
+        c->ssl = NULL;
+        goto fail;
     }
-    snprintf(p->protocol, sizeof(p->protocol), "%s", SSL_get_version(ssl));
-    p->leaf = SSL_get1_peer_certificate(ssl);
-    vr = SSL_get_verify_result(ssl);
+    snprintf(p->protocol, sizeof(p->protocol), "%s", SSL_get_version(c->ssl));
+    p->leaf = SSL_get1_peer_certificate(c->ssl);
+    vr = SSL_get_verify_result(c->ssl);
     p->verified = p->leaf != NULL && vr == X509_V_OK;
     if (!p->verified) {
         snprintf(p->reason, sizeof(p->reason), "%s",
                  p->leaf == NULL ? "no certificate presented" : X509_verify_cert_error_string(vr));
-    } else if ((r = evc_tls_client_sa(ssl, &p->sa, err)) != 0) {
-        goto out;
+    } else if ((r = evc_tls_client_sa(c->ssl, &p->sa, err)) != 0) {
+        goto fail;
     }
-    r = 0;
-out:
-    if (ssl != NULL) {
-        SSL_shutdown(ssl);
+    return 0;
+fail:
+    evc_tls_conn_close(c);
+    evc_probe_clear(p);
+    return r;
+}
+
+int
+evc_tls_probe(const char *hostport, const char *servername, const char *trust_file, uint64_t have,
+              int timeout_ms, struct evc_probe *p, struct evc_err *err)
+{
+    struct evc_tls_conn c;
+    X509_STORE *store = NULL;
+    int r;
+
+    memset(p, 0, sizeof(*p));
+    if (trust_file != NULL &&
+        ((store = X509_STORE_new()) == NULL || X509_STORE_load_file(store, trust_file) != 1)) {
+        X509_STORE_free(store);
+        ERR_clear_error();
+        return evc_err_set(err, EVC_ERR_CRYPTO, "%s: cannot load the trust", trust_file);
     }
-    SSL_free(ssl);
-    SSL_CTX_free(ctx);
-    if (fd != -1) {
-        close(fd);
+    r = evc_tls_open(hostport, servername, store, have, timeout_ms, p, &c, err);
+    X509_STORE_free(store);
+    if (r == 0) {
+        evc_tls_conn_close(&c);
     }
-    ERR_clear_error();
     return r;
 }

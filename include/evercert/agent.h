@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The client side (DESIGN.md, Announce): follow servers, learn their
+ * successors by the handshake extension, the push channel and the
+ * well-known URL, decide on each SA by policy, and write what was accepted
+ * into the trust stores the applications use.
+ */
+#ifndef EVERCERT_AGENT_H
+#define EVERCERT_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+#include "evercert/announce.h"
+#include "evercert/buf.h"
+#include "evercert/cert.h"
+#include "evercert/error.h"
+#include "evercert/time.h"
+
+/* --- pure parts ------------------------------------------------------------- */
+
+/*
+ * The push channel is DER objects back to back. Given the bytes so far,
+ * *total gets the length of the first object once its header is in:
+ * 0 when it is known, 1 when more bytes are needed to know it, or
+ * EVC_ERR_PARSE (not a SEQUENCE, an indefinite or overlong length) or
+ * EVC_ERR_LIMIT (over max) with err saying so.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_der_frame(const uint8_t *p, size_t n, size_t max, size_t *total,
+                                          struct evc_err *err);
+
+/*
+ * The wait before reconnect attempt n (0, 1, ...): 1 s doubling up to
+ * cap_ms, then a random part (rnd) takes it anywhere between half and
+ * all of that, so many agents do not come back in step.
+ */
+EVC_EXPORT uint32_t evc_agent_backoff(unsigned attempt, uint32_t cap_ms, uint32_t rnd);
+
+/*
+ * What an accepted SA adds to a trust store, so that clients verify the
+ * successor for its service at when: nothing if the successor already
+ * chains to trust; the SA's anchors if it chains to them; the successor
+ * itself if it is self-signed. Otherwise EVC_ERR_POLICY with why (the SA
+ * names no anchor for a successor from an unknown issuer). *add is a new
+ * stack, possibly empty. Pure.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_agent_trust_plan(const struct evc_sa *sa, X509_STORE *trust,
+                                                 evc_time when, STACK_OF(X509) * *add,
+                                                 struct evc_err *err);
+
+/*
+ * The freeze alarm: the leaf trusted for a server is inside its
+ * threshold (or expired) and no successor has come. Pure.
+ */
+EVC_EXPORT int evc_agent_frozen(X509 *trusted, int successor_known, const struct evc_thresholds *t,
+                                evc_time now);
+
+/* --- the agent -------------------------------------------------------------- */
+
+struct evc_agent_opts {
+    const char *config_path;
+    int once;             /* contact each server once, then return */
+    int64_t clock_offset; /* seconds added to the wall clock (--at) */
+};
+
+/*
+ * Run the agent until SIGTERM or SIGINT, or one round with once. *status
+ * (with once): 0 all fine, 1 something waits for a person (an SA to
+ * approve, a freeze alarm, a conflict or a rejected SA), 2 a server could
+ * not be reached or verified, 3 unknown. SIGHUP rereads the
+ * configuration; a bad one is reported and the old one kept.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_agent_run(const struct evc_agent_opts *o, int *status,
+                                          struct evc_err *err);
+
+/*
+ * A person's decision on a pending SA: approve checks it again (the rules
+ * of DESIGN.md at now, without the manual hold) and writes it; reject
+ * drops it. msg gets one line saying what was done.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_agent_decide(const char *config_path, int64_t id, int approve,
+                                             int64_t clock_offset, char *msg, size_t len,
+                                             struct evc_err *err);
+
+/* The state database of an agent configuration: [agent] state, or the default. */
+EVC_EXPORT void evc_agent_state_path(const char *config_path, const char *configured, char *out,
+                                     size_t len);
+
+#endif

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The agent's pure decisions: where a DER object ends on the push
+ * channel, how long to wait before reconnecting, what a trust store needs
+ * for a successor, and when to raise the freeze alarm. No I/O, no clock.
+ */
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+#include "evercert/agent.h"
+#include "evercert/ca.h"
+
+int
+evc_der_frame(const uint8_t *p, size_t n, size_t max, size_t *total, struct evc_err *err)
+{
+    size_t len = 0, hdr, k;
+
+    *total = 0;
+    if (n < 2) {
+        if (n == 1 && p[0] != 0x30) {
+            goto not_sa;
+        }
+        return 1;
+    }
+    if (p[0] != 0x30) {
+        goto not_sa;
+    }
+    if (p[1] < 0x80) {
+        len = p[1];
+        hdr = 2;
+    } else {
+        k = p[1] & 0x7f;
+        /* 0x80 is BER's indefinite length; more than 4 length bytes is never an SA. */
+        if (k == 0 || k > 4) {
+            return evc_err_set(err, EVC_ERR_PARSE, "not an SA: DER length form 0x%02x", p[1]);
+        }
+        if (n < 2 + k) {
+            return 1;
+        }
+        for (size_t i = 0; i < k; i++) {
+            len = len << 8 | p[2 + i];
+        }
+        hdr = 2 + k;
+    }
+    if (len > max || hdr + len > max) {
+        return evc_err_set(err, EVC_ERR_LIMIT, "an object of %zu bytes, over the %zu-byte cap",
+                           hdr + len, max);
+    }
+    *total = hdr + len;
+    return 0;
+not_sa:
+    return evc_err_set(err, EVC_ERR_PARSE, "not an SA: first byte 0x%02x, not a DER SEQUENCE",
+                       p[0]);
+}
+
+uint32_t
+evc_agent_backoff(unsigned attempt, uint32_t cap_ms, uint32_t rnd)
+{
+    uint64_t d = 1000;
+
+    for (unsigned i = 0; i < attempt && d < cap_ms; i++) {
+        d *= 2;
+    }
+    if (d > cap_ms) {
+        d = cap_ms;
+    }
+    /* "Equal jitter": half fixed, half random. */
+    return (uint32_t)(d / 2 + (d - d / 2 > 0 ? rnd % (d - d / 2 + 1) : 0));
+}
+
+/* Does the successor (leaf, then its chain) verify against store at when, for serverAuth? */
+static int
+chains(const struct evc_sa *sa, X509_STORE *store, evc_time when)
+{
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    STACK_OF(X509) *untrusted = sk_X509_new_null();
+    int ok = 0;
+
+    if (ctx == NULL || untrusted == NULL) {
+        goto out;
+    }
+    for (int i = 1; i < sk_X509_num(sa->successor); i++) {
+        if (!sk_X509_push(untrusted, sk_X509_value(sa->successor, i))) {
+            goto out;
+        }
+    }
+    if (X509_STORE_CTX_init(ctx, store, sk_X509_value(sa->successor, 0), untrusted) != 1) {
+        goto out;
+    }
+    X509_STORE_CTX_set_time(ctx, 0, (time_t)when);
+    X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
+    ok = X509_verify_cert(ctx) == 1;
+out:
+    X509_STORE_CTX_free(ctx);
+    sk_X509_free(untrusted);
+    ERR_clear_error();
+    return ok;
+}
+
+int
+evc_agent_trust_plan(const struct evc_sa *sa, X509_STORE *trust, evc_time when,
+                     STACK_OF(X509) * *add, struct evc_err *err)
+{
+    X509 *leaf = sk_X509_value(sa->successor, 0);
+    X509_STORE *with = NULL;
+    int r = 0;
+
+    if ((*add = sk_X509_new_null()) == NULL) {
+        return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+    }
+    if (chains(sa, trust, when)) {
+        return 0;
+    }
+    if (sa->anchors != NULL && sk_X509_num(sa->anchors) > 0) {
+        /* The new roots, on top of what is trusted now. */
+        STACK_OF(X509) *objs = X509_STORE_get1_all_certs(trust);
+
+        if ((with = X509_STORE_new()) == NULL || objs == NULL) {
+            sk_X509_pop_free(objs, X509_free);
+            r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        for (int i = 0; i < sk_X509_num(objs); i++) {
+            (void)X509_STORE_add_cert(with, sk_X509_value(objs, i));
+        }
+        sk_X509_pop_free(objs, X509_free);
+        for (int i = 0; i < sk_X509_num(sa->anchors); i++) {
+            (void)X509_STORE_add_cert(with, sk_X509_value(sa->anchors, i));
+        }
+        if (chains(sa, with, when)) {
+            for (int i = 0; i < sk_X509_num(sa->anchors); i++) {
+                X509 *a = sk_X509_value(sa->anchors, i);
+
+                if (!X509_up_ref(a) || !sk_X509_push(*add, a)) {
+                    r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+                    goto out;
+                }
+            }
+            goto out;
+        }
+    }
+    if (X509_NAME_cmp(X509_get_subject_name(leaf), X509_get_issuer_name(leaf)) == 0 &&
+        evc_x509_signed_by(leaf, leaf)) {
+        if (!X509_up_ref(leaf) || !sk_X509_push(*add, leaf)) {
+            r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+        }
+        goto out;
+    }
+    r = evc_err_set(err, EVC_ERR_POLICY,
+                    "the successor chains to nothing in the trust store and the SA carries no "
+                    "anchor it chains to");
+out:
+    X509_STORE_free(with);
+    ERR_clear_error();
+    if (r != 0) {
+        sk_X509_pop_free(*add, X509_free);
+        *add = NULL;
+    }
+    return r;
+}
+
+int
+evc_agent_frozen(X509 *trusted, int successor_known, const struct evc_thresholds *t, evc_time now)
+{
+    evc_time nb, na;
+    int64_t life, thr;
+
+    if (trusted == NULL || successor_known ||
+        evc_asn1_time(X509_get0_notBefore(trusted), &nb) != 0 ||
+        evc_asn1_time(X509_get0_notAfter(trusted), &na) != 0) {
+        return 0;
+    }
+    life = na - nb > 0 ? na - nb : 0;
+    /* As renew counts it: a threshold over half the lifetime counts as half. */
+    thr = evc_span_seconds(&t->threshold, life);
+    if (thr > life / 2) {
+        thr = life / 2;
+    }
+    return now >= na - thr;
+}

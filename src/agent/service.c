@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The agent's loop. One thread: signals through a signalfd, the push
+ * connections, and timers for each server's next contact, each pending
+ * activation, retirement and hold, all in one poll. A round contacts
+ * every server that is due; --once is one round, with a short read of each
+ * push channel, and an exit status for cron.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#ifdef EVC_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "evercert/limits.h"
+#include "agent/agent_int.h"
+
+#define ONCE_PUSH_WAIT_MS 1000
+
+static void
+sd_say(const char *state)
+{
+#ifdef EVC_HAVE_SYSTEMD
+    (void)sd_notify(0, state);
+#else
+    (void)state;
+#endif
+}
+
+static int
+push_alloc(struct evc_agent *a, struct evc_err *err)
+{
+    if ((a->push = calloc(a->conf->nservers, sizeof(*a->push))) == NULL) {
+        return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < a->conf->nservers; i++) {
+        a->push[i].c.fd = -1;
+        evc_buf_init(&a->push[i].in, EVC_SA_MAX);
+    }
+    return 0;
+}
+
+static void
+push_free(struct evc_agent *a)
+{
+    for (size_t i = 0; a->push != NULL && i < a->conf->nservers; i++) {
+        evc_tls_conn_close(&a->push[i].c);
+        X509_free(a->push[i].leaf);
+        evc_buf_free(&a->push[i].in);
+    }
+    free(a->push);
+    a->push = NULL;
+}
+
+/* --once: the SA each push channel hands over at connect, if it comes within a second. */
+static void
+once_push(struct evc_agent *a)
+{
+    struct pollfd pfd;
+
+    for (size_t i = 0; i < a->conf->nservers; i++) {
+        int64_t end = evc_agent_mono_ms() + ONCE_PUSH_WAIT_MS;
+
+        evc_push_connect(a, i);
+        while (a->push[i].c.fd != -1 && a->push[i].offered == 0) {
+            int64_t left = end - evc_agent_mono_ms();
+
+            /* What OpenSSL holds already first, then the socket. */
+            if (SSL_pending(a->push[i].c.ssl) == 0) {
+                pfd.fd = a->push[i].c.fd;
+                pfd.events = POLLIN;
+                if (left <= 0 || poll(&pfd, 1, (int)left) <= 0) {
+                    break;
+                }
+            }
+            evc_push_read(a, i);
+        }
+        if (a->push[i].c.fd != -1 && a->push[i].in.len > 0) {
+            evc_push_close(a, i, "an SA did not arrive whole within a second");
+        }
+    }
+}
+
+/* SIGHUP: the new configuration replaces the old only if it is good. */
+static void
+reload(struct evc_agent *a, int64_t **due)
+{
+    struct evc_agent b;
+    struct evc_err err = {0};
+    int64_t *nd;
+
+    sd_say("RELOADING=1");
+    if (evc_agent_open(&b, a->config_path, a->clock_offset, 0, &err) != 0) {
+        evc_logf(&a->log, LOG_ERR, "reload refused, the old configuration stays: %s",
+                 evc_err_message(&err));
+        sd_say("READY=1");
+        return;
+    }
+    if ((nd = calloc(b.conf->nservers, sizeof(*nd))) == NULL) {
+        evc_agent_close(&b);
+        sd_say("READY=1");
+        return;
+    }
+    push_free(a);
+    evc_config_free(a->conf);
+    a->conf = b.conf;
+    b.conf = NULL;
+    evc_state_close(b.st); /* the state stays the one opened (and locked) first */
+    a->log = b.log;
+    free(*due);
+    *due = nd;
+    if (push_alloc(a, &err) != 0) {
+        evc_logf(&a->log, LOG_ERR, "%s", evc_err_message(&err));
+    }
+    evc_logf(&a->log, LOG_INFO, "configuration reloaded: %zu server%s", a->conf->nservers,
+             a->conf->nservers == 1 ? "" : "s");
+    sd_say("READY=1");
+}
+
+int
+evc_agent_run(const struct evc_agent_opts *o, int *status, struct evc_err *err)
+{
+    struct evc_agent a;
+    sigset_t mask, old;
+    struct pollfd *pfd = NULL;
+    int64_t *due = NULL;
+    int sfd = -1, r, stop = 0;
+    evc_time next;
+
+    *status = 3;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if ((r = evc_agent_open(&a, o->config_path, o->clock_offset, 1, err)) != 0) {
+        if (r == EVC_ERR_BUSY) {
+            evc_err_set(err, r, "%s: another evercert agent runs on this state", o->config_path);
+        }
+        return r;
+    }
+    if ((r = push_alloc(&a, err)) != 0) {
+        goto out;
+    }
+    if (o->once) {
+        evc_agent_tick(&a, evc_agent_now(&a), &next);
+        for (size_t i = 0; i < a.conf->nservers; i++) {
+            evc_agent_contact(&a, i, evc_agent_now(&a));
+        }
+        once_push(&a);
+        evc_agent_tick(&a, evc_agent_now(&a), &next);
+        *status = a.status;
+        goto out;
+    }
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, &old);
+    if ((sfd = signalfd(-1, &mask, SFD_CLOEXEC)) == -1) {
+        r = evc_err_set(err, EVC_ERR_IO, "signalfd: %s", strerror(errno));
+        goto out;
+    }
+    if ((due = calloc(a.conf->nservers, sizeof(*due))) == NULL) {
+        r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    evc_logf(&a.log, LOG_INFO, "following %zu server%s", a.conf->nservers,
+             a.conf->nservers == 1 ? "" : "s");
+    sd_say("READY=1");
+    while (!stop) {
+        evc_time now = evc_agent_now(&a);
+        int64_t mono = evc_agent_mono_ms(), wake_ms = 0, timeout;
+        size_t n = 0;
+
+        evc_agent_tick(&a, now, &next);
+        for (size_t i = 0; i < a.conf->nservers; i++) {
+            const struct evc_server_conf *v = &a.conf->servers[i];
+
+            if ((v->sources & (EVC_SOURCE_HANDSHAKE | EVC_SOURCE_URL)) && due[i] <= now) {
+                evc_agent_contact(&a, i, now);
+                due[i] = now + v->interval;
+            }
+            evc_push_connect(&a, i);
+            evc_push_check(&a, i, mono, &wake_ms);
+            if ((v->sources & (EVC_SOURCE_HANDSHAKE | EVC_SOURCE_URL)) &&
+                (next == 0 || due[i] < next)) {
+                next = due[i];
+            }
+            if (a.push[i].c.fd == -1 && (v->sources & EVC_SOURCE_PUSH) &&
+                (wake_ms == 0 || a.push[i].retry_at < wake_ms)) {
+                wake_ms = a.push[i].retry_at;
+            }
+        }
+        a.status = 0;
+        /* Sleep until the first of: a timer, a push byte, a signal. */
+        timeout = 3600 * 1000;
+        if (next != 0) {
+            int64_t t = (next - evc_agent_now(&a)) * 1000;
+
+            timeout = t < timeout ? t : timeout;
+        }
+        if (wake_ms != 0 && wake_ms - mono < timeout) {
+            timeout = wake_ms - mono;
+        }
+        if (timeout < 0) {
+            timeout = 0;
+        }
+        free(pfd);
+        if ((pfd = calloc(a.conf->nservers + 1, sizeof(*pfd))) == NULL) {
+            r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        pfd[n].fd = sfd;
+        pfd[n++].events = POLLIN;
+        for (size_t i = 0; i < a.conf->nservers; i++) {
+            pfd[n].fd = a.push[i].c.fd;
+            pfd[n++].events = POLLIN;
+            if (a.push[i].c.fd != -1 && SSL_pending(a.push[i].c.ssl) > 0) {
+                timeout = 0;
+            }
+        }
+        if (poll(pfd, n, (int)timeout) < 0 && errno != EINTR) {
+            r = evc_err_set(err, EVC_ERR_IO, "poll: %s", strerror(errno));
+            goto out;
+        }
+        if (pfd[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+
+            if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                if (si.ssi_signo == SIGHUP) {
+                    reload(&a, &due);
+                    continue; /* the push table was rebuilt: its pollfds are stale */
+                }
+                evc_logf(&a.log, LOG_INFO, "stopping on signal %u", si.ssi_signo);
+                sd_say("STOPPING=1");
+                stop = 1;
+            }
+        }
+        for (size_t i = 0; !stop && i < a.conf->nservers; i++) {
+            if (a.push[i].c.fd != -1 && ((pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) ||
+                                         SSL_pending(a.push[i].c.ssl) > 0)) {
+                evc_push_read(&a, i);
+            }
+        }
+    }
+    *status = 0;
+    r = 0;
+out:
+    if (sfd != -1) {
+        close(sfd);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+    }
+    free(pfd);
+    free(due);
+    push_free(&a);
+    evc_agent_close(&a);
+    curl_global_cleanup();
+    return r;
+}

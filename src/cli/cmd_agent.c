@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* evercert agent, pending, approve and reject. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/sha.h>
+
+#include "evercert/agent.h"
+#include "evercert/announce.h"
+#include "evercert/ca.h"
+#include "evercert/config.h"
+#include "evercert/state.h"
+#include "base/text.h"
+#include "cli.h"
+
+int
+evc_cmd_agent(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"once", no_argument, NULL, 'o'},
+        {"at", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct evc_agent_opts o;
+    struct evc_err err = {0};
+    int c, status = 0;
+
+    memset(&o, 0, sizeof(o));
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:oa:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            o.config_path = optarg;
+            break;
+        case 'o':
+            o.once = 1;
+            break;
+        case 'a':
+            if (evc_cli_at(optarg, &o.clock_offset) != 0) {
+                return EVC_EXIT_FAILURE;
+            }
+            break;
+        case 'h':
+            evc_cli_help("agent", 0);
+            return 0;
+        default:
+            evc_cli_help("agent", 1);
+            return EVC_EXIT_FAILURE;
+        }
+    }
+    if (o.config_path == NULL || optind != argc) {
+        evc_cli_error("agent", "usage: evercert agent --config FILE [--once] [--at TIME]");
+        return EVC_EXIT_FAILURE;
+    }
+    evc_cli_fault_init();
+    if (evc_agent_run(&o, &status, &err) != 0) {
+        evc_cli_error("agent", "%s", evc_err_message(&err));
+        return EVC_EXIT_FAILURE;
+    }
+    return status;
+}
+
+struct pending {
+    int json;
+    json_t *list;
+    size_t n;
+};
+
+static void
+fp_hex(X509 *x, char out[65])
+{
+    uint8_t fp[32];
+
+    out[0] = '\0';
+    if (x != NULL && evc_x509_sha256(x, fp) == 0) {
+        evc_text_hex(fp, 32, out);
+    }
+}
+
+static int
+on_pending(void *arg, const struct evc_agent_sa *s)
+{
+    struct pending *p = arg;
+    struct evc_sa *sa = NULL;
+    struct evc_err err = {0};
+    char cur[65] = "", succ[65] = "", subject[256] = "", nb[EVC_TIME_TEXT_MAX] = "",
+         na[EVC_TIME_TEXT_MAX] = "", act[EVC_TIME_TEXT_MAX] = "", seen[EVC_TIME_TEXT_MAX];
+    uint8_t fps[2][32];
+    size_t nsig = 0;
+    X509 *leaf;
+    evc_time t;
+
+    if (evc_sa_decode(s->der.data, s->der.len, &sa, &err) != 0) {
+        return 0; /* stored only after it parsed: cannot happen short of a damaged database */
+    }
+    leaf = sk_X509_value(sa->successor, 0);
+    fp_hex(leaf, succ);
+    X509_NAME_oneline(X509_get_subject_name(leaf), subject, sizeof(subject));
+    if (evc_asn1_time(X509_get0_notBefore(leaf), &t) == 0) {
+        evc_time_format(t, nb);
+    }
+    if (evc_asn1_time(X509_get0_notAfter(leaf), &t) == 0) {
+        evc_time_format(t, na);
+    }
+    evc_time_format(sa->activate_at, act);
+    evc_time_format(s->first_seen, seen);
+    /* The first signer is the current certificate. */
+    if (evc_sa_signers(s->der.data, s->der.len, fps, 2, &nsig, &err) == 0 && nsig >= 1) {
+        evc_text_hex(fps[0], 32, cur);
+    }
+    if (p->json) {
+        json_array_append_new(
+            p->list,
+            json_pack("{s:I, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id",
+                      (json_int_t)s->id, "server", s->server, "service", sa->service, "generation",
+                      (json_int_t)sa->generation, "current_sha256", cur, "successor_sha256", succ,
+                      "subject", subject, "not_before", nb, "not_after", na, "activate_at", act,
+                      "source", s->source, "arrived_at", seen, "status", s->status));
+    } else {
+        printf("%lld  %s  %s  generation %llu  %s\n"
+               "    current   %s\n    successor %s\n    subject   %s\n"
+               "    valid     %s .. %s\n    activates %s\n    arrived   %s by %s\n",
+               (long long)s->id, s->server, sa->service, (unsigned long long)sa->generation,
+               s->status, cur, succ, subject, nb, na, act, seen, s->source);
+    }
+    p->n++;
+    evc_sa_free(sa);
+    return 0;
+}
+
+static int
+open_state(const char *config, struct evc_state **st)
+{
+    struct evc_config *conf = NULL;
+    struct evc_err err = {0};
+    char path[4096];
+
+    if (evc_config_load(config, &conf, &err) != 0) {
+        evc_cli_error("pending", "%s", evc_err_message(&err));
+        return -1;
+    }
+    evc_agent_state_path(config, conf->agent.state, path, sizeof(path));
+    evc_config_free(conf);
+    if (evc_state_open(path, 0, st, &err) != 0) {
+        evc_cli_error("pending", "%s", evc_err_message(&err));
+        return -1;
+    }
+    return 0;
+}
+
+int
+evc_cmd_pending(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"format", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL;
+    struct pending p = {0, NULL, 0};
+    struct evc_state *st = NULL;
+    struct evc_err err = {0};
+    int c, ret = EVC_EXIT_FAILURE;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:f:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'f':
+            if (strcmp(optarg, "json") == 0) {
+                p.json = 1;
+            } else if (strcmp(optarg, "text") != 0) {
+                evc_cli_error("--format", "'%s': expected text or json", optarg);
+                return EVC_EXIT_FAILURE;
+            }
+            break;
+        case 'h':
+            evc_cli_help("pending", 0);
+            return 0;
+        default:
+            evc_cli_help("pending", 1);
+            return EVC_EXIT_FAILURE;
+        }
+    }
+    if (config == NULL || optind != argc) {
+        evc_cli_error("pending", "usage: evercert pending --config FILE [--format text|json]");
+        return EVC_EXIT_FAILURE;
+    }
+    if (open_state(config, &st) != 0) {
+        return EVC_EXIT_FAILURE;
+    }
+    p.list = json_array();
+    if (evc_state_agent_sa_each(st, NULL, "pending", on_pending, &p, &err) != 0 ||
+        evc_state_agent_sa_each(st, NULL, "holding", on_pending, &p, &err) != 0) {
+        evc_cli_error("pending", "%s", evc_err_message(&err));
+        goto out;
+    }
+    if (p.json) {
+        json_dumpf(p.list, stdout, JSON_INDENT(2));
+        putchar('\n');
+    } else if (p.n == 0) {
+        printf("nothing waits\n");
+    }
+    ret = 0;
+out:
+    json_decref(p.list);
+    evc_state_close(st);
+    return ret;
+}
+
+static int
+decide(int argc, char **argv, int approve)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"at", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *cmd = approve ? "approve" : "reject", *config = NULL;
+    struct evc_err err = {0};
+    int64_t offset = 0;
+    long long id;
+    char msg[600], *end;
+    int c;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:a:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'a':
+            if (evc_cli_at(optarg, &offset) != 0) {
+                return EVC_EXIT_FAILURE;
+            }
+            break;
+        case 'h':
+            evc_cli_help(cmd, 0);
+            return 0;
+        default:
+            evc_cli_help(cmd, 1);
+            return EVC_EXIT_FAILURE;
+        }
+    }
+    if (config == NULL || optind != argc - 1) {
+        evc_cli_error(cmd, "usage: evercert %s --config FILE [--at TIME] ID", cmd);
+        return EVC_EXIT_FAILURE;
+    }
+    id = strtoll(argv[optind], &end, 10);
+    if (*argv[optind] == '\0' || *end != '\0' || id <= 0) {
+        evc_cli_error(cmd, "'%s': expected the id `evercert pending` shows", argv[optind]);
+        return EVC_EXIT_FAILURE;
+    }
+    evc_cli_fault_init();
+    if (evc_agent_decide(config, id, approve, offset, msg, sizeof(msg), &err) != 0) {
+        evc_cli_error(cmd, "%s", evc_err_message(&err));
+        return err.code == EVC_ERR_POLICY ? 2 : EVC_EXIT_FAILURE;
+    }
+    printf("%s\n", msg);
+    return 0;
+}
+
+int
+evc_cmd_approve(int argc, char **argv)
+{
+    return decide(argc, argv, 1);
+}
+
+int
+evc_cmd_reject(int argc, char **argv)
+{
+    return decide(argc, argv, 0);
+}
