@@ -96,7 +96,8 @@ EVC_EXPORT EVC_MUST_USE int evc_state_agent_trusted(struct evc_state *st, const 
 /*
  * An SA's life in the agent: "pending" waits for a person, "holding" for
  * its hold-down, "applying" is being written (redone after a crash),
- * "applied", "rejected" by a rule or a person, "superseded" by another SA
+ * "applied", "refused" by a rule (decided again when seen again), "rejected"
+ * by a person (final), "superseded" by another SA
  * of the same generation.
  */
 struct evc_agent_sa {

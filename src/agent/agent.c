@@ -133,7 +133,7 @@ alert(struct evc_agent *a, evc_time now, const char *key, const char *value, con
     struct evc_err err = {0};
     int changed = 1;
 
-    evc_logf(&a->log, LOG_WARNING, "%s", subject);
+    evc_logf(&a->log, LOG_WARNING, "%s", subject + strlen("evercert agent: "));
     if (a->conf->notify.email_to == NULL ||
         evc_state_notice_changed(a->st, key, value, &changed, &err) != 0 || !changed) {
         return;
@@ -176,15 +176,16 @@ trust_load(struct evc_agent *a, size_t i, struct evc_trust **out, struct evc_err
     }
     got = evc_trust_format(*out);
     switch (v->trust_format) {
+    /* The names of the store layer's backends. */
     case EVC_TRUST_BUNDLE:
     case EVC_TRUST_PIN:
-        want = "bundle";
+        want = "PEM bundle";
         break;
     case EVC_TRUST_HASHDIR:
-        want = "hashdir";
+        want = "hashed directory";
         break;
     case EVC_TRUST_PKCS12:
-        want = "pkcs12";
+        want = "PKCS#12";
         break;
     default:
         break;
@@ -346,6 +347,13 @@ apply(struct evc_agent *a, size_t i, const struct evc_agent_sa *row, const struc
 
     evc_buf_init(&succ, EVC_SA_MAX);
     evc_buf_init(&old, EVC_SA_MAX);
+    /* The write-ahead mark, with the leaf the SA follows: what a resumed write checks against. */
+    if (current != NULL &&
+        ((r = x509_der(current, &old)) != 0 ||
+         (r = evc_state_agent_trusted(a->st, v->name, old.data, old.len, err)) != 0)) {
+        goto out;
+    }
+    evc_buf_reset(&old);
     if ((r = evc_state_agent_sa_status(a->st, row->id, "applying", NULL, err)) != 0 ||
         (lock = store_lock(v->trust, err)) == -1) {
         r = r != 0 ? r : EVC_ERR_BUSY;
@@ -512,12 +520,20 @@ evc_agent_offer(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X
     }
     /*
      * A push connection opened before a swap still shows the old leaf; the
-     * SA then follows the one trusted since (seen verified, or activated).
+     * SA then follows one trusted since: seen verified, or the successor
+     * accepted before (the server may swap before our clock says so).
      */
-    if (vd.reason == EVC_SA_R_NO_CURRENT_SIGNER && (prev = x509_of(&known.trusted)) != NULL &&
-        X509_cmp(prev, conn_leaf) != 0) {
-        evc_sa_verdict_clear(&vd);
+    for (int k = 0; k < 2 && vd.reason == EVC_SA_R_NO_CURRENT_SIGNER; k++) {
+        X509 *alt = x509_of(k == 0 ? &known.trusted : &known.successor);
+
+        if (alt == NULL || X509_cmp(alt, conn_leaf) == 0) {
+            X509_free(alt);
+            continue;
+        }
+        X509_free(prev);
+        prev = alt;
         trusted = prev;
+        evc_sa_verdict_clear(&vd);
         if (verify(a, i, der, len, trusted, &known, v->policy, ca, now, &vd) != 0) {
             evc_err_set(&err, EVC_ERR_INTERNAL, "server %s: cannot check the SA", v->name);
             goto fail;
@@ -530,13 +546,13 @@ evc_agent_offer(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X
         if (vd.reason == EVC_SA_R_REPLAY) {
             goto out; /* the one applied, seen again */
         }
-        if (evc_state_agent_sa_seen(a->st, v->name, hex, gen, der, len, source, now, "rejected",
+        if (evc_state_agent_sa_seen(a->st, v->name, hex, gen, der, len, source, now, "refused",
                                     &row, &is_new, &err) != 0) {
             goto fail;
         }
         worse(a, 1);
         if (is_new) {
-            if (evc_state_agent_sa_status(a->st, row.id, "rejected", evc_sa_reason_name(vd.reason),
+            if (evc_state_agent_sa_status(a->st, row.id, "refused", evc_sa_reason_name(vd.reason),
                                           &err) != 0) {
                 goto fail;
             }
@@ -904,7 +920,7 @@ resume_one(void *arg, const struct evc_agent_sa *row)
         evc_err_set(&err, EVC_ERR_INTERNAL, "server %s: cannot read SA %lld", row->server,
                     (long long)row->id);
     } else if (vd.decision != EVC_SA_ACCEPT && !(!holding && vd.reason == EVC_SA_R_REPLAY)) {
-        if (evc_state_agent_sa_status(a->st, row->id, "rejected", evc_sa_reason_name(vd.reason),
+        if (evc_state_agent_sa_status(a->st, row->id, "refused", evc_sa_reason_name(vd.reason),
                                       &err) != 0) {
             evc_logf(&a->log, LOG_ERR, "%s", evc_err_message(&err));
         }

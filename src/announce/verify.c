@@ -225,6 +225,11 @@ evc_sa_verify(const uint8_t *der, size_t len, const struct evc_sa_known *known,
         CMS_ContentInfo_free(cms);
         return reject(v, EVC_SA_R_MALFORMED, "no signers");
     }
+    if (known->trusted == NULL) {
+        CMS_ContentInfo_free(cms);
+        return reject(v, EVC_SA_R_NO_CURRENT_SIGNER,
+                      "no certificate is trusted for the service yet");
+    }
     if (sk_CMS_SignerInfo_num(sis) != 2) {
         int n = sk_CMS_SignerInfo_num(sis);
 

@@ -166,6 +166,16 @@ test_accept_and_queue(void **state)
     v = decide(f, &b, 0, NULL, EVC_SA_POLICY_MANUAL, NULL);
     assert_int_equal(v.decision, EVC_SA_QUEUE);
     evc_sa_verdict_clear(&v);
+    /* A client that trusts nothing for the service yet takes no SA. */
+    {
+        struct evc_sa_known k = {NULL, "web.test", 0, NULL};
+        struct evc_sa_policy p = {EVC_SA_POLICY_AUTO, NULL, 300};
+
+        assert_int_equal(evc_sa_verify(b.data, b.len, &k, &p, NOW, &v), 0);
+        assert_int_equal(v.decision, EVC_SA_REJECT);
+        assert_int_equal(v.reason, EVC_SA_R_NO_CURRENT_SIGNER);
+        evc_sa_verdict_clear(&v);
+    }
     evc_buf_free(&b);
 }
 

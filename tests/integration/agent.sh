@@ -1,0 +1,407 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+#
+# evercert agent against real servers: evercert serve (handshake and push),
+# nginx publishing the SA at the well-known URL, openssl s_server as a man
+# in the middle, and Python TLS servers that misbehave. Every trust store
+# format is checked with OpenSSL (and keytool when installed); every
+# policy, every rejection, the crash points of a write, the service's
+# signals.
+#
+# usage: agent.sh PATH-TO-EVERCERT
+set -u
+EVC=${1:?usage: agent.sh PATH-TO-EVERCERT}
+EVC=$(cd "$(dirname "$EVC")" && pwd)/$(basename "$EVC")
+T=$(mktemp -d /tmp/evc-agent-XXXXXX)
+PIDS=
+cleanup() {
+    for p in $PIDS; do kill "$p" 2>/dev/null; done
+    [ -f "$T/nginx.pid" ] && kill "$(cat "$T/nginx.pid")" 2>/dev/null
+    [ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+check() { d=$1; shift; if "$@" >/dev/null 2>&1; then ok; else bad "$d"; fi; }
+at() { date -u -d "$1" +%Y-%m-%dT%H:%M:%SZ; }
+ncerts() { grep -c "BEGIN CERTIFICATE" "$1"; }
+wait_for() { # FILE TEXT SECONDS
+    i=0
+    while ! grep -qF -- "$2" "$1" 2>/dev/null && [ $i -lt $(($3 * 10)) ]; do sleep 0.1; i=$((i + 1)); done
+    grep -qF -- "$2" "$1" 2>/dev/null
+}
+for tool in nginx python3 jq; do
+    command -v $tool >/dev/null || { echo "SKIP: $tool not installed" >&2; exit 77; }
+done
+chmod 755 "$T" && cd "$T" || exit 1
+PORT=$((20000 + $$ % 15000))
+APORT=$((PORT + 1)) NPORT=$((PORT + 2)) MPORT=$((PORT + 3)) HPORT=$((PORT + 4))
+GPORT=$((PORT + 5)) SPORT=$((PORT + 6)) CPORT=$((PORT + 7)) FPORT=$((PORT + 8))
+
+# --- three generations of a self-signed (pinned) certificate, and their SAs
+for n in a b c; do
+    "$EVC" selfsign --cn web.test --san DNS:web.test,IP:127.0.0.1 --days 30 --out-cert $n.crt --out-key $n.key >/dev/null
+done
+"$EVC" announce --current a.crt --current-key a.key --successor b.crt --successor-key b.key \
+    --service web.test --generation 1 --activate-at "$(at '+1 hour')" --out ab.sa
+"$EVC" announce --current a.crt --current-key a.key --successor c.crt --successor-key c.key \
+    --service web.test --generation 1 --activate-at "$(at '+1 hour')" --out ac.sa
+"$EVC" announce --current b.crt --current-key b.key --successor c.crt --successor-key c.key \
+    --service web.test --generation 2 --activate-at "$(at '+2 hours')" --out bc.sa
+cp a.crt live.crt && cp a.key live.key && cp ab.sa live.sa
+"$EVC" serve --cert live.crt --key live.key --sa live.sa --listen 127.0.0.1:$PORT \
+    --announce-listen 127.0.0.1:$APORT 2>serve.log &
+PIDS="$PIDS $!"
+check "serve starts" wait_for serve.log "listening on 127.0.0.1:$PORT" 5
+
+# nginx presents a.crt and publishes the SA as a static file.
+mkdir -p logs www/.well-known/evercert
+cp ab.sa www/.well-known/evercert/successor
+cat >nginx.conf <<EOF
+pid $T/nginx.pid;
+error_log $T/logs/error.log;
+events {}
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:$NPORT ssl;
+        ssl_certificate $T/a.crt;
+        ssl_certificate_key $T/a.key;
+        root $T/www;
+    }
+}
+EOF
+nginx -p "$T" -c "$T/nginx.conf" || { bad "nginx did not start"; exit 1; }
+# A man in the middle: the right name, its own key.
+openssl s_server -accept 127.0.0.1:$MPORT -cert c.crt -key c.key -www -quiet >/dev/null 2>&1 &
+PIDS="$PIDS $!"
+
+# --- the trust stores, as applications have them
+cp a.crt bundle.pem
+mkdir hashdir && cp a.crt hashdir/web.pem && openssl rehash hashdir 2>/dev/null
+cp a.crt manual.pem && cp a.crt reject.pem && cp a.crt ca.pem && cp a.crt pin.pem && cp a.crt mitm.pem
+mkdir deleted
+HAVE_KEYTOOL=0
+if command -v keytool >/dev/null; then
+    HAVE_KEYTOOL=1
+    keytool -importcert -noprompt -alias web -file a.crt -keystore trust.p12 -storetype PKCS12 -storepass changeit >/dev/null 2>&1
+else
+    openssl pkcs12 -export -nokeys -in a.crt -out trust.p12 -passout pass:changeit
+fi
+echo changeit >p12.pass
+
+cat >agent.ini <<EOF
+[agent]
+state = agent.db
+deleted = deleted
+[server "web"]
+connect = 127.0.0.1:$PORT
+service = web.test
+trust = bundle.pem
+after_change = echo "\$EVERCERT_SERVER \$EVERCERT_CHANGE" >>changes.log
+after_change_shell = true
+[server "pushed"]
+connect = 127.0.0.1:$PORT
+service = web.test
+trust = hashdir
+trust_format = hashdir
+announce = 127.0.0.1:$APORT
+sources = push
+[server "nginx"]
+connect = 127.0.0.1:$NPORT
+service = web.test
+trust = trust.p12
+password_file = p12.pass
+url = https://web.test/.well-known/evercert/successor
+sources = url
+[server "manual"]
+connect = 127.0.0.1:$PORT
+service = web.test
+trust = manual.pem
+policy = manual
+[server "reject"]
+connect = 127.0.0.1:$PORT
+service = web.test
+trust = reject.pem
+policy = manual
+[server "ca"]
+connect = 127.0.0.1:$PORT
+service = web.test
+trust = ca.pem
+policy = ca
+[server "pin"]
+connect = 127.0.0.1:$PORT
+service = web.test
+trust = pin.pem
+trust_format = pin
+[server "mitm"]
+connect = 127.0.0.1:$MPORT
+service = web.test
+trust = mitm.pem
+EOF
+
+"$EVC" agent --config agent.ini --once >once.out 2>&1
+st=$?
+check "--once exits 2: a server (the man in the middle) did not verify" test $st = 2
+# handshake + bundle
+check "the bundle holds the current and the successor" test "$(ncerts bundle.pem)" = 2
+check "OpenSSL trusts the successor from the bundle" openssl verify -CAfile bundle.pem b.crt
+check "and still the current one" openssl verify -CAfile bundle.pem a.crt
+check "after_change ran once, for the add" test "$(cat changes.log)" = "web add"
+# push + hashed directory
+check "the hashed directory trusts the successor (push)" openssl verify -CApath hashdir b.crt
+cp -r hashdir rehashed && rm -f rehashed/*.[0-9] && openssl rehash rehashed 2>/dev/null
+check "its <hash>.N names are the ones openssl rehash makes" test "$(cd hashdir && ls | grep '\.[0-9]$' | sort)" = "$(cd rehashed && ls | grep '\.[0-9]$' | sort)"
+# url + PKCS#12
+check "the PKCS#12 truststore holds two certificates (url)" test "$(openssl pkcs12 -in trust.p12 -nokeys -passin pass:changeit 2>/dev/null | grep -c 'BEGIN CERT')" = 2
+if [ $HAVE_KEYTOOL = 1 ]; then
+    check "keytool lists both as trusted entries" test "$(keytool -list -keystore trust.p12 -storepass changeit 2>/dev/null | grep -c trustedCertEntry)" = 2
+fi
+check "the sources are named in the log" sh -c "grep -q 'server=web event=accept.*source=handshake' once.out && grep -q 'server=pushed event=accept.*source=push' once.out && grep -q 'server=nginx event=accept.*source=url' once.out"
+# manual
+check "manual: not written before approval" test "$(ncerts manual.pem)" = 1
+check "manual: the log says something waits" grep -q "waits for approval" once.out
+"$EVC" pending --config agent.ini --format json >pending.json
+check "pending lists both manual servers" test "$(jq length pending.json)" = 2
+check "pending shows fingerprints, subject, validity, activation, source" sh -c "jq -e '.[0] | .current_sha256 != \"\" and .successor_sha256 != \"\" and (.subject|test(\"web.test\")) and .not_after != \"\" and .activate_at != \"\" and .source == \"handshake\"' pending.json"
+check "the current fingerprint is a's" test "$(jq -r '.[0].current_sha256' pending.json)" = "$(openssl x509 -in a.crt -outform DER | sha256sum | cut -c1-64)"
+MID=$(jq -r '.[] | select(.server == "manual") | .id' pending.json)
+RID=$(jq -r '.[] | select(.server == "reject") | .id' pending.json)
+check "approve writes it" "$EVC" approve --config agent.ini "$MID"
+check "manual: written after approval" openssl verify -CAfile manual.pem b.crt
+check "reject drops it" "$EVC" reject --config agent.ini "$RID"
+check "rejected: the store is untouched" test "$(ncerts reject.pem)" = 1
+"$EVC" approve --config agent.ini "$RID" 2>approve.err
+check "a rejected SA cannot be approved" sh -c "test $? = 3 && grep -q 'is rejected, not waiting' approve.err"
+"$EVC" approve --config agent.ini 999 2>approve.err
+check "an unknown id is refused" sh -c "test $? = 3 && grep -q 'no announcement 999' approve.err"
+"$EVC" approve --config agent.ini x1 2>approve.err
+check "a bad id is a usage error" test $? = 3
+# ca
+check "ca: a self-signed successor chains to no anchor: refused" sh -c "grep -q 'server=ca event=accept' once.out; test \$? = 1 && test $(ncerts ca.pem) = 1"
+# pin
+check "pin: unchanged before activate_at" cmp pin.pem a.crt
+# mitm
+check "mitm: nothing written" cmp mitm.pem a.crt
+check "mitm: the reason is OpenSSL's" grep -q "server=mitm at 127.0.0.1:$MPORT does not verify.*self-signed certificate" once.out
+"$EVC" history --config agent.ini --format json >hist.json
+check "history records each decision" sh -c "jq -e '[.agent[] | .event] | (index(\"accept\") != null) and (index(\"queue\") != null) and (index(\"approve\") != null) and (index(\"reject\") != null)' hist.json"
+
+# The same SA again, by every way: applied once.
+"$EVC" agent --config agent.ini --once >again.out 2>&1
+check "a second round changes nothing" test "$(cat changes.log)" = "web add"
+check "a second round accepts nothing again" sh -c "! grep -q 'event=accept' again.out"
+check "the rejected SA is not queued again" sh -c "! grep -q 'server=reject event=queue' again.out"
+
+# Activation: the pin file holds the successor alone.
+"$EVC" agent --config agent.ini --once --at "$(at '+90 minutes')" >act.out 2>&1
+check "pin: replaced by the successor at activate_at" cmp pin.pem b.crt
+check "the activation is recorded" grep -q "server=pin event=activate" act.out
+
+# Retirement: once a has expired it leaves the bundle for the deleted store.
+"$EVC" agent --config agent.ini --once --at "$(at '+31 days')" >ret.out 2>&1
+check "retire: the bundle keeps the successor only" sh -c "test $(ncerts bundle.pem) = 1 && openssl verify -CAfile bundle.pem b.crt"
+check "retire: the predecessor is in the deleted store" sh -c "grep -l 'deleted-at' deleted/* | head -1 | xargs openssl x509 -noout -fingerprint -sha256 -in | grep -q \"$(openssl x509 -in a.crt -noout -fingerprint -sha256 | sed 's/.*=//')\""
+check "after_change ran for the retirement" grep -q "web retire" changes.log
+
+# --- holddown, a conflict, and the freeze alarm, on their own server
+cp a.crt hold.crt && cp a.key hold.key && cp ab.sa hold.sa
+"$EVC" serve --cert hold.crt --key hold.key --sa hold.sa --listen 127.0.0.1:$HPORT 2>hserve.log &
+PIDS="$PIDS $!"
+wait_for hserve.log "listening on" 5
+cp a.crt hold.pem
+cat >hold.ini <<EOF
+[agent]
+state = hold.db
+[server "hold"]
+connect = 127.0.0.1:$HPORT
+service = web.test
+trust = hold.pem
+policy = holddown=2h
+EOF
+"$EVC" agent --config hold.ini --once >h1.out 2>&1
+check "holddown: held, not written" sh -c "grep -q 'event=hold' h1.out && test $(ncerts hold.pem) = 1"
+"$EVC" agent --config hold.ini --once --at "$(at '+1 hour')" >h2.out 2>&1
+check "holddown: still held after 1 h of 2" test "$(ncerts hold.pem)" = 1
+cp ac.sa hold.sa.tmp && mv hold.sa.tmp hold.sa
+wait_for hserve.log "SA generation 1" 5
+sleep 1.2
+"$EVC" agent --config hold.ini --once --at "$(at '+70 minutes')" >h3.out 2>&1
+check "holddown: another SA for the generation is a conflict" grep -q "event=conflict" h3.out
+check "holddown: the conflict is exit status 1" test $? = 0 -a "$(grep -c CONFLICT h3.out)" -ge 1
+"$EVC" agent --config hold.ini --once --at "$(at '+150 minutes')" >h4.out 2>&1
+check "holddown: the clock restarted (2 h from the new SA, not the first)" test "$(ncerts hold.pem)" = 1
+"$EVC" agent --config hold.ini --once --at "$(at '+200 minutes')" >h5.out 2>&1
+check "holddown: written once the new SA has been seen 2 h" sh -c "test $(ncerts hold.pem) = 2 && openssl verify -CAfile hold.pem c.crt"
+
+# Freeze: a trusted certificate inside its threshold with no successor.
+"$EVC" selfsign --cn web.test --san DNS:web.test --days 10 --out-cert f.crt --out-key f.key >/dev/null
+"$EVC" serve --cert f.crt --key f.key --listen 127.0.0.1:$FPORT 2>fserve.log &
+PIDS="$PIDS $!"
+wait_for fserve.log "listening on" 5
+cp f.crt freeze.pem
+cat >freeze.ini <<EOF
+[agent]
+state = freeze.db
+[server "frozen"]
+connect = 127.0.0.1:$FPORT
+service = web.test
+trust = freeze.pem
+EOF
+"$EVC" agent --config freeze.ini --once >f1.out 2>&1
+check "no freeze alarm early in the life" test $? = 0
+"$EVC" agent --config freeze.ini --once --at "$(at '+6 days')" >f2.out 2>&1
+check "the freeze alarm: exit 1" test $? = 1
+check "the freeze alarm says why" grep -q "FREEZE for frozen" f2.out
+
+# --- servers that misbehave on the push channel: dropped with a reason, the others go on
+cat >bad.py <<'EOF'
+import socket, ssl, sys, time, threading
+mode, port, cert, key, sa = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port)); s.listen(8)
+data = open(sa, "rb").read()
+def serve(c):
+    try:
+        t = ctx.wrap_socket(c, server_side=True)
+        if mode == "garbage":
+            t.sendall(b"\x17" * (1 << 20))
+        elif mode == "slow":
+            t.sendall(data[:100]); time.sleep(30)
+        elif mode == "half":
+            t.sendall(data[: len(data) // 2]); t.close(); return
+        time.sleep(30)
+    except Exception:
+        pass
+deadline = time.time() + 120
+s.settimeout(1)
+while time.time() < deadline:
+    try:
+        c, _ = s.accept()
+    except socket.timeout:
+        continue
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+EOF
+python3 bad.py garbage $GPORT a.crt a.key ab.sa &
+PIDS="$PIDS $!"
+python3 bad.py slow $SPORT a.crt a.key ab.sa &
+PIDS="$PIDS $!"
+python3 bad.py half $CPORT a.crt a.key ab.sa &
+PIDS="$PIDS $!"
+sleep 1
+for s in garbage slow half good; do cp a.crt $s.pem; done
+{
+    echo "[agent]"
+    echo "state = bad.db"
+    for s in garbage:$GPORT slow:$SPORT half:$CPORT good:$APORT; do
+        printf '[server "%s"]\nconnect = 127.0.0.1:%s\nservice = web.test\ntrust = %s.pem\nannounce = 127.0.0.1:%s\nsources = push\n' \
+            "${s%%:*}" "${s#*:}" "${s%%:*}" "${s#*:}"
+    done
+} >bad.ini
+"$EVC" agent --config bad.ini --once >bad.out 2>&1
+check "garbage: dropped, not a DER SEQUENCE" grep -q "server=garbage push channel dropped: not an SA: first byte 0x17" bad.out
+check "half an SA then close: dropped" grep -q "server=half push channel dropped: closed after .* bytes of an SA" bad.out
+check "a slow sender: dropped" grep -q "server=slow push channel dropped: an SA did not arrive whole" bad.out
+check "the good server's SA is still applied" openssl verify -CAfile good.pem b.crt
+check "the bad ones wrote nothing" sh -c "for s in garbage slow half; do test \$(grep -c BEGIN \$s.pem) = 1 || exit 1; done"
+# As a service: a slow-loris reader is dropped after 10 s, and the agent goes on.
+"$EVC" agent --config bad.ini >svc.out 2>&1 &
+SVC=$!
+PIDS="$PIDS $SVC"
+check "service: the slow sender is dropped after 10 s" wait_for svc.out "server=slow push channel dropped: sent 100 bytes of an SA and nothing more for 10 s" 15
+check "service: a second agent on the same state is refused" sh -c "'$EVC' agent --config bad.ini 2>&1 | grep -q 'another evercert agent runs on this state'"
+cp bad.ini bad.ini.good && echo "nonsense" >>bad.ini
+kill -HUP $SVC
+check "service: a bad configuration on SIGHUP is refused, the old one kept" wait_for svc.out "reload refused" 5
+cp bad.ini.good bad.ini
+kill -TERM $SVC
+i=0; while kill -0 $SVC 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+check "service: SIGTERM stops it" sh -c "! kill -0 $SVC 2>/dev/null"
+
+# --- the push channel across a swap: the SA comes on the open session, the next session succeeds
+cp bundle.pem live-trust.pem
+cat >live.ini <<EOF
+[agent]
+state = live.db
+[server "web"]
+connect = 127.0.0.1:$PORT
+service = web.test
+trust = live-trust.pem
+announce = 127.0.0.1:$APORT
+interval = 1h
+EOF
+"$EVC" agent --config live.ini >live.out 2>&1 &
+LIVE=$!
+PIDS="$PIDS $LIVE"
+wait_for live.out "push channel open" 10
+# The server moves to b and publishes b -> c; the open session carries it.
+cp b.key live.key.tmp && cp b.crt live.crt.tmp && cp bc.sa live.sa.tmp
+mv live.key.tmp live.key && mv live.crt.tmp live.crt && mv live.sa.tmp live.sa
+check "the SA for c arrives on the session opened before the swap" wait_for live.out "event=accept reason=ok generation=2 source=push" 10
+check "the trust store holds c before the server uses it" openssl verify -CAfile live-trust.pem c.crt
+cp c.key live.key.tmp && cp c.crt live.crt.tmp && mv live.key.tmp live.key && mv live.crt.tmp live.crt
+wait_for serve.log "serving $(openssl x509 -in c.crt -outform DER | sha256sum | cut -c1-64)" 5
+check "the next new session (curl, the agent's bundle) succeeds" curl -sSf --cacert live-trust.pem --resolve web.test:$PORT:127.0.0.1 https://web.test:$PORT/
+kill $LIVE
+
+# --- crash at every write step: the store always parses and holds the current certificate
+n=1
+crashes=0
+broken=0
+while [ $n -le 60 ]; do
+    rm -rf cr && mkdir cr && cp a.crt cr/bundle.pem && mkdir cr/dir && cp a.crt cr/dir/a.pem && openssl rehash cr/dir 2>/dev/null
+    cp trust.p12 cr/t.p12 2>/dev/null
+    openssl pkcs12 -export -nokeys -in a.crt -out cr/t.p12 -passout pass:changeit
+    cat >cr/c.ini <<EOF
+[agent]
+state = s.db
+[server "b"]
+connect = 127.0.0.1:$HPORT
+service = web.test
+trust = bundle.pem
+[server "d"]
+connect = 127.0.0.1:$HPORT
+service = web.test
+trust = dir
+[server "p"]
+connect = 127.0.0.1:$HPORT
+service = web.test
+trust = t.p12
+password_file = ../p12.pass
+EOF
+    EVERCERT_FAULT_AT=$n "$EVC" agent --config cr/c.ini --once >/dev/null 2>&1
+    st=$?
+    openssl verify -CAfile cr/bundle.pem a.crt >/dev/null 2>&1 || broken=$((broken + 1))
+    openssl verify -CApath cr/dir a.crt >/dev/null 2>&1 || broken=$((broken + 1))
+    openssl pkcs12 -in cr/t.p12 -nokeys -passin pass:changeit 2>/dev/null | openssl verify -CAfile /dev/stdin a.crt >/dev/null 2>&1 || broken=$((broken + 1))
+    [ $st = 99 ] || break
+    crashes=$((crashes + 1))
+    # The next run finishes the write: all three stores hold the successor, applied once.
+    "$EVC" agent --config cr/c.ini --once >/dev/null 2>&1
+    openssl verify -CAfile cr/bundle.pem a.crt >/dev/null 2>&1 && openssl verify -CAfile cr/bundle.pem c.crt >/dev/null 2>&1 && \
+        openssl verify -CApath cr/dir c.crt >/dev/null 2>&1 && \
+        [ "$(openssl pkcs12 -in cr/t.p12 -nokeys -passin pass:changeit 2>/dev/null | grep -c BEGIN)" = 2 ] || { broken=$((broken + 1)); echo "step $n: not finished" >&2; }
+    n=$((n + 1))
+done
+echo "crash test: $crashes crash points, $broken broken" >&2
+check "crash test: every step of the writes was hit" test $crashes -ge 6
+check "crash test: every store parsed, held the current certificate, and was finished" test $broken = 0
+
+# --- bad input
+printf '[server "x"]\nconnect = nohost\n' >badcfg.ini
+"$EVC" agent --config badcfg.ini --once 2>err.out
+check "a bad configuration: exit 3, file:line" sh -c "test $? = 3 && grep -q 'badcfg.ini:2: connect: expected host:port' err.out"
+printf '[agent]\nstate = m.db\n[server "x"]\nconnect = 127.0.0.1:%s\ntrust = missing.pem\n' $PORT >missing.ini
+"$EVC" agent --config missing.ini --once 2>err.out
+check "a missing trust store is named" sh -c "test $? = 2 && grep -q 'missing.pem' err.out"
+printf '[agent]\nstate = p.db\n[server "x"]\nconnect = 127.0.0.1:%s\ntrust = bundle2.pem\ntrust_format = pin\n' $PORT >pin2.ini
+cat a.crt b.crt >bundle2.pem
+"$EVC" agent --config pin2.ini --once 2>err.out
+check "a pin file with two certificates is refused" grep -q "a pin file holds one certificate, not 2" err.out
+
+echo "agent.sh: $pass passed, $fail failed"
+[ "$fail" = 0 ]

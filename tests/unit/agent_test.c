@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The agent's pure decisions: where a DER object ends on the push
+ * channel (and every way a stream is refused), the reconnect backoff,
+ * what a trust store needs for a successor, and the freeze alarm.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "evercert/agent.h"
+#include "evercert/ca.h"
+
+#define NOW ((evc_time)1800000000)
+#define HOUR 3600
+
+static void
+test_der_frame(void **state)
+{
+    static const uint8_t short_form[] = {0x30, 0x03, 1, 2, 3};
+    static const uint8_t long_form[] = {0x30, 0x82, 0x07, 0xc1};
+    static const uint8_t too_big[] = {0x30, 0x83, 0x01, 0x00, 0x01};
+    static const uint8_t not_seq[] = {0x04, 0x01, 0x00};
+    static const uint8_t indefinite[] = {0x30, 0x80};
+    static const uint8_t five_bytes[] = {0x30, 0x85, 0, 0, 0, 0, 1};
+    struct evc_err err = {0};
+    size_t total = 99;
+
+    (void)state;
+    assert_int_equal(evc_der_frame(short_form, 0, EVC_SA_MAX, &total, &err), 1);
+    assert_int_equal(evc_der_frame(short_form, 1, EVC_SA_MAX, &total, &err), 1);
+    assert_int_equal(evc_der_frame(short_form, 2, EVC_SA_MAX, &total, &err), 0);
+    assert_int_equal(total, 5);
+    /* The header of a long form needs all its length bytes. */
+    assert_int_equal(evc_der_frame(long_form, 3, EVC_SA_MAX, &total, &err), 1);
+    assert_int_equal(evc_der_frame(long_form, 4, EVC_SA_MAX, &total, &err), 0);
+    assert_int_equal(total, 4 + 0x7c1);
+    assert_int_equal(evc_der_frame(too_big, sizeof(too_big), EVC_SA_MAX, &total, &err),
+                     EVC_ERR_LIMIT);
+    assert_non_null(strstr(err.detail, "over the 65536-byte cap"));
+    assert_int_equal(evc_der_frame(not_seq, 1, EVC_SA_MAX, &total, &err), EVC_ERR_PARSE);
+    assert_non_null(strstr(err.detail, "first byte 0x04"));
+    assert_int_equal(evc_der_frame(indefinite, 2, EVC_SA_MAX, &total, &err), EVC_ERR_PARSE);
+    assert_int_equal(evc_der_frame(five_bytes, sizeof(five_bytes), EVC_SA_MAX, &total, &err),
+                     EVC_ERR_PARSE);
+    /* Exactly at the cap is fine; one more is not. */
+    {
+        uint8_t at_cap[] = {0x30, 0x83, 0x00, 0xff, 0xfb};
+
+        assert_int_equal(evc_der_frame(at_cap, 5, 65536, &total, &err), 0);
+        assert_int_equal(total, 65536);
+        at_cap[4] = 0xfc;
+        assert_int_equal(evc_der_frame(at_cap, 5, 65536, &total, &err), EVC_ERR_LIMIT);
+    }
+}
+
+static void
+test_backoff(void **state)
+{
+    (void)state;
+    /* Half fixed, half random: attempt 0 waits 0.5..1 s. */
+    assert_int_equal(evc_agent_backoff(0, 300000, 0), 500);
+    assert_int_equal(evc_agent_backoff(0, 300000, 500), 1000);
+    assert_int_equal(evc_agent_backoff(0, 300000, 501), 500);
+    assert_int_equal(evc_agent_backoff(3, 300000, 0), 4000);
+    /* Doubling stops at the cap, however many attempts. */
+    assert_int_equal(evc_agent_backoff(30, 300000, 0), 150000);
+    assert_int_equal(evc_agent_backoff(31, 300000, 150000), 300000);
+    for (uint32_t r = 0; r < 100000; r += 997) {
+        uint32_t d = evc_agent_backoff(10, 300000, r);
+
+        assert_true(d >= 150000 && d <= 300000);
+    }
+}
+
+static EVP_PKEY *
+key(void)
+{
+    EVP_PKEY *k = NULL;
+    struct evc_err err = {0};
+
+    assert_int_equal(evc_key_generate("ec:P-256", &k, &err), 0);
+    return k;
+}
+
+static X509 *
+make(enum evc_profile prof, const char *cn, EVP_PKEY *k, X509 *ca, EVP_PKEY *cakey, evc_time nb,
+     evc_time na)
+{
+    const char *sans[] = {"DNS:web.test"};
+    struct evc_cert_req req = {prof, NULL, cn, sans, prof != EVC_PROFILE_ROOT, nb, na};
+    struct evc_err err = {0};
+    X509 *x = NULL;
+
+    assert_int_equal(evc_ca_make(&req, k, ca, cakey, &x, &err), 0);
+    return x;
+}
+
+static struct evc_sa *
+sa_of(X509 *leaf, X509 *anchor)
+{
+    struct evc_sa *sa = calloc(1, sizeof(*sa));
+
+    sa->successor = sk_X509_new_null();
+    X509_up_ref(leaf);
+    sk_X509_push(sa->successor, leaf);
+    if (anchor != NULL) {
+        sa->anchors = sk_X509_new_null();
+        X509_up_ref(anchor);
+        sk_X509_push(sa->anchors, anchor);
+    }
+    sa->activate_at = NOW + HOUR;
+    return sa;
+}
+
+static void
+test_trust_plan(void **state)
+{
+    EVP_PKEY *rk = key(), *rk2 = key(), *lk = key(), *sk = key();
+    X509 *root = make(EVC_PROFILE_ROOT, "Root", rk, NULL, NULL, NOW - HOUR, NOW + 100 * HOUR);
+    X509 *root2 = make(EVC_PROFILE_ROOT, "Root 2", rk2, NULL, NULL, NOW - HOUR, NOW + 100 * HOUR);
+    X509 *chained = make(EVC_PROFILE_SERVER, "web.test", lk, root, rk, NOW, NOW + 10 * HOUR);
+    X509 *under2 = make(EVC_PROFILE_SERVER, "web.test", lk, root2, rk2, NOW, NOW + 10 * HOUR);
+    X509 *self = make(EVC_PROFILE_SELFSIGNED, "web.test", sk, NULL, NULL, NOW, NOW + 10 * HOUR);
+    X509_STORE *trust = X509_STORE_new();
+    STACK_OF(X509) *add = NULL;
+    struct evc_err err = {0};
+    struct evc_sa *sa;
+
+    (void)state;
+    X509_STORE_add_cert(trust, root);
+    /* Chains to what is trusted: nothing to add. */
+    sa = sa_of(chained, NULL);
+    assert_int_equal(evc_agent_trust_plan(sa, trust, NOW + HOUR, &add, &err), 0);
+    assert_int_equal(sk_X509_num(add), 0);
+    sk_X509_pop_free(add, X509_free);
+    evc_sa_free(sa);
+    /* A new root carried as anchor: the anchor. */
+    sa = sa_of(under2, root2);
+    assert_int_equal(evc_agent_trust_plan(sa, trust, NOW + HOUR, &add, &err), 0);
+    assert_int_equal(sk_X509_num(add), 1);
+    assert_int_equal(X509_cmp(sk_X509_value(add, 0), root2), 0);
+    sk_X509_pop_free(add, X509_free);
+    evc_sa_free(sa);
+    /* A self-signed successor: itself. */
+    sa = sa_of(self, NULL);
+    assert_int_equal(evc_agent_trust_plan(sa, trust, NOW + HOUR, &add, &err), 0);
+    assert_int_equal(sk_X509_num(add), 1);
+    assert_int_equal(X509_cmp(sk_X509_value(add, 0), self), 0);
+    sk_X509_pop_free(add, X509_free);
+    evc_sa_free(sa);
+    /* From an issuer nobody trusts, with no anchor: refused. */
+    sa = sa_of(under2, NULL);
+    assert_int_equal(evc_agent_trust_plan(sa, trust, NOW + HOUR, &add, &err), EVC_ERR_POLICY);
+    assert_null(add);
+    assert_non_null(strstr(err.detail, "chains to nothing"));
+    evc_sa_free(sa);
+    /* An anchor the successor does not chain to is no help. */
+    sa = sa_of(under2, root);
+    assert_int_equal(evc_agent_trust_plan(sa, trust, NOW + HOUR, &add, &err), EVC_ERR_POLICY);
+    evc_sa_free(sa);
+    /* Checked at activation: a trusted root expired by then does not count. */
+    sa = sa_of(chained, NULL);
+    assert_int_equal(evc_agent_trust_plan(sa, trust, NOW + 200 * HOUR, &add, &err), EVC_ERR_POLICY);
+    evc_sa_free(sa);
+    X509_STORE_free(trust);
+    X509_free(root);
+    X509_free(root2);
+    X509_free(chained);
+    X509_free(under2);
+    X509_free(self);
+    EVP_PKEY_free(rk);
+    EVP_PKEY_free(rk2);
+    EVP_PKEY_free(lk);
+    EVP_PKEY_free(sk);
+}
+
+static void
+test_frozen(void **state)
+{
+    EVP_PKEY *k = key();
+    /* Lives 100 hours, from NOW. */
+    X509 *x = make(EVC_PROFILE_SELFSIGNED, "web.test", k, NULL, NULL, NOW, NOW + 100 * HOUR);
+    struct evc_thresholds t;
+
+    (void)state;
+    evc_thresholds_default(&t); /* 60 days: capped at half the lifetime, 50 hours */
+    assert_false(evc_agent_frozen(x, 0, &t, NOW + 49 * HOUR));
+    assert_true(evc_agent_frozen(x, 0, &t, NOW + 50 * HOUR));
+    assert_true(evc_agent_frozen(x, 0, &t, NOW + 101 * HOUR)); /* expired */
+    assert_false(evc_agent_frozen(x, 1, &t, NOW + 60 * HOUR)); /* a successor came */
+    assert_int_equal(evc_span_parse("10%", &t.threshold), 0);
+    assert_false(evc_agent_frozen(x, 0, &t, NOW + 89 * HOUR));
+    assert_true(evc_agent_frozen(x, 0, &t, NOW + 90 * HOUR));
+    assert_false(evc_agent_frozen(NULL, 0, &t, NOW));
+    X509_free(x);
+    EVP_PKEY_free(k);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_der_frame),
+        cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_trust_plan),
+        cmocka_unit_test(test_frozen),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
