@@ -109,9 +109,16 @@ on_pending(void *arg, const struct evc_agent_sa *s)
     }
     evc_time_format(sa->activate_at, act);
     evc_time_format(s->first_seen, seen);
-    /* The first signer is the current certificate. */
-    if (evc_sa_signers(s->der.data, s->der.len, fps, 2, &nsig, &err) == 0 && nsig >= 1) {
-        evc_text_hex(fps[0], 32, cur);
+    /* Of the two signers (a SET: in no set order), the one that is not the successor. */
+    if (evc_sa_signers(s->der.data, s->der.len, fps, 2, &nsig, &err) == 0) {
+        for (size_t k = 0; k < nsig && k < 2; k++) {
+            char hex[65];
+
+            evc_text_hex(fps[k], 32, hex);
+            if (strcmp(hex, succ) != 0) {
+                memcpy(cur, hex, sizeof(hex));
+            }
+        }
     }
     if (p->json) {
         json_array_append_new(

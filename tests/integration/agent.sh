@@ -167,6 +167,7 @@ check "manual: the log says something waits" grep -q "waits for approval" once.o
 check "pending lists both manual servers" test "$(jq length pending.json)" = 2
 check "pending shows fingerprints, subject, validity, activation, source" sh -c "jq -e '.[0] | .current_sha256 != \"\" and .successor_sha256 != \"\" and (.subject|test(\"web.test\")) and .not_after != \"\" and .activate_at != \"\" and .source == \"handshake\"' pending.json"
 check "the current fingerprint is a's" test "$(jq -r '.[0].current_sha256' pending.json)" = "$(openssl x509 -in a.crt -outform DER | sha256sum | cut -c1-64)"
+check "the successor fingerprint is b's" test "$(jq -r '.[0].successor_sha256' pending.json)" = "$(openssl x509 -in b.crt -outform DER | sha256sum | cut -c1-64)"
 MID=$(jq -r '.[] | select(.server == "manual") | .id' pending.json)
 RID=$(jq -r '.[] | select(.server == "reject") | .id' pending.json)
 check "approve writes it" "$EVC" approve --config agent.ini "$MID"
