@@ -324,7 +324,8 @@ i=0; while kill -0 $SVC 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1))
 check "service: SIGTERM stops it" sh -c "! kill -0 $SVC 2>/dev/null"
 
 # --- the push channel across a swap: the SA comes on the open session, the next session succeeds
-cp bundle.pem live-trust.pem
+# The agent trusts a, the server's certificate now, and learns b from it.
+cp a.crt live-trust.pem
 cat >live.ini <<EOF
 [agent]
 state = live.db
@@ -338,7 +339,8 @@ EOF
 "$EVC" agent --config live.ini >live.out 2>&1 &
 LIVE=$!
 PIDS="$PIDS $LIVE"
-wait_for live.out "push channel open" 10
+check "the push channel opens to the server it trusts" wait_for live.out "push channel open" 10
+check "it learns b first" wait_for live.out "event=accept reason=ok generation=1" 10
 # The server moves to b and publishes b -> c; the open session carries it.
 cp b.key live.key.tmp && cp b.crt live.crt.tmp && cp bc.sa live.sa.tmp
 mv live.key.tmp live.key && mv live.crt.tmp live.crt && mv live.sa.tmp live.sa
