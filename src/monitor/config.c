@@ -881,8 +881,9 @@ evc_policy_activate_at(const struct evc_policy *p, evc_time now, evc_time not_af
         }
     }
     /* Activation always falls before the old certificate ends. */
-    if (window > left / 10 * 9) {
-        window = left / 10 * 9;
+    /* (left * 9 / 10, not left / 10 * 9: a few seconds left must not round to no window.) */
+    if (window > left * 9 / 10) {
+        window = left * 9 / 10;
     }
     return now + window;
 }

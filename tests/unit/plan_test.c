@@ -315,6 +315,14 @@ test_activate_at(void **state)
     p.window.unit = EVC_SPAN_PERCENT;
     p.window.value = 50;
     assert_int_equal(evc_policy_activate_at(&p, NOW, NOW + 10 * DAY), NOW + 5 * DAY);
+    /* Seconds-long certificates keep a window: 5 s left, half of it, floored. */
+    assert_int_equal(evc_policy_activate_at(&p, NOW, NOW + 5), NOW + 2);
+    p.window_set = 0;
+    assert_int_equal(evc_policy_activate_at(&p, NOW, NOW + 5), NOW + 1);
+    p.window_set = 1;
+    p.window.unit = EVC_SPAN_SECONDS;
+    p.window.value = 60;
+    assert_int_equal(evc_policy_activate_at(&p, NOW, NOW + 5), NOW + 4);
 }
 
 int
