@@ -69,6 +69,36 @@ EVC_EXPORT EVC_MUST_USE int evc_tls_open(const char *hostport, const char *serve
                                          struct evc_err *err);
 EVC_EXPORT void evc_tls_conn_close(struct evc_tls_conn *c);
 
+/*
+ * When each step of a client handshake happened, in milliseconds from
+ * the start of the TCP connect (-1: not reached), and the fatal TLS alert
+ * of the handshake (its AlertDescription, -1: none).
+ */
+struct evc_tls_timing {
+    double tcp_ms;          /* TCP connected */
+    double client_hello_ms; /* ClientHello written */
+    double server_hello_ms; /* ServerHello read */
+    double certificate_ms;  /* the server's Certificate read and checked */
+    double alert_ms;        /* the fatal alert sent or read */
+    double finished_ms;     /* handshake complete */
+    int alert;
+    int alert_sent; /* 1: this client sent it; 0: the server did */
+};
+
+/*
+ * As evc_tls_open, but as an application connects: a server that does
+ * not verify against trust for servername fails the handshake with the
+ * alert OpenSSL sends (unknown_ca, certificate_expired, ...), which t
+ * records with the time of every step (t may be NULL). On failure the
+ * error names the peer and OpenSSL's reason, c holds nothing, and
+ * p->leaf holds what the server presented if it got that far: clear p
+ * with evc_probe_clear whether this succeeds or not.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_tls_session(const char *hostport, const char *servername,
+                                            X509_STORE *trust, uint64_t have, int timeout_ms,
+                                            struct evc_tls_timing *t, struct evc_probe *p,
+                                            struct evc_tls_conn *c, struct evc_err *err);
+
 /* --- the server: one published context, swapped whole -------------------- */
 
 struct evc_tls_server;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -140,11 +141,84 @@ evc_tls_conn_close(struct evc_tls_conn *c)
     ERR_clear_error();
 }
 
-int
-evc_tls_open(const char *hostport, const char *servername, X509_STORE *trust, uint64_t have,
-             int timeout_ms, struct evc_probe *p, struct evc_tls_conn *c, struct evc_err *err)
+/* Milliseconds on the monotonic clock. */
+static double
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+struct timing_ctx {
+    struct evc_tls_timing *t; /* or NULL */
+    double start;
+    X509 *leaf; /* what the server presented, seen by the verify callback */
+};
+
+/* Keep the leaf: after a failed verification OpenSSL does not keep it with the session. */
+static int
+on_verify(int ok, X509_STORE_CTX *x)
+{
+    SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+    struct timing_ctx *tc = ssl != NULL ? SSL_get_app_data(ssl) : NULL;
+    X509 *leaf = X509_STORE_CTX_get0_cert(x);
+
+    if (tc != NULL && tc->leaf == NULL && leaf != NULL && X509_up_ref(leaf) == 1) {
+        tc->leaf = leaf;
+    }
+    return ok;
+}
+
+/* OpenSSL's info callback: a step is done when the state machine moves past it. */
+static void
+on_info(const SSL *ssl, int where, int ret)
+{
+    struct timing_ctx *tc = SSL_get_app_data(ssl);
+    double now;
+
+    if (tc == NULL || tc->t == NULL) {
+        return;
+    }
+    now = mono_ms() - tc->start;
+    if ((where & SSL_CB_ALERT) != 0) {
+        if ((ret >> 8) == SSL3_AL_FATAL && tc->t->alert == -1) {
+            tc->t->alert = ret & 0xff;
+            tc->t->alert_sent = (where & SSL_CB_WRITE) != 0;
+            tc->t->alert_ms = now;
+        }
+        return;
+    }
+    if ((where & SSL_CB_HANDSHAKE_DONE) != 0) {
+        tc->t->finished_ms = now;
+        return;
+    }
+    if ((where & SSL_CB_LOOP) == 0) {
+        return;
+    }
+    switch (SSL_get_state(ssl)) {
+    case TLS_ST_CW_CLNT_HELLO:
+        tc->t->client_hello_ms = now;
+        break;
+    case TLS_ST_CR_SRVR_HELLO:
+        tc->t->server_hello_ms = now;
+        break;
+    case TLS_ST_CR_CERT:
+        tc->t->certificate_ms = now;
+        break;
+    default:
+        break;
+    }
+}
+
+static int
+open_conn(const char *hostport, const char *servername, X509_STORE *trust, uint64_t have,
+          int timeout_ms, int strict, struct evc_tls_timing *t, struct evc_probe *p,
+          struct evc_tls_conn *c, struct evc_err *err)
 {
     char host[256], port[16], name[256];
+    struct timing_ctx tc = {t, mono_ms(), NULL};
     long vr;
     int r = EVC_ERR_INTERNAL;
 
@@ -153,6 +227,12 @@ evc_tls_open(const char *hostport, const char *servername, X509_STORE *trust, ui
     c->ssl = NULL;
     c->ctx = NULL;
     c->fd = -1;
+    if (t != NULL) {
+        t->tcp_ms = t->client_hello_ms = t->server_hello_ms = -1;
+        t->certificate_ms = t->alert_ms = t->finished_ms = -1;
+        t->alert = -1;
+        t->alert_sent = 0;
+    }
     if (split_hostport(hostport, host, sizeof(host), port, sizeof(port)) != 0) {
         return evc_err_set(err, EVC_ERR_USAGE, "'%s': expected host:port", hostport);
     }
@@ -164,11 +244,16 @@ evc_tls_open(const char *hostport, const char *servername, X509_STORE *trust, ui
         r = evc_err_openssl(err, EVC_ERR_CRYPTO, "cannot set up TLS");
         goto fail;
     }
-    /* Verify, but finish the handshake either way to show what was presented. */
-    SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
+    /* A probe finishes the handshake either way, to show what was presented. */
+    SSL_CTX_set_verify(c->ctx, strict ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
+                       strict ? on_verify : NULL);
+    SSL_CTX_set_info_callback(c->ctx, on_info);
     if ((c->fd = evc_tls_connect(host, port, timeout_ms, err)) == -1) {
         r = EVC_ERR_IO;
         goto fail;
+    }
+    if (t != NULL) {
+        t->tcp_ms = mono_ms() - tc.start;
     }
     if ((c->ssl = SSL_new(c->ctx)) == NULL || !SSL_set_fd(c->ssl, c->fd) ||
         !SSL_set_tlsext_host_name(c->ssl, name) || !SSL_set1_host(c->ssl, name) ||
@@ -176,12 +261,32 @@ evc_tls_open(const char *hostport, const char *servername, X509_STORE *trust, ui
         r = evc_err_openssl(err, EVC_ERR_CRYPTO, "cannot set up TLS");
         goto fail;
     }
+    SSL_set_app_data(c->ssl, &tc);
     if (SSL_connect(c->ssl) != 1) {
-        r = evc_err_openssl(err, EVC_ERR_IO, "%s: TLS handshake failed", hostport);
+        vr = SSL_get_verify_result(c->ssl);
+        if (strict && vr != X509_V_OK) {
+            r = evc_err_set(err, EVC_ERR_IO, "%s: TLS handshake failed: %s", hostport,
+                            X509_verify_cert_error_string(vr));
+        } else {
+            r = evc_err_openssl(err, EVC_ERR_IO, "%s: TLS handshake failed", hostport);
+        }
+        ERR_clear_error();
+        SSL_set_app_data(c->ssl, NULL);
+        /* What was presented, for the caller to see who answered. */
+        p->leaf = tc.leaf;
+        tc.leaf = NULL;
         SSL_free(c->ssl); /* no close_notify after a failed handshake */
         c->ssl = NULL;
-        goto fail;
+        SSL_CTX_free(c->ctx);
+        c->ctx = NULL;
+        close(c->fd);
+        c->fd = -1;
+        evc_buf_free(&p->sa);
+        return r;
     }
+    SSL_set_app_data(c->ssl, NULL);
+    X509_free(tc.leaf);
+    tc.leaf = NULL;
     snprintf(p->protocol, sizeof(p->protocol), "%s", SSL_get_version(c->ssl));
     p->leaf = SSL_get1_peer_certificate(c->ssl);
     vr = SSL_get_verify_result(c->ssl);
@@ -197,6 +302,21 @@ fail:
     evc_tls_conn_close(c);
     evc_probe_clear(p);
     return r;
+}
+
+int
+evc_tls_open(const char *hostport, const char *servername, X509_STORE *trust, uint64_t have,
+             int timeout_ms, struct evc_probe *p, struct evc_tls_conn *c, struct evc_err *err)
+{
+    return open_conn(hostport, servername, trust, have, timeout_ms, 0, NULL, p, c, err);
+}
+
+int
+evc_tls_session(const char *hostport, const char *servername, X509_STORE *trust, uint64_t have,
+                int timeout_ms, struct evc_tls_timing *t, struct evc_probe *p,
+                struct evc_tls_conn *c, struct evc_err *err)
+{
+    return open_conn(hostport, servername, trust, have, timeout_ms, 1, t, p, c, err);
 }
 
 int

@@ -6,6 +6,7 @@
  * the handshake; a swap leaves a connection in progress on its context.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,7 +16,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
 #include <cmocka.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include "evercert/announce.h"
@@ -293,6 +300,126 @@ test_swap_keeps_connections(void **state)
     assert_int_equal(evc_tls_server_load(f->srv, f->a_crt, f->a_key, NULL, f->sa, NOW, &err), 0);
 }
 
+/* --- evc_tls_session over a loopback socket ------------------------------- */
+
+struct one_server {
+    struct fx *f;
+    int lfd;
+};
+
+/* Accept one connection and handshake; the client decides how it ends. */
+static void *
+serve_one(void *arg)
+{
+    struct one_server *o = arg;
+    int fd = accept(o->lfd, NULL, NULL);
+    SSL *s = fd >= 0 ? evc_tls_server_ssl(o->f->srv) : NULL;
+
+    if (s != NULL && SSL_set_fd(s, fd) == 1 && SSL_accept(s) == 1) {
+        (void)SSL_shutdown(s);
+    }
+    SSL_free(s);
+    if (fd >= 0) {
+        close(fd);
+    }
+    return NULL;
+}
+
+/* One strict session to a one-shot server, with trust (NULL: an empty store). */
+static int
+session_with(struct fx *f, const char *trust, const char *name, struct evc_tls_timing *t,
+             struct evc_probe *p, struct evc_err *err)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof(a);
+    struct one_server o = {f, socket(AF_INET, SOCK_STREAM, 0)};
+    struct evc_tls_conn c;
+    X509_STORE *st = X509_STORE_new();
+    pthread_t th;
+    char hp[32];
+    int r;
+
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(o.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(o.lfd, (struct sockaddr *)&a, &len), 0);
+    assert_int_equal(listen(o.lfd, 1), 0);
+    assert_int_equal(pthread_create(&th, NULL, serve_one, &o), 0);
+    if (trust != NULL) {
+        assert_int_equal(X509_STORE_load_file(st, trust), 1);
+    }
+    snprintf(hp, sizeof(hp), "127.0.0.1:%d", ntohs(a.sin_port));
+    r = evc_tls_session(hp, name, st, 0, 2000, t, p, &c, err);
+    if (r == 0) {
+        evc_tls_conn_close(&c);
+    }
+    pthread_join(th, NULL);
+    close(o.lfd);
+    X509_STORE_free(st);
+    return r;
+}
+
+static void
+test_session_times_each_step(void **state)
+{
+    struct fx *f = *state;
+    struct evc_tls_timing t;
+    struct evc_probe p;
+    struct evc_err err = {0};
+
+    assert_int_equal(session_with(f, f->ca, "web.test", &t, &p, &err), 0);
+    assert_true(p.verified);
+    assert_true(p.sa.len > 0); /* generation 0 < 7: the SA came in the handshake */
+    assert_true(t.tcp_ms >= 0);
+    assert_true(t.client_hello_ms >= t.tcp_ms);
+    assert_true(t.server_hello_ms >= t.client_hello_ms);
+    assert_true(t.certificate_ms >= t.server_hello_ms);
+    assert_true(t.finished_ms >= t.certificate_ms);
+    assert_int_equal(t.alert, -1);
+    assert_true(t.alert_ms < 0);
+    evc_probe_clear(&p);
+}
+
+static void
+test_session_untrusted_fails_with_alert(void **state)
+{
+    struct fx *f = *state;
+    struct evc_tls_timing t;
+    struct evc_probe p;
+    struct evc_err err = {0};
+    uint8_t got[32], want[32];
+    X509 *a = NULL;
+    FILE *fp = fopen(f->a_crt, "r");
+
+    /* Nothing trusted: the handshake ends with the client's unknown_ca alert. */
+    assert_int_equal(session_with(f, NULL, "web.test", &t, &p, &err), EVC_ERR_IO);
+    assert_non_null(strstr(evc_err_message(&err), "127.0.0.1:"));
+    assert_non_null(strstr(evc_err_message(&err), "unable to get local issuer certificate"));
+    assert_int_equal(t.alert, 48);
+    assert_int_equal(t.alert_sent, 1);
+    assert_true(t.alert_ms >= t.server_hello_ms && t.server_hello_ms >= 0);
+    assert_true(t.finished_ms < 0);
+    assert_int_equal(p.sa.len, 0);
+    /* Who answered is still known. */
+    assert_non_null(p.leaf);
+    assert_non_null(fp);
+    a = PEM_read_X509(fp, NULL, NULL, NULL);
+    fclose(fp);
+    assert_int_equal(evc_x509_sha256(p.leaf, got), 0);
+    assert_int_equal(evc_x509_sha256(a, want), 0);
+    assert_memory_equal(got, want, 32);
+    X509_free(a);
+    evc_probe_clear(&p);
+
+    /* Trusted, but for another name: refused too, nothing read. */
+    assert_int_not_equal(session_with(f, f->ca, "other.test", &t, &p, &err), 0);
+    assert_non_null(strstr(evc_err_message(&err), "hostname mismatch"));
+    assert_true(t.alert >= 0);
+    assert_int_equal(p.sa.len, 0);
+    evc_probe_clear(&p);
+}
+
 int
 main(void)
 {
@@ -302,7 +429,11 @@ main(void)
         cmocka_unit_test(test_unverified_client_reads_nothing),
         cmocka_unit_test(test_malformed_client_hello),
         cmocka_unit_test(test_swap_keeps_connections),
+        cmocka_unit_test(test_session_times_each_step),
+        cmocka_unit_test(test_session_untrusted_fails_with_alert),
     };
+
+    signal(SIGPIPE, SIG_IGN); /* a peer that closes first is an error, not a signal */
 
     return cmocka_run_group_tests(tests, setup, teardown);
 }
