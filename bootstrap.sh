@@ -4,8 +4,8 @@
 # Set up a fresh Debian 12 machine, build, and then either run the main job
 # or pass every test.
 #
-#   ./bootstrap.sh run    install what is missing, build, scan a set of sample stores,
-#                         then renew an internal PKI whose root is about to expire
+#   ./bootstrap.sh run    install what is missing, build, and run `evercert demo`:
+#                         certificate expiry the old way and with evercert, on 127.0.0.1
 #   ./bootstrap.sh test   install what is missing, build, run all tests, then again
 #                         under AddressSanitizer and UndefinedBehaviorSanitizer
 #
@@ -17,7 +17,7 @@ case $mode in run | test) ;; *) echo "usage: $0 run|test" >&2; exit 2 ;; esac
 
 PACKAGES="build-essential cmake ninja-build pkg-config openssl libssl-dev libinih-dev
 libsqlite3-dev libcurl4-openssl-dev libevent-dev libsystemd-dev libcmocka-dev libjansson-dev jq coreutils util-linux tzdata
-clang-format"
+clang-format gnuplot-nox"
 # The tests also need real peers: nginx and curl, a mail sink (Python 3.11's smtpd),
 # and Java's keytool for PKCS#12.
 if [ "$mode" = test ]; then
@@ -47,17 +47,9 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build
 
 if [ "$mode" = run ]; then
-    samples=$(pwd)/evercert-samples
-    ./scripts/sample-stores.sh "$samples"
     echo
-    echo "\$ evercert scan --password-file $samples/password.txt $samples"
-    status=0
-    ./build/evercert scan --password-file "$samples/password.txt" "$samples" || status=$?
-    echo
-    echo "exit status $status (0 all ok, 1 threshold or pre-notification, 2 expired or not yet valid, 3 unreadable input)"
-    echo
-    ./scripts/sample-renew.sh "$(pwd)/build/evercert" "$samples/renew"
-    exit 0
+    echo "\$ evercert demo"
+    exec ./build/evercert demo
 fi
 
 ./scripts/lint.sh

@@ -49,5 +49,6 @@ int evc_cmd_agent(int argc, char **argv);
 int evc_cmd_pending(int argc, char **argv);
 int evc_cmd_approve(int argc, char **argv);
 int evc_cmd_reject(int argc, char **argv);
+int evc_cmd_demo(int argc, char **argv);
 
 #endif

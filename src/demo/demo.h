@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `evercert demo`: the study's experiment on 127.0.0.1. Two runs at the
+ * same time, each with its own `evercert serve`, the same clients and the
+ * same timings. "existing" replaces the certificate at expiry and a
+ * simulated person fixes the clients' trust stores later; "evercert"
+ * renews at the threshold, announces the successor in the handshake and
+ * swaps at activate_at. Every figure is computed from what the clients
+ * recorded, never from the settings.
+ *
+ * This layer sits beside cli/ (it runs the whole stack) and is linked
+ * into the command only, not into libevercert.
+ */
+#ifndef EVC_DEMO_H
+#define EVC_DEMO_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "evercert/error.h"
+
+#define DEMO_CLIENTS_MAX 200
+#define DEMO_LIFETIME_MIN 10
+#define DEMO_LIFETIME_MAX 3600
+#define DEMO_MANUAL_FIX_MAX 3600
+/* Records kept per run; more is an error, not a reallocation without end. */
+#define DEMO_SESSIONS_MAX ((size_t)4 * 1024 * 1024)
+#define DEMO_ALERTS 256
+
+/* The steps of a session the client timestamps, in order. */
+enum demo_step {
+    DEMO_STEP_TCP = 0,
+    DEMO_STEP_CLIENT_HELLO,
+    DEMO_STEP_SERVER_HELLO,
+    DEMO_STEP_CERTIFICATE,
+    DEMO_STEP_ALERT,
+    DEMO_STEP_FINISHED,
+    DEMO_STEP_RESPONSE,
+    DEMO_STEPS
+};
+
+enum demo_kind {
+    DEMO_NEW = 0,      /* a new session: connect, handshake, one request, close */
+    DEMO_OPEN_CONNECT, /* an open session's handshake (at the start, or after a drop) */
+    DEMO_OPEN_REQUEST  /* a request on an open session */
+};
+
+/* One thing a client tried, as it saw it. */
+struct demo_session {
+    double t;                  /* start, seconds since the runs began */
+    float step_ms[DEMO_STEPS]; /* from the TCP connect; -1 not reached */
+    uint64_t leaf;             /* first 8 bytes of the presented leaf's SHA-256; 0 none */
+    uint32_t sa_bytes;         /* SA bytes the handshake carried */
+    int16_t client;
+    int16_t alert; /* TLS AlertDescription seen, -1 none */
+    uint8_t kind;
+    uint8_t ok;
+};
+
+/* From t on, the client's trust store holds the certificate leaf. */
+struct demo_hold {
+    double t;
+    uint64_t leaf;
+    int client;
+};
+
+/* One run's records; client threads append under the lock. */
+struct demo_log {
+    pthread_mutex_t lock;
+    struct demo_session *s;
+    size_t n, cap;
+    struct demo_hold *h;
+    size_t nh, caph;
+    long failed;      /* running counts, for the progress line */
+    long sa_rejected; /* SAs a client refused (should stay 0) */
+    char sa_reason[160];
+};
+
+int demo_log_init(struct demo_log *l);
+void demo_log_free(struct demo_log *l);
+/* 0, or -1 when the log is full (DEMO_SESSIONS_MAX) or memory ran out. */
+int demo_log_session(struct demo_log *l, const struct demo_session *s);
+int demo_log_hold(struct demo_log *l, double t, uint64_t leaf, int client);
+
+/* The figures of one run. */
+struct demo_figures {
+    long sessions;          /* handshakes tried (new sessions and open-session connects) */
+    long failed_handshakes; /* of those */
+    long open_requests;     /* requests on open sessions */
+    long open_failed;
+    long alerts[DEMO_ALERTS];
+    double downtime_total; /* seconds, summed over clients: first failure to next success */
+    double downtime_worst; /* the client with the most */
+    int worst_client;
+    /* Time the last client held each successor, relative to when the
+     * clients first saw the server present it; the worst over renewals. */
+    enum { DEMO_CONVERGE_NONE = 0, DEMO_CONVERGE_KNOWN, DEMO_CONVERGE_NEVER } converge_state;
+    double converge;
+    double sa_bytes_per_handshake; /* over completed handshakes */
+    int renewals;                  /* new certificates the clients saw presented */
+    double swaps[16];              /* when each was first presented, seconds */
+    int nswaps;
+    /* Median time of each step from the TCP connect, ms; -1: no such session. */
+    double step_ok[DEMO_STEPS], step_failed[DEMO_STEPS];
+};
+
+/*
+ * Compute a run's figures from its records: clients are 0..nclients-1,
+ * end is when the run stopped (a failure streak still open then counts
+ * until end). Pure; sorts s and h in place. 0, or EVC_ERR_NOMEM.
+ */
+int demo_figures_compute(struct demo_session *s, size_t n, struct demo_hold *h, size_t nh,
+                         int nclients, double end, struct demo_figures *f);
+
+/* RFC 8446 name of a TLS AlertDescription ("unknown_ca"); "alert_N" for others. */
+const char *demo_alert_name(int alert, char *buf, size_t len);
+
+struct demo_settings {
+    int lifetime;      /* seconds a certificate lives */
+    int clients;       /* clients making new sessions */
+    int open_sessions; /* sessions that stay open throughout */
+    int manual_fix;    /* seconds from the swap to the person's fix (existing) */
+    int interval_ms;   /* between a client's sessions */
+    int rotations;     /* the evercert run goes through at least this many */
+    const char *out_dir;
+    const char *self; /* the evercert binary, for `serve` */
+};
+
+/* Run-time state of one run. */
+struct demo_run {
+    const char *name; /* "existing" or "evercert" */
+    const struct demo_settings *set;
+    char dir[4096]; /* its files, under the temporary directory */
+    char cert[4200], key[4200], sa[4200], config[4200];
+    int port;
+    int server_pid;
+    struct demo_log log;
+    double end;
+    int replacements; /* what the run's own machinery did, for progress only */
+    double replaced_at[16], fixed_at[16];
+    struct demo_figures fig;
+};
+
+struct demo_result {
+    struct demo_run runs[2]; /* existing, evercert */
+    double duration;
+    char tmp[4096];
+    char capture[64]; /* "tshark" when a capture was taken, else why not */
+};
+
+/* Progress, once a second: elapsed and planned seconds. */
+typedef void (*demo_progress_fn)(const struct demo_result *r, double elapsed, double planned,
+                                 void *arg);
+
+/* Set from a signal handler: demo_run stops, cleans up and fails with "interrupted". */
+extern volatile sig_atomic_t demo_interrupted;
+
+/*
+ * Set up, run both runs until both are done, compute the figures. The
+ * temporary directory (keys) is removed before returning. err names what
+ * failed.
+ */
+int demo_run(const struct demo_settings *s, struct demo_result *r, demo_progress_fn progress,
+             void *arg, struct evc_err *err);
+void demo_result_free(struct demo_result *r);
+
+/* The clients of one run: threads that record into run->log until *stop. */
+struct demo_clients;
+int demo_clients_start(struct demo_run *run, const char *trust_dir, double t0,
+                       struct demo_clients **out, struct evc_err *err);
+void demo_clients_stop(struct demo_clients *c);
+
+/* Seconds on the monotonic clock. */
+double demo_now(void);
+
+/* Output: the raw records, the charts (with gnuplot when installed), the table, JSON. */
+int demo_write_data(const struct demo_result *r, const char *dir, struct evc_err *err);
+/* 0 and *drawn = 1 when gnuplot drew the PNGs; *drawn = 0 with why when it is not installed. */
+int demo_draw_charts(const struct demo_result *r, const char *dir, int *drawn, char *why,
+                     size_t whylen, struct evc_err *err);
+char *demo_json(const struct demo_result *r);
+void demo_text(const struct demo_result *r, const char *out_dir, int drawn, FILE *f);
+
+#endif

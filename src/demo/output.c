@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What the demo leaves for a person: the raw records (CSV), the charts
+ * (a gnuplot script, drawn to PNG when gnuplot is installed), the table
+ * and its JSON twin.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "base/atomic.h"
+#include "base/spawn.h"
+#include "demo/demo.h"
+
+static const char *const step_names[DEMO_STEPS] = {
+    "TCP connected", "ClientHello sent", "ServerHello read", "Certificate checked",
+    "alert",         "Finished",         "response read",
+};
+
+/* Write a file whole, atomically, from a memory stream's text. */
+static int
+write_text(const char *dir, const char *name, char *text, size_t len, struct evc_err *err)
+{
+    char path[4300];
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return evc_atomic_write(path, text, len, 0644, err);
+}
+
+static int
+write_csv(const struct demo_run *run, const char *dir, struct evc_err *err)
+{
+    char name[64], *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    int r;
+
+    if (f == NULL) {
+        return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+    }
+    fprintf(f, "client,kind,t,ok,alert,leaf,sa_bytes");
+    for (int st = 0; st < DEMO_STEPS; st++) {
+        fprintf(f, ",ms_%d", st);
+    }
+    fputc('\n', f);
+    for (size_t i = 0; i < run->log.n; i++) {
+        const struct demo_session *s = &run->log.s[i];
+
+        fprintf(f, "%d,%s,%.3f,%d,%d,%016llx,%u", s->client,
+                s->kind == DEMO_NEW            ? "new"
+                : s->kind == DEMO_OPEN_REQUEST ? "open-request"
+                                               : "open-connect",
+                s->t, s->ok, s->alert, (unsigned long long)s->leaf, s->sa_bytes);
+        for (int st = 0; st < DEMO_STEPS; st++) {
+            fprintf(f, ",%.3f", s->step_ms[st]);
+        }
+        fputc('\n', f);
+    }
+    fclose(f);
+    snprintf(name, sizeof(name), "sessions-%s.csv", run->name);
+    r = write_text(dir, name, text, len, err);
+    free(text);
+    return r;
+}
+
+int
+demo_write_data(const struct demo_result *res, const char *dir, struct evc_err *err)
+{
+    char *text = NULL, *json;
+    size_t len = 0;
+    FILE *f;
+    int r;
+
+    for (int i = 0; i < 2; i++) {
+        if ((r = write_csv(&res->runs[i], dir, err)) != 0) {
+            return r;
+        }
+    }
+    /* Median step times: one row per step, ok and failed for each run; "?" where none. */
+    if ((f = open_memstream(&text, &len)) == NULL) {
+        return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+    }
+    fprintf(f, "# step existing_ok existing_failed evercert_ok evercert_failed (median ms from "
+               "the TCP connect)\n");
+    for (int st = 0; st < DEMO_STEPS; st++) {
+        fprintf(f, "\"%s\"", step_names[st]);
+        for (int i = 0; i < 2; i++) {
+            double ok = res->runs[i].fig.step_ok[st], bad = res->runs[i].fig.step_failed[st];
+
+            if (ok >= 0) {
+                fprintf(f, " %.3f", ok);
+            } else {
+                fprintf(f, " ?");
+            }
+            if (bad >= 0) {
+                fprintf(f, " %.3f", bad);
+            } else {
+                fprintf(f, " ?");
+            }
+        }
+        fputc('\n', f);
+    }
+    fclose(f);
+    r = write_text(dir, "steps.dat", text, len, err);
+    free(text);
+    if (r != 0) {
+        return r;
+    }
+    if ((json = demo_json(res)) == NULL) {
+        return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+    }
+    r = write_text(dir, "result.json", json, strlen(json), err);
+    free(json);
+    return r;
+}
+
+static void
+timeline_panel(FILE *f, const struct demo_run *run, const char *title)
+{
+    fprintf(f, "unset arrow\n");
+    for (int k = 0; k < run->fig.nswaps; k++) {
+        fprintf(f, "set arrow from %.3f, graph 0 to %.3f, graph 1 nohead dt 2 lc rgb '#555555'\n",
+                run->fig.swaps[k], run->fig.swaps[k]);
+    }
+    fprintf(f, "set title \"%s\"\n", title);
+    fprintf(f,
+            "plot 'sessions-%s.csv' skip 1 using ($4==1 ? $3 : 1/0):1 with points pt 7 ps 0.35 "
+            "lc rgb '#2a9d2a' title 'session succeeded', \\\n"
+            "     '' skip 1 using ($4==0 ? $3 : 1/0):1 with points pt 7 ps 0.6 lc rgb "
+            "'#d62728' title 'failed'\n",
+            run->name);
+}
+
+/* Is there an executable name on PATH? */
+static int
+in_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    char dir[4096], full[4400];
+
+    while (path != NULL && *path != '\0') {
+        size_t n = strcspn(path, ":");
+
+        if (n > 0 && n < sizeof(dir)) {
+            memcpy(dir, path, n);
+            dir[n] = '\0';
+            snprintf(full, sizeof(full), "%s/%s", dir, name);
+            if (access(full, X_OK) == 0) {
+                return 1;
+            }
+        }
+        path += n + (path[n] == ':');
+    }
+    return 0;
+}
+
+int
+demo_draw_charts(const struct demo_result *res, const char *dir, int *drawn, char *why,
+                 size_t whylen, struct evc_err *err)
+{
+    const struct demo_settings *s = res->runs[0].set;
+    char title[256], *text = NULL, cmd[4400];
+    size_t len = 0;
+    struct evc_spawn_result sr;
+    FILE *f = open_memstream(&text, &len);
+    int r;
+
+    *drawn = 0;
+    if (f == NULL) {
+        return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+    }
+    fprintf(f,
+            "# evercert demo charts: gnuplot demo.gp (in this directory)\n"
+            "set terminal pngcairo size 1200,800 font ',10'\n"
+            "set datafile separator ','\n"
+            "set output 'timeline.png'\n"
+            "set multiplot layout 2,1 title \"Each client's sessions over time (dashed: "
+            "the server presents a new certificate)\"\n"
+            "set xlabel 'seconds'\nset ylabel 'client'\nset key outside right\n"
+            "set xrange [0:%.0f]\nset yrange [-1:%d]\n",
+            ceil(res->duration), s->clients + s->open_sessions);
+    snprintf(title, sizeof(title),
+             "existing: replaced at expiry, trust stores fixed by hand %d s later", s->manual_fix);
+    timeline_panel(f, &res->runs[0], title);
+    snprintf(title, sizeof(title),
+             "evercert: renewed at half its life, announced in the handshake, swapped");
+    timeline_panel(f, &res->runs[1], title);
+    fprintf(f, "unset multiplot\nunset arrow\n"
+               "set output 'handshake.png'\n"
+               "set datafile separator whitespace\nset datafile missing '?'\n"
+               "set style data histograms\nset style histogram clustered gap 1\n"
+               "set style fill solid 0.8 border -1\nset xtics rotate by -20\n"
+               "set xrange [*:*]\nset yrange [0:*]\nset xlabel ''\n"
+               "set ylabel 'ms from the TCP connect (median)'\n"
+               "set multiplot layout 1,2 title 'Handshake steps as the clients timed them'\n"
+               "set title 'existing'\n"
+               "plot 'steps.dat' using 2:xtic(1) title 'succeeded' lc rgb '#2a9d2a', '' using 3 "
+               "title 'failed' lc rgb '#d62728'\n"
+               "set title 'evercert'\n"
+               "plot 'steps.dat' using 4:xtic(1) title 'succeeded' lc rgb '#2a9d2a', '' using 5 "
+               "title 'failed' lc rgb '#d62728'\n"
+               "unset multiplot\n");
+    fclose(f);
+    r = write_text(dir, "demo.gp", text, len, err);
+    free(text);
+    if (r != 0) {
+        return r;
+    }
+    if (!in_path("gnuplot")) {
+        snprintf(why, whylen, "gnuplot is not installed; %s/demo.gp draws them", dir);
+        return 0;
+    }
+    /* gnuplot reads its data relative to the directory it runs in. */
+    snprintf(cmd, sizeof(cmd), "cd \"$EVC_DEMO_DIR\" && gnuplot demo.gp");
+    {
+        char env_dir[4400];
+        char *env[] = {env_dir, NULL};
+
+        snprintf(env_dir, sizeof(env_dir), "EVC_DEMO_DIR=%s", dir);
+        if ((r = evc_spawn_run(cmd, 1, 60, env, &sr, err)) != 0) {
+            return r;
+        }
+    }
+    if (sr.status != 0) {
+        return evc_err_set(err, EVC_ERR_IO, "gnuplot %s/demo.gp failed (status %d): %.300s", dir,
+                           sr.status, sr.output);
+    }
+    *drawn = 1;
+    return 0;
+}
+
+static json_t *
+run_json(const struct demo_run *run)
+{
+    const struct demo_figures *g = &run->fig;
+    json_t *o = json_object(), *alerts = json_object();
+    char buf[32];
+
+    for (int i = 0; i < DEMO_ALERTS; i++) {
+        if (g->alerts[i] > 0) {
+            json_object_set_new(alerts, demo_alert_name(i, buf, sizeof(buf)),
+                                json_integer(g->alerts[i]));
+        }
+    }
+    json_object_set_new(o, "name", json_string(run->name));
+    json_object_set_new(o, "sessions", json_integer(g->sessions));
+    json_object_set_new(o, "failed_handshakes", json_integer(g->failed_handshakes));
+    json_object_set_new(o, "alerts", alerts);
+    json_object_set_new(o, "downtime_total_s", json_real(round(g->downtime_total * 1000) / 1000));
+    json_object_set_new(o, "downtime_worst_s", json_real(round(g->downtime_worst * 1000) / 1000));
+    json_object_set_new(o, "converge_s",
+                        g->converge_state == DEMO_CONVERGE_KNOWN
+                            ? json_real(round(g->converge * 1000) / 1000)
+                            : json_null());
+    json_object_set_new(o, "converged", json_boolean(g->converge_state != DEMO_CONVERGE_NEVER));
+    json_object_set_new(o, "sa_bytes_per_handshake",
+                        json_real(round(g->sa_bytes_per_handshake * 100) / 100));
+    json_object_set_new(o, "renewals", json_integer(g->renewals));
+    json_object_set_new(o, "open_session_requests", json_integer(g->open_requests));
+    json_object_set_new(o, "open_session_failures", json_integer(g->open_failed));
+    json_object_set_new(o, "sa_rejected", json_integer(run->log.sa_rejected));
+    return o;
+}
+
+char *
+demo_json(const struct demo_result *res)
+{
+    const struct demo_settings *s = res->runs[0].set;
+    json_t *root = json_object(), *set = json_object(), *runs = json_array();
+    char *text;
+
+    json_object_set_new(set, "lifetime_s", json_integer(s->lifetime));
+    json_object_set_new(set, "clients", json_integer(s->clients));
+    json_object_set_new(set, "open_sessions", json_integer(s->open_sessions));
+    json_object_set_new(set, "session_interval_s", json_real(s->interval_ms / 1000.0));
+    json_object_set_new(set, "manual_fix_s", json_integer(s->manual_fix));
+    json_object_set_new(set, "rotations_asked", json_integer(s->rotations));
+    json_object_set_new(set, "renew_threshold", json_string("50%"));
+    json_object_set_new(set, "distribution_window", json_string("50%"));
+    json_object_set_new(set, "duration_s", json_real(round(res->duration * 10) / 10));
+    json_object_set_new(set, "server", json_string("evercert serve, one per run, 127.0.0.1"));
+    json_object_set_new(set, "runs_at_the_same_time", json_true());
+    json_object_set_new(root, "settings", set);
+    for (int i = 0; i < 2; i++) {
+        json_array_append_new(runs, run_json(&res->runs[i]));
+    }
+    json_object_set_new(root, "runs", runs);
+    text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    return text;
+}
+
+/* "unknown_ca 120, certificate_expired 4", or "none". */
+static void
+alerts_text(const struct demo_figures *g, char *out, size_t len)
+{
+    char buf[32];
+    size_t n = 0;
+
+    out[0] = '\0';
+    for (int i = 0; i < DEMO_ALERTS && n < len; i++) {
+        if (g->alerts[i] > 0) {
+            n += (size_t)snprintf(out + n, len - n, "%s%s %ld", n > 0 ? ", " : "",
+                                  demo_alert_name(i, buf, sizeof(buf)), g->alerts[i]);
+        }
+    }
+    if (out[0] == '\0') {
+        snprintf(out, len, "none");
+    }
+}
+
+static void
+converge_text(const struct demo_figures *g, char *out, size_t len)
+{
+    if (g->converge_state == DEMO_CONVERGE_NONE) {
+        snprintf(out, len, "no renewal");
+    } else if (g->converge_state == DEMO_CONVERGE_NEVER) {
+        snprintf(out, len, "never");
+    } else {
+        snprintf(out, len, "%+.1f s", g->converge);
+    }
+}
+
+void
+demo_text(const struct demo_result *res, const char *out_dir, int drawn, FILE *f)
+{
+    const struct demo_settings *s = res->runs[0].set;
+    const struct demo_figures *a = &res->runs[0].fig, *b = &res->runs[1].fig;
+    char x[256], y[256];
+
+    fprintf(f,
+            "evercert demo: %d clients each open a new TLS session every %.1f s, and %d more "
+            "keep one session open;\n"
+            "both runs at the same time, %.0f s, each with its own evercert serve on 127.0.0.1; "
+            "certificates live %d s.\n"
+            "  existing: the certificate is replaced at expiry; a person fixes the clients' trust "
+            "stores %d s later.\n"
+            "  evercert: renewed at half its life, the successor announced in the handshake, "
+            "swapped at activate_at.\n\n",
+            s->clients, s->interval_ms / 1000.0, s->open_sessions, res->duration, s->lifetime,
+            s->manual_fix);
+    fprintf(f, "%-34s %14s %14s\n", "", "existing", "evercert");
+    fprintf(f, "%-34s %14ld %14ld\n", "sessions", a->sessions, b->sessions);
+    fprintf(f, "%-34s %14ld %14ld\n", "failed handshakes", a->failed_handshakes,
+            b->failed_handshakes);
+    fprintf(f, "%-34s %12.1f s %12.1f s\n", "downtime, all clients together", a->downtime_total,
+            b->downtime_total);
+    fprintf(f, "%-34s %12.1f s %12.1f s\n", "downtime, worst client", a->downtime_worst,
+            b->downtime_worst);
+    converge_text(a, x, sizeof(x));
+    converge_text(b, y, sizeof(y));
+    fprintf(f, "%-34s %14s %14s\n", "all clients trust the new cert", x, y);
+    fprintf(f, "%-34s %14.1f %14.1f\n", "SA bytes per handshake", a->sa_bytes_per_handshake,
+            b->sa_bytes_per_handshake);
+    fprintf(f, "%-34s %14d %14d\n", "renewals the clients saw", a->renewals, b->renewals);
+    snprintf(x, sizeof(x), "%ld/%ld", a->open_requests - a->open_failed, a->open_requests);
+    snprintf(y, sizeof(y), "%ld/%ld", b->open_requests - b->open_failed, b->open_requests);
+    fprintf(f, "%-34s %14s %14s\n", "requests on open sessions, ok", x, y);
+    alerts_text(a, x, sizeof(x));
+    alerts_text(b, y, sizeof(y));
+    fprintf(f, "TLS alerts: existing: %s; evercert: %s\n", x, y);
+    fprintf(f, "(\"all clients trust the new cert\": when the last client held it, from when the "
+               "server first presented it;\n negative is before.)\n\n");
+
+    /* The ten-second version. */
+    if (a->failed_handshakes > 0) {
+        fprintf(f,
+                "In short: the old way, %ld of %ld connections failed and clients were cut off "
+                "for up to %.1f s after the certificate changed, until a person fixed them.\n",
+                a->failed_handshakes, a->sessions, a->downtime_worst);
+    } else {
+        fprintf(f, "In short: the old way had no failed connection in this run.\n");
+    }
+    if (b->failed_handshakes == 0 && b->converge_state == DEMO_CONVERGE_KNOWN && b->converge <= 0) {
+        fprintf(f,
+                "With evercert the certificate changed %d times and no connection failed: every "
+                "client trusted each new certificate at least %.1f s before the server used it.\n",
+                b->renewals, -b->converge);
+    } else {
+        fprintf(f,
+                "With evercert the certificate changed %d times and %ld of %ld connections "
+                "failed.\n",
+                b->renewals, b->failed_handshakes, b->sessions);
+    }
+    if (res->runs[1].log.sa_rejected > 0) {
+        fprintf(f, "Clients refused %ld SAs; the last reason: %s\n", res->runs[1].log.sa_rejected,
+                res->runs[1].log.sa_reason);
+    }
+    fprintf(f, "\nRaw data%s: %s/\n", drawn ? " and charts (timeline.png, handshake.png)" : "",
+            out_dir);
+}

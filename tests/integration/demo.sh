@@ -1,0 +1,118 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+#
+# evercert demo --quick, for real: two evercert serve processes, 5 clients
+# each, 10 s certificates. The existing run must have failed handshakes,
+# the evercert run none; the figures must match the clients' own records
+# (the CSVs); the keys must go with the temporary directory; every bad
+# option must be refused, naming it, with nothing made.
+#
+# usage: demo.sh PATH-TO-EVERCERT
+set -u
+EVC=${1:?usage: demo.sh PATH-TO-EVERCERT}
+EVC=$(cd "$(dirname "$EVC")" && pwd)/$(basename "$EVC")
+T=$(mktemp -d /tmp/evc-demo-XXXXXX)
+trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+check() { d=$1; shift; if "$@" >/dev/null 2>&1; then ok; else bad "$d"; fi; }
+for tool in jq script; do
+    command -v $tool >/dev/null || { echo "SKIP: $tool not installed" >&2; exit 77; }
+done
+cd "$T" || exit 1
+mkdir tmp
+q() { jq -e "$1" out/result.json; }
+
+# --- the quick run, on a terminal (script gives it one) so the progress line shows
+TMPDIR=$T/tmp script -qec "'$EVC' demo --quick --out out" /dev/null >run.out 2>&1
+st=$?
+check "the quick demo exits 0 (the evercert run had no failure)" test $st = 0
+check "a progress line while it runs" grep -q "s of ~.* | existing: .* | evercert: " run.out
+check "the table names both runs" grep -q "existing *evercert" run.out
+check "the ten-second summary" grep -q "^In short: the old way, [0-9]* of [0-9]* connections failed" run.out
+check "and evercert's line" grep -q "^With evercert the certificate changed [0-9]* times and no connection failed" run.out
+check "the settings are stated" grep -q "5 clients each open a new TLS session every 0.5 s, and 2 more" run.out
+check "result.json parses" jq . out/result.json
+check "settings: 10 s, 5 clients, the fix after 5 s" q '.settings.lifetime_s == 10 and .settings.clients == 5 and .settings.manual_fix_s == 5'
+check "the runs are existing and evercert" q '[.runs[].name] == ["existing","evercert"]'
+check "existing: handshakes failed" q '.runs[0].failed_handshakes > 0'
+check "existing: the clients saw unknown_ca" q '.runs[0].alerts.unknown_ca > 0'
+check "existing: downtime, the worst client at least the manual fix" q '.runs[0].downtime_total_s > 0 and .runs[0].downtime_worst_s >= 4.5'
+check "existing: the clients held the new certificate only after the fix" q '.runs[0].converge_s >= 4.5'
+check "existing: one renewal, no SA bytes" q '.runs[0].renewals >= 1 and .runs[0].sa_bytes_per_handshake == 0'
+check "evercert: no failed handshake, no downtime" q '.runs[1].failed_handshakes == 0 and .runs[1].downtime_total_s == 0 and .runs[1].alerts == {}'
+check "evercert: at least 3 renewals" q '.runs[1].renewals >= 3'
+check "evercert: every client held each successor before the swap" q '.runs[1].converge_s < 0'
+check "evercert: the SA rode in the handshakes" q '.runs[1].sa_bytes_per_handshake > 0 and .runs[1].sa_rejected == 0'
+check "both: the open sessions never failed" q '[.runs[].open_session_failures] == [0,0] and .runs[0].open_session_requests > 0'
+check "same clients, same pace: session counts within 5%" q '.runs[1].sessions as $b | (.runs[0].sessions - $b) | fabs < ($b / 20)'
+
+# The figures are the clients' records: count them again from the CSVs.
+for run in existing evercert; do
+    n=$(awk -F, 'NR > 1 && $2 != "open-request"' out/sessions-$run.csv | wc -l)
+    f=$(awk -F, 'NR > 1 && $2 != "open-request" && $4 == 0' out/sessions-$run.csv | wc -l)
+    i=$([ $run = existing ] && echo 0 || echo 1)
+    check "$run: sessions = the CSV's handshakes ($n)" q ".runs[$i].sessions == $n"
+    check "$run: failed = the CSV's failed handshakes ($f)" q ".runs[$i].failed_handshakes == $f"
+    check "$run: the CSV has timed steps" sh -c "awk -F, 'NR > 1 && \$2 == \"new\" && \$4 == 1 && \$13 > 0' out/sessions-$run.csv | grep -q ."
+done
+uc=$(awk -F, 'NR > 1 && $5 == 48' out/sessions-existing.csv | wc -l)
+check "unknown_ca = the CSV's alert 48 ($uc)" q ".runs[0].alerts.unknown_ca == $uc"
+check "the failed handshakes stopped at the alert" sh -c "awk -F, 'NR > 1 && \$4 == 0 && \$2 == \"new\" && \$12 > 0 && \$13 < 0' out/sessions-existing.csv | grep -q ."
+check "the keys went with the temporary directory" test -z "$(ls tmp)"
+check "steps.dat and the gnuplot script" test -s out/steps.dat -a -s out/demo.gp
+if command -v gnuplot >/dev/null; then
+    check "timeline.png is a PNG" sh -c "head -c 8 out/timeline.png | od -An -c | grep -q 'P   N   G'"
+    check "handshake.png is a PNG" sh -c "head -c 8 out/handshake.png | od -An -c | grep -q 'P   N   G'"
+else
+    echo "note: gnuplot is not installed; the PNGs are not checked" >&2
+fi
+
+# --- --format json: the same document on stdout, for one client and an instant fix
+TMPDIR=$T/tmp "$EVC" demo --lifetime 10 --clients 1 --manual-fix 0 --format json --out out2 >j.out 2>j.err
+st=$?
+check "--format json exits 0" test $st = 0
+check "--format json prints the document" jq -e '.settings.clients == 1 and .settings.manual_fix_s == 0 and (.runs | length) == 2' j.out
+check "it is result.json" sh -c "jq -S . j.out >a.json && jq -S . out2/result.json >b.json && cmp a.json b.json"
+check "no progress line off a terminal" sh -c "! grep -q 's of ~' j.err"
+check "evercert: still no failure with one client" jq -e '.runs[1].failed_handshakes == 0' j.out
+
+# --- SIGTERM mid-run: the servers stop, the keys go, the status says so
+TMPDIR=$T/tmp "$EVC" demo --quick --out out3 >k.out 2>&1 &
+DEMO=$!
+i=0
+while [ -z "$(ls tmp)" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+sleep 2
+kill -TERM $DEMO
+wait $DEMO
+st=$?
+check "interrupted: status 3" test $st = 3
+check "interrupted: said so" grep -q "demo: interrupted; the servers are stopped" k.out
+check "interrupted: no server left running" sh -c "! pgrep -f '$T/tmp/[e]vercert-demo' >/dev/null"
+check "interrupted: the keys went with the temporary directory" test -z "$(ls tmp)"
+
+# --- every bad option is refused, naming it, and nothing is made
+refuse() { # DESCRIPTION EXPECTED-TEXT ARGS...
+    d=$1 want=$2
+    shift 2
+    rm -rf never
+    "$EVC" demo "$@" >r.out 2>&1
+    st=$?
+    if [ $st = 3 ] && grep -q -- "$want" r.out && [ ! -e never ]; then ok; else bad "$d (status $st: $(cat r.out))"; fi
+}
+refuse "a lifetime under 10 s" "--lifetime '5': expected a whole number from 10 to 3600" --lifetime 5 --out never
+refuse "a lifetime that is not a number" "--lifetime '1m'" --lifetime 1m --out never
+refuse "no clients" "--clients '0': expected a whole number from 1 to 200" --clients 0 --out never
+refuse "too many clients" "--clients '201'" --clients 201 --out never
+refuse "a negative manual fix" "--manual-fix '-1'" --manual-fix -1 --out never
+refuse "an unknown format" "--format 'xml': expected text or json" --format xml --out never
+refuse "an extra argument" "usage: evercert demo" extra --out never
+refuse "an unknown option" "unrecognized option '--bogus'" --bogus --out never
+touch afile
+refuse "--out that is a file" "--out afile: not a directory" --out afile
+check "the file is untouched" test ! -s afile
+
+echo "demo.sh: $pass passed, $fail failed"
+[ $fail = 0 ]
