@@ -85,8 +85,18 @@ void demo_log_free(struct demo_log *l);
 int demo_log_session(struct demo_log *l, const struct demo_session *s);
 int demo_log_hold(struct demo_log *l, double t, uint64_t leaf, int client);
 
+/* What one client went through. */
+struct demo_client_figures {
+    long tries; /* sessions (or requests on an open session) */
+    long failed;
+    double down; /* seconds, first failure to next success, summed */
+    int alert;   /* the alert it saw most, -1 none */
+};
+
 /* The figures of one run. */
 struct demo_figures {
+    struct demo_client_figures client[DEMO_CLIENTS_MAX + 2]; /* + the open sessions */
+    int nclients_seen;      /* clients with records: 1 + the highest id */
     long sessions;          /* handshakes tried (new sessions and open-session connects) */
     long failed_handshakes; /* of those */
     long open_requests;     /* requests on open sessions */

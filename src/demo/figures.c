@@ -184,8 +184,17 @@ demo_figures_compute(struct demo_session *s, size_t n, struct demo_hold *h, size
     for (size_t i = 0; i < n;) {
         int c = s[i].client;
         double down = 0, since = -1;
+        long seen[DEMO_ALERTS] = {0};
+        struct demo_client_figures *cf = c >= 0 && c < DEMO_CLIENTS_MAX + 2 ? &f->client[c] : NULL;
 
         for (; i < n && s[i].client == c; i++) {
+            if (cf != NULL) {
+                cf->tries++;
+                cf->failed += !s[i].ok;
+                if (s[i].alert >= 0 && s[i].alert < DEMO_ALERTS) {
+                    seen[s[i].alert]++;
+                }
+            }
             if (!s[i].ok && since < 0) {
                 since = s[i].t;
             } else if (s[i].ok && since >= 0) {
@@ -195,6 +204,18 @@ demo_figures_compute(struct demo_session *s, size_t n, struct demo_hold *h, size
         }
         if (since >= 0) {
             down += end - since;
+        }
+        if (cf != NULL) {
+            cf->down = down;
+            cf->alert = -1;
+            for (int a = 0; a < DEMO_ALERTS; a++) {
+                if (seen[a] > 0 && (cf->alert < 0 || seen[a] > seen[cf->alert])) {
+                    cf->alert = a;
+                }
+            }
+            if (c + 1 > f->nclients_seen) {
+                f->nclients_seen = c + 1;
+            }
         }
         f->downtime_total += down;
         if (down > f->downtime_worst || f->worst_client < 0) {

@@ -264,6 +264,27 @@ run_json(const struct demo_run *run)
     json_object_set_new(o, "open_session_requests", json_integer(g->open_requests));
     json_object_set_new(o, "open_session_failures", json_integer(g->open_failed));
     json_object_set_new(o, "sa_rejected", json_integer(run->log.sa_rejected));
+    /* Per client, as the study counts: the open sessions come after the others. */
+    {
+        json_t *clients = json_array();
+
+        for (int c = 0; c < g->nclients_seen; c++) {
+            const struct demo_client_figures *cf = &g->client[c];
+            json_t *one = json_object();
+
+            json_object_set_new(one, "client", json_integer(c));
+            json_object_set_new(one, "open_session", json_boolean(c >= run->set->clients));
+            json_object_set_new(one, "tries", json_integer(cf->tries));
+            json_object_set_new(one, "failed", json_integer(cf->failed));
+            json_object_set_new(one, "alert",
+                                cf->alert >= 0
+                                    ? json_string(demo_alert_name(cf->alert, buf, sizeof(buf)))
+                                    : json_null());
+            json_object_set_new(one, "downtime_s", json_real(round(cf->down * 1000) / 1000));
+            json_array_append_new(clients, one);
+        }
+        json_object_set_new(o, "clients", clients);
+    }
     return o;
 }
 

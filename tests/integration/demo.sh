@@ -58,6 +58,9 @@ for run in existing evercert; do
     check "$run: failed = the CSV's failed handshakes ($f)" q ".runs[$i].failed_handshakes == $f"
     check "$run: the CSV has timed steps" sh -c "awk -F, 'NR > 1 && \$2 == \"new\" && \$4 == 1 && \$13 > 0' out/sessions-$run.csv | grep -q ."
 done
+check "per client: 5 + 2 open sessions, their tries add up to the run's" q '(.runs[0].clients | length) == 7 and ([.runs[0].clients[].tries] | add) == .runs[0].sessions + .runs[0].open_session_requests'
+check "per client: every new-session client of existing failed, with unknown_ca" q '[.runs[0].clients[] | select(.open_session | not) | .failed > 0 and .alert == "unknown_ca"] | all'
+check "per client: no evercert client failed" q '[.runs[1].clients[] | .failed == 0 and .alert == null and .downtime_s == 0] | all'
 uc=$(awk -F, 'NR > 1 && $5 == 48' out/sessions-existing.csv | wc -l)
 check "unknown_ca = the CSV's alert 48 ($uc)" q ".runs[0].alerts.unknown_ca == $uc"
 check "the failed handshakes stopped at the alert" sh -c "awk -F, 'NR > 1 && \$4 == 0 && \$2 == \"new\" && \$12 > 0 && \$13 < 0' out/sessions-existing.csv | grep -q ."

@@ -59,6 +59,13 @@ test_downtime(void **state)
     assert_true(f.downtime_total > 5.5 + 9.8 - 1e-9 && f.downtime_total < 5.5 + 9.8 + 1e-9);
     assert_true(f.downtime_worst > 9.8 - 1e-9 && f.downtime_worst < 9.8 + 1e-9);
     assert_int_equal(f.worst_client, 1);
+    /* Per client. */
+    assert_int_equal(f.nclients_seen, 2);
+    assert_int_equal(f.client[0].tries, 4);
+    assert_int_equal(f.client[0].failed, 2);
+    assert_int_equal(f.client[0].alert, 48);
+    assert_true(f.client[0].down > 5.5 - 1e-9 && f.client[0].down < 5.5 + 1e-9);
+    assert_int_equal(f.client[1].failed, 3);
     assert_int_equal(f.renewals, 1);
     assert_int_equal(f.nswaps, 1);
     assert_true(f.swaps[0] == 10.0);
