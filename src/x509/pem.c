@@ -48,7 +48,13 @@ evc_format_detect(const uint8_t *data, size_t len)
     if (memmem(data, len, PEM_BEGIN, strlen(PEM_BEGIN)) != NULL) {
         return EVC_FORMAT_PEM;
     }
-    if (len < 2 || data[0] != (V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED)) {
+    /*
+     * A certificate or a PFX is never under 128 bytes, so its outer length
+     * is in long form (0x81..0x84). Text that starts "0" then a digit (an
+     * OpenSSL ca.srl serial file) is not mistaken for truncated DER.
+     */
+    if (len < 2 || data[0] != (V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED) || data[1] < 0x81 ||
+        data[1] > 0x84) {
         return EVC_FORMAT_UNKNOWN;
     }
     /*

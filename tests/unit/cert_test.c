@@ -249,11 +249,14 @@ test_detect(void **state)
 {
     static const uint8_t junk[] = "hello, world\n";
     static const uint8_t seq_int[] = {0x30, 0x03, 0x02, 0x01, 0x05};
+    static const uint8_t serial[] = "0A0F3C2D54E1B9A7788C3D2E1F0A9B8C7D6E5F41\n";
 
     (void)state;
     assert_int_equal(evc_format_detect(junk, sizeof(junk) - 1), EVC_FORMAT_UNKNOWN);
     assert_int_equal(evc_format_detect(junk, 0), EVC_FORMAT_UNKNOWN);
     assert_int_equal(evc_format_detect(seq_int, sizeof(seq_int)), EVC_FORMAT_UNKNOWN);
+    /* An OpenSSL serial file whose hex happens to read as SEQUENCE, SEQUENCE: not DER. */
+    assert_int_equal(evc_format_detect(serial, sizeof(serial) - 1), EVC_FORMAT_UNKNOWN);
     /* A truncated DER certificate is still seen as DER, so its error says so. */
     assert_int_equal(evc_format_detect(der, der_len / 2), EVC_FORMAT_DER);
 }
