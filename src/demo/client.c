@@ -23,10 +23,9 @@
 #include "evercert/agent.h"
 #include "evercert/announce.h"
 #include "evercert/ca.h"
+#include "evercert/stores.h"
 #include "evercert/time.h"
 #include "evercert/tls.h"
-#include "base/atomic.h"
-#include "base/file.h"
 #include "demo/demo.h"
 
 #define SESSION_TIMEOUT_MS 2000
@@ -106,7 +105,8 @@ load_trust(struct client *c, double t)
     return st;
 }
 
-/* Check an SA by every rule and add what it needs to the trust store file. */
+/* Check an SA by every rule and add what it needs to the trust store, with the store layer's
+ * writer. */
 static void
 apply_sa(struct client *c, X509 *leaf, const struct evc_buf *sa, X509_STORE *st)
 {
@@ -114,29 +114,23 @@ apply_sa(struct client *c, X509 *leaf, const struct evc_buf *sa, X509_STORE *st)
     struct evc_sa_policy policy = {EVC_SA_POLICY_AUTO, NULL, 300};
     struct evc_sa_verdict v;
     struct evc_err err = {0};
-    struct evc_buf file;
+    struct evc_trust *t = NULL;
     STACK_OF(X509) *add = NULL;
     struct demo_log *l = &c->run->log;
     const char *why = NULL;
 
     memset(&v, 0, sizeof(v));
-    evc_buf_init(&file, (size_t)1 << 20);
     if (evc_sa_verify(sa->data, sa->len, &known, &policy, evc_time_now(), &v) != 0 ||
         v.decision != EVC_SA_ACCEPT) {
         why = v.message[0] != '\0' ? v.message : "the SA could not be checked";
-    } else if (evc_agent_trust_plan(v.sa, st, v.sa->activate_at, &add, &err) != 0) {
-        why = evc_err_message(&err);
-    } else if (evc_file_read(c->trust, (size_t)1 << 20, &file, &err) != 0) {
+    } else if (evc_agent_trust_plan(v.sa, st, v.sa->activate_at, &add, &err) != 0 ||
+               evc_trust_load(c->trust, NULL, &t, &err) != 0) {
         why = evc_err_message(&err);
     } else {
         for (int i = 0; i < sk_X509_num(add) && why == NULL; i++) {
-            if (evc_x509_pem(sk_X509_value(add, i), &file, &err) != 0) {
+            if (evc_trust_add(t, sk_X509_value(add, i), &err) != 0) {
                 why = evc_err_message(&err);
             }
-        }
-        if (why == NULL && sk_X509_num(add) > 0 &&
-            evc_atomic_write(c->trust, file.data, file.len, 0644, &err) != 0) {
-            why = evc_err_message(&err);
         }
         if (why == NULL) {
             c->have = v.sa->generation;
@@ -149,8 +143,8 @@ apply_sa(struct client *c, X509 *leaf, const struct evc_buf *sa, X509_STORE *st)
         snprintf(l->sa_reason, sizeof(l->sa_reason), "%.150s", why);
         pthread_mutex_unlock(&l->lock);
     }
+    evc_trust_free(t);
     sk_X509_pop_free(add, X509_free);
-    evc_buf_free(&file);
     evc_sa_verdict_clear(&v);
 }
 

@@ -148,9 +148,7 @@ struct demo_run {
     int port;
     int server_pid;
     struct demo_log log;
-    double end;
-    int replacements; /* what the run's own machinery did, for progress only */
-    double replaced_at[16], fixed_at[16];
+    int replacements; /* swaps the run's own machinery made, for the progress line only */
     struct demo_figures fig;
 };
 
@@ -158,7 +156,6 @@ struct demo_result {
     struct demo_run runs[2]; /* existing, evercert */
     double duration;
     char tmp[4096];
-    char capture[64]; /* "tshark" when a capture was taken, else why not */
 };
 
 /* Progress, once a second: elapsed and planned seconds. */

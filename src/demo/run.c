@@ -35,6 +35,7 @@
 #include "evercert/ca.h"
 #include "evercert/config.h"
 #include "evercert/renew.h"
+#include "evercert/stores.h"
 #include "evercert/time.h"
 #include "base/atomic.h"
 #include "base/file.h"
@@ -111,26 +112,42 @@ save_pair(struct demo_run *run, const struct evc_buf *cert, const struct evc_buf
     return evc_atomic_write(run->cert, cert->data, cert->len, 0644, err);
 }
 
-/* Every client's trust store gets pem added (the person's fix), or is created with it. */
+/* Every client's trust store is created holding pem (the first certificate). */
 static int
-trust_add(struct demo_run *run, const struct evc_buf *pem, int create, struct evc_err *err)
+trust_create(struct demo_run *run, const struct evc_buf *pem, struct evc_err *err)
 {
     int n = run->set->clients + run->set->open_sessions, r = 0;
 
     for (int i = 0; i < n && r == 0; i++) {
         char path[4300];
-        struct evc_buf file;
 
         snprintf(path, sizeof(path), "%s/clients/client-%02d.pem", run->dir, i);
-        evc_buf_init(&file, (size_t)1 << 20);
-        if ((create || (r = evc_file_read(path, (size_t)1 << 20, &file, err)) == 0) &&
-            (r = evc_buf_put(&file, pem->data, pem->len)) == 0) {
-            r = evc_atomic_write(path, file.data, file.len, 0644, err);
-        } else if (r == EVC_ERR_NOMEM || r == EVC_ERR_LIMIT) {
-            evc_err_set(err, r, "out of memory");
-        }
-        evc_buf_free(&file);
+        r = evc_atomic_write(path, pem->data, pem->len, 0644, err);
     }
+    return r;
+}
+
+/* The person's fix: the new certificate goes into every client's trust store. */
+static int
+trust_fix(struct demo_run *run, const struct evc_buf *pem, struct evc_err *err)
+{
+    int n = run->set->clients + run->set->open_sessions, r;
+    X509 *x = NULL;
+
+    if ((r = evc_x509_parse(pem->data, pem->len, &x, err)) != 0) {
+        return r;
+    }
+    for (int i = 0; i < n && r == 0; i++) {
+        char path[4300];
+        struct evc_trust *t = NULL;
+
+        snprintf(path, sizeof(path), "%s/clients/client-%02d.pem", run->dir, i);
+        if ((r = evc_trust_load(path, NULL, &t, err)) == 0) {
+            r = evc_trust_add(t, x, err);
+        }
+        evc_trust_free(t);
+    }
+    X509_free(x);
     return r;
 }
 
@@ -260,7 +277,7 @@ setup_run(struct demo_run *run, const char *tmp, const struct evc_buf *cert,
     }
     snprintf(sub, sizeof(sub), "%s/clients", run->dir);
     if ((r = evc_mkdirs(sub, 0755, err)) != 0 || (r = save_pair(run, cert, key, err)) != 0 ||
-        (r = trust_add(run, cert, 1, err)) != 0 || (r = demo_log_init(&run->log)) != 0) {
+        (r = trust_create(run, cert, err)) != 0 || (r = demo_log_init(&run->log)) != 0) {
         return r != 0 && err->code == 0 ? evc_err_set(err, EVC_ERR_NOMEM, "out of memory") : r;
     }
     return free_port(&run->port, err);
@@ -288,7 +305,7 @@ write_monitor_config(struct demo_run *run, struct evc_config **cfg, struct evc_e
 
 /* One pass of the monitor; counts the successors it swapped in. */
 static int
-monitor_pass(struct demo_run *run, const struct evc_config *cfg, double now, struct evc_err *err)
+monitor_pass(struct demo_run *run, const struct evc_config *cfg, struct evc_err *err)
 {
     struct evc_renew_opts o = {cfg, evc_time_now(), 0, 0};
     struct evc_renew_result res;
@@ -297,9 +314,8 @@ monitor_pass(struct demo_run *run, const struct evc_config *cfg, double now, str
     memset(&res, 0, sizeof(res));
     r = evc_renew_run(&o, &res, err);
     for (size_t i = 0; i < res.nactions; i++) {
-        if (res.actions[i].done && strcmp(res.actions[i].action, "activate") == 0 &&
-            run->replacements < (int)(sizeof(run->replaced_at) / sizeof(run->replaced_at[0]))) {
-            run->replaced_at[run->replacements++] = now;
+        if (res.actions[i].done && strcmp(res.actions[i].action, "activate") == 0) {
+            run->replacements++;
         }
     }
     evc_renew_result_clear(&res);
@@ -373,9 +389,7 @@ demo_run(const struct demo_settings *s, struct demo_result *res, demo_progress_f
                 (r = not_after(&cert, &a_expiry, err)) != 0) {
                 goto out;
             }
-            if (a->replacements < (int)(sizeof(a->replaced_at) / sizeof(a->replaced_at[0]))) {
-                a->replaced_at[a->replacements++] = now;
-            }
+            a->replacements++;
             evc_buf_reset(&fix);
             if ((r = evc_buf_put(&fix, cert.data, cert.len)) != 0) {
                 r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
@@ -385,10 +399,9 @@ demo_run(const struct demo_settings *s, struct demo_result *res, demo_progress_f
         }
         /* ... and a person fixes every trust store by hand, later. */
         if (fix_due >= 0 && now >= fix_due) {
-            if ((r = trust_add(a, &fix, 0, err)) != 0) {
+            if ((r = trust_fix(a, &fix, err)) != 0) {
                 goto out;
             }
-            a->fixed_at[a->replacements - 1] = now;
             fix_due = -1;
             if (a_done < 0) {
                 a_done = now + TAIL;
@@ -396,7 +409,7 @@ demo_run(const struct demo_settings *s, struct demo_result *res, demo_progress_f
         }
         /* evercert: the monitor's pass. */
         if (now >= next_pass) {
-            if ((r = monitor_pass(b, cfg, now, err)) != 0) {
+            if ((r = monitor_pass(b, cfg, err)) != 0) {
                 goto out;
             }
             next_pass = now + RENEW_EVERY;
@@ -423,7 +436,6 @@ demo_run(const struct demo_settings *s, struct demo_result *res, demo_progress_f
 out:
     demo_clients_stop(ca);
     demo_clients_stop(cb);
-    a->end = b->end = res->duration;
     stop_server(a);
     stop_server(b);
     reap_server(a);
@@ -436,7 +448,7 @@ out:
         struct demo_run *run = &res->runs[i];
 
         if (demo_figures_compute(run->log.s, run->log.n, run->log.h, run->log.nh, s->clients,
-                                 run->end, &run->fig) != 0) {
+                                 res->duration, &run->fig) != 0) {
             r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
         }
     }
