@@ -17,7 +17,7 @@ case $mode in run | test) ;; *) echo "usage: $0 run|test" >&2; exit 2 ;; esac
 
 PACKAGES="build-essential cmake ninja-build pkg-config openssl libssl-dev libinih-dev
 libsqlite3-dev libcurl4-openssl-dev libevent-dev libsystemd-dev libcmocka-dev libjansson-dev jq coreutils util-linux tzdata
-clang-format gnuplot-nox"
+clang-format gnuplot-nox tshark"
 # The tests also need real peers: nginx and curl, a mail sink (Python 3.11's smtpd),
 # and Java's keytool for PKCS#12.
 if [ "$mode" = test ]; then

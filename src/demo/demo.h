@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "evercert/error.h"
 
@@ -152,8 +153,51 @@ struct demo_run {
     struct demo_figures fig;
 };
 
+/* Child processes. Start argv[0] (searched on PATH when search_path) with stdin from
+ * /dev/null and stdout and stderr into log (0600); 0 or an errno. */
+int demo_spawn(char *const argv[], int search_path, const char *log, pid_t *pid);
+/* Wait until log holds text: 0; 1 if the process ended first (it is reaped); -1 after seconds. */
+int demo_wait_ready(pid_t pid, const char *log, const char *text, int seconds);
+/* Reap pid within seconds, else SIGKILL it: its exit status, or -1. */
+int demo_wait_bounded(pid_t pid, int seconds);
+
+/* What a packet capture showed for one run (its server's port). */
+struct demo_wire {
+    long packets;
+    long syn; /* connections opened: SYN without ACK */
+    long fin;
+    long rst;
+    long alerts[DEMO_ALERTS]; /* TLS alerts seen in clear */
+};
+
+/* tshark on the loopback interface, when it is installed and may capture. */
+struct demo_capture {
+    int pid;
+    int running;
+    char file[4200]; /* capture.pcapng in the output directory */
+    char log[4200];
+    char why[256]; /* why there is no capture */
+};
+
+/* Start capturing the two ports; c->running says whether it did, c->why why not. */
+void demo_capture_start(struct demo_capture *c, const char *out_dir, const char *tmp, int port_a,
+                        int port_b);
+void demo_capture_stop(struct demo_capture *c);
+/* Summarise the capture per run with tshark -r; 0, or -1 with c->why. */
+int demo_capture_summarise(struct demo_capture *c, const char *tmp, int port_a, int port_b,
+                           struct demo_wire out[2]);
+/*
+ * Count tshark's "-T fields" lines (srcport,dstport,syn,ack,fin,reset,
+ * alert descriptions) per server port. Pure; lines that are not of that
+ * shape are skipped.
+ */
+int demo_wire_parse(const char *text, size_t len, int port_a, int port_b, struct demo_wire out[2]);
+
 struct demo_result {
     struct demo_run runs[2]; /* existing, evercert */
+    struct demo_capture capture;
+    int wire_ok; /* wire holds the capture's summary */
+    struct demo_wire wire[2];
     double duration;
     char tmp[4096];
 };

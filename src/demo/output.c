@@ -234,6 +234,27 @@ demo_draw_charts(const struct demo_result *res, const char *dir, int *drawn, cha
     return 0;
 }
 
+/* The capture's summary of one run, as JSON. */
+static json_t *
+wire_json(const struct demo_wire *w)
+{
+    json_t *o = json_object(), *alerts = json_object();
+    char buf[32];
+
+    for (int i = 0; i < DEMO_ALERTS; i++) {
+        if (w->alerts[i] > 0) {
+            json_object_set_new(alerts, demo_alert_name(i, buf, sizeof(buf)),
+                                json_integer(w->alerts[i]));
+        }
+    }
+    json_object_set_new(o, "packets", json_integer(w->packets));
+    json_object_set_new(o, "syn", json_integer(w->syn));
+    json_object_set_new(o, "fin", json_integer(w->fin));
+    json_object_set_new(o, "rst", json_integer(w->rst));
+    json_object_set_new(o, "alerts", alerts);
+    return o;
+}
+
 static json_t *
 run_json(const struct demo_run *run)
 {
@@ -307,8 +328,14 @@ demo_json(const struct demo_result *res)
     json_object_set_new(set, "server", json_string("evercert serve, one per run, 127.0.0.1"));
     json_object_set_new(set, "runs_at_the_same_time", json_true());
     json_object_set_new(root, "settings", set);
+    json_object_set_new(set, "capture",
+                        res->wire_ok ? json_string("tshark on lo, capture.pcapng")
+                                     : json_string(res->capture.why));
     for (int i = 0; i < 2; i++) {
-        json_array_append_new(runs, run_json(&res->runs[i]));
+        json_t *r = run_json(&res->runs[i]);
+
+        json_object_set_new(r, "capture", res->wire_ok ? wire_json(&res->wire[i]) : json_null());
+        json_array_append_new(runs, r);
     }
     json_object_set_new(root, "runs", runs);
     text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -318,16 +345,16 @@ demo_json(const struct demo_result *res)
 
 /* "unknown_ca 120, certificate_expired 4", or "none". */
 static void
-alerts_text(const struct demo_figures *g, char *out, size_t len)
+alerts_text(const long alerts[DEMO_ALERTS], char *out, size_t len)
 {
     char buf[32];
     size_t n = 0;
 
     out[0] = '\0';
     for (int i = 0; i < DEMO_ALERTS && n < len; i++) {
-        if (g->alerts[i] > 0) {
+        if (alerts[i] > 0) {
             n += (size_t)snprintf(out + n, len - n, "%s%s %ld", n > 0 ? ", " : "",
-                                  demo_alert_name(i, buf, sizeof(buf)), g->alerts[i]);
+                                  demo_alert_name(i, buf, sizeof(buf)), alerts[i]);
         }
     }
     if (out[0] == '\0') {
@@ -382,9 +409,21 @@ demo_text(const struct demo_result *res, const char *out_dir, int drawn, FILE *f
     snprintf(x, sizeof(x), "%ld/%ld", a->open_requests - a->open_failed, a->open_requests);
     snprintf(y, sizeof(y), "%ld/%ld", b->open_requests - b->open_failed, b->open_requests);
     fprintf(f, "%-34s %14s %14s\n", "requests on open sessions, ok", x, y);
-    alerts_text(a, x, sizeof(x));
-    alerts_text(b, y, sizeof(y));
+    alerts_text(a->alerts, x, sizeof(x));
+    alerts_text(b->alerts, y, sizeof(y));
     fprintf(f, "TLS alerts: existing: %s; evercert: %s\n", x, y);
+    if (res->wire_ok) {
+        fprintf(f, "On the wire (tshark, capture.pcapng):");
+        for (int i = 0; i < 2; i++) {
+            alerts_text(res->wire[i].alerts, x, sizeof(x));
+            fprintf(f, "%s %s: %ld connections (SYN), %ld FIN, %ld RST, TLS alerts %s",
+                    i == 0 ? "" : ";", res->runs[i].name, res->wire[i].syn, res->wire[i].fin,
+                    res->wire[i].rst, x);
+        }
+        fprintf(f, ".\n");
+    } else {
+        fprintf(f, "No packet capture: %s.\n", res->capture.why);
+    }
     fprintf(f, "(\"all clients trust the new cert\": when the last client held it, from when the "
                "server first presented it;\n negative is before.)\n\n");
 

@@ -15,11 +15,9 @@
  * the study; each run has its own `evercert serve` on a loopback port.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +38,6 @@
 #include "base/atomic.h"
 #include "base/file.h"
 #include "demo/demo.h"
-
-extern char **environ;
 
 volatile sig_atomic_t demo_interrupted;
 
@@ -171,10 +167,8 @@ start_server(struct demo_run *run, int with_sa, struct evc_err *err)
 {
     char listen[32], log[4300];
     char *argv[12];
-    int n = 0, fd;
-    posix_spawn_file_actions_t fa;
+    int n = 0;
     pid_t pid;
-    struct evc_buf text;
 
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", run->port);
     snprintf(log, sizeof(log), "%s/serve.log", run->dir);
@@ -191,39 +185,17 @@ start_server(struct demo_run *run, int with_sa, struct evc_err *err)
     argv[n++] = "--listen";
     argv[n++] = listen;
     argv[n] = NULL;
-    if ((fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) == -1) {
-        return evc_err_set(err, EVC_ERR_IO, "%s: %s", log, strerror(errno));
-    }
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, fd, 1);
-    posix_spawn_file_actions_adddup2(&fa, fd, 2);
-    n = posix_spawn(&pid, run->set->self, &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fd);
-    if (n != 0) {
+    if ((n = demo_spawn(argv, 0, log, &pid)) != 0) {
         return evc_err_set(err, EVC_ERR_IO, "cannot start %s serve: %s", run->set->self,
                            strerror(n));
     }
     run->server_pid = pid;
-    evc_buf_init(&text, (size_t)1 << 16);
-    for (int i = 0; i < SERVER_START_MAX * 20; i++) {
-        struct timespec ts = {0, 50000000};
-        int st;
-
-        evc_buf_reset(&text);
-        if (evc_file_read(log, (size_t)1 << 16, &text, err) == 0 && text.len > 0 &&
-            memmem(text.data, text.len, "listening on", 12) != NULL) {
-            evc_buf_free(&text);
-            return 0;
-        }
-        if (waitpid(pid, &st, WNOHANG) == pid) {
-            run->server_pid = 0;
-            break;
-        }
-        nanosleep(&ts, NULL);
+    if ((n = demo_wait_ready(pid, log, "listening on", SERVER_START_MAX)) == 0) {
+        return 0;
     }
-    evc_buf_free(&text);
+    if (n == 1) {
+        run->server_pid = 0; /* reaped */
+    }
     return evc_err_set(err, EVC_ERR_IO, "%s run: evercert serve did not start (see %s)", run->name,
                        log);
 }
@@ -240,7 +212,7 @@ static void
 reap_server(struct demo_run *run)
 {
     if (run->server_pid > 0) {
-        waitpid(run->server_pid, NULL, 0);
+        (void)demo_wait_bounded(run->server_pid, 10); /* serve stops 2 s after SIGTERM */
         run->server_pid = 0;
     }
 }
@@ -358,6 +330,7 @@ demo_run(const struct demo_settings *s, struct demo_result *res, demo_progress_f
         (r = start_server(b, 1, err)) != 0) {
         goto out;
     }
+    demo_capture_start(&res->capture, s->out_dir, res->tmp, a->port, b->port);
     t0 = demo_now();
     {
         char dir[4300];
@@ -440,6 +413,11 @@ out:
     stop_server(b);
     reap_server(a);
     reap_server(b);
+    demo_capture_stop(&res->capture);
+    if (r == 0) {
+        res->wire_ok =
+            demo_capture_summarise(&res->capture, res->tmp, a->port, b->port, res->wire) == 0;
+    }
     evc_config_free(cfg);
     evc_buf_free(&cert);
     evc_buf_free(&key);

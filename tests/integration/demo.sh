@@ -73,14 +73,29 @@ else
     echo "note: gnuplot is not installed; the PNGs are not checked" >&2
 fi
 
+# The packet capture: tshark's view of the same sessions, when it is installed.
+if command -v tshark >/dev/null; then
+    check "a capture was taken" test -s out/capture.pcapng
+    check "capture: both runs opened connections" q '.settings.capture == "tshark on lo, capture.pcapng" and .runs[0].capture.syn > 0 and .runs[1].capture.syn > 0'
+    check "capture: the wire shows existing's unknown_ca alerts" q '.runs[0].capture.alerts.unknown_ca > 0'
+    check "capture: and no alert for evercert" q '.runs[1].capture.alerts == {}'
+    check "capture: the table says what the wire showed" grep -q "^On the wire (tshark, capture.pcapng): existing: [0-9]* connections" run.out
+else
+    echo "note: tshark is not installed; the capture is not checked" >&2
+fi
+
 # --- --format json: the same document on stdout, for one client and an instant fix
-TMPDIR=$T/tmp "$EVC" demo --lifetime 10 --clients 1 --manual-fix 0 --format json --out out2 >j.out 2>j.err
+# (with a PATH that has gnuplot but no tshark: the capture is skipped, saying why)
+mkdir bin
+command -v gnuplot >/dev/null && ln -s "$(command -v gnuplot)" bin/gnuplot
+TMPDIR=$T/tmp PATH=$T/bin "$EVC" demo --lifetime 10 --clients 1 --manual-fix 0 --format json --out out2 >j.out 2>j.err
 st=$?
 check "--format json exits 0" test $st = 0
 check "--format json prints the document" jq -e '.settings.clients == 1 and .settings.manual_fix_s == 0 and (.runs | length) == 2' j.out
 check "it is result.json" sh -c "jq -S . j.out >a.json && jq -S . out2/result.json >b.json && cmp a.json b.json"
 check "no progress line off a terminal" sh -c "! grep -q 's of ~' j.err"
 check "evercert: still no failure with one client" jq -e '.runs[1].failed_handshakes == 0' j.out
+check "without tshark: no capture, and why" jq -e '.settings.capture == "tshark is not installed" and .runs[0].capture == null' j.out
 
 # --- SIGTERM mid-run: the servers stop, the keys go, the status says so
 TMPDIR=$T/tmp "$EVC" demo --quick --out out3 >k.out 2>&1 &

@@ -175,6 +175,39 @@ test_log_bounds(void **state)
     demo_log_free(&l);
 }
 
+/* tshark's field lines: srcport,dstport,syn,ack,fin,reset,alerts. */
+static void
+test_wire_parse(void **state)
+{
+    static const char text[] =
+        "51000,4433,1,0,0,0,\n"                          /* existing: SYN */
+        "4433,51000,1,1,0,0,\n"                          /* SYN-ACK: not a new connection */
+        "51000,4433,0,1,0,0,48\n"                        /* the client's unknown_ca */
+        "51000,4433,0,1,1,0,\n"                          /* FIN */
+        "4433,51000,0,1,0,1,\n"                          /* RST */
+        "52000,5544,True,False,False,False,\n"           /* evercert: SYN, as tshark 4 spells it */
+        "5544,52000,False,True,False,False,48,45\n"      /* two alerts in one packet */
+        "6000,7000,1,0,0,0,\n"                           /* another port: not counted */
+        "Running as user \"root\" and group \"root\".\n" /* tshark's chatter */
+        "51000,4433\n"                                   /* too few fields */
+        "51000,4433,0,1,0,0,999";                        /* an alert out of range, no newline */
+    struct demo_wire w[2];
+
+    (void)state;
+    assert_int_equal(demo_wire_parse(text, sizeof(text) - 1, 4433, 5544, w), 0);
+    assert_int_equal(w[0].packets, 6);
+    assert_int_equal(w[0].syn, 1);
+    assert_int_equal(w[0].fin, 1);
+    assert_int_equal(w[0].rst, 1);
+    assert_int_equal(w[0].alerts[48], 1);
+    assert_int_equal(w[1].packets, 2);
+    assert_int_equal(w[1].syn, 1);
+    assert_int_equal(w[1].alerts[48], 1);
+    assert_int_equal(w[1].alerts[45], 1);
+    assert_int_equal(demo_wire_parse("", 0, 4433, 5544, w), 0);
+    assert_int_equal(w[0].packets + w[1].packets, 0);
+}
+
 int
 main(void)
 {
@@ -185,6 +218,7 @@ main(void)
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_alert_names),
         cmocka_unit_test(test_log_bounds),
+        cmocka_unit_test(test_wire_parse),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
