@@ -286,8 +286,7 @@ evc_sa_anchor_check(const struct evc_sa *sa, X509_STORE *trust, evc_time when, X
     snprintf(why, len, "out of memory");
     if (trust == NULL) {
         r = refuse(EVC_SA_R_NO_ANCHOR, why, len,
-                   "the successor does not chain to a trusted "
-                   "anchor: no trust store");
+                   "the successor does not chain to a trusted anchor: no trust store");
         goto out;
     }
     for (int i = 1; untrusted != NULL && i < sk_X509_num(sa->successor); i++) {

@@ -375,6 +375,24 @@ test_trust_plan_ca_anchors(void **state)
         refused(sa_with(r.succ_notca, a), EVC_SA_POLICY_CA, r.trust, "anchor-not-ca");
     }
     {
+        /*
+         * A root renewed under its old name with a new key, as renew does: the
+         * link shares the name but is signed by the old key, so it is no root.
+         */
+        EVP_PKEY *k = key();
+        X509 *same = make_subject(EVC_PROFILE_ROOT, "CN=Old Root", k, NULL, NULL);
+        X509 *same_link = make_subject(EVC_PROFILE_ROOT, "CN=Old Root", k, r.old, r.ok);
+        X509 *succ = make(EVC_PROFILE_SERVER, "web.test", r.lk, same, k, NOW, NOW + 10 * HOUR);
+        X509 *a[] = {same, same_link, NULL};
+
+        adds(sa_with(succ, a), EVC_SA_POLICY_CA, r.trust, same);
+        refused(sa_of(succ, same), EVC_SA_POLICY_CA, r.trust, "anchor-no-link");
+        X509_free(same);
+        X509_free(same_link);
+        X509_free(succ);
+        EVP_PKEY_free(k);
+    }
+    {
         /* A successor that chains to the trust store already: the anchors are not looked at. */
         X509 *a[] = {r.new, r.other, NULL};
 
