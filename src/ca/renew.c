@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -46,6 +47,14 @@ struct root_st {
     char *password;
     X509 *cert;
     EVP_PKEY *key;
+    /*
+     * The link certificate: this root's subject and key certified by the
+     * root it replaced (CMP's NewWithOld). Clients under policy ca take a
+     * new root from an SA only with it; it is public and kept beside the
+     * root (ca.link.crt, or P12.link.crt), because the old key is not.
+     */
+    char link_path[EVC_PATH_MAX];
+    X509 *link;
 };
 
 struct personal_st {
@@ -177,6 +186,32 @@ read_chain(const char *path, STACK_OF(X509) * *chain, struct evc_err *err)
     return r;
 }
 
+/*
+ * The link beside a root, if it certifies this root's subject and key
+ * with another key. A link left by a run that stopped before the new root
+ * was saved names another key and is ignored; the next recreation
+ * replaces it.
+ */
+static void
+load_link(struct root_st *rs)
+{
+    STACK_OF(X509) *c = NULL;
+    X509 *l;
+
+    if (access(rs->link_path, F_OK) == -1 || read_chain(rs->link_path, &c, NULL) != 0) {
+        return;
+    }
+    l = sk_X509_value(c, 0);
+    if (l != NULL && X509_cmp(l, rs->cert) != 0 &&
+        X509_NAME_cmp(X509_get_subject_name(l), X509_get_subject_name(rs->cert)) == 0 &&
+        EVP_PKEY_eq(X509_get0_pubkey(l), X509_get0_pubkey(rs->cert)) == 1 &&
+        !evc_x509_signed_by(l, l)) {
+        rs->link = sk_X509_shift(c);
+    }
+    sk_X509_pop_free(c, X509_free);
+    ERR_clear_error();
+}
+
 static int
 load_root(struct root_st *rs, struct evc_err *err)
 {
@@ -191,6 +226,7 @@ load_root(struct root_st *rs, struct evc_err *err)
     if (S_ISDIR(st.st_mode)) {
         snprintf(rs->cert_path, sizeof(rs->cert_path), "%s/ca.crt", path);
         snprintf(rs->key_path, sizeof(rs->key_path), "%s/ca.key", path);
+        snprintf(rs->link_path, sizeof(rs->link_path), "%s/ca.link.crt", path);
         if (access(rs->key_path, F_OK) == -1 && access(rs->cert_path, F_OK) == -1 &&
             errno == ENOENT) {
             rs->empty = 1;
@@ -212,6 +248,7 @@ load_root(struct root_st *rs, struct evc_err *err)
         }
     } else {
         rs->p12 = 1;
+        snprintf(rs->link_path, sizeof(rs->link_path), "%s.link.crt", path);
         if ((r = read_password(rs->conf, &rs->password, err)) != 0) {
             return r;
         }
@@ -231,6 +268,7 @@ load_root(struct root_st *rs, struct evc_err *err)
     if (X509_check_ca(rs->cert) == 0 || X509_check_issued(rs->cert, rs->cert) != X509_V_OK) {
         return evc_err_set(err, EVC_ERR_POLICY, "%s: not a self-signed CA certificate", path);
     }
+    load_link(rs);
     return 0;
 }
 
@@ -891,40 +929,44 @@ do_recreate(struct run *run, size_t i, struct evc_renew_action *v, struct evc_er
 {
     struct root_st *rs = &run->roots[i];
     EVP_PKEY *key = NULL;
-    X509 *cert = NULL;
+    X509 *cert = NULL, *link = NULL;
+    struct evc_buf lb;
     int r;
 
+    evc_buf_init(&lb, EVC_STORE_FILE_MAX);
     set_old(v, rs->cert);
     if ((r = new_key_like(rs->key, &key, err)) != 0 ||
-        (r = evc_ca_renew(rs->cert, key, NULL, NULL, run->o->now, &cert, err)) != 0) {
+        (r = evc_ca_renew(rs->cert, key, NULL, NULL, run->o->now, &cert, err)) != 0 ||
+        (r = evc_ca_renew(cert, key, rs->cert, rs->key, run->o->now, &link, err)) != 0) {
         goto out;
     }
     set_new(v, cert);
     if (run->o->dry_run) {
         goto out;
     }
-    if ((r = keep_deleted(run, rs->cert, rs->conf->name, "root recreated", err)) != 0 ||
+    /* The link first: a link without its root is ignored, a root without its link is not made. */
+    if ((r = evc_x509_pem(link, &lb, err)) != 0 ||
+        (r = evc_atomic_write(rs->link_path, lb.data, lb.len, 0644, err)) != 0 ||
+        (r = keep_deleted(run, rs->cert, rs->conf->name, "root recreated", err)) != 0 ||
         (r = save_root(rs, cert, key, err)) != 0) {
         goto out;
     }
-    /* The old root stays reachable for retire_at and the trust stores. */
-    X509_free(rs->cert);
-    EVP_PKEY_free(rs->key);
-    rs->cert = cert;
-    rs->key = key;
-    cert = NULL;
-    key = NULL;
 out:
-    if (run->o->dry_run && r == 0) {
-        /* Later steps of a dry run sign with the would-be root. */
+    if (r == 0) {
+        /* Later steps sign with the new root (a dry run's would-be root) and link to it. */
         X509_free(rs->cert);
         EVP_PKEY_free(rs->key);
+        X509_free(rs->link);
         rs->cert = cert;
         rs->key = key;
+        rs->link = link;
         cert = NULL;
         key = NULL;
+        link = NULL;
     }
+    evc_buf_free(&lb);
     X509_free(cert);
+    X509_free(link);
     EVP_PKEY_free(key);
     return r;
 }
@@ -1036,10 +1078,16 @@ do_renew(struct run *run, size_t i, struct evc_renew_action *v, struct evc_err *
         r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
         goto out;
     }
-    /* A new root travels in the SA, so clients can trust it before the switch. */
+    /*
+     * A new root travels in the SA with its link from the old root, so
+     * clients under policy ca can trust it before the switch. A root
+     * without a link (a default root for a lost one) is carried too, and
+     * clients refuse it: the operator brings that root to them.
+     */
     if (rs != NULL && !evc_x509_signed_by(leaf(p), rs->cert)) {
         if ((anchors = sk_X509_new_null()) == NULL ||
-            !X509_add_cert(anchors, rs->cert, X509_ADD_FLAG_UP_REF)) {
+            !X509_add_cert(anchors, rs->cert, X509_ADD_FLAG_UP_REF) ||
+            (rs->link != NULL && !X509_add_cert(anchors, rs->link, X509_ADD_FLAG_UP_REF))) {
             r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
             goto out;
         }
@@ -1332,6 +1380,7 @@ free_run(struct run *run)
 {
     for (size_t i = 0; i < run->nroots; i++) {
         X509_free(run->roots[i].cert);
+        X509_free(run->roots[i].link);
         EVP_PKEY_free(run->roots[i].key);
         free_password(run->roots[i].password);
     }

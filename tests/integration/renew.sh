@@ -188,6 +188,10 @@ check "the SA is signed by the old key" grep -q "$(sed -n 2p web.crt)" signers.p
 check "the SA is signed by the new key" grep -q "$(sed -n 2p web.crt.next)" signers.pem
 check "the SA content is a SuccessorInfo for web.test" sh -c "openssl asn1parse -inform DER -in sa.content | grep -q 'UTF8STRING *:web.test'"
 check "the SA carries the new root as anchor" sh -c "openssl asn1parse -inform DER -in sa.content | grep -q 'cont \[ 0 \]'"
+check "the old root links to the new one (ca.link.crt)" sh -c "openssl verify -partial_chain -CAfile deleted/$OLDROOT.pem -check_ss_sig root/ca.link.crt >/dev/null && [ \"\$(openssl x509 -in root/ca.link.crt -noout -pubkey)\" = \"\$(openssl x509 -in root/ca.crt -noout -pubkey)\" ]"
+check "the SA carries the root and its link" sh -c "'$EVC' inspect web.crt.sa --format json | jq -e '.anchors | length == 2'"
+sed -n '/BEGIN/,/END/p' "deleted/$OLDROOT.pem" >oldroot.pem
+check "a client under policy ca that trusts the old root accepts the SA" "$EVC" inspect web.crt.sa --trusted web.crt --policy ca --trust-store oldroot.pem
 check "pin's SA verifies" openssl cms -verify -noverify -inform DER -in pin.crt.sa -out /dev/null
 check "the bundle holds pin's successor" sh -c "openssl verify -CAfile bundle.pem pin.crt.next"
 status "a second run" 0 "$EVC" renew --config c.ini
