@@ -10,6 +10,7 @@
 set -u
 EVC=${1:?usage: announce.sh PATH-TO-EVERCERT}
 EVC=$(cd "$(dirname "$EVC")" && pwd)/$(basename "$EVC")
+HERE=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d /tmp/evc-announce-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 pass=0
@@ -86,7 +87,7 @@ status "announce without --service" 3 "$EVC" announce --current cur.crt --curren
 # --- sizes and names -------------------------------------------------------
 # The 64 KiB cap is exact: an SA of 65,536 bytes is written and read, one of
 # 65,537 is not (sa_pad.sh makes them).
-. "$(dirname "$0")/sa_pad.sh"
+. "$HERE/sa_pad.sh"
 pad_setup
 pad_find 65536
 len=$PAD_LEN
