@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "evercert/log.h"
 #include "evercert/renew_report.h"
 #include "evercert/report.h"
 #include "base/text.h"
@@ -232,6 +234,36 @@ test_renew_report_untrusted(void **state)
     free(out);
 }
 
+/* The message log escapes what its lines quote, for every sink. */
+static void
+test_log_escapes(void **state)
+{
+    struct evc_log l;
+    char path[] = "/tmp/evc-log-XXXXXX", got[512];
+    int fd = mkstemp(path), saved = dup(2);
+    FILE *f;
+    size_t n;
+
+    (void)state;
+    assert_true(fd >= 0 && saved >= 0);
+    fflush(stderr);
+    assert_true(dup2(fd, 2) == 2);
+    evc_log_init(&l, NULL, "evercert monitor");
+    evc_logf(&l, 3, "hook said: %s", "\xff\xfe ok \x1b[2J\xc2\x9b\ttab");
+    fflush(stderr);
+    assert_true(dup2(saved, 2) == 2);
+    close(saved);
+    f = fdopen(fd, "r");
+    assert_non_null(f);
+    rewind(f);
+    n = fread(got, 1, sizeof(got) - 1, f);
+    got[n] = '\0';
+    fclose(f);
+    unlink(path);
+    assert_string_equal(got,
+                        "evercert monitor: hook said: \\xff\\xfe ok \\x1b[2J\\u009b\\x09tab\n");
+}
+
 int
 main(void)
 {
@@ -240,6 +272,7 @@ main(void)
         cmocka_unit_test(test_text_sorted_and_escaped),
         cmocka_unit_test(test_prometheus_grouped),
         cmocka_unit_test(test_renew_report_untrusted),
+        cmocka_unit_test(test_log_escapes),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
