@@ -270,8 +270,12 @@ cert_json(X509 *x)
     }
     evc_time_format(t, na);
     /* The subject as scan prints it; the bytes are the certificate maker's, so made valid UTF-8. */
-    if (bio == NULL || evc_x509_name_text(bio, X509_get_subject_name(x), &subj, NULL) != 0 ||
-        jset(o, "subject", evc_text_jstring(subj)) != 0 ||
+    if (bio != NULL && evc_x509_name_text(bio, X509_get_subject_name(x), &subj, NULL) != 0) {
+        subj = NULL;
+    }
+    if (bio == NULL ||
+        jset(o, "subject",
+             evc_text_jstring(subj != NULL ? subj : "(a subject that cannot be printed)")) != 0 ||
         jset(o, "sha256", json_string(hex)) != 0 || jset(o, "not_before", json_string(nb)) != 0 ||
         jset(o, "not_after", json_string(na)) != 0) {
         json_decref(o);
