@@ -477,6 +477,7 @@ status "renew with a hostile subject" 0 "$EVC" renew --config c.ini
 check "renew text: no ESC, no CSI" sh -c "! grep -q '$ESC\\|$CSI' '$T/out'"
 check "renew text: the subject shown escaped" grep -qF 'CN=pin \\1B[31m\u009b' "$T/out"
 cp -a . ../U2
+cp -a . ../U3
 status "activate, hooks printing bytes that are not UTF-8, as JSON" 1 "$EVC" activate --config c.ini --at "$(at '+2 hours')" --format json
 cp "$T/out" ../untrusted.json
 check "activate json parses" jq -e . ../untrusted.json
@@ -488,6 +489,15 @@ cd ../U2 || exit 1
 status "the same, as text" 1 "$EVC" activate --config c.ini --at "$(at '+2 hours')"
 check "activate text: no ESC, no CSI, no byte that is not UTF-8" sh -c "! grep -q '$ESC\\|$CSI\\|$FF' '$T/out'"
 check "activate text: the failure shown escaped" grep -qF '(after_replace failed (exit 5): \xff broken \x1b]0;owned\x07)' "$T/out"
+# The monitor keeps the same in its history.
+cd ../U3 || exit 1
+"$EVC" monitor --config c.ini --once --at "$(at '+2 hours')" >/dev/null 2>&1
+status "history --format json" 0 "$EVC" history --config c.ini --format json
+check "history json: pin's failed activation is there" jq -e '.replacements[] | select(.action == "activate" and .store == "pin" and (.detail | contains("broken")))' "$T/out"
+check "history json: no byte that is not UTF-8" sh -c "! grep -q '$FF' '$T/out'"
+status "history as text" 0 "$EVC" history --config c.ini
+check "history text: the failure shown escaped" grep -qF 'after_replace failed (exit 5): \xff broken \x1b]0;owned\x07' "$T/out"
+check "history text: no ESC, no byte that is not UTF-8" sh -c "! grep -q '$ESC\\|$FF' '$T/out'"
 cd "$T" || exit 1
 
 echo "renew.sh: $pass passed, $fail failed"
