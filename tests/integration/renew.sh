@@ -498,6 +498,16 @@ check "history json: no byte that is not UTF-8" sh -c "! grep -q '$FF' '$T/out'"
 status "history as text" 0 "$EVC" history --config c.ini
 check "history text: the failure shown escaped" grep -qF 'after_replace failed (exit 5): \xff broken \x1b]0;owned\x07' "$T/out"
 check "history text: no ESC, no byte that is not UTF-8" sh -c "! grep -q '$ESC\\|$FF' '$T/out'"
+# A wildcard cannot be an SA's service name: it speaks for the first name that can be.
+cd "$T" || exit 1
+setup W
+cd W || exit 1
+rm web.crt web.key
+"$EVC" issue --ca root --cn web.test --san 'DNS:*.web.test,DNS:web.test' --days 30 \
+    --at "$(at '-20 days')" --out-cert web.crt --out-key web.key >/dev/null
+status "renew a certificate whose first name is a wildcard" 0 "$EVC" renew --config c.ini
+status "its SA reads" 0 "$EVC" inspect web.crt.sa --format json
+check "and speaks for web.test" jq -e '.service == "web.test"' "$T/out"
 cd "$T" || exit 1
 
 echo "renew.sh: $pass passed, $fail failed"

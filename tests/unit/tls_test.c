@@ -442,6 +442,40 @@ test_sa_handshake_cap(void **state)
     assert_int_equal(evc_tls_server_load(f->srv, f->a_crt, f->a_key, NULL, f->sa, NOW, &err), 0);
 }
 
+/* A missing SA file is no SA; one that is there but unusable is refused, the old context kept. */
+static void
+test_sa_file_unusable(void **state)
+{
+    struct fx *f = *state;
+    struct evc_err err = {0};
+    char path[128];
+    uint8_t fp[32];
+    uint64_t gen;
+    FILE *fp_big;
+
+    snprintf(path, sizeof(path), "%s/none.sa", f->dir);
+    assert_int_equal(evc_tls_server_load(f->srv, f->a_crt, f->a_key, NULL, path, NOW, &err), 0);
+    evc_tls_server_current(f->srv, fp, &gen);
+    assert_int_equal(gen, 0);
+    assert_int_equal(evc_tls_server_load(f->srv, f->a_crt, f->a_key, NULL, f->sa, NOW, &err), 0);
+    /* A directory, and a file one byte over the cap. */
+    assert_int_equal(evc_tls_server_load(f->srv, f->a_crt, f->a_key, NULL, f->dir, NOW, &err),
+                     EVC_ERR_NOT_REGULAR);
+    assert_non_null(strstr(evc_err_message(&err), f->dir));
+    snprintf(path, sizeof(path), "%s/big.sa", f->dir);
+    fp_big = fopen(path, "wb");
+    assert_non_null(fp_big);
+    for (size_t i = 0; i < EVC_SA_MAX + 1; i++) {
+        fputc(0x30, fp_big);
+    }
+    fclose(fp_big);
+    assert_int_equal(evc_tls_server_load(f->srv, f->a_crt, f->a_key, NULL, path, NOW, &err),
+                     EVC_ERR_TOO_LARGE);
+    assert_non_null(strstr(evc_err_message(&err), "big.sa"));
+    evc_tls_server_current(f->srv, fp, &gen);
+    assert_int_equal(gen, 7);
+}
+
 /* --- evc_tls_session over a loopback socket ------------------------------- */
 
 struct one_server {
@@ -573,6 +607,7 @@ main(void)
         cmocka_unit_test(test_swap_keeps_connections),
         cmocka_unit_test(test_openssl_ee_limit),
         cmocka_unit_test(test_sa_handshake_cap),
+        cmocka_unit_test(test_sa_file_unusable),
         cmocka_unit_test(test_session_times_each_step),
         cmocka_unit_test(test_session_untrusted_fails_with_alert),
     };
