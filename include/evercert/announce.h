@@ -18,10 +18,21 @@
 #include "evercert/error.h"
 #include "evercert/time.h"
 
-/* An SA is at most this long; longer input is rejected before parsing. */
+/* An SA is at most this long (65,536 bytes is one); longer input is rejected before parsing. */
 #define EVC_SA_MAX ((size_t)64 * 1024)
+/*
+ * The largest SA a server puts in the handshake. OpenSSL's client refuses
+ * an EncryptedExtensions message over 20,000 bytes ("excessive message
+ * size": ENCRYPTED_EXTENSIONS_MAX_LENGTH in ssl/statem/statem_local.h),
+ * and that message also carries the extension's 6 bytes of framing and
+ * the server's other extensions (server_name, ALPN, early_data: tens of
+ * bytes). 16 KiB leaves 3.6 KB of that room unused; tls_test measures the
+ * limit. A larger SA goes by the push channel and the URL only.
+ */
+#define EVC_SA_HANDSHAKE_MAX ((size_t)16 * 1024)
 /* successor and anchors hold 1..8 certificates each. */
 #define EVC_SA_CERTS_MAX 8
+/* serviceName: a host name (RFC 1035 LDH labels) or an IP address literal. */
 #define EVC_SA_SERVICE_MAX 253
 
 struct evc_sa {
@@ -61,6 +72,15 @@ EVC_EXPORT EVC_MUST_USE int evc_sa_encode(const struct evc_sa_params *p, struct 
 EVC_EXPORT EVC_MUST_USE int evc_sa_decode(const uint8_t *der, size_t len, struct evc_sa **out,
                                           struct evc_err *err);
 EVC_EXPORT void evc_sa_free(struct evc_sa *sa);
+
+/*
+ * Is name (len bytes, no NUL needed) a serviceName: 1 to 253 bytes, an
+ * IPv4 or IPv6 address literal or dot-separated labels of 1 to 63 letters,
+ * digits and hyphens (no hyphen first or last; so no "*.", no "_", no
+ * control or non-ASCII byte)? 0, or EVC_ERR_PARSE with the reason in why
+ * (a static string; why may be NULL). Pure.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_sa_service_check(const char *name, size_t len, const char **why);
 
 /*
  * The SHA-256 of each signer's certificate, as carried in the SA (up to

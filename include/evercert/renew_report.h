@@ -7,10 +7,14 @@
 
 #include "evercert/renew.h"
 
-/* Text tables; 0 or -1 on a write error. */
+/* Text tables, untrusted text escaped; 0 or -1 on a write error. */
 EVC_EXPORT int evc_renew_report_text(const struct evc_renew_result *r, int dry_run, evc_time now,
                                      FILE *out);
-/* One JSON object; error is the run's error message or NULL. */
+/*
+ * One JSON object, every string valid UTF-8; error is the run's error
+ * message or NULL. 0, or -1 when it cannot be built (nothing is written)
+ * or written.
+ */
 EVC_EXPORT int evc_renew_report_json(const struct evc_renew_result *r, int dry_run, evc_time now,
                                      const char *error, FILE *out);
 

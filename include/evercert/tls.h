@@ -111,7 +111,9 @@ EVC_EXPORT EVC_MUST_USE int evc_tls_server_new(struct evc_tls_server **out, stru
  * optional chain file and an optional SA file, check it (the key matches,
  * the certificate is within its validity at now), and publish it: new
  * handshakes use it, handshakes under way keep theirs. On any error the
- * published context stays as it was.
+ * published context stays as it was. A missing SA file means no SA; an SA
+ * over EVC_SA_HANDSHAKE_MAX is kept for evc_tls_server_sa (push, URL) but
+ * never put in the handshake.
  */
 EVC_EXPORT EVC_MUST_USE int evc_tls_server_load(struct evc_tls_server *s, const char *cert,
                                                 const char *key, const char *chain, const char *sa,

@@ -2,8 +2,10 @@
 /*
  * SuccessorInfo is laid out by OpenSSL's ASN.1 template macros, so its DER
  * is written and read by the same code that reads certificates; CMS comes
- * from OpenSSL too. The only rule added here is the size caps.
+ * from OpenSSL too. The rules added here are the size caps and the form
+ * of serviceName, which is printed and compared as a host name later.
  */
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,6 +97,59 @@ add_signer(CMS_ContentInfo *cms, X509 *cert, EVP_PKEY *key, evc_time now)
 }
 
 int
+evc_sa_service_check(const char *name, size_t len, const char **why)
+{
+    char ip[EVC_SA_SERVICE_MAX + 1];
+    unsigned char addr[16];
+    size_t label = 0;
+    const char *dummy;
+
+    if (why == NULL) {
+        why = &dummy;
+    }
+    if (len == 0 || len > EVC_SA_SERVICE_MAX) {
+        *why = "not 1 to 253 bytes long";
+        return EVC_ERR_PARSE;
+    }
+    /* inet_pton only reads its argument: an address literal is accepted as such. */
+    memcpy(ip, name, len);
+    ip[len] = '\0';
+    if (strlen(ip) == len &&
+        (inet_pton(AF_INET, ip, addr) == 1 || inet_pton(AF_INET6, ip, addr) == 1)) {
+        return 0;
+    }
+    for (size_t i = 0; i <= len; i++) {
+        unsigned char c = i < len ? (unsigned char)name[i] : '.';
+
+        if (c == '.') {
+            if (label == 0) {
+                *why = "an empty label";
+                return EVC_ERR_PARSE;
+            }
+            if (name[i - 1] == '-') {
+                *why = "a label ends with a hyphen";
+                return EVC_ERR_PARSE;
+            }
+            label = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c == '-') {
+            if (label == 0 && c == '-') {
+                *why = "a label starts with a hyphen";
+                return EVC_ERR_PARSE;
+            }
+            if (++label > 63) {
+                *why = "a label longer than 63 bytes";
+                return EVC_ERR_PARSE;
+            }
+        } else {
+            *why = "a byte that is not a letter, digit, hyphen or dot (and not an IP address)";
+            return EVC_ERR_PARSE;
+        }
+    }
+    return 0;
+}
+
+int
 evc_sa_encode(const struct evc_sa_params *p, struct evc_buf *out, struct evc_err *err)
 {
     SUCCESSOR_INFO *si = NULL;
@@ -103,10 +158,13 @@ evc_sa_encode(const struct evc_sa_params *p, struct evc_buf *out, struct evc_err
     BIO *in = NULL;
     int ilen, dlen, r = EVC_ERR_INTERNAL;
     size_t nsucc = 1 + (p->chain != NULL ? (size_t)sk_X509_num(p->chain) : 0);
+    const char *why;
 
-    if (p->service == NULL || *p->service == '\0' || strlen(p->service) > EVC_SA_SERVICE_MAX) {
-        return evc_err_set(err, EVC_ERR_USAGE, "an SA needs a service name of 1 to %d bytes",
-                           EVC_SA_SERVICE_MAX);
+    if (p->service == NULL ||
+        evc_sa_service_check(p->service, strnlen(p->service, EVC_SA_SERVICE_MAX + 1), &why) != 0) {
+        return evc_err_set(err, EVC_ERR_USAGE,
+                           "the service name must be a host name or an IP address: %s",
+                           p->service == NULL ? "none given" : why);
     }
     if (nsucc > EVC_SA_CERTS_MAX ||
         (p->anchors != NULL && sk_X509_num(p->anchors) > (int)EVC_SA_CERTS_MAX)) {
@@ -173,6 +231,7 @@ evc_sa_decode(const uint8_t *der, size_t len, struct evc_sa **out, struct evc_er
     ASN1_OCTET_STRING **content;
     struct evc_sa *sa = NULL;
     int64_t version;
+    const char *why;
     int r = EVC_ERR_INTERNAL;
 
     *out = NULL;
@@ -210,11 +269,10 @@ evc_sa_decode(const uint8_t *der, size_t len, struct evc_sa **out, struct evc_er
         r = evc_err_set(err, EVC_ERR_PARSE, "SuccessorInfo version is not 1");
         goto out;
     }
-    if (ASN1_STRING_length(si->service_name) < 1 ||
-        ASN1_STRING_length(si->service_name) > EVC_SA_SERVICE_MAX ||
-        memchr(ASN1_STRING_get0_data(si->service_name), 0,
-               (size_t)ASN1_STRING_length(si->service_name)) != NULL) {
-        r = evc_err_set(err, EVC_ERR_PARSE, "bad serviceName");
+    /* Checked here, once, so no reader ever prints or compares a name with escapes in it. */
+    if (evc_sa_service_check((const char *)ASN1_STRING_get0_data(si->service_name),
+                             (size_t)ASN1_STRING_length(si->service_name), &why) != 0) {
+        r = evc_err_set(err, EVC_ERR_PARSE, "bad serviceName: %s", why);
         goto out;
     }
     memcpy(sa->service, ASN1_STRING_get0_data(si->service_name),

@@ -4,7 +4,10 @@
  * are chosen by whoever made the certificate, so they may hold anything:
  * terminal escape sequences, quotes, invalid UTF-8.
  */
+#include <stdint.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "base/text.h"
 
@@ -145,8 +148,77 @@ evc_text_prom(struct evc_buf *b, const char *str)
     return r;
 }
 
+/*
+ * One unit of terminal text: the escape or the character at s, into out
+ * (at most 7 bytes); returns the input bytes it stands for.
+ */
+static size_t
+vis_unit(const uint8_t *s, size_t len, char out[8], size_t *outlen)
+{
+    uint32_t cp;
+    size_t n = evc_utf8_seq(s, len, &cp);
+
+    if (n == 0 || cp < 0x20 || cp == 0x7f) {
+        out[0] = '\\';
+        out[1] = 'x';
+        out[2] = hexdig[s[0] >> 4];
+        out[3] = hexdig[s[0] & 15];
+        *outlen = 4;
+        return 1;
+    }
+    if (cp >= 0x80 && cp < 0xa0) {
+        memcpy(out, "\\u00", 4);
+        out[4] = hexdig[cp >> 4];
+        out[5] = hexdig[cp & 15];
+        *outlen = 6;
+        return n;
+    }
+    if (cp == '\\') {
+        out[0] = out[1] = '\\';
+        *outlen = 2;
+        return 1;
+    }
+    memcpy(out, s, n);
+    *outlen = n;
+    return n;
+}
+
+int
+evc_text_nvis(struct evc_buf *b, const char *str, size_t max)
+{
+    const uint8_t *s = (const uint8_t *)str;
+    size_t len = strlen(str), i, total = 0, room, u, ulen;
+    char unit[8];
+    int r = 0;
+
+    /* Measure first: only a text that does not fit is cut, and then "..." must fit too. */
+    for (i = 0; i < len; i += u) {
+        u = vis_unit(s + i, len - i, unit, &ulen);
+        total += ulen;
+    }
+    room = total <= max ? total : (max > 3 ? max - 3 : 0);
+    for (i = 0; i < len && r == 0; i += u) {
+        u = vis_unit(s + i, len - i, unit, &ulen);
+        if (ulen > room) {
+            break;
+        }
+        room -= ulen;
+        r = evc_buf_put(b, unit, ulen);
+    }
+    if (r == 0 && i < len) {
+        r = evc_buf_put(b, "...", max < 3 ? max : 3);
+    }
+    return r;
+}
+
 int
 evc_text_vis(struct evc_buf *b, const char *str)
+{
+    return evc_text_nvis(b, str, SIZE_MAX);
+}
+
+int
+evc_text_utf8(struct evc_buf *b, const char *str)
 {
     const uint8_t *s = (const uint8_t *)str;
     size_t len = strlen(str), i = 0;
@@ -156,14 +228,8 @@ evc_text_vis(struct evc_buf *b, const char *str)
         uint32_t cp;
         size_t n = evc_utf8_seq(s + i, len - i, &cp);
 
-        if (n == 0 || cp < 0x20 || cp == 0x7f) {
-            r = evc_buf_printf(b, "\\x%02x", s[i]);
-            i++;
-        } else if (cp >= 0x80 && cp < 0xa0) {
-            r = evc_buf_printf(b, "\\u%04x", (unsigned)cp);
-            i += n;
-        } else if (cp == '\\') {
-            r = evc_buf_puts(b, "\\\\");
+        if (n == 0) {
+            r = evc_buf_puts(b, "\xef\xbf\xbd");
             i++;
         } else {
             r = evc_buf_put(b, s + i, n);
@@ -171,6 +237,20 @@ evc_text_vis(struct evc_buf *b, const char *str)
         }
     }
     return r;
+}
+
+json_t *
+evc_text_jstring(const char *s)
+{
+    struct evc_buf b;
+    json_t *j = NULL;
+
+    evc_buf_init(&b, SIZE_MAX / 2);
+    if (evc_text_utf8(&b, s != NULL ? s : "") == 0) {
+        j = json_stringn(evc_buf_str(&b), b.len);
+    }
+    evc_buf_free(&b);
+    return j;
 }
 
 void

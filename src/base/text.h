@@ -32,6 +32,27 @@ int evc_text_prom(struct evc_buf *b, const char *s);
  */
 int evc_text_vis(struct evc_buf *b, const char *s);
 
+/*
+ * evc_text_vis in at most max bytes: a longer result is cut between two
+ * characters (never inside a UTF-8 sequence or an escape) and ends with
+ * "...", all within max.
+ */
+int evc_text_nvis(struct evc_buf *b, const char *s, size_t max);
+
+/* Untrusted text printed for people is cut at this many bytes. */
+#define EVC_TEXT_SHOW_MAX 1024
+
+/* s as valid UTF-8: each byte that starts no valid sequence becomes U+FFFD. */
+int evc_text_utf8(struct evc_buf *b, const char *s);
+
+/*
+ * A jansson string of s made valid UTF-8 as evc_text_utf8 does (jansson
+ * refuses invalid UTF-8 outright); NULL only when out of memory. s may be
+ * NULL (the empty string).
+ */
+struct json_t;
+struct json_t *evc_text_jstring(const char *s);
+
 /* Lower-case hex of n bytes into out, which holds 2 * n + 1 bytes. */
 void evc_text_hex(const uint8_t *p, size_t n, char *out);
 

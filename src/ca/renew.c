@@ -38,6 +38,7 @@
 #include "base/file.h"
 #include "base/spawn.h"
 #include "ca/plan.h"
+#include "x509/x509_int.h"
 
 struct root_st {
     const struct evc_store_conf *conf;
@@ -755,8 +756,6 @@ report_cert(struct run *run, const struct evc_store_conf *s, X509 *x, enum evc_k
     struct evc_renew_result *res = run->res;
     struct evc_renew_cert *c = realloc(res->certs, (res->ncerts + 1) * sizeof(*c));
     BIO *b;
-    char *p;
-    long n;
 
     if (c == NULL) {
         return EVC_ERR_NOMEM;
@@ -772,13 +771,13 @@ report_cert(struct run *run, const struct evc_store_conf *s, X509 *x, enum evc_k
     if (evc_x509_sha256(x, c->sha256) != 0 || (b = BIO_new(BIO_s_mem())) == NULL) {
         return EVC_ERR_NOMEM;
     }
-    X509_NAME_print_ex(b, X509_get_subject_name(x), 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
-    n = BIO_get_mem_data(b, &p);
-    c->subject = strndup(p, n > 0 ? (size_t)n : 0);
-    BIO_free(b);
-    if (c->subject == NULL) {
+    /* As scan prints it: controls escaped, a name that is not valid UTF-8 shown as \XX bytes. */
+    if (evc_x509_name_text(b, X509_get_subject_name(x), &c->subject, NULL) != 0 &&
+        (c->subject = strdup("(a subject that cannot be printed)")) == NULL) {
+        BIO_free(b);
         return EVC_ERR_NOMEM;
     }
+    BIO_free(b);
     res->ncerts++;
     return 0;
 }
@@ -985,7 +984,10 @@ service_of(const struct personal_st *p, char *out, size_t outlen)
     for (int i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
         GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
 
-        if (g->type == GEN_DNS) {
+        /* A wildcard or a name with odd bytes cannot be a service name; the next may. */
+        if (g->type == GEN_DNS &&
+            evc_sa_service_check((const char *)ASN1_STRING_get0_data(g->d.dNSName),
+                                 (size_t)ASN1_STRING_length(g->d.dNSName), NULL) == 0) {
             snprintf(out, outlen, "%.*s", ASN1_STRING_length(g->d.dNSName),
                      (const char *)ASN1_STRING_get0_data(g->d.dNSName));
             break;
@@ -1211,6 +1213,10 @@ run_hook(const struct personal_st *p, struct evc_renew_action *v)
     res.output[n] = '\0';
     if (n >= sizeof(v->hook_output)) {
         n = sizeof(v->hook_output) - 1;
+        /* Cut between characters, not inside one. */
+        while (n > 0 && ((unsigned char)res.output[n] & 0xc0) == 0x80) {
+            n--;
+        }
     }
     memcpy(v->hook_output, res.output, n);
     v->hook_output[n] = '\0';

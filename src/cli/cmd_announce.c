@@ -21,6 +21,7 @@
 #include "base/file.h"
 #include "base/text.h"
 #include "cli.h"
+#include "x509/x509_int.h"
 
 #define ANCHORS_MAX EVC_SA_CERTS_MAX
 
@@ -163,7 +164,8 @@ evc_cmd_announce(int argc, char **argv)
 
     memset(&p, 0, sizeof(p));
     p.published_at = evc_time_now();
-    evc_buf_init(&sa, EVC_SA_MAX);
+    /* An SA of exactly EVC_SA_MAX bytes is allowed; the buffer keeps a byte for its NUL. */
+    evc_buf_init(&sa, EVC_SA_MAX + 1);
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -281,6 +283,12 @@ evc_cmd_announce(int argc, char **argv)
         evc_cli_error(out, "%s", evc_err_message(&err));
         goto out;
     }
+    if (sa.len > EVC_SA_HANDSHAKE_MAX) {
+        evc_cli_error(out,
+                      "warning: the SA is %zu bytes, over the %zu the TLS handshake carries; "
+                      "it goes by the push channel and URL only",
+                      sa.len, EVC_SA_HANDSHAKE_MAX);
+    }
     ret = 0;
 out:
     sk_X509_free(chain);
@@ -293,14 +301,22 @@ out:
     return ret;
 }
 
+/* Set key to v; v NULL (a value that could not be made) is a failure, never a gap. */
+static int
+jset(json_t *o, const char *key, json_t *v)
+{
+    return o != NULL && json_object_set_new(o, key, v) == 0 ? 0 : -1;
+}
+
 static json_t *
 cert_json(X509 *x)
 {
     uint8_t fp[32];
-    char hex[65], *subj = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
+    char hex[65], *subj = NULL;
     char nb[EVC_TIME_TEXT_MAX], na[EVC_TIME_TEXT_MAX];
     evc_time t;
-    json_t *o;
+    BIO *bio = BIO_new(BIO_s_mem());
+    json_t *o = json_object();
 
     if (evc_x509_sha256(x, fp) != 0) {
         memset(fp, 0, sizeof(fp));
@@ -314,9 +330,20 @@ cert_json(X509 *x)
         t = 0;
     }
     evc_time_format(t, na);
-    o = json_pack("{s:s, s:s, s:s, s:s}", "subject", subj != NULL ? subj : "", "sha256", hex,
-                  "not_before", nb, "not_after", na);
-    OPENSSL_free(subj);
+    /* The subject as scan prints it; the bytes are the certificate maker's, so made valid UTF-8. */
+    if (bio != NULL && evc_x509_name_text(bio, X509_get_subject_name(x), &subj, NULL) != 0) {
+        subj = NULL;
+    }
+    if (bio == NULL ||
+        jset(o, "subject",
+             evc_text_jstring(subj != NULL ? subj : "(a subject that cannot be printed)")) != 0 ||
+        jset(o, "sha256", json_string(hex)) != 0 || jset(o, "not_before", json_string(nb)) != 0 ||
+        jset(o, "not_after", json_string(na)) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    free(subj);
+    BIO_free(bio);
     return o;
 }
 
@@ -325,10 +352,30 @@ certs_json(STACK_OF(X509) * s)
 {
     json_t *a = json_array();
 
-    for (int i = 0; s != NULL && i < sk_X509_num(s); i++) {
-        json_array_append_new(a, cert_json(sk_X509_value(s, i)));
+    for (int i = 0; a != NULL && s != NULL && i < sk_X509_num(s); i++) {
+        if (json_array_append_new(a, cert_json(sk_X509_value(s, i))) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
     }
     return a;
+}
+
+/* One line of inspect's text: a label, then untrusted text escaped and cut. */
+static int
+show(const char *label, json_t *v, const char *rest)
+{
+    struct evc_buf b;
+    int r;
+
+    evc_buf_init(&b, EVC_TEXT_SHOW_MAX + 1);
+    r = evc_text_nvis(&b, json_string_value(v) != NULL ? json_string_value(v) : "",
+                      EVC_TEXT_SHOW_MAX);
+    if (r == 0 && printf("%-13s %s%s\n", label, evc_buf_str(&b), rest) < 0) {
+        r = EVC_ERR_IO;
+    }
+    evc_buf_free(&b);
+    return r;
 }
 
 int
@@ -356,7 +403,7 @@ evc_cmd_inspect(int argc, char **argv)
     uint8_t fps[4][32];
     size_t nsig = 0;
     evc_time now = evc_time_now();
-    json_t *root = NULL, *sigs;
+    json_t *root = NULL, *sigs = NULL;
     char hex[65], t1[EVC_TIME_TEXT_MAX], t2[EVC_TIME_TEXT_MAX];
     int c, json = 0, ret = EVC_EXIT_FAILURE;
 
@@ -436,15 +483,22 @@ evc_cmd_inspect(int argc, char **argv)
     }
     evc_time_format(sa->published_at, t1);
     evc_time_format(sa->activate_at, t2);
-    root = json_pack("{s:s, s:I, s:s, s:s, s:o, s:o}", "service", sa->service, "generation",
-                     (json_int_t)sa->generation, "published_at", t1, "activate_at", t2, "successor",
-                     certs_json(sa->successor), "anchors", certs_json(sa->anchors));
-    sigs = json_array();
+    if ((root = json_object()) == NULL ||
+        jset(root, "service", evc_text_jstring(sa->service)) != 0 ||
+        jset(root, "generation", json_integer((json_int_t)sa->generation)) != 0 ||
+        jset(root, "published_at", json_string(t1)) != 0 ||
+        jset(root, "activate_at", json_string(t2)) != 0 ||
+        jset(root, "successor", certs_json(sa->successor)) != 0 ||
+        jset(root, "anchors", certs_json(sa->anchors)) != 0 ||
+        jset(root, "signers", sigs = json_array()) != 0) {
+        goto nomem;
+    }
     for (size_t i = 0; i < nsig && i < 4; i++) {
         evc_text_hex(fps[i], 32, hex);
-        json_array_append_new(sigs, json_string(hex));
+        if (json_array_append_new(sigs, json_string(hex)) != 0) {
+            goto nomem;
+        }
     }
-    json_object_set_new(root, "signers", sigs);
     if (trusted != NULL) {
         if (read_certs(trusted, &tc) != 0) {
             goto out;
@@ -461,40 +515,64 @@ evc_cmd_inspect(int argc, char **argv)
             evc_cli_error("inspect", "internal error");
             goto out;
         }
-        json_object_set_new(root, "decision", json_string(evc_sa_decision_name(v.decision)));
-        json_object_set_new(root, "reason", json_string(evc_sa_reason_name(v.reason)));
-        json_object_set_new(root, "message", json_string(v.message));
+        if (jset(root, "decision", json_string(evc_sa_decision_name(v.decision))) != 0 ||
+            jset(root, "reason", json_string(evc_sa_reason_name(v.reason))) != 0 ||
+            jset(root, "message", evc_text_jstring(v.message)) != 0) {
+            goto nomem;
+        }
     }
     if (json) {
-        json_dumpf(root, stdout, JSON_INDENT(2));
-        putchar('\n');
+        if (json_dumpf(root, stdout, JSON_INDENT(2)) != 0 || putchar('\n') == EOF) {
+            evc_cli_error("inspect", "cannot write the output");
+            goto out;
+        }
     } else {
-        printf("service       %s\ngeneration    %llu\npublished at  %s\nactivate at   %s\n",
-               sa->service, (unsigned long long)sa->generation, t1, t2);
-        for (int i = 0; i < sk_X509_num(sa->successor); i++) {
-            json_t *x = json_array_get(json_object_get(root, "successor"), (size_t)i);
+        json_t *succ = json_object_get(root, "successor"), *anc = json_object_get(root, "anchors");
+        int r = show("service", json_object_get(root, "service"), "");
 
-            printf("%-13s %s  %s  %s .. %s\n", i == 0 ? "successor" : "  chain",
-                   json_string_value(json_object_get(x, "sha256")),
-                   json_string_value(json_object_get(x, "subject")),
-                   json_string_value(json_object_get(x, "not_before")),
-                   json_string_value(json_object_get(x, "not_after")));
+        if (r == 0 && printf("generation    %llu\npublished at  %s\nactivate at   %s\n",
+                             (unsigned long long)sa->generation, t1, t2) < 0) {
+            r = EVC_ERR_IO;
         }
-        for (int i = 0; sa->anchors != NULL && i < sk_X509_num(sa->anchors); i++) {
-            json_t *x = json_array_get(json_object_get(root, "anchors"), (size_t)i);
+        for (size_t i = 0; r == 0 && i < json_array_size(succ); i++) {
+            json_t *x = json_array_get(succ, i);
+            char head[96], rest[EVC_TIME_TEXT_MAX * 2 + 8];
 
-            printf("%-13s %s  %s\n", "anchor", json_string_value(json_object_get(x, "sha256")),
-                   json_string_value(json_object_get(x, "subject")));
+            snprintf(head, sizeof(head), "%-13s %s ", i == 0 ? "successor" : "  chain",
+                     json_string_value(json_object_get(x, "sha256")));
+            snprintf(rest, sizeof(rest), "  %s .. %s",
+                     json_string_value(json_object_get(x, "not_before")),
+                     json_string_value(json_object_get(x, "not_after")));
+            r = show(head, json_object_get(x, "subject"), rest);
         }
-        for (size_t i = 0; i < json_array_size(sigs); i++) {
-            printf("%-13s %s\n", "signer", json_string_value(json_array_get(sigs, i)));
+        for (size_t i = 0; r == 0 && i < json_array_size(anc); i++) {
+            json_t *x = json_array_get(anc, i);
+            char head[96];
+
+            snprintf(head, sizeof(head), "%-13s %s ", "anchor",
+                     json_string_value(json_object_get(x, "sha256")));
+            r = show(head, json_object_get(x, "subject"), "");
         }
-        if (trusted != NULL) {
-            printf("decision      %s (%s): %s\n", evc_sa_decision_name(v.decision),
-                   evc_sa_reason_name(v.reason), v.message);
+        for (size_t i = 0; r == 0 && i < json_array_size(sigs); i++) {
+            r = show("signer", json_array_get(sigs, i), "");
+        }
+        if (r == 0 && trusted != NULL) {
+            char head[96];
+
+            snprintf(head, sizeof(head), "decision      %s (%s):", evc_sa_decision_name(v.decision),
+                     evc_sa_reason_name(v.reason));
+            r = show(head, json_object_get(root, "message"), "");
+        }
+        if (r != 0) {
+            evc_cli_error("inspect", "cannot write the output");
+            goto out;
         }
     }
     ret = trusted != NULL ? (int)v.decision : 0;
+    goto out;
+nomem:
+    evc_cli_error("inspect", "out of memory building the output");
+    ret = EVC_EXIT_FAILURE;
 out:
     json_decref(root);
     evc_sa_verdict_clear(&v);

@@ -11,6 +11,7 @@
 #include "evercert/monitor.h"
 #include "evercert/state.h"
 #include "base/atomic.h"
+#include "base/text.h"
 #include "cli.h"
 
 int
@@ -77,10 +78,38 @@ evc_cmd_monitor(int argc, char **argv)
     return status;
 }
 
+/*
+ * The history holds what hooks printed and peers said: escaped and cut for
+ * a terminal, made valid UTF-8 for JSON, and a listing that cannot be built
+ * whole is an error, never a shorter listing.
+ */
 struct history {
-    int json;
+    int json, failed;
     json_t *runs, *actions, *decisions;
+    struct evc_buf vis[6];
 };
+
+static const char *
+shown(struct history *h, int i, const char *s)
+{
+    evc_buf_reset(&h->vis[i]);
+    if (evc_text_nvis(&h->vis[i], s, EVC_TEXT_SHOW_MAX) != 0) {
+        h->failed = 1;
+        return "";
+    }
+    return evc_buf_str(&h->vis[i]);
+}
+
+/* o is NULL when jansson could not build it. */
+static int
+add(struct history *h, json_t *list, json_t *o)
+{
+    if (json_array_append_new(list, o) != 0) {
+        h->failed = 1;
+        return EVC_ERR_NOMEM;
+    }
+    return 0;
+}
 
 static int
 on_decision(void *arg, const struct evc_agent_event *e)
@@ -90,16 +119,17 @@ on_decision(void *arg, const struct evc_agent_event *e)
 
     evc_time_format(e->at, t);
     if (h->json) {
-        json_array_append_new(
-            h->decisions, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "at", t, "server",
-                                    e->server, "event", e->event, "reason", e->reason, "sa",
-                                    (json_int_t)e->sa_id, "generation", (json_int_t)e->generation,
-                                    "source", e->source, "detail", e->detail));
-    } else {
-        printf("agent  %s  %-12s %-9s %-16s generation %llu%s%s%s%s\n", t, e->server, e->event,
-               e->reason, (unsigned long long)e->generation, *e->source != '\0' ? "  by " : "",
-               e->source, *e->detail != '\0' ? "  " : "", e->detail);
+        return add(h, h->decisions,
+                   json_pack("{s:s, s:o, s:o, s:o, s:I, s:I, s:o, s:o}", "at", t, "server",
+                             evc_text_jstring(e->server), "event", evc_text_jstring(e->event),
+                             "reason", evc_text_jstring(e->reason), "sa", (json_int_t)e->sa_id,
+                             "generation", (json_int_t)e->generation, "source",
+                             evc_text_jstring(e->source), "detail", evc_text_jstring(e->detail)));
     }
+    printf("agent  %s  %-12s %-9s %-16s generation %llu%s%s%s%s\n", t, shown(h, 0, e->server),
+           shown(h, 1, e->event), shown(h, 2, e->reason), (unsigned long long)e->generation,
+           *e->source != '\0' ? "  by " : "", shown(h, 3, e->source),
+           *e->detail != '\0' ? "  " : "", shown(h, 4, e->detail));
     return 0;
 }
 
@@ -113,14 +143,13 @@ on_run(void *arg, int64_t id, evc_time started, evc_time finished, const char *t
     evc_time_format(started, a);
     evc_time_format(finished, b);
     if (h->json) {
-        json_array_append_new(h->runs,
-                              json_pack("{s:I, s:s, s:s, s:s, s:i, s:s}", "id", (json_int_t)id,
-                                        "started", a, "finished", b, "trigger", trigger, "status",
-                                        status, "message", message));
-    } else {
-        printf("run %lld  %s  %-10s status %d%s%s\n", (long long)id, a, trigger, status,
-               *message != '\0' ? "  " : "", message);
+        return add(h, h->runs,
+                   json_pack("{s:I, s:s, s:s, s:o, s:i, s:o}", "id", (json_int_t)id, "started", a,
+                             "finished", b, "trigger", evc_text_jstring(trigger), "status", status,
+                             "message", evc_text_jstring(message)));
     }
+    printf("run %lld  %s  %-10s status %d%s%s\n", (long long)id, a, shown(h, 0, trigger), status,
+           *message != '\0' ? "  " : "", shown(h, 1, message));
     return 0;
 }
 
@@ -133,15 +162,16 @@ on_action(void *arg, int64_t run, evc_time at, const char *action, const char *s
 
     evc_time_format(at, t);
     if (h->json) {
-        json_array_append_new(h->actions,
-                              json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "run",
-                                        (json_int_t)run, "at", t, "action", action, "store", store,
-                                        "reason", reason, "old_sha256", old_sha256, "new_sha256",
-                                        new_sha256, "detail", detail));
-    } else {
-        printf("  run %lld  %s  %-13s %-12s %-14s %.16s -> %.16s  %s\n", (long long)run, t, action,
-               store, reason, old_sha256, new_sha256, detail);
+        return add(h, h->actions,
+                   json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "run", (json_int_t)run,
+                             "at", t, "action", evc_text_jstring(action), "store",
+                             evc_text_jstring(store), "reason", evc_text_jstring(reason),
+                             "old_sha256", evc_text_jstring(old_sha256), "new_sha256",
+                             evc_text_jstring(new_sha256), "detail", evc_text_jstring(detail)));
     }
+    printf("  run %lld  %s  %-13s %-12s %-14s %.16s -> %.16s  %s\n", (long long)run, t,
+           shown(h, 0, action), shown(h, 1, store), shown(h, 2, reason), shown(h, 3, old_sha256),
+           shown(h, 4, new_sha256), shown(h, 5, detail));
     return 0;
 }
 
@@ -158,11 +188,15 @@ evc_cmd_history(int argc, char **argv)
     struct evc_config *conf = NULL;
     struct evc_state *st = NULL;
     struct evc_err err = {0};
-    struct history h = {0, NULL, NULL, NULL};
+    struct history h;
     struct evc_history_cb cb = {on_run, on_action, &h};
     char path[4096];
     int c, ret = EVC_EXIT_FAILURE;
 
+    memset(&h, 0, sizeof(h));
+    for (size_t i = 0; i < sizeof(h.vis) / sizeof(h.vis[0]); i++) {
+        evc_buf_init(&h.vis[i], EVC_TEXT_SHOW_MAX + 1);
+    }
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:f:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -193,13 +227,18 @@ evc_cmd_history(int argc, char **argv)
         h.runs = json_array();
         h.actions = json_array();
         h.decisions = json_array();
+        if (h.runs == NULL || h.actions == NULL || h.decisions == NULL) {
+            evc_cli_error("history", "out of memory");
+            goto out;
+        }
     }
     /* The monitor's runs, if the configuration has stores (or none is given). */
     if (conf == NULL || conf->nstores > 0) {
         evc_monitor_state_path(config != NULL ? config : "/etc/evercert/evercert.ini",
                                conf != NULL ? conf->monitor.state : NULL, path, sizeof(path));
         if (evc_state_open(path, 0, &st, &err) != 0 || evc_state_history(st, &cb, &err) != 0) {
-            evc_cli_error("history", "%s", evc_err_message(&err));
+            evc_cli_error("history", "%s",
+                          h.failed ? "cannot build the listing" : evc_err_message(&err));
             goto out;
         }
         evc_state_close(st);
@@ -210,20 +249,31 @@ evc_cmd_history(int argc, char **argv)
         evc_agent_state_path(config, conf->agent.state, path, sizeof(path));
         if (evc_state_open(path, 0, &st, &err) != 0 ||
             evc_state_agent_events(st, on_decision, &h, &err) != 0) {
-            evc_cli_error("history", "%s", evc_err_message(&err));
+            evc_cli_error("history", "%s",
+                          h.failed ? "cannot build the listing" : evc_err_message(&err));
             goto out;
         }
     }
     if (h.json) {
         json_t *root = json_pack("{s:O, s:O, s:O}", "runs", h.runs, "replacements", h.actions,
                                  "agent", h.decisions);
+        int bad =
+            root == NULL || json_dumpf(root, stdout, JSON_INDENT(2)) != 0 || putchar('\n') == EOF;
 
-        json_dumpf(root, stdout, JSON_INDENT(2));
-        putchar('\n');
         json_decref(root);
+        if (bad) {
+            h.failed = 1;
+        }
+    }
+    if (h.failed || fflush(stdout) != 0) {
+        evc_cli_error("history", "cannot write the listing");
+        goto out;
     }
     ret = 0;
 out:
+    for (size_t i = 0; i < sizeof(h.vis) / sizeof(h.vis[0]); i++) {
+        evc_buf_free(&h.vis[i]);
+    }
     json_decref(h.runs);
     json_decref(h.actions);
     json_decref(h.decisions);

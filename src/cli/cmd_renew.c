@@ -84,13 +84,13 @@ run(const char *cmd, int argc, char **argv, int activate_only)
         evc_cli_error(cmd, "%s", evc_err_message(&err));
     }
     /* A store that cannot be read stops the run before it reports anything. */
-    if (r == 0 || res.nactions > 0) {
-        if (json) {
-            (void)evc_renew_report_json(&res, o.dry_run, o.now,
-                                        r != 0 ? evc_err_message(&err) : NULL, stdout);
-        } else {
-            (void)evc_renew_report_text(&res, o.dry_run, o.now, stdout);
-        }
+    if ((r == 0 || res.nactions > 0) &&
+        (json ? evc_renew_report_json(&res, o.dry_run, o.now, r != 0 ? evc_err_message(&err) : NULL,
+                                      stdout)
+              : evc_renew_report_text(&res, o.dry_run, o.now, stdout)) != 0) {
+        /* What was done stands; the report of it did not get out whole. */
+        evc_cli_error(cmd, "cannot write the report");
+        r = EVC_ERR_IO;
     }
     ret = r == 0 ? 0 : EVC_EXIT_FAILURE;
     /* Finished, but a hook failed or a server does not serve what it should. */

@@ -30,8 +30,10 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 
+#include "evercert/announce.h"
 #include "evercert/ca.h"
 #include "evercert/tls.h"
 #include "base/text.h"
@@ -55,6 +57,7 @@ struct serve {
     int inotify_fd;
     struct stat seen[3];
     uint64_t sa_generation;
+    uint8_t sa_noted[32]; /* the last SA said to be too large for the handshake */
     struct push_conn *push;
     size_t npush;
     int stopping;
@@ -280,6 +283,24 @@ accept_announce(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *s
 
 /* --- watching the files ---------------------------------------------------- */
 
+/* Say once per SA that it is too large for the handshake. */
+static void
+note_sa_size(struct serve *s)
+{
+    struct evc_buf sa;
+    uint8_t h[32];
+
+    evc_buf_init(&sa, EVC_SA_MAX + 1);
+    if (evc_tls_server_sa(s->tls, &sa) == 0 && sa.len > EVC_SA_HANDSHAKE_MAX &&
+        SHA256(sa.data, sa.len, h) != NULL && memcmp(h, s->sa_noted, sizeof(h)) != 0) {
+        memcpy(s->sa_noted, h, sizeof(h));
+        logf_("%s: the SA is %zu bytes, over the %zu the handshake carries; it goes by the push "
+              "channel and URL only",
+              s->sa, sa.len, EVC_SA_HANDSHAKE_MAX);
+    }
+    evc_buf_free(&sa);
+}
+
 static void
 reload(struct serve *s, const char *why)
 {
@@ -295,6 +316,7 @@ reload(struct serve *s, const char *why)
     evc_tls_server_current(s->tls, fp, &gen);
     evc_text_hex(fp, 32, hex);
     logf_("serving %s (SA generation %llu)", hex, (unsigned long long)gen);
+    note_sa_size(s);
     if (gen != s->sa_generation) {
         s->sa_generation = gen;
         push_all(s);
@@ -543,6 +565,7 @@ evc_cmd_serve(int argc, char **argv)
         uint8_t fp[32];
 
         evc_tls_server_current(s.tls, fp, &s.sa_generation);
+        note_sa_size(&s);
     }
     if ((s.base = event_base_new()) == NULL ||
         (s.resume = evtimer_new(s.base, on_resume, &s)) == NULL ||

@@ -14,6 +14,7 @@
 #include "evercert/log.h"
 #include "evercert/mail.h"
 #include "base/file.h"
+#include "base/text.h"
 
 enum { SINK_STDERR = 0, SINK_SYSLOG, SINK_JOURNAL, SINK_NONE };
 
@@ -34,15 +35,24 @@ evc_log_init(struct evc_log *l, const char *mode, const char *prefix)
 void
 evc_logf(const struct evc_log *l, int prio, const char *fmt, ...)
 {
-    char line[1024];
+    char raw[1024];
+    const char *line;
+    struct evc_buf b;
     va_list ap;
 
     if (l->sink == SINK_NONE) {
         return;
     }
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    vsnprintf(raw, sizeof(raw), fmt, ap);
     va_end(ap);
+    /*
+     * Lines quote certificate names, hook output and peers' words: escaped
+     * here, once for every sink, so no terminal or log viewer sees a control
+     * byte or a byte that is not UTF-8.
+     */
+    evc_buf_init(&b, 4 * sizeof(raw));
+    line = evc_text_nvis(&b, raw, 4 * sizeof(raw) - 1) == 0 ? evc_buf_str(&b) : "(unprintable)";
     if (l->sink == SINK_SYSLOG) {
         syslog(prio, "%s", line);
     } else if (l->sink == SINK_JOURNAL) {
@@ -53,6 +63,7 @@ evc_logf(const struct evc_log *l, int prio, const char *fmt, ...)
     } else {
         fprintf(stderr, "%s: %s\n", l->prefix, line);
     }
+    evc_buf_free(&b);
 }
 
 int

@@ -3,6 +3,9 @@
  * The renewal report, as text tables or JSON: the certificates found with
  * status and kind, and every action with old and new fingerprints, hook
  * and verification results. Used by `renew`, `activate` and the monitor.
+ * Names, hook output and peers' words are untrusted: escaped for a
+ * terminal, made valid UTF-8 for JSON, and every JSON value is checked as
+ * it is built, so a report is whole or an error, never silently short.
  */
 #include <stdio.h>
 #include <string.h>
@@ -18,11 +21,31 @@ hex_short(const uint8_t *fp, char out[17])
     evc_text_hex(fp, 8, out);
 }
 
+/*
+ * Escape for a terminal, cut at EVC_TEXT_SHOW_MAX: subjects come from
+ * certificates, details may quote a hook or a peer. "" when out of memory,
+ * which *bad records.
+ */
+static const char *
+vis(struct evc_buf *b, const char *s, int *bad)
+{
+    evc_buf_reset(b);
+    if (evc_text_nvis(b, s, EVC_TEXT_SHOW_MAX) != 0) {
+        *bad = 1;
+        return "";
+    }
+    return evc_buf_str(b);
+}
+
 int
 evc_renew_report_text(const struct evc_renew_result *r, int dry_run, evc_time now, FILE *out)
 {
     char when[EVC_TIME_TEXT_MAX], hex[17], hex2[17];
+    struct evc_buf b1, b2;
+    int bad = 0;
 
+    evc_buf_init(&b1, EVC_TEXT_SHOW_MAX + 1);
+    evc_buf_init(&b2, EVC_TEXT_SHOW_MAX + 1);
     evc_time_format(now, when);
     fprintf(out, "%s at %s\n\n", dry_run ? "plan (dry run, nothing written)" : "renew", when);
     fprintf(out, "%-12s %-9s %-10s %-12s %-20s %-16s %s\n", "STORE", "ROLE", "STATUS", "KIND",
@@ -32,8 +55,10 @@ evc_renew_report_text(const struct evc_renew_result *r, int dry_run, evc_time no
 
         evc_time_format(c->not_after, when);
         hex_short(c->sha256, hex);
-        fprintf(out, "%-12s %-9s %-10s %-12s %-20s %-16s %s\n", c->store, evc_role_name(c->role),
-                evc_status_name(c->status), evc_kind_name(c->kind), when, hex, c->subject);
+        fprintf(out, "%-12s %-9s %-10s %-12s %-20s %-16s ", vis(&b1, c->store, &bad),
+                evc_role_name(c->role), evc_status_name(c->status), evc_kind_name(c->kind), when,
+                hex);
+        fprintf(out, "%s\n", vis(&b1, c->subject != NULL ? c->subject : "", &bad));
     }
     fprintf(out, "\n%zu action%s\n", r->nactions, r->nactions == 1 ? "" : "s");
     for (size_t i = 0; i < r->nactions; i++) {
@@ -41,7 +66,7 @@ evc_renew_report_text(const struct evc_renew_result *r, int dry_run, evc_time no
 
         hex_short(a->old_sha256, hex);
         hex_short(a->new_sha256, hex2);
-        fprintf(out, "  %-13s %-12s %-14s %s%s%s", a->action, a->store, a->reason,
+        fprintf(out, "  %-13s %-12s %-14s %s%s%s", a->action, vis(&b1, a->store, &bad), a->reason,
                 a->has_old ? hex : "", a->has_old && a->has_new ? " -> " : "",
                 a->has_new ? hex2 : "");
         if (a->activate_at != 0) {
@@ -49,15 +74,17 @@ evc_renew_report_text(const struct evc_renew_result *r, int dry_run, evc_time no
             fprintf(out, " activate at %s", when);
         }
         if (a->detail[0] != '\0') {
-            fprintf(out, " (%s)", a->detail);
+            fprintf(out, " (%s)", vis(&b1, a->detail, &bad));
         }
         if (a->verified != 0) {
             fprintf(out, " [%s: %s]", a->verified > 0 ? "verified" : "NOT VERIFIED",
-                    a->verify_detail);
+                    vis(&b2, a->verify_detail, &bad));
         }
         fprintf(out, "%s\n", a->done || dry_run ? "" : " NOT DONE");
     }
-    return ferror(out) ? -1 : 0;
+    evc_buf_free(&b1);
+    evc_buf_free(&b2);
+    return ferror(out) || bad ? -1 : 0;
 }
 
 static json_t *
@@ -81,52 +108,120 @@ time_json(evc_time t)
     return json_string(when);
 }
 
+/*
+ * Set key to v, which may be NULL (a failed build: reported, never left
+ * out). jansson takes v even when setting fails.
+ */
+static int
+put(json_t *o, const char *key, json_t *v)
+{
+    return o != NULL && json_object_set_new(o, key, v) == 0 ? 0 : -1;
+}
+
+/* Text from certificates, hooks and peers: made valid UTF-8, never dropped. */
+static int
+put_text(json_t *o, const char *key, const char *s)
+{
+    return put(o, key, evc_text_jstring(s));
+}
+
+static int
+cert_json(const struct evc_renew_cert *c, json_t *certs)
+{
+    json_t *o = json_object();
+
+    if (put_text(o, "store", c->store) != 0 ||
+        put(o, "role", json_string(evc_role_name(c->role))) != 0 ||
+        put(o, "status", json_string(evc_status_name(c->status))) != 0 ||
+        put(o, "kind", json_string(evc_kind_name(c->kind))) != 0 ||
+        put_text(o, "subject", c->subject) != 0 ||
+        put(o, "not_after", time_json(c->not_after)) != 0 ||
+        put(o, "sha256", fp_json(1, c->sha256)) != 0) {
+        json_decref(o);
+        return -1;
+    }
+    return json_array_append_new(certs, o) == 0 ? 0 : -1;
+}
+
+static int
+action_json(const struct evc_renew_action *a, json_t *acts)
+{
+    json_t *o = json_object(), *h = NULL, *v = NULL;
+
+    if (put_text(o, "action", a->action) != 0 || put_text(o, "store", a->store) != 0 ||
+        put_text(o, "reason", a->reason) != 0 ||
+        put(o, "old_sha256", fp_json(a->has_old, a->old_sha256)) != 0 ||
+        put(o, "new_sha256", fp_json(a->has_new, a->new_sha256)) != 0 ||
+        put(o, "activate_at", a->activate_at != 0 ? time_json(a->activate_at) : json_null()) != 0 ||
+        put(o, "done", json_boolean(a->done)) != 0 || put_text(o, "detail", a->detail) != 0) {
+        goto fail;
+    }
+    if (a->hook_ran || a->hook_status == -1) {
+        h = json_object();
+        if (put(h, "status", json_integer(a->hook_status)) != 0 ||
+            put_text(h, "output", a->hook_output) != 0) {
+            goto fail;
+        }
+        if (put(o, "hook", h) != 0) {
+            h = NULL; /* taken */
+            goto fail;
+        }
+        h = NULL;
+    }
+    if (a->verified != 0) {
+        v = json_object();
+        if (put(v, "served", json_boolean(a->verified > 0)) != 0 ||
+            put_text(v, "detail", a->verify_detail) != 0) {
+            goto fail;
+        }
+        if (put(o, "verify", v) != 0) {
+            v = NULL;
+            goto fail;
+        }
+        v = NULL;
+    }
+    return json_array_append_new(acts, o) == 0 ? 0 : -1;
+fail:
+    json_decref(h);
+    json_decref(v);
+    json_decref(o);
+    return -1;
+}
+
 int
 evc_renew_report_json(const struct evc_renew_result *r, int dry_run, evc_time now,
                       const char *error, FILE *out)
 {
     json_t *root = json_object(), *certs = json_array(), *acts = json_array();
-    int ok;
+    int ret = -1;
 
-    json_object_set_new(root, "at", time_json(now));
-    json_object_set_new(root, "dry_run", json_boolean(dry_run));
-    json_object_set_new(root, "error", error != NULL ? json_string(error) : json_null());
+    if (put(root, "at", time_json(now)) != 0 || put(root, "dry_run", json_boolean(dry_run)) != 0 ||
+        put(root, "error", error != NULL ? evc_text_jstring(error) : json_null()) != 0 ||
+        certs == NULL || acts == NULL) {
+        goto out;
+    }
     for (size_t i = 0; i < r->ncerts; i++) {
-        const struct evc_renew_cert *c = &r->certs[i];
-
-        json_array_append_new(
-            certs, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "store", c->store, "role",
-                             evc_role_name(c->role), "status", evc_status_name(c->status), "kind",
-                             evc_kind_name(c->kind), "subject", c->subject, "not_after",
-                             time_json(c->not_after), "sha256", fp_json(1, c->sha256)));
+        if (cert_json(&r->certs[i], certs) != 0) {
+            goto out;
+        }
     }
     for (size_t i = 0; i < r->nactions; i++) {
-        const struct evc_renew_action *a = &r->actions[i];
-
-        json_array_append_new(
-            acts, json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:b, s:s}", "action", a->action,
-                            "store", a->store, "reason", a->reason, "old_sha256",
-                            fp_json(a->has_old, a->old_sha256), "new_sha256",
-                            fp_json(a->has_new, a->new_sha256), "activate_at",
-                            a->activate_at != 0 ? time_json(a->activate_at) : json_null(), "done",
-                            a->done, "detail", a->detail));
-        json_t *last = json_array_get(acts, json_array_size(acts) - 1);
-
-        if (a->hook_ran || a->hook_status == -1) {
-            json_object_set_new(
-                last, "hook",
-                json_pack("{s:i, s:s}", "status", a->hook_status, "output", a->hook_output));
-        }
-        if (a->verified != 0) {
-            json_object_set_new(
-                last, "verify",
-                json_pack("{s:b, s:s}", "served", a->verified > 0, "detail", a->verify_detail));
+        if (action_json(&r->actions[i], acts) != 0) {
+            goto out;
         }
     }
-    json_object_set_new(root, "certificates", certs);
-    json_object_set_new(root, "actions", acts);
-    ok = json_dumpf(root, out, JSON_INDENT(2)) == 0;
-    fputc('\n', out);
+    /* The arrays go into root; from here root owns them. */
+    if (json_object_set(root, "certificates", certs) != 0 ||
+        json_object_set(root, "actions", acts) != 0) {
+        goto out;
+    }
+    if (json_dumpf(root, out, JSON_INDENT(2)) != 0 || fputc('\n', out) == EOF || ferror(out)) {
+        goto out;
+    }
+    ret = 0;
+out:
+    json_decref(certs);
+    json_decref(acts);
     json_decref(root);
-    return ok ? 0 : -1;
+    return ret;
 }

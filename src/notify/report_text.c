@@ -3,7 +3,8 @@
  * The table a person reads: one row per certificate, soonest to expire
  * first, columns aligned, status coloured on a terminal. Rows are kept
  * until the end because sorting needs them all. Every string from a
- * certificate or a file name passes through evc_text_vis() first.
+ * certificate or a file name passes through evc_text_vis() first, and a
+ * subject is cut at EVC_TEXT_SHOW_MAX bytes.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -35,7 +36,7 @@ text_render(const struct evc_report *rep, const struct evc_finding *f, struct ev
     if ((r = evc_buf_printf(b, "%" PRId64 "\t%s\t%s\t%s\t%s\t", f->seconds_left, f->status, left,
                             na, f->kind)) != 0 ||
         (r = evc_text_vis(b, f->path)) != 0 || (r = evc_buf_printf(b, "[%zu]\t", f->index)) != 0 ||
-        (r = evc_text_vis(b, f->subject)) != 0) {
+        (r = evc_text_nvis(b, f->subject, EVC_TEXT_SHOW_MAX)) != 0) {
         return r;
     }
     return evc_buf_putc(b, '\n');

@@ -2,8 +2,9 @@
 /*
  * The handshake extension on both ends, with OpenSSL's custom extension
  * API. The only bytes laid out by hand in evercert are these: a uint64
- * in the ClientHello and the SA's DER in EncryptedExtensions, each read
- * with an explicit length check.
+ * in the ClientHello and the SA's DER in EncryptedExtensions (only an SA
+ * of at most EVC_SA_HANDSHAKE_MAX bytes), each read with an explicit
+ * length check.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -114,12 +115,17 @@ ext_add(SSL *s, unsigned int type, unsigned int context, const unsigned char **o
         return 1;
     }
     if (context == SSL_EXT_TLS1_3_ENCRYPTED_EXTENSIONS) {
-        /* Only when the client said which generation it has, and ours is newer. */
+        /*
+         * Only when the client said which generation it has, and ours is
+         * newer; and only an SA every OpenSSL client accepts in this
+         * message (EVC_SA_HANDSHAKE_MAX): a larger one would fail the
+         * handshake, so it goes by push and URL only.
+         */
         struct conn_state *c = SSL_get_ex_data(s, conn_idx);
         struct evc_tls_sa *sa = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(s), evc_tls_ctx_sa_idx);
 
         if (c == NULL || !c->have_set || sa == NULL || sa->generation <= c->have ||
-            sa->len > 0xffff) {
+            sa->len > EVC_SA_HANDSHAKE_MAX) {
             return 0;
         }
         *out = sa->der;

@@ -115,8 +115,13 @@ evc_tls_server_load(struct evc_tls_server *s, const char *cert, const char *key,
         goto out;
     }
     if (sa_path != NULL) {
+        /* The SA may appear later; one that is there but unusable is an error. */
         evc_buf_reset(&b);
-        if (evc_file_read(sa_path, EVC_SA_MAX, &b, NULL) == 0) {
+        if ((r = evc_file_read(sa_path, EVC_SA_MAX, &b, err)) != 0 && r != EVC_ERR_NOENT) {
+            evc_err_set(err, r, "%s: %s; the old pair stays", sa_path, evc_err_message(err));
+            goto out;
+        }
+        if (r == 0) {
             if ((r = evc_sa_decode(b.data, b.len, &decoded, err)) != 0) {
                 evc_err_set(err, r, "%s: %s", sa_path, evc_err_message(err));
                 goto out;

@@ -3,12 +3,14 @@
 #
 # evercert announce and inspect against openssl: the SA is a CMS that
 # `openssl cms` verifies; inspect's decision and exit status (0 accept,
-# 1 queue, 2 reject) for what an operator meets.
+# 1 queue, 2 reject) for what an operator meets; the 64 KiB cap at both
+# sides, the handshake's cap announced, serviceName checked when read.
 #
 # usage: announce.sh PATH-TO-EVERCERT
 set -u
 EVC=${1:?usage: announce.sh PATH-TO-EVERCERT}
 EVC=$(cd "$(dirname "$EVC")" && pwd)/$(basename "$EVC")
+HERE=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d /tmp/evc-announce-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 pass=0
@@ -124,6 +126,57 @@ status "announce with a key that does not match" 3 "$EVC" announce --current cur
 check "nothing written" test ! -e x.sa
 status "announce without --service" 3 "$EVC" announce --current cur.crt --current-key cur.key \
     --successor new.crt --successor-key new.key --generation 5 --activate-at "$(at '+1 day')" --out x.sa
+
+# --- sizes and names -------------------------------------------------------
+# The 64 KiB cap is exact: an SA of 65,536 bytes is written and read, one of
+# 65,537 is not (sa_pad.sh makes them).
+. "$HERE/sa_pad.sh"
+pad_setup
+pad_find 65536
+len=$PAD_LEN
+check "sa_pad.sh finds a padding for 65,536 bytes" test "$len" -gt 0
+status "an SA of 65,536 bytes is written" 0 pad_sa max.sa "$PAD_CERT" "$len"
+check "it is 65,536 bytes" test "$(pad_size max.sa)" = 65536
+check "announce warns that the handshake cannot carry it, naming the size and the cap" \
+    grep -q "max.sa: warning: the SA is 65536 bytes, over the 16384 the TLS handshake carries; it goes by the push channel and URL only" "$T/err"
+status "inspect reads an SA of 65,536 bytes" 0 "$EVC" inspect max.sa --format json
+check "all of it" jq -e ".generation == 9 and (.service | length) == $len" "$T/out"
+check "openssl cms verifies it" openssl cms -verify -noverify -inform DER -in max.sa -out /dev/null
+status "an SA of 65,537 bytes is refused" 3 pad_sa over.sa "$PAD_CERT" $((len + 1))
+check "naming its size and the cap" grep -q "65537 bytes, over 65536" "$T/err"
+check "and nothing is written" test ! -e over.sa
+cp max.sa over.sa && printf 'x' >>over.sa
+status "inspect refuses 65,537 bytes" 3 "$EVC" inspect over.sa
+check "as too large, before reading it" grep -q "over 65536" "$T/err"
+status "inspect --trusted rejects 65,537 bytes" 2 "$EVC" inspect over.sa --trusted pad-cur.crt
+status "an SA the handshake carries" 0 sa small.sa new.crt new.key 5
+check "gets no warning" test ! -s "$T/err"
+
+# serviceName is a host name or an IP address; anything else is a malformed SA.
+status "announce refuses a wildcard service" 3 "$EVC" announce --current cur.crt --current-key cur.key \
+    --successor new.crt --successor-key new.key --service '*.web.test' --generation 5 \
+    --activate-at "$(at '+1 day')" --out x.sa
+check "saying why" grep -q "host name or an IP address" "$T/err"
+status "announce takes an IP address" 0 "$EVC" announce --current cur.crt --current-key cur.key \
+    --successor new.crt --successor-key new.key --service 127.0.0.1 --generation 5 \
+    --activate-at "$(at '+1 day')" --out ip.sa
+# A properly signed SA whose serviceName is ESC [31m web (8 bytes for "web.test").
+openssl cms -verify -noverify -inform DER -in good.sa -out content.der 2>/dev/null
+perl -0777 -pe 's/web\.test/\e[31mweb/' content.der >esc.der
+openssl cms -sign -binary -nodetach -nosmimecap -outform DER -in esc.der -out esc.sa \
+    -signer cur.crt -inkey cur.key -signer new.crt -inkey new.key 2>/dev/null
+check "the escape is in the signed SA" sh -c "openssl cms -verify -noverify -inform DER -in esc.sa -out - 2>/dev/null | grep -q \"\$(printf '\033')\""
+status "inspect: a serviceName with ESC is malformed" 3 "$EVC" inspect esc.sa
+check "named as a bad serviceName" grep -q "bad serviceName" "$T/err"
+check "the escape reaches no terminal" sh -c "! grep -q \"\$(printf '\033')\" '$T/out' '$T/err'"
+status "inspect --trusted rejects it" 2 "$EVC" inspect esc.sa --trusted cur.crt
+status "inspect --format json: nothing, exit 3" 3 "$EVC" inspect esc.sa --format json
+check "no JSON for it" test ! -s "$T/out"
+perl -0777 -pe 's/web\.test/\xff\xfeweb.te/' content.der >bad8.der
+openssl cms -sign -binary -nodetach -nosmimecap -outform DER -in bad8.der -out bad8.sa \
+    -signer cur.crt -inkey cur.key -signer new.crt -inkey new.key 2>/dev/null
+status "inspect: a serviceName that is not UTF-8 is malformed" 3 "$EVC" inspect bad8.sa
+check "named as a bad serviceName too" grep -q "bad serviceName" "$T/err"
 
 echo "announce.sh: $pass passed, $fail failed"
 [ "$fail" = 0 ]

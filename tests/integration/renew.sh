@@ -455,5 +455,64 @@ echo "crash test: $steps crash points, $broken broken stores, $unfinished unfini
 check "at least 200 crash points" test "$steps" -ge 200
 check "0 broken stores" test "$broken" = 0
 
+# --- 7. untrusted text: names and hook output, escaped for people, valid JSON ----
+# pin's subject holds ESC [31m and, as a T61String, the C1 control CSI (0x9b)
+# that terminals obey too (OpenSSL 3 refuses to load a name that is not valid
+# in its own encoding, so the bytes that are not UTF-8 come from hooks): web's
+# hook prints such bytes and succeeds, pin's prints them and fails.
+cd "$T" || exit 1
+setup U
+cd U || exit 1
+"$EVC" selfsign --cn 'pin QQQQQQQQ' --san DNS:pin.test --days 30 --at "$(at '-25 days')" \
+    --out-cert q.crt --out-key q.key >/dev/null
+openssl x509 -in q.crt -outform DER -out q.der
+perl -0777 -pe 's/\x0c\x0cpin QQQQQQQQ/\x14\x0cpin \e[31m\x9b\xff\xfe/g' q.der >q2.der
+openssl x509 -inform DER -in q2.der -signkey q.key -preserve_dates -out pin.crt 2>/dev/null
+mv q.key pin.key
+ESC=$(printf '\033') CSI=$(printf '\302\233') FF=$(printf '\377')
+sed -i 's|^after_replace = .*|after_replace = printf '"'"'\\377\\376 reloaded \\033[2J\\300\\257\\n'"'"'|' c.ini
+sed -i 's|^key = pin.key|key = pin.key\nafter_replace = printf '"'"'\\377 broken \\033]0;owned\\007\\n'"'"' >\&2 \&\& exit 5\nafter_replace_shell = true|' c.ini
+status "scan prints the hostile subject" 1 "$EVC" scan pin.crt
+check "scan text: no ESC, no CSI" sh -c "! grep -q '$ESC\\|$CSI' '$T/out'"
+check "scan text: both shown escaped" grep -qF 'CN=pin \\1B[31m\u009b' "$T/out"
+status "scan --format json" 1 "$EVC" scan --format json pin.crt
+check "scan json: jq reads the subject" jq -e '.certificates[0].subject | startswith("CN=pin ")' "$T/out"
+status "renew with a hostile subject" 0 "$EVC" renew --config c.ini
+check "renew text: no ESC, no CSI" sh -c "! grep -q '$ESC\\|$CSI' '$T/out'"
+check "renew text: the subject shown escaped" grep -qF 'CN=pin \\1B[31m\u009b' "$T/out"
+cp -a . ../U2
+cp -a . ../U3
+status "activate, hooks printing bytes that are not UTF-8, as JSON" 1 "$EVC" activate --config c.ini --at "$(at '+2 hours')" --format json
+cp "$T/out" ../untrusted.json
+check "activate json parses" jq -e . ../untrusted.json
+check "the hostile subject is listed" jq -e '[.certificates[] | select(.store == "pin" and (.subject | startswith("CN=pin ")))] | length > 0' ../untrusted.json
+check "web's activate action is there, with its hook output" jq -e '.actions[] | select(.action == "activate" and .store == "web" and .hook.status == 0 and (.hook.output | startswith("\ufffd\ufffd reloaded")))' ../untrusted.json
+check "pin's failed activate action is there, with the failure" jq -e '.actions[] | select(.action == "activate" and .store == "pin" and .hook.status == 5 and (.detail | contains("broken")))' ../untrusted.json
+check "activate json: no byte that is not UTF-8" sh -c "! grep -q '$FF' ../untrusted.json"
+cd ../U2 || exit 1
+status "the same, as text" 1 "$EVC" activate --config c.ini --at "$(at '+2 hours')"
+check "activate text: no ESC, no CSI, no byte that is not UTF-8" sh -c "! grep -q '$ESC\\|$CSI\\|$FF' '$T/out'"
+check "activate text: the failure shown escaped" grep -qF '(after_replace failed (exit 5): \xff broken \x1b]0;owned\x07)' "$T/out"
+# The monitor keeps the same in its history.
+cd ../U3 || exit 1
+"$EVC" monitor --config c.ini --once --at "$(at '+2 hours')" >/dev/null 2>&1
+status "history --format json" 0 "$EVC" history --config c.ini --format json
+check "history json: pin's failed activation is there" jq -e '.replacements[] | select(.action == "activate" and .store == "pin" and (.detail | contains("broken")))' "$T/out"
+check "history json: no byte that is not UTF-8" sh -c "! grep -q '$FF' '$T/out'"
+status "history as text" 0 "$EVC" history --config c.ini
+check "history text: the failure shown escaped" grep -qF 'after_replace failed (exit 5): \xff broken \x1b]0;owned\x07' "$T/out"
+check "history text: no ESC, no byte that is not UTF-8" sh -c "! grep -q '$ESC\\|$FF' '$T/out'"
+# A wildcard cannot be an SA's service name: it speaks for the first name that can be.
+cd "$T" || exit 1
+setup W
+cd W || exit 1
+rm web.crt web.key
+"$EVC" issue --ca root --cn web.test --san 'DNS:*.web.test,DNS:web.test' --days 30 \
+    --at "$(at '-20 days')" --out-cert web.crt --out-key web.key >/dev/null
+status "renew a certificate whose first name is a wildcard" 0 "$EVC" renew --config c.ini
+status "its SA reads" 0 "$EVC" inspect web.crt.sa --format json
+check "and speaks for web.test" jq -e '.service == "web.test"' "$T/out"
+cd "$T" || exit 1
+
 echo "renew.sh: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -4,8 +4,9 @@
 # evercert serve and probe against real peers: curl and openssl s_client
 # (which know nothing of the extension) against evercert serve; probe
 # against openssl s_server (no extension: no SA, no error); the hot swap
-# when the files change, a broken pair refused, the SA in the handshake,
-# and the push channel.
+# when the files change, a broken pair refused, the SA in the handshake
+# (only up to its cap: every client's handshake succeeds), and the push
+# channel.
 #
 # usage: tls.sh PATH-TO-EVERCERT PATH-TO-LOADSWAP
 set -u
@@ -13,6 +14,7 @@ EVC=${1:?usage: tls.sh PATH-TO-EVERCERT PATH-TO-LOADSWAP}
 EVC=$(cd "$(dirname "$EVC")" && pwd)/$(basename "$EVC")
 LOAD=${2:?usage: tls.sh PATH-TO-EVERCERT PATH-TO-LOADSWAP}
 LOAD=$(cd "$(dirname "$LOAD")" && pwd)/$(basename "$LOAD")
+HERE=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d /tmp/evc-tls-XXXXXX)
 PIDS=
 cleanup() {
@@ -103,6 +105,47 @@ sleep 0.5
 "$EVC" probe 127.0.0.1:$SPORT --servername web.test --trust root/ca.crt >plain.out 2>&1
 check "probe against openssl s_server exits 0" test $? = 0
 check "and reports no SA" grep -q "^SA *none" plain.out
+
+# The handshake carries an SA of at most 16,384 bytes; a larger one goes by
+# push (and URL) only, and every client's handshake still succeeds: OpenSSL
+# clients refuse EncryptedExtensions over 20,000 bytes.
+. "$HERE/sa_pad.sh"
+pad_setup
+for n in 16384 16385 20000; do
+    pad_find $n && pad_sa pad$n.sa "$PAD_CERT" "$PAD_LEN" 2>/dev/null
+    check "an SA of $n bytes for the test" test "$(pad_size pad$n.sa)" = $n
+done
+HPORT=$((PORT + 4))
+HAPORT=$((PORT + 5))
+cp pad16384.sa big.sa
+"$EVC" serve --cert a.crt --key a.key --sa big.sa --listen 127.0.0.1:$HPORT \
+    --announce-listen 127.0.0.1:$HAPORT 2>big.log &
+PIDS="$PIDS $!"
+check "serve starts with an SA at the cap" wait_for big.log "listening on 127.0.0.1:$HPORT" 5
+check "at the cap: probe gets it in the handshake" sh -c "'$EVC' probe 127.0.0.1:$HPORT --servername web.test --trust root/ca.crt --out got16384.sa | grep -q 'generation 9'"
+check "byte for byte" cmp got16384.sa pad16384.sa
+check "and serve says nothing about its size" sh -c "! grep -q 'over the 16384' big.log"
+swaps=0
+for n in 16385 20000; do
+    cp pad$n.sa big.sa.tmp && mv big.sa.tmp big.sa
+    swaps=$((swaps + 1))
+    check "an SA of $n bytes is loaded" sh -c "i=0; while [ \$(grep -c '^evercert serve: serving' big.log) -lt $swaps ] && [ \$i -lt 50 ]; do sleep 0.1; i=\$((i + 1)); done; grep -q 'big.sa: the SA is $n bytes, over the 16384 the handshake carries; it goes by the push channel and URL only' big.log"
+    "$EVC" probe 127.0.0.1:$HPORT --servername web.test --trust root/ca.crt >probe$n.out 2>&1
+    check "$n bytes: the evercert client's handshake succeeds" test $? = 0
+    check "$n bytes: with no SA in it" grep -q '^SA *none' probe$n.out
+    check "$n bytes: curl's handshake succeeds" sh -c "curl -sSf --cacert root/ca.crt --resolve web.test:$HPORT:127.0.0.1 https://web.test:$HPORT/ | grep -qx $(fp a.crt)"
+    check "$n bytes: s_client's handshake succeeds" sh -c "echo | openssl s_client -connect 127.0.0.1:$HPORT -servername web.test -CAfile root/ca.crt -verify_return_error 2>&1 | grep -q 'Verify return code: 0 (ok)'"
+    openssl s_client -connect 127.0.0.1:$HAPORT -servername web.test -CAfile root/ca.crt -quiet </dev/zero >pushed$n.bin 2>/dev/null &
+    p=$!
+    i=0; while [ "$(stat -c %s pushed$n.bin 2>/dev/null || echo 0)" -lt $n ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    kill $p 2>/dev/null
+    check "$n bytes: the push channel carries it whole" cmp pushed$n.bin pad$n.sa
+done
+# The same SA written again is loaded again, but not announced again.
+cp pad20000.sa big.sa.tmp && mv big.sa.tmp big.sa
+i=0; while [ "$(grep -c '^evercert serve: serving' big.log)" -lt 3 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+check "the same SA is read again" test "$(grep -c '^evercert serve: serving' big.log)" = 3
+check "its size is said once per SA" test "$(grep -c 'over the 16384 the handshake carries' big.log)" = 2
 
 # Bad arguments.
 "$EVC" serve --cert nowhere.crt --key live.key --listen 127.0.0.1:$SPORT 2>bad.err

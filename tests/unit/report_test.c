@@ -1,16 +1,23 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The three report formats, fed findings by hand and read back. */
+/*
+ * The three report formats, fed findings by hand and read back; the
+ * renewal report with hostile subjects and hook output.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "evercert/log.h"
+#include "evercert/renew_report.h"
 #include "evercert/report.h"
+#include "base/text.h"
 
 static const char *const sans[] = {"DNS:a.example", "IP:127.0.0.1"};
 
@@ -43,7 +50,7 @@ run(enum evc_report_format fmt, const struct evc_finding *fs, size_t n)
     struct evc_report *rep;
     struct evc_buf b;
     struct evc_summary sum = {0};
-    char *out = NULL;
+    char *out = NULL, *copy;
     size_t outlen = 0;
     FILE *f = open_memstream(&out, &outlen);
 
@@ -65,7 +72,11 @@ run(enum evc_report_format fmt, const struct evc_finding *fs, size_t n)
     evc_report_free(rep);
     evc_buf_free(&b);
     fclose(f);
-    return out;
+    /* A copy, so no compiler takes the result for a pointer into this frame. */
+    copy = strdup(out);
+    free(out);
+    assert_non_null(copy);
+    return copy;
 }
 
 static void
@@ -151,6 +162,112 @@ test_prometheus_grouped(void **state)
     free(out);
 }
 
+/* A subject with an escape sequence and bytes that are not UTF-8; a hook that printed the same. */
+static void
+renew_result(struct evc_renew_result *r, struct evc_renew_cert *c, struct evc_renew_action *a,
+             char *long_subject)
+{
+    memset(r, 0, sizeof(*r));
+    memset(c, 0, 2 * sizeof(*c));
+    memset(a, 0, sizeof(*a));
+    c[0].store = "web";
+    c[0].subject = "CN=\x1b[31mevil\xff\xfe,O=\xc0\xaf";
+    c[0].not_after = 1800000000;
+    c[1].store = "web";
+    c[1].subject = long_subject;
+    a->action = "activate";
+    a->reason = "due";
+    a->store = "web";
+    a->done = 1;
+    a->hook_ran = 1;
+    a->hook_status = 0;
+    snprintf(a->hook_output, sizeof(a->hook_output), "reloaded \xff\xfe \x1b]0;owned\x07");
+    snprintf(a->detail, sizeof(a->detail), "after_replace ran \xed\xa0\x80");
+    r->certs = c;
+    r->ncerts = 2;
+    r->actions = a;
+    r->nactions = 1;
+}
+
+static void
+test_renew_report_untrusted(void **state)
+{
+    struct evc_renew_result r;
+    struct evc_renew_cert c[2];
+    struct evc_renew_action a;
+    char long_subject[6000], *out = NULL;
+    size_t outlen = 0;
+    FILE *f;
+    json_t *j, *act;
+    json_error_t je;
+
+    (void)state;
+    memset(long_subject, 'x', sizeof(long_subject) - 1);
+    memcpy(long_subject, "CN=", 3);
+    long_subject[sizeof(long_subject) - 1] = '\0';
+    renew_result(&r, c, &a, long_subject);
+    /* JSON: valid, whole, the activate action there with its hook output. */
+    f = open_memstream(&out, &outlen);
+    assert_int_equal(evc_renew_report_json(&r, 0, 1800000000, NULL, f), 0);
+    fclose(f);
+    j = json_loads(out, 0, &je);
+    assert_non_null(j);
+    assert_int_equal(json_array_size(json_object_get(j, "certificates")), 2);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(j, "certificates"), 0), "subject")),
+                        "CN=\x1b[31mevil\xef\xbf\xbd\xef\xbf\xbd,O=\xef\xbf\xbd\xef\xbf\xbd");
+    act = json_array_get(json_object_get(j, "actions"), 0);
+    assert_string_equal(json_string_value(json_object_get(act, "action")), "activate");
+    assert_non_null(strstr(
+        json_string_value(json_object_get(json_object_get(act, "hook"), "output")), "reloaded"));
+    assert_null(strchr(out, '\x1b'));
+    json_decref(j);
+    free(out);
+    /* Text: no escape, no invalid byte, the long subject cut. */
+    out = NULL;
+    f = open_memstream(&out, &outlen);
+    assert_int_equal(evc_renew_report_text(&r, 0, 1800000000, f), 0);
+    fclose(f);
+    assert_null(strchr(out, '\x1b'));
+    assert_null(strchr(out, '\xff'));
+    assert_null(strchr(out, '\x07'));
+    assert_non_null(strstr(out, "CN=\\x1b[31mevil\\xff\\xfe,O=\\xc0\\xaf"));
+    assert_non_null(strstr(out, "after_replace ran \\xed\\xa0\\x80"));
+    assert_non_null(strstr(out, "xxx..."));
+    assert_true(outlen < 4000);
+    free(out);
+}
+
+/* The message log escapes what its lines quote, for every sink. */
+static void
+test_log_escapes(void **state)
+{
+    struct evc_log l;
+    char path[] = "/tmp/evc-log-XXXXXX", got[512];
+    int fd = mkstemp(path), saved = dup(2);
+    FILE *f;
+    size_t n;
+
+    (void)state;
+    assert_true(fd >= 0 && saved >= 0);
+    fflush(stderr);
+    assert_true(dup2(fd, 2) == 2);
+    evc_log_init(&l, NULL, "evercert monitor");
+    evc_logf(&l, 3, "hook said: %s", "\xff\xfe ok \x1b[2J\xc2\x9b\ttab");
+    fflush(stderr);
+    assert_true(dup2(saved, 2) == 2);
+    close(saved);
+    f = fdopen(fd, "r");
+    assert_non_null(f);
+    rewind(f);
+    n = fread(got, 1, sizeof(got) - 1, f);
+    got[n] = '\0';
+    fclose(f);
+    unlink(path);
+    assert_string_equal(got,
+                        "evercert monitor: hook said: \\xff\\xfe ok \\x1b[2J\\u009b\\x09tab\n");
+}
+
 int
 main(void)
 {
@@ -158,6 +275,8 @@ main(void)
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_text_sorted_and_escaped),
         cmocka_unit_test(test_prometheus_grouped),
+        cmocka_unit_test(test_renew_report_untrusted),
+        cmocka_unit_test(test_log_escapes),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

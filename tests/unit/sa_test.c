@@ -2,7 +2,8 @@
 /*
  * Making and renewing certificates, and the Successor Announcement:
  * round trip, and every rejection of the reader (truncated, trailing,
- * oversize, not CMS, wrong content) and of the writer (Ed25519, no name).
+ * oversize, not CMS, wrong content, a serviceName that is no host name)
+ * and of the writer (Ed25519, no name); the 64 KiB cap at both sides.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include "evercert/announce.h"
 #include "evercert/ca.h"
 #include "evercert/stores.h"
+#include "sa_pad.h"
 
 #define NOW ((evc_time)1800000000)
 
@@ -238,6 +240,136 @@ test_sa_rejections(void **state)
 }
 
 static void
+test_sa_exact_cap(void **state)
+{
+    struct sa_pad p;
+    struct evc_buf b;
+    struct evc_sa *sa = NULL;
+    struct evc_err err = {0};
+
+    (void)state;
+    assert_int_equal(sa_pad_init(&p), 0);
+    assert_int_equal(sa_pad_find(&p, EVC_SA_MAX), 0);
+    evc_buf_init(&b, EVC_SA_MAX + 1);
+    /* 65,536 bytes: made and read. */
+    assert_int_equal(sa_pad_encode(&p, p.succ, p.namelen, &b), 0);
+    assert_int_equal(b.len, 65536);
+    assert_int_equal(evc_sa_decode(b.data, b.len, &sa, &err), 0);
+    assert_int_equal(sa->generation, 9);
+    evc_sa_free(sa);
+    sa = NULL;
+    /* One byte more, the same SA but a longer name: refused by the writer ... */
+    assert_int_equal(sa_pad_encode(&p, p.succ, p.namelen + 1, &b), EVC_ERR_LIMIT);
+    /* ... and 65,537 bytes by the reader, as too large before it is parsed. */
+    assert_int_equal(sa_pad_encode(&p, p.succ, p.namelen, &b), 0);
+    b.max = EVC_SA_MAX + 2;
+    assert_int_equal(evc_buf_putc(&b, 0), 0);
+    assert_int_equal(b.len, 65537);
+    assert_int_equal(evc_sa_decode(b.data, b.len, &sa, &err), EVC_ERR_LIMIT);
+    assert_null(sa);
+    assert_non_null(strstr(evc_err_message(&err), "65537"));
+    evc_buf_free(&b);
+    sa_pad_free(&p);
+}
+
+static void
+test_service_names(void **state)
+{
+    static const char *const good[] = {
+        "web.test",
+        "a",
+        "A-1.b2",
+        "xn--caf-dma.test",
+        "127.0.0.1",
+        "::1",
+        "2001:db8::1",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.test", /* 63 */
+    };
+    static const char *const bad[] = {
+        "",
+        "*.web.test",
+        "web..test",
+        ".web.test",
+        "web.test.",
+        "-a.test",
+        "a-.test",
+        "we_b.test",
+        "web test",
+        "\033[31mweb",
+        "caf\xc3\xa9.test",
+        "\xff\xfe",
+        "web\ttest",
+        "[::1]",
+        "127.0.0.1%lo",
+        "fe80::1%eth0",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.test", /* 64 */
+    };
+    char longest[EVC_SA_SERVICE_MAX + 2];
+    const char *why = NULL;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        assert_int_equal(evc_sa_service_check(good[i], strlen(good[i]), &why), 0);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        why = NULL;
+        assert_int_equal(evc_sa_service_check(bad[i], strlen(bad[i]), &why), EVC_ERR_PARSE);
+        assert_non_null(why);
+    }
+    /* A NUL inside is not the end of the name. */
+    assert_int_equal(evc_sa_service_check("web\0.test", 9, NULL), EVC_ERR_PARSE);
+    assert_int_equal(evc_sa_service_check("1.2.3.4\0", 8, NULL), EVC_ERR_PARSE);
+    sa_pad_name(longest, EVC_SA_SERVICE_MAX);
+    assert_int_equal(evc_sa_service_check(longest, EVC_SA_SERVICE_MAX, NULL), 0);
+    sa_pad_name(longest, EVC_SA_SERVICE_MAX + 1);
+    assert_int_equal(evc_sa_service_check(longest, EVC_SA_SERVICE_MAX + 1, NULL), EVC_ERR_PARSE);
+}
+
+/* An SA whose serviceName holds an escape sequence is malformed when read. */
+static void
+test_sa_bad_service_read(void **state)
+{
+    struct pki *p = *state;
+    struct evc_buf b;
+    struct evc_sa *sa = NULL;
+    struct evc_err err = {0};
+    X509 *succ = NULL;
+    uint8_t *at;
+
+    evc_buf_init(&b, EVC_SA_MAX + 1);
+    encode(p, 1, &b, &succ);
+    /* The first "web.test" is the serviceName (the certificates come after it). */
+    at = memmem(b.data, b.len, "web.test", 8);
+    assert_non_null(at);
+    memcpy(at, "\033[31mweb", 8);
+    assert_int_equal(evc_sa_decode(b.data, b.len, &sa, &err), EVC_ERR_PARSE);
+    assert_null(sa);
+    assert_non_null(strstr(evc_err_message(&err), "bad serviceName"));
+    assert_null(strchr(evc_err_message(&err), '\033'));
+    memcpy(at, "*.b.test", 8);
+    assert_int_equal(evc_sa_decode(b.data, b.len, &sa, &err), EVC_ERR_PARSE);
+    memcpy(at, "web.test", 8);
+    assert_int_equal(evc_sa_decode(b.data, b.len, &sa, &err), 0);
+    evc_sa_free(sa);
+    /* The writer refuses such names too. */
+    {
+        struct evc_sa_params sp;
+
+        memset(&sp, 0, sizeof(sp));
+        sp.service = "*.web.test";
+        sp.current = p->leaf;
+        sp.current_key = p->key;
+        sp.successor = succ;
+        sp.successor_key = p->key2;
+        assert_int_equal(evc_sa_encode(&sp, &b, &err), EVC_ERR_USAGE);
+        sp.service = "web\033.test";
+        assert_int_equal(evc_sa_encode(&sp, &b, &err), EVC_ERR_USAGE);
+    }
+    X509_free(succ);
+    evc_buf_free(&b);
+}
+
+static void
 test_deleted_header(void **state)
 {
     evc_time t = 0;
@@ -257,8 +389,13 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_make),           cmocka_unit_test(test_renew_keeps_the_attributes),
-        cmocka_unit_test(test_sa_round_trip),  cmocka_unit_test(test_sa_rejections),
+        cmocka_unit_test(test_make),
+        cmocka_unit_test(test_renew_keeps_the_attributes),
+        cmocka_unit_test(test_sa_round_trip),
+        cmocka_unit_test(test_sa_rejections),
+        cmocka_unit_test(test_sa_exact_cap),
+        cmocka_unit_test(test_service_names),
+        cmocka_unit_test(test_sa_bad_service_read),
         cmocka_unit_test(test_deleted_header),
     };
 

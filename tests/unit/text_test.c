@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -65,6 +66,119 @@ test_vis_and_prom(void **state)
     evc_buf_free(&b);
 }
 
+/* Each hostile input and what a terminal gets: nothing below 0x20, no DEL, no C1, valid UTF-8. */
+static void
+test_vis_table(void **state)
+{
+    static const struct {
+        const char *in, *out;
+    } t[] = {
+        {"plain", "plain"},
+        {"esc\033[2J\033]0;title\a", "esc\\x1b[2J\\x1b]0;title\\x07"},
+        {"nl\ncr\rnul-free", "nl\\x0acr\\x0dnul-free"},
+        {"del\x7f", "del\\x7f"},
+        {"csi \xc2\x9b"
+         "2J",
+         "csi \\u009b2J"},
+        {"bad \xff\xfe", "bad \\xff\\xfe"},
+        {"overlong / \xc0\xaf, NUL \xc0\x80", "overlong / \\xc0\\xaf, NUL \\xc0\\x80"},
+        {"overlong 3 \xe0\x80\xaf", "overlong 3 \\xe0\\x80\\xaf"},
+        {"surrogate \xed\xa0\x80", "surrogate \\xed\\xa0\\x80"},
+        {"past U+10FFFF \xf4\x90\x80\x80", "past U+10FFFF \\xf4\\x90\\x80\\x80"},
+        {"cut \xe6\x97", "cut \\xe6\\x97"},
+        {"Zürich 日本 \xf0\x9f\x94\x92", "Zürich 日本 \xf0\x9f\x94\x92"},
+        {"back\\slash", "back\\\\slash"},
+    };
+    struct evc_buf b;
+
+    (void)state;
+    evc_buf_init(&b, 4096);
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        evc_buf_reset(&b);
+        assert_int_equal(evc_text_vis(&b, t[i].in), 0);
+        assert_string_equal(evc_buf_str(&b), t[i].out);
+    }
+    evc_buf_free(&b);
+}
+
+static void
+test_nvis_cut(void **state)
+{
+    struct evc_buf b;
+
+    (void)state;
+    evc_buf_init(&b, 4096);
+    /* Fits: unchanged, no marker, even at exactly max. */
+    assert_int_equal(evc_text_nvis(&b, "abcdef", 6), 0);
+    assert_string_equal(evc_buf_str(&b), "abcdef");
+    /* Too long: cut and marked, within max. */
+    evc_buf_reset(&b);
+    assert_int_equal(evc_text_nvis(&b, "abcdefg", 6), 0);
+    assert_string_equal(evc_buf_str(&b), "abc...");
+    /* Never inside a character: 日 is 3 bytes, and 3 of 6 are kept for "...". */
+    evc_buf_reset(&b);
+    assert_int_equal(evc_text_nvis(&b, "a日本語", 6), 0);
+    assert_string_equal(evc_buf_str(&b), "a...");
+    evc_buf_reset(&b);
+    assert_int_equal(evc_text_nvis(&b, "a日本語", 7), 0);
+    assert_string_equal(evc_buf_str(&b), "a日...");
+    /* Never inside an escape: \x1b is 4 bytes. */
+    evc_buf_reset(&b);
+    assert_int_equal(evc_text_nvis(&b, "ab\033cdefgh", 8), 0);
+    assert_string_equal(evc_buf_str(&b), "ab...");
+    evc_buf_reset(&b);
+    assert_int_equal(evc_text_nvis(&b, "ab\033cdefgh", 9), 0);
+    assert_string_equal(evc_buf_str(&b), "ab\\x1b...");
+    /* A long hostile name stays within the limit. */
+    {
+        char big[5000];
+
+        for (size_t i = 0; i < sizeof(big) - 1; i++) {
+            big[i] = i % 3 == 0 ? '\033' : (char)0xff;
+        }
+        big[sizeof(big) - 1] = '\0';
+        evc_buf_reset(&b);
+        assert_int_equal(evc_text_nvis(&b, big, EVC_TEXT_SHOW_MAX), 0);
+        assert_true(b.len <= EVC_TEXT_SHOW_MAX);
+        assert_true(b.len > EVC_TEXT_SHOW_MAX - 8);
+        assert_memory_equal(b.data + b.len - 3, "...", 3);
+        assert_null(memchr(b.data, 0x1b, b.len));
+    }
+    evc_buf_free(&b);
+}
+
+static void
+test_utf8_and_jstring(void **state)
+{
+    struct evc_buf b;
+    json_t *j;
+    char *dump;
+
+    (void)state;
+    evc_buf_init(&b, 4096);
+    assert_int_equal(evc_text_utf8(&b, "ok é \xff \xc0\xaf \xed\xa0\x80 \033"), 0);
+    assert_string_equal(evc_buf_str(&b), "ok é \xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd "
+                                         "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \033");
+    evc_buf_free(&b);
+    /* jansson refuses invalid UTF-8 (json_string gives NULL); ours never does. */
+    for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+        j = evc_text_jstring(hostile[i]);
+        assert_non_null(j);
+        dump = json_dumps(j, JSON_ENCODE_ANY);
+        assert_non_null(dump);
+        json_decref(j);
+        j = json_loads(dump, JSON_DECODE_ANY, NULL);
+        assert_non_null(j);
+        assert_null(strchr(dump, 0x1b)); /* the escape is \u001b in the document */
+        free(dump);
+        json_decref(j);
+    }
+    assert_null(json_string("bad \xff"));
+    j = evc_text_jstring(NULL);
+    assert_string_equal(json_string_value(j), "");
+    json_decref(j);
+}
+
 static void
 test_hex(void **state)
 {
@@ -96,9 +210,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_roundtrip),
-        cmocka_unit_test(test_vis_and_prom),
-        cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_json_roundtrip),   cmocka_unit_test(test_vis_and_prom),
+        cmocka_unit_test(test_vis_table),        cmocka_unit_test(test_nvis_cut),
+        cmocka_unit_test(test_utf8_and_jstring), cmocka_unit_test(test_hex),
         cmocka_unit_test(test_buf_cap),
     };
 

@@ -2,8 +2,10 @@
 /*
  * The handshake extension in memory (a BIO pair, no sockets): the SA
  * travels only to a client that has an older generation, only in TLS 1.3,
- * only to a client that verified; a malformed ClientHello extension ends
- * the handshake; a swap leaves a connection in progress on its context.
+ * only to a client that verified, only when every OpenSSL client takes it
+ * (OpenSSL's limit on EncryptedExtensions measured here); a malformed
+ * ClientHello extension ends the handshake; a swap leaves a connection in
+ * progress on its context.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -22,12 +24,14 @@
 #include <sys/socket.h>
 
 #include <cmocka.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include "evercert/announce.h"
 #include "evercert/ca.h"
 #include "evercert/tls.h"
+#include "sa_pad.h"
 
 #define NOW ((evc_time)time(NULL))
 
@@ -145,7 +149,8 @@ handshake(SSL *c, SSL *s)
     BIO *cb, *sb;
     int cdone = 0, sdone = 0;
 
-    assert_int_equal(BIO_new_bio_pair(&cb, 0, &sb, 0), 1);
+    /* Room for a whole flight, so neither end waits to write. */
+    assert_int_equal(BIO_new_bio_pair(&cb, 256 * 1024, &sb, 256 * 1024), 1);
     SSL_set_bio(c, cb, cb);
     SSL_set_bio(s, sb, sb);
     SSL_set_connect_state(c);
@@ -300,6 +305,177 @@ test_swap_keeps_connections(void **state)
     assert_int_equal(evc_tls_server_load(f->srv, f->a_crt, f->a_key, NULL, f->sa, NOW, &err), 0);
 }
 
+/* --- how large an SA the handshake can carry ------------------------------ */
+
+static unsigned char *ee_bytes;
+static size_t ee_len;
+
+/* A server extension of ee_len bytes in EncryptedExtensions, as a server of any make could send. */
+static int
+ee_add(SSL *s, unsigned int type, unsigned int context, const unsigned char **out, size_t *outlen,
+       X509 *x, size_t chainidx, int *al, void *arg)
+{
+    (void)s;
+    (void)type;
+    (void)x;
+    (void)chainidx;
+    (void)al;
+    (void)arg;
+    if (context != SSL_EXT_TLS1_3_ENCRYPTED_EXTENSIONS) {
+        return 0;
+    }
+    *out = ee_bytes;
+    *outlen = ee_len;
+    return 1;
+}
+
+/* Does an evercert client finish a handshake whose EncryptedExtensions carry n bytes of ours? */
+static int
+ee_handshake(struct fx *f, SSL_CTX *sctx, size_t n, unsigned long *reason)
+{
+    SSL_CTX *cctx = client_ctx(f, 1, 0);
+    SSL *c = SSL_new(cctx), *s = SSL_new(sctx);
+    int ok;
+
+    ee_len = n;
+    SSL_set_tlsext_host_name(c, "web.test");
+    ERR_clear_error();
+    ok = handshake(c, s);
+    *reason = ok ? 0 : ERR_GET_REASON(ERR_peek_error());
+    ERR_clear_error();
+    SSL_free(c);
+    SSL_free(s);
+    SSL_CTX_free(cctx);
+    return ok;
+}
+
+static void
+test_openssl_ee_limit(void **state)
+{
+    struct fx *f = *state;
+    SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());
+    size_t lo = 1, hi = 65000;
+    unsigned long why;
+
+    ee_bytes = calloc(1, 65536);
+    assert_non_null(ee_bytes);
+    assert_non_null(sctx);
+    assert_int_equal(SSL_CTX_use_certificate_chain_file(sctx, f->a_crt), 1);
+    assert_int_equal(SSL_CTX_use_PrivateKey_file(sctx, f->a_key, SSL_FILETYPE_PEM), 1);
+    assert_int_equal(
+        SSL_CTX_add_custom_ext(sctx, EVC_TLS_EXT_TYPE,
+                               SSL_EXT_CLIENT_HELLO | SSL_EXT_TLS1_3_ENCRYPTED_EXTENSIONS, ee_add,
+                               NULL, NULL, NULL, NULL),
+        1);
+    /* The largest that passes, by bisection: lo passes, hi fails. */
+    assert_true(ee_handshake(f, sctx, lo, &why));
+    assert_false(ee_handshake(f, sctx, hi, &why));
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (ee_handshake(f, sctx, mid, &why)) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    print_message("OpenSSL %s: an extension of %zu bytes is the most EncryptedExtensions "
+                  "carries\n",
+                  OpenSSL_version(OPENSSL_VERSION_STRING), lo);
+    /* The client refuses the message as too large (20,000 bytes with the framing) ... */
+    assert_false(ee_handshake(f, sctx, lo + 1, &why));
+    assert_int_equal(why, SSL_R_EXCESSIVE_MESSAGE_SIZE);
+    assert_true(lo + 6 <= 20000);
+    /* ... and our cap leaves room for the server's other extensions. */
+    assert_true(EVC_SA_HANDSHAKE_MAX + 2048 <= lo);
+    SSL_CTX_free(sctx);
+    free(ee_bytes);
+    ee_bytes = NULL;
+}
+
+/* Serve an SA of n bytes; what the client got (see connect_with). */
+static long
+serve_sa_of(struct fx *f, struct sa_pad *p, size_t n)
+{
+    struct evc_buf b;
+    struct evc_err err = {0};
+    char path[128];
+    SSL_CTX *ctx = client_ctx(f, 1, 0);
+    FILE *fp;
+    long got;
+
+    evc_buf_init(&b, EVC_SA_MAX + 1);
+    assert_int_equal(sa_pad_find(p, n), 0);
+    assert_int_equal(sa_pad_encode(p, p->succ, p->namelen, &b), 0);
+    assert_int_equal(b.len, n);
+    snprintf(path, sizeof(path), "%s/pad.sa", f->dir);
+    fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(b.data, 1, b.len, fp), b.len);
+    fclose(fp);
+    assert_int_equal(evc_tls_server_load(f->srv, f->a_crt, f->a_key, NULL, path, NOW, &err), 0);
+    /* Whatever it says of the handshake, push and URL still have the whole SA. */
+    assert_int_equal(evc_tls_server_sa(f->srv, &b), 0);
+    assert_int_equal(b.len, n);
+    got = connect_with(f, ctx, 0, 1);
+    SSL_CTX_free(ctx);
+    evc_buf_free(&b);
+    return got;
+}
+
+static void
+test_sa_handshake_cap(void **state)
+{
+    struct fx *f = *state;
+    struct sa_pad p;
+    struct evc_err err = {0};
+
+    assert_int_equal(sa_pad_init(&p), 0);
+    /* At the cap: in the handshake, whole. */
+    assert_int_equal(serve_sa_of(f, &p, EVC_SA_HANDSHAKE_MAX), (long)EVC_SA_HANDSHAKE_MAX);
+    /* One byte over: not in the handshake, which still succeeds. */
+    assert_int_equal(serve_sa_of(f, &p, EVC_SA_HANDSHAKE_MAX + 1), 0);
+    /* Where OpenSSL clients used to fail, and at the 64 KiB cap: the same. */
+    assert_int_equal(serve_sa_of(f, &p, 20000), 0);
+    assert_int_equal(serve_sa_of(f, &p, EVC_SA_MAX), 0);
+    sa_pad_free(&p);
+    assert_int_equal(evc_tls_server_load(f->srv, f->a_crt, f->a_key, NULL, f->sa, NOW, &err), 0);
+}
+
+/* A missing SA file is no SA; one that is there but unusable is refused, the old context kept. */
+static void
+test_sa_file_unusable(void **state)
+{
+    struct fx *f = *state;
+    struct evc_err err = {0};
+    char path[128];
+    uint8_t fp[32];
+    uint64_t gen;
+    FILE *fp_big;
+
+    snprintf(path, sizeof(path), "%s/none.sa", f->dir);
+    assert_int_equal(evc_tls_server_load(f->srv, f->a_crt, f->a_key, NULL, path, NOW, &err), 0);
+    evc_tls_server_current(f->srv, fp, &gen);
+    assert_int_equal(gen, 0);
+    assert_int_equal(evc_tls_server_load(f->srv, f->a_crt, f->a_key, NULL, f->sa, NOW, &err), 0);
+    /* A directory, and a file one byte over the cap. */
+    assert_int_equal(evc_tls_server_load(f->srv, f->a_crt, f->a_key, NULL, f->dir, NOW, &err),
+                     EVC_ERR_NOT_REGULAR);
+    assert_non_null(strstr(evc_err_message(&err), f->dir));
+    snprintf(path, sizeof(path), "%s/big.sa", f->dir);
+    fp_big = fopen(path, "wb");
+    assert_non_null(fp_big);
+    for (size_t i = 0; i < EVC_SA_MAX + 1; i++) {
+        fputc(0x30, fp_big);
+    }
+    fclose(fp_big);
+    assert_int_equal(evc_tls_server_load(f->srv, f->a_crt, f->a_key, NULL, path, NOW, &err),
+                     EVC_ERR_TOO_LARGE);
+    assert_non_null(strstr(evc_err_message(&err), "big.sa"));
+    evc_tls_server_current(f->srv, fp, &gen);
+    assert_int_equal(gen, 7);
+}
+
 /* --- evc_tls_session over a loopback socket ------------------------------- */
 
 struct one_server {
@@ -429,6 +605,9 @@ main(void)
         cmocka_unit_test(test_unverified_client_reads_nothing),
         cmocka_unit_test(test_malformed_client_hello),
         cmocka_unit_test(test_swap_keeps_connections),
+        cmocka_unit_test(test_openssl_ee_limit),
+        cmocka_unit_test(test_sa_handshake_cap),
+        cmocka_unit_test(test_sa_file_unusable),
         cmocka_unit_test(test_session_times_each_step),
         cmocka_unit_test(test_session_untrusted_fails_with_alert),
     };
