@@ -15,6 +15,9 @@
 
 #include "evercert/agent.h"
 #include "evercert/ca.h"
+#include "evercert/limits.h"
+#include "evercert/state.h"
+#include "agent/agent_int.h"
 
 #define NOW ((evc_time)1800000000)
 #define HOUR 3600
@@ -202,14 +205,197 @@ test_frozen(void **state)
     EVP_PKEY_free(k);
 }
 
+/* --- one object at a time, exact caps ------------------------------------- */
+
+/* The header of an object of total bytes (SEQUENCE, long form when needed). */
+static size_t
+header(uint8_t *h, size_t total)
+{
+    size_t len, k = 0;
+
+    h[0] = 0x30;
+    if (total - 2 < 0x80) {
+        h[1] = (uint8_t)(total - 2);
+        return 2;
+    }
+    for (k = 1; k <= 4; k++) {
+        len = total - 2 - k;
+        if (k == 4 || len < ((size_t)1 << (8 * k))) {
+            break;
+        }
+    }
+    h[1] = (uint8_t)(0x80 | k);
+    for (size_t i = 0; i < k; i++) {
+        h[2 + i] = (uint8_t)(len >> (8 * (k - 1 - i)));
+    }
+    return 2 + k;
+}
+
+static void
+test_der_frame_caps(void **state)
+{
+    uint8_t h[8];
+    struct evc_err err = {0};
+    size_t total = 0, n;
+
+    (void)state;
+    /* 64 KiB means 65,536 bytes, header included, are allowed and 65,537 are not. */
+    n = header(h, EVC_SA_MAX);
+    assert_int_equal(n, 4);
+    assert_int_equal(evc_der_frame(h, n, EVC_SA_MAX, &total, &err), 0);
+    assert_int_equal(total, 65536);
+    n = header(h, EVC_SA_MAX + 1);
+    assert_int_equal(evc_der_frame(h, n, EVC_SA_MAX, &total, &err), EVC_ERR_LIMIT);
+    assert_non_null(strstr(err.detail, "an object of 65537 bytes, over the 65536-byte cap"));
+    assert_int_equal(total, 0);
+    /* The largest lengths do not wrap the cap check. */
+    {
+        static const uint8_t huge[] = {0x30, 0x84, 0xff, 0xff, 0xff, 0xff};
+
+        assert_int_equal(evc_der_frame(huge, sizeof(huge), EVC_SA_MAX, &total, &err),
+                         EVC_ERR_LIMIT);
+        assert_int_equal(evc_der_frame(huge, sizeof(huge), SIZE_MAX, &total, &err), 0);
+        assert_int_equal(total, 6 + (size_t)0xffffffff);
+    }
+    /* A 60,000-byte object is framed alone, whatever follows it. */
+    n = header(h, 60000);
+    assert_int_equal(evc_der_frame(h, n, EVC_SA_MAX, &total, &err), 0);
+    assert_int_equal(total, 60000);
+}
+
+/* While the header is incomplete, *total says how many bytes to have: never more than it. */
+static void
+test_der_frame_need(void **state)
+{
+    static const uint8_t obj[] = {0x30, 0x82, 0x01, 0x00};
+    static const uint8_t short_form[] = {0x30, 0x05};
+    struct evc_err err = {0};
+    size_t total = 99;
+
+    (void)state;
+    assert_int_equal(evc_der_frame(NULL, 0, EVC_SA_MAX, &total, &err), 1);
+    assert_int_equal(total, 2);
+    assert_int_equal(evc_der_frame(obj, 1, EVC_SA_MAX, &total, &err), 1);
+    assert_int_equal(total, 2);
+    assert_int_equal(evc_der_frame(obj, 2, EVC_SA_MAX, &total, &err), 1);
+    assert_int_equal(total, 4);
+    assert_int_equal(evc_der_frame(obj, 3, EVC_SA_MAX, &total, &err), 1);
+    assert_int_equal(total, 4);
+    assert_int_equal(evc_der_frame(obj, 4, EVC_SA_MAX, &total, &err), 0);
+    assert_int_equal(total, 4 + 256);
+    assert_int_equal(evc_der_frame(short_form, 2, EVC_SA_MAX, &total, &err), 0);
+    assert_int_equal(total, 7);
+    /* Three objects back to back: reading to each *total lands on each boundary. */
+    {
+        uint8_t stream[3 * 300];
+        size_t off = 0, objs = 0;
+
+        memset(stream, 0, sizeof(stream));
+        for (int i = 0; i < 3; i++) {
+            (void)header(stream + i * 300, 300);
+        }
+        while (off < sizeof(stream)) {
+            size_t have = 0;
+
+            /* Feed byte by byte as a reader would, up to what the framer asks. */
+            while (evc_der_frame(stream + off, have, EVC_SA_MAX, &total, &err) == 1) {
+                assert_true(total > have);
+                have = total;
+            }
+            assert_int_equal(total, 300);
+            off += total;
+            objs++;
+        }
+        assert_int_equal(objs, 3);
+    }
+}
+
+/* The rejection log: first BURST lines of a window, then one count when it is over. */
+static void
+test_ratelimit(void **state)
+{
+    struct evc_ratelimit rl;
+    unsigned held = 9, repeats = 9, out = 0;
+    int64_t due = 0, t = 1000000, win = 60000;
+
+    (void)state;
+    memset(&rl, 0, sizeof(rl));
+    assert_int_equal(evc_ratelimit_flush(&rl, t, win, 0, &held, &repeats, &due), 0);
+    assert_int_equal(due, 0);
+    for (int i = 0; i < 2000; i++) {
+        out += (unsigned)evc_ratelimit_take(&rl, t + i, 5, win, &held, &repeats);
+        assert_int_equal(held, 0);
+        evc_ratelimit_note(&rl, t + i);
+    }
+    assert_int_equal(out, 5);
+    /* Not over yet: nothing to tell, and when to ask again. */
+    assert_int_equal(evc_ratelimit_flush(&rl, t + 59999, win, 0, &held, &repeats, &due), 0);
+    assert_int_equal(due, t + win);
+    assert_int_equal(evc_ratelimit_flush(&rl, t + win, win, 0, &held, &repeats, &due), 1);
+    assert_int_equal(held, 1995);
+    assert_int_equal(repeats, 2000);
+    assert_int_equal(due, 0);
+    assert_int_equal(evc_ratelimit_flush(&rl, t + win + 1, win, 0, &held, &repeats, &due), 0);
+    /* The next window: its first line goes out after the count of the one before. */
+    assert_int_equal(evc_ratelimit_take(&rl, t + 2 * win, 5, win, &held, &repeats), 1);
+    assert_int_equal(held, 0);
+    for (int i = 0; i < 6; i++) {
+        (void)evc_ratelimit_take(&rl, t + 2 * win, 5, win, &held, &repeats);
+    }
+    assert_int_equal(evc_ratelimit_take(&rl, t + 3 * win, 5, win, &held, &repeats), 1);
+    assert_int_equal(held, 2);
+    assert_int_equal(repeats, 0);
+    /* A stop tells what is held at once. */
+    for (int i = 0; i < 7; i++) {
+        (void)evc_ratelimit_take(&rl, t + 3 * win + 1, 5, win, &held, &repeats);
+    }
+    assert_int_equal(evc_ratelimit_flush(&rl, t + 3 * win + 2, win, 1, &held, &repeats, &due), 1);
+    assert_int_equal(held, 3);
+    /* Nothing held: a window that ends says nothing. */
+    assert_int_equal(evc_ratelimit_take(&rl, t + 5 * win, 5, win, &held, &repeats), 1);
+    assert_int_equal(evc_ratelimit_flush(&rl, t + 5 * win, win, 0, &held, &repeats, &due), 0);
+    assert_int_equal(due, 0);
+    assert_int_equal(evc_ratelimit_flush(&rl, t + 7 * win, win, 0, &held, &repeats, &due), 0);
+}
+
+/* Refused rows kept: the newest that fit both caps, a prefix, nothing after the first miss. */
+static void
+test_keep(void **state)
+{
+    struct evc_keep k = {3, 1000, 0, 0, 0};
+    struct evc_keep b = {EVC_AGENT_REFUSED_MAX, EVC_AGENT_REFUSED_BYTES_MAX, 0, 0, 0};
+    size_t kept = 0;
+
+    (void)state;
+    assert_int_equal(evc_keep_next(&k, 400), 1);
+    assert_int_equal(evc_keep_next(&k, 600), 1); /* exactly at the byte cap */
+    assert_int_equal(evc_keep_next(&k, 1), 0);
+    assert_int_equal(evc_keep_next(&k, 0), 0); /* older ones go too, even if they would fit */
+    k = (struct evc_keep){3, 1000, 0, 0, 0};
+    for (int i = 0; i < 5; i++) {
+        kept += (size_t)evc_keep_next(&k, 10);
+    }
+    assert_int_equal(kept, 3); /* the row cap */
+    k = (struct evc_keep){3, 1000, 0, 0, 0};
+    assert_int_equal(evc_keep_next(&k, SIZE_MAX), 0); /* no wrap */
+    /* The caps hold the largest SA, and are what the state is bounded by. */
+    assert_int_equal(evc_keep_next(&b, EVC_SA_MAX), 1);
+    assert_true(EVC_AGENT_REFUSED_BYTES_MAX >= EVC_SA_MAX);
+    kept = 1;
+    while (evc_keep_next(&b, 3000)) {
+        kept++;
+    }
+    assert_int_equal(kept, EVC_AGENT_REFUSED_MAX);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_der_frame),
-        cmocka_unit_test(test_backoff),
-        cmocka_unit_test(test_trust_plan),
-        cmocka_unit_test(test_frozen),
+        cmocka_unit_test(test_der_frame),      cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_trust_plan),     cmocka_unit_test(test_frozen),
+        cmocka_unit_test(test_der_frame_caps), cmocka_unit_test(test_der_frame_need),
+        cmocka_unit_test(test_ratelimit),      cmocka_unit_test(test_keep),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
