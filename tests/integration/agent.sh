@@ -401,8 +401,10 @@ cap() { sed -n "s/^#define $1 \([0-9]*\).*/\1/p" "$SRC/include/evercert/limits.h
 RMAX=$(cap EVC_AGENT_REFUSED_MAX)
 BURST=$(cap EVC_AGENT_REJECT_LOG_BURST)
 WINDOW=$(cap EVC_AGENT_REJECT_LOG_WINDOW_S)
-XPORT=$((PORT + 9)) DPORT=$((PORT + 10)) WPORT=$((PORT + 11)) OPORT=$((PORT + 12))
-UPORT=$((PORT + 13)) TPORT=$((PORT + 14)) O2PORT=$((PORT + 15)) U2PORT=$((PORT + 16))
+# Ports from PORT + 40, clear of the other sections'.
+XPORT=$((PORT + 40)) DPORT=$((PORT + 41)) WPORT=$((PORT + 42)) OPORT=$((PORT + 43))
+UPORT=$((PORT + 44)) TPORT=$((PORT + 45)) O2PORT=$((PORT + 46)) U2PORT=$((PORT + 47))
+GPORT2=$((PORT + 48))
 cat >hostile.py <<'EOF'
 import socket, ssl, sys, threading, time
 mode, port, mark = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -498,6 +500,8 @@ python3 hostile.py drip-tls $DPORT drip.mark &
 PIDS="$PIDS $!"
 python3 hostile.py drip-http $WPORT driphttp.mark a.crt a.key &
 PIDS="$PIDS $!"
+python3 hostile.py objects $GPORT2 goodpush.mark a.crt a.key ab.sa &
+PIDS="$PIDS $!"
 sleep 1
 
 # A dripping handshake is given up at its deadline, not kept alive a byte at a time.
@@ -511,12 +515,22 @@ for h in "flood $XPORT push flood.mark accepted" "dripper $DPORT push drip.mark 
     "dripper $DPORT handshake drip.mark accepted" "driphttp $WPORT url driphttp.mark request"; do
     set -- $h
     : >"$4"
-    { printf '[agent]\nstate = term-%s-%s.db\n' "$1" "$3"; hsrv "$1" "$2" "$3"; } >term.ini
+    {
+        printf '[agent]\nstate = term-%s-%s.db\n' "$1" "$3"
+        hsrv "$1" "$2" "$3"
+        # Beside the flood, a server that sends one good SA.
+        [ "$1" = flood ] && hsrv goodpush $GPORT2 push
+    } >term.ini
     "$EVC" agent --config term.ini >"term-$1-$3.out" 2>&1 &
     TP=$!
     PIDS="$PIDS $TP"
-    wait_for "$4" "$5" 10
-    [ "$1" = flood ] && wait_for "term-$1-$3.out" "server=flood event=reject" 10
+    # Only a check once the agent is busy with the peer means anything.
+    check "SIGTERM: the agent is at the $1 peer on $3" wait_for "$4" "$5" 10
+    if [ "$1" = flood ]; then
+        check "SIGTERM: the flood is being read" wait_for "term-$1-$3.out" "server=flood event=reject" 10
+        check "a flood on one server does not starve another: its SA is applied" \
+            wait_for "term-$1-$3.out" "server=goodpush event=accept reason=ok generation=1 source=push" 10
+    fi
     sleep 0.5
     check "SIGTERM: the agent stops within 1 s with a $1 peer on $3" gone_after_term $TP
 done
