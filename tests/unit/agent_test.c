@@ -8,8 +8,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -388,14 +390,110 @@ test_keep(void **state)
     assert_int_equal(kept, EVC_AGENT_REFUSED_MAX);
 }
 
+/* --- the refused rows in a real state database ------------------------------ */
+
+static int
+count_refused(void *arg, const struct evc_agent_sa *a)
+{
+    size_t *n = arg;
+
+    assert_string_equal(a->status, "refused");
+    n[0]++;
+    n[1] += a->der.len;
+    if (a->first_seen < (evc_time)n[2]) {
+        n[2] = (size_t)a->first_seen; /* the oldest kept */
+    }
+    return 0;
+}
+
+static void
+test_refused_bounded(void **state)
+{
+    char dir[] = "/tmp/evc-agent-test-XXXXXX", path[64];
+    uint8_t der[3000];
+    struct evc_state *st = NULL;
+    struct evc_err err = {0};
+    int64_t id = 0, first_id = 0;
+    int is_new = 0;
+    size_t n[3];
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/s.db", dir);
+    assert_int_equal(evc_state_open(path, 0, &st, &err), 0);
+    memset(der, 0x30, sizeof(der));
+    for (int i = 0; i < 100; i++) {
+        char hex[65];
+        struct evc_agent_refusal rf = {.server = "web",
+                                       .sha256hex = hex,
+                                       .der = der,
+                                       .len = sizeof(der),
+                                       .source = "push",
+                                       .now = NOW + i,
+                                       .reason = "bad-signature",
+                                       .max_rows = 10,
+                                       .max_bytes = 100000};
+
+        snprintf(hex, sizeof(hex), "%064d", i);
+        assert_int_equal(evc_state_agent_refused(st, &rf, &id, &is_new, &err), 0);
+        assert_true(is_new);
+        /* The same bytes again: the same row, nothing stored. */
+        rf.now = NOW + i;
+        assert_int_equal(evc_state_agent_refused(st, &rf, &first_id, &is_new, &err), 0);
+        assert_false(is_new);
+        assert_int_equal(first_id, id);
+    }
+    /* The newest 10 are kept, the 90 before them dropped. */
+    n[0] = n[1] = 0;
+    n[2] = (size_t)(NOW + 1000);
+    assert_int_equal(evc_state_agent_sa_each(st, "web", "refused", count_refused, n, &err), 0);
+    assert_int_equal(n[0], 10);
+    assert_int_equal(n[2], (size_t)(NOW + 90));
+    /* The byte cap, when it is the tighter: 31 KB holds 10 of 3,000 bytes, so 5 KB holds 1. */
+    {
+        char hex[65] = "";
+        struct evc_agent_refusal rf = {.server = "web",
+                                       .sha256hex = hex,
+                                       .der = der,
+                                       .len = sizeof(der),
+                                       .source = "push",
+                                       .now = NOW + 500,
+                                       .reason = "malformed",
+                                       .max_rows = 10,
+                                       .max_bytes = 5000};
+
+        snprintf(hex, sizeof(hex), "%064d", 1000);
+        assert_int_equal(evc_state_agent_refused(st, &rf, &id, &is_new, &err), 0);
+        n[0] = n[1] = 0;
+        n[2] = (size_t)(NOW + 1000);
+        assert_int_equal(evc_state_agent_sa_each(st, "web", "refused", count_refused, n, &err), 0);
+        assert_int_equal(n[0], 1);
+        assert_true(n[1] <= 5000);
+        assert_int_equal(n[2], (size_t)(NOW + 500));
+    }
+    /* Another server's rows are not touched. */
+    n[0] = n[1] = 0;
+    assert_int_equal(evc_state_agent_sa_each(st, "other", "refused", count_refused, n, &err), 0);
+    assert_int_equal(n[0], 0);
+    evc_state_close(st);
+    unlink(path);
+    rmdir(dir);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_der_frame),      cmocka_unit_test(test_backoff),
-        cmocka_unit_test(test_trust_plan),     cmocka_unit_test(test_frozen),
-        cmocka_unit_test(test_der_frame_caps), cmocka_unit_test(test_der_frame_need),
-        cmocka_unit_test(test_ratelimit),      cmocka_unit_test(test_keep),
+        cmocka_unit_test(test_der_frame),
+        cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_trust_plan),
+        cmocka_unit_test(test_frozen),
+        /* Hostile peers: exact caps, one object at a time, bounded state and log. */
+        cmocka_unit_test(test_der_frame_caps),
+        cmocka_unit_test(test_der_frame_need),
+        cmocka_unit_test(test_ratelimit),
+        cmocka_unit_test(test_keep),
+        cmocka_unit_test(test_refused_bounded),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
