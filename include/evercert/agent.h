@@ -42,13 +42,17 @@ EVC_EXPORT uint32_t evc_agent_backoff(unsigned attempt, uint32_t cap_ms, uint32_
 
 /*
  * What an accepted SA adds to a trust store, so that clients verify the
- * successor for its service at when: nothing if the successor already
- * chains to trust; the SA's anchors if it chains to them; the successor
- * itself if it is self-signed. Otherwise EVC_ERR_POLICY with why (the SA
- * names no anchor for a successor from an unknown issuer). *add is a new
- * stack, possibly empty. Pure.
+ * successor for its service at when. Under pinned trust (mode auto or
+ * manual; holddown is auto): nothing if the successor already chains to
+ * trust, else the successor itself if it is self-signed; an SA with
+ * anchors is refused. Under mode ca: nothing if it already chains to
+ * trust, else the one root of the SA's anchors that evc_sa_anchor_check
+ * accepts (a root trusted now vouches for it by a link certificate).
+ * Otherwise EVC_ERR_POLICY with why. *add is a new stack, possibly empty,
+ * never holding more than one certificate. Pure.
  */
-EVC_EXPORT EVC_MUST_USE int evc_agent_trust_plan(const struct evc_sa *sa, X509_STORE *trust,
+EVC_EXPORT EVC_MUST_USE int evc_agent_trust_plan(const struct evc_sa *sa,
+                                                 enum evc_sa_policy_mode mode, X509_STORE *trust,
                                                  evc_time when, STACK_OF(X509) * *add,
                                                  struct evc_err *err);
 

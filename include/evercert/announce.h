@@ -30,7 +30,7 @@ struct evc_sa {
     evc_time published_at;
     evc_time activate_at;
     STACK_OF(X509) * successor; /* leaf first */
-    STACK_OF(X509) * anchors;   /* NULL when absent */
+    STACK_OF(X509) * anchors;   /* new roots and their links; NULL when absent */
 };
 
 struct evc_sa_params {
@@ -43,7 +43,7 @@ struct evc_sa_params {
     X509 *successor; /* signs second: proof of possession */
     EVP_PKEY *successor_key;
     STACK_OF(X509) * chain;   /* issuers of the successor, or NULL */
-    STACK_OF(X509) * anchors; /* new roots, or NULL */
+    STACK_OF(X509) * anchors; /* a new root and its link certificates, or NULL */
 };
 
 /*
@@ -90,7 +90,13 @@ enum evc_sa_decision { EVC_SA_ACCEPT = 0, EVC_SA_QUEUE = 1, EVC_SA_REJECT = 2 };
     X(REPLAY, "replay")                                                                            \
     X(CONFLICT, "conflict")                                                                        \
     X(VALIDITY, "validity")                                                                        \
-    X(NO_ANCHOR, "no-anchor")
+    X(NO_ANCHOR, "no-anchor")                                                                      \
+    X(ANCHORS_UNDER_PIN, "anchors-under-pin")                                                      \
+    X(ANCHOR_NOT_CA, "anchor-not-ca")                                                              \
+    X(ANCHOR_UNNEEDED, "anchor-unneeded")                                                          \
+    X(ANCHOR_NO_LINK, "anchor-no-link")                                                            \
+    X(ANCHOR_LINK_KEY, "anchor-link-key")                                                          \
+    X(ANCHOR_LINK_UNTRUSTED, "anchor-link-untrusted")
 
 enum evc_sa_reason {
 #define EVC_SA_REASON_ENUM(name, text) EVC_SA_R_##name,
@@ -131,14 +137,36 @@ struct evc_sa_verdict {
  * no weaker: RSA >= 2048, EC >= P-256, not smaller than the current); the
  * generation is newer than the last (equal with other content: conflict);
  * the successor is valid at activateAt; under policy ca it chains to the
- * trust store. Pure: no I/O, no clock but now. The verdict is always
- * filled; the return value is 0, or an error for an internal failure.
+ * trust store or to the one root of its anchors that evc_sa_anchor_check
+ * accepts; under pinned trust (auto, manual, and holddown, which is auto)
+ * it carries no anchors at all. Pure: no I/O, no clock but now. The
+ * verdict is always filled; the return value is 0, or an error for an
+ * internal failure.
  */
 EVC_EXPORT EVC_MUST_USE int evc_sa_verify(const uint8_t *der, size_t len,
                                           const struct evc_sa_known *known,
                                           const struct evc_sa_policy *policy, evc_time now,
                                           struct evc_sa_verdict *out);
 EVC_EXPORT void evc_sa_verdict_clear(struct evc_sa_verdict *v);
+
+/*
+ * What an SA's anchors may add to a trust store under policy ca (rules 6
+ * and 7), with every certificate checked at when. If the successor and
+ * its chain already verify against trust for TLS server use, the anchors
+ * are not looked at and *anchor is NULL. Otherwise every anchor must be a
+ * CA certificate, and they must be exactly one self-signed root, the one
+ * the successor's verified chain ends in, and one or more link
+ * certificates for it: its subject and public key, issued by a CA in
+ * trust, verifying against trust. Then *anchor is that root, borrowed
+ * from sa: the only certificate to add. Returns EVC_SA_R_OK, or the
+ * reason (no-anchor, anchor-not-ca, anchor-unneeded, anchor-no-link,
+ * anchor-link-key, anchor-link-untrusted) with why. Pure; an internal
+ * failure is a refusal.
+ */
+EVC_EXPORT EVC_MUST_USE enum evc_sa_reason evc_sa_anchor_check(const struct evc_sa *sa,
+                                                               X509_STORE *trust, evc_time when,
+                                                               X509 **anchor, char *why,
+                                                               size_t len);
 EVC_EXPORT const char *evc_sa_reason_name(enum evc_sa_reason r);
 EVC_EXPORT const char *evc_sa_decision_name(enum evc_sa_decision d);
 

@@ -366,8 +366,8 @@ apply(struct evc_agent *a, size_t i, const struct evc_agent_sa *row, const struc
     }
     /* A pin file changes at activate_at, to the successor alone (evc_agent_tick). */
     if (v->trust_format != EVC_TRUST_PIN &&
-        (r = evc_agent_trust_plan(sa, store, sa->activate_at > now ? sa->activate_at : now, &add,
-                                  err)) != 0) {
+        (r = evc_agent_trust_plan(sa, (enum evc_sa_policy_mode)v->policy, store,
+                                  sa->activate_at > now ? sa->activate_at : now, &add, err)) != 0) {
         goto out;
     }
     for (int k = 0; k < sk_X509_num(add); k++) {
@@ -958,11 +958,13 @@ resume_one(void *arg, const struct evc_agent_sa *row)
     struct evc_sa_verdict vd;
     struct evc_err err = {0};
     X509 *trusted;
-    int holding = strcmp(row->status, "holding") == 0;
+    X509_STORE *ca = NULL;
+    int holding = strcmp(row->status, "holding") == 0, ca_policy;
 
     if (i < 0) {
         return 0;
     }
+    ca_policy = a->conf->servers[i].policy == EVC_SA_POLICY_CA;
     if (holding) {
         evc_time due = row->first_seen + a->conf->servers[i].holddown;
 
@@ -980,8 +982,14 @@ resume_one(void *arg, const struct evc_agent_sa *row)
         goto fail;
     }
     trusted = x509_of(&known.trusted);
-    if (verify(a, (size_t)i, row->der.data, row->der.len, trusted, &known, EVC_SA_POLICY_AUTO, NULL,
-               tk->now, &vd) != 0 ||
+    /* Decided by the server's policy again; manual's approval was given before the mark. */
+    if (ca_policy && (ca = evc_agent_trust_store(a, (size_t)i, &err)) == NULL) {
+        X509_free(trusted);
+        evc_agent_server_clear(&known);
+        goto fail;
+    }
+    if (verify(a, (size_t)i, row->der.data, row->der.len, trusted, &known,
+               ca_policy ? EVC_SA_POLICY_CA : EVC_SA_POLICY_AUTO, ca, tk->now, &vd) != 0 ||
         vd.sa == NULL) {
         evc_err_set(&err, EVC_ERR_INTERNAL, "server %s: cannot read SA %lld", row->server,
                     (long long)row->id);
@@ -997,6 +1005,7 @@ resume_one(void *arg, const struct evc_agent_sa *row)
         err.code = 0;
     }
     X509_free(trusted);
+    X509_STORE_free(ca);
     evc_sa_verdict_clear(&vd);
     evc_agent_server_clear(&known);
     if (err.code == 0) {

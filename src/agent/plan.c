@@ -106,59 +106,47 @@ out:
 }
 
 int
-evc_agent_trust_plan(const struct evc_sa *sa, X509_STORE *trust, evc_time when,
-                     STACK_OF(X509) * *add, struct evc_err *err)
+evc_agent_trust_plan(const struct evc_sa *sa, enum evc_sa_policy_mode mode, X509_STORE *trust,
+                     evc_time when, STACK_OF(X509) * *add, struct evc_err *err)
 {
-    X509 *leaf = sk_X509_value(sa->successor, 0);
-    X509_STORE *with = NULL;
+    X509 *leaf = sk_X509_value(sa->successor, 0), *anchor = NULL;
+    char why[256];
+    enum evc_sa_reason reason;
     int r = 0;
 
     if ((*add = sk_X509_new_null()) == NULL) {
         return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
     }
-    if (chains(sa, trust, when)) {
-        return 0;
-    }
-    if (sa->anchors != NULL && sk_X509_num(sa->anchors) > 0) {
-        /* The new roots, on top of what is trusted now. */
-        STACK_OF(X509) *objs = X509_STORE_get1_all_certs(trust);
-
-        if ((with = X509_STORE_new()) == NULL || objs == NULL) {
-            sk_X509_pop_free(objs, X509_free);
+    if (mode == EVC_SA_POLICY_CA) {
+        /* Nothing, or the one new root a root trusted now vouches for: the same rule as verify. */
+        if ((reason = evc_sa_anchor_check(sa, trust, when, &anchor, why, sizeof(why))) !=
+            EVC_SA_R_OK) {
+            r = evc_err_set(err, EVC_ERR_POLICY, "%s: %s", evc_sa_reason_name(reason), why);
+        } else if (anchor != NULL && !X509_add_cert(*add, anchor, X509_ADD_FLAG_UP_REF)) {
             r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
-            goto out;
         }
-        for (int i = 0; i < sk_X509_num(objs); i++) {
-            (void)X509_STORE_add_cert(with, sk_X509_value(objs, i));
-        }
-        sk_X509_pop_free(objs, X509_free);
-        for (int i = 0; i < sk_X509_num(sa->anchors); i++) {
-            (void)X509_STORE_add_cert(with, sk_X509_value(sa->anchors, i));
-        }
-        if (chains(sa, with, when)) {
-            for (int i = 0; i < sk_X509_num(sa->anchors); i++) {
-                X509 *a = sk_X509_value(sa->anchors, i);
-
-                if (!X509_up_ref(a) || !sk_X509_push(*add, a)) {
-                    r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
-                    goto out;
-                }
-            }
-            goto out;
-        }
+        goto out;
+    }
+    /* Pinned trust: a leaf key never introduces a CA; only the successor leaf may be added. */
+    if (sa->anchors != NULL && sk_X509_num(sa->anchors) > 0) {
+        r = evc_err_set(err, EVC_ERR_POLICY,
+                        "%s: the SA carries anchors; pinned trust takes no CA from an SA",
+                        evc_sa_reason_name(EVC_SA_R_ANCHORS_UNDER_PIN));
+        goto out;
+    }
+    if (chains(sa, trust, when)) {
+        goto out;
     }
     if (X509_NAME_cmp(X509_get_subject_name(leaf), X509_get_issuer_name(leaf)) == 0 &&
         evc_x509_signed_by(leaf, leaf)) {
-        if (!X509_up_ref(leaf) || !sk_X509_push(*add, leaf)) {
+        if (!X509_add_cert(*add, leaf, X509_ADD_FLAG_UP_REF)) {
             r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
         }
         goto out;
     }
     r = evc_err_set(err, EVC_ERR_POLICY,
-                    "the successor chains to nothing in the trust store and the SA carries no "
-                    "anchor it chains to");
+                    "the successor chains to nothing in the trust store and is not self-signed");
 out:
-    X509_STORE_free(with);
     ERR_clear_error();
     if (r != 0) {
         sk_X509_pop_free(*add, X509_free);

@@ -3,7 +3,9 @@
  * The client's decision on a Successor Announcement. Each rule of
  * DESIGN.md is one check below, in its order; the first that fails
  * decides, with its reason. Nothing here writes or remembers: the caller
- * stores the accepted generation with the trust store change.
+ * stores the accepted generation with the trust store change. Which of an
+ * SA's anchors a trust store may take (evc_sa_anchor_check) is decided
+ * here too, so the agent's write path asks the same function.
  */
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -194,6 +196,233 @@ signatures_verify(CMS_ContentInfo *cms, X509 *current, X509 *successor)
     return ok;
 }
 
+/* A certificate's subject for a message: one line, bounded. */
+static void
+name_of(X509 *x, char *out, size_t len)
+{
+    if (X509_NAME_oneline(X509_get_subject_name(x), out, (int)len) == NULL) {
+        snprintf(out, len, "?");
+    }
+}
+
+/* Signed by its own key under its own name: a root, not a link that only shares the name. */
+static int
+self_signed(X509 *x)
+{
+    return X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0 &&
+           evc_x509_signed_by(x, x);
+}
+
+/*
+ * Does x verify against store at when, with untrusted as candidate
+ * issuers (and for purpose, unless 0)? On success *chain (if asked) gets
+ * the verified chain, x first; on failure why gets OpenSSL's reason.
+ */
+static int
+chain_to(X509 *x, STACK_OF(X509) * untrusted, X509_STORE *store, evc_time when, int purpose,
+         STACK_OF(X509) * *chain, char *why, size_t len)
+{
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    int ok = 0;
+
+    if (chain != NULL) {
+        *chain = NULL;
+    }
+    if (ctx == NULL || X509_STORE_CTX_init(ctx, store, x, untrusted) != 1 ||
+        (purpose != 0 && X509_STORE_CTX_set_purpose(ctx, purpose) != 1)) {
+        snprintf(why, len, "out of memory");
+        goto out;
+    }
+    X509_STORE_CTX_set_time(ctx, 0, (time_t)when);
+    if (X509_verify_cert(ctx) != 1) {
+        snprintf(why, len, "%s", X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+        goto out;
+    }
+    if (chain != NULL && (*chain = X509_STORE_CTX_get1_chain(ctx)) == NULL) {
+        snprintf(why, len, "out of memory");
+        goto out;
+    }
+    ok = 1;
+out:
+    X509_STORE_CTX_free(ctx);
+    ERR_clear_error();
+    return ok;
+}
+
+static enum evc_sa_reason refuse(enum evc_sa_reason r, char *why, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static enum evc_sa_reason
+refuse(enum evc_sa_reason r, char *why, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, len, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+/*
+ * The anchors of an SA are looked at only when the successor does not
+ * chain to the trust store as it is, and then they must hold exactly
+ * what the successor needs: the one root its chain ends in, and the link
+ * certificates by which a CA the client trusts already vouches for that
+ * root (its subject and key, issued by the old root: CMP's NewWithOld).
+ * The server's keys alone can never make the client trust a CA.
+ */
+enum evc_sa_reason
+evc_sa_anchor_check(const struct evc_sa *sa, X509_STORE *trust, evc_time when, X509 **anchor,
+                    char *why, size_t len)
+{
+    STACK_OF(X509) *untrusted = sk_X509_new_null(), *chain = NULL, *lchain = NULL, *all = NULL;
+    X509_STORE *with = NULL;
+    X509 *leaf = sk_X509_value(sa->successor, 0), *root = NULL, *top;
+    enum evc_sa_reason r = EVC_SA_R_NO_ANCHOR;
+    char err[128], subj[160];
+    int links = 0, n = sa->anchors != NULL ? sk_X509_num(sa->anchors) : 0;
+
+    *anchor = NULL;
+    snprintf(why, len, "out of memory");
+    if (trust == NULL) {
+        r = refuse(EVC_SA_R_NO_ANCHOR, why, len,
+                   "the successor does not chain to a trusted anchor: no trust store");
+        goto out;
+    }
+    for (int i = 1; untrusted != NULL && i < sk_X509_num(sa->successor); i++) {
+        if (!sk_X509_push(untrusted, sk_X509_value(sa->successor, i))) {
+            goto out;
+        }
+    }
+    if (untrusted == NULL) {
+        goto out;
+    }
+    /* (a) It chains to what is trusted now: the anchors are not looked at, nothing is added. */
+    if (chain_to(leaf, untrusted, trust, when, X509_PURPOSE_SSL_SERVER, NULL, err, sizeof(err))) {
+        r = EVC_SA_R_OK;
+        goto out;
+    }
+    if (n == 0) {
+        r = refuse(EVC_SA_R_NO_ANCHOR, why, len,
+                   "the successor does not chain to a trusted anchor: %s", err);
+        goto out;
+    }
+    /* (b) Every anchor is a CA certificate: a new root, or a link to one. */
+    for (int i = 0; i < n; i++) {
+        X509 *a = sk_X509_value(sa->anchors, i);
+
+        if (X509_check_ca(a) != 1) {
+            name_of(a, subj, sizeof(subj));
+            r = refuse(EVC_SA_R_ANCHOR_NOT_CA, why, len, "anchor %d (%s) is not a CA certificate",
+                       i + 1, subj);
+            goto out;
+        }
+    }
+    /* (d) The successor chains to one of the new roots, on top of what is trusted now. */
+    if ((with = X509_STORE_new()) == NULL || (all = X509_STORE_get1_all_certs(trust)) == NULL) {
+        goto out;
+    }
+    for (int i = 0; i < sk_X509_num(all); i++) {
+        (void)X509_STORE_add_cert(with, sk_X509_value(all, i));
+    }
+    for (int i = 0; i < n; i++) {
+        if (self_signed(sk_X509_value(sa->anchors, i))) {
+            (void)X509_STORE_add_cert(with, sk_X509_value(sa->anchors, i));
+        }
+    }
+    if (!chain_to(leaf, untrusted, with, when, X509_PURPOSE_SSL_SERVER, &chain, err, sizeof(err))) {
+        r = refuse(EVC_SA_R_NO_ANCHOR, why, len,
+                   "the successor chains neither to a trusted anchor nor to a root of the SA: %s",
+                   err);
+        goto out;
+    }
+    top = sk_X509_value(chain, sk_X509_num(chain) - 1);
+    for (int i = 0; root == NULL && i < n; i++) {
+        if (X509_cmp(sk_X509_value(sa->anchors, i), top) == 0 &&
+            self_signed(sk_X509_value(sa->anchors, i))) {
+            root = sk_X509_value(sa->anchors, i);
+        }
+    }
+    if (root == NULL) {
+        r = refuse(EVC_SA_R_NO_ANCHOR, why, len, "the successor's chain ends in no root of the SA");
+        goto out;
+    }
+    /* Nothing the successor does not need: no other root, no link to another name. */
+    for (int i = 0; i < n; i++) {
+        X509 *a = sk_X509_value(sa->anchors, i);
+
+        if (a == root) {
+            continue;
+        }
+        name_of(a, subj, sizeof(subj));
+        if (self_signed(a)) {
+            r = refuse(EVC_SA_R_ANCHOR_UNNEEDED, why, len,
+                       "anchor %d (%s) is a root the successor's chain does not end in", i + 1,
+                       subj);
+            goto out;
+        }
+        if (X509_NAME_cmp(X509_get_subject_name(a), X509_get_subject_name(root)) != 0) {
+            r = refuse(EVC_SA_R_ANCHOR_UNNEEDED, why, len,
+                       "anchor %d (%s) is neither the successor's root nor a link to it", i + 1,
+                       subj);
+            goto out;
+        }
+    }
+    /* (c) Each link: the root's own key, certified by a CA the client trusts now. */
+    name_of(root, subj, sizeof(subj));
+    for (int i = 0; i < n; i++) {
+        X509 *a = sk_X509_value(sa->anchors, i);
+
+        if (a == root) {
+            continue;
+        }
+        links++;
+        if (EVP_PKEY_eq(X509_get0_pubkey(a), X509_get0_pubkey(root)) != 1) {
+            r = refuse(EVC_SA_R_ANCHOR_LINK_KEY, why, len,
+                       "anchor %d, a link to %s, certifies another key than the root's", i + 1,
+                       subj);
+            goto out;
+        }
+        if (!chain_to(a, NULL, trust, when, 0, &lchain, err, sizeof(err))) {
+            r = refuse(EVC_SA_R_ANCHOR_LINK_UNTRUSTED, why, len,
+                       "anchor %d, a link to %s, does not verify against the trust store: %s",
+                       i + 1, subj, err);
+            goto out;
+        }
+        /* OpenSSL checks this too; a pinned leaf in the store must never vouch for a CA. */
+        for (int k = 1; k < sk_X509_num(lchain); k++) {
+            if (X509_check_ca(sk_X509_value(lchain, k)) != 1) {
+                r = refuse(EVC_SA_R_ANCHOR_LINK_UNTRUSTED, why, len,
+                           "anchor %d, a link to %s, is issued by a certificate that is not a CA",
+                           i + 1, subj);
+                goto out;
+            }
+        }
+        sk_X509_pop_free(lchain, X509_free);
+        lchain = NULL;
+    }
+    if (links == 0) {
+        r = refuse(EVC_SA_R_ANCHOR_NO_LINK, why, len,
+                   "the new root %s comes with no link certificate: nothing the client trusts "
+                   "vouches for it",
+                   subj);
+        goto out;
+    }
+    *anchor = root;
+    r = EVC_SA_R_OK;
+out:
+    if (r == EVC_SA_R_OK) {
+        why[0] = '\0';
+    }
+    sk_X509_free(untrusted);
+    sk_X509_pop_free(chain, X509_free);
+    sk_X509_pop_free(lchain, X509_free);
+    sk_X509_pop_free(all, X509_free);
+    X509_STORE_free(with);
+    ERR_clear_error();
+    return r;
+}
+
 int
 evc_sa_verify(const uint8_t *der, size_t len, const struct evc_sa_known *known,
               const struct evc_sa_policy *policy, evc_time now, struct evc_sa_verdict *v)
@@ -202,8 +431,8 @@ evc_sa_verify(const uint8_t *der, size_t len, const struct evc_sa_known *known,
     CMS_ContentInfo *cms = NULL;
     STACK_OF(CMS_SignerInfo) * sis;
     struct evc_err err = {0};
-    X509 *succ;
-    char why[160];
+    X509 *succ, *anchor = NULL;
+    char why[256], subject[160] = "";
     int seen[3] = {0, 0, 0};
     const char *service;
     int64_t skew = policy->skew > 0 ? policy->skew : 300;
@@ -295,32 +524,26 @@ evc_sa_verify(const uint8_t *der, size_t len, const struct evc_sa_known *known,
         asn1_time(X509_get0_notAfter(succ)) <= v->sa->activate_at) {
         return reject(v, EVC_SA_R_VALIDITY, "the successor is not valid at activateAt");
     }
-    /* 6. Under policy ca, it chains to an anchor the client trusts. */
+    /*
+     * 6 and 7. Under policy ca, it chains to an anchor the client trusts,
+     * or to the one new root a trusted root vouches for. Under pinned
+     * trust an SA carries no anchors: a leaf key never introduces a CA.
+     */
     if (policy->mode == EVC_SA_POLICY_CA) {
-        X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-        STACK_OF(X509) *chain = sk_X509_new_null();
-        int ok = 0;
+        enum evc_sa_reason r = evc_sa_anchor_check(v->sa, policy->trust, v->sa->activate_at,
+                                                   &anchor, why, sizeof(why));
 
-        for (int i = 1; chain != NULL && i < sk_X509_num(v->sa->successor); i++) {
-            (void)sk_X509_push(chain, sk_X509_value(v->sa->successor, i));
+        if (r != EVC_SA_R_OK) {
+            return reject(v, r, "%s", why);
         }
-        if (ctx != NULL && policy->trust != NULL &&
-            X509_STORE_CTX_init(ctx, policy->trust, succ, chain) == 1) {
-            X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), (time_t)v->sa->activate_at);
-            ok = X509_verify_cert(ctx) == 1;
-            if (!ok) {
-                snprintf(why, sizeof(why), "%s",
-                         X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
-            }
-        } else {
-            snprintf(why, sizeof(why), "no trust store");
-        }
-        X509_STORE_CTX_free(ctx);
-        sk_X509_free(chain);
-        if (!ok) {
-            return reject(v, EVC_SA_R_NO_ANCHOR,
-                          "the successor does not chain to a trusted anchor: %s", why);
-        }
+    } else if (v->sa->anchors != NULL && sk_X509_num(v->sa->anchors) > 0) {
+        return reject(v, EVC_SA_R_ANCHORS_UNDER_PIN,
+                      "the SA carries %d anchor%s; a pinned certificate's key cannot introduce a "
+                      "CA (only policy ca takes a new root, with a link from a trusted one)",
+                      sk_X509_num(v->sa->anchors), sk_X509_num(v->sa->anchors) == 1 ? "" : "s");
+    }
+    if (anchor != NULL) {
+        name_of(anchor, subject, sizeof(subject));
     }
     v->reason = EVC_SA_R_OK;
     if (policy->mode == EVC_SA_POLICY_MANUAL) {
@@ -330,8 +553,9 @@ evc_sa_verify(const uint8_t *der, size_t len, const struct evc_sa_known *known,
                  (unsigned long long)v->sa->generation);
     } else {
         v->decision = EVC_SA_ACCEPT;
-        snprintf(v->message, sizeof(v->message), "valid; accepted, generation %llu",
-                 (unsigned long long)v->sa->generation);
+        snprintf(v->message, sizeof(v->message), "valid; accepted, generation %llu%s%.120s",
+                 (unsigned long long)v->sa->generation,
+                 anchor != NULL ? ", with the new root " : "", anchor != NULL ? subject : "");
     }
     return 0;
 }

@@ -89,6 +89,50 @@ parse_u64(const char *opt, const char *v, uint64_t *out)
     return 0;
 }
 
+/*
+ * A link certificate is a new root's subject and public key certified by
+ * a root clients trust now; clients under policy ca take the new root
+ * only with one. Each certificate of path must be one for a root in
+ * anchors (read from --anchor), and is added beside it.
+ */
+static int
+read_links(const char *path, STACK_OF(X509) * anchors)
+{
+    STACK_OF(X509) *l = NULL;
+    int r = -1, n;
+
+    if (read_certs(path, &l) != 0) {
+        return -1;
+    }
+    n = sk_X509_num(anchors);
+    while (sk_X509_num(l) > 0) {
+        X509 *x = sk_X509_shift(l);
+        int found = 0;
+
+        for (int i = 0; !found && i < n; i++) {
+            X509 *a = sk_X509_value(anchors, i);
+
+            found = X509_NAME_cmp(X509_get_subject_name(x), X509_get_subject_name(a)) == 0 &&
+                    EVP_PKEY_eq(X509_get0_pubkey(x), X509_get0_pubkey(a)) == 1 &&
+                    evc_x509_signed_by(a, a) && !evc_x509_signed_by(x, x);
+        }
+        if (!found) {
+            X509_free(x);
+            evc_cli_error(path, "not a link certificate for an --anchor (the subject and key of "
+                                "a new root, issued by another root)");
+            goto out;
+        }
+        if (!sk_X509_push(anchors, x)) {
+            X509_free(x);
+            goto out;
+        }
+    }
+    r = 0;
+out:
+    sk_X509_pop_free(l, X509_free);
+    return r;
+}
+
 int
 evc_cmd_announce(int argc, char **argv)
 {
@@ -101,14 +145,15 @@ evc_cmd_announce(int argc, char **argv)
         {"generation", required_argument, NULL, 'g'},
         {"activate-at", required_argument, NULL, 'A'},
         {"anchor", required_argument, NULL, 'a'},
+        {"link", required_argument, NULL, 'l'},
         {"out", required_argument, NULL, 'o'},
         {"at", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *cur = NULL, *curk = NULL, *succ = NULL, *succk = NULL, *out = NULL;
-    const char *anchor_paths[ANCHORS_MAX];
-    size_t nanchors = 0;
+    const char *anchor_paths[ANCHORS_MAX], *link_paths[ANCHORS_MAX];
+    size_t nanchors = 0, nlinks = 0;
     struct evc_sa_params p;
     STACK_OF(X509) *cc = NULL, *sc = NULL, *anchors = NULL, *chain = NULL;
     EVP_PKEY *ck = NULL, *sk = NULL;
@@ -159,6 +204,13 @@ evc_cmd_announce(int argc, char **argv)
             }
             anchor_paths[nanchors++] = optarg;
             break;
+        case 'l':
+            if (nlinks >= ANCHORS_MAX) {
+                evc_cli_error("--link", "at most %d", ANCHORS_MAX);
+                goto out;
+            }
+            link_paths[nlinks++] = optarg;
+            break;
         case 'o':
             out = optarg;
             break;
@@ -205,6 +257,15 @@ evc_cmd_announce(int argc, char **argv)
             (void)sk_X509_push(anchors, sk_X509_shift(a));
         }
         sk_X509_free(a);
+    }
+    if (nlinks > 0 && nanchors == 0) {
+        evc_cli_error("--link", "a link certificate vouches for an --anchor; none is given");
+        goto out;
+    }
+    for (size_t i = 0; i < nlinks; i++) {
+        if (read_links(link_paths[i], anchors) != 0) {
+            goto out;
+        }
     }
     p.current = sk_X509_value(cc, 0);
     p.current_key = ck;

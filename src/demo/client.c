@@ -123,7 +123,8 @@ apply_sa(struct client *c, X509 *leaf, const struct evc_buf *sa, X509_STORE *st)
     if (evc_sa_verify(sa->data, sa->len, &known, &policy, evc_time_now(), &v) != 0 ||
         v.decision != EVC_SA_ACCEPT) {
         why = v.message[0] != '\0' ? v.message : "the SA could not be checked";
-    } else if (evc_agent_trust_plan(v.sa, st, v.sa->activate_at, &add, &err) != 0 ||
+    } else if (evc_agent_trust_plan(v.sa, EVC_SA_POLICY_AUTO, st, v.sa->activate_at, &add, &err) !=
+                   0 ||
                evc_trust_load(c->trust, NULL, &t, &err) != 0) {
         why = evc_err_message(&err);
     } else {

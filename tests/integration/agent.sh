@@ -395,6 +395,97 @@ echo "crash test: $crashes crash points, $broken broken" >&2
 check "crash test: every step of the writes was hit" test $crashes -ge 6
 check "crash test: every store parsed, held the current certificate, and was finished" test $broken = 0
 
+# --- an SA's anchors never plant a root
+# The holder of a pinned self-signed key announces a successor under a new
+# "Evil Root" and carries that root and an unrelated one as anchors. No
+# policy may take them: afterwards OpenSSL must still refuse a bank's
+# certificate issued by Evil Root, and every trust store is unchanged.
+EPORT=$((PORT + 9)) RPORT=$((PORT + 10))
+"$EVC" selfsign --cn svc.test --san DNS:svc.test --days 30 --out-cert svc.crt --out-key svc.key >/dev/null
+"$EVC" ca init --out evilroot --subject "CN=Evil Root" >/dev/null
+"$EVC" ca init --out otherroot --subject "CN=Other Root" >/dev/null
+"$EVC" issue --ca evilroot --cn svc.test --san DNS:svc.test --days 30 --out-cert evsucc.crt --out-key evsucc.key >/dev/null
+"$EVC" issue --ca evilroot --cn www.bank.test --san DNS:www.bank.test --days 30 --out-cert bank.crt --out-key bank.key >/dev/null
+"$EVC" announce --current svc.crt --current-key svc.key --successor evsucc.crt --successor-key evsucc.key \
+    --service svc.test --generation 1 --activate-at "$(at '+1 hour')" \
+    --anchor evilroot/ca.crt --anchor otherroot/ca.crt --out evil.sa
+"$EVC" serve --cert svc.crt --key svc.key --sa evil.sa --listen 127.0.0.1:$EPORT 2>eserve.log &
+PIDS="$PIDS $!"
+check "anchors: the announcing server starts" wait_for eserve.log "listening on" 5
+{
+    echo "[agent]"
+    echo "state = evil.db"
+    for p in auto manual holddown=1h ca; do
+        n=${p%%=*}
+        cp svc.crt evil-$n.pem && cp svc.crt evil-$n.before
+        printf '[server "evil-%s"]\nconnect = 127.0.0.1:%s\nservice = svc.test\ntrust = evil-%s.pem\npolicy = %s\n' \
+            "$n" $EPORT "$n" "$p"
+    done
+} >evil.ini
+"$EVC" agent --config evil.ini --once >evil.out 2>&1
+check "anchors: the rejection is exit status 1" test $? = 1
+# Past the hold-down and the activation: still nothing.
+"$EVC" agent --config evil.ini --once --at "$(at '+2 hours')" >>evil.out 2>&1
+for n in auto manual holddown ca; do
+    check "anchors ($n): the trust store is byte-identical" cmp evil-$n.pem evil-$n.before
+    check "anchors ($n): openssl verify of the bank's certificate fails" sh -c \
+        "! openssl verify -CAfile evil-$n.pem -purpose sslserver -verify_hostname www.bank.test bank.crt"
+done
+for n in auto manual holddown; do
+    check "anchors ($n): rejected as anchors-under-pin" grep -q "server=evil-$n event=reject reason=anchors-under-pin" evil.out
+done
+check "anchors (ca): rejected, the unrelated root is not needed" grep -q "server=evil-ca event=reject reason=anchor-unneeded" evil.out
+"$EVC" pending --config evil.ini --format json >evil-pending.json
+check "anchors: nothing waits for approval" test "$(jq length evil-pending.json)" = 0
+
+# A real CA rollover under policy ca: the new root comes with a link from the old one.
+"$EVC" ca init --out oldroot --subject "CN=Old Root" >/dev/null
+"$EVC" ca init --out newroot --subject "CN=New Root" >/dev/null
+"$EVC" issue --ca oldroot --cn svc.test --san DNS:svc.test --days 30 --out-cert rcur.crt --out-key rcur.key >/dev/null
+"$EVC" issue --ca newroot --cn svc.test --san DNS:svc.test --days 30 --out-cert rnext.crt --out-key rnext.key >/dev/null
+openssl x509 -x509toreq -in newroot/ca.crt -signkey newroot/ca.key -out newroot.csr 2>/dev/null
+printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n' >link.ext
+openssl x509 -req -in newroot.csr -CA oldroot/ca.crt -CAkey oldroot/ca.key -set_serial "0x$(openssl rand -hex 8)" \
+    -days 30 -extfile link.ext -out rlink.crt 2>/dev/null
+"$EVC" announce --current rcur.crt --current-key rcur.key --successor rnext.crt --successor-key rnext.key \
+    --service svc.test --generation 1 --activate-at "$(at '+1 hour')" \
+    --anchor newroot/ca.crt --link rlink.crt --out roll.sa
+cat rcur.crt oldroot/ca.crt >rcur-chain.crt
+"$EVC" serve --cert rcur-chain.crt --key rcur.key --sa roll.sa --listen 127.0.0.1:$RPORT 2>rserve.log &
+PIDS="$PIDS $!"
+check "rollover: the server starts" wait_for rserve.log "listening on" 5
+for n in ca auto; do cp oldroot/ca.crt roll-$n.pem && cp oldroot/ca.crt roll-$n.before; done
+printf '[agent]\nstate = roll.db\n[server "roll-ca"]\nconnect = 127.0.0.1:%s\nservice = svc.test\ntrust = roll-ca.pem\npolicy = ca\n[server "roll-auto"]\nconnect = 127.0.0.1:%s\nservice = svc.test\ntrust = roll-auto.pem\n' \
+    $RPORT $RPORT >roll.ini
+"$EVC" agent --config roll.ini --once >roll.out 2>&1
+check "rollover (ca): accepted with the new root" grep -q "server=roll-ca event=accept reason=ok" roll.out
+check "rollover (ca): the store holds the old root and the new one, nothing else" sh -c \
+    "test $(ncerts roll-ca.pem) = 2 && openssl verify -CAfile roll-ca.pem newroot/ca.crt && openssl verify -CAfile roll-ca.pem -purpose sslserver -verify_hostname svc.test rnext.crt"
+check "rollover (ca): the link itself is not written" sh -c \
+    "! grep -qF \"$(sed -n 2p rlink.crt)\" roll-ca.pem"
+check "rollover (auto): a pinned store takes no root, even a linked one" sh -c \
+    "cmp roll-auto.pem roll-auto.before && grep -q 'server=roll-auto event=reject reason=anchors-under-pin' roll.out"
+# A crash at each step of the rollover's write: the next start finishes it under policy ca.
+n=1
+rcrashes=0
+rbroken=0
+while [ $n -le 30 ]; do
+    rm -rf rc && mkdir rc && cp oldroot/ca.crt rc/t.pem
+    printf '[agent]\nstate = s.db\n[server "r"]\nconnect = 127.0.0.1:%s\nservice = svc.test\ntrust = t.pem\npolicy = ca\n' $RPORT >rc/c.ini
+    EVERCERT_FAULT_AT=$n "$EVC" agent --config rc/c.ini --once >/dev/null 2>&1
+    st=$?
+    openssl verify -CAfile rc/t.pem rcur-chain.crt >/dev/null 2>&1 || rbroken=$((rbroken + 1))
+    [ $st = 99 ] || break
+    rcrashes=$((rcrashes + 1))
+    "$EVC" agent --config rc/c.ini --once >rc/again.out 2>&1
+    { [ "$(ncerts rc/t.pem)" = 2 ] && openssl verify -CAfile rc/t.pem -purpose sslserver rnext.crt >/dev/null 2>&1 &&
+        ! grep -q "event=reject" rc/again.out; } || { rbroken=$((rbroken + 1)); echo "rollover step $n: not finished" >&2; cat rc/again.out >&2; }
+    n=$((n + 1))
+done
+echo "rollover crash test: $rcrashes crash points, $rbroken broken" >&2
+check "rollover crash test: the write was interrupted at least twice" test $rcrashes -ge 2
+check "rollover crash test: every interrupted write was finished with the new root" test $rbroken = 0
+
 # --- hostile peers: they can neither stall the agent nor grow its state
 # Caps from the header the agent is built with.
 cap() { sed -n "s/^#define $1 \([0-9]*\).*/\1/p" "$SRC/include/evercert/limits.h"; }

@@ -32,9 +32,11 @@ cd "$T" || exit 1
 openssl req -x509 -newkey rsa:1024 -nodes -keyout weak.key -subj /CN=web.test \
     -addext subjectAltName=DNS:web.test -addext basicConstraints=critical,CA:FALSE \
     -addext extendedKeyUsage=serverAuth -days 30 -out weak.crt 2>/dev/null
-sa() { # OUT SUCCESSOR KEY GENERATION [ACTIVATE]
-    "$EVC" announce --current cur.crt --current-key cur.key --successor "$2" --successor-key "$3" \
-        --service web.test --generation "$4" --activate-at "${5:-$(at '+1 day')}" --anchor root/ca.crt --out "$1"
+sa() { # OUT SUCCESSOR KEY GENERATION [ACTIVATE [ANNOUNCE-OPTION...]]
+    o=$1 c=$2 k=$3 g=$4 a=${5:-$(at '+1 day')}
+    shift 4; [ $# -gt 0 ] && shift
+    "$EVC" announce --current cur.crt --current-key cur.key --successor "$c" --successor-key "$k" \
+        --service web.test --generation "$g" --activate-at "$a" "$@" --out "$o"
 }
 status "announce" 0 sa good.sa new.crt new.key 3
 check "openssl cms verifies the SA" openssl cms -verify -noverify -inform DER -in good.sa -out content.der
@@ -43,7 +45,6 @@ openssl cms -verify -noverify -inform DER -in good.sa -out /dev/null -signer sig
 check "two signers" sh -c "grep -c BEGIN signers.pem | grep -qx 2"
 status "inspect" 0 "$EVC" inspect good.sa
 check "inspect names both signers" sh -c "grep -c '^signer' '$T/out' | grep -qx 2"
-check "inspect shows the anchor" grep -q "^anchor" "$T/out"
 status "inspect --format json" 0 "$EVC" inspect good.sa --format json
 check "json fields" jq -e '.service == "web.test" and .generation == 3 and (.signers | length) == 2 and (.successor | length) == 1' "$T/out"
 status "accept" 0 "$EVC" inspect good.sa --trusted cur.crt --last-generation 2
@@ -69,6 +70,48 @@ check "weak key is the reason" grep -q "(weak-key)" "$T/out"
 sa late.sa new.crt new.key 4 "$(at '+60 days')"
 status "activation after the successor ends" 2 "$EVC" inspect late.sa --trusted cur.crt
 check "validity is the reason" grep -q "(validity)" "$T/out"
+
+# --- anchors: a leaf key never introduces a CA
+"$EVC" ca init --out root2 --subject "CN=New Root" >/dev/null
+"$EVC" ca init --out other --subject "CN=Other Root" >/dev/null
+"$EVC" issue --ca root2 --cn web.test --san DNS:web.test --days 30 --out-cert new2.crt --out-key new2.key >/dev/null
+# The link: the new root's subject and key, certified by the root clients trust now (CMP's NewWithOld).
+link() { # OUT CA-DIR
+    openssl x509 -x509toreq -in root2/ca.crt -signkey root2/ca.key -out root2.csr 2>/dev/null &&
+        printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n' >link.ext &&
+        openssl x509 -req -in root2.csr -CA "$2/ca.crt" -CAkey "$2/ca.key" -set_serial "0x$(openssl rand -hex 8)" \
+            -days 30 -extfile link.ext -out "$1" 2>/dev/null
+}
+link link.crt root
+link stranger-link.crt other
+status "announce a new root with its link" 0 sa roll.sa new2.crt new2.key 4 "" --anchor root2/ca.crt --link link.crt
+check "inspect shows the root and the link as anchors" sh -c "$EVC inspect roll.sa | grep -c '^anchor' | grep -qx 2"
+status "policy ca: the linked root is accepted" 0 "$EVC" inspect roll.sa --trusted cur.crt --policy ca --trust-store root/ca.crt
+check "the decision names the new root" grep -q "decision *accept (ok): .*with the new root /CN=New Root" "$T/out"
+status "auto: anchors under a pinned certificate" 2 "$EVC" inspect roll.sa --trusted cur.crt
+check "anchors-under-pin is the reason" grep -q "(anchors-under-pin)" "$T/out"
+status "manual: anchors under a pinned certificate" 2 "$EVC" inspect roll.sa --trusted cur.crt --policy manual
+check "anchors-under-pin is the reason (manual)" grep -q "(anchors-under-pin)" "$T/out"
+sa anchored.sa new.crt new.key 4 "" --anchor root/ca.crt
+status "auto: even an anchor the successor does not need" 2 "$EVC" inspect anchored.sa --trusted cur.crt
+check "anchors-under-pin is the reason (unneeded anchor)" grep -q "(anchors-under-pin)" "$T/out"
+status "policy ca: anchors of a successor that chains already are not looked at" 0 "$EVC" inspect anchored.sa --trusted cur.crt --policy ca --trust-store root/ca.crt
+sa nolink.sa new2.crt new2.key 4 "" --anchor root2/ca.crt
+status "policy ca: a new root with no link" 2 "$EVC" inspect nolink.sa --trusted cur.crt --policy ca --trust-store root/ca.crt
+check "anchor-no-link is the reason" grep -q "(anchor-no-link)" "$T/out"
+sa extra.sa new2.crt new2.key 4 "" --anchor root2/ca.crt --link link.crt --anchor other/ca.crt
+status "policy ca: an unrelated root beside the linked one" 2 "$EVC" inspect extra.sa --trusted cur.crt --policy ca --trust-store root/ca.crt
+check "anchor-unneeded is the reason" grep -q "(anchor-unneeded)" "$T/out"
+sa stranger.sa new2.crt new2.key 4 "" --anchor root2/ca.crt --link stranger-link.crt
+status "policy ca: a link from a root the client does not trust" 2 "$EVC" inspect stranger.sa --trusted cur.crt --policy ca --trust-store root/ca.crt
+check "anchor-link-untrusted is the reason" grep -q "(anchor-link-untrusted)" "$T/out"
+status "announce: a --link for no --anchor" 3 sa x.sa new2.crt new2.key 4 "" --anchor other/ca.crt --link link.crt
+check "the link is named" grep -q "link.crt: not a link certificate for an --anchor" "$T/err"
+check "nothing written (bad link)" test ! -e x.sa
+status "announce: --link without --anchor" 3 sa x.sa new2.crt new2.key 4 "" --link link.crt
+check "nothing written (no anchor)" test ! -e x.sa
+status "announce: a root given as its own link" 3 sa x.sa new2.crt new2.key 4 "" --anchor root2/ca.crt --link root2/ca.crt
+
 head -c 100 good.sa >trunc.sa
 status "truncated" 2 "$EVC" inspect trunc.sa --trusted cur.crt
 cp good.sa trail.sa && printf 'x' >>trail.sa

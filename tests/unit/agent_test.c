@@ -106,21 +106,63 @@ make(enum evc_profile prof, const char *cn, EVP_PKEY *k, X509 *ca, EVP_PKEY *cak
     return x;
 }
 
+/* An SA's content: leaf, then the certificates of anchors (NULL-terminated; none: no field). */
 static struct evc_sa *
-sa_of(X509 *leaf, X509 *anchor)
+sa_with(X509 *leaf, X509 *const *anchors)
 {
     struct evc_sa *sa = calloc(1, sizeof(*sa));
 
     sa->successor = sk_X509_new_null();
-    X509_up_ref(leaf);
-    sk_X509_push(sa->successor, leaf);
-    if (anchor != NULL) {
-        sa->anchors = sk_X509_new_null();
-        X509_up_ref(anchor);
-        sk_X509_push(sa->anchors, anchor);
+    assert_true(X509_add_cert(sa->successor, leaf, X509_ADD_FLAG_UP_REF));
+    for (size_t i = 0; anchors != NULL && anchors[i] != NULL; i++) {
+        if (sa->anchors == NULL) {
+            sa->anchors = sk_X509_new_null();
+        }
+        assert_true(X509_add_cert(sa->anchors, anchors[i], X509_ADD_FLAG_UP_REF));
     }
     sa->activate_at = NOW + HOUR;
     return sa;
+}
+
+static struct evc_sa *
+sa_of(X509 *leaf, X509 *anchor)
+{
+    X509 *a[] = {anchor, NULL};
+
+    return sa_with(leaf, a);
+}
+
+/* The plan for sa in mode must be refused, naming reason; nothing is handed back. */
+static void
+refused(struct evc_sa *sa, enum evc_sa_policy_mode mode, X509_STORE *trust, const char *reason)
+{
+    STACK_OF(X509) *add = (STACK_OF(X509) *)1;
+    struct evc_err err = {0};
+
+    assert_int_equal(evc_agent_trust_plan(sa, mode, trust, NOW + HOUR, &add, &err), EVC_ERR_POLICY);
+    assert_null(add);
+    if (strstr(err.detail, reason) == NULL) {
+        fail_msg("want %s, got: %s", reason, err.detail);
+    }
+    evc_sa_free(sa);
+}
+
+/* The plan for sa in mode adds exactly want (NULL: nothing). */
+static void
+adds(struct evc_sa *sa, enum evc_sa_policy_mode mode, X509_STORE *trust, X509 *want)
+{
+    STACK_OF(X509) *add = NULL;
+    struct evc_err err = {0};
+
+    if (evc_agent_trust_plan(sa, mode, trust, NOW + HOUR, &add, &err) != 0) {
+        fail_msg("refused: %s", err.detail);
+    }
+    assert_int_equal(sk_X509_num(add), want != NULL ? 1 : 0);
+    if (want != NULL) {
+        assert_int_equal(X509_cmp(sk_X509_value(add, 0), want), 0);
+    }
+    sk_X509_pop_free(add, X509_free);
+    evc_sa_free(sa);
 }
 
 static void
@@ -139,39 +181,24 @@ test_trust_plan(void **state)
 
     (void)state;
     X509_STORE_add_cert(trust, root);
-    /* Chains to what is trusted: nothing to add. */
-    sa = sa_of(chained, NULL);
-    assert_int_equal(evc_agent_trust_plan(sa, trust, NOW + HOUR, &add, &err), 0);
-    assert_int_equal(sk_X509_num(add), 0);
-    sk_X509_pop_free(add, X509_free);
-    evc_sa_free(sa);
-    /* A new root carried as anchor: the anchor. */
-    sa = sa_of(under2, root2);
-    assert_int_equal(evc_agent_trust_plan(sa, trust, NOW + HOUR, &add, &err), 0);
-    assert_int_equal(sk_X509_num(add), 1);
-    assert_int_equal(X509_cmp(sk_X509_value(add, 0), root2), 0);
-    sk_X509_pop_free(add, X509_free);
-    evc_sa_free(sa);
-    /* A self-signed successor: itself. */
-    sa = sa_of(self, NULL);
-    assert_int_equal(evc_agent_trust_plan(sa, trust, NOW + HOUR, &add, &err), 0);
-    assert_int_equal(sk_X509_num(add), 1);
-    assert_int_equal(X509_cmp(sk_X509_value(add, 0), self), 0);
-    sk_X509_pop_free(add, X509_free);
-    evc_sa_free(sa);
+    /* Chains to what is trusted: nothing to add, pinned or under a CA. */
+    adds(sa_of(chained, NULL), EVC_SA_POLICY_AUTO, trust, NULL);
+    adds(sa_of(chained, NULL), EVC_SA_POLICY_CA, trust, NULL);
+    /* A self-signed successor under pinned trust: itself. */
+    adds(sa_of(self, NULL), EVC_SA_POLICY_AUTO, trust, self);
+    adds(sa_of(self, NULL), EVC_SA_POLICY_MANUAL, trust, self);
+    /* Under a CA a self-signed successor chains to nothing trusted. */
+    refused(sa_of(self, NULL), EVC_SA_POLICY_CA, trust, "no-anchor");
     /* From an issuer nobody trusts, with no anchor: refused. */
-    sa = sa_of(under2, NULL);
-    assert_int_equal(evc_agent_trust_plan(sa, trust, NOW + HOUR, &add, &err), EVC_ERR_POLICY);
-    assert_null(add);
-    assert_non_null(strstr(err.detail, "chains to nothing"));
-    evc_sa_free(sa);
+    refused(sa_of(under2, NULL), EVC_SA_POLICY_AUTO, trust, "chains to nothing");
+    refused(sa_of(under2, NULL), EVC_SA_POLICY_CA, trust, "no-anchor");
     /* An anchor the successor does not chain to is no help. */
-    sa = sa_of(under2, root);
-    assert_int_equal(evc_agent_trust_plan(sa, trust, NOW + HOUR, &add, &err), EVC_ERR_POLICY);
-    evc_sa_free(sa);
+    refused(sa_of(under2, root), EVC_SA_POLICY_CA, trust, "no-anchor");
     /* Checked at activation: a trusted root expired by then does not count. */
     sa = sa_of(chained, NULL);
-    assert_int_equal(evc_agent_trust_plan(sa, trust, NOW + 200 * HOUR, &add, &err), EVC_ERR_POLICY);
+    assert_int_equal(
+        evc_agent_trust_plan(sa, EVC_SA_POLICY_AUTO, trust, NOW + 200 * HOUR, &add, &err),
+        EVC_ERR_POLICY);
     evc_sa_free(sa);
     X509_STORE_free(trust);
     X509_free(root);
@@ -183,6 +210,200 @@ test_trust_plan(void **state)
     EVP_PKEY_free(rk2);
     EVP_PKEY_free(lk);
     EVP_PKEY_free(sk);
+}
+
+/*
+ * The roots and links of a CA rollover: the client trusts old; new is
+ * the successor's root, with link (new's subject and key, issued by old);
+ * the rest are what an attacker or a mistake puts beside them.
+ */
+struct roll {
+    EVP_PKEY *ok, *nk, *xk, *lk, *pk;
+    X509 *old, *new, *link, *other, *stranger, *link_by_stranger, *link_other_key, *pinned,
+        *link_by_pinned, *notca, *succ, *succ_notca, *succ_old;
+    X509_STORE *trust;
+};
+
+static X509 *
+make_subject(enum evc_profile prof, const char *subject, EVP_PKEY *k, X509 *ca, EVP_PKEY *cakey)
+{
+    struct evc_cert_req req = {prof, subject, NULL, NULL, 0, NOW - HOUR, NOW + 100 * HOUR};
+    struct evc_err err = {0};
+    X509 *x = NULL;
+
+    assert_int_equal(evc_ca_make(&req, k, ca, cakey, &x, &err), 0);
+    return x;
+}
+
+static void
+roll_init(struct roll *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->ok = key();
+    r->nk = key();
+    r->xk = key();
+    r->lk = key();
+    r->pk = key();
+    r->old = make_subject(EVC_PROFILE_ROOT, "CN=Old Root", r->ok, NULL, NULL);
+    r->new = make_subject(EVC_PROFILE_ROOT, "CN=New Root", r->nk, NULL, NULL);
+    r->link = make_subject(EVC_PROFILE_ROOT, "CN=New Root", r->nk, r->old, r->ok);
+    r->other = make_subject(EVC_PROFILE_ROOT, "CN=Other Root", r->xk, NULL, NULL);
+    r->stranger = make_subject(EVC_PROFILE_ROOT, "CN=Stranger Root", r->xk, NULL, NULL);
+    r->link_by_stranger = make_subject(EVC_PROFILE_ROOT, "CN=New Root", r->nk, r->stranger, r->xk);
+    r->link_other_key = make_subject(EVC_PROFILE_ROOT, "CN=New Root", r->xk, r->old, r->ok);
+    /* A pinned self-signed leaf in the same store: its key must never vouch for a CA. */
+    r->pinned =
+        make(EVC_PROFILE_SELFSIGNED, "web.test", r->pk, NULL, NULL, NOW - HOUR, NOW + 100 * HOUR);
+    r->link_by_pinned = make_subject(EVC_PROFILE_ROOT, "CN=New Root", r->nk, r->pinned, r->pk);
+    r->notca =
+        make(EVC_PROFILE_SELFSIGNED, "Not A CA", r->xk, NULL, NULL, NOW - HOUR, NOW + 100 * HOUR);
+    r->succ = make(EVC_PROFILE_SERVER, "web.test", r->lk, r->new, r->nk, NOW, NOW + 10 * HOUR);
+    r->succ_notca =
+        make(EVC_PROFILE_SERVER, "web.test", r->lk, r->notca, r->xk, NOW, NOW + 10 * HOUR);
+    r->succ_old = make(EVC_PROFILE_SERVER, "web.test", r->lk, r->old, r->ok, NOW, NOW + 10 * HOUR);
+    r->trust = X509_STORE_new();
+    assert_int_equal(X509_STORE_add_cert(r->trust, r->old), 1);
+    assert_int_equal(X509_STORE_add_cert(r->trust, r->pinned), 1);
+}
+
+static void
+roll_clear(struct roll *r)
+{
+    X509 *all[] = {r->old,
+                   r->new,
+                   r->link,
+                   r->other,
+                   r->stranger,
+                   r->link_by_stranger,
+                   r->link_other_key,
+                   r->pinned,
+                   r->link_by_pinned,
+                   r->notca,
+                   r->succ,
+                   r->succ_notca,
+                   r->succ_old};
+
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        X509_free(all[i]);
+    }
+    EVP_PKEY_free(r->ok);
+    EVP_PKEY_free(r->nk);
+    EVP_PKEY_free(r->xk);
+    EVP_PKEY_free(r->lk);
+    EVP_PKEY_free(r->pk);
+    X509_STORE_free(r->trust);
+}
+
+/* Pinned trust (auto, manual; holddown is auto with a wait) takes no anchor, linked or not. */
+static void
+test_trust_plan_pinned_anchors(void **state)
+{
+    static const enum evc_sa_policy_mode pinned[] = {EVC_SA_POLICY_AUTO, EVC_SA_POLICY_MANUAL};
+    struct roll r;
+
+    (void)state;
+    roll_init(&r);
+    for (size_t m = 0; m < sizeof(pinned) / sizeof(pinned[0]); m++) {
+        X509 *attack[] = {r.new, r.other, NULL};
+        X509 *linked[] = {r.new, r.link, NULL};
+
+        refused(sa_with(r.succ, attack), pinned[m], r.trust, "anchors-under-pin");
+        refused(sa_with(r.succ, linked), pinned[m], r.trust, "anchors-under-pin");
+        /* Even beside a successor that needs nothing, or a self-signed one. */
+        refused(sa_of(r.succ_old, r.other), pinned[m], r.trust, "anchors-under-pin");
+        refused(sa_of(r.pinned, r.other), pinned[m], r.trust, "anchors-under-pin");
+    }
+    roll_clear(&r);
+}
+
+static void
+test_trust_plan_ca_anchors(void **state)
+{
+    struct roll r;
+
+    (void)state;
+    roll_init(&r);
+    {
+        /* A new root vouched for by a link from the trusted root: that root alone. */
+        X509 *a[] = {r.new, r.link, NULL}, *b[] = {r.link, r.new, NULL};
+
+        adds(sa_with(r.succ, a), EVC_SA_POLICY_CA, r.trust, r.new);
+        adds(sa_with(r.succ, b), EVC_SA_POLICY_CA, r.trust, r.new);
+    }
+    {
+        /* An unrelated root beside them: refused, not silently dropped. */
+        X509 *a[] = {r.new, r.link, r.other, NULL};
+
+        refused(sa_with(r.succ, a), EVC_SA_POLICY_CA, r.trust, "anchor-unneeded");
+    }
+    {
+        /* A link for a name the successor does not need. */
+        X509 *a[] = {r.new, r.link, r.link_by_stranger, NULL};
+        X509 *other_link = make_subject(EVC_PROFILE_ROOT, "CN=Other Root", r.xk, r.old, r.ok);
+        X509 *c[] = {r.new, r.link, other_link, NULL};
+
+        refused(sa_with(r.succ, c), EVC_SA_POLICY_CA, r.trust, "anchor-unneeded");
+        X509_free(other_link);
+        /* One good link and one from a stranger: every link must hold. */
+        refused(sa_with(r.succ, a), EVC_SA_POLICY_CA, r.trust, "anchor-link-untrusted");
+    }
+    /* The new root with no link. */
+    refused(sa_of(r.succ, r.new), EVC_SA_POLICY_CA, r.trust, "anchor-no-link");
+    {
+        /* The attack of a pinned key's holder: two roots, no link. */
+        X509 *a[] = {r.new, r.other, NULL};
+
+        refused(sa_with(r.succ, a), EVC_SA_POLICY_CA, r.trust, "anchor-unneeded");
+    }
+    {
+        /* A link signed by a root the client does not trust. */
+        X509 *a[] = {r.new, r.link_by_stranger, NULL};
+
+        refused(sa_with(r.succ, a), EVC_SA_POLICY_CA, r.trust, "anchor-link-untrusted");
+    }
+    {
+        /* A link signed by a pinned leaf that is in the trust store. */
+        X509 *a[] = {r.new, r.link_by_pinned, NULL};
+
+        refused(sa_with(r.succ, a), EVC_SA_POLICY_CA, r.trust, "anchor-link-untrusted");
+    }
+    {
+        /* A link for the root's name with another key. */
+        X509 *a[] = {r.new, r.link_other_key, NULL};
+
+        refused(sa_with(r.succ, a), EVC_SA_POLICY_CA, r.trust, "anchor-link-key");
+    }
+    {
+        /* An anchor that is not a CA certificate. */
+        X509 *a[] = {r.notca, NULL};
+
+        refused(sa_with(r.succ_notca, a), EVC_SA_POLICY_CA, r.trust, "anchor-not-ca");
+    }
+    {
+        /*
+         * A root renewed under its old name with a new key, as renew does: the
+         * link shares the name but is signed by the old key, so it is no root.
+         */
+        EVP_PKEY *k = key();
+        X509 *same = make_subject(EVC_PROFILE_ROOT, "CN=Old Root", k, NULL, NULL);
+        X509 *same_link = make_subject(EVC_PROFILE_ROOT, "CN=Old Root", k, r.old, r.ok);
+        X509 *succ = make(EVC_PROFILE_SERVER, "web.test", r.lk, same, k, NOW, NOW + 10 * HOUR);
+        X509 *a[] = {same, same_link, NULL};
+
+        adds(sa_with(succ, a), EVC_SA_POLICY_CA, r.trust, same);
+        refused(sa_of(succ, same), EVC_SA_POLICY_CA, r.trust, "anchor-no-link");
+        X509_free(same);
+        X509_free(same_link);
+        X509_free(succ);
+        EVP_PKEY_free(k);
+    }
+    {
+        /* A successor that chains to the trust store already: the anchors are not looked at. */
+        X509 *a[] = {r.new, r.other, NULL};
+
+        adds(sa_with(r.succ_old, a), EVC_SA_POLICY_CA, r.trust, NULL);
+    }
+    roll_clear(&r);
 }
 
 static void
@@ -487,6 +708,8 @@ main(void)
         cmocka_unit_test(test_der_frame),
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_trust_plan),
+        cmocka_unit_test(test_trust_plan_pinned_anchors),
+        cmocka_unit_test(test_trust_plan_ca_anchors),
         cmocka_unit_test(test_frozen),
         /* Hostile peers: exact caps, one object at a time, bounded state and log. */
         cmocka_unit_test(test_der_frame_caps),

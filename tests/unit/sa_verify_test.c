@@ -428,6 +428,234 @@ test_malformed(void **state)
     evc_buf_free(&b);
 }
 
+/* A certificate named subject (or cn with a SAN), issued by issuer (NULL: itself). */
+static X509 *
+make_by(enum evc_profile prof, const char *subject, const char *san, EVP_PKEY *key, X509 *issuer,
+        EVP_PKEY *issuer_key)
+{
+    const char *sans[] = {san};
+    struct evc_cert_req req = {prof,
+                               san == NULL ? subject : NULL,
+                               san != NULL ? subject : NULL,
+                               sans,
+                               san != NULL,
+                               NOW - HOUR,
+                               NOW + 100 * HOUR};
+    struct evc_err err = {0};
+    X509 *x = NULL;
+
+    if (evc_ca_make(&req, key, issuer, issuer_key, &x, &err) != 0) {
+        fail_msg("%s", err.detail);
+    }
+    return x;
+}
+
+/* An SA from the fixture's current certificate to succ (key f->nkey), carrying anchors. */
+static void
+build_anchored(struct fx *f, X509 *succ, X509 *const *anchors, struct evc_buf *b)
+{
+    STACK_OF(X509) *a = sk_X509_new_null();
+    struct evc_sa_params p = {"web.test", 1,    NOW,     NOW + HOUR, f->cur,
+                              f->key,     succ, f->nkey, NULL,       a};
+    struct evc_err err = {0};
+
+    for (size_t i = 0; anchors[i] != NULL; i++) {
+        assert_true(X509_add_cert(a, anchors[i], X509_ADD_FLAG_UP_REF));
+    }
+    evc_buf_init(b, EVC_SA_MAX + 16);
+    assert_int_equal(evc_sa_encode(&p, b, &err), 0);
+    sk_X509_pop_free(a, X509_free);
+}
+
+/* Decide b with the fixture's root as the only trusted anchor, in mode. */
+static struct evc_sa_verdict
+decide_ca(struct fx *f, const struct evc_buf *b, enum evc_sa_policy_mode mode)
+{
+    struct evc_sa_known k = {f->cur, NULL, 0, NULL};
+    struct evc_sa_policy pol = {mode, X509_STORE_new(), 0};
+    struct evc_sa_verdict v;
+
+    assert_int_equal(X509_STORE_add_cert(pol.trust, f->ca), 1);
+    assert_int_equal(evc_sa_verify(b->data, b->len, &k, &pol, NOW, &v), 0);
+    X509_STORE_free(pol.trust);
+    return v;
+}
+
+static void
+expect_mode(struct fx *f, const struct evc_buf *b, enum evc_sa_policy_mode mode,
+            enum evc_sa_reason want)
+{
+    struct evc_sa_verdict v = decide_ca(f, b, mode);
+
+    if (v.decision != EVC_SA_REJECT || v.reason != want) {
+        fail_msg("want reject/%s, got %s/%s: %s", evc_sa_reason_name(want),
+                 evc_sa_decision_name(v.decision), evc_sa_reason_name(v.reason), v.message);
+    }
+    evc_sa_verdict_clear(&v);
+}
+
+/* A CA rollover from the fixture's root: what an SA's anchors may and may not do. */
+struct roll {
+    EVP_PKEY *nk, *xk;
+    X509 *new, *link, *other, *stranger, *link_by_stranger, *link_other_key, *notca, *succ,
+        *succ_notca;
+};
+
+static void
+roll_init(struct fx *f, struct roll *r)
+{
+    r->nk = key("ec:P-256");
+    r->xk = key("ec:P-256");
+    r->new = make_by(EVC_PROFILE_ROOT, "CN=New Root", NULL, r->nk, NULL, NULL);
+    r->link = make_by(EVC_PROFILE_ROOT, "CN=New Root", NULL, r->nk, f->ca, f->ca_key);
+    r->other = make_by(EVC_PROFILE_ROOT, "CN=Other Root", NULL, r->xk, NULL, NULL);
+    r->stranger = make_by(EVC_PROFILE_ROOT, "CN=Stranger Root", NULL, r->xk, NULL, NULL);
+    r->link_by_stranger = make_by(EVC_PROFILE_ROOT, "CN=New Root", NULL, r->nk, r->stranger, r->xk);
+    r->link_other_key = make_by(EVC_PROFILE_ROOT, "CN=New Root", NULL, r->xk, f->ca, f->ca_key);
+    r->notca = make_by(EVC_PROFILE_SELFSIGNED, "Not A CA", "DNS:notca.test", r->xk, NULL, NULL);
+    r->succ = make_by(EVC_PROFILE_SERVER, "web.test", "DNS:web.test", f->nkey, r->new, r->nk);
+    r->succ_notca =
+        make_by(EVC_PROFILE_SERVER, "web.test", "DNS:web.test", f->nkey, r->notca, r->xk);
+}
+
+static void
+roll_clear(struct roll *r)
+{
+    X509 *all[] = {
+        r->new,   r->link, r->other,     r->stranger, r->link_by_stranger, r->link_other_key,
+        r->notca, r->succ, r->succ_notca};
+
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        X509_free(all[i]);
+    }
+    EVP_PKEY_free(r->nk);
+    EVP_PKEY_free(r->xk);
+}
+
+/* Under pinned trust an SA carries no anchors: not the attack's, not even a linked root. */
+static void
+test_anchors_under_pin(void **state)
+{
+    static const enum evc_sa_policy_mode pinned[] = {EVC_SA_POLICY_AUTO, EVC_SA_POLICY_MANUAL};
+    struct fx *f = *state;
+    struct roll r;
+    struct evc_buf attack, linked, needless;
+
+    roll_init(f, &r);
+    {
+        X509 *a[] = {r.new, r.other, NULL}, *l[] = {r.new, r.link, NULL}, *n[] = {r.other, NULL};
+
+        build_anchored(f, r.succ, a, &attack);
+        build_anchored(f, r.succ, l, &linked);
+        build_anchored(f, f->succ, n, &needless);
+    }
+    for (size_t m = 0; m < sizeof(pinned) / sizeof(pinned[0]); m++) {
+        expect_mode(f, &attack, pinned[m], EVC_SA_R_ANCHORS_UNDER_PIN);
+        expect_mode(f, &linked, pinned[m], EVC_SA_R_ANCHORS_UNDER_PIN);
+        /* Beside a successor that chains to what is trusted, anchors are refused as well. */
+        expect_mode(f, &needless, pinned[m], EVC_SA_R_ANCHORS_UNDER_PIN);
+    }
+    /* The same successor without anchors is fine under pinned trust. */
+    {
+        struct evc_buf b;
+        struct evc_sa_verdict v;
+
+        build(&b, "web.test", 1, NOW + HOUR, f->cur, f->key, r.succ, f->nkey);
+        v = decide_ca(f, &b, EVC_SA_POLICY_AUTO);
+        assert_int_equal(v.decision, EVC_SA_ACCEPT);
+        evc_sa_verdict_clear(&v);
+        evc_buf_free(&b);
+    }
+    evc_buf_free(&attack);
+    evc_buf_free(&linked);
+    evc_buf_free(&needless);
+    roll_clear(&r);
+}
+
+static void
+expect_anchors(struct fx *f, X509 *succ, X509 *const *anchors, enum evc_sa_reason want)
+{
+    struct evc_buf b;
+
+    build_anchored(f, succ, anchors, &b);
+    expect_mode(f, &b, EVC_SA_POLICY_CA, want);
+    evc_buf_free(&b);
+}
+
+/* Under policy ca a new root is taken only as CMP's NewWithOld: linked from a trusted root. */
+static void
+test_anchors_under_ca(void **state)
+{
+    struct fx *f = *state;
+    struct roll r;
+    struct evc_buf b;
+    struct evc_sa_verdict v;
+
+    roll_init(f, &r);
+    {
+        X509 *a[] = {r.new, r.link, NULL};
+
+        build_anchored(f, r.succ, a, &b);
+        v = decide_ca(f, &b, EVC_SA_POLICY_CA);
+        if (v.decision != EVC_SA_ACCEPT) {
+            fail_msg("a linked new root: %s: %s", evc_sa_reason_name(v.reason), v.message);
+        }
+        assert_non_null(strstr(v.message, "with the new root /CN=New Root"));
+        evc_sa_verdict_clear(&v);
+        evc_buf_free(&b);
+    }
+    {
+        X509 *a[] = {r.new, r.link, r.other, NULL};
+
+        expect_anchors(f, r.succ, a, EVC_SA_R_ANCHOR_UNNEEDED);
+    }
+    {
+        X509 *a[] = {r.new, r.other, NULL};
+
+        expect_anchors(f, r.succ, a, EVC_SA_R_ANCHOR_UNNEEDED);
+    }
+    {
+        X509 *a[] = {r.new, NULL};
+
+        expect_anchors(f, r.succ, a, EVC_SA_R_ANCHOR_NO_LINK);
+    }
+    {
+        X509 *a[] = {r.new, r.link_by_stranger, NULL};
+
+        expect_anchors(f, r.succ, a, EVC_SA_R_ANCHOR_LINK_UNTRUSTED);
+    }
+    {
+        X509 *a[] = {r.new, r.link_other_key, NULL};
+
+        expect_anchors(f, r.succ, a, EVC_SA_R_ANCHOR_LINK_KEY);
+    }
+    {
+        X509 *a[] = {r.notca, NULL};
+
+        expect_anchors(f, r.succ_notca, a, EVC_SA_R_ANCHOR_NOT_CA);
+    }
+    {
+        /* A root the successor does not chain to, however well linked. */
+        X509 *other_link = make_by(EVC_PROFILE_ROOT, "CN=Other Root", NULL, r.xk, f->ca, f->ca_key);
+        X509 *a[] = {r.other, other_link, NULL};
+
+        expect_anchors(f, r.succ, a, EVC_SA_R_NO_ANCHOR);
+        X509_free(other_link);
+    }
+    {
+        /* A successor under the trusted root: its anchors are not looked at. */
+        X509 *a[] = {r.new, r.other, NULL};
+
+        build_anchored(f, f->succ, a, &b);
+        v = decide_ca(f, &b, EVC_SA_POLICY_CA);
+        assert_int_equal(v.decision, EVC_SA_ACCEPT);
+        assert_null(strstr(v.message, "new root"));
+        evc_sa_verdict_clear(&v);
+        evc_buf_free(&b);
+    }
+    roll_clear(&r);
+}
+
 int
 main(void)
 {
@@ -436,7 +664,8 @@ main(void)
         cmocka_unit_test(test_service),          cmocka_unit_test(test_signers),
         cmocka_unit_test(test_tampered),         cmocka_unit_test(test_generation),
         cmocka_unit_test(test_validity),         cmocka_unit_test(test_widens_and_weak),
-        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_malformed),        cmocka_unit_test(test_anchors_under_pin),
+        cmocka_unit_test(test_anchors_under_ca),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
