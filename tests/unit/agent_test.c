@@ -701,6 +701,44 @@ test_refused_bounded(void **state)
     rmdir(dir);
 }
 
+static int
+count_events(void *arg, const struct evc_agent_event *e)
+{
+    size_t *n = arg;
+
+    if (strcmp(e->server, "web") == 0 && strcmp(e->event, "reject") == 0) {
+        n[strcmp(e->reason, "person") == 0 ? 1 : 0]++;
+    }
+    return 0;
+}
+
+/* A rule's rejection events are kept up to the cap per server; a person's are all kept. */
+static void
+test_reject_events_bounded(void **state)
+{
+    char dir[] = "/tmp/evc-agent-test-XXXXXX", path[64];
+    struct evc_state *st = NULL;
+    struct evc_err err = {0};
+    size_t n[2] = {0, 0};
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/s.db", dir);
+    assert_int_equal(evc_state_open(path, 0, &st, &err), 0);
+    for (int i = 0; i < EVC_AGENT_REJECT_EVENTS_MAX + 50; i++) {
+        struct evc_agent_event e = {NOW + i, "web", "reject", i == 0 ? "person" : "bad-signature",
+                                    i + 1,   1,     "push",   NULL};
+
+        assert_int_equal(evc_state_agent_event(st, &e, &err), 0);
+    }
+    assert_int_equal(evc_state_agent_events(st, count_events, n, &err), 0);
+    assert_int_equal(n[0], EVC_AGENT_REJECT_EVENTS_MAX);
+    assert_int_equal(n[1], 1);
+    evc_state_close(st);
+    unlink(path);
+    rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -717,6 +755,7 @@ main(void)
         cmocka_unit_test(test_ratelimit),
         cmocka_unit_test(test_keep),
         cmocka_unit_test(test_refused_bounded),
+        cmocka_unit_test(test_reject_events_bounded),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
