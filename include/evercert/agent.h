@@ -24,9 +24,11 @@
 /*
  * The push channel is DER objects back to back. Given the bytes so far,
  * *total gets the length of the first object once its header is in:
- * 0 when it is known, 1 when more bytes are needed to know it, or
- * EVC_ERR_PARSE (not a SEQUENCE, an indefinite or overlong length) or
- * EVC_ERR_LIMIT (over max) with err saying so.
+ * 0 when it is known, 1 when more bytes are needed to know it (*total
+ * then gets how many bytes it must see to say more, so a reader never
+ * reads past the object), or EVC_ERR_PARSE (not a SEQUENCE, an
+ * indefinite or overlong length) or EVC_ERR_LIMIT (over max) with err
+ * saying so. An object of exactly max bytes is within the cap.
  */
 EVC_EXPORT EVC_MUST_USE int evc_der_frame(const uint8_t *p, size_t n, size_t max, size_t *total,
                                           struct evc_err *err);

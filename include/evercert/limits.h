@@ -34,4 +34,22 @@
 #define EVC_PKCS12_BAGS_MAX 10000
 #define EVC_PKCS12_NEST_MAX 4
 
+/*
+ * SAs a rule refused, kept per server in the agent's state (newest first,
+ * by when last seen): at most this many and this many bytes; older ones
+ * are dropped. The bytes cap holds at least one SA of the largest size.
+ */
+#define EVC_AGENT_REFUSED_MAX 32
+#define EVC_AGENT_REFUSED_BYTES_MAX ((size_t)512 * 1024)
+
+/* Rejection events kept per server in the agent's history (a person's are always kept). */
+#define EVC_AGENT_REJECT_EVENTS_MAX 256
+
+/*
+ * Rejection log lines per server: the first BURST of each window, then
+ * one line for the window with the count of those held back.
+ */
+#define EVC_AGENT_REJECT_LOG_BURST 5
+#define EVC_AGENT_REJECT_LOG_WINDOW_S 60
+
 #endif

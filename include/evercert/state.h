@@ -124,6 +124,43 @@ EVC_EXPORT EVC_MUST_USE int evc_state_agent_sa_seen(struct evc_state *st, const 
                                                     const char *source, evc_time now,
                                                     const char *status, struct evc_agent_sa *out,
                                                     int *is_new, struct evc_err *err);
+/*
+ * Which rows to keep under two caps: feed the sizes of the rows newest
+ * first; 1 while they fit in max_rows rows and max_bytes bytes, then 0 for
+ * that row and every older one. Zero-initialise apart from the caps. Pure.
+ */
+struct evc_keep {
+    size_t max_rows, max_bytes;
+    size_t rows, bytes;
+    int full;
+};
+EVC_EXPORT int evc_keep_next(struct evc_keep *k, size_t size);
+
+/* An SA that a rule refused, as evc_state_agent_refused records it. */
+struct evc_agent_refusal {
+    const char *server;
+    const char *sha256hex; /* of the bytes as received, decoded or not */
+    uint64_t generation;   /* 0 when it did not decode */
+    const uint8_t *der;
+    size_t len;
+    const char *source;
+    evc_time now;
+    const char *reason;
+    size_t max_rows, max_bytes; /* the server's refused rows kept */
+};
+
+/*
+ * Record a refused SA in one transaction: a new row (status "refused",
+ * with reason) when these bytes were not seen from the server before
+ * (*is_new = 1); else only last_seen moves and nothing is stored again.
+ * Then the server's refused rows are cut to the newest that fit the caps
+ * (struct evc_keep), oldest dropped. *id gets the row's id; a row of
+ * another status that was there keeps its status.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_state_agent_refused(struct evc_state *st,
+                                                    const struct evc_agent_refusal *r, int64_t *id,
+                                                    int *is_new, struct evc_err *err);
+
 /* EVC_ERR_NOENT when there is no SA with this id. */
 EVC_EXPORT EVC_MUST_USE int evc_state_agent_sa_get(struct evc_state *st, int64_t id,
                                                    struct evc_agent_sa *out, struct evc_err *err);
@@ -169,7 +206,11 @@ EVC_EXPORT EVC_MUST_USE int evc_state_agent_retired(struct evc_state *st, const 
 EVC_EXPORT EVC_MUST_USE int evc_state_agent_retire_next(struct evc_state *st, evc_time *next,
                                                         struct evc_err *err);
 
-/* One decision, for the log of record. */
+/*
+ * One decision, for the log of record. A rule's "reject" events are kept
+ * per server up to EVC_AGENT_REJECT_EVENTS_MAX, oldest dropped; a
+ * person's are all kept.
+ */
 struct evc_agent_event {
     evc_time at;
     const char *server;

@@ -16,7 +16,8 @@
  * Connect to hostport ("host:port", "[v6]:port"), handshake with SNI
  * servername (or the host when NULL), and hand over the leaf the server
  * presented. The peer is not verified: this asks which certificate is
- * served, not whether to trust it. Each step gives up after timeout_ms.
+ * served, not whether to trust it. The connect and the handshake together
+ * give up after timeout_ms.
  */
 EVC_EXPORT EVC_MUST_USE int evc_tls_served_leaf(const char *hostport, const char *servername,
                                                 int timeout_ms, X509 **out, struct evc_err *err);
@@ -61,12 +62,23 @@ struct evc_tls_conn {
  * As evc_tls_probe, with the anchors in trust (a reference is taken; NULL:
  * the system's), leaving the connection open in c for reading. On error c
  * holds nothing; on success close it with evc_tls_conn_close, whether the
- * peer verified or not.
+ * peer verified or not. timeout_ms bounds the connect and the handshake as
+ * a whole, however slowly the peer sends; afterwards the socket blocks,
+ * each read or write waiting at most timeout_ms.
  */
 EVC_EXPORT EVC_MUST_USE int evc_tls_open(const char *hostport, const char *servername,
                                          X509_STORE *trust, uint64_t have, int timeout_ms,
                                          struct evc_probe *p, struct evc_tls_conn *c,
                                          struct evc_err *err);
+/*
+ * As evc_tls_open, and abandoned (EVC_ERR_IO, "asked to stop") as soon as
+ * cancel_fd is readable: a service passes a signalfd of its stop signals
+ * so that no peer can hold it in a handshake. cancel_fd -1: none.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_tls_open_cancel(const char *hostport, const char *servername,
+                                                X509_STORE *trust, uint64_t have, int timeout_ms,
+                                                int cancel_fd, struct evc_probe *p,
+                                                struct evc_tls_conn *c, struct evc_err *err);
 EVC_EXPORT void evc_tls_conn_close(struct evc_tls_conn *c);
 
 /*

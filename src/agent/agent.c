@@ -36,7 +36,7 @@
 #include "base/text.h"
 #include "agent/agent_int.h"
 
-#define CONTACT_TIMEOUT_MS 10000
+#define CONTACT_TIMEOUT_MS 10000 /* each handshake, each fetch: connect, TLS and reads together */
 
 evc_time
 evc_agent_now(const struct evc_agent *a)
@@ -68,6 +68,7 @@ evc_agent_open(struct evc_agent *a, const char *config_path, int64_t clock_offse
     int r;
 
     memset(a, 0, sizeof(*a));
+    a->cancel_fd = -1;
     a->clock_offset = clock_offset;
     snprintf(a->config_path, sizeof(a->config_path), "%s", config_path);
     if ((r = evc_config_load(config_path, &a->conf, err)) != 0) {
@@ -484,6 +485,57 @@ supersede(void *arg, const struct evc_agent_sa *s)
     return 0;
 }
 
+/* Rejections held back by the rate limit, in one line and one event. */
+static void
+reject_summary(struct evc_agent *a, size_t i, evc_time now, unsigned held, unsigned repeats)
+{
+    char detail[300];
+
+    snprintf(detail, sizeof(detail),
+             "%u more refused SA%s not logged one by one and %u repeat%s of refused SAs in the "
+             "last %d s; the state keeps the newest %d refused SAs",
+             held, held == 1 ? "" : "s", repeats, repeats == 1 ? "" : "s",
+             EVC_AGENT_REJECT_LOG_WINDOW_S, EVC_AGENT_REFUSED_MAX);
+    event(a, now, a->conf->servers[i].name, "reject", "rate-limited", 0, 0, NULL, detail);
+}
+
+/* A new refusal: its line and event, unless server i's rate limit holds it back. */
+static void
+reject_event(struct evc_agent *a, size_t i, evc_time now, int64_t id, uint64_t gen,
+             const char *source, const char *reason, const char *message)
+{
+    unsigned held = 0, repeats = 0;
+
+    if (a->reject_log != NULL &&
+        !evc_ratelimit_take(&a->reject_log[i], evc_agent_mono_ms(), EVC_AGENT_REJECT_LOG_BURST,
+                            (int64_t)EVC_AGENT_REJECT_LOG_WINDOW_S * 1000, &held, &repeats)) {
+        return;
+    }
+    if (held > 0 || repeats > 0) {
+        reject_summary(a, i, now, held, repeats);
+    }
+    event(a, now, a->conf->servers[i].name, "reject", reason, id, gen, source, message);
+}
+
+void
+evc_agent_reject_flush(struct evc_agent *a, size_t i, int64_t now_ms, int force, int64_t *next_ms)
+{
+    unsigned held, repeats;
+    int64_t due;
+
+    if (a->reject_log == NULL) {
+        return;
+    }
+    if (evc_ratelimit_flush(&a->reject_log[i], now_ms,
+                            (int64_t)EVC_AGENT_REJECT_LOG_WINDOW_S * 1000, force, &held, &repeats,
+                            &due)) {
+        reject_summary(a, i, evc_agent_now(a), held, repeats);
+    }
+    if (due != 0 && (*next_ms == 0 || due < *next_ms)) {
+        *next_ms = due;
+    }
+}
+
 void
 evc_agent_offer(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X509 *conn_leaf,
                 const char *source, evc_time now)
@@ -505,11 +557,14 @@ evc_agent_offer(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X
     if (evc_state_agent_server(a->st, v->name, &known, &err) != 0) {
         goto fail;
     }
-    if (len > 0 && EVP_Digest(der, len, fp, NULL, EVP_sha256(), NULL) == 1) {
-        evc_text_hex(fp, 32, hex);
-        if (strcmp(hex, known.sa_sha256) == 0) {
-            goto out; /* applied already: the same SA by another way, or again */
-        }
+    /* The bytes as received name the SA, decoded or not: malformed ones differ too. */
+    if (EVP_Digest(der, len, fp, NULL, EVP_sha256(), NULL) != 1) {
+        evc_err_set(&err, EVC_ERR_CRYPTO, "server %s: cannot hash the SA", v->name);
+        goto fail;
+    }
+    evc_text_hex(fp, 32, hex);
+    if (strcmp(hex, known.sa_sha256) == 0) {
+        goto out; /* applied already: the same SA by another way, or again */
     }
     if (v->policy == EVC_SA_POLICY_CA && (ca = evc_agent_trust_store(a, i, &err)) == NULL) {
         goto fail;
@@ -539,25 +594,36 @@ evc_agent_offer(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X
             goto fail;
         }
     }
-    evc_text_hex(vd.sha256, 32, hex);
     if (vd.decision == EVC_SA_REJECT) {
         uint64_t gen = vd.sa != NULL ? vd.sa->generation : 0;
+        struct evc_agent_refusal rf = {.server = v->name,
+                                       .sha256hex = hex,
+                                       .generation = gen,
+                                       .der = der,
+                                       .len = len,
+                                       .source = source,
+                                       .now = now,
+                                       .reason = evc_sa_reason_name(vd.reason),
+                                       .max_rows = EVC_AGENT_REFUSED_MAX,
+                                       .max_bytes = EVC_AGENT_REFUSED_BYTES_MAX};
+        int64_t id = 0;
 
         if (vd.reason == EVC_SA_R_REPLAY) {
             goto out; /* the one applied, seen again */
         }
-        if (evc_state_agent_sa_seen(a->st, v->name, hex, gen, der, len, source, now, "refused",
-                                    &row, &is_new, &err) != 0) {
+        if (evc_state_agent_refused(a->st, &rf, &id, &is_new, &err) != 0) {
             goto fail;
         }
         worse(a, 1);
-        if (is_new) {
-            if (evc_state_agent_sa_status(a->st, row.id, "refused", evc_sa_reason_name(vd.reason),
-                                          &err) != 0) {
-                goto fail;
+        if (vd.reason == EVC_SA_R_CONFLICT) {
+            if (is_new) {
+                event(a, now, v->name, "conflict", evc_sa_reason_name(vd.reason), id, gen, source,
+                      vd.message);
             }
-            event(a, now, v->name, vd.reason == EVC_SA_R_CONFLICT ? "conflict" : "reject",
-                  evc_sa_reason_name(vd.reason), row.id, gen, source, vd.message);
+        } else if (is_new) {
+            reject_event(a, i, now, id, gen, source, evc_sa_reason_name(vd.reason), vd.message);
+        } else if (a->reject_log != NULL) {
+            evc_ratelimit_note(&a->reject_log[i], evc_agent_mono_ms());
         }
         if (vd.reason == EVC_SA_R_CONFLICT) {
             char subject[300];
@@ -694,7 +760,7 @@ evc_agent_contact(struct evc_agent *a, size_t i, evc_time now)
     X509 *leaf = NULL;
 
     memset(&p, 0, sizeof(p));
-    evc_buf_init(&body, EVC_SA_MAX);
+    evc_buf_init(&body, EVC_SA_MAX + 1); /* + 1: the buffer keeps a NUL after the bytes */
     evc_buf_init(&leafder, EVC_SA_MAX);
     if (evc_state_agent_server(a->st, v->name, &known, &err) != 0 ||
         (store = evc_agent_trust_store(a, i, &err)) == NULL) {
@@ -704,8 +770,8 @@ evc_agent_contact(struct evc_agent *a, size_t i, evc_time now)
         return;
     }
     if (v->sources & EVC_SOURCE_HANDSHAKE) {
-        if (evc_tls_open(v->connect, v->service, store, known.generation, CONTACT_TIMEOUT_MS, &p,
-                         &c, &err) != 0) {
+        if (evc_tls_open_cancel(v->connect, v->service, store, known.generation, CONTACT_TIMEOUT_MS,
+                                a->cancel_fd, &p, &c, &err) != 0) {
             evc_logf(&a->log, LOG_ERR, "server=%s not reached: %s", v->name, evc_err_message(&err));
             worse(a, 2);
         } else {
@@ -725,11 +791,11 @@ evc_agent_contact(struct evc_agent *a, size_t i, evc_time now)
             }
         }
     }
-    if (v->sources & EVC_SOURCE_URL) {
+    if ((v->sources & EVC_SOURCE_URL) && !evc_agent_stopping(a)) {
         X509 *uleaf = NULL;
 
-        if (evc_agent_fetch(v->url, v->connect, store, CONTACT_TIMEOUT_MS / 1000, &body, &uleaf,
-                            &err) != 0) {
+        if (evc_agent_fetch(v->url, v->connect, store, CONTACT_TIMEOUT_MS, a->cancel_fd, &body,
+                            &uleaf, &err) != 0) {
             evc_logf(&a->log, LOG_ERR,
                      "server=%s url not fetched; it is not a source of "
                      "successors: %s",

@@ -26,14 +26,46 @@ struct evc_push {
     unsigned offered;      /* SAs read on this connection */
 };
 
+/*
+ * A log rate limit (pure): the first burst lines of each window go out,
+ * the rest are counted, and the count is told in one line when the
+ * window is over.
+ */
+struct evc_ratelimit {
+    int64_t start;    /* ms: the window's start; 0: no window open */
+    unsigned logged;  /* lines let through in this window */
+    unsigned held;    /* lines held back in this window */
+    unsigned repeats; /* events never logged one by one (the same SA again) */
+};
+
+/*
+ * May a line go out at now_ms? 1 for the first burst of a window of
+ * window_ms, else 0 (counted in held). A window that is over first closes
+ * with evc_ratelimit_flush's result in *held and *repeats (to be told
+ * before this line; both 0: nothing to tell). Pure.
+ */
+int evc_ratelimit_take(struct evc_ratelimit *rl, int64_t now_ms, unsigned burst, int64_t window_ms,
+                       unsigned *held, unsigned *repeats);
+/* Count an event that is never logged by itself, opening a window if none is. Pure. */
+void evc_ratelimit_note(struct evc_ratelimit *rl, int64_t now_ms);
+/*
+ * Close the window if it is over (or force): 1 with what it held back in
+ * *held and *repeats when there is something to tell, else 0. *due_ms
+ * gets when to ask again (0: never; nothing is held). Pure.
+ */
+int evc_ratelimit_flush(struct evc_ratelimit *rl, int64_t now_ms, int64_t window_ms, int force,
+                        unsigned *held, unsigned *repeats, int64_t *due_ms);
+
 struct evc_agent {
     int64_t clock_offset;
     char config_path[4096];
     struct evc_config *conf;
     struct evc_state *st;
     struct evc_log log;
-    struct evc_push *push; /* one per server */
-    int status;            /* the worst of this round: 0, 1 (a person is needed), 2 (unreachable) */
+    struct evc_push *push;            /* one per server */
+    struct evc_ratelimit *reject_log; /* one per server */
+    int cancel_fd;                    /* readable when a stop signal waits; -1: none */
+    int status; /* the worst of this round: 0, 1 (a person is needed), 2 (unreachable) */
 };
 
 /* Seconds: the wall clock moved by --at. */
@@ -51,6 +83,17 @@ void evc_agent_close(struct evc_agent *a);
 void evc_agent_offer(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X509 *conn_leaf,
                      const char *source, evc_time now);
 
+/*
+ * Rejections held back by server i's log rate limit, told in one line
+ * (and one event) once its window is over, or now with force. *next_ms
+ * gets the monotonic ms when it is next due, if earlier (0: none).
+ */
+void evc_agent_reject_flush(struct evc_agent *a, size_t i, int64_t now_ms, int force,
+                            int64_t *next_ms);
+
+/* A stop signal waits (a->cancel_fd is readable): drop everything that is not done. */
+int evc_agent_stopping(const struct evc_agent *a);
+
 /* One handshake (and one fetch of the URL) to server i. */
 void evc_agent_contact(struct evc_agent *a, size_t i, evc_time now);
 
@@ -64,15 +107,26 @@ void evc_agent_tick(struct evc_agent *a, evc_time now, evc_time *next);
 /* The anchors of server i's trust store now, as a store to verify with. */
 X509_STORE *evc_agent_trust_store(struct evc_agent *a, size_t i, struct evc_err *err);
 
-/* GET url at connect, verified against trust: the body (404: empty) and the leaf presented. */
-int evc_agent_fetch(const char *url, const char *connect, X509_STORE *trust, long timeout,
-                    struct evc_buf *body, X509 **leaf, struct evc_err *err);
+/*
+ * GET url at connect, verified against trust: the body (404: empty; at
+ * most EVC_SA_MAX bytes, body's cap must allow them) and the leaf
+ * presented. timeout_ms bounds the whole transfer, connect and TLS
+ * included; a readable cancel_fd (-1: none) abandons it.
+ */
+int evc_agent_fetch(const char *url, const char *connect, X509_STORE *trust, long timeout_ms,
+                    int cancel_fd, struct evc_buf *body, X509 **leaf, struct evc_err *err);
 
 /* --- the push channel (push.c) --- */
 int64_t evc_agent_mono_ms(void);
 /* Connect server i's push channel if it is time; logs why not. */
 void evc_push_connect(struct evc_agent *a, size_t i);
-/* Read what is there; offer each whole SA; drop the connection on garbage, a cap or EOF. */
+/*
+ * Read what is there, one object at a time and never past its end; offer
+ * it when whole. Returns after one object or a bounded number of bytes so
+ * the loop sees signals, timers and other servers; more waits in the
+ * socket or in OpenSSL (SSL_has_pending). Drops the connection on garbage,
+ * an object over the cap, or EOF.
+ */
 void evc_push_read(struct evc_agent *a, size_t i);
 /* Drop a reader that has sat on part of an object too long; *next_ms: its deadline. */
 void evc_push_check(struct evc_agent *a, size_t i, int64_t now_ms, int64_t *next_ms);

@@ -18,7 +18,7 @@ evc_der_frame(const uint8_t *p, size_t n, size_t max, size_t *total, struct evc_
 {
     size_t len = 0, hdr, k;
 
-    *total = 0;
+    *total = 2; /* a tag and the first length byte, before anything is known */
     if (n < 2) {
         if (n == 1 && p[0] != 0x30) {
             goto not_sa;
@@ -35,9 +35,11 @@ evc_der_frame(const uint8_t *p, size_t n, size_t max, size_t *total, struct evc_
         k = p[1] & 0x7f;
         /* 0x80 is BER's indefinite length; more than 4 length bytes is never an SA. */
         if (k == 0 || k > 4) {
+            *total = 0;
             return evc_err_set(err, EVC_ERR_PARSE, "not an SA: DER length form 0x%02x", p[1]);
         }
         if (n < 2 + k) {
+            *total = 2 + k;
             return 1;
         }
         for (size_t i = 0; i < k; i++) {
@@ -45,13 +47,16 @@ evc_der_frame(const uint8_t *p, size_t n, size_t max, size_t *total, struct evc_
         }
         hdr = 2 + k;
     }
-    if (len > max || hdr + len > max) {
+    /* Subtraction form: hdr <= 6 < max, so max - hdr cannot wrap. */
+    if (hdr > max || len > max - hdr) {
+        *total = 0;
         return evc_err_set(err, EVC_ERR_LIMIT, "an object of %zu bytes, over the %zu-byte cap",
                            hdr + len, max);
     }
     *total = hdr + len;
     return 0;
 not_sa:
+    *total = 0;
     return evc_err_set(err, EVC_ERR_PARSE, "not an SA: first byte 0x%02x, not a DER SEQUENCE",
                        p[0]);
 }

@@ -3,9 +3,14 @@
  * The push channel, client side: one TLS connection per server to its
  * announce port, verified like any other, then read without blocking.
  * The stream is DER objects back to back; each whole one is offered as an
- * SA. Garbage, an object over the cap, a peer that sits on half an object
- * and a close mid-object each drop the connection with the reason logged;
- * the next attempt waits with exponential backoff and jitter.
+ * SA. They are read one at a time, never past the end of the current one,
+ * into a buffer of one SA; a wakeup reads at most one object or
+ * PUSH_READ_BUDGET bytes, so a peer that never stops sending cannot keep
+ * the loop from signals, timers and other servers. Garbage, an object
+ * over the cap, a peer that sits on half an object and a close mid-object
+ * each drop the connection with the reason logged; the next attempt waits
+ * with exponential backoff and jitter. The connect and handshake have one
+ * deadline and end at once when a stop signal waits.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,10 +23,10 @@
 
 #include "agent/agent_int.h"
 
-#define PUSH_CONNECT_TIMEOUT_MS 5000
-#define PUSH_PARTIAL_MS 10000       /* the most time half an SA may take */
-#define PUSH_BACKOFF_CAP_MS 300000u /* 5 minutes */
-#define PUSH_READ_CHUNK 16384
+#define PUSH_CONNECT_TIMEOUT_MS 5000 /* TCP connect and TLS handshake, together */
+#define PUSH_PARTIAL_MS 10000        /* the most time one SA may take, first byte to last */
+#define PUSH_BACKOFF_CAP_MS 300000u  /* 5 minutes */
+#define PUSH_READ_BUDGET 16384       /* bytes read in one wakeup */
 
 int64_t
 evc_agent_mono_ms(void)
@@ -57,7 +62,7 @@ evc_push_close(struct evc_agent *a, size_t i, const char *why)
     X509_free(p->leaf);
     p->leaf = NULL;
     evc_buf_free(&p->in);
-    evc_buf_init(&p->in, EVC_SA_MAX);
+    evc_buf_init(&p->in, EVC_SA_MAX + 1); /* + 1: the buffer keeps a NUL after the bytes */
     p->partial_since = 0;
     p->offered = 0;
     schedule_retry(p);
@@ -83,8 +88,8 @@ evc_push_connect(struct evc_agent *a, size_t i)
         schedule_retry(p);
         return;
     }
-    if (evc_tls_open(v->announce, v->service, store, known.generation, PUSH_CONNECT_TIMEOUT_MS, &pr,
-                     &p->c, &err) != 0) {
+    if (evc_tls_open_cancel(v->announce, v->service, store, known.generation,
+                            PUSH_CONNECT_TIMEOUT_MS, a->cancel_fd, &pr, &p->c, &err) != 0) {
         evc_logf(&a->log, LOG_ERR, "server=%s push channel not reached: %s", v->name,
                  evc_err_message(&err));
         schedule_retry(p);
@@ -110,15 +115,38 @@ void
 evc_push_read(struct evc_agent *a, size_t i)
 {
     struct evc_push *p = &a->push[i];
-    uint8_t chunk[PUSH_READ_CHUNK];
-    char why[300];
     struct evc_err err = {0};
-    size_t total;
+    size_t want, budget = PUSH_READ_BUDGET;
+    char why[300];
     int n, r;
 
     for (;;) {
+        /* The header first, then exactly the rest of this object. */
+        if ((r = evc_der_frame(p->in.data, p->in.len, EVC_SA_MAX, &want, &err)) < 0) {
+            evc_push_close(a, i, evc_err_message(&err));
+            return;
+        }
+        if (r == 0 && p->in.len == want) {
+            evc_agent_offer(a, i, p->in.data, p->in.len, p->leaf, "push", evc_agent_now(a));
+            p->attempts = 0; /* a server that speaks the protocol */
+            p->offered++;
+            evc_buf_reset(&p->in);
+            p->partial_since = 0;
+            return; /* one object per wakeup */
+        }
+        if (budget == 0) {
+            return;
+        }
+        want -= p->in.len;
+        if (want > budget) {
+            want = budget;
+        }
+        if (evc_buf_reserve(&p->in, want) != 0) {
+            evc_push_close(a, i, "out of memory");
+            return;
+        }
         ERR_clear_error();
-        n = SSL_read(p->c.ssl, chunk, sizeof(chunk));
+        n = SSL_read(p->c.ssl, p->in.data + p->in.len, (int)want);
         if (n <= 0) {
             int e = SSL_get_error(p->c.ssl, n);
 
@@ -134,32 +162,11 @@ evc_push_read(struct evc_agent *a, size_t i)
             evc_push_close(a, i, why);
             return;
         }
-        if (evc_buf_put(&p->in, chunk, (size_t)n) != 0) {
-            evc_push_close(a, i, "an object over the SA's 64 KiB cap");
-            return;
-        }
         if (p->partial_since == 0) {
             p->partial_since = evc_agent_mono_ms();
         }
-        /* Every whole object in the buffer, in order. */
-        while (p->in.len > 0) {
-            if ((r = evc_der_frame(p->in.data, p->in.len, EVC_SA_MAX, &total, &err)) != 0) {
-                if (r == 1) {
-                    break;
-                }
-                evc_push_close(a, i, evc_err_message(&err));
-                return;
-            }
-            if (p->in.len < total) {
-                break;
-            }
-            evc_agent_offer(a, i, p->in.data, total, p->leaf, "push", evc_agent_now(a));
-            p->attempts = 0; /* a server that speaks the protocol */
-            p->offered++;
-            memmove(p->in.data, p->in.data + total, p->in.len - total);
-            p->in.len -= total;
-            p->partial_since = p->in.len > 0 ? evc_agent_mono_ms() : 0;
-        }
+        p->in.len += (size_t)n;
+        budget -= (size_t)n;
     }
 }
 
@@ -173,7 +180,7 @@ evc_push_check(struct evc_agent *a, size_t i, int64_t now_ms, int64_t *next_ms)
         return;
     }
     if (now_ms - p->partial_since >= PUSH_PARTIAL_MS) {
-        snprintf(why, sizeof(why), "sent %zu bytes of an SA and nothing more for %d s", p->in.len,
+        snprintf(why, sizeof(why), "sent %zu bytes of an SA, not all of it within %d s", p->in.len,
                  PUSH_PARTIAL_MS / 1000);
         evc_push_close(a, i, why);
         return;

@@ -5,6 +5,11 @@
  * activation, retirement and hold, all in one poll. A round contacts
  * every server that is due; --once is one round, with a short read of each
  * push channel, and an exit status for cron.
+ *
+ * SIGTERM and SIGINT also have a second signalfd of their own, which every
+ * blocking network step (a handshake, a fetch) polls beside its socket:
+ * a stop signal ends the step at once, whatever the peer does, and the
+ * loop then stops. Each such step also has one overall deadline.
  */
 #include <errno.h>
 #include <poll.h>
@@ -36,15 +41,27 @@ sd_say(const char *state)
 #endif
 }
 
+int
+evc_agent_stopping(const struct evc_agent *a)
+{
+    struct pollfd pfd = {a->cancel_fd, POLLIN, 0};
+
+    return a->cancel_fd >= 0 && poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN) != 0;
+}
+
+/* The per-server runtime: push connections and the rejection log limits. */
 static int
 push_alloc(struct evc_agent *a, struct evc_err *err)
 {
-    if ((a->push = calloc(a->conf->nservers, sizeof(*a->push))) == NULL) {
+    if ((a->push = calloc(a->conf->nservers, sizeof(*a->push))) == NULL ||
+        (a->reject_log = calloc(a->conf->nservers, sizeof(*a->reject_log))) == NULL) {
+        free(a->push);
+        a->push = NULL;
         return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < a->conf->nservers; i++) {
         a->push[i].c.fd = -1;
-        evc_buf_init(&a->push[i].in, EVC_SA_MAX);
+        evc_buf_init(&a->push[i].in, EVC_SA_MAX + 1); /* + 1: the buffer keeps a NUL */
     }
     return 0;
 }
@@ -52,13 +69,18 @@ push_alloc(struct evc_agent *a, struct evc_err *err)
 static void
 push_free(struct evc_agent *a)
 {
+    int64_t next = 0;
+
     for (size_t i = 0; a->push != NULL && i < a->conf->nservers; i++) {
+        evc_agent_reject_flush(a, i, evc_agent_mono_ms(), 1, &next);
         evc_tls_conn_close(&a->push[i].c);
         X509_free(a->push[i].leaf);
         evc_buf_free(&a->push[i].in);
     }
     free(a->push);
     a->push = NULL;
+    free(a->reject_log);
+    a->reject_log = NULL;
 }
 
 /* --once: the SA each push channel hands over at connect, if it comes within a second. */
@@ -74,11 +96,14 @@ once_push(struct evc_agent *a)
         while (a->push[i].c.fd != -1 && a->push[i].offered == 0) {
             int64_t left = end - evc_agent_mono_ms();
 
+            if (left <= 0) {
+                break;
+            }
             /* What OpenSSL holds already first, then the socket. */
-            if (SSL_pending(a->push[i].c.ssl) == 0) {
+            if (!SSL_has_pending(a->push[i].c.ssl)) {
                 pfd.fd = a->push[i].c.fd;
                 pfd.events = POLLIN;
-                if (left <= 0 || poll(&pfd, 1, (int)left) <= 0) {
+                if (poll(&pfd, 1, (int)left) <= 0) {
                     break;
                 }
             }
@@ -130,7 +155,7 @@ int
 evc_agent_run(const struct evc_agent_opts *o, int *status, struct evc_err *err)
 {
     struct evc_agent a;
-    sigset_t mask, old;
+    sigset_t mask, old, stopmask;
     struct pollfd *pfd = NULL;
     int64_t *due = NULL;
     int sfd = -1, r, stop = 0;
@@ -162,7 +187,11 @@ evc_agent_run(const struct evc_agent_opts *o, int *status, struct evc_err *err)
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGHUP);
     sigprocmask(SIG_BLOCK, &mask, &old);
-    if ((sfd = signalfd(-1, &mask, SFD_CLOEXEC)) == -1) {
+    sigemptyset(&stopmask);
+    sigaddset(&stopmask, SIGTERM);
+    sigaddset(&stopmask, SIGINT);
+    if ((sfd = signalfd(-1, &mask, SFD_CLOEXEC)) == -1 ||
+        (a.cancel_fd = signalfd(-1, &stopmask, SFD_CLOEXEC)) == -1) {
         r = evc_err_set(err, EVC_ERR_IO, "signalfd: %s", strerror(errno));
         goto out;
     }
@@ -179,7 +208,7 @@ evc_agent_run(const struct evc_agent_opts *o, int *status, struct evc_err *err)
         size_t n = 0;
 
         evc_agent_tick(&a, now, &next);
-        for (size_t i = 0; i < a.conf->nservers; i++) {
+        for (size_t i = 0; i < a.conf->nservers && !evc_agent_stopping(&a); i++) {
             const struct evc_server_conf *v = &a.conf->servers[i];
 
             if ((v->sources & (EVC_SOURCE_HANDSHAKE | EVC_SOURCE_URL)) && due[i] <= now) {
@@ -188,6 +217,7 @@ evc_agent_run(const struct evc_agent_opts *o, int *status, struct evc_err *err)
             }
             evc_push_connect(&a, i);
             evc_push_check(&a, i, mono, &wake_ms);
+            evc_agent_reject_flush(&a, i, evc_agent_mono_ms(), 0, &wake_ms);
             if ((v->sources & (EVC_SOURCE_HANDSHAKE | EVC_SOURCE_URL)) &&
                 (next == 0 || due[i] < next)) {
                 next = due[i];
@@ -221,7 +251,7 @@ evc_agent_run(const struct evc_agent_opts *o, int *status, struct evc_err *err)
         for (size_t i = 0; i < a.conf->nservers; i++) {
             pfd[n].fd = a.push[i].c.fd;
             pfd[n++].events = POLLIN;
-            if (a.push[i].c.fd != -1 && SSL_pending(a.push[i].c.ssl) > 0) {
+            if (a.push[i].c.fd != -1 && SSL_has_pending(a.push[i].c.ssl)) {
                 timeout = 0;
             }
         }
@@ -244,7 +274,7 @@ evc_agent_run(const struct evc_agent_opts *o, int *status, struct evc_err *err)
         }
         for (size_t i = 0; !stop && i < a.conf->nservers; i++) {
             if (a.push[i].c.fd != -1 && ((pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) ||
-                                         SSL_pending(a.push[i].c.ssl) > 0)) {
+                                         SSL_has_pending(a.push[i].c.ssl))) {
                 evc_push_read(&a, i);
             }
         }
@@ -252,6 +282,10 @@ evc_agent_run(const struct evc_agent_opts *o, int *status, struct evc_err *err)
     *status = 0;
     r = 0;
 out:
+    if (a.cancel_fd != -1) {
+        close(a.cancel_fd);
+        a.cancel_fd = -1;
+    }
     if (sfd != -1) {
         close(sfd);
         sigprocmask(SIG_SETMASK, &old, NULL);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "evercert/limits.h"
 #include "evercert/state.h"
 #include "state/state_int.h"
 
@@ -209,6 +210,135 @@ evc_state_agent_sa_seen(struct evc_state *st, const char *server, const char *sh
 }
 
 int
+evc_keep_next(struct evc_keep *k, size_t size)
+{
+    /* Subtraction form: bytes never passes max_bytes, so max_bytes - bytes cannot wrap. */
+    if (k->full || k->rows >= k->max_rows || size > k->max_bytes - k->bytes) {
+        k->full = 1;
+        return 0;
+    }
+    k->rows++;
+    k->bytes += size;
+    return 1;
+}
+
+/* Drop the server's refused rows that do not fit the caps: one pass, newest first. */
+static int
+refused_trim(struct evc_state *st, const struct evc_agent_refusal *rf, struct evc_err *err)
+{
+    struct evc_keep k = {rf->max_rows, rf->max_bytes, 0, 0, 0};
+    sqlite3_stmt *q = NULL;
+    int64_t cut_seen = 0, cut_id = 0;
+    int rc, r, cut = 0;
+
+    if ((r = prepare(st,
+                     "SELECT id, last_seen, length(der) FROM agent_sas"
+                     " WHERE server = ? AND status = 'refused' ORDER BY last_seen DESC, id DESC",
+                     &q, err)) != 0) {
+        return r;
+    }
+    sqlite3_bind_text(q, 1, rf->server, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (!evc_keep_next(&k, (size_t)sqlite3_column_int64(q, 2))) {
+            cut_id = sqlite3_column_int64(q, 0);
+            cut_seen = sqlite3_column_int64(q, 1);
+            cut = 1;
+            break;
+        }
+    }
+    if (!cut && rc != SQLITE_DONE) {
+        r = db_err(st, err, "read");
+    }
+    sqlite3_finalize(q);
+    if (r != 0 || !cut) {
+        return r;
+    }
+    /* This row and every one after it in that order. */
+    if ((r = prepare(st,
+                     "DELETE FROM agent_sas WHERE server = ?1 AND status = 'refused'"
+                     " AND (last_seen < ?2 OR (last_seen = ?2 AND id <= ?3))",
+                     &q, err)) != 0) {
+        return r;
+    }
+    sqlite3_bind_text(q, 1, rf->server, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, cut_seen);
+    sqlite3_bind_int64(q, 3, cut_id);
+    return done(st, q, err);
+}
+
+int
+evc_state_agent_refused(struct evc_state *st, const struct evc_agent_refusal *rf, int64_t *id,
+                        int *is_new, struct evc_err *err)
+{
+    sqlite3_stmt *q = NULL;
+    int rc, r;
+
+    *id = 0;
+    *is_new = 0;
+    if ((r = exec(st, "BEGIN IMMEDIATE", err)) != 0) {
+        return r;
+    }
+    if ((r = prepare(st, "SELECT id FROM agent_sas WHERE server = ? AND sha256 = ?", &q, err)) !=
+        0) {
+        goto fail;
+    }
+    sqlite3_bind_text(q, 1, rf->server, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, rf->sha256hex, -1, SQLITE_STATIC);
+    if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        *id = sqlite3_column_int64(q, 0);
+    } else if (rc != SQLITE_DONE) {
+        r = db_err(st, err, "read");
+    }
+    sqlite3_finalize(q);
+    if (r != 0) {
+        goto fail;
+    }
+    if (*id != 0) {
+        /* The same bytes again: counted by the caller, not stored again. */
+        /* Unchanged within the second: no page is written, so the commit costs no sync. */
+        if ((r = prepare(st,
+                         "UPDATE agent_sas SET last_seen = ?2 WHERE id = ?1 AND last_seen <> ?2",
+                         &q, err)) != 0) {
+            goto fail;
+        }
+        sqlite3_bind_int64(q, 1, *id);
+        sqlite3_bind_int64(q, 2, rf->now);
+    } else {
+        if ((r = prepare(st,
+                         "INSERT INTO agent_sas(server, sha256, generation, der, source,"
+                         " first_seen, last_seen, status, reason)"
+                         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6, 'refused', ?7)",
+                         &q, err)) != 0) {
+            goto fail;
+        }
+        sqlite3_bind_text(q, 1, rf->server, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, rf->sha256hex, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 3, (sqlite3_int64)rf->generation);
+        sqlite3_bind_blob(q, 4, rf->der, (int)rf->len, SQLITE_STATIC);
+        sqlite3_bind_text(q, 5, rf->source, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 6, rf->now);
+        sqlite3_bind_text(q, 7, rf->reason, -1, SQLITE_STATIC);
+    }
+    if ((r = done(st, q, err)) != 0) {
+        goto fail;
+    }
+    /* Only a new row can take the server past a cap. */
+    if (*id == 0) {
+        *id = sqlite3_last_insert_rowid(st->db);
+        *is_new = 1;
+        if ((r = refused_trim(st, rf, err)) != 0) {
+            goto fail;
+        }
+    }
+    return exec(st, "COMMIT", err);
+fail:
+    *id = 0;
+    *is_new = 0;
+    exec(st, "ROLLBACK", NULL);
+    return r;
+}
+
+int
 evc_state_agent_sa_status(struct evc_state *st, int64_t id, const char *status, const char *reason,
                           struct evc_err *err)
 {
@@ -386,13 +516,19 @@ int
 evc_state_agent_event(struct evc_state *st, const struct evc_agent_event *e, struct evc_err *err)
 {
     sqlite3_stmt *q = NULL;
+    /* A rule's rejections are what a hostile peer can make many of: keep the newest. */
+    int trim =
+        strcmp(e->event, "reject") == 0 && (e->reason == NULL || strcmp(e->reason, "person"));
     int r;
 
+    if (trim && (r = exec(st, "BEGIN IMMEDIATE", err)) != 0) {
+        return r;
+    }
     if ((r = prepare(st,
                      "INSERT INTO agent_events(at, server, event, reason, sa, generation, source,"
                      " detail) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
                      &q, err)) != 0) {
-        return r;
+        goto out;
     }
     sqlite3_bind_int64(q, 1, e->at);
     sqlite3_bind_text(q, 2, e->server, -1, SQLITE_STATIC);
@@ -404,7 +540,27 @@ evc_state_agent_event(struct evc_state *st, const struct evc_agent_event *e, str
     sqlite3_bind_int64(q, 6, (sqlite3_int64)e->generation);
     sqlite3_bind_text(q, 7, e->source, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 8, e->detail, -1, SQLITE_STATIC);
-    return done(st, q, err);
+    if ((r = done(st, q, err)) != 0 || !trim) {
+        goto out;
+    }
+    if ((r = prepare(st,
+                     "DELETE FROM agent_events WHERE server = ?1 AND event = 'reject'"
+                     " AND coalesce(reason, '') <> 'person' AND id <= (SELECT id FROM agent_events"
+                     " WHERE server = ?1 AND event = 'reject' AND coalesce(reason, '') <> 'person'"
+                     " ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+                     &q, err)) != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(q, 1, e->server, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, EVC_AGENT_REJECT_EVENTS_MAX);
+    if ((r = done(st, q, err)) == 0) {
+        return exec(st, "COMMIT", err);
+    }
+out:
+    if (trim) {
+        exec(st, r == 0 ? "COMMIT" : "ROLLBACK", NULL);
+    }
+    return r;
 }
 
 int

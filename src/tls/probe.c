@@ -3,6 +3,12 @@
  * One TLS handshake to learn the served certificate, for `verify =` after
  * a reload: a reload is not proof (nginx keeps the old certificate when
  * the new pair is broken and says so only in its log).
+ *
+ * The connect and the handshake share one deadline, and the socket stays
+ * non-blocking until the handshake is done: a peer that sends a byte now
+ * and then cannot stretch a per-read timeout into forever. A caller that
+ * must stop on a signal passes a descriptor (a signalfd) that is polled
+ * alongside the socket.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,50 +53,123 @@ split_hostport(const char *hp, char *host, size_t hostlen, char *port, size_t po
     return 0;
 }
 
-int
-evc_tls_connect(const char *host, const char *port, int timeout_ms, struct evc_err *err)
+/* Milliseconds on the monotonic clock. */
+static double
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Is fd (-1: none) readable now? */
+static int
+readable(int fd)
+{
+    struct pollfd pfd = {fd, POLLIN, 0};
+
+    return fd >= 0 && poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN) != 0;
+}
+
+/*
+ * Wait until fd is ready for events, the deadline (monotonic ms) passes,
+ * or cancel_fd (-1: none) becomes readable. 0 when ready, else the error.
+ */
+static int
+wait_fd(int fd, short events, double deadline, int cancel_fd, const char *peer, const char *what,
+        struct evc_err *err)
+{
+    struct pollfd pfd[2];
+    double left;
+    int n;
+
+    for (;;) {
+        if ((left = deadline - mono_ms()) <= 0) {
+            return evc_err_set(err, EVC_ERR_IO, "%s: %s not done within the deadline", peer, what);
+        }
+        pfd[0].fd = fd;
+        pfd[0].events = events;
+        pfd[0].revents = 0;
+        pfd[1].fd = cancel_fd;
+        pfd[1].events = POLLIN;
+        pfd[1].revents = 0;
+        n = poll(pfd, cancel_fd >= 0 ? 2 : 1, (int)left + 1);
+        if (n < 0 && errno != EINTR) {
+            return evc_err_set(err, EVC_ERR_IO, "%s: poll: %s", peer, strerror(errno));
+        }
+        if (n > 0 && (pfd[1].revents & POLLIN) != 0) {
+            return evc_err_set(err, EVC_ERR_IO, "%s: %s abandoned: asked to stop", peer, what);
+        }
+        if (n > 0 && pfd[0].revents != 0) {
+            return 0;
+        }
+    }
+}
+
+/* A non-blocking TCP socket connected before deadline, or -1 with err set. */
+static int
+connect_until(const char *host, const char *port, double deadline, int cancel_fd,
+              struct evc_err *err)
 {
     struct addrinfo hints, *res = NULL, *ai;
+    char peer[300];
     int fd = -1, rc;
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
 
     memset(&hints, 0, sizeof(hints));
     hints.ai_socktype = SOCK_STREAM;
+    snprintf(peer, sizeof(peer), "%s:%s", host, port);
     if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
         evc_err_set(err, EVC_ERR_IO, "%s: %s", host, gai_strerror(rc));
         return -1;
     }
+    /* Every address shares the one deadline. */
     for (ai = res; ai != NULL; ai = ai->ai_next) {
-        struct pollfd pfd;
         int soerr = 0;
         socklen_t sl = sizeof(soerr);
 
-        if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol)) == -1) {
+        if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                         ai->ai_protocol)) == -1) {
             continue;
         }
-        fcntl(fd, F_SETFL, O_NONBLOCK);
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1 && errno != EINPROGRESS) {
-            soerr = errno;
-        } else {
-            pfd.fd = fd;
-            pfd.events = POLLOUT;
-            if (poll(&pfd, 1, timeout_ms) != 1) {
-                soerr = ETIMEDOUT;
-            } else {
-                getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+            evc_err_set(err, EVC_ERR_IO, "%s: %s", peer, strerror(errno));
+        } else if (wait_fd(fd, POLLOUT, deadline, cancel_fd, peer, "TCP connect", err) == 0) {
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+            if (soerr == 0) {
+                break;
             }
+            evc_err_set(err, EVC_ERR_IO, "%s: %s", peer, strerror(soerr));
         }
-        if (soerr == 0) {
-            fcntl(fd, F_SETFL, 0);
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-            break;
-        }
-        evc_err_set(err, EVC_ERR_IO, "%s:%s: %s", host, port, strerror(soerr));
         close(fd);
         fd = -1;
+        if (deadline - mono_ms() <= 0 || readable(cancel_fd)) {
+            break;
+        }
     }
     freeaddrinfo(res);
+    return fd;
+}
+
+/* A blocking socket from now on: each later read or write waits at most timeout_ms. */
+static void
+set_blocking(int fd, int timeout_ms)
+{
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+int
+evc_tls_connect(const char *host, const char *port, int timeout_ms, struct evc_err *err)
+{
+    int fd = connect_until(host, port, mono_ms() + timeout_ms, -1, err);
+
+    if (fd != -1) {
+        set_blocking(fd, timeout_ms);
+    }
     return fd;
 }
 
@@ -139,16 +218,6 @@ evc_tls_conn_close(struct evc_tls_conn *c)
     c->ctx = NULL;
     c->fd = -1;
     ERR_clear_error();
-}
-
-/* Milliseconds on the monotonic clock. */
-static double
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 struct timing_ctx {
@@ -212,18 +281,45 @@ on_info(const SSL *ssl, int where, int ret)
     }
 }
 
+/*
+ * SSL_connect on the non-blocking socket until done, the deadline, or a
+ * stop: 0 done, 1 the handshake failed (OpenSSL's queue says why), or an
+ * error with err set.
+ */
+static int
+handshake(SSL *ssl, int fd, double deadline, int cancel_fd, const char *peer, struct evc_err *err)
+{
+    int rc, e, r;
+
+    for (;;) {
+        ERR_clear_error();
+        if ((rc = SSL_connect(ssl)) == 1) {
+            return 0;
+        }
+        e = SSL_get_error(ssl, rc);
+        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+            return 1;
+        }
+        if ((r = wait_fd(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline, cancel_fd, peer,
+                         "TLS handshake", err)) != 0) {
+            return r;
+        }
+    }
+}
+
 static int
 open_conn(const char *hostport, const char *servername, X509_STORE *trust, uint64_t have,
-          int timeout_ms, int strict, struct evc_tls_timing *t, struct evc_probe *p,
+          int timeout_ms, int cancel_fd, int strict, struct evc_tls_timing *t, struct evc_probe *p,
           struct evc_tls_conn *c, struct evc_err *err)
 {
     char host[256], port[16], name[256];
     struct timing_ctx tc = {t, mono_ms(), NULL};
+    double deadline = tc.start + timeout_ms;
     long vr;
-    int r = EVC_ERR_INTERNAL;
+    int r = EVC_ERR_INTERNAL, hs;
 
     memset(p, 0, sizeof(*p));
-    evc_buf_init(&p->sa, EVC_SA_MAX);
+    evc_buf_init(&p->sa, EVC_SA_MAX + 1); /* + 1: the buffer keeps a NUL after the bytes */
     c->ssl = NULL;
     c->ctx = NULL;
     c->fd = -1;
@@ -248,7 +344,7 @@ open_conn(const char *hostport, const char *servername, X509_STORE *trust, uint6
     SSL_CTX_set_verify(c->ctx, strict ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
                        strict ? on_verify : NULL);
     SSL_CTX_set_info_callback(c->ctx, on_info);
-    if ((c->fd = evc_tls_connect(host, port, timeout_ms, err)) == -1) {
+    if ((c->fd = connect_until(host, port, deadline, cancel_fd, err)) == -1) {
         r = EVC_ERR_IO;
         goto fail;
     }
@@ -262,9 +358,11 @@ open_conn(const char *hostport, const char *servername, X509_STORE *trust, uint6
         goto fail;
     }
     SSL_set_app_data(c->ssl, &tc);
-    if (SSL_connect(c->ssl) != 1) {
+    if ((hs = handshake(c->ssl, c->fd, deadline, cancel_fd, hostport, err)) != 0) {
         vr = SSL_get_verify_result(c->ssl);
-        if (strict && vr != X509_V_OK) {
+        if (hs != 1) {
+            r = hs;
+        } else if (strict && vr != X509_V_OK) {
             r = evc_err_set(err, EVC_ERR_IO, "%s: TLS handshake failed: %s", hostport,
                             X509_verify_cert_error_string(vr));
         } else {
@@ -287,6 +385,7 @@ open_conn(const char *hostport, const char *servername, X509_STORE *trust, uint6
     SSL_set_app_data(c->ssl, NULL);
     X509_free(tc.leaf);
     tc.leaf = NULL;
+    set_blocking(c->fd, timeout_ms);
     snprintf(p->protocol, sizeof(p->protocol), "%s", SSL_get_version(c->ssl));
     p->leaf = SSL_get1_peer_certificate(c->ssl);
     vr = SSL_get_verify_result(c->ssl);
@@ -308,7 +407,15 @@ int
 evc_tls_open(const char *hostport, const char *servername, X509_STORE *trust, uint64_t have,
              int timeout_ms, struct evc_probe *p, struct evc_tls_conn *c, struct evc_err *err)
 {
-    return open_conn(hostport, servername, trust, have, timeout_ms, 0, NULL, p, c, err);
+    return open_conn(hostport, servername, trust, have, timeout_ms, -1, 0, NULL, p, c, err);
+}
+
+int
+evc_tls_open_cancel(const char *hostport, const char *servername, X509_STORE *trust, uint64_t have,
+                    int timeout_ms, int cancel_fd, struct evc_probe *p, struct evc_tls_conn *c,
+                    struct evc_err *err)
+{
+    return open_conn(hostport, servername, trust, have, timeout_ms, cancel_fd, 0, NULL, p, c, err);
 }
 
 int
@@ -316,7 +423,7 @@ evc_tls_session(const char *hostport, const char *servername, X509_STORE *trust,
                 int timeout_ms, struct evc_tls_timing *t, struct evc_probe *p,
                 struct evc_tls_conn *c, struct evc_err *err)
 {
-    return open_conn(hostport, servername, trust, have, timeout_ms, 1, t, p, c, err);
+    return open_conn(hostport, servername, trust, have, timeout_ms, -1, 1, t, p, c, err);
 }
 
 int

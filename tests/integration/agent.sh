@@ -12,6 +12,7 @@
 set -u
 EVC=${1:?usage: agent.sh PATH-TO-EVERCERT}
 EVC=$(cd "$(dirname "$EVC")" && pwd)/$(basename "$EVC")
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
 T=$(mktemp -d /tmp/evc-agent-XXXXXX)
 PIDS=
 cleanup() {
@@ -313,7 +314,7 @@ check "the bad ones wrote nothing" sh -c "for s in garbage slow half; do test \$
 "$EVC" agent --config bad.ini >svc.out 2>&1 &
 SVC=$!
 PIDS="$PIDS $SVC"
-check "service: the slow sender is dropped after 10 s" wait_for svc.out "server=slow push channel dropped: sent 100 bytes of an SA and nothing more for 10 s" 15
+check "service: the slow sender is dropped after 10 s" wait_for svc.out "server=slow push channel dropped: sent 100 bytes of an SA, not all of it within 10 s" 15
 check "service: a second agent on the same state is refused" sh -c "'$EVC' agent --config bad.ini 2>&1 | grep -q 'another evercert agent runs on this state'"
 cp bad.ini bad.ini.good && echo "nonsense" >>bad.ini
 kill -HUP $SVC
@@ -484,6 +485,197 @@ done
 echo "rollover crash test: $rcrashes crash points, $rbroken broken" >&2
 check "rollover crash test: the write was interrupted at least twice" test $rcrashes -ge 2
 check "rollover crash test: every interrupted write was finished with the new root" test $rbroken = 0
+
+# --- hostile peers: they can neither stall the agent nor grow its state
+# Caps from the header the agent is built with.
+cap() { sed -n "s/^#define $1 \([0-9]*\).*/\1/p" "$SRC/include/evercert/limits.h"; }
+RMAX=$(cap EVC_AGENT_REFUSED_MAX)
+BURST=$(cap EVC_AGENT_REJECT_LOG_BURST)
+WINDOW=$(cap EVC_AGENT_REJECT_LOG_WINDOW_S)
+# Ports from PORT + 40, clear of the other sections'.
+XPORT=$((PORT + 40)) DPORT=$((PORT + 41)) WPORT=$((PORT + 42)) OPORT=$((PORT + 43))
+UPORT=$((PORT + 44)) TPORT=$((PORT + 45)) O2PORT=$((PORT + 46)) U2PORT=$((PORT + 47))
+GPORT2=$((PORT + 48))
+cat >hostile.py <<'EOF'
+import socket, ssl, sys, threading, time
+mode, port, mark = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+args = sys.argv[4:]
+def tweak(d, i):
+    # The last bytes are the second signer's signature: a copy that parses and does not verify.
+    b = bytearray(d)
+    b[-1] ^= i % 255 + 1
+    b[-2] ^= (i // 255) % 256
+    return bytes(b)
+def note(what):
+    with open(mark, "a") as f:
+        f.write(what + "\n")
+def serve(c):
+    try:
+        if mode == "drip-tls":  # a TLS record header, then its body a byte every 2 s
+            note("accepted")
+            c.sendall(b"\x16\x03\x03\x00\x50")
+            for _ in range(80):
+                time.sleep(2)
+                c.sendall(b"\x00")
+            return
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args[0], args[1])
+        t = ctx.wrap_socket(c, server_side=True)
+        note("accepted")
+        if mode == "flood":  # tweaked copies of one SA, without end
+            d = open(args[2], "rb").read()
+            i = 0
+            while True:
+                t.sendall(tweak(d, i % 60000))
+                i += 1
+        elif mode == "tweaks":  # N tweaked copies, M copies of one of them, then the SA itself
+            d = open(args[2], "rb").read()
+            n, m = int(args[3]), int(args[4])
+            t.sendall(b"".join(tweak(d, i) for i in range(n)))
+            t.sendall(tweak(d, 0) * m)
+            t.sendall(d)
+            note("sent")
+        elif mode == "objects":  # these files back to back
+            t.sendall(b"".join(open(p, "rb").read() for p in args[2:]))
+            note("sent")
+        elif mode in ("https", "drip-http"):
+            req = b""
+            while b"\r\n\r\n" not in req:
+                got = t.recv(4096)
+                if not got:
+                    return
+                req += got
+            note("request")
+            if mode == "https":
+                body = open(args[2], "rb").read()
+                t.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+                t.close()
+                return
+            t.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+            for _ in range(1000):
+                time.sleep(2)
+                t.sendall(b"\x30")
+        time.sleep(60)
+    except Exception:
+        pass
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port))
+s.listen(8)
+deadline = time.time() + 300
+s.settimeout(1)
+while time.time() < deadline:
+    try:
+        c, _ = s.accept()
+    except socket.timeout:
+        continue
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+EOF
+# A server section: NAME PORT SOURCE, trusting a.crt.
+hsrv() {
+    printf '[server "%s"]\nconnect = 127.0.0.1:%s\nservice = web.test\ntrust = %s.pem\nsources = %s\n' "$1" "$2" "$1" "$3"
+    [ "$3" = push ] && printf 'announce = 127.0.0.1:%s\n' "$2"
+    [ "$3" = url ] && printf 'url = https://web.test/.well-known/evercert/successor\n'
+    cp a.crt "$1.pem"
+}
+# SIGTERM; the process must be gone within 20 x 0.1 s.
+gone_after_term() {
+    kill -TERM "$1"
+    i=0; while kill -0 "$1" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i + 1)); done
+    ! kill -0 "$1" 2>/dev/null
+}
+sql() { python3 -c "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$@"; }
+python3 hostile.py flood $XPORT flood.mark a.crt a.key ab.sa &
+PIDS="$PIDS $!"
+python3 hostile.py drip-tls $DPORT drip.mark &
+PIDS="$PIDS $!"
+python3 hostile.py drip-http $WPORT driphttp.mark a.crt a.key &
+PIDS="$PIDS $!"
+python3 hostile.py objects $GPORT2 goodpush.mark a.crt a.key ab.sa &
+PIDS="$PIDS $!"
+sleep 1
+
+# A dripping handshake is given up at its deadline, not kept alive a byte at a time.
+{ printf '[agent]\nstate = drip1.db\n'; hsrv dripper $DPORT push; } >drip1.ini
+timeout 60 "$EVC" agent --config drip1.ini --once >drip1.out 2>&1
+check "deadline: a push handshake dripping a byte every 2 s ends, not killed by timeout" test $? != 124
+check "deadline: the reason names the server and the deadline" grep -q "server=dripper push channel not reached: 127.0.0.1:$DPORT: TLS handshake not done within the deadline" drip1.out
+
+# SIGTERM ends the agent at once, whatever a peer does, wherever it waits on one.
+for h in "flood $XPORT push flood.mark accepted" "dripper $DPORT push drip.mark accepted" \
+    "dripper $DPORT handshake drip.mark accepted" "driphttp $WPORT url driphttp.mark request"; do
+    set -- $h
+    : >"$4"
+    {
+        printf '[agent]\nstate = term-%s-%s.db\n' "$1" "$3"
+        hsrv "$1" "$2" "$3"
+        # Beside the flood, a server that sends one good SA.
+        [ "$1" = flood ] && hsrv goodpush $GPORT2 push
+    } >term.ini
+    "$EVC" agent --config term.ini >"term-$1-$3.out" 2>&1 &
+    TP=$!
+    PIDS="$PIDS $TP"
+    # Only a check once the agent is busy with the peer means anything.
+    check "SIGTERM: the agent is at the $1 peer on $3" wait_for "$4" "$5" 10
+    if [ "$1" = flood ]; then
+        check "SIGTERM: the flood is being read" wait_for "term-$1-$3.out" "server=flood event=reject" 10
+        check "a flood on one server does not starve another: its SA is applied" \
+            wait_for "term-$1-$3.out" "server=goodpush event=accept reason=ok generation=1 source=push" 10
+    fi
+    sleep 0.5
+    check "SIGTERM: the agent stops within 1 s with a $1 peer on $3" gone_after_term $TP
+done
+
+# The push channel reads one object at a time, to the byte: 64 KiB is 65,536 bytes.
+obj() { # FILE SIZE FILL: a DER SEQUENCE of SIZE bytes, header included
+    python3 -c "import sys; n = int(sys.argv[2]); h = b'\x30\x82' + (n - 4).to_bytes(2, 'big') if n - 4 < 65536 else b'\x30\x83' + (n - 5).to_bytes(3, 'big'); open(sys.argv[1], 'wb').write(h + bytes([int(sys.argv[3])]) * (n - len(h)))" "$@"
+}
+obj o1.der 60000 1 && obj o2.der 60000 2 && obj o3.der 60000 3 && obj o64k.der 65536 4 && obj o64k1.der 65537 5
+python3 hostile.py objects $OPORT objects.mark a.crt a.key o1.der o2.der o3.der o64k.der ab.sa &
+PIDS="$PIDS $!"
+python3 hostile.py objects $O2PORT over.mark a.crt a.key o64k1.der &
+PIDS="$PIDS $!"
+python3 hostile.py https $UPORT url64k.mark a.crt a.key o64k.der &
+PIDS="$PIDS $!"
+python3 hostile.py https $U2PORT url64k1.mark a.crt a.key o64k1.der &
+PIDS="$PIDS $!"
+sleep 1
+{ printf '[agent]\nstate = objs.db\n'; hsrv objs $OPORT push; hsrv over $O2PORT push; } >objs.ini
+"$EVC" agent --config objs.ini >objs.out 2>&1 &
+OP=$!
+PIDS="$PIDS $OP"
+check "framer: the SA after 3 x 60,000 and 65,536 bytes is read whole and accepted" wait_for objs.out "server=objs event=accept reason=ok generation=1 source=push" 15
+check "framer: 3 x 60,000 bytes back to back are three objects, and 65,536 bytes one more" \
+    test "$(grep -c 'server=objs event=reject reason=malformed' objs.out)" = 4
+check "framer: none of them dropped the channel" sh -c "! grep -q 'server=objs push channel dropped' objs.out"
+check "framer: 65,537 bytes are refused, naming the server and the cap" wait_for objs.out "server=over push channel dropped: an object of 65537 bytes, over the 65536-byte cap" 10
+kill $OP
+check "malformed SAs are told apart by the hash of their bytes" test "$(sql objs.db "SELECT count(DISTINCT sha256) FROM agent_sas WHERE server = 'objs' AND status = 'refused'")" = 4
+{ printf '[agent]\nstate = url64.db\n'; hsrv u64k $UPORT url; hsrv u64k1 $U2PORT url; } >url64.ini
+"$EVC" agent --config url64.ini --once >url64.out 2>&1
+check "url: a body of 65,536 bytes is fetched and decided on" grep -q "server=u64k event=reject reason=malformed .*source=url" url64.out
+check "url: 65,537 bytes are refused, naming the server and the cap" grep -q "server=u64k1 url not fetched.*over the SA's cap of 65536 bytes" url64.out
+
+# A peer sending 2,000 signature-tweaked copies and 2,000 identical copies grows nothing.
+python3 hostile.py tweaks $TPORT tweaks.mark a.crt a.key ab.sa 2000 2000 &
+PIDS="$PIDS $!"
+sleep 1
+{ printf '[agent]\nstate = tweak.db\n'; hsrv tweak $TPORT push; } >tweak.ini
+t0=$(date +%s)
+"$EVC" agent --config tweak.ini >tweak.out 2>&1 &
+TW=$!
+PIDS="$PIDS $TW"
+check "flood: the SA after 4,000 bad copies is still applied" wait_for tweak.out "server=tweak event=accept reason=ok generation=1 source=push" 180
+check "flood: SIGTERM stops it" gone_after_term $TW
+t1=$(date +%s)
+refused=$(sql tweak.db "SELECT count(*) FROM agent_sas WHERE server = 'tweak' AND status = 'refused'")
+check "flood: the state keeps at most $RMAX refused SAs for the server (has $refused)" test "$refused" -le "$RMAX" -a "$refused" -gt 0
+size=$(stat -c %s tweak.db)
+check "flood: the state database stays small ($size bytes < 2 MB)" test "$size" -lt 2000000
+lines=$(grep -c "server=tweak event=reject" tweak.out)
+most=$(((BURST + 1) * ((t1 - t0) / WINDOW + 1)))
+check "flood: rejection lines are rate-limited ($lines <= $most)" test "$lines" -le "$most"
+check "flood: the held-back ones are counted in one line" grep -q "server=tweak event=reject reason=rate-limited .*refused SAs not logged one by one and .* repeats" tweak.out
 
 # --- bad input
 printf '[server "x"]\nconnect = nohost\n' >badcfg.ini

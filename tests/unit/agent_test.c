@@ -8,13 +8,18 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "evercert/agent.h"
 #include "evercert/ca.h"
+#include "evercert/limits.h"
+#include "evercert/state.h"
+#include "agent/agent_int.h"
 
 #define NOW ((evc_time)1800000000)
 #define HOUR 3600
@@ -423,6 +428,317 @@ test_frozen(void **state)
     EVP_PKEY_free(k);
 }
 
+/* --- one object at a time, exact caps ------------------------------------- */
+
+/* The header of an object of total bytes (SEQUENCE, long form when needed). */
+static size_t
+header(uint8_t *h, size_t total)
+{
+    size_t len, k = 0;
+
+    h[0] = 0x30;
+    if (total - 2 < 0x80) {
+        h[1] = (uint8_t)(total - 2);
+        return 2;
+    }
+    for (k = 1; k <= 4; k++) {
+        len = total - 2 - k;
+        if (k == 4 || len < ((size_t)1 << (8 * k))) {
+            break;
+        }
+    }
+    h[1] = (uint8_t)(0x80 | k);
+    for (size_t i = 0; i < k; i++) {
+        h[2 + i] = (uint8_t)(len >> (8 * (k - 1 - i)));
+    }
+    return 2 + k;
+}
+
+static void
+test_der_frame_caps(void **state)
+{
+    uint8_t h[8];
+    struct evc_err err = {0};
+    size_t total = 0, n;
+
+    (void)state;
+    /* 64 KiB means 65,536 bytes, header included, are allowed and 65,537 are not. */
+    n = header(h, EVC_SA_MAX);
+    assert_int_equal(n, 4);
+    assert_int_equal(evc_der_frame(h, n, EVC_SA_MAX, &total, &err), 0);
+    assert_int_equal(total, 65536);
+    n = header(h, EVC_SA_MAX + 1);
+    assert_int_equal(evc_der_frame(h, n, EVC_SA_MAX, &total, &err), EVC_ERR_LIMIT);
+    assert_non_null(strstr(err.detail, "an object of 65537 bytes, over the 65536-byte cap"));
+    assert_int_equal(total, 0);
+    /* The largest lengths do not wrap the cap check. */
+    {
+        static const uint8_t huge[] = {0x30, 0x84, 0xff, 0xff, 0xff, 0xff};
+
+        assert_int_equal(evc_der_frame(huge, sizeof(huge), EVC_SA_MAX, &total, &err),
+                         EVC_ERR_LIMIT);
+        assert_int_equal(evc_der_frame(huge, sizeof(huge), SIZE_MAX, &total, &err), 0);
+        assert_int_equal(total, 6 + (size_t)0xffffffff);
+    }
+    /* A 60,000-byte object is framed alone, whatever follows it. */
+    n = header(h, 60000);
+    assert_int_equal(evc_der_frame(h, n, EVC_SA_MAX, &total, &err), 0);
+    assert_int_equal(total, 60000);
+}
+
+/* While the header is incomplete, *total says how many bytes to have: never more than it. */
+static void
+test_der_frame_need(void **state)
+{
+    static const uint8_t obj[] = {0x30, 0x82, 0x01, 0x00};
+    static const uint8_t short_form[] = {0x30, 0x05};
+    struct evc_err err = {0};
+    size_t total = 99;
+
+    (void)state;
+    assert_int_equal(evc_der_frame(NULL, 0, EVC_SA_MAX, &total, &err), 1);
+    assert_int_equal(total, 2);
+    assert_int_equal(evc_der_frame(obj, 1, EVC_SA_MAX, &total, &err), 1);
+    assert_int_equal(total, 2);
+    assert_int_equal(evc_der_frame(obj, 2, EVC_SA_MAX, &total, &err), 1);
+    assert_int_equal(total, 4);
+    assert_int_equal(evc_der_frame(obj, 3, EVC_SA_MAX, &total, &err), 1);
+    assert_int_equal(total, 4);
+    assert_int_equal(evc_der_frame(obj, 4, EVC_SA_MAX, &total, &err), 0);
+    assert_int_equal(total, 4 + 256);
+    assert_int_equal(evc_der_frame(short_form, 2, EVC_SA_MAX, &total, &err), 0);
+    assert_int_equal(total, 7);
+    /* Three objects back to back: reading to each *total lands on each boundary. */
+    {
+        uint8_t stream[3 * 300];
+        size_t off = 0, objs = 0;
+
+        memset(stream, 0, sizeof(stream));
+        for (int i = 0; i < 3; i++) {
+            (void)header(stream + i * 300, 300);
+        }
+        while (off < sizeof(stream)) {
+            size_t have = 0;
+
+            /* Feed byte by byte as a reader would, up to what the framer asks. */
+            while (evc_der_frame(stream + off, have, EVC_SA_MAX, &total, &err) == 1) {
+                assert_true(total > have);
+                have = total;
+            }
+            assert_int_equal(total, 300);
+            off += total;
+            objs++;
+        }
+        assert_int_equal(objs, 3);
+    }
+}
+
+/* The rejection log: first BURST lines of a window, then one count when it is over. */
+static void
+test_ratelimit(void **state)
+{
+    struct evc_ratelimit rl;
+    unsigned held = 9, repeats = 9, out = 0;
+    int64_t due = 0, t = 1000000, win = 60000;
+
+    (void)state;
+    memset(&rl, 0, sizeof(rl));
+    assert_int_equal(evc_ratelimit_flush(&rl, t, win, 0, &held, &repeats, &due), 0);
+    assert_int_equal(due, 0);
+    for (int i = 0; i < 2000; i++) {
+        out += (unsigned)evc_ratelimit_take(&rl, t + i, 5, win, &held, &repeats);
+        assert_int_equal(held, 0);
+        evc_ratelimit_note(&rl, t + i);
+    }
+    assert_int_equal(out, 5);
+    /* Not over yet: nothing to tell, and when to ask again. */
+    assert_int_equal(evc_ratelimit_flush(&rl, t + 59999, win, 0, &held, &repeats, &due), 0);
+    assert_int_equal(due, t + win);
+    assert_int_equal(evc_ratelimit_flush(&rl, t + win, win, 0, &held, &repeats, &due), 1);
+    assert_int_equal(held, 1995);
+    assert_int_equal(repeats, 2000);
+    assert_int_equal(due, 0);
+    assert_int_equal(evc_ratelimit_flush(&rl, t + win + 1, win, 0, &held, &repeats, &due), 0);
+    /* The next window: its first line goes out after the count of the one before. */
+    assert_int_equal(evc_ratelimit_take(&rl, t + 2 * win, 5, win, &held, &repeats), 1);
+    assert_int_equal(held, 0);
+    for (int i = 0; i < 6; i++) {
+        (void)evc_ratelimit_take(&rl, t + 2 * win, 5, win, &held, &repeats);
+    }
+    assert_int_equal(evc_ratelimit_take(&rl, t + 3 * win, 5, win, &held, &repeats), 1);
+    assert_int_equal(held, 2);
+    assert_int_equal(repeats, 0);
+    /* A stop tells what is held at once. */
+    for (int i = 0; i < 7; i++) {
+        (void)evc_ratelimit_take(&rl, t + 3 * win + 1, 5, win, &held, &repeats);
+    }
+    assert_int_equal(evc_ratelimit_flush(&rl, t + 3 * win + 2, win, 1, &held, &repeats, &due), 1);
+    assert_int_equal(held, 3);
+    /* Nothing held: a window that ends says nothing. */
+    assert_int_equal(evc_ratelimit_take(&rl, t + 5 * win, 5, win, &held, &repeats), 1);
+    assert_int_equal(evc_ratelimit_flush(&rl, t + 5 * win, win, 0, &held, &repeats, &due), 0);
+    assert_int_equal(due, 0);
+    assert_int_equal(evc_ratelimit_flush(&rl, t + 7 * win, win, 0, &held, &repeats, &due), 0);
+}
+
+/* Refused rows kept: the newest that fit both caps, a prefix, nothing after the first miss. */
+static void
+test_keep(void **state)
+{
+    struct evc_keep k = {3, 1000, 0, 0, 0};
+    struct evc_keep b = {EVC_AGENT_REFUSED_MAX, EVC_AGENT_REFUSED_BYTES_MAX, 0, 0, 0};
+    size_t kept = 0;
+
+    (void)state;
+    assert_int_equal(evc_keep_next(&k, 400), 1);
+    assert_int_equal(evc_keep_next(&k, 600), 1); /* exactly at the byte cap */
+    assert_int_equal(evc_keep_next(&k, 1), 0);
+    assert_int_equal(evc_keep_next(&k, 0), 0); /* older ones go too, even if they would fit */
+    k = (struct evc_keep){3, 1000, 0, 0, 0};
+    for (int i = 0; i < 5; i++) {
+        kept += (size_t)evc_keep_next(&k, 10);
+    }
+    assert_int_equal(kept, 3); /* the row cap */
+    k = (struct evc_keep){3, 1000, 0, 0, 0};
+    assert_int_equal(evc_keep_next(&k, SIZE_MAX), 0); /* no wrap */
+    /* The caps hold the largest SA, and are what the state is bounded by. */
+    assert_int_equal(evc_keep_next(&b, EVC_SA_MAX), 1);
+    assert_true(EVC_AGENT_REFUSED_BYTES_MAX >= EVC_SA_MAX);
+    kept = 1;
+    while (evc_keep_next(&b, 3000)) {
+        kept++;
+    }
+    assert_int_equal(kept, EVC_AGENT_REFUSED_MAX);
+}
+
+/* --- the refused rows in a real state database ------------------------------ */
+
+static int
+count_refused(void *arg, const struct evc_agent_sa *a)
+{
+    size_t *n = arg;
+
+    assert_string_equal(a->status, "refused");
+    n[0]++;
+    n[1] += a->der.len;
+    if (a->first_seen < (evc_time)n[2]) {
+        n[2] = (size_t)a->first_seen; /* the oldest kept */
+    }
+    return 0;
+}
+
+static void
+test_refused_bounded(void **state)
+{
+    char dir[] = "/tmp/evc-agent-test-XXXXXX", path[64];
+    uint8_t der[3000];
+    struct evc_state *st = NULL;
+    struct evc_err err = {0};
+    int64_t id = 0, first_id = 0;
+    int is_new = 0;
+    size_t n[3];
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/s.db", dir);
+    assert_int_equal(evc_state_open(path, 0, &st, &err), 0);
+    memset(der, 0x30, sizeof(der));
+    for (int i = 0; i < 100; i++) {
+        char hex[65];
+        struct evc_agent_refusal rf = {.server = "web",
+                                       .sha256hex = hex,
+                                       .der = der,
+                                       .len = sizeof(der),
+                                       .source = "push",
+                                       .now = NOW + i,
+                                       .reason = "bad-signature",
+                                       .max_rows = 10,
+                                       .max_bytes = 100000};
+
+        snprintf(hex, sizeof(hex), "%064d", i);
+        assert_int_equal(evc_state_agent_refused(st, &rf, &id, &is_new, &err), 0);
+        assert_true(is_new);
+        /* The same bytes again: the same row, nothing stored. */
+        rf.now = NOW + i;
+        assert_int_equal(evc_state_agent_refused(st, &rf, &first_id, &is_new, &err), 0);
+        assert_false(is_new);
+        assert_int_equal(first_id, id);
+    }
+    /* The newest 10 are kept, the 90 before them dropped. */
+    n[0] = n[1] = 0;
+    n[2] = (size_t)(NOW + 1000);
+    assert_int_equal(evc_state_agent_sa_each(st, "web", "refused", count_refused, n, &err), 0);
+    assert_int_equal(n[0], 10);
+    assert_int_equal(n[2], (size_t)(NOW + 90));
+    /* The byte cap, when it is the tighter: 31 KB holds 10 of 3,000 bytes, so 5 KB holds 1. */
+    {
+        char hex[65] = "";
+        struct evc_agent_refusal rf = {.server = "web",
+                                       .sha256hex = hex,
+                                       .der = der,
+                                       .len = sizeof(der),
+                                       .source = "push",
+                                       .now = NOW + 500,
+                                       .reason = "malformed",
+                                       .max_rows = 10,
+                                       .max_bytes = 5000};
+
+        snprintf(hex, sizeof(hex), "%064d", 1000);
+        assert_int_equal(evc_state_agent_refused(st, &rf, &id, &is_new, &err), 0);
+        n[0] = n[1] = 0;
+        n[2] = (size_t)(NOW + 1000);
+        assert_int_equal(evc_state_agent_sa_each(st, "web", "refused", count_refused, n, &err), 0);
+        assert_int_equal(n[0], 1);
+        assert_true(n[1] <= 5000);
+        assert_int_equal(n[2], (size_t)(NOW + 500));
+    }
+    /* Another server's rows are not touched. */
+    n[0] = n[1] = 0;
+    assert_int_equal(evc_state_agent_sa_each(st, "other", "refused", count_refused, n, &err), 0);
+    assert_int_equal(n[0], 0);
+    evc_state_close(st);
+    unlink(path);
+    rmdir(dir);
+}
+
+static int
+count_events(void *arg, const struct evc_agent_event *e)
+{
+    size_t *n = arg;
+
+    if (strcmp(e->server, "web") == 0 && strcmp(e->event, "reject") == 0) {
+        n[strcmp(e->reason, "person") == 0 ? 1 : 0]++;
+    }
+    return 0;
+}
+
+/* A rule's rejection events are kept up to the cap per server; a person's are all kept. */
+static void
+test_reject_events_bounded(void **state)
+{
+    char dir[] = "/tmp/evc-agent-test-XXXXXX", path[64];
+    struct evc_state *st = NULL;
+    struct evc_err err = {0};
+    size_t n[2] = {0, 0};
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/s.db", dir);
+    assert_int_equal(evc_state_open(path, 0, &st, &err), 0);
+    for (int i = 0; i < EVC_AGENT_REJECT_EVENTS_MAX + 50; i++) {
+        struct evc_agent_event e = {NOW + i, "web", "reject", i == 0 ? "person" : "bad-signature",
+                                    i + 1,   1,     "push",   NULL};
+
+        assert_int_equal(evc_state_agent_event(st, &e, &err), 0);
+    }
+    assert_int_equal(evc_state_agent_events(st, count_events, n, &err), 0);
+    assert_int_equal(n[0], EVC_AGENT_REJECT_EVENTS_MAX);
+    assert_int_equal(n[1], 1);
+    evc_state_close(st);
+    unlink(path);
+    rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -433,6 +749,13 @@ main(void)
         cmocka_unit_test(test_trust_plan_pinned_anchors),
         cmocka_unit_test(test_trust_plan_ca_anchors),
         cmocka_unit_test(test_frozen),
+        /* Hostile peers: exact caps, one object at a time, bounded state and log. */
+        cmocka_unit_test(test_der_frame_caps),
+        cmocka_unit_test(test_der_frame_need),
+        cmocka_unit_test(test_ratelimit),
+        cmocka_unit_test(test_keep),
+        cmocka_unit_test(test_refused_bounded),
+        cmocka_unit_test(test_reject_events_bounded),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
