@@ -588,7 +588,14 @@ hashdir_remove(struct evc_trust *t, size_t i, struct evc_err *err)
         others = others || (k != i && strcmp(t->certs[k].file, t->certs[i].file) == 0);
     }
     /* A file that holds others too loses that block only; one that holds it alone goes. */
-    return others ? cut_block(p, t->certs[i].sha256, err) : evc_durable_unlink(p, err);
+    if ((r = others ? cut_block(p, t->certs[i].sha256, err) : evc_durable_unlink(p, err)) != 0) {
+        return r;
+    }
+    /* A file that was itself <hash>.N leaves a gap OpenSSL would stop at: the links move up. */
+    if (!others && is_hash_link_name(t->certs[i].file)) {
+        r = rehash(t, h, i, err);
+    }
+    return r;
 }
 
 static const struct evc_trust_ops trust_ops[] = {

@@ -68,7 +68,7 @@ touch(const char *dir, const char *name)
     char p[512];
     FILE *f;
 
-    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    assert_true(snprintf(p, sizeof(p), "%s/%s", dir, name) < (int)sizeof(p));
     assert_non_null(f = fopen(p, "w"));
     fputs("x", f);
     fclose(f);
@@ -710,7 +710,26 @@ test_hashdir_keeps_others(void **state)
     got = slurp(p);
     assert_string_equal(got, mine);
     free(got);
+
+    /* Retire the certificate whose file was <hash>.0 itself: the successor's link moves up. */
+    assert_true((k = index_of(t, f->a)) >= 0);
+    assert_int_equal(evc_trust_remove(t, (size_t)k, &err), 0);
     evc_trust_free(t);
+    snprintf(p, sizeof(p), "%s/%s", dir, h0);
+    assert_int_equal(lstat(p, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    snprintf(p, sizeof(p), "%s/%s", dir, h1);
+    assert_int_equal(lstat(p, &st), -1);
+    {
+        X509_STORE *xs = X509_STORE_new();
+        X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+
+        assert_int_equal(X509_STORE_load_path(xs, dir), 1);
+        assert_int_equal(X509_STORE_CTX_init(ctx, xs, f->b, NULL), 1);
+        assert_int_equal(X509_verify_cert(ctx), 1);
+        X509_STORE_CTX_free(ctx);
+        X509_STORE_free(xs);
+    }
 
     free(pa);
     free(po);
