@@ -432,6 +432,34 @@ test_bundle_without_mark_trusts(void **state)
     free(pr);
 }
 
+/* A root trusted for clientAuth only anchors no TLS server either. */
+static void
+test_bundle_trust_excludes_serverauth(void **state)
+{
+    struct fix *f = *state;
+    struct evc_trust *t = NULL;
+    struct evc_err err = {0};
+    char path[128], *pem;
+    BIO *b = BIO_new(BIO_s_mem());
+    long n;
+    char *data;
+
+    assert_int_equal(X509_add1_trust_object(f->root, OBJ_nid2obj(NID_client_auth)), 1);
+    assert_int_equal(PEM_write_bio_X509_AUX(b, f->root), 1);
+    X509_trust_clear(f->root);
+    n = BIO_get_mem_data(b, &data);
+    pem = strndup(data, (size_t)n);
+    BIO_free(b);
+    snprintf(path, sizeof(path), "%s/client-only.pem", f->dir);
+    put(path, pem, 0644);
+    assert_int_equal(evc_trust_load(path, NULL, &t, &err), 0);
+    assert_int_equal(verify_sslserver(t, f->leaf), X509_V_ERR_CERT_REJECTED);
+    assert_int_equal(evc_trust_add(t, f->b, &err), 0);
+    evc_trust_free(t);
+    assert_int_equal(verify_file_sslserver(path, f->leaf), X509_V_ERR_CERT_REJECTED);
+    free(pem);
+}
+
 /* Mode, owner and group stay; a new store file is 0644. */
 static void
 test_bundle_keeps_mode_owner(void **state)
@@ -524,6 +552,23 @@ test_bundle_symlink(void **state)
     assert_int_equal(strncmp(got, pa, strlen(pa)), 0);
     assert_non_null(strstr(got + strlen(pa), "BEGIN CERTIFICATE"));
     free(got);
+
+    /* A group commit writes through links the same way. */
+    {
+        struct evc_batch *b = NULL;
+
+        assert_int_equal(evc_batch_new(&b, &err), 0);
+        assert_int_equal(evc_batch_write(b, l2, "batch\n", 6, 0644, &err), 0);
+        assert_int_equal(evc_batch_commit(b, &err), 0);
+        evc_batch_free(b);
+        assert_int_equal(lstat(l2, &st), 0);
+        assert_true(S_ISLNK(st.st_mode));
+        assert_int_equal(stat(real, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0640);
+        got = slurp(real);
+        assert_string_equal(got, "batch\n");
+        free(got);
+    }
 
     /* A loop of links is refused by name, and nothing is written. */
     snprintf(l1, sizeof(l1), "%s/loop1", f->dir);
@@ -950,6 +995,8 @@ main(void)
         cmocka_unit_test(test_walk),
         cmocka_unit_test_setup_teardown(test_bundle_keeps_bytes, fix_setup, fix_teardown),
         cmocka_unit_test_setup_teardown(test_bundle_without_mark_trusts, fix_setup, fix_teardown),
+        cmocka_unit_test_setup_teardown(test_bundle_trust_excludes_serverauth, fix_setup,
+                                        fix_teardown),
         cmocka_unit_test_setup_teardown(test_bundle_symlink, fix_setup, fix_teardown),
         cmocka_unit_test_setup_teardown(test_bundle_crash_steps, fix_setup, fix_teardown),
         cmocka_unit_test_setup_teardown(test_hashdir_keeps_others, fix_setup, fix_teardown),
