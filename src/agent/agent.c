@@ -25,7 +25,6 @@
 
 #include <openssl/err.h>
 #include <openssl/x509_vfy.h>
-#include <openssl/x509v3.h>
 
 #include "evercert/announce.h"
 #include "evercert/ca.h"
@@ -214,11 +213,12 @@ store_of(const struct evc_trust *t, struct evc_err *err)
 
     /*
      * The certificates keep the trust settings of TRUSTED CERTIFICATE
-     * blocks; checking for a TLS server makes OpenSSL honour them, so an
-     * anchor marked to reject serverAuth anchors nothing, whoever asks.
+     * blocks; anchors trusted as for a TLS server make OpenSSL honour
+     * them in every check against this store (a handshake does so anyway),
+     * so an anchor marked to reject serverAuth anchors nothing. Only the
+     * trust is set, not the purpose: other checks keep their own.
      */
-    if (s == NULL || X509_STORE_set_purpose(s, X509_PURPOSE_SSL_SERVER) != 1 ||
-        X509_STORE_set_trust(s, X509_TRUST_SSL_SERVER) != 1) {
+    if (s == NULL || X509_STORE_set_trust(s, X509_TRUST_SSL_SERVER) != 1) {
         X509_STORE_free(s);
         evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
         return NULL;

@@ -474,6 +474,28 @@ printf '[agent]\nstate = rp.db\n[server "rej"]\nconnect = 127.0.0.1:%s\nservice 
 "$EVC" agent --config rejp.ini --once >rejp.out 2>&1
 check "keep: without the mark the agent verifies it (the check can fail)" sh -c "! grep -q 'does not verify' rejp.out"
 
+# Under policy = ca the SA's check against the store honours the mark too: a
+# successor issued by the marked root chains to no anchor.
+CAPORT=$((PORT + 11))
+"$EVC" ca init --out groot --subject "CN=Good Root" >/dev/null
+"$EVC" issue --ca groot --cn web.test --san DNS:web.test,IP:127.0.0.1 --days 30 \
+    --out-cert gcur.crt --out-key gcur.key >/dev/null
+"$EVC" issue --ca rroot --cn web.test --san DNS:web.test,IP:127.0.0.1 --days 30 \
+    --out-cert gnext.crt --out-key gnext.key >/dev/null
+"$EVC" announce --current gcur.crt --current-key gcur.key --successor gnext.crt --successor-key gnext.key \
+    --service web.test --generation 1 --activate-at "$(at '+1 hour')" --out gg.sa
+"$EVC" serve --cert gcur.crt --key gcur.key --sa gg.sa --listen 127.0.0.1:$CAPORT 2>caserve.log &
+PIDS="$PIDS $!"
+check "keep: the ca server starts" wait_for caserve.log "listening on 127.0.0.1:$CAPORT" 5
+cat groot/ca.crt rejected.pem >caj.pem
+cat groot/ca.crt rejplain.pem >cap.pem
+for s in caj cap; do
+    printf '[agent]\nstate = %s.db\n[server "%s"]\nconnect = 127.0.0.1:%s\nservice = web.test\ntrust = %s.pem\npolicy = ca\n' $s $s $CAPORT $s >$s.ini
+    "$EVC" agent --config $s.ini --once >$s.out 2>&1
+done
+check "keep: policy ca refuses a successor under the marked root" sh -c "grep -q 'server=caj event=reject' caj.out && ! grep -q 'event=accept' caj.out"
+check "keep: and accepts it under the same root unmarked (the check can fail)" grep -q "server=cap event=accept" cap.out
+
 # A PKCS#12 truststore made by keytool: its aliases stay.
 if command -v keytool >/dev/null; then
     keytool -importcert -noprompt -alias web -file a.crt -keystore kept.p12 -storetype PKCS12 -storepass changeit >/dev/null 2>&1
