@@ -412,7 +412,8 @@ check "a pin file with two certificates is refused" grep -q "a pin file holds on
 # reject serverAuth (a TRUSTED CERTIFICATE) and a public key: the agent
 # appends the successor and keeps every other byte, the link, the mode and
 # the owner; the rejected root stays rejected for OpenSSL and for the agent.
-KPORT=$((PORT + 9)) RPORT=$((PORT + 10))
+# Ports of their own, past those the other sections use.
+KPORT=$((PORT + 20)) JPORT=$((PORT + 21))
 "$EVC" serve --cert a.crt --key a.key --sa ab.sa --listen 127.0.0.1:$KPORT 2>kserve.log &
 PIDS="$PIDS $!"
 check "keep: serve starts" wait_for kserve.log "listening on 127.0.0.1:$KPORT" 5
@@ -420,7 +421,7 @@ check "keep: serve starts" wait_for kserve.log "listening on 127.0.0.1:$KPORT" 5
 "$EVC" issue --ca rroot --cn web.test --san DNS:web.test,IP:127.0.0.1 --days 30 \
     --out-cert rleaf.crt --out-key rleaf.key >/dev/null
 openssl x509 -in rroot/ca.crt -addreject serverAuth -out rejected.pem
-openssl s_server -accept 127.0.0.1:$RPORT -cert rleaf.crt -key rleaf.key -www -quiet >/dev/null 2>&1 &
+openssl s_server -accept 127.0.0.1:$JPORT -cert rleaf.crt -key rleaf.key -www -quiet >/dev/null 2>&1 &
 PIDS="$PIDS $!"
 ROOT=0
 [ "$(id -u)" = 0 ] && ROOT=1
@@ -467,16 +468,16 @@ check "keep: after the retirement the link, mode and mark are kept" sh -c "test 
 
 # The agent's own trust checks honour the mark: a server whose chain ends at
 # the marked root does not verify, and the same root without it does.
-printf '[agent]\nstate = rj.db\n[server "rej"]\nconnect = 127.0.0.1:%s\nservice = web.test\ntrust = rejected.pem\n' $RPORT >rej.ini
+printf '[agent]\nstate = rj.db\n[server "rej"]\nconnect = 127.0.0.1:%s\nservice = web.test\ntrust = rejected.pem\n' $JPORT >rej.ini
 "$EVC" agent --config rej.ini --once >rej.out 2>&1
-check "keep: the agent does not verify a server under a root marked to reject serverAuth" grep -q "server=rej at 127.0.0.1:$RPORT does not verify.*rejected" rej.out
-printf '[agent]\nstate = rp.db\n[server "rej"]\nconnect = 127.0.0.1:%s\nservice = web.test\ntrust = rejplain.pem\n' $RPORT >rejp.ini
+check "keep: the agent does not verify a server under a root marked to reject serverAuth" grep -q "server=rej at 127.0.0.1:$JPORT does not verify.*rejected" rej.out
+printf '[agent]\nstate = rp.db\n[server "rej"]\nconnect = 127.0.0.1:%s\nservice = web.test\ntrust = rejplain.pem\n' $JPORT >rejp.ini
 "$EVC" agent --config rejp.ini --once >rejp.out 2>&1
 check "keep: without the mark the agent verifies it (the check can fail)" sh -c "! grep -q 'does not verify' rejp.out"
 
 # Under policy = ca the SA's check against the store honours the mark too: a
 # successor issued by the marked root chains to no anchor.
-CAPORT=$((PORT + 11))
+CAPORT=$((PORT + 22))
 "$EVC" ca init --out groot --subject "CN=Good Root" >/dev/null
 "$EVC" issue --ca groot --cn web.test --san DNS:web.test,IP:127.0.0.1 --days 30 \
     --out-cert gcur.crt --out-key gcur.key >/dev/null
