@@ -27,6 +27,9 @@
 /* A path built while walking directories. */
 #define EVC_PATH_MAX 4096
 
+/* Symbolic links followed to the file a store write replaces. */
+#define EVC_LINK_HOPS_MAX 16
+
 /* Error rows one file may produce; the rest are counted in one last row. */
 #define EVC_FILE_ERRORS_MAX 16
 

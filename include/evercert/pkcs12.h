@@ -29,4 +29,30 @@ EVC_EXPORT EVC_MUST_USE int evc_pkcs12_keypair(const uint8_t *data, size_t len,
                                                const char *password, EVP_PKEY **key, X509 **cert,
                                                struct evc_err *err);
 
+/*
+ * A PKCS#12 truststore opened to be changed in place. Parse is pure; the
+ * password may be NULL (then no password or the empty one). Errors as
+ * evc_pkcs12_each: EVC_ERR_BAD_PASSWORD, EVC_ERR_NEED_PASSWORD,
+ * EVC_ERR_BAD_DER, EVC_ERR_LIMIT. The caller frees *out.
+ */
+struct evc_pkcs12_doc;
+EVC_EXPORT EVC_MUST_USE int evc_pkcs12_doc_parse(const uint8_t *data, size_t len,
+                                                 const char *password, struct evc_pkcs12_doc **out,
+                                                 struct evc_err *err);
+/* The X.509 certificates inside, in file order; get0 borrows. */
+EVC_EXPORT size_t evc_pkcs12_doc_count(const struct evc_pkcs12_doc *d);
+EVC_EXPORT X509 *evc_pkcs12_doc_get0(const struct evc_pkcs12_doc *d, size_t i);
+/*
+ * Encode the store as it is with certificate skip taken out (skip >=
+ * count: none) and add put in (NULL: none) as a trusted entry with the
+ * alias evercert-<first 8 bytes of its SHA-256>. Every other safe, bag and
+ * attribute is kept; the MAC keeps its digest and iteration count. The
+ * document itself does not change. A certificate inside a nested bag is
+ * not removed (EVC_ERR_USAGE).
+ */
+EVC_EXPORT EVC_MUST_USE int evc_pkcs12_doc_encode(const struct evc_pkcs12_doc *d, size_t skip,
+                                                  X509 *add, struct evc_buf *out,
+                                                  struct evc_err *err);
+EVC_EXPORT void evc_pkcs12_doc_free(struct evc_pkcs12_doc *d);
+
 #endif

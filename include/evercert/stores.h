@@ -14,6 +14,7 @@
 
 #include <openssl/x509.h>
 
+#include "evercert/buf.h"
 #include "evercert/error.h"
 #include "evercert/time.h"
 
@@ -21,14 +22,35 @@
 EVC_EXPORT EVC_MUST_USE int evc_certs_parse(const uint8_t *data, size_t len, const char *password,
                                             STACK_OF(X509) * *out, struct evc_err *err);
 
+/* One certificate block of a PEM file and where its bytes are. */
+struct evc_pem_cert {
+    X509 *x;            /* a TRUSTED CERTIFICATE's with its trust and reject settings */
+    size_t start, end;  /* from its BEGIN line to past its END line's line break */
+    unsigned long line; /* of the BEGIN line */
+};
+
+/*
+ * Every CERTIFICATE, X509 CERTIFICATE and TRUSTED CERTIFICATE block of a
+ * PEM file, in order; other bytes are skipped. Pure and linear. A block
+ * that does not decode is an error naming its line (EVC_ERR_BAD_PEM,
+ * EVC_ERR_BAD_DER, EVC_ERR_TRUNCATED, EVC_ERR_LIMIT). *out (n entries) is
+ * freed with evc_pem_certs_free.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_pem_certs_parse(const uint8_t *data, size_t len,
+                                                struct evc_pem_cert **out, size_t *n,
+                                                struct evc_err *err);
+EVC_EXPORT void evc_pem_certs_free(struct evc_pem_cert *v, size_t n);
+
 struct evc_trust_cert {
-    X509 *x;
+    X509 *x; /* with the trust settings of a TRUSTED CERTIFICATE block */
     uint8_t sha256[32];
     char *file; /* the file of a hashed directory that holds it; NULL otherwise */
     int linked; /* OpenSSL finds it: always, but in a hashed directory only with a <hash>.N link */
+    size_t start, end; /* a PEM bundle: the bytes of its block */
 };
 
 struct evc_trust_ops;
+struct evc_pkcs12_doc;
 
 struct evc_trust {
     char *path;
@@ -36,12 +58,23 @@ struct evc_trust {
     const struct evc_trust_ops *ops;
     struct evc_trust_cert *certs;
     size_t n;
+    struct evc_buf pem;         /* a PEM bundle: the file as it is on disk */
+    struct evc_pkcs12_doc *p12; /* a PKCS#12 truststore: every safe and bag as on disk */
 };
 
 /*
  * Read the trust store at path: a directory is a hashed directory (every
  * file in it must hold certificates), a file a PEM bundle or a PKCS#12
  * truststore. Errors name the file and the reason.
+ *
+ * What is not evercert's stays as it is through every change: a bundle
+ * gets one block appended or one block cut, every other byte kept
+ * (comments, other blocks, TRUSTED CERTIFICATE blocks with their reject
+ * marks, order); a hashed directory gets its own evercert-*.pem files and
+ * links, other files untouched; a PKCS#12 store keeps every other bag with
+ * its attributes. A file keeps its mode, owner and group; a path that is
+ * a symbolic link is written through and stays a link (evc_atomic_write).
+ * New files are 0644.
  */
 EVC_EXPORT EVC_MUST_USE int evc_trust_load(const char *path, const char *password,
                                            struct evc_trust **out, struct evc_err *err);

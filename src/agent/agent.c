@@ -212,7 +212,15 @@ store_of(const struct evc_trust *t, struct evc_err *err)
 {
     X509_STORE *s = X509_STORE_new();
 
-    if (s == NULL) {
+    /*
+     * The certificates keep the trust settings of TRUSTED CERTIFICATE
+     * blocks; anchors trusted as for a TLS server make OpenSSL honour
+     * them in every check against this store (a handshake does so anyway),
+     * so an anchor marked to reject serverAuth anchors nothing. Only the
+     * trust is set, not the purpose: other checks keep their own.
+     */
+    if (s == NULL || X509_STORE_set_trust(s, X509_TRUST_SSL_SERVER) != 1) {
+        X509_STORE_free(s);
         evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
         return NULL;
     }

@@ -108,24 +108,65 @@ write_all(int fd, const void *data, size_t len, const char *path, struct evc_err
     return 0;
 }
 
-/* Create path exclusively with mode and write data to it durably. */
+/*
+ * What a replaced file keeps: the mode, owner and group of the file it
+ * replaces, or mode and the process's own for a new one.
+ */
+struct keep {
+    mode_t mode;
+    uid_t uid;
+    gid_t gid;
+    int have; /* uid and gid are set: the target exists */
+};
+
+/*
+ * Open tmp exclusively, private until its owner and mode are right, so no
+ * one else can open it in between; the umask may have narrowed the mode
+ * and, for keys, must never widen it.
+ */
 static int
-create_file(const char *path, const void *data, size_t len, mode_t mode, struct evc_err *err)
+open_temp(const char *tmp, const struct keep *k, int *fdp, struct evc_err *err)
+{
+    struct stat st;
+    int fd, r = 0;
+
+    *fdp = -1;
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd == -1) {
+        return errno == EEXIST ? evc_err_set(err, EVC_ERR_EXISTS, "%s: already exists", tmp)
+                               : sys_err(err, "create", tmp);
+    }
+    if (k->have && fstat(fd, &st) == 0 && (st.st_uid != k->uid || st.st_gid != k->gid) &&
+        fchown(fd, st.st_uid == k->uid ? (uid_t)-1 : k->uid,
+               st.st_gid == k->gid ? (gid_t)-1 : k->gid) == -1) {
+        int e = errno;
+
+        r = evc_err_set(err, evc_errno_code(e), "%s: cannot keep owner %lu:%lu: %s", tmp,
+                        (unsigned long)k->uid, (unsigned long)k->gid, strerror(e));
+    } else if (fchmod(fd, k->mode) == -1) {
+        r = sys_err(err, "chmod", tmp);
+    }
+    if (r != 0) {
+        close(fd);
+        unlink(tmp);
+        return r;
+    }
+    *fdp = fd;
+    return 0;
+}
+
+/* Create path exclusively with k's mode and owner and write data to it durably. */
+static int
+create_kept(const char *path, const void *data, size_t len, const struct keep *k,
+            struct evc_err *err)
 {
     int fd, r;
 
     evc_fault_point();
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-    if (fd == -1) {
-        return errno == EEXIST ? evc_err_set(err, EVC_ERR_EXISTS, "%s: already exists", path)
-                               : sys_err(err, "create", path);
+    if ((r = open_temp(path, k, &fd, err)) != 0) {
+        return r;
     }
-    /* The umask may have narrowed or, for keys, must never widen the mode. */
-    if (fchmod(fd, mode) == -1) {
-        r = sys_err(err, "chmod", path);
-    } else {
-        r = write_all(fd, data, len, path, err);
-    }
+    r = write_all(fd, data, len, path, err);
     close(fd);
     if (r != 0) {
         unlink(path);
@@ -133,30 +174,122 @@ create_file(const char *path, const void *data, size_t len, mode_t mode, struct 
     return r;
 }
 
+/* Create path exclusively with mode and write data to it durably. */
+static int
+create_file(const char *path, const void *data, size_t len, mode_t mode, struct evc_err *err)
+{
+    struct keep k = {mode, 0, 0, 0};
+
+    return create_kept(path, data, len, &k, err);
+}
+
+/*
+ * The file a write to path replaces: path itself, or the last target of
+ * the symbolic links path is, so that a link stays a link and the file it
+ * names gets the new content. A link that names a missing file names the
+ * file to create.
+ */
+static int
+resolve_target(const char *path, char *out, size_t outsz, struct evc_err *err)
+{
+    char cur[EVC_PATH_MAX], next[EVC_PATH_MAX], link[EVC_PATH_MAX], dir[EVC_PATH_MAX];
+    struct stat st;
+
+    if (evc_path_fmt(cur, sizeof(cur), "%s", path) != 0) {
+        return evc_err_set(err, EVC_ERR_LIMIT, "%s: path too long", path);
+    }
+    for (int hops = 0;; hops++) {
+        ssize_t n;
+
+        if (lstat(cur, &st) == -1) {
+            if (errno == ENOENT) {
+                break;
+            }
+            return sys_err(err, "stat", cur);
+        }
+        if (!S_ISLNK(st.st_mode)) {
+            break;
+        }
+        if (hops >= EVC_LINK_HOPS_MAX) {
+            return evc_err_set(err, EVC_ERR_LOOP, "%s: more than %d symbolic links", path,
+                               EVC_LINK_HOPS_MAX);
+        }
+        if ((n = readlink(cur, link, sizeof(link) - 1)) < 0) {
+            return sys_err(err, "read link", cur);
+        }
+        link[n] = '\0';
+        dir_of(cur, dir, sizeof(dir));
+        if ((link[0] == '/' ? evc_path_fmt(next, sizeof(next), "%s", link)
+                            : evc_path_fmt(next, sizeof(next), "%s/%s", dir, link)) != 0) {
+            return evc_err_set(err, EVC_ERR_LIMIT, "%s: path too long", path);
+        }
+        memcpy(cur, next, sizeof(cur));
+    }
+    if (evc_path_fmt(out, outsz, "%s", cur) != 0) {
+        return evc_err_set(err, EVC_ERR_LIMIT, "%s: path too long", path);
+    }
+    return 0;
+}
+
+/*
+ * Where to write for path (its resolved target and a temporary name
+ * beside it) and what to keep of the file there now. Others never get
+ * more than mode gives them, so a key written 0600 over a file that was
+ * world-readable loses that.
+ */
+static int
+prepare(const char *path, mode_t mode, char *target, char *tmp, struct keep *k, struct evc_err *err)
+{
+    char dir[EVC_PATH_MAX], base[EVC_PATH_MAX];
+    struct stat st;
+    int r;
+
+    if ((r = resolve_target(path, target, EVC_PATH_MAX, err)) != 0) {
+        return r;
+    }
+    k->mode = mode;
+    k->have = 0;
+    if (stat(target, &st) == 0) {
+        if (!S_ISREG(st.st_mode)) {
+            return evc_err_set(err, EVC_ERR_NOT_REGULAR, "%s: not a regular file", target);
+        }
+        k->mode = (st.st_mode & 0770) | (st.st_mode & mode & 0007);
+        k->uid = st.st_uid;
+        k->gid = st.st_gid;
+        k->have = 1;
+    } else if (errno != ENOENT) {
+        return sys_err(err, "stat", target);
+    }
+    dir_of(target, dir, sizeof(dir));
+    base_of(target, base, sizeof(base));
+    if (evc_path_fmt(tmp, EVC_PATH_MAX, "%s/.%s.tmp%ld", dir, base, (long)getpid()) != 0) {
+        return evc_err_set(err, EVC_ERR_LIMIT, "%s: path too long", path);
+    }
+    return 0;
+}
+
 int
 evc_atomic_write(const char *path, const void *data, size_t len, mode_t mode, struct evc_err *err)
 {
-    char dir[EVC_PATH_MAX], base[EVC_PATH_MAX], tmp[EVC_PATH_MAX];
+    char target[EVC_PATH_MAX], tmp[EVC_PATH_MAX];
+    struct keep k;
     int r;
 
-    dir_of(path, dir, sizeof(dir));
-    base_of(path, base, sizeof(base));
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp%ld", dir, base, (long)getpid()) >=
-        sizeof(tmp)) {
-        return evc_err_set(err, EVC_ERR_LIMIT, "%s: path too long", path);
+    if ((r = prepare(path, mode, target, tmp, &k, err)) != 0) {
+        return r;
     }
     (void)unlink(tmp); /* a leftover of this pid from an earlier crash */
-    if ((r = create_file(tmp, data, len, mode, err)) != 0) {
+    if ((r = create_kept(tmp, data, len, &k, err)) != 0) {
         return r;
     }
     evc_fault_point();
-    if (rename(tmp, path) == -1) {
-        r = sys_err(err, "rename", path);
+    if (rename(tmp, target) == -1) {
+        r = sys_err(err, "rename", target);
         unlink(tmp);
         return r;
     }
     evc_fault_point();
-    return sync_dir(dir, err);
+    return evc_sync_parent(target, err);
 }
 
 int
@@ -499,8 +632,8 @@ int
 evc_batch_write(struct evc_batch *b, const char *path, const void *data, size_t len, mode_t mode,
                 struct evc_err *err)
 {
-    char dir[EVC_PATH_MAX], base[EVC_PATH_MAX];
     struct batch_file *f = realloc(b->files, (b->n + 1) * sizeof(*f));
+    struct keep k;
     int fd, r = 0;
     const uint8_t *p = data;
 
@@ -509,19 +642,13 @@ evc_batch_write(struct evc_batch *b, const char *path, const void *data, size_t 
     }
     b->files = f;
     f = &b->files[b->n];
-    dir_of(path, dir, sizeof(dir));
-    base_of(path, base, sizeof(base));
-    if (evc_path_fmt(f->path, sizeof(f->path), "%s", path) != 0 ||
-        evc_path_fmt(f->tmp, sizeof(f->tmp), "%s/.%s.tmp%ld", dir, base, (long)getpid()) != 0) {
-        return evc_err_set(err, EVC_ERR_LIMIT, "%s: path too long", path);
+    if ((r = prepare(path, mode, f->path, f->tmp, &k, err)) != 0) {
+        return r;
     }
     (void)unlink(f->tmp);
     evc_fault_point();
-    if ((fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)) == -1) {
-        return sys_err(err, "create", f->tmp);
-    }
-    if (fchmod(fd, mode) == -1) {
-        r = sys_err(err, "chmod", f->tmp);
+    if ((r = open_temp(f->tmp, &k, &fd, err)) != 0) {
+        return r;
     }
     while (r == 0 && len > 0) {
         ssize_t w = write(fd, p, len);

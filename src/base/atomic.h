@@ -24,7 +24,15 @@
 extern void (*evc_fault_hook)(unsigned long step);
 void evc_fault_point(void);
 
-/* Replace path with data, mode set explicitly (whatever the umask). */
+/*
+ * Replace path with data. A symbolic link is written through: the file it
+ * finally names (at most EVC_LINK_HOPS_MAX links) is replaced, with the
+ * temporary file beside it and its directory synced, and the link stays.
+ * A file that exists keeps its mode, owner and group, except that others
+ * never get more than mode gives them; a new file gets mode, whatever the
+ * umask. EVC_ERR_ACCESS when the owner cannot be kept (then nothing
+ * changes), EVC_ERR_NOT_REGULAR when the target is not a regular file.
+ */
 int evc_atomic_write(const char *path, const void *data, size_t len, mode_t mode,
                      struct evc_err *err);
 
@@ -57,7 +65,8 @@ int evc_pair_save(const char *cert_path, const void *cert, size_t cert_len, cons
 /*
  * A group commit: many files replaced with two syncs in all instead of
  * three per file. evc_batch_write puts each file's bytes in a temporary
- * file beside it (a key: created 0600 O_EXCL); evc_batch_commit syncs the
+ * file beside it (a key: created 0600 O_EXCL; links, mode and owner as
+ * evc_atomic_write); evc_batch_commit syncs the
  * file systems once, renames every file in the order written, then syncs
  * each directory once. A crash before the commit leaves only temporary
  * files; after it, every file is new. Readers must still check that

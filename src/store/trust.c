@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Trust stores behind one table of backends. A bundle and a PKCS#12 file
- * are rewritten whole (temp file, fsync, rename); a hashed directory gets
- * one new file per certificate and its <hash>.N links rebuilt, numbered
- * from 0 without gaps, because OpenSSL stops looking at the first gap.
+ * Trust stores behind one table of backends. A change touches only what
+ * evercert adds or removes: a bundle gets one PEM block appended or cut and
+ * keeps every other byte; a PKCS#12 file keeps every other safe and bag; a
+ * hashed directory gets one new file per certificate and its <hash>.N
+ * links rebuilt, numbered from 0 without gaps, because OpenSSL stops
+ * looking at the first gap. Each file is replaced whole by
+ * evc_atomic_write (temp file, fsync, rename), which keeps its mode and
+ * owner and writes through a symbolic link.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,39 +130,75 @@ push_all(struct evc_trust *t, STACK_OF(X509) * certs, const char *file, struct e
     return 0;
 }
 
+/*
+ * The certificates of one file, each with the place of its block when the
+ * file is PEM (then, if pem is set, the bytes are kept there too). A file
+ * in another format is read whole.
+ */
 static int
-load_file(struct evc_trust *t, const char *path, const char *file, struct evc_err *err)
+load_file(struct evc_trust *t, const char *path, const char *file, struct evc_buf *pem,
+          struct evc_err *err)
 {
     struct evc_buf b;
     STACK_OF(X509) *certs = NULL;
+    struct evc_pem_cert *v = NULL;
+    size_t nv = 0;
     int r;
 
     evc_buf_init(&b, EVC_STORE_FILE_MAX);
-    if ((r = evc_file_read(path, EVC_STORE_FILE_MAX, &b, err)) == 0 &&
-        (r = evc_certs_parse(b.data, b.len, t->password, &certs, err)) == 0) {
-        r = push_all(t, certs, file, err);
+    if ((r = evc_file_read(path, EVC_STORE_FILE_MAX, &b, err)) != 0) {
+        goto out;
     }
+    if (evc_format_detect(b.data, b.len) != EVC_FORMAT_PEM) {
+        if ((r = evc_certs_parse(b.data, b.len, t->password, &certs, err)) == 0) {
+            r = push_all(t, certs, file, err);
+        }
+        goto out;
+    }
+    if ((r = evc_pem_certs_parse(b.data, b.len, &v, &nv, err)) != 0) {
+        goto out;
+    }
+    if (nv == 0) {
+        r = evc_err_set(err, EVC_ERR_UNKNOWN_FORMAT, "no certificate inside");
+        goto out;
+    }
+    for (size_t i = 0; i < nv; i++) {
+        if (push(t, v[i].x, file) != 0) {
+            r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        t->certs[t->n - 1].start = v[i].start;
+        t->certs[t->n - 1].end = v[i].end;
+    }
+    if (pem != NULL) {
+        struct evc_buf tmp = *pem;
+
+        *pem = b;
+        b = tmp;
+    }
+out:
     if (r != 0) {
         struct evc_err e = *err;
 
         evc_err_set(err, e.code, "%s: %s", path, evc_err_message(&e));
     }
+    evc_pem_certs_free(v, nv);
     sk_X509_pop_free(certs, X509_free);
     evc_buf_free(&b);
     return r;
 }
 
-/* --- a PEM bundle and a PKCS#12 truststore: rewritten whole ------------ */
+/* --- a PEM bundle: one block appended or cut, every other byte kept ----- */
 
 static int
 bundle_load(struct evc_trust *t, struct evc_err *err)
 {
-    return load_file(t, t->path, NULL, err);
+    return load_file(t, t->path, NULL, &t->pem, err);
 }
 
-/* Write the bundle as it will be once certs[skip] is gone (skip = n for none). */
+/* A bundle that is not PEM (one DER certificate) has no bytes to keep: written whole. */
 static int
-bundle_write(struct evc_trust *t, size_t skip, struct evc_err *err)
+bundle_write_whole(struct evc_trust *t, size_t skip, struct evc_err *err)
 {
     struct evc_buf b;
     int r = 0;
@@ -175,56 +216,142 @@ bundle_write(struct evc_trust *t, size_t skip, struct evc_err *err)
     return r;
 }
 
+/* Put b on disk; then it is what the bundle is. */
+static int
+bundle_commit(struct evc_trust *t, struct evc_buf *b, struct evc_err *err)
+{
+    struct evc_buf tmp;
+    int r;
+
+    if ((r = evc_atomic_write(t->path, b->data, b->len, 0644, err)) != 0) {
+        return r;
+    }
+    tmp = t->pem;
+    t->pem = *b;
+    *b = tmp;
+    return 0;
+}
+
 static int
 bundle_add(struct evc_trust *t, X509 *x, struct evc_err *err)
 {
-    (void)x;
-    return bundle_write(t, t->n, err);
+    struct evc_trust_cert *c = &t->certs[t->n - 1];
+    struct evc_buf b;
+    size_t start;
+    int r;
+
+    if (t->pem.len == 0) {
+        return bundle_write_whole(t, t->n, err);
+    }
+    evc_buf_init(&b, EVC_STORE_FILE_MAX);
+    if ((r = evc_buf_put(&b, t->pem.data, t->pem.len)) != 0 ||
+        (t->pem.data[t->pem.len - 1] != '\n' && (r = evc_buf_putc(&b, '\n')) != 0)) {
+        r = evc_err_set(err, r, "%s: %s", t->path, evc_strerror(r));
+        goto out;
+    }
+    start = b.len;
+    if ((r = evc_x509_pem(x, &b, err)) != 0 || (r = bundle_commit(t, &b, err)) != 0) {
+        goto out;
+    }
+    c->start = start;
+    c->end = t->pem.len;
+out:
+    evc_buf_free(&b);
+    return r;
 }
 
 static int
 bundle_remove(struct evc_trust *t, size_t i, struct evc_err *err)
 {
-    return bundle_write(t, i, err);
-}
-
-/* Write the store as it will be once certs[skip] is gone (skip = n for none). */
-static int
-pkcs12_write(struct evc_trust *t, size_t skip, struct evc_err *err)
-{
+    size_t start = t->certs[i].start, end = t->certs[i].end;
     struct evc_buf b;
-    X509 **v = calloc(t->n + 1, sizeof(*v));
-    size_t n = 0;
     int r;
 
-    if (v == NULL) {
-        return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < t->n; i++) {
-        if (i != skip) {
-            v[n++] = t->certs[i].x;
-        }
+    if (t->pem.len == 0) {
+        return bundle_write_whole(t, i, err);
     }
     evc_buf_init(&b, EVC_STORE_FILE_MAX);
-    if ((r = evc_pkcs12_encode(v, n, NULL, t->password, &b, err)) == 0) {
-        r = evc_atomic_write(t->path, b.data, b.len, 0644, err);
+    if ((r = evc_buf_put(&b, t->pem.data, start)) != 0 ||
+        (r = evc_buf_put(&b, t->pem.data + end, t->pem.len - end)) != 0) {
+        r = evc_err_set(err, r, "%s: %s", t->path, evc_strerror(r));
+        goto out;
+    }
+    if ((r = bundle_commit(t, &b, err)) != 0) {
+        goto out;
+    }
+    for (size_t k = 0; k < t->n; k++) {
+        if (t->certs[k].start >= end) {
+            t->certs[k].start -= end - start;
+            t->certs[k].end -= end - start;
+        }
+    }
+out:
+    evc_buf_free(&b);
+    return r;
+}
+
+/* --- a PKCS#12 truststore: one bag added or taken out, the rest kept --- */
+
+static int
+pkcs12_load(struct evc_trust *t, struct evc_err *err)
+{
+    struct evc_buf b;
+    int r;
+
+    evc_buf_init(&b, EVC_STORE_FILE_MAX);
+    if ((r = evc_file_read(t->path, EVC_STORE_FILE_MAX, &b, err)) != 0 ||
+        (r = evc_pkcs12_doc_parse(b.data, b.len, t->password, &t->p12, err)) != 0) {
+        goto out;
+    }
+    if (evc_pkcs12_doc_count(t->p12) == 0) {
+        r = evc_err_set(err, EVC_ERR_UNKNOWN_FORMAT, "no certificate inside");
+        goto out;
+    }
+    for (size_t i = 0; i < evc_pkcs12_doc_count(t->p12); i++) {
+        if (push(t, evc_pkcs12_doc_get0(t->p12, i), NULL) != 0) {
+            r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+    }
+out:
+    if (r != 0) {
+        struct evc_err e = *err;
+
+        evc_err_set(err, e.code, "%s: %s", t->path, evc_err_message(&e));
     }
     evc_buf_free(&b);
-    free(v);
+    return r;
+}
+
+/* Write the store as it will be once certs[skip] is gone (skip = n for none) and add is in. */
+static int
+pkcs12_write(struct evc_trust *t, size_t skip, X509 *add, struct evc_err *err)
+{
+    struct evc_pkcs12_doc *d = NULL;
+    struct evc_buf b;
+    int r;
+
+    evc_buf_init(&b, EVC_STORE_FILE_MAX);
+    if ((r = evc_pkcs12_doc_encode(t->p12, skip, add, &b, err)) == 0 &&
+        (r = evc_atomic_write(t->path, b.data, b.len, 0644, err)) == 0 &&
+        (r = evc_pkcs12_doc_parse(b.data, b.len, t->password, &d, err)) == 0) {
+        evc_pkcs12_doc_free(t->p12);
+        t->p12 = d;
+    }
+    evc_buf_free(&b);
     return r;
 }
 
 static int
 pkcs12_add(struct evc_trust *t, X509 *x, struct evc_err *err)
 {
-    (void)x;
-    return pkcs12_write(t, t->n, err);
+    return pkcs12_write(t, SIZE_MAX, x, err);
 }
 
 static int
 pkcs12_remove(struct evc_trust *t, size_t i, struct evc_err *err)
 {
-    return pkcs12_write(t, i, err);
+    return pkcs12_write(t, i, NULL, err);
 }
 
 /* --- an OpenSSL hashed directory --------------------------------------- */
@@ -246,23 +373,46 @@ is_hash_link_name(const char *n)
     return strspn(n + 9, "0123456789") == strlen(n + 9);
 }
 
+/* What is at <hash>.k: 0 nothing, 1 a link, 2 something else (a file of the user's own). */
+static int
+slot_kind(const char *dir, unsigned long h, unsigned long k, char *name, size_t namesz)
+{
+    char p[EVC_PATH_MAX];
+    struct stat st;
+
+    (void)evc_path_fmt(name, namesz, "%08lx.%lu", h, k);
+    if (evc_path_fmt(p, sizeof(p), "%s/%s", dir, name) != 0 || lstat(p, &st) == -1) {
+        return 0;
+    }
+    return S_ISLNK(st.st_mode) ? 1 : 2;
+}
+
 /*
  * A file that no <hash>.N link names is invisible to OpenSSL: a run that
  * stopped between writing it and linking it. It counts as absent, so the
- * next add writes and links it again.
+ * next add writes and links it again. A regular file named <hash>.N (as
+ * c_rehash makes where links are not possible) names itself.
  */
 static void
 mark_linked(struct evc_trust *t)
 {
-    char link[EVC_PATH_MAX], target[EVC_PATH_MAX];
+    char link[EVC_PATH_MAX], target[EVC_PATH_MAX], name[32];
 
     for (size_t i = 0; i < t->n; i++) {
         unsigned long h = X509_NAME_hash_ex(X509_get_subject_name(t->certs[i].x), NULL, NULL, NULL);
 
         for (unsigned long k = 0; !t->certs[i].linked; k++) {
             ssize_t n;
+            int kind = slot_kind(t->path, h, k, name, sizeof(name));
 
-            if (evc_path_fmt(link, sizeof(link), "%s/%08lx.%lu", t->path, h, k) != 0 ||
+            if (kind == 0) {
+                break;
+            }
+            if (kind == 2) {
+                t->certs[i].linked = strcmp(name, t->certs[i].file) == 0;
+                continue;
+            }
+            if (evc_path_fmt(link, sizeof(link), "%s/%s", t->path, name) != 0 ||
                 (n = readlink(link, target, sizeof(target) - 1)) < 0) {
                 break;
             }
@@ -294,7 +444,7 @@ hashdir_load(struct evc_trust *t, struct evc_err *err)
         } else if (S_ISLNK(st.st_mode) && is_hash_link_name(de->d_name)) {
             continue; /* rebuilt from the files */
         } else {
-            r = load_file(t, p, de->d_name, err);
+            r = load_file(t, p, de->d_name, NULL, err);
         }
     }
     closedir(d);
@@ -304,17 +454,23 @@ hashdir_load(struct evc_trust *t, struct evc_err *err)
     return r;
 }
 
-/* Rebuild hash.0 .. hash.k-1 for the files whose certificates have this subject hash. */
+/*
+ * Rebuild the <hash>.N links for the files whose certificates have this
+ * subject hash, numbered from 0 without gaps. Only links change: a regular
+ * file of the user's own named <hash>.N keeps its name and its place, and
+ * the links number around it.
+ */
 static int
 rehash(struct evc_trust *t, unsigned long h, size_t skip, struct evc_err *err)
 {
-    char link[EVC_PATH_MAX];
+    char link[EVC_PATH_MAX], name[32];
     unsigned long k = 0;
-    int r;
+    int kind, r;
 
     for (size_t i = 0; i < t->n; i++) {
         if (i == skip ||
-            X509_NAME_hash_ex(X509_get_subject_name(t->certs[i].x), NULL, NULL, NULL) != h) {
+            X509_NAME_hash_ex(X509_get_subject_name(t->certs[i].x), NULL, NULL, NULL) != h ||
+            (is_hash_link_name(t->certs[i].file) && strtoul(t->certs[i].file, NULL, 16) == h)) {
             continue;
         }
         /* One link per file, however many of its certificates share the hash. */
@@ -329,22 +485,23 @@ rehash(struct evc_trust *t, unsigned long h, size_t skip, struct evc_err *err)
         if (j < i) {
             continue;
         }
-        snprintf(link, sizeof(link), "%s/%08lx.%lu", t->path, h, k++);
+        while (slot_kind(t->path, h, k, name, sizeof(name)) == 2) {
+            k++;
+        }
+        (void)evc_path_fmt(link, sizeof(link), "%s/%s", t->path, name);
         if ((r = evc_atomic_symlink(t->certs[i].file, link, err)) != 0) {
             return r;
         }
         t->certs[i].linked = 1;
+        k++;
     }
+    /* Links past the last one are stale; the numbering ends at the first empty name. */
     for (;; k++) {
-        snprintf(link, sizeof(link), "%s/%08lx.%lu", t->path, h, k);
-        if (access(link, F_OK) == -1 && errno == ENOENT) {
-            struct stat st;
-
-            if (lstat(link, &st) == -1) {
-                return 0; /* not even a broken link: the numbering ends here */
-            }
+        if ((kind = slot_kind(t->path, h, k, name, sizeof(name))) == 0) {
+            return 0;
         }
-        if ((r = evc_durable_unlink(link, err)) != 0) {
+        (void)evc_path_fmt(link, sizeof(link), "%s/%s", t->path, name);
+        if (kind == 1 && (r = evc_durable_unlink(link, err)) != 0) {
             return r;
         }
     }
@@ -374,12 +531,52 @@ hashdir_add(struct evc_trust *t, X509 *x, struct evc_err *err)
     return r;
 }
 
+/* Cut the block of the certificate with this SHA-256 out of the PEM file at p. */
+static int
+cut_block(const char *p, const uint8_t sha256[32], struct evc_err *err)
+{
+    struct evc_buf in, out;
+    struct evc_pem_cert *v = NULL;
+    size_t nv = 0, i;
+    uint8_t fp[32];
+    int r;
+
+    evc_buf_init(&in, EVC_STORE_FILE_MAX);
+    evc_buf_init(&out, EVC_STORE_FILE_MAX);
+    if ((r = evc_file_read(p, EVC_STORE_FILE_MAX, &in, err)) != 0 ||
+        (r = evc_pem_certs_parse(in.data, in.len, &v, &nv, err)) != 0) {
+        struct evc_err e = *err;
+
+        evc_err_set(err, e.code, "%s: %s", p, evc_err_message(&e));
+        goto out;
+    }
+    for (i = 0; i < nv; i++) {
+        if (evc_x509_sha256(v[i].x, fp) == 0 && CRYPTO_memcmp(fp, sha256, 32) == 0) {
+            break;
+        }
+    }
+    if (i == nv) {
+        r = evc_err_set(err, EVC_ERR_USAGE, "%s: the certificate is not (or no longer) there", p);
+        goto out;
+    }
+    if ((r = evc_buf_put(&out, in.data, v[i].start)) != 0 ||
+        (r = evc_buf_put(&out, in.data + v[i].end, in.len - v[i].end)) != 0) {
+        r = evc_err_set(err, r, "%s: %s", p, evc_strerror(r));
+        goto out;
+    }
+    r = evc_atomic_write(p, out.data, out.len, 0644, err);
+out:
+    evc_pem_certs_free(v, nv);
+    evc_buf_free(&in);
+    evc_buf_free(&out);
+    return r;
+}
+
 static int
 hashdir_remove(struct evc_trust *t, size_t i, struct evc_err *err)
 {
     unsigned long h = X509_NAME_hash_ex(X509_get_subject_name(t->certs[i].x), NULL, NULL, NULL);
     char p[EVC_PATH_MAX];
-    struct evc_buf b;
     int r = 0, others = 0;
 
     snprintf(p, sizeof(p), "%s/%s", t->path, t->certs[i].file);
@@ -387,24 +584,24 @@ hashdir_remove(struct evc_trust *t, size_t i, struct evc_err *err)
     if ((r = rehash(t, h, i, err)) != 0) {
         return r;
     }
-    evc_buf_init(&b, EVC_STORE_FILE_MAX);
-    for (size_t k = 0; k < t->n && r == 0; k++) {
-        if (k != i && strcmp(t->certs[k].file, t->certs[i].file) == 0) {
-            others = 1;
-            r = evc_x509_pem(t->certs[k].x, &b, err);
-        }
+    for (size_t k = 0; k < t->n; k++) {
+        others = others || (k != i && strcmp(t->certs[k].file, t->certs[i].file) == 0);
     }
-    if (r == 0) {
-        r = others ? evc_atomic_write(p, b.data, b.len, 0644, err) : evc_durable_unlink(p, err);
+    /* A file that holds others too loses that block only; one that holds it alone goes. */
+    if ((r = others ? cut_block(p, t->certs[i].sha256, err) : evc_durable_unlink(p, err)) != 0) {
+        return r;
     }
-    evc_buf_free(&b);
+    /* A file that was itself <hash>.N leaves a gap OpenSSL would stop at: the links move up. */
+    if (!others && is_hash_link_name(t->certs[i].file)) {
+        r = rehash(t, h, i, err);
+    }
     return r;
 }
 
 static const struct evc_trust_ops trust_ops[] = {
     {"PEM bundle", bundle_load, bundle_add, bundle_remove},
     {"hashed directory", hashdir_load, hashdir_add, hashdir_remove},
-    {"PKCS#12", bundle_load, pkcs12_add, pkcs12_remove},
+    {"PKCS#12", pkcs12_load, pkcs12_add, pkcs12_remove},
 };
 
 int
@@ -420,7 +617,10 @@ evc_trust_load(const char *path, const char *password, struct evc_trust **out, s
     if (stat(path, &st) == -1) {
         return evc_err_set(err, evc_errno_code(errno), "%s: %s", path, strerror(errno));
     }
-    if ((t = calloc(1, sizeof(*t))) == NULL || (t->path = strdup(path)) == NULL ||
+    if ((t = calloc(1, sizeof(*t))) != NULL) {
+        evc_buf_init(&t->pem, EVC_STORE_FILE_MAX);
+    }
+    if (t == NULL || (t->path = strdup(path)) == NULL ||
         (password != NULL && (t->password = strdup(password)) == NULL)) {
         r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
         goto out;
@@ -510,6 +710,8 @@ evc_trust_free(struct evc_trust *t)
         free(t->certs[i].file);
     }
     free(t->certs);
+    evc_buf_free(&t->pem);
+    evc_pkcs12_doc_free(t->p12);
     if (t->password != NULL) {
         OPENSSL_cleanse(t->password, strlen(t->password));
         free(t->password);

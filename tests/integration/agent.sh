@@ -689,5 +689,135 @@ cat a.crt b.crt >bundle2.pem
 "$EVC" agent --config pin2.ini --once 2>err.out
 check "a pin file with two certificates is refused" grep -q "a pin file holds one certificate, not 2" err.out
 
+# --- a trust store keeps what evercert does not own ---------------------------
+# A bundle reached through a symbolic link, 0640 and (as root) owned by 1:1,
+# holding a comment, the current certificate, a root its owner marked to
+# reject serverAuth (a TRUSTED CERTIFICATE) and a public key: the agent
+# appends the successor and keeps every other byte, the link, the mode and
+# the owner; the rejected root stays rejected for OpenSSL and for the agent.
+# Ports of their own, past those the other sections use.
+KPORT=$((PORT + 20)) JPORT=$((PORT + 21))
+"$EVC" serve --cert a.crt --key a.key --sa ab.sa --listen 127.0.0.1:$KPORT 2>kserve.log &
+PIDS="$PIDS $!"
+check "keep: serve starts" wait_for kserve.log "listening on 127.0.0.1:$KPORT" 5
+"$EVC" ca init --out rroot --subject "CN=Rejected Root" >/dev/null
+"$EVC" issue --ca rroot --cn web.test --san DNS:web.test,IP:127.0.0.1 --days 30 \
+    --out-cert rleaf.crt --out-key rleaf.key >/dev/null
+openssl x509 -in rroot/ca.crt -addreject serverAuth -out rejected.pem
+openssl s_server -accept 127.0.0.1:$JPORT -cert rleaf.crt -key rleaf.key -www -quiet >/dev/null 2>&1 &
+PIDS="$PIDS $!"
+ROOT=0
+[ "$(id -u)" = 0 ] && ROOT=1
+owner() { stat -c %u:%g "$1"; }
+# make_kept DIR: DIR/real/kept.pem, 0640 (1:1 as root), and the link DIR/kept.pem to it
+make_kept() {
+    mkdir -p "$1/real"
+    {
+        echo "# web.test, kept by hand: the old root is never for TLS servers"
+        cat a.crt
+        echo
+        echo "# the old root"
+        cat rejected.pem
+        openssl pkey -in a.key -pubout
+        echo "# end"
+    } >"$1/real/kept.pem"
+    chmod 0640 "$1/real/kept.pem"
+    [ $ROOT = 1 ] && chown 1:1 "$1/real/kept.pem"
+    ln -s real/kept.pem "$1/kept.pem"
+}
+mkdir keep && make_kept keep && cp keep/real/kept.pem kept.orig
+check "keep: OpenSSL rejects the marked root for a TLS server before" sh -c "! openssl verify -CAfile kept.orig -purpose sslserver rleaf.crt"
+openssl x509 -in rroot/ca.crt -out rejplain.pem
+check "keep: the same root without its mark is trusted (the check can fail)" openssl verify -CAfile rejplain.pem -purpose sslserver rleaf.crt
+printf '[agent]\nstate = k.db\ndeleted = deleted\n[server "kept"]\nconnect = 127.0.0.1:%s\nservice = web.test\ntrust = kept.pem\n' $KPORT >keep/k.ini
+mkdir keep/deleted
+(cd keep && "$EVC" agent --config k.ini --once >../keep.out 2>&1)
+check "keep: the agent wrote the successor" grep -q "server=kept event=accept" keep.out
+check "keep: the store is still a link to the same file" test "$(readlink keep/kept.pem)" = real/kept.pem
+check "keep: the file is 0640" test "$(stat -c %a keep/real/kept.pem)" = 640
+[ $ROOT = 1 ] && check "keep: the file is still owned by 1:1" test "$(owner keep/real/kept.pem)" = 1:1
+check "keep: every byte that was there is there, in order" cmp -n "$(stat -c %s kept.orig)" kept.orig keep/real/kept.pem
+check "keep: the successor is appended, and nothing else" sh -c "tail -c +$(($(stat -c %s kept.orig) + 1)) keep/real/kept.pem | cmp - b.crt"
+check "keep: the rejected root still fails for a TLS server" sh -c "! openssl verify -CAfile keep/kept.pem -purpose sslserver rleaf.crt"
+check "keep: the successor verifies" openssl verify -CAfile keep/kept.pem -purpose sslserver b.crt
+check "keep: no temporary file is left" test -z "$(ls -A keep/real keep | grep '\.tmp')"
+# Retirement cuts the old certificate's block and nothing else.
+(cd keep && "$EVC" agent --config k.ini --once --at "$(at '+31 days')" >../keep2.out 2>&1)
+awk '/^-----BEGIN CERTIFICATE-----$/ && !done {skip=1} !skip {print} skip && /^-----END CERTIFICATE-----$/ {skip=0; done=1}' kept.orig >kept.cut
+cat b.crt >>kept.cut
+check "keep: retiring the predecessor cuts exactly its block" cmp kept.cut keep/real/kept.pem
+check "keep: after the retirement the link, mode and mark are kept" sh -c "test -L keep/kept.pem && test \$(stat -c %a keep/real/kept.pem) = 640 && ! openssl verify -CAfile keep/kept.pem -purpose sslserver rleaf.crt"
+[ $ROOT = 1 ] && check "keep: and the owner" test "$(owner keep/real/kept.pem)" = 1:1
+
+# The agent's own trust checks honour the mark: a server whose chain ends at
+# the marked root does not verify, and the same root without it does.
+printf '[agent]\nstate = rj.db\n[server "rej"]\nconnect = 127.0.0.1:%s\nservice = web.test\ntrust = rejected.pem\n' $JPORT >rej.ini
+"$EVC" agent --config rej.ini --once >rej.out 2>&1
+check "keep: the agent does not verify a server under a root marked to reject serverAuth" grep -q "server=rej at 127.0.0.1:$JPORT does not verify.*rejected" rej.out
+printf '[agent]\nstate = rp.db\n[server "rej"]\nconnect = 127.0.0.1:%s\nservice = web.test\ntrust = rejplain.pem\n' $JPORT >rejp.ini
+"$EVC" agent --config rejp.ini --once >rejp.out 2>&1
+check "keep: without the mark the agent verifies it (the check can fail)" sh -c "! grep -q 'does not verify' rejp.out"
+
+# Under policy = ca the SA's check against the store honours the mark too: a
+# successor issued by the marked root chains to no anchor.
+CAPORT=$((PORT + 22))
+"$EVC" ca init --out groot --subject "CN=Good Root" >/dev/null
+"$EVC" issue --ca groot --cn web.test --san DNS:web.test,IP:127.0.0.1 --days 30 \
+    --out-cert gcur.crt --out-key gcur.key >/dev/null
+"$EVC" issue --ca rroot --cn web.test --san DNS:web.test,IP:127.0.0.1 --days 30 \
+    --out-cert gnext.crt --out-key gnext.key >/dev/null
+"$EVC" announce --current gcur.crt --current-key gcur.key --successor gnext.crt --successor-key gnext.key \
+    --service web.test --generation 1 --activate-at "$(at '+1 hour')" --out gg.sa
+"$EVC" serve --cert gcur.crt --key gcur.key --sa gg.sa --listen 127.0.0.1:$CAPORT 2>caserve.log &
+PIDS="$PIDS $!"
+check "keep: the ca server starts" wait_for caserve.log "listening on 127.0.0.1:$CAPORT" 5
+cat groot/ca.crt rejected.pem >caj.pem
+cat groot/ca.crt rejplain.pem >cap.pem
+for s in caj cap; do
+    printf '[agent]\nstate = %s.db\n[server "%s"]\nconnect = 127.0.0.1:%s\nservice = web.test\ntrust = %s.pem\npolicy = ca\n' $s $s $CAPORT $s >$s.ini
+    "$EVC" agent --config $s.ini --once >$s.out 2>&1
+done
+check "keep: policy ca refuses a successor under the marked root" sh -c "grep -q 'server=caj event=reject' caj.out && ! grep -q 'event=accept' caj.out"
+check "keep: and accepts it under the same root unmarked (the check can fail)" grep -q "server=cap event=accept" cap.out
+
+# A PKCS#12 truststore made by keytool: its aliases stay.
+if command -v keytool >/dev/null; then
+    keytool -importcert -noprompt -alias web -file a.crt -keystore kept.p12 -storetype PKCS12 -storepass changeit >/dev/null 2>&1
+    keytool -importcert -noprompt -alias oldroot -file rroot/ca.crt -keystore kept.p12 -storetype PKCS12 -storepass changeit >/dev/null 2>&1
+    chmod 0640 kept.p12
+    printf '[agent]\nstate = kp.db\n[server "p12"]\nconnect = 127.0.0.1:%s\nservice = web.test\ntrust = kept.p12\npassword_file = p12.pass\n' $KPORT >kp.ini
+    "$EVC" agent --config kp.ini --once >kp.out 2>&1
+    keytool -list -keystore kept.p12 -storepass changeit >kp.list 2>&1
+    check "keep: keytool lists three trusted entries" test "$(grep -c trustedCertEntry kp.list)" = 3
+    check "keep: keytool still lists the aliases web and oldroot" sh -c "grep -q '^web,' kp.list && grep -q '^oldroot,' kp.list"
+    check "keep: the new entry has an alias of its own" grep -q '^evercert-[0-9a-f]\{16\},' kp.list
+    check "keep: the PKCS#12 file is still 0640" test "$(stat -c %a kept.p12)" = 640
+else
+    echo "SKIP: keytool not installed (apt-get install default-jre-headless): PKCS#12 aliases not checked" >&2
+fi
+
+# Crash at every step of that write: the file is the old one byte for byte,
+# or the finished one, and keeps its link, mode and owner either way.
+n=1
+kcrashes=0
+kbroken=0
+cat kept.orig b.crt >kept.done
+while [ $n -le 40 ]; do
+    rm -rf kc && mkdir kc && make_kept kc && mkdir kc/deleted && cp keep/k.ini kc/k.ini
+    (cd kc && EVERCERT_FAULT_AT=$n "$EVC" agent --config k.ini --once >/dev/null 2>&1)
+    st=$?
+    { cmp -s kept.orig kc/real/kept.pem || cmp -s kept.done kc/real/kept.pem; } || { kbroken=$((kbroken + 1)); echo "step $n: neither the old file nor the new" >&2; }
+    { test "$(readlink kc/kept.pem)" = real/kept.pem && test "$(stat -c %a kc/real/kept.pem)" = 640; } || { kbroken=$((kbroken + 1)); echo "step $n: link or mode lost" >&2; }
+    [ $ROOT = 1 ] && { test "$(owner kc/real/kept.pem)" = 1:1 || { kbroken=$((kbroken + 1)); echo "step $n: owner lost" >&2; }; }
+    [ $st = 99 ] || break
+    kcrashes=$((kcrashes + 1))
+    (cd kc && "$EVC" agent --config k.ini --once >/dev/null 2>&1)
+    cmp -s kept.done kc/real/kept.pem || { kbroken=$((kbroken + 1)); echo "step $n: not finished by the next run" >&2; }
+    n=$((n + 1))
+done
+echo "keep crash test: $kcrashes crash points, $kbroken broken" >&2
+check "keep: every step of the write was hit" test $kcrashes -ge 3
+check "keep: a crash at any step kept the old bytes or the new, the link, the mode and the owner" test $kbroken = 0
+
 echo "agent.sh: $pass passed, $fail failed"
 [ "$fail" = 0 ]
