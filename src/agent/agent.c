@@ -561,7 +561,7 @@ evc_agent_offer(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X
 
     memset(&vd, 0, sizeof(vd));
     memset(&row, 0, sizeof(row));
-    evc_buf_init(&row.der, EVC_SA_MAX);
+    evc_buf_init(&row.der, EVC_SA_MAX + 1); /* + 1: the buffer keeps a NUL after the bytes */
     if (evc_state_agent_server(a->st, v->name, &known, &err) != 0) {
         goto fail;
     }

@@ -283,7 +283,7 @@ load_staged(struct personal_st *p)
     EVP_PKEY *nkey = NULL;
     uint8_t a[32], c[32];
 
-    evc_buf_init(&b, EVC_SA_MAX);
+    evc_buf_init(&b, EVC_SA_MAX + 2); /* + 2: a NUL, and the byte that tells a longer file */
     if (evc_file_read(p->sa_path, EVC_SA_MAX, &b, NULL) == 0 &&
         evc_sa_decode(b.data, b.len, &sa, NULL) == 0) {
         p->generation = sa->generation;
@@ -1061,7 +1061,7 @@ do_renew(struct run *run, size_t i, struct evc_renew_action *v, struct evc_err *
     struct evc_sa_params sp;
     int r;
 
-    evc_buf_init(&sa, EVC_SA_MAX);
+    evc_buf_init(&sa, EVC_SA_MAX + 1); /* + 1: the buffer keeps a NUL after the bytes */
     set_old(v, leaf(p));
     if (run->policy->reuse_key) {
         EVP_PKEY_up_ref(p->key);
@@ -1131,8 +1131,11 @@ do_renew(struct run *run, size_t i, struct evc_renew_action *v, struct evc_err *
     if (!run->o->dry_run && (r = write_staged(run, p, next, nkey, &sa, err)) != 0) {
         goto out;
     }
-    snprintf(v->detail, sizeof(v->detail), "generation %llu for %.200s",
-             (unsigned long long)sp.generation, service);
+    snprintf(v->detail, sizeof(v->detail), "generation %llu for %.150s%s",
+             (unsigned long long)sp.generation, service,
+             sa.len > EVC_SA_HANDSHAKE_MAX
+                 ? "; the SA is over the handshake's 16 KiB: it goes by push and URL only"
+                 : "");
     sk_X509_pop_free(p->next, X509_free);
     EVP_PKEY_free(p->nkey);
     p->next = next;

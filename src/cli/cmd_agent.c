@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/bio.h>
 #include <openssl/sha.h>
 
 #include "evercert/agent.h"
@@ -14,6 +15,7 @@
 #include "evercert/config.h"
 #include "evercert/state.h"
 #include "base/text.h"
+#include "x509/x509_int.h"
 #include "cli.h"
 
 int
@@ -69,6 +71,7 @@ struct pending {
     int json;
     json_t *list;
     size_t n;
+    int failed; /* a JSON value could not be built: the listing would not be whole */
 };
 
 static void
@@ -88,19 +91,27 @@ on_pending(void *arg, const struct evc_agent_sa *s)
     struct pending *p = arg;
     struct evc_sa *sa = NULL;
     struct evc_err err = {0};
-    char cur[65] = "", succ[65] = "", subject[256] = "", nb[EVC_TIME_TEXT_MAX] = "",
-         na[EVC_TIME_TEXT_MAX] = "", act[EVC_TIME_TEXT_MAX] = "", seen[EVC_TIME_TEXT_MAX];
+    char cur[65] = "", succ[65] = "", nb[EVC_TIME_TEXT_MAX] = "", na[EVC_TIME_TEXT_MAX] = "",
+         act[EVC_TIME_TEXT_MAX] = "", seen[EVC_TIME_TEXT_MAX];
+    char *subject = NULL;
+    struct evc_buf shown;
     uint8_t fps[2][32];
     size_t nsig = 0;
     X509 *leaf;
+    BIO *bio = BIO_new(BIO_s_mem());
     evc_time t;
+    json_t *row;
 
     if (evc_sa_decode(s->der.data, s->der.len, &sa, &err) != 0) {
         return 0; /* stored only after it parsed: cannot happen short of a damaged database */
     }
     leaf = sk_X509_value(sa->successor, 0);
     fp_hex(leaf, succ);
-    X509_NAME_oneline(X509_get_subject_name(leaf), subject, sizeof(subject));
+    /* The subject is the SA maker's text: valid UTF-8 in JSON, escaped on a terminal. */
+    if (bio == NULL || evc_x509_name_text(bio, X509_get_subject_name(leaf), &subject, NULL) != 0) {
+        subject = NULL;
+    }
+    evc_buf_init(&shown, EVC_TEXT_SHOW_MAX + 1);
     if (evc_asn1_time(X509_get0_notBefore(leaf), &t) == 0) {
         evc_time_format(t, nb);
     }
@@ -121,21 +132,31 @@ on_pending(void *arg, const struct evc_agent_sa *s)
         }
     }
     if (p->json) {
-        json_array_append_new(
-            p->list,
-            json_pack("{s:I, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id",
-                      (json_int_t)s->id, "server", s->server, "service", sa->service, "generation",
-                      (json_int_t)sa->generation, "current_sha256", cur, "successor_sha256", succ,
-                      "subject", subject, "not_before", nb, "not_after", na, "activate_at", act,
-                      "source", s->source, "arrived_at", seen, "status", s->status));
+        row = json_pack(
+            "{s:I, s:s, s:s, s:I, s:s, s:s, s:o*, s:s, s:s, s:s, s:s, s:s, s:s}", "id",
+            (json_int_t)s->id, "server", s->server, "service", sa->service, "generation",
+            (json_int_t)sa->generation, "current_sha256", cur, "successor_sha256", succ, "subject",
+            evc_text_jstring(subject != NULL ? subject : ""), "not_before", nb, "not_after", na,
+            "activate_at", act, "source", s->source, "arrived_at", seen, "status", s->status);
+        if (row == NULL || json_array_append_new(p->list, row) != 0) {
+            p->failed = 1;
+        }
     } else {
+        if (evc_text_nvis(&shown, subject != NULL ? subject : "", EVC_TEXT_SHOW_MAX) != 0 ||
+            evc_buf_put(&shown, "", 1) != 0) {
+            p->failed = 1;
+        }
         printf("%lld  %s  %s  generation %llu  %s\n"
                "    current   %s\n    successor %s\n    subject   %s\n"
                "    valid     %s .. %s\n    activates %s\n    arrived   %s by %s\n",
                (long long)s->id, s->server, sa->service, (unsigned long long)sa->generation,
-               s->status, cur, succ, subject, nb, na, act, seen, s->source);
+               s->status, cur, succ, p->failed ? "?" : (const char *)shown.data, nb, na, act, seen,
+               s->source);
     }
     p->n++;
+    evc_buf_free(&shown);
+    free(subject);
+    BIO_free(bio);
     evc_sa_free(sa);
     return 0;
 }
@@ -170,7 +191,7 @@ evc_cmd_pending(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL;
-    struct pending p = {0, NULL, 0};
+    struct pending p = {0, NULL, 0, 0};
     struct evc_state *st = NULL;
     struct evc_err err = {0};
     int c, ret = EVC_EXIT_FAILURE;
@@ -204,14 +225,24 @@ evc_cmd_pending(int argc, char **argv)
     if (open_state(config, &st) != 0) {
         return EVC_EXIT_FAILURE;
     }
-    p.list = json_array();
+    if ((p.list = json_array()) == NULL) {
+        evc_cli_error("pending", "out of memory");
+        goto out;
+    }
     if (evc_state_agent_sa_each(st, NULL, "pending", on_pending, &p, &err) != 0 ||
         evc_state_agent_sa_each(st, NULL, "holding", on_pending, &p, &err) != 0) {
         evc_cli_error("pending", "%s", evc_err_message(&err));
         goto out;
     }
+    if (p.failed) {
+        evc_cli_error("pending", "out of memory: the listing would not be whole");
+        goto out;
+    }
     if (p.json) {
-        json_dumpf(p.list, stdout, JSON_INDENT(2));
+        if (json_dumpf(p.list, stdout, JSON_INDENT(2)) != 0) {
+            evc_cli_error("pending", "cannot write the listing");
+            goto out;
+        }
         putchar('\n');
     } else if (p.n == 0) {
         printf("nothing waits\n");

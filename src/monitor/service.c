@@ -259,7 +259,9 @@ send_mail(struct monitor *m, const struct evc_renew_result *res, const char *err
     if (error != NULL) {
         fprintf(f, "The run stopped: %s\n\n", error);
     }
-    (void)evc_renew_report_text(res, 0, now, f);
+    if (evc_renew_report_text(res, 0, now, f) != 0) {
+        fprintf(f, "\n(the rest of the report could not be built)\n");
+    }
     fclose(f);
     {
         /* The worst new status first, in capitals, as an operator's filter wants. */
@@ -372,10 +374,16 @@ pass(struct monitor *m, const char *trigger, int activate_only, char *summary, s
         size_t blen = 0;
         FILE *f = open_memstream(&buf, &blen);
 
-        if (f != NULL) {
-            (void)evc_renew_report_json(&res, 0, started, r != 0 ? evc_err_message(&err) : NULL, f);
-            fclose(f);
-            if (write_stream_file(m->conf->notify.report_file, buf, blen, &serr) != 0) {
+        if (f == NULL) {
+            mlog(m, LOG_ERR, "report not written: out of memory");
+        } else {
+            /* A report that could not be built whole never replaces the last good one. */
+            int built =
+                evc_renew_report_json(&res, 0, started, r != 0 ? evc_err_message(&err) : NULL, f);
+
+            if (fclose(f) != 0 || built != 0) {
+                mlog(m, LOG_ERR, "report not written: it could not be built whole");
+            } else if (write_stream_file(m->conf->notify.report_file, buf, blen, &serr) != 0) {
                 mlog(m, LOG_ERR, "report not written: %s", evc_err_message(&serr));
             }
             free(buf);
