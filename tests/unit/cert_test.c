@@ -223,6 +223,149 @@ test_pem_blocks(void **state)
     free(pem);
 }
 
+/*
+ * An unterminated block of any label is reported with its line and never
+ * hides what follows: reading resumes at the next BEGIN line, even one
+ * that shares its dashes with the marker before it.
+ */
+static void
+test_pem_unterminated(void **state)
+{
+    char *pem = tc_pem(leaf), doc[16384];
+    struct collect c = {0};
+    struct evc_cert_sink sink = {on_cert, on_bad, &c};
+    struct evc_err e = {0};
+    unsigned long pl = 0, l;
+
+    (void)state;
+    for (char *p = pem; *p; p++) {
+        pl += *p == '\n';
+    }
+    snprintf(doc, sizeof(doc),
+             "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n"
+             "%s"
+             "-----BEGIN CERTIFICATE-----\nMIIB\n-----END X509 CRL-----\n"
+             "-----BEGIN X%s"
+             "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS%s"
+             "-----BEGIN PRIVATE KEY-----\n",
+             pem, pem, pem);
+    assert_int_equal(evc_pem_each((uint8_t *)doc, strlen(doc), &sink, &e), 0);
+    assert_int_equal(c.certs, 3);
+    assert_int_equal(c.bad, 4);
+    assert_int_equal(c.bad_code[0], EVC_ERR_TRUNCATED);
+    assert_int_equal(c.bad_line[0], 1);
+    assert_string_equal(c.bad_msg[0],
+                        "unterminated -----BEGIN RSA PRIVATE KEY----- at line 1: no END line");
+    assert_int_equal(c.line[0], 3);
+    assert_int_equal(c.index[0], 0);
+    l = 3 + pl;
+    assert_int_equal(c.bad_line[1], l);
+    assert_non_null(strstr(c.bad_msg[1], "the END line after it is for another label"));
+    l += 3;
+    assert_int_equal(c.bad_line[2], l);
+    assert_non_null(strstr(c.bad_msg[2], "unterminated -----BEGIN X----- at line"));
+    assert_int_equal(c.line[1], l);
+    assert_int_equal(c.index[1], 2);
+    l += pl + 2;
+    assert_int_equal(c.line[2], l);
+    assert_int_equal(c.index[2], 3);
+    assert_int_equal(c.bad_line[3], l + pl);
+    assert_non_null(strstr(c.bad_msg[3], "-----BEGIN PRIVATE KEY----- at line"));
+    free(pem);
+}
+
+static int
+count_cert(void *arg, const uint8_t *d, size_t n, const struct evc_cert_loc *loc)
+{
+    (void)d;
+    (void)n;
+    (void)loc;
+    ((size_t *)arg)[0]++;
+    return 0;
+}
+
+static int
+count_bad(void *arg, const struct evc_cert_loc *loc, const struct evc_err *e)
+{
+    (void)loc;
+    (void)e;
+    ((size_t *)arg)[1]++;
+    return 0;
+}
+
+/* The bytes the PEM reader examines for unit repeated to about n bytes. */
+static size_t
+pem_work(const char *unit, size_t n, size_t *len, size_t counts[2])
+{
+    size_t ulen = strlen(unit), work = 0, off;
+    char *doc = malloc(n + ulen);
+    struct evc_cert_sink sink = {count_cert, count_bad, counts};
+    struct evc_err e = {0};
+
+    assert_non_null(doc);
+    for (off = 0; off < n; off += ulen) {
+        memcpy(doc + off, unit, ulen);
+    }
+    counts[0] = counts[1] = 0;
+    assert_int_equal(evc_pem_each_work((uint8_t *)doc, off, &sink, &work, &e), 0);
+    *len = off;
+    free(doc);
+    return work;
+}
+
+/*
+ * The reader's cost is linear in its input whatever the input: every byte
+ * is examined a bounded number of times. Counted, not timed: four times
+ * the bytes must be at most 4.5 times the work, and the work at most a few
+ * passes over the input.
+ */
+static void
+test_pem_linear(void **state)
+{
+    char *pem = tc_pem(leaf), *mixed;
+    const char *shapes[] = {
+        /* a marker whose label is too long, and no newline anywhere */
+        "-----BEGIN ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLM",
+        /* labels that never close, on one endless line */
+        "-----BEGIN ABC ",
+        /* many unterminated certificate blocks */
+        "-----BEGIN CERTIFICATE-----\n",
+        /* many unterminated key blocks */
+        "-----BEGIN RSA PRIVATE "
+        "KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n",
+        /* blocks closed by the wrong END line */
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END X509 CRL-----\n",
+        /* one very long line of base64 after a marker, no END */
+        "-----BEGIN "
+        "CERTIFICATE-----MIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Q",
+        /* END lines without a BEGIN */
+        "-----END CERTIFICATE-----\n", NULL, /* real certificates, below */
+    };
+    size_t nshapes = sizeof(shapes) / sizeof(shapes[0]);
+    int failed = 0;
+
+    (void)state;
+    assert_non_null(mixed = malloc(strlen(pem) + 64));
+    snprintf(mixed, strlen(pem) + 64, "%s-----BEGIN KEY-----\n", pem);
+    shapes[nshapes - 1] = mixed;
+    for (size_t i = 0; i < nshapes; i++) {
+        size_t len1, len4, c1[2], c4[2];
+        size_t w1 = pem_work(shapes[i], 100000, &len1, c1);
+        size_t w4 = pem_work(shapes[i], 400000, &len4, c4);
+
+        print_message("shape %zu: %zu bytes: work %zu; %zu bytes: work %zu (%.2fx)\n", i, len1, w1,
+                      len4, w4, (double)w4 / (double)w1);
+        /* Every shape is checked and printed before the test fails. */
+        if (w4 * 2 > w1 * 9 || w1 > 8 * len1 + 1024 || w4 > 8 * len4 + 1024) {
+            print_error("shape %zu: the work is not linear in the input\n", i);
+            failed++;
+        }
+    }
+    assert_int_equal(failed, 0);
+    free(mixed);
+    free(pem);
+}
+
 static void
 test_der_sequence(void **state)
 {
@@ -311,6 +454,7 @@ main(void)
         cmocka_unit_test(test_reads_fields), cmocka_unit_test(test_rejects),
         cmocka_unit_test(test_pem_blocks),   cmocka_unit_test(test_der_sequence),
         cmocka_unit_test(test_detect),       cmocka_unit_test(test_pkcs12),
+        cmocka_unit_test(test_pem_linear),   cmocka_unit_test(test_pem_unterminated),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
