@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <limits.h>
 #include <openssl/pkcs12.h>
 
 #include "evercert/cert.h"
@@ -447,6 +448,121 @@ test_pkcs12(void **state)
     OPENSSL_free(p12);
 }
 
+/*
+ * A keystore asking for more key derivation than EVC_PKCS12_ITER_MAX:
+ * mac_iter replaces the MAC's count; alg (owned) replaces the algorithm of
+ * the encrypted safe, whose MAC is then made again at a normal count.
+ * Nothing here derives a key at the huge count.
+ */
+static uint8_t *
+make_p12_cost(int64_t mac_iter, X509_ALGOR *alg, int *len)
+{
+    PKCS12 *p12 = PKCS12_create("s3cret", "web", key, leaf, NULL, 0, 0, 0, 0, 0);
+    const ASN1_INTEGER *iter = NULL;
+    unsigned char *out = NULL;
+
+    assert_non_null(p12);
+    if (alg != NULL) {
+        STACK_OF(PKCS7) *safes = PKCS12_unpack_authsafes(p12);
+        int done = 0;
+
+        assert_non_null(safes);
+        for (int i = 0; i < sk_PKCS7_num(safes) && !done; i++) {
+            PKCS7 *p7 = sk_PKCS7_value(safes, i);
+
+            if (OBJ_obj2nid(p7->type) == NID_pkcs7_encrypted) {
+                X509_ALGOR_free(p7->d.encrypted->enc_data->algorithm);
+                p7->d.encrypted->enc_data->algorithm = alg;
+                done = 1;
+            }
+        }
+        assert_true(done);
+        assert_true(PKCS12_pack_authsafes(p12, safes));
+        sk_PKCS7_pop_free(safes, PKCS7_free);
+        assert_true(PKCS12_set_mac(p12, "s3cret", -1, NULL, 0, 2048, NULL));
+    }
+    if (mac_iter != 0) {
+        PKCS12_get0_mac(NULL, NULL, NULL, &iter, p12);
+        assert_non_null(iter);
+        assert_true(ASN1_INTEGER_set_int64((ASN1_INTEGER *)iter, mac_iter));
+    }
+    *len = i2d_PKCS12(p12, &out);
+    assert_true(*len > 0);
+    PKCS12_free(p12);
+    return out;
+}
+
+/*
+ * The cost a PKCS#12 file asks for is checked before any password is
+ * tried, right or wrong or none: a count of 2^31 would otherwise keep a
+ * scan busy for minutes (ctest's timeout catches that).
+ */
+static void
+test_pkcs12_cost(void **state)
+{
+    struct {
+        const char *what;
+        int64_t mac_iter;
+        X509_ALGOR *alg;
+        int code;
+        const char *msg;
+    } rows[] = {
+        {"MAC 2^31", (int64_t)1 << 31, NULL, EVC_ERR_LIMIT,
+         "MAC iteration count 2147483648 over the cap of 1000000"},
+        {"MAC over 63 bits", INT64_MAX, NULL, EVC_ERR_LIMIT,
+         "MAC iteration count 9223372036854775807"},
+        {"MAC just over", EVC_PKCS12_ITER_MAX + 1, NULL, EVC_ERR_LIMIT,
+         "MAC iteration count 1000001 over the cap"},
+        {"MAC negative", -5, NULL, EVC_ERR_BAD_DER, "MAC iteration count -5 is not positive"},
+        {"PBES2 PBKDF2 2^31-1", 0,
+         PKCS5_pbe2_set_iv(EVP_aes_256_cbc(), INT_MAX, NULL, 0, NULL, NID_hmacWithSHA256),
+         EVC_ERR_LIMIT, "PBKDF2 iteration count 2147483647 over the cap of 1000000"},
+        {"PKCS#12 PBE 2^31-1", 0,
+         PKCS5_pbe_set(NID_pbe_WithSHA1And3_Key_TripleDES_CBC, INT_MAX, NULL, 0), EVC_ERR_LIMIT,
+         "PBE iteration count 2147483647 over the cap"},
+        {"scrypt", 0, PKCS5_pbe2_set_scrypt(EVP_aes_256_cbc(), NULL, 0, NULL, 1 << 14, 8, 1024),
+         EVC_ERR_LIMIT, "scrypt cost N=16384 r=8 p=1024 over the cap"},
+    };
+    const char *passwords[] = {"s3cret", "wrong", NULL};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        int len;
+        uint8_t *p12;
+
+        print_message("%s\n", rows[i].what);
+        assert_true(rows[i].mac_iter != 0 || rows[i].alg != NULL);
+        p12 = make_p12_cost(rows[i].mac_iter, rows[i].alg, &len);
+        for (size_t k = 0; k < sizeof(passwords) / sizeof(passwords[0]); k++) {
+            struct collect c = {0};
+            struct evc_cert_sink sink = {on_cert, on_bad, &c};
+            struct evc_err e = {0};
+
+            assert_int_equal(evc_pkcs12_each(p12, (size_t)len, passwords[k], &sink, &e),
+                             rows[i].code);
+            assert_non_null(strstr(evc_err_message(&e), rows[i].msg));
+            assert_int_equal(c.certs, 0);
+        }
+        OPENSSL_free(p12);
+    }
+    /* Under the cap, and a MAC of the default count 1: read as before. */
+    {
+        struct collect c = {0};
+        struct evc_cert_sink sink = {on_cert, on_bad, &c};
+        struct evc_err e = {0};
+        PKCS12 *p =
+            PKCS12_create("s3cret", "web", key, leaf, NULL, 0, 0, EVC_PKCS12_ITER_MAX / 100, 1, 0);
+        unsigned char *out = NULL;
+        int len = i2d_PKCS12(p, &out);
+
+        assert_true(len > 0);
+        assert_int_equal(evc_pkcs12_each(out, (size_t)len, "s3cret", &sink, &e), 0);
+        assert_int_equal(c.certs, 1);
+        OPENSSL_free(out);
+        PKCS12_free(p);
+    }
+}
+
 int
 main(void)
 {
@@ -455,6 +571,7 @@ main(void)
         cmocka_unit_test(test_pem_blocks),   cmocka_unit_test(test_der_sequence),
         cmocka_unit_test(test_detect),       cmocka_unit_test(test_pkcs12),
         cmocka_unit_test(test_pem_linear),   cmocka_unit_test(test_pem_unterminated),
+        cmocka_unit_test(test_pkcs12_cost),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
