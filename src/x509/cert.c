@@ -14,6 +14,8 @@
  *        extensions [3] EXPLICIT OPTIONAL }
  */
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -566,6 +568,73 @@ out:
     return r;
 }
 
+/* Add one oddity to a certificate that is read all the same. */
+static int add_warning(struct evc_cert *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+add_warning(struct evc_cert *c, const char *fmt, ...)
+{
+    char more[EVC_ERR_DETAIL_MAX], *w;
+    size_t have = c->warning ? strlen(c->warning) : 0;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(more, sizeof(more), fmt, ap);
+    va_end(ap);
+    if ((w = realloc(c->warning, have + strlen(more) + 3)) == NULL) {
+        return EVC_ERR_NOMEM;
+    }
+    snprintf(w + have, strlen(more) + 3, "%s%s", have ? "; " : "", more);
+    c->warning = w;
+    return 0;
+}
+
+/*
+ * The extensions OpenSSL's verifier knows (X509_supported_extension()): a
+ * critical extension not among them makes every verification fail.
+ */
+static int
+known_critical(int nid)
+{
+    static const int known[] = {
+        NID_netscape_cert_type,    NID_key_usage,
+        NID_subject_alt_name,      NID_basic_constraints,
+        NID_certificate_policies,  NID_crl_distribution_points,
+        NID_ext_key_usage,         NID_sbgp_ipAddrBlock,
+        NID_sbgp_autonomousSysNum, NID_id_pkix_OCSP_noCheck,
+        NID_policy_constraints,    NID_proxyCertInfo,
+        NID_name_constraints,      NID_policy_mappings,
+        NID_inhibit_any_policy,
+    };
+
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (known[i] == nid) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+warn_critical(struct evc_cert *c, const struct tlv *oid)
+{
+    const unsigned char *p = oid->start;
+    ASN1_OBJECT *o = d2i_ASN1_OBJECT(NULL, &p, (long)oid->total);
+    char txt[64];
+    int r = 0;
+
+    if (o == NULL || !known_critical(OBJ_obj2nid(o))) {
+        if (o == NULL || OBJ_obj2txt(txt, sizeof(txt), o, 1) <= 0) {
+            snprintf(txt, sizeof(txt), "?");
+        }
+        r = add_warning(c, "unknown critical extension %s", txt);
+    }
+    ASN1_OBJECT_free(o);
+    ERR_clear_error();
+    return r;
+}
+
 /* Walk Extensions ::= SEQUENCE OF Extension; decode the two we report. */
 static int
 read_extensions(struct evc_cert_reader *rd, const struct tlv *exts, struct evc_cert *c,
@@ -576,7 +645,7 @@ read_extensions(struct evc_cert_reader *rd, const struct tlv *exts, struct evc_c
     int seen_san = 0, seen_bc = 0, r;
 
     while (all.avail > 0) {
-        struct tlv ext, oid, crit, value;
+        struct tlv ext, oid, crit = {0}, value;
         struct cursor e;
 
         if ((r = expect(&all, V_ASN1_SEQUENCE, &ext, "extension", &why)) != 0) {
@@ -592,6 +661,9 @@ read_extensions(struct evc_cert_reader *rd, const struct tlv *exts, struct evc_c
         }
         if ((r = expect(&e, V_ASN1_OCTET_STRING, &value, "extension", &why)) != 0 || e.avail != 0) {
             return evc_err_set(err, r ? r : EVC_ERR_BAD_DER, "invalid DER in extension");
+        }
+        if (crit.len == 1 && crit.val[0] != 0 && (r = warn_critical(c, &oid)) != 0) {
+            return evc_err_set(err, r, NULL);
         }
         if (oid.len == sizeof(OID_SAN) && memcmp(oid.val, OID_SAN, sizeof(OID_SAN)) == 0) {
             if (seen_san++) {
@@ -653,6 +725,19 @@ read_fast(struct evc_cert_reader *rd, const uint8_t *der, size_t len, struct evc
         goto out;
     }
     if ((r = evc_x509_serial_text(serial, &c.serial)) != 0) {
+        evc_err_set(err, r, NULL);
+        goto out;
+    }
+    /*
+     * RFC 5280, 4.1.2.2: positive, at most 20 octets; some clients refuse
+     * others. Zero is left alone: real roots in every trust store have it.
+     */
+    if (ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER) {
+        r = add_warning(&c, "negative serial number");
+    } else if (cp.serial.len > 20) {
+        r = add_warning(&c, "serial number of %zu bytes, over the 20 of RFC 5280", cp.serial.len);
+    }
+    if (r != 0) {
         evc_err_set(err, r, NULL);
         goto out;
     }

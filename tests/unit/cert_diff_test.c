@@ -248,8 +248,8 @@ test_corpus_agrees(void **state)
 
 /*
  * Certificates OpenSSL parses whole but that are odd in one way. Each is
- * read with every field as OpenSSL has it, so its expiry is never lost;
- * those the fast reader refuses carry a warning saying why.
+ * read with every field as OpenSSL has it, so its expiry is never lost,
+ * and carries a warning saying what is odd.
  */
 static void
 test_odd_agrees(void **state)
@@ -259,6 +259,9 @@ test_odd_agrees(void **state)
         [TC_ODD_BAD_SAN] = "malformed subjectAltName extension",
         [TC_ODD_V4] = "certificate version is not 1, 2 or 3",
         [TC_ODD_BAD_KEY] = "undecodable public key",
+        [TC_ODD_CRIT_EXT] = "unknown critical extension 1.3.6.1.4.1.55555.1.1",
+        [TC_ODD_NEG_SERIAL] = "negative serial number",
+        [TC_ODD_LONG_SERIAL] = "serial number of 40 bytes, over the 20 of RFC 5280",
     };
     struct evc_cert_reader *rd;
     EVP_PKEY *key = tc_key("ec:P-256");
