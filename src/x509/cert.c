@@ -296,6 +296,27 @@ name_id(struct evc_cert_reader *rd, const struct tlv *name, uint8_t id[EVC_NAME_
     return name_id_of(rd, name->start, name->total, id);
 }
 
+static int
+names_openssl(struct evc_cert_reader *rd, const uint8_t *der, size_t len,
+              uint8_t subject_id[EVC_NAME_ID_LEN], uint8_t issuer_id[EVC_NAME_ID_LEN])
+{
+    const unsigned char *p = der, *sder, *ider;
+    X509 *x = NULL;
+    size_t slen, ilen;
+    int r = EVC_ERR_BAD_DER;
+
+    if (len <= EVC_CERT_DER_MAX && (x = d2i_X509(NULL, &p, (long)len)) != NULL && p == der + len &&
+        X509_NAME_get0_der(X509_get_subject_name(x), &sder, &slen) &&
+        X509_NAME_get0_der(X509_get_issuer_name(x), &ider, &ilen)) {
+        if ((r = name_id_of(rd, sder, slen, subject_id)) == 0) {
+            r = name_id_of(rd, ider, ilen, issuer_id);
+        }
+    }
+    X509_free(x);
+    ERR_clear_error();
+    return r;
+}
+
 int
 evc_cert_read_names(struct evc_cert_reader *rd, const uint8_t *der, size_t len,
                     uint8_t subject_id[EVC_NAME_ID_LEN], uint8_t issuer_id[EVC_NAME_ID_LEN])
@@ -304,8 +325,11 @@ evc_cert_read_names(struct evc_cert_reader *rd, const uint8_t *der, size_t len,
     const char *why;
     int r;
 
-    if ((r = cert_split(der, len, &cp, &why)) != 0 ||
-        (r = name_id(rd, &cp.subject, subject_id)) != 0 ||
+    if (cert_split(der, len, &cp, &why) != 0) {
+        /* What the fast walk refuses, OpenSSL may read: see read_openssl(). */
+        return names_openssl(rd, der, len, subject_id, issuer_id);
+    }
+    if ((r = name_id(rd, &cp.subject, subject_id)) != 0 ||
         (r = name_id(rd, &cp.issuer, issuer_id)) != 0) {
         return r;
     }

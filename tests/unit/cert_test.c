@@ -157,6 +157,48 @@ test_rejects(void **state)
     evc_cert_reader_free(rd);
 }
 
+/*
+ * BER that OpenSSL reads (an indefinite outer length) is not DER, so the
+ * fast walk refuses it; the certificate is still read, with a warning, and
+ * its names still tell who issued whom.
+ */
+static void
+test_ber_read_by_openssl(void **state)
+{
+    struct evc_cert_reader *rd;
+    struct evc_cert c;
+    struct evc_err e = {0};
+    uint8_t *ber = malloc(der_len + 4), sid[EVC_NAME_ID_LEN], iid[EVC_NAME_ID_LEN],
+            sid2[EVC_NAME_ID_LEN], iid2[EVC_NAME_ID_LEN];
+    size_t hdr = 2 + (der[1] & 0x80 ? (der[1] & 0x7f) : 0), n;
+
+    (void)state;
+    assert_non_null(ber);
+    ber[0] = 0x30;
+    ber[1] = 0x80;
+    memcpy(ber + 2, der + hdr, der_len - hdr);
+    n = 2 + der_len - hdr;
+    ber[n++] = 0;
+    ber[n++] = 0;
+    assert_int_equal(evc_cert_reader_new(&rd), 0);
+    assert_int_equal(evc_cert_read(rd, ber, n, &c, &e), 0);
+    assert_non_null(c.warning);
+    assert_non_null(strstr(c.warning, "invalid DER in certificate"));
+    assert_true(c.not_after == 1800000000);
+    assert_string_equal(c.subject, "CN=test.example");
+    assert_int_equal(c.nsans, 2);
+    evc_cert_clear(&c);
+    assert_int_equal(evc_cert_read_names(rd, der, der_len, sid, iid), 0);
+    assert_int_equal(evc_cert_read_names(rd, ber, n, sid2, iid2), 0);
+    assert_memory_equal(sid, sid2, EVC_NAME_ID_LEN);
+    assert_memory_equal(iid, iid2, EVC_NAME_ID_LEN);
+    /* Cut short, OpenSSL refuses it too: an error, no row. */
+    assert_int_not_equal(evc_cert_read(rd, ber, n - 1, &c, &e), 0);
+    assert_null(c.warning);
+    evc_cert_reader_free(rd);
+    free(ber);
+}
+
 struct collect {
     int certs, bad;
     size_t index[8];
@@ -571,7 +613,7 @@ main(void)
         cmocka_unit_test(test_pem_blocks),   cmocka_unit_test(test_der_sequence),
         cmocka_unit_test(test_detect),       cmocka_unit_test(test_pkcs12),
         cmocka_unit_test(test_pem_linear),   cmocka_unit_test(test_pem_unterminated),
-        cmocka_unit_test(test_pkcs12_cost),
+        cmocka_unit_test(test_pkcs12_cost),  cmocka_unit_test(test_ber_read_by_openssl),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
