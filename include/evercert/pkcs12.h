@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Writing PKCS#12 keystores and truststores, and reading a keystore's key. */
+/* Writing PKCS#12 keystores and truststores, reading a keystore's key, and the cost check. */
 #ifndef EVERCERT_PKCS12_H
 #define EVERCERT_PKCS12_H
 

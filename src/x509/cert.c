@@ -603,6 +603,10 @@ add_warning(struct evc_cert *c, const char *fmt, ...)
     size_t have = c->warning ? strlen(c->warning) : 0;
     va_list ap;
 
+    /* Enough said: a certificate with thousands of oddities costs no more. */
+    if (have >= EVC_ERR_DETAIL_MAX) {
+        return 0;
+    }
     va_start(ap, fmt);
     vsnprintf(more, sizeof(more), fmt, ap);
     va_end(ap);

@@ -82,18 +82,12 @@ evc_format_detect(const uint8_t *data, size_t len)
 }
 
 /*
- * The reader's place in the bytes, and what it has already found ahead of
- * it. Each search for a marker remembers where it started and what it
- * found, and answers every later question up to there from that: so every
- * byte is searched once for "-----BEGIN " and once for "-----END ",
- * however many blocks never end and however long a line is. work counts
- * the bytes examined, for the tests that prove it.
+ * The reader's bytes and the work it has done: the bytes it examined, for
+ * the tests that prove each is examined a bounded number of times.
  */
 struct pem_scan {
     const uint8_t *end;
     size_t work;
-    const uint8_t *begin_from, *begin_at; /* next BEGIN at or after begin_from, or NULL */
-    const uint8_t *end_from, *end_at;     /* next END at or after end_from, or NULL */
 };
 
 static const uint8_t *
@@ -105,29 +99,54 @@ find(struct pem_scan *s, const uint8_t *from, size_t max, const char *needle, si
     return at;
 }
 
-/* The first needle at or after from, from what is known when it can be. */
-static const uint8_t *
-find_next(struct pem_scan *s, const uint8_t *from, const char *needle, const uint8_t **known_from,
-          const uint8_t **known_at)
+/* Whether p starts with prefix; only the bytes up to the first difference count. */
+static int
+starts(struct pem_scan *s, const uint8_t *p, const char *prefix)
 {
-    if (*known_from != NULL && from >= *known_from && (*known_at == NULL || from <= *known_at)) {
-        return *known_at;
+    size_t n = strlen(prefix), avail = (size_t)(s->end - p);
+
+    for (size_t i = 0; i < n; i++) {
+        s->work++;
+        if (i >= avail || p[i] != (uint8_t)prefix[i]) {
+            return 0;
+        }
     }
-    *known_from = from;
-    *known_at = find(s, from, (size_t)(s->end - from), needle, strlen(needle));
-    return *known_at;
+    return 1;
 }
 
+/*
+ * Where the block whose BEGIN line closes at close stops: the first END or
+ * BEGIN line after it (*ended says which), found by the dashes both start
+ * with, so the search never runs past the next marker; NULL when there is
+ * neither. close itself may open the next BEGIN line.
+ */
 static const uint8_t *
-next_begin(struct pem_scan *s, const uint8_t *from)
+block_stop(struct pem_scan *s, const uint8_t *close, int *ended)
 {
-    return find_next(s, from, PEM_BEGIN, &s->begin_from, &s->begin_at);
-}
+    const uint8_t *d = close;
 
-static const uint8_t *
-next_end(struct pem_scan *s, const uint8_t *from)
-{
-    return find_next(s, from, PEM_END, &s->end_from, &s->end_at);
+    *ended = 0;
+    if (starts(s, close, PEM_BEGIN)) {
+        return close;
+    }
+    for (d = close + strlen(PEM_DASHES); d < s->end; d++) {
+        if ((d = find(s, d, (size_t)(s->end - d), PEM_DASHES, strlen(PEM_DASHES))) == NULL) {
+            return NULL;
+        }
+        /* In a run of dashes only the last five can open a marker. */
+        while ((size_t)(s->end - d) > strlen(PEM_DASHES) && d[strlen(PEM_DASHES)] == '-') {
+            s->work++;
+            d++;
+        }
+        if (starts(s, d, PEM_END)) {
+            *ended = 1;
+            return d;
+        }
+        if (starts(s, d, PEM_BEGIN)) {
+            return d;
+        }
+    }
+    return NULL;
 }
 
 static int
@@ -249,7 +268,7 @@ evc_pem_each_work(const uint8_t *data, size_t len, const struct evc_cert_sink *s
 {
     EVP_ENCODE_CTX *ctx = NULL;
     struct evc_buf der;
-    struct pem_scan s = {data + len, 0, NULL, NULL, NULL, NULL};
+    struct pem_scan s = {data + len, 0};
     const uint8_t *p = data, *counted = data;
     unsigned long line = 1;
     size_t index = 0;
@@ -261,14 +280,14 @@ evc_pem_each_work(const uint8_t *data, size_t len, const struct evc_cert_sink *s
         goto out;
     }
     for (;;) {
-        const uint8_t *begin, *label, *close, *body, *stop, *next, *nl;
+        const uint8_t *begin, *label, *close, *body, *stop, *nl;
         char lab[PEM_LABEL_MAX + 1];
         struct evc_cert_loc loc;
         const char *why = NULL;
         size_t llen;
-        int cert;
+        int cert, ended;
 
-        if ((begin = next_begin(&s, p)) == NULL) {
+        if ((begin = find(&s, p, (size_t)(s.end - p), PEM_BEGIN, strlen(PEM_BEGIN))) == NULL) {
             break;
         }
         line += count_lines(&s, counted, begin);
@@ -286,21 +305,18 @@ evc_pem_each_work(const uint8_t *data, size_t len, const struct evc_cert_sink *s
         loc.line = line;
         loc.index = index;
         cert = is_cert_label(lab);
-        stop = next_end(&s, body);
-        /* From the closing dashes: they may open the next marker. */
-        next = next_begin(&s, close);
-        if (stop == NULL || (next != NULL && next < stop) || !end_matches(&s, stop, lab, llen)) {
+        stop = block_stop(&s, close, &ended);
+        if (!ended || !end_matches(&s, stop, lab, llen)) {
             struct evc_err e = {0};
 
             index += cert;
             evc_err_set(&e, EVC_ERR_TRUNCATED, "unterminated -----BEGIN %s----- at line %lu: %s",
                         lab, line,
-                        stop == NULL || (next != NULL && next < stop)
-                            ? "no END line"
-                            : "the END line after it is for another label");
+                        ended ? "the END line after it is for another label" : "no END line");
             if ((r = sink->bad(sink->arg, &loc, &e)) != 0) {
                 goto out;
             }
+            /* Resume at the next BEGIN line, which may share the marker's closing dashes. */
             p = close;
             continue;
         }

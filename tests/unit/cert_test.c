@@ -199,6 +199,43 @@ test_ber_read_by_openssl(void **state)
     free(ber);
 }
 
+/* Thousands of oddities make one warning of bounded length, not one each. */
+static void
+test_warning_bounded(void **state)
+{
+    X509 *x = X509_dup(leaf);
+    ASN1_OBJECT *obj = OBJ_txt2obj("1.3.6.1.4.1.55555.1.1", 1);
+    ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+    struct evc_cert_reader *rd;
+    struct evc_cert c;
+    struct evc_err e = {0};
+    uint8_t *d;
+    size_t n;
+
+    (void)state;
+    assert_non_null(x);
+    assert_true(ASN1_OCTET_STRING_set(os, (const unsigned char *)"\x05\x00", 2));
+    for (int i = 0; i < 5000; i++) {
+        X509_EXTENSION *ext = X509_EXTENSION_create_by_OBJ(NULL, obj, 1, os);
+
+        assert_true(ext != NULL && X509_add_ext(x, ext, -1));
+        X509_EXTENSION_free(ext);
+    }
+    assert_true(X509_sign(x, key, EVP_sha256()));
+    d = tc_der(x, &n);
+    assert_int_equal(evc_cert_reader_new(&rd), 0);
+    assert_int_equal(evc_cert_read(rd, d, n, &c, &e), 0);
+    assert_non_null(c.warning);
+    assert_true(strlen(c.warning) < 2 * EVC_ERR_DETAIL_MAX);
+    assert_non_null(strstr(c.warning, "unknown critical extension 1.3.6.1.4.1.55555.1.1"));
+    evc_cert_clear(&c);
+    evc_cert_reader_free(rd);
+    OPENSSL_free(d);
+    ASN1_OCTET_STRING_free(os);
+    ASN1_OBJECT_free(obj);
+    X509_free(x);
+}
+
 struct collect {
     int certs, bad;
     size_t index[8];
@@ -381,6 +418,8 @@ test_pem_linear(void **state)
         /* one very long line of base64 after a marker, no END */
         "-----BEGIN "
         "CERTIFICATE-----MIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Q",
+        /* runs of dashes inside blocks that never end */
+        "-----BEGIN CERTIFICATE-----\n------------------------------------------------------\n",
         /* END lines without a BEGIN */
         "-----END CERTIFICATE-----\n", NULL, /* real certificates, below */
     };
@@ -609,11 +648,12 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reads_fields), cmocka_unit_test(test_rejects),
-        cmocka_unit_test(test_pem_blocks),   cmocka_unit_test(test_der_sequence),
-        cmocka_unit_test(test_detect),       cmocka_unit_test(test_pkcs12),
-        cmocka_unit_test(test_pem_linear),   cmocka_unit_test(test_pem_unterminated),
-        cmocka_unit_test(test_pkcs12_cost),  cmocka_unit_test(test_ber_read_by_openssl),
+        cmocka_unit_test(test_reads_fields),    cmocka_unit_test(test_rejects),
+        cmocka_unit_test(test_pem_blocks),      cmocka_unit_test(test_der_sequence),
+        cmocka_unit_test(test_detect),          cmocka_unit_test(test_pkcs12),
+        cmocka_unit_test(test_pem_linear),      cmocka_unit_test(test_pem_unterminated),
+        cmocka_unit_test(test_pkcs12_cost),     cmocka_unit_test(test_ber_read_by_openssl),
+        cmocka_unit_test(test_warning_bounded),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
