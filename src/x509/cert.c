@@ -296,6 +296,35 @@ name_id(struct evc_cert_reader *rd, const struct tlv *name, uint8_t id[EVC_NAME_
     return name_id_of(rd, name->start, name->total, id);
 }
 
+static int read_time(const struct tlv *t, evc_time *out);
+
+/*
+ * Whether OpenSSL may read what the fast reader refused, decided cheaply
+ * so that a file of a million broken elements costs no million d2i_X509()
+ * calls: the structure walks and the validity reads (a row needs it), or
+ * the certificate is BER with an indefinite outer length, which OpenSSL
+ * reads and the DER walk does not.
+ */
+static int
+worth_openssl(const uint8_t *der, size_t len, int walked)
+{
+    struct cert_parts cp;
+    struct cursor v;
+    struct tlv nb, na;
+    const char *why;
+    evc_time t;
+
+    if (!walked) {
+        return len >= 2 && der[0] == (V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED) && der[1] == 0x80;
+    }
+    if (cert_split(der, len, &cp, &why) != 0) {
+        return 0;
+    }
+    v = inside(&cp.validity);
+    return tlv_next(&v, &nb, &why) == 0 && tlv_next(&v, &na, &why) == 0 && v.avail == 0 &&
+           read_time(&nb, &t) == 0 && read_time(&na, &t) == 0;
+}
+
 static int
 names_openssl(struct evc_cert_reader *rd, const uint8_t *der, size_t len,
               uint8_t subject_id[EVC_NAME_ID_LEN], uint8_t issuer_id[EVC_NAME_ID_LEN])
@@ -305,7 +334,11 @@ names_openssl(struct evc_cert_reader *rd, const uint8_t *der, size_t len,
     size_t slen, ilen;
     int r = EVC_ERR_BAD_DER;
 
-    if (len <= EVC_CERT_DER_MAX && (x = d2i_X509(NULL, &p, (long)len)) != NULL && p == der + len &&
+    /* Called when the structure does not walk. */
+    if (len > EVC_CERT_DER_MAX || !worth_openssl(der, len, 0)) {
+        return r;
+    }
+    if ((x = d2i_X509(NULL, &p, (long)len)) != NULL && p == der + len &&
         X509_NAME_get0_der(X509_get_subject_name(x), &sder, &slen) &&
         X509_NAME_get0_der(X509_get_issuer_name(x), &ider, &ilen)) {
         if ((r = name_id_of(rd, sder, slen, subject_id)) == 0) {
@@ -720,9 +753,10 @@ read_extensions(struct evc_cert_reader *rd, const struct tlv *exts, struct evc_c
     return 0;
 }
 
+/* *walked is set when the structure walks, whatever fails after. */
 static int
 read_fast(struct evc_cert_reader *rd, const uint8_t *der, size_t len, struct evc_cert *out,
-          struct evc_err *err)
+          int *walked, struct evc_err *err)
 {
     struct evc_cert c;
     struct cert_parts cp;
@@ -739,6 +773,7 @@ read_fast(struct evc_cert_reader *rd, const uint8_t *der, size_t len, struct evc
                     why);
         goto out;
     }
+    *walked = 1;
     c.version = 1;
     if (cp.has_version) {
         if (cp.version.len != 1 || cp.version.val[0] > 2) {
@@ -906,7 +941,7 @@ name_openssl(struct evc_cert_reader *rd, const X509_NAME *name, char **out)
  * to report.
  */
 static int
-read_openssl(struct evc_cert_reader *rd, const uint8_t *der, size_t len, int why_code,
+read_openssl(struct evc_cert_reader *rd, const uint8_t *der, size_t len, int walked, int why_code,
              struct evc_cert *out, struct evc_err *err)
 {
     const unsigned char *p = der;
@@ -920,6 +955,9 @@ read_openssl(struct evc_cert_reader *rd, const uint8_t *der, size_t len, int why
     long version;
     int r = why_code;
 
+    if (!worth_openssl(der, len, walked)) {
+        return why_code; /* nothing allocated, no error queued: the common case stays cheap */
+    }
     memset(&c, 0, sizeof(c));
     if ((x = d2i_X509(NULL, &p, (long)len)) == NULL || p != der + len ||
         evc_asn1_time(X509_get0_notBefore(x), &c.not_before) != 0 ||
@@ -973,14 +1011,15 @@ int
 evc_cert_read(struct evc_cert_reader *rd, const uint8_t *der, size_t len, struct evc_cert *out,
               struct evc_err *err)
 {
-    int r;
+    int r, walked = 0;
 
     memset(out, 0, sizeof(*out));
     if (len > EVC_CERT_DER_MAX) {
         return evc_err_set(err, EVC_ERR_LIMIT, "certificate larger than %zu bytes",
                            EVC_CERT_DER_MAX);
     }
-    if ((r = read_fast(rd, der, len, out, err)) == 0 || r == EVC_ERR_NOMEM || r == EVC_ERR_CRYPTO) {
+    if ((r = read_fast(rd, der, len, out, &walked, err)) == 0 || r == EVC_ERR_NOMEM ||
+        r == EVC_ERR_CRYPTO) {
         return r;
     }
     /*
@@ -988,5 +1027,5 @@ evc_cert_read(struct evc_cert_reader *rd, const uint8_t *der, size_t len, struct
      * has an expiry that matters whatever else is odd about it, so it is a
      * row, with the oddity as its warning, never an error that hides it.
      */
-    return read_openssl(rd, der, len, r, out, err);
+    return read_openssl(rd, der, len, walked, r, out, err);
 }
