@@ -40,7 +40,7 @@ enum evc_kind {
 };
 
 struct evc_cert {
-    int version;   /* 1, 2 or 3 */
+    int version;   /* 1, 2 or 3; more in a certificate read with a warning */
     char *serial;  /* upper-case hex, "-" first if negative */
     char *subject; /* RFC 2253 order and escaping, UTF-8 kept as is */
     char *issuer;
@@ -60,6 +60,13 @@ struct evc_cert {
     size_t subject_der_len;
     const uint8_t *issuer_der;
     size_t issuer_der_len;
+    /*
+     * NULL, or what the fast reader found wrong with a certificate that
+     * OpenSSL reads all the same ("duplicate subjectAltName extension"):
+     * its fields are then OpenSSL's, and the subject_der and issuer_der
+     * slices may be empty.
+     */
+    char *warning;
 };
 
 /* The thresholds of DESIGN.md: defaults 60 days and 90 days before that. */
@@ -82,8 +89,11 @@ EVC_EXPORT void evc_cert_reader_free(struct evc_cert_reader *r);
 /*
  * Read one DER certificate that fills der exactly. On success *out owns its
  * strings (free with evc_cert_clear); on failure *out is empty and err says
- * why. Errors: EVC_ERR_BAD_DER, TRUNCATED, TRAILING, BAD_TIME, LIMIT,
- * NOMEM, CRYPTO.
+ * why. A certificate the fast reader refuses but d2i_X509() takes whole is
+ * read with OpenSSL and succeeds with out->warning set, so its expiry is
+ * never lost. Errors (OpenSSL refuses it too, or its validity is not a
+ * time): EVC_ERR_BAD_DER, TRUNCATED, TRAILING, BAD_TIME, LIMIT, NOMEM,
+ * CRYPTO.
  */
 EVC_EXPORT EVC_MUST_USE int evc_cert_read(struct evc_cert_reader *r, const uint8_t *der, size_t len,
                                           struct evc_cert *out, struct evc_err *err);

@@ -41,6 +41,13 @@ EVC_EXPORT const char *evc_format_name(enum evc_format f);
  */
 EVC_EXPORT int evc_pem_each(const uint8_t *data, size_t len, const struct evc_cert_sink *sink,
                             struct evc_err *err);
+/*
+ * evc_pem_each(), adding to *work the number of bytes the reader examined
+ * (searched, counted, compared or decoded): how tests prove that its cost
+ * is linear in len whatever the bytes are.
+ */
+EVC_EXPORT int evc_pem_each_work(const uint8_t *data, size_t len, const struct evc_cert_sink *sink,
+                                 size_t *work, struct evc_err *err);
 EVC_EXPORT int evc_der_each(const uint8_t *data, size_t len, const struct evc_cert_sink *sink,
                             struct evc_err *err);
 /*

@@ -55,4 +55,15 @@
 #define EVC_AGENT_REJECT_LOG_BURST 5
 #define EVC_AGENT_REJECT_LOG_WINDOW_S 60
 
+/*
+ * Key derivation iterations a PKCS#12 file may ask for: the count of its
+ * MAC and of each password-based encryption (PKCS#12 PBE, PBES2 with
+ * PBKDF2; for scrypt, N * r * p). Real tools write 2,000 (Windows), 2,048
+ * (OpenSSL 3), 10,000 (Java keytool) and up to 100,000 (the MAC of older
+ * Java releases); OWASP's advice for PBKDF2-SHA256 is 600,000. The cap is
+ * ten times the highest default and keeps the derivations of one file to
+ * about a second, where a count of 2^31 costs minutes of CPU.
+ */
+#define EVC_PKCS12_ITER_MAX 1000000
+
 #endif

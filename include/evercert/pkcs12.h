@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Writing PKCS#12 keystores and truststores, and reading a keystore's key. */
+/* Writing PKCS#12 keystores and truststores, reading a keystore's key, and the cost check. */
 #ifndef EVERCERT_PKCS12_H
 #define EVERCERT_PKCS12_H
 
@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <openssl/evp.h>
+#include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 
 #include "evercert/buf.h"
@@ -21,6 +22,17 @@
 EVC_EXPORT EVC_MUST_USE int evc_pkcs12_encode(X509 *const *certs, size_t ncerts, EVP_PKEY *key,
                                               const char *password, struct evc_buf *out,
                                               struct evc_err *err);
+/*
+ * Check the cost a parsed PKCS#12 file asks for before any key is derived
+ * from a password: the iteration count of its MAC and the parameters of
+ * each encrypted safe, against EVC_PKCS12_ITER_MAX. EVC_ERR_LIMIT names
+ * the count ("MAC iteration count 2147483648 over the cap of 1000000");
+ * EVC_ERR_BAD_DER for a count that is not positive or parameters that do
+ * not decode. Key bags inside encrypted safes carry their own parameters,
+ * which only their decryption reveals; evc_pkcs12_each() never opens them.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_pkcs12_check_cost(const PKCS12 *p12, struct evc_err *err);
+
 /*
  * The key and its certificate from a PKCS#12 keystore. EVC_ERR_BAD_PASSWORD,
  * EVC_ERR_NEED_PASSWORD, EVC_ERR_BAD_KEY when it holds no key.

@@ -34,6 +34,7 @@ struct evc_finding {
     const char *const *sans;
     size_t nsans;
     const char *key;
+    const char *warning; /* NULL, or what is odd about a certificate read all the same */
 };
 
 struct evc_summary {

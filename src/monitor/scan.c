@@ -202,6 +202,7 @@ on_cert_pass2(void *arg, const uint8_t *der, size_t len, const struct evc_cert_l
     f.sans = (const char *const *)c.sans;
     f.nsans = c.nsans;
     f.key = c.key;
+    f.warning = c.warning;
     r = evc_report_render(s->rep, &f, &w->res->out);
     if (r == 0) {
         w->res->counts[st]++;

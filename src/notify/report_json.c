@@ -54,7 +54,8 @@ json_render(const struct evc_report *rep, const struct evc_finding *f, struct ev
             return r;
         }
     }
-    if ((r = evc_buf_putc(b, ']')) != 0 || (r = put_str(b, "key", f->key)) != 0) {
+    if ((r = evc_buf_putc(b, ']')) != 0 || (r = put_str(b, "key", f->key)) != 0 ||
+        (f->warning != NULL && (r = put_str(b, "warning", f->warning)) != 0)) {
         return r;
     }
     return evc_buf_putc(b, '}');

@@ -39,6 +39,12 @@ text_render(const struct evc_report *rep, const struct evc_finding *f, struct ev
         (r = evc_text_nvis(b, f->subject, EVC_TEXT_SHOW_MAX)) != 0) {
         return r;
     }
+    /* The last column: a warning follows the subject without moving the others. */
+    if (f->warning != NULL &&
+        ((r = evc_buf_puts(b, "  (warning: ")) != 0 || (r = evc_text_vis(b, f->warning)) != 0 ||
+         (r = evc_buf_putc(b, ')')) != 0)) {
+        return r;
+    }
     return evc_buf_putc(b, '\n');
 }
 

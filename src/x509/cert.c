@@ -14,6 +14,8 @@
  *        extensions [3] EXPLICIT OPTIONAL }
  */
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -275,18 +277,77 @@ evc_cert_reader_free(struct evc_cert_reader *r)
 }
 
 static int
-name_id(struct evc_cert_reader *rd, const struct tlv *name, uint8_t id[EVC_NAME_ID_LEN])
+name_id_of(struct evc_cert_reader *rd, const uint8_t *name, size_t len, uint8_t id[EVC_NAME_ID_LEN])
 {
     uint8_t md[EVP_MAX_MD_SIZE];
 
-    if (!EVP_DigestInit_ex2(rd->md, rd->sha256, NULL) ||
-        !EVP_DigestUpdate(rd->md, name->start, name->total) ||
+    if (!EVP_DigestInit_ex2(rd->md, rd->sha256, NULL) || !EVP_DigestUpdate(rd->md, name, len) ||
         !EVP_DigestFinal_ex(rd->md, md, NULL)) {
         ERR_clear_error();
         return EVC_ERR_CRYPTO;
     }
     memcpy(id, md, EVC_NAME_ID_LEN);
     return 0;
+}
+
+static int
+name_id(struct evc_cert_reader *rd, const struct tlv *name, uint8_t id[EVC_NAME_ID_LEN])
+{
+    return name_id_of(rd, name->start, name->total, id);
+}
+
+static int read_time(const struct tlv *t, evc_time *out);
+
+/*
+ * Whether OpenSSL may read what the fast reader refused, decided cheaply
+ * so that a file of a million broken elements costs no million d2i_X509()
+ * calls: the structure walks and the validity reads (a row needs it), or
+ * the certificate is BER with an indefinite outer length, which OpenSSL
+ * reads and the DER walk does not.
+ */
+static int
+worth_openssl(const uint8_t *der, size_t len, int walked)
+{
+    struct cert_parts cp;
+    struct cursor v;
+    struct tlv nb, na;
+    const char *why;
+    evc_time t;
+
+    if (!walked) {
+        return len >= 2 && der[0] == (V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED) && der[1] == 0x80;
+    }
+    if (cert_split(der, len, &cp, &why) != 0) {
+        return 0;
+    }
+    v = inside(&cp.validity);
+    return tlv_next(&v, &nb, &why) == 0 && tlv_next(&v, &na, &why) == 0 && v.avail == 0 &&
+           read_time(&nb, &t) == 0 && read_time(&na, &t) == 0;
+}
+
+static int
+names_openssl(struct evc_cert_reader *rd, const uint8_t *der, size_t len,
+              uint8_t subject_id[EVC_NAME_ID_LEN], uint8_t issuer_id[EVC_NAME_ID_LEN])
+{
+    const unsigned char *p = der, *sder, *ider;
+    X509 *x = NULL;
+    size_t slen, ilen;
+    int r = EVC_ERR_BAD_DER;
+
+    /* Called when the structure does not walk. */
+    if (len > EVC_CERT_DER_MAX || !worth_openssl(der, len, 0)) {
+        return r;
+    }
+    if ((x = d2i_X509(NULL, &p, (long)len)) != NULL && p == der + len &&
+        X509_NAME_get0_der(X509_get_subject_name(x), &sder, &slen) &&
+        X509_NAME_get0_der(X509_get_issuer_name(x), &ider, &ilen)) {
+        if ((r = name_id_of(rd, sder, slen, subject_id)) == 0) {
+            r = name_id_of(rd, ider, ilen, issuer_id);
+        }
+    }
+    X509_free(x);
+    ERR_clear_error();
+    return r;
 }
 
 int
@@ -297,8 +358,11 @@ evc_cert_read_names(struct evc_cert_reader *rd, const uint8_t *der, size_t len,
     const char *why;
     int r;
 
-    if ((r = cert_split(der, len, &cp, &why)) != 0 ||
-        (r = name_id(rd, &cp.subject, subject_id)) != 0 ||
+    if (cert_split(der, len, &cp, &why) != 0) {
+        /* What the fast walk refuses, OpenSSL may read: see read_openssl(). */
+        return names_openssl(rd, der, len, subject_id, issuer_id);
+    }
+    if ((r = name_id(rd, &cp.subject, subject_id)) != 0 ||
         (r = name_id(rd, &cp.issuer, issuer_id)) != 0) {
         return r;
     }
@@ -318,6 +382,7 @@ evc_cert_clear(struct evc_cert *c)
         free(c->sans[i]);
     }
     free(c->sans);
+    free(c->warning);
     memset(c, 0, sizeof(*c));
 }
 
@@ -560,6 +625,77 @@ out:
     return r;
 }
 
+/* Add one oddity to a certificate that is read all the same. */
+static int add_warning(struct evc_cert *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+add_warning(struct evc_cert *c, const char *fmt, ...)
+{
+    char more[EVC_ERR_DETAIL_MAX], *w;
+    size_t have = c->warning ? strlen(c->warning) : 0;
+    va_list ap;
+
+    /* Enough said: a certificate with thousands of oddities costs no more. */
+    if (have >= EVC_ERR_DETAIL_MAX) {
+        return 0;
+    }
+    va_start(ap, fmt);
+    vsnprintf(more, sizeof(more), fmt, ap);
+    va_end(ap);
+    if ((w = realloc(c->warning, have + strlen(more) + 3)) == NULL) {
+        return EVC_ERR_NOMEM;
+    }
+    snprintf(w + have, strlen(more) + 3, "%s%s", have ? "; " : "", more);
+    c->warning = w;
+    return 0;
+}
+
+/*
+ * The extensions OpenSSL's verifier knows (X509_supported_extension()): a
+ * critical extension not among them makes every verification fail.
+ */
+static int
+known_critical(int nid)
+{
+    static const int known[] = {
+        NID_netscape_cert_type,    NID_key_usage,
+        NID_subject_alt_name,      NID_basic_constraints,
+        NID_certificate_policies,  NID_crl_distribution_points,
+        NID_ext_key_usage,         NID_sbgp_ipAddrBlock,
+        NID_sbgp_autonomousSysNum, NID_id_pkix_OCSP_noCheck,
+        NID_policy_constraints,    NID_proxyCertInfo,
+        NID_name_constraints,      NID_policy_mappings,
+        NID_inhibit_any_policy,
+    };
+
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (known[i] == nid) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+warn_critical(struct evc_cert *c, const struct tlv *oid)
+{
+    const unsigned char *p = oid->start;
+    ASN1_OBJECT *o = d2i_ASN1_OBJECT(NULL, &p, (long)oid->total);
+    char txt[64];
+    int r = 0;
+
+    if (o == NULL || !known_critical(OBJ_obj2nid(o))) {
+        if (o == NULL || OBJ_obj2txt(txt, sizeof(txt), o, 1) <= 0) {
+            snprintf(txt, sizeof(txt), "?");
+        }
+        r = add_warning(c, "unknown critical extension %s", txt);
+    }
+    ASN1_OBJECT_free(o);
+    ERR_clear_error();
+    return r;
+}
+
 /* Walk Extensions ::= SEQUENCE OF Extension; decode the two we report. */
 static int
 read_extensions(struct evc_cert_reader *rd, const struct tlv *exts, struct evc_cert *c,
@@ -570,7 +706,7 @@ read_extensions(struct evc_cert_reader *rd, const struct tlv *exts, struct evc_c
     int seen_san = 0, seen_bc = 0, r;
 
     while (all.avail > 0) {
-        struct tlv ext, oid, crit, value;
+        struct tlv ext, oid, crit = {0}, value;
         struct cursor e;
 
         if ((r = expect(&all, V_ASN1_SEQUENCE, &ext, "extension", &why)) != 0) {
@@ -586,6 +722,9 @@ read_extensions(struct evc_cert_reader *rd, const struct tlv *exts, struct evc_c
         }
         if ((r = expect(&e, V_ASN1_OCTET_STRING, &value, "extension", &why)) != 0 || e.avail != 0) {
             return evc_err_set(err, r ? r : EVC_ERR_BAD_DER, "invalid DER in extension");
+        }
+        if (crit.len == 1 && crit.val[0] != 0 && (r = warn_critical(c, &oid)) != 0) {
+            return evc_err_set(err, r, NULL);
         }
         if (oid.len == sizeof(OID_SAN) && memcmp(oid.val, OID_SAN, sizeof(OID_SAN)) == 0) {
             if (seen_san++) {
@@ -614,9 +753,10 @@ read_extensions(struct evc_cert_reader *rd, const struct tlv *exts, struct evc_c
     return 0;
 }
 
-int
-evc_cert_read(struct evc_cert_reader *rd, const uint8_t *der, size_t len, struct evc_cert *out,
-              struct evc_err *err)
+/* *walked is set when the structure walks, whatever fails after. */
+static int
+read_fast(struct evc_cert_reader *rd, const uint8_t *der, size_t len, struct evc_cert *out,
+          int *walked, struct evc_err *err)
 {
     struct evc_cert c;
     struct cert_parts cp;
@@ -627,21 +767,17 @@ evc_cert_read(struct evc_cert_reader *rd, const uint8_t *der, size_t len, struct
     ASN1_INTEGER *serial = NULL;
     int r = EVC_ERR_INTERNAL;
 
-    memset(out, 0, sizeof(*out));
     memset(&c, 0, sizeof(c));
-    if (len > EVC_CERT_DER_MAX) {
-        r = evc_err_set(err, EVC_ERR_LIMIT, "certificate larger than %zu bytes", EVC_CERT_DER_MAX);
-        goto out;
-    }
     if ((r = cert_split(der, len, &cp, &why)) != 0) {
         evc_err_set(err, r, "%s in %s", r == EVC_ERR_TRUNCATED ? "truncated DER" : "invalid DER",
                     why);
         goto out;
     }
+    *walked = 1;
     c.version = 1;
     if (cp.has_version) {
         if (cp.version.len != 1 || cp.version.val[0] > 2) {
-            r = evc_err_set(err, EVC_ERR_BAD_DER, "unsupported certificate version");
+            r = evc_err_set(err, EVC_ERR_BAD_DER, "certificate version is not 1, 2 or 3");
             goto out;
         }
         c.version = cp.version.val[0] + 1;
@@ -652,6 +788,19 @@ evc_cert_read(struct evc_cert_reader *rd, const uint8_t *der, size_t len, struct
         goto out;
     }
     if ((r = evc_x509_serial_text(serial, &c.serial)) != 0) {
+        evc_err_set(err, r, NULL);
+        goto out;
+    }
+    /*
+     * RFC 5280, 4.1.2.2: positive, at most 20 octets; some clients refuse
+     * others. Zero is left alone: real roots in every trust store have it.
+     */
+    if (ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER) {
+        r = add_warning(&c, "negative serial number");
+    } else if (cp.serial.len > 20) {
+        r = add_warning(&c, "serial number of %zu bytes, over the 20 of RFC 5280", cp.serial.len);
+    }
+    if (r != 0) {
         evc_err_set(err, r, NULL);
         goto out;
     }
@@ -674,7 +823,7 @@ evc_cert_read(struct evc_cert_reader *rd, const uint8_t *der, size_t len, struct
         goto out;
     }
     if ((r = read_key(&cp.spki, c.key, sizeof(c.key), &why)) != 0) {
-        evc_err_set(err, r, "invalid DER in %s", why);
+        evc_err_set(err, r, "undecodable public key (invalid DER in %s)", why);
         goto out;
     }
     if (cp.has_exts && (r = read_extensions(rd, &cp.exts, &c, err)) != 0) {
@@ -704,4 +853,179 @@ out:
     evc_cert_clear(&c);
     ERR_clear_error();
     return r;
+}
+
+/* The key as OpenSSL decodes it, in read_key()'s words; "<algorithm>:invalid" when it cannot. */
+static void
+key_text_openssl(X509 *x, char *out, size_t outlen)
+{
+    EVP_PKEY *pk = X509_get0_pubkey(x);
+    ASN1_OBJECT *alg = NULL;
+    char group[64], txt[48];
+
+    if (pk == NULL) {
+        X509_PUBKEY_get0_param(&alg, NULL, NULL, NULL, X509_get_X509_PUBKEY(x));
+        if (alg == NULL || OBJ_obj2txt(txt, sizeof(txt), alg, 0) <= 0) {
+            snprintf(txt, sizeof(txt), "?");
+        }
+        snprintf(out, outlen, "%s:invalid", txt);
+    } else if (EVP_PKEY_is_a(pk, "RSA") || EVP_PKEY_is_a(pk, "RSA-PSS")) {
+        snprintf(out, outlen, "%s:%d", EVP_PKEY_is_a(pk, "RSA") ? "rsa" : "rsa-pss",
+                 EVP_PKEY_get_bits(pk));
+    } else if (EVP_PKEY_is_a(pk, "EC")) {
+        snprintf(out, outlen, "ec:%s",
+                 EVP_PKEY_get_group_name(pk, group, sizeof(group), NULL)
+                     ? evc_x509_curve_text(group)
+                     : "explicit");
+    } else if (EVP_PKEY_is_a(pk, "DSA")) {
+        snprintf(out, outlen, "dsa:%d", EVP_PKEY_get_bits(pk));
+    } else {
+        snprintf(out, outlen, "%s", EVP_PKEY_get0_type_name(pk));
+        for (char *q = out; *q; q++) {
+            *q = (char)(*q >= 'A' && *q <= 'Z' ? *q - 'A' + 'a' : *q);
+        }
+    }
+    ERR_clear_error();
+}
+
+static int
+sans_openssl(struct evc_cert_reader *rd, X509 *x, struct evc_cert *c)
+{
+    GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    struct evc_buf b;
+    int n, r = 0;
+
+    /* None when the extension is missing, repeated or malformed: the warning says which. */
+    if (gens == NULL) {
+        ERR_clear_error();
+        return 0;
+    }
+    evc_buf_init(&b, EVC_CERT_DER_MAX);
+    n = sk_GENERAL_NAME_num(gens);
+    n = n > EVC_CERT_SANS_MAX ? EVC_CERT_SANS_MAX : n;
+    if (n > 0 && (c->sans = calloc((size_t)n, sizeof(*c->sans))) == NULL) {
+        r = EVC_ERR_NOMEM;
+    }
+    for (int i = 0; i < n && r == 0; i++) {
+        evc_buf_reset(&b);
+        if ((r = evc_x509_general_name_text(rd->bio, sk_GENERAL_NAME_value(gens, i), &b)) != 0 ||
+            (c->sans[i] = strdup(evc_buf_str(&b))) == NULL) {
+            r = r ? r : EVC_ERR_NOMEM;
+            break;
+        }
+        c->nsans++;
+    }
+    GENERAL_NAMES_free(gens);
+    evc_buf_free(&b);
+    ERR_clear_error();
+    return r;
+}
+
+/* A name's text, or "?" when even OpenSSL's cannot be printed (the warning says why). */
+static int
+name_openssl(struct evc_cert_reader *rd, const X509_NAME *name, char **out)
+{
+    struct evc_err e = {0};
+
+    if (evc_x509_name_text(rd->bio, name, out, &e) != 0 && (*out = strdup("?")) == NULL) {
+        return EVC_ERR_NOMEM;
+    }
+    return 0;
+}
+
+/*
+ * The row of a certificate the fast reader refused but OpenSSL takes
+ * whole: every field from d2i_X509() and OpenSSL's getters, and why as the
+ * warning. Fails (leaving err as the fast reader set it) when OpenSSL
+ * refuses it too, or its validity cannot be read: then there is no expiry
+ * to report.
+ */
+static int
+read_openssl(struct evc_cert_reader *rd, const uint8_t *der, size_t len, int walked, int why_code,
+             struct evc_cert *out, struct evc_err *err)
+{
+    const unsigned char *p = der;
+    X509 *x = NULL;
+    struct evc_cert c;
+    struct cert_parts cp;
+    const unsigned char *sder, *ider;
+    size_t slen, ilen;
+    const char *why = NULL;
+    uint32_t flags;
+    long version;
+    int r = why_code;
+
+    if (!worth_openssl(der, len, walked)) {
+        return why_code; /* nothing allocated, no error queued: the common case stays cheap */
+    }
+    memset(&c, 0, sizeof(c));
+    if ((x = d2i_X509(NULL, &p, (long)len)) == NULL || p != der + len ||
+        evc_asn1_time(X509_get0_notBefore(x), &c.not_before) != 0 ||
+        evc_asn1_time(X509_get0_notAfter(x), &c.not_after) != 0) {
+        goto out; /* err keeps the fast reader's reason */
+    }
+    if ((c.warning = strdup(evc_err_message(err))) == NULL) {
+        r = evc_err_set(err, EVC_ERR_NOMEM, NULL);
+        goto out;
+    }
+    version = X509_get_version(x);
+    c.version = version < 0 || version >= INT_MAX ? INT_MAX : (int)version + 1;
+    if (evc_x509_serial_text(X509_get0_serialNumber(x), &c.serial) != 0 ||
+        name_openssl(rd, X509_get_subject_name(x), &c.subject) != 0 ||
+        name_openssl(rd, X509_get_issuer_name(x), &c.issuer) != 0 || sans_openssl(rd, x, &c) != 0) {
+        r = evc_err_set(err, EVC_ERR_NOMEM, NULL);
+        goto out;
+    }
+    flags = X509_get_extension_flags(x);
+    c.self_issued = (flags & EXFLAG_SI) != 0;
+    c.is_ca = (flags & EXFLAG_CA) != 0 || ((flags & EXFLAG_V1) && c.self_issued);
+    if (cert_split(der, len, &cp, &why) == 0) {
+        c.subject_der = cp.subject.start;
+        c.subject_der_len = cp.subject.total;
+        c.issuer_der = cp.issuer.start;
+        c.issuer_der_len = cp.issuer.total;
+    }
+    if (c.subject_der == NULL || read_key(&cp.spki, c.key, sizeof(c.key), &why) != 0) {
+        key_text_openssl(x, c.key, sizeof(c.key));
+    }
+    if (!X509_NAME_get0_der(X509_get_subject_name(x), &sder, &slen) ||
+        !X509_NAME_get0_der(X509_get_issuer_name(x), &ider, &ilen) ||
+        name_id_of(rd, sder, slen, c.subject_id) != 0 ||
+        name_id_of(rd, ider, ilen, c.issuer_id) != 0 ||
+        !EVP_DigestInit_ex2(rd->md, rd->sha256, NULL) || !EVP_DigestUpdate(rd->md, der, len) ||
+        !EVP_DigestFinal_ex(rd->md, c.sha256, NULL)) {
+        r = evc_err_openssl(err, EVC_ERR_CRYPTO, "SHA-256");
+        goto out;
+    }
+    *out = c;
+    memset(&c, 0, sizeof(c));
+    r = 0;
+out:
+    X509_free(x);
+    evc_cert_clear(&c);
+    ERR_clear_error();
+    return r;
+}
+
+int
+evc_cert_read(struct evc_cert_reader *rd, const uint8_t *der, size_t len, struct evc_cert *out,
+              struct evc_err *err)
+{
+    int r, walked = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (len > EVC_CERT_DER_MAX) {
+        return evc_err_set(err, EVC_ERR_LIMIT, "certificate larger than %zu bytes",
+                           EVC_CERT_DER_MAX);
+    }
+    if ((r = read_fast(rd, der, len, out, &walked, err)) == 0 || r == EVC_ERR_NOMEM ||
+        r == EVC_ERR_CRYPTO) {
+        return r;
+    }
+    /*
+     * The fast reader is stricter than OpenSSL. A certificate OpenSSL reads
+     * has an expiry that matters whatever else is odd about it, so it is a
+     * row, with the oddity as its warning, never an error that hides it.
+     */
+    return read_openssl(rd, der, len, walked, r, out, err);
 }

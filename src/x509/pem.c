@@ -81,6 +81,74 @@ evc_format_detect(const uint8_t *data, size_t len)
     return EVC_FORMAT_UNKNOWN;
 }
 
+/*
+ * The reader's bytes and the work it has done: the bytes it examined, for
+ * the tests that prove each is examined a bounded number of times.
+ */
+struct pem_scan {
+    const uint8_t *end;
+    size_t work;
+};
+
+static const uint8_t *
+find(struct pem_scan *s, const uint8_t *from, size_t max, const char *needle, size_t nlen)
+{
+    const uint8_t *at = memmem(from, max, needle, nlen);
+
+    s->work += at != NULL ? (size_t)(at - from) + nlen : max;
+    return at;
+}
+
+/* Whether p starts with prefix; only the bytes up to the first difference count. */
+static int
+starts(struct pem_scan *s, const uint8_t *p, const char *prefix)
+{
+    size_t n = strlen(prefix), avail = (size_t)(s->end - p);
+
+    for (size_t i = 0; i < n; i++) {
+        s->work++;
+        if (i >= avail || p[i] != (uint8_t)prefix[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * Where the block whose BEGIN line closes at close stops: the first END or
+ * BEGIN line after it (*ended says which), found by the dashes both start
+ * with, so the search never runs past the next marker; NULL when there is
+ * neither. close itself may open the next BEGIN line.
+ */
+static const uint8_t *
+block_stop(struct pem_scan *s, const uint8_t *close, int *ended)
+{
+    const uint8_t *d = close;
+
+    *ended = 0;
+    if (starts(s, close, PEM_BEGIN)) {
+        return close;
+    }
+    for (d = close + strlen(PEM_DASHES); d < s->end; d++) {
+        if ((d = find(s, d, (size_t)(s->end - d), PEM_DASHES, strlen(PEM_DASHES))) == NULL) {
+            return NULL;
+        }
+        /* In a run of dashes only the last five can open a marker. */
+        while ((size_t)(s->end - d) > strlen(PEM_DASHES) && d[strlen(PEM_DASHES)] == '-') {
+            s->work++;
+            d++;
+        }
+        if (starts(s, d, PEM_END)) {
+            *ended = 1;
+            return d;
+        }
+        if (starts(s, d, PEM_BEGIN)) {
+            return d;
+        }
+    }
+    return NULL;
+}
+
 static int
 is_cert_label(const char *label)
 {
@@ -89,16 +157,54 @@ is_cert_label(const char *label)
 }
 
 static unsigned long
-count_lines(const uint8_t *from, const uint8_t *to)
+count_lines(struct pem_scan *s, const uint8_t *from, const uint8_t *to)
 {
     unsigned long n = 0;
     const uint8_t *p = from;
 
+    s->work += (size_t)(to - from);
     while (p < to && (p = memchr(p, '\n', (size_t)(to - p))) != NULL) {
         n++;
         p++;
     }
     return n;
+}
+
+/*
+ * The label of a BEGIN line: printable characters up to "-----" on the
+ * same line, at most PEM_LABEL_MAX of them. Only that many bytes are
+ * looked at, so text that merely contains "-----BEGIN " costs little.
+ * Its length, or 0 when this is not a marker we read.
+ */
+static size_t
+read_label(struct pem_scan *s, const uint8_t *label)
+{
+    size_t avail = (size_t)(s->end - label), n;
+    const uint8_t *dashes;
+
+    n = avail < PEM_LABEL_MAX + strlen(PEM_DASHES) ? avail : PEM_LABEL_MAX + strlen(PEM_DASHES);
+    if ((dashes = find(s, label, n, PEM_DASHES, strlen(PEM_DASHES))) == NULL) {
+        return 0;
+    }
+    n = (size_t)(dashes - label);
+    for (size_t i = 0; i < n; i++) {
+        if (label[i] < 0x20 || label[i] > 0x7e) {
+            return 0;
+        }
+    }
+    return n;
+}
+
+/* Whether the END line at stop closes the block labelled lab. */
+static int
+end_matches(struct pem_scan *s, const uint8_t *stop, const char *lab, size_t llen)
+{
+    const uint8_t *name = stop + strlen(PEM_END);
+    size_t avail = (size_t)(s->end - name);
+
+    s->work += llen + strlen(PEM_DASHES);
+    return avail >= llen + strlen(PEM_DASHES) && memcmp(name, lab, llen) == 0 &&
+           memcmp(name + llen, PEM_DASHES, strlen(PEM_DASHES)) == 0;
 }
 
 static int
@@ -146,9 +252,24 @@ decode_body(EVP_ENCODE_CTX *ctx, const uint8_t *body, size_t len, struct evc_buf
 int
 evc_pem_each(const uint8_t *data, size_t len, const struct evc_cert_sink *sink, struct evc_err *err)
 {
+    return evc_pem_each_work(data, len, sink, NULL, err);
+}
+
+/*
+ * A block ends at the first END line after its BEGIN line. One that meets
+ * another BEGIN line or the end of the file first, or whose END line names
+ * another label, is unterminated: it is reported, whatever its label, and
+ * reading resumes at the next BEGIN line, so a broken key block never
+ * hides the certificates after it.
+ */
+int
+evc_pem_each_work(const uint8_t *data, size_t len, const struct evc_cert_sink *sink, size_t *work,
+                  struct evc_err *err)
+{
     EVP_ENCODE_CTX *ctx = NULL;
     struct evc_buf der;
-    const uint8_t *p = data, *end = data + len, *counted = data;
+    struct pem_scan s = {data + len, 0};
+    const uint8_t *p = data, *counted = data;
     unsigned long line = 1;
     size_t index = 0;
     int r = EVC_ERR_INTERNAL;
@@ -159,51 +280,58 @@ evc_pem_each(const uint8_t *data, size_t len, const struct evc_cert_sink *sink, 
         goto out;
     }
     for (;;) {
-        const uint8_t *begin, *label, *label_end, *body, *stop, *nl;
-        char lab[PEM_LABEL_MAX + 1], endmark[PEM_LABEL_MAX + 16];
+        const uint8_t *begin, *label, *close, *body, *stop, *nl;
+        char lab[PEM_LABEL_MAX + 1];
         struct evc_cert_loc loc;
         const char *why = NULL;
-        size_t llen, elen;
+        size_t llen;
+        int cert, ended;
 
-        if ((begin = memmem(p, (size_t)(end - p), PEM_BEGIN, strlen(PEM_BEGIN))) == NULL) {
+        if ((begin = find(&s, p, (size_t)(s.end - p), PEM_BEGIN, strlen(PEM_BEGIN))) == NULL) {
             break;
         }
-        line += count_lines(counted, begin);
+        line += count_lines(&s, counted, begin);
         counted = begin;
         label = begin + strlen(PEM_BEGIN);
-        nl = memchr(label, '\n', (size_t)(end - label));
-        label_end =
-            memmem(label, (size_t)((nl ? nl : end) - label), PEM_DASHES, strlen(PEM_DASHES));
-        if (label_end == NULL || (llen = (size_t)(label_end - label)) > PEM_LABEL_MAX) {
+        if ((llen = read_label(&s, label)) == 0) {
             /* Not a marker after all (or one we would not read); look further on. */
             p = label;
             continue;
         }
         memcpy(lab, label, llen);
         lab[llen] = '\0';
+        close = label + llen;
+        body = close + strlen(PEM_DASHES);
         loc.line = line;
         loc.index = index;
-        body = nl ? nl + 1 : end;
-        elen = (size_t)snprintf(endmark, sizeof(endmark), PEM_END "%s" PEM_DASHES, lab);
-        stop = memmem(body, (size_t)(end - body), endmark, elen);
-        if (!is_cert_label(lab)) {
-            /* Keys, CRLs, parameters: not ours to read. Never decoded. */
-            if (stop == NULL) {
-                break;
+        cert = is_cert_label(lab);
+        stop = block_stop(&s, close, &ended);
+        if (!ended || !end_matches(&s, stop, lab, llen)) {
+            struct evc_err e = {0};
+
+            index += cert;
+            evc_err_set(&e, EVC_ERR_TRUNCATED, "unterminated -----BEGIN %s----- at line %lu: %s",
+                        lab, line,
+                        ended ? "the END line after it is for another label" : "no END line");
+            if ((r = sink->bad(sink->arg, &loc, &e)) != 0) {
+                goto out;
             }
-            p = stop + elen;
+            /* Resume at the next BEGIN line, which may share the marker's closing dashes. */
+            p = close;
+            continue;
+        }
+        /* At the END line's closing dashes, which may open the next marker. */
+        p = stop + strlen(PEM_END) + llen;
+        if (!cert) {
+            /* Keys, CRLs, parameters: not ours to read. Never decoded. */
             continue;
         }
         index++;
-        if (stop == NULL) {
-            r = report_bad(sink, &loc, EVC_ERR_TRUNCATED,
-                           "certificate has no END line (truncated PEM)");
-            if (r != 0) {
-                goto out;
-            }
-            break;
+        /* The base64 starts on the line after BEGIN (or right after it, on one line). */
+        if ((nl = find(&s, body, (size_t)(stop - body), "\n", 1)) != NULL) {
+            body = nl + 1;
         }
-        p = stop + elen;
+        s.work += (size_t)(stop - body);
         if ((r = decode_body(ctx, body, (size_t)(stop - body), &der, &why)) != 0) {
             if ((r = report_bad(sink, &loc, r, why)) != 0) {
                 goto out;
@@ -222,6 +350,9 @@ evc_pem_each(const uint8_t *data, size_t len, const struct evc_cert_sink *sink, 
     }
     r = 0;
 out:
+    if (work != NULL) {
+        *work += s.work;
+    }
     EVP_ENCODE_CTX_free(ctx);
     evc_buf_free(&der);
     return r;

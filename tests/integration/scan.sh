@@ -141,6 +141,77 @@ case $(cat "$T/out") in *"password required"*) ok ;; *) bad "no 'password requir
 status "PKCS#12 password from the environment" 0 env EVC_PW="$(cat "$T/pw")" \
     "$EVC" scan --password-env EVC_PW --threshold 0s --prenotify 0s "$B/web.p12"
 
+# --- an unterminated block hides nothing ----------------------------------------------
+H=$T/hidden
+mkdir -p "$H"
+{ printf -- '-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n'; cat "$T/far.crt"; } > "$H/key-then-cert.pem"
+status "a certificate after an unterminated key block, expired: 2" 2 \
+    "$EVC" scan --format json --at 2099-01-01T00:00:00Z "$H/key-then-cert.pem"
+[ "$(count '.summary.total')" = 1 ] && [ "$(count '.summary.expired')" = 1 ] && ok ||
+    bad "the certificate after an unterminated block: $(jq -c .summary "$J")"
+[ "$(count '.summary.errors')" = 1 ] && ok || bad "unterminated block not counted unreadable: $(jq -c .summary "$J")"
+expect_err key-then-cert.pem "unterminated -----BEGIN RSA PRIVATE KEY----- at line 1: no END line"
+status "an unterminated block and nothing worse: 3" 3 "$EVC" scan --threshold 0s --prenotify 0s "$H/key-then-cert.pem"
+grep -q '^1 certificate: .*; 1 unreadable$' "$T/out" && ok || bad "text summary: $(cat "$T/out")"
+
+# --- a PKCS#12 file asking for 2^31-1 MAC iterations: refused before any derivation -------
+ossl pkcs12 -export -in "$T/far.crt" -inkey "$T/keys/far.key" -passout file:"$T/pw" -out "$T/cost.p12"
+# The MAC's 8-byte salt and count 2048 become 6 bytes and 0x7fffffff: the same length.
+perl -0777 -pe 's/\x04\x08(.{6}).{2}\x02\x02\x08\x00\z/\x04\x06$1\x02\x04\x7f\xff\xff\xff/s or die "no MAC count\n"' \
+    "$T/cost.p12" > "$H/web.p12" || bad "cannot patch the MAC count"
+for pw in "--password-file $T/pw" ""; do
+    # shellcheck disable=SC2086
+    status "MAC count over the cap ($pw): 3" 3 timeout 60 "$EVC" scan --format json $pw "$H/web.p12"
+    expect_err web.p12 "MAC iteration count 2147483647 over the cap of 1000000"
+done
+
+# --- certificates OpenSSL reads are rows, oddities as warnings -------------------------
+O=$T/odd
+mkdir -p "$O"
+odd() { # name [openssl req arguments]
+    n=$1; shift
+    ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -days 1 \
+        -subj "/CN=$n.example" -outform DER -out "$T/$n.der" "$@"
+}
+patch() { perl -0777 -pe "$1 or die qq(no match\n)" "$2" > "$3" || bad "cannot patch $2"; }
+odd dupsan -addext "subjectAltName=DNS:a.example" -addext "issuerAltName=DNS:b.example"
+patch 's/\x06\x03\x55\x1d\x12/\x06\x03\x55\x1d\x11/' "$T/dupsan.der" "$O/dupsan.der"
+odd badsan -addext "2.5.29.17=DER:30058207616263"
+cp "$T/badsan.der" "$O/badsan.der"
+odd v4
+patch 's/\xa0\x03\x02\x01\x02/\xa0\x03\x02\x01\x03/' "$T/v4.der" "$O/v4.der"
+ossl req -x509 -newkey rsa:2048 -nodes -keyout /dev/null -days 1 -subj "/CN=badkey.example" \
+    -outform DER -out "$T/badkey.der"
+patch 's/\x00\x30\x82\x01\x0a\x02\x82\x01\x01/\x00\x31\x82\x01\x0a\x02\x82\x01\x01/' \
+    "$T/badkey.der" "$O/badkey.der"
+odd crit -addext "1.3.6.1.4.1.55555.1=critical,DER:0500"
+odd negserial -set_serial -4660
+odd longserial -set_serial "0x$(printf '5A%.0s' $(seq 40))"
+for n in crit negserial longserial; do cp "$T/$n.der" "$O/$n.der"; done
+status "seven odd certificates, expired: 2" 2 "$EVC" scan --format json --at 2099-01-01T00:00:00Z "$O"
+check "odd JSON parses" jq -e . "$J"
+[ "$(count '.summary.total')" = 7 ] && [ "$(count '.summary.expired')" = 7 ] && ok ||
+    bad "odd certificates not all rows: $(jq -c '.summary, .errors' "$J")"
+[ "$(count '.summary.errors')" = 0 ] && ok || bad "odd certificates as errors: $(jq -c .errors "$J")"
+warn() { jq -r --arg p "$1" '[.certificates[]|select(.path|endswith($p))][0].warning // "none"' "$J"; }
+expect_warn() { # file pattern
+    w=$(warn "$1")
+    case "$w" in *$2*) ok ;; *) bad "$1: warning '$w', want '$2'" ;; esac
+}
+expect_warn dupsan.der "duplicate subjectAltName extension"
+expect_warn badsan.der "malformed subjectAltName extension"
+expect_warn v4.der "version is not 1, 2 or 3"
+expect_warn badkey.der "undecodable public key"
+expect_warn crit.der "unknown critical extension 1.3.6.1.4.1.55555.1"
+expect_warn negserial.der "negative serial number"
+expect_warn longserial.der "serial number of 40 bytes"
+[ "$(field v4.der 0 serial)" = "$(openssl x509 -inform DER -in "$O/v4.der" -noout -serial | sed 's/.*=//')" ] && ok ||
+    bad "v4 serial differs from openssl"
+[ "$(field negserial.der 0 serial)" = -1234 ] && ok || bad "negative serial $(field negserial.der 0 serial)"
+status "odd certificates in the text table: 2" 2 "$EVC" scan --at 2099-01-01T00:00:00Z "$O/dupsan.der"
+grep -q '^expired .*dupsan.der\[0\]  CN=dupsan.example  (warning: duplicate subjectAltName extension)$' "$T/out" &&
+    ok || bad "text warning: $(cat "$T/out")"
+
 # --- output formats ------------------------------------------------------------------
 status "text" 1 "$EVC" scan --password-file "$T/pw" "$S/pem"
 head -1 "$T/out" | grep -q '^STATUS  *LEFT  *NOT AFTER  *KIND  *PATH  *SUBJECT$' && ok || bad "text header"

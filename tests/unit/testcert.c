@@ -36,6 +36,98 @@ add_ext(X509 *x, X509 *issuer, int nid, const char *value)
     X509_EXTENSION_free(e);
 }
 
+/* An extension with the given content bytes, which OpenSSL does not check. */
+static void
+add_raw_ext(X509 *x, ASN1_OBJECT *obj, int crit, const uint8_t *val, int len)
+{
+    ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+    X509_EXTENSION *e;
+
+    if (os == NULL || !ASN1_OCTET_STRING_set(os, val, len) ||
+        (e = X509_EXTENSION_create_by_OBJ(NULL, obj, crit, os)) == NULL ||
+        !X509_add_ext(x, e, -1)) {
+        abort();
+    }
+    X509_EXTENSION_free(e);
+    ASN1_OCTET_STRING_free(os);
+}
+
+static void
+make_odd(X509 *x, enum tc_odd odd, const char *sans)
+{
+    /* GeneralNames claiming 7 bytes of dNSName in 3: OpenSSL's d2i refuses it. */
+    static const uint8_t bad_san[] = {0x30, 0x05, 0x82, 0x07, 'a', 'b', 'c'};
+    static const uint8_t null_value[] = {0x05, 0x00};
+    unsigned char *junk;
+    ASN1_OBJECT *obj;
+    BIGNUM *bn;
+
+    switch (odd) {
+    case TC_ODD_NONE:
+        break;
+    case TC_ODD_DUP_SAN:
+        add_ext(x, x, NID_subject_alt_name, sans ? sans : "DNS:dup.example");
+        break;
+    case TC_ODD_BAD_SAN:
+        add_raw_ext(x, OBJ_nid2obj(NID_subject_alt_name), 0, bad_san, sizeof(bad_san));
+        break;
+    case TC_ODD_V4:
+        if (!X509_set_version(x, 3)) {
+            abort();
+        }
+        break;
+    case TC_ODD_BAD_KEY:
+        /* rsaEncryption whose BIT STRING holds three bytes, not an RSAPublicKey. */
+        if ((junk = OPENSSL_malloc(3)) == NULL) {
+            abort();
+        }
+        memcpy(junk, "\x01\x02\x03", 3);
+        if (!X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), OBJ_nid2obj(NID_rsaEncryption),
+                                    V_ASN1_NULL, NULL, junk, 3)) {
+            abort();
+        }
+        break;
+    case TC_ODD_CRIT_EXT:
+        if ((obj = OBJ_txt2obj("1.3.6.1.4.1.55555.1.1", 1)) == NULL) {
+            abort();
+        }
+        add_raw_ext(x, obj, 1, null_value, sizeof(null_value));
+        ASN1_OBJECT_free(obj);
+        break;
+    case TC_ODD_NEG_SERIAL:
+        ASN1_INTEGER_set(X509_get_serialNumber(x), -4660);
+        break;
+    case TC_ODD_LONG_SERIAL: {
+        unsigned char rnd[40];
+
+        memset(rnd, 0x5a, sizeof(rnd));
+        bn = BN_bin2bn(rnd, sizeof(rnd), NULL);
+        BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x));
+        BN_free(bn);
+        break;
+    }
+    default:
+        abort();
+    }
+}
+
+const char *
+tc_odd_name(enum tc_odd odd)
+{
+    static const char *const names[TC_ODD_COUNT] = {
+        "none",
+        "duplicate subjectAltName",
+        "malformed subjectAltName",
+        "version 4",
+        "undecodable public key",
+        "unknown critical extension",
+        "negative serial",
+        "40-byte serial",
+    };
+
+    return odd < TC_ODD_COUNT ? names[odd] : "?";
+}
+
 X509 *
 tc_cert(const struct tc_spec *s)
 {
@@ -85,10 +177,11 @@ tc_cert(const struct tc_spec *s)
     if (!s->v1) {
         add_ext(x, x, NID_basic_constraints, s->ca ? "critical,CA:TRUE" : "CA:FALSE");
         add_ext(x, x, NID_subject_key_identifier, "hash");
-        if (s->sans != NULL) {
+        if (s->sans != NULL && s->odd != TC_ODD_BAD_SAN) {
             add_ext(x, x, NID_subject_alt_name, s->sans);
         }
     }
+    make_odd(x, s->odd, s->sans);
     if (!X509_sign(x, signer, mdless ? NULL : EVP_sha256())) {
         abort();
     }
