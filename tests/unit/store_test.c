@@ -168,7 +168,8 @@ mk(EVP_PKEY *key, EVP_PKEY *signer, X509 *issuer, const char *subject, int ca)
                         ca ? NULL : "DNS:web.test",
                         now - 60,
                         now + 86400,
-                        0};
+                        0,
+                        TC_ODD_NONE};
     X509 *x = tc_cert(&s);
     X509V3_CTX ctx;
     X509_EXTENSION *e;
