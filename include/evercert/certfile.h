@@ -19,6 +19,13 @@ enum evc_format { EVC_FORMAT_UNKNOWN = 0, EVC_FORMAT_PEM, EVC_FORMAT_DER, EVC_FO
 struct evc_cert_loc {
     size_t index;       /* 0 for the first certificate of the file */
     unsigned long line; /* line of the BEGIN marker; 0 where there are no lines */
+    /*
+     * PEM: the block's bytes, from its BEGIN line to past its END line's
+     * line break, so a rewrite can cut exactly this block; DER: the element.
+     */
+    size_t start, end;
+    /* A TRUSTED CERTIFICATE's trust settings: this many bytes right after the DER. */
+    size_t aux_len;
 };
 
 struct evc_cert_sink {

@@ -302,8 +302,10 @@ evc_pem_each_work(const uint8_t *data, size_t len, const struct evc_cert_sink *s
         lab[llen] = '\0';
         close = label + llen;
         body = close + strlen(PEM_DASHES);
+        memset(&loc, 0, sizeof(loc));
         loc.line = line;
         loc.index = index;
+        loc.start = loc.end = (size_t)(begin - data);
         cert = is_cert_label(lab);
         stop = block_stop(&s, close, &ended);
         if (!ended || !end_matches(&s, stop, lab, llen)) {
@@ -322,6 +324,14 @@ evc_pem_each_work(const uint8_t *data, size_t len, const struct evc_cert_sink *s
         }
         /* At the END line's closing dashes, which may open the next marker. */
         p = stop + strlen(PEM_END) + llen;
+        /* The block's bytes end with its END line's line break, so a cut leaves no blank line. */
+        loc.end = (size_t)(p + strlen(PEM_DASHES) - data);
+        if (loc.end < len && data[loc.end] == '\r') {
+            loc.end++;
+        }
+        if (loc.end < len && data[loc.end] == '\n') {
+            loc.end++;
+        }
         if (!cert) {
             /* Keys, CRLs, parameters: not ours to read. Never decoded. */
             continue;
@@ -342,7 +352,10 @@ evc_pem_each_work(const uint8_t *data, size_t len, const struct evc_cert_sink *s
             /* OpenSSL's trusted form: the certificate, then its trust settings. */
             size_t n = evc_der_element_len(der.data, der.len);
 
-            der.len = n ? n : der.len;
+            if (n != 0) {
+                loc.aux_len = der.len - n;
+                der.len = n;
+            }
         }
         if ((r = sink->cert(sink->arg, der.data, der.len, &loc)) != 0) {
             goto out;
@@ -366,7 +379,7 @@ evc_der_each(const uint8_t *data, size_t len, const struct evc_cert_sink *sink, 
 
     (void)err;
     while (off < len) {
-        struct evc_cert_loc loc = {index++, 0};
+        struct evc_cert_loc loc = {index++, 0, off, off, 0};
         size_t n = evc_der_element_len(data + off, len - off);
 
         if (n == 0) {
@@ -376,6 +389,7 @@ evc_der_each(const uint8_t *data, size_t len, const struct evc_cert_sink *sink, 
                         loc.index);
             return sink->bad(sink->arg, &loc, &e);
         }
+        loc.end = off + n;
         if ((r = sink->cert(sink->arg, data + off, n, &loc)) != 0) {
             return r;
         }

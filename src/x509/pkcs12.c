@@ -150,7 +150,7 @@ walk_bags(struct p12_walk *w, const STACK_OF(PKCS12_SAFEBAG) * bags, int depth, 
         }
         switch (PKCS12_SAFEBAG_get_nid(bag)) {
         case NID_certBag: {
-            struct evc_cert_loc loc = {w->index++, 0};
+            struct evc_cert_loc loc = {w->index++, 0, 0, 0, 0};
             unsigned char *der = NULL;
             X509 *x;
             int len;

@@ -121,6 +121,10 @@ evc_pkcs12_keypair(const uint8_t *data, size_t len, const char *password, EVP_PK
         r = evc_err_openssl(err, EVC_ERR_BAD_DER, "not a PKCS#12 file");
         goto out;
     }
+    /* Before any password is tried: each try derives a key at the file's cost. */
+    if ((r = evc_pkcs12_check_cost(p12, err)) != 0) {
+        goto out;
+    }
     if (!PKCS12_verify_mac(p12, password != NULL ? password : "", -1)) {
         ERR_clear_error();
         r = evc_err_set(err, password != NULL ? EVC_ERR_BAD_PASSWORD : EVC_ERR_NEED_PASSWORD,
@@ -243,6 +247,9 @@ evc_pkcs12_doc_parse(const uint8_t *data, size_t len, const char *password,
     }
     if (p != data + len) {
         r = evc_err_set(err, EVC_ERR_TRAILING, "data after the PKCS#12 structure");
+        goto out;
+    }
+    if ((r = evc_pkcs12_check_cost(d->p12, err)) != 0) {
         goto out;
     }
     if (PKCS12_mac_present(d->p12)) {

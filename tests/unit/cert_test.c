@@ -17,6 +17,7 @@
 #include "evercert/cert.h"
 #include "evercert/certfile.h"
 #include "evercert/limits.h"
+#include "evercert/pkcs12.h"
 #include "testcert.h"
 
 static EVP_PKEY *key;
@@ -623,6 +624,23 @@ test_pkcs12_cost(void **state)
                              rows[i].code);
             assert_non_null(strstr(evc_err_message(&e), rows[i].msg));
             assert_int_equal(c.certs, 0);
+        }
+        /* The root store's and the trust store's readers hold the same cap. */
+        {
+            struct evc_err e = {0};
+            EVP_PKEY *k = NULL;
+            X509 *x = NULL;
+            struct evc_pkcs12_doc *d = NULL;
+
+            assert_int_equal(evc_pkcs12_keypair(p12, (size_t)len, "s3cret", &k, &x, &e),
+                             rows[i].code);
+            assert_non_null(strstr(evc_err_message(&e), rows[i].msg));
+            assert_null(k);
+            assert_null(x);
+            assert_int_equal(evc_pkcs12_doc_parse(p12, (size_t)len, "s3cret", &d, &e),
+                             rows[i].code);
+            assert_non_null(strstr(evc_err_message(&e), rows[i].msg));
+            assert_null(d);
         }
         OPENSSL_free(p12);
     }

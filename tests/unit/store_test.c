@@ -938,7 +938,8 @@ test_pem_certs_parse(void **state)
         int code;
         const char *msg;
     } bad[] = {
-        {"# a\n# b\n", "", 40, EVC_ERR_TRUNCATED, "line 3: certificate has no END line"},
+        {"# a\n# b\n", "", 40, EVC_ERR_TRUNCATED,
+         "unterminated -----BEGIN CERTIFICATE----- at line 3: no END line"},
         {"", "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n", 0, EVC_ERR_BAD_PEM,
          "invalid base64"},
         {"", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", 0, EVC_ERR_BAD_DER,
@@ -954,10 +955,10 @@ test_pem_certs_parse(void **state)
         assert_non_null(strstr(evc_err_message(&err), bad[i].msg));
         assert_null(v);
     }
-    /* Other blocks, a too-long label, an unterminated key at the end: skipped. */
+    /* Other blocks and a too-long label: skipped, their bytes kept. */
     snprintf(buf, sizeof(buf),
              "-----BEGIN %0100d-----\n%s-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE "
-             "KEY-----\r\n%s-----BEGIN RSA PRIVATE KEY-----\nAAAA\n",
+             "KEY-----\r\n%s",
              0, pa, pa);
     assert_int_equal(evc_pem_certs_parse((const uint8_t *)buf, strlen(buf), &v, &n, &err), 0);
     assert_int_equal(n, 2);
@@ -966,6 +967,12 @@ test_pem_certs_parse(void **state)
     assert_int_equal(v[0].end - v[0].start, strlen(pa));
     assert_int_equal(strncmp(buf + v[1].start, pa, strlen(pa)), 0);
     evc_pem_certs_free(v, n);
+    /* An unterminated block of any label: a store that does not parse whole is not rewritten. */
+    strncat(buf, "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n", sizeof(buf) - strlen(buf) - 1);
+    assert_int_equal(evc_pem_certs_parse((const uint8_t *)buf, strlen(buf), &v, &n, &err),
+                     EVC_ERR_TRUNCATED);
+    assert_non_null(strstr(evc_err_message(&err), "unterminated -----BEGIN RSA PRIVATE KEY-----"));
+    assert_null(v);
     /* Data after a certificate's DER is an error, not ignored. */
     {
         size_t dl;
