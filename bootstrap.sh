@@ -7,7 +7,8 @@
 #   ./bootstrap.sh run    install what is missing, build, and run `evercert demo`:
 #                         certificate expiry the old way and with evercert, on 127.0.0.1
 #   ./bootstrap.sh test   install what is missing, build, run all tests, then again
-#                         under AddressSanitizer and UndefinedBehaviorSanitizer
+#                         under AddressSanitizer and UndefinedBehaviorSanitizer, then
+#                         every fuzz target for 20 s (scripts/fuzz.sh)
 #
 # Installing needs root (apt-get); with everything present it does not.
 set -eu
@@ -19,9 +20,9 @@ PACKAGES="build-essential cmake ninja-build pkg-config openssl libssl-dev libini
 libsqlite3-dev libcurl4-openssl-dev libevent-dev libsystemd-dev libcmocka-dev libjansson-dev jq coreutils util-linux tzdata
 clang-format gnuplot-nox tshark"
 # The tests also need real peers: nginx and curl, a mail sink (Python 3.11's smtpd),
-# and Java's keytool for PKCS#12.
+# and Java's keytool for PKCS#12; clang and its libFuzzer runtime for the fuzz targets.
 if [ "$mode" = test ]; then
-    PACKAGES="$PACKAGES nginx-light curl python3"
+    PACKAGES="$PACKAGES nginx-light curl python3 clang libclang-rt-14-dev"
 fi
 missing=
 for p in $PACKAGES; do
@@ -58,3 +59,5 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEVC_SANITIZE=ON >/d
 cmake --build build-asan
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --output-on-failure)
+# Each parser of outside bytes under libFuzzer for a bounded time; a finding fails the run.
+./scripts/fuzz.sh 20

@@ -29,6 +29,10 @@ evc_strerror(int code)
     }
 }
 
+/* A printf format and its arguments: clang checks the callers' formats through it. */
+static int err_vset(struct evc_err *err, int code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
 static int
 err_vset(struct evc_err *err, int code, const char *fmt, va_list ap)
 {

@@ -145,7 +145,26 @@ struct parser {
     uint64_t seen;          /* keys set in the current section, by table index */
     char last_section[256]; /* inih's section string of the last key */
     int failed;
+    /*
+     * Where line mark_line starts (0: not yet known). Line searches look
+     * after ps->line only, and it grows key by key, so they start here
+     * rather than at the top: parsing stays linear in the text's length.
+     */
+    unsigned long mark_line;
+    size_t mark_off;
 };
+
+/* The first line a search for lines after `after` may start at: the mark, or the top. */
+static const char *
+search_start(const struct parser *ps, unsigned long after, unsigned long *line)
+{
+    if (ps->mark_line != 0 && ps->mark_line <= after + 1) {
+        *line = ps->mark_line;
+        return ps->text + ps->mark_off;
+    }
+    *line = 1;
+    return ps->text;
+}
 
 /*
  * The line inih is on: the first line after the last one handled that
@@ -154,12 +173,12 @@ struct parser {
 static unsigned long
 find_line(struct parser *ps, const char *needle)
 {
-    const char *p = ps->text, *end = ps->text + ps->len;
-    unsigned long line = 1;
+    const char *p, *end = ps->text + ps->len;
+    unsigned long line;
     size_t n = strlen(needle);
     int bol = 1;
 
-    for (; p < end; p++) {
+    for (p = search_start(ps, ps->line, &line); p < end; p++) {
         if (bol && *p != ' ' && *p != '\t') {
             if (line > ps->line && (size_t)(end - p) >= n && memcmp(p, needle, n) == 0) {
                 return line;
@@ -169,6 +188,10 @@ find_line(struct parser *ps, const char *needle)
         if (*p == '\n') {
             line++;
             bol = 1;
+            if (line == ps->line + 1) {
+                ps->mark_line = line;
+                ps->mark_off = (size_t)(p + 1 - ps->text);
+            }
         }
     }
     return ps->line;
@@ -186,11 +209,11 @@ find_line_from(struct parser *ps, const char *needle)
 static int
 header_between(const struct parser *ps, unsigned long from, unsigned long to)
 {
-    const char *p = ps->text, *end = ps->text + ps->len;
-    unsigned long line = 1;
+    const char *p, *end = ps->text + ps->len;
+    unsigned long line;
     int bol = 1;
 
-    for (; p < end && line < to; p++) {
+    for (p = search_start(ps, from, &line); p < end && line < to; p++) {
         if (bol && line > from && *p == '[') {
             return 1;
         }

@@ -147,6 +147,35 @@ ext_free(SSL *s, unsigned int type, unsigned int context, const unsigned char *o
     /* The server's SA belongs to its context. */
 }
 
+int
+evc_ext_parse_have(const uint8_t *in, size_t inlen, uint64_t *have)
+{
+    uint64_t v = 0;
+
+    *have = 0;
+    if (inlen != 8) {
+        return EVC_ERR_PARSE;
+    }
+    for (size_t i = 0; i < 8; i++) {
+        v = v << 8 | in[i];
+    }
+    *have = v;
+    return 0;
+}
+
+int
+evc_ext_parse_sa(const uint8_t *in, size_t inlen)
+{
+    (void)in;
+    if (inlen == 0) {
+        return EVC_ERR_PARSE;
+    }
+    if (inlen > EVC_SA_MAX) {
+        return EVC_ERR_LIMIT;
+    }
+    return 0;
+}
+
 static int
 ext_parse(SSL *s, unsigned int type, unsigned int context, const unsigned char *in, size_t inlen,
           X509 *x, size_t chainidx, int *al, void *arg)
@@ -162,19 +191,15 @@ ext_parse(SSL *s, unsigned int type, unsigned int context, const unsigned char *
         return 0;
     }
     if (context == SSL_EXT_CLIENT_HELLO) {
-        if (inlen != 8) {
+        if (evc_ext_parse_have(in, inlen, &c->have) != 0) {
             *al = SSL_AD_DECODE_ERROR;
             return 0;
-        }
-        c->have = 0;
-        for (size_t i = 0; i < 8; i++) {
-            c->have = c->have << 8 | in[i];
         }
         c->have_set = 1;
         return 1;
     }
     if (context == SSL_EXT_TLS1_3_ENCRYPTED_EXTENSIONS) {
-        if (inlen == 0 || inlen > EVC_SA_MAX) {
+        if (evc_ext_parse_sa(in, inlen) != 0) {
             *al = SSL_AD_DECODE_ERROR;
             return 0;
         }

@@ -23,6 +23,16 @@ int evc_tls_init(void);
 /* Register the extension's callbacks on ctx; 1 or 0 as OpenSSL does. */
 int evc_tls_ext_add(SSL_CTX *ctx);
 void evc_tls_sa_free(struct evc_tls_sa *sa);
+/*
+ * The extension's bytes, read apart from OpenSSL's callbacks so they can be
+ * fuzzed. The ClientHello's: exactly 8 bytes, the client's generation
+ * big-endian, into *have (0 on error). EncryptedExtensions': an SA of 1 to
+ * EVC_SA_MAX bytes, whose content the SA decoder reads later. Pure. 0,
+ * EVC_ERR_PARSE or EVC_ERR_LIMIT.
+ */
+int evc_ext_parse_have(const uint8_t *in, size_t inlen, uint64_t *have);
+int evc_ext_parse_sa(const uint8_t *in, size_t inlen);
+
 /* A connected TCP socket with send/receive timeouts, or -1 with err set. */
 int evc_tls_connect(const char *host, const char *port, int timeout_ms, struct evc_err *err);
 

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Written by make-corpus.sh with the seed SAs: the certificate they follow. */
+static const char fuzz_trusted_pem[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBxDCCAWqgAwIBAgIQd/p/RjQm0hhQB47pGoR25zAKBggqhkjOPQQDAjAnMRIw\n"
+    "EAYDVQQDDAlGdXp6IFJvb3QxETAPBgNVBAoMCGV2ZXJjZXJ0MB4XDTI2MDEwMTAw\n"
+    "MDAwMFoXDTM1MTIzMDAwMDAwMFowEzERMA8GA1UEAwwId2ViLnRlc3QwWTATBgcq\n"
+    "hkjOPQIBBggqhkjOPQMBBwNCAAQBrTh93Jb9qwG6NXjNI+bZP2Xh3UlsYbp0tnL4\n"
+    "j18ic2VOc2NqTd4CZJl6EgnLxPwIWHegXeqjs25W9YAvAlxho4GLMIGIMAwGA1Ud\n"
+    "EwEB/wQCMAAwDgYDVR0PAQH/BAQDAgeAMBMGA1UdJQQMMAoGCCsGAQUFBwMBMBMG\n"
+    "A1UdEQQMMAqCCHdlYi50ZXN0MB0GA1UdDgQWBBQLSsBrYzIaLi1W9CQe6ULOwXhP\n"
+    "izAfBgNVHSMEGDAWgBSbxA98m58H1pRRQVKTnDudZo/MVTAKBggqhkjOPQQDAgNI\n"
+    "ADBFAiAO16ZtRZghJdBl6rCQH8O/V4GsYjq5UZQ5505jKAtUVgIhAPBQyMPivs85\n"
+    "pFURHBThRQw7xE/WDcvE1yD7rgSDNC0p\n"
+    "-----END CERTIFICATE-----\n";
