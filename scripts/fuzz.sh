@@ -42,6 +42,8 @@ CC=clang cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DE
 cmake --build build-fuzz --target fuzz
 
 status=0
+passed=0
+failed=0
 printf '\n%-8s %12s %10s %8s %10s %s\n' target executions execs/s inputs bytes result
 for t in $targets; do
     bin=build-fuzz/tests/fuzz/fuzz_$t
@@ -62,6 +64,9 @@ for t in $targets; do
         result="FAILED (exit $rc)"
         status=1
         keep=1
+        failed=$((failed + 1))
+    else
+        passed=$((passed + 1))
     fi
     printf '%-8s %12s %10s %8s %10s %s\n' "$t" "${execs:-?}" "${rate:-?}" "$inputs" "$bytes" "$result"
     if [ $rc != 0 ]; then
@@ -70,5 +75,6 @@ for t in $targets; do
         echo "    log: $work/$t.log; input: $work/crashes/"
     fi
 done
-[ $status = 0 ] && echo "fuzz: every target ran ${seconds} s without a finding"
+[ $status = 0 ] && echo "every target ran ${seconds} s without a finding"
+echo "fuzz: $passed passed, $failed failed"
 exit $status
