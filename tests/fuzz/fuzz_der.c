@@ -10,7 +10,7 @@
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct sink_state st = {"der", 0, 0, NULL};
+    struct sink_state st = {"der", 0, 0, 0, NULL};
     struct evc_cert_sink sink = {sink_cert, sink_bad, &st};
     struct evc_err err = {0};
     enum evc_format f = evc_format_detect(data, size);

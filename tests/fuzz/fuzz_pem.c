@@ -11,7 +11,7 @@
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct sink_state st = {"pem", 0, 1, NULL};
+    struct sink_state st = {"pem", 0, 0, 1, NULL};
     struct evc_cert_sink sink = {sink_cert, sink_bad, &st};
     struct evc_err err = {0};
 

@@ -97,7 +97,7 @@ rounds_ok(const uint8_t *data, size_t size)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct sink_state st = {"pkcs12", 0, 0, NULL};
+    struct sink_state st = {"pkcs12", 0, 0, 0, NULL};
     struct evc_cert_sink sink = {sink_cert, sink_bad, &st};
     struct evc_err err = {0};
     int r;
