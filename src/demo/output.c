@@ -234,25 +234,61 @@ demo_draw_charts(const struct demo_result *res, const char *dir, int *drawn, cha
     return 0;
 }
 
+/*
+ * Every JSON value is checked: put and push take over v (NULL when it could
+ * not be made) and mark *bad on any failure, so a document is whole or none.
+ */
+static void
+put(json_t *o, const char *key, json_t *v, int *bad)
+{
+    if (o == NULL || v == NULL || json_object_set_new(o, key, v) != 0) {
+        if (o == NULL) {
+            json_decref(v);
+        }
+        *bad = 1;
+    }
+}
+
+static void
+push(json_t *a, json_t *v, int *bad)
+{
+    if (a == NULL || v == NULL || json_array_append_new(a, v) != 0) {
+        if (a == NULL) {
+            json_decref(v);
+        }
+        *bad = 1;
+    }
+}
+
+static json_t *
+whole(json_t *o, int bad)
+{
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 /* The capture's summary of one run, as JSON. */
 static json_t *
 wire_json(const struct demo_wire *w)
 {
     json_t *o = json_object(), *alerts = json_object();
     char buf[32];
+    int bad = 0;
 
     for (int i = 0; i < DEMO_ALERTS; i++) {
         if (w->alerts[i] > 0) {
-            json_object_set_new(alerts, demo_alert_name(i, buf, sizeof(buf)),
-                                json_integer(w->alerts[i]));
+            put(alerts, demo_alert_name(i, buf, sizeof(buf)), json_integer(w->alerts[i]), &bad);
         }
     }
-    json_object_set_new(o, "packets", json_integer(w->packets));
-    json_object_set_new(o, "syn", json_integer(w->syn));
-    json_object_set_new(o, "fin", json_integer(w->fin));
-    json_object_set_new(o, "rst", json_integer(w->rst));
-    json_object_set_new(o, "alerts", alerts);
-    return o;
+    put(o, "packets", json_integer(w->packets), &bad);
+    put(o, "syn", json_integer(w->syn), &bad);
+    put(o, "fin", json_integer(w->fin), &bad);
+    put(o, "rst", json_integer(w->rst), &bad);
+    put(o, "alerts", alerts, &bad);
+    return whole(o, bad);
 }
 
 static json_t *
@@ -261,30 +297,29 @@ run_json(const struct demo_run *run)
     const struct demo_figures *g = &run->fig;
     json_t *o = json_object(), *alerts = json_object();
     char buf[32];
+    int bad = 0;
 
     for (int i = 0; i < DEMO_ALERTS; i++) {
         if (g->alerts[i] > 0) {
-            json_object_set_new(alerts, demo_alert_name(i, buf, sizeof(buf)),
-                                json_integer(g->alerts[i]));
+            put(alerts, demo_alert_name(i, buf, sizeof(buf)), json_integer(g->alerts[i]), &bad);
         }
     }
-    json_object_set_new(o, "name", json_string(run->name));
-    json_object_set_new(o, "sessions", json_integer(g->sessions));
-    json_object_set_new(o, "failed_handshakes", json_integer(g->failed_handshakes));
-    json_object_set_new(o, "alerts", alerts);
-    json_object_set_new(o, "downtime_total_s", json_real(round(g->downtime_total * 1000) / 1000));
-    json_object_set_new(o, "downtime_worst_s", json_real(round(g->downtime_worst * 1000) / 1000));
-    json_object_set_new(o, "converge_s",
-                        g->converge_state == DEMO_CONVERGE_KNOWN
-                            ? json_real(round(g->converge * 1000) / 1000)
-                            : json_null());
-    json_object_set_new(o, "converged", json_boolean(g->converge_state != DEMO_CONVERGE_NEVER));
-    json_object_set_new(o, "sa_bytes_per_handshake",
-                        json_real(round(g->sa_bytes_per_handshake * 100) / 100));
-    json_object_set_new(o, "renewals", json_integer(g->renewals));
-    json_object_set_new(o, "open_session_requests", json_integer(g->open_requests));
-    json_object_set_new(o, "open_session_failures", json_integer(g->open_failed));
-    json_object_set_new(o, "sa_rejected", json_integer(run->log.sa_rejected));
+    put(o, "name", json_string(run->name), &bad);
+    put(o, "sessions", json_integer(g->sessions), &bad);
+    put(o, "failed_handshakes", json_integer(g->failed_handshakes), &bad);
+    put(o, "alerts", alerts, &bad);
+    put(o, "downtime_total_s", json_real(round(g->downtime_total * 1000) / 1000), &bad);
+    put(o, "downtime_worst_s", json_real(round(g->downtime_worst * 1000) / 1000), &bad);
+    put(o, "converge_s",
+        g->converge_state == DEMO_CONVERGE_KNOWN ? json_real(round(g->converge * 1000) / 1000)
+                                                 : json_null(),
+        &bad);
+    put(o, "converged", json_boolean(g->converge_state != DEMO_CONVERGE_NEVER), &bad);
+    put(o, "sa_bytes_per_handshake", json_real(round(g->sa_bytes_per_handshake * 100) / 100), &bad);
+    put(o, "renewals", json_integer(g->renewals), &bad);
+    put(o, "open_session_requests", json_integer(g->open_requests), &bad);
+    put(o, "open_session_failures", json_integer(g->open_failed), &bad);
+    put(o, "sa_rejected", json_integer(run->log.sa_rejected), &bad);
     /* Per client, as the study counts: the open sessions come after the others. */
     {
         json_t *clients = json_array();
@@ -293,20 +328,20 @@ run_json(const struct demo_run *run)
             const struct demo_client_figures *cf = &g->client[c];
             json_t *one = json_object();
 
-            json_object_set_new(one, "client", json_integer(c));
-            json_object_set_new(one, "open_session", json_boolean(c >= run->set->clients));
-            json_object_set_new(one, "tries", json_integer(cf->tries));
-            json_object_set_new(one, "failed", json_integer(cf->failed));
-            json_object_set_new(one, "alert",
-                                cf->alert >= 0
-                                    ? json_string(demo_alert_name(cf->alert, buf, sizeof(buf)))
-                                    : json_null());
-            json_object_set_new(one, "downtime_s", json_real(round(cf->down * 1000) / 1000));
-            json_array_append_new(clients, one);
+            put(one, "client", json_integer(c), &bad);
+            put(one, "open_session", json_boolean(c >= run->set->clients), &bad);
+            put(one, "tries", json_integer(cf->tries), &bad);
+            put(one, "failed", json_integer(cf->failed), &bad);
+            put(one, "alert",
+                cf->alert >= 0 ? json_string(demo_alert_name(cf->alert, buf, sizeof(buf)))
+                               : json_null(),
+                &bad);
+            put(one, "downtime_s", json_real(round(cf->down * 1000) / 1000), &bad);
+            push(clients, one, &bad);
         }
-        json_object_set_new(o, "clients", clients);
+        put(o, "clients", clients, &bad);
     }
-    return o;
+    return whole(o, bad);
 }
 
 char *
@@ -315,30 +350,32 @@ demo_json(const struct demo_result *res)
     const struct demo_settings *s = res->runs[0].set;
     json_t *root = json_object(), *set = json_object(), *runs = json_array();
     char *text;
+    int bad = 0;
 
-    json_object_set_new(set, "lifetime_s", json_integer(s->lifetime));
-    json_object_set_new(set, "clients", json_integer(s->clients));
-    json_object_set_new(set, "open_sessions", json_integer(s->open_sessions));
-    json_object_set_new(set, "session_interval_s", json_real(s->interval_ms / 1000.0));
-    json_object_set_new(set, "manual_fix_s", json_integer(s->manual_fix));
-    json_object_set_new(set, "rotations_asked", json_integer(s->rotations));
-    json_object_set_new(set, "renew_threshold", json_string("50%"));
-    json_object_set_new(set, "distribution_window", json_string("50%"));
-    json_object_set_new(set, "duration_s", json_real(round(res->duration * 10) / 10));
-    json_object_set_new(set, "server", json_string("evercert serve, one per run, 127.0.0.1"));
-    json_object_set_new(set, "runs_at_the_same_time", json_true());
-    json_object_set_new(root, "settings", set);
-    json_object_set_new(set, "capture",
-                        res->wire_ok ? json_string("tshark on lo, capture.pcapng")
-                                     : json_string(res->capture.why));
+    put(set, "lifetime_s", json_integer(s->lifetime), &bad);
+    put(set, "clients", json_integer(s->clients), &bad);
+    put(set, "open_sessions", json_integer(s->open_sessions), &bad);
+    put(set, "session_interval_s", json_real(s->interval_ms / 1000.0), &bad);
+    put(set, "manual_fix_s", json_integer(s->manual_fix), &bad);
+    put(set, "rotations_asked", json_integer(s->rotations), &bad);
+    put(set, "renew_threshold", json_string("50%"), &bad);
+    put(set, "distribution_window", json_string("50%"), &bad);
+    put(set, "duration_s", json_real(round(res->duration * 10) / 10), &bad);
+    put(set, "server", json_string("evercert serve, one per run, 127.0.0.1"), &bad);
+    put(set, "runs_at_the_same_time", json_true(), &bad);
+    put(root, "settings", set, &bad);
+    put(set, "capture",
+        res->wire_ok ? json_string("tshark on lo, capture.pcapng") : json_string(res->capture.why),
+        &bad);
     for (int i = 0; i < 2; i++) {
         json_t *r = run_json(&res->runs[i]);
 
-        json_object_set_new(r, "capture", res->wire_ok ? wire_json(&res->wire[i]) : json_null());
-        json_array_append_new(runs, r);
+        put(r, "capture", res->wire_ok ? wire_json(&res->wire[i]) : json_null(), &bad);
+        push(runs, r, &bad);
     }
-    json_object_set_new(root, "runs", runs);
-    text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    put(root, "runs", runs, &bad);
+    /* A document that could not be built whole is no document: NULL, as for a failed dump. */
+    text = bad ? NULL : json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(root);
     return text;
 }
