@@ -819,5 +819,28 @@ echo "keep crash test: $kcrashes crash points, $kbroken broken" >&2
 check "keep: every step of the write was hit" test $kcrashes -ge 3
 check "keep: a crash at any step kept the old bytes or the new, the link, the mode and the owner" test $kbroken = 0
 
+# --- pending shows a successor's subject made by the SA's maker: escaped on a terminal, valid JSON
+mkdir -p hostile && cd hostile || exit 1
+ESCB=$(printf '\033')
+"$EVC" selfsign --cn web.test --san DNS:web.test --days 30 --out-cert h0.crt --out-key h0.key >/dev/null
+"$EVC" selfsign --cn "web${ESCB}[2J${ESCB}]0;owned${ESCB}\\" --san DNS:web.test --days 30 \
+    --out-cert h1.crt --out-key h1.key >/dev/null
+"$EVC" announce --current h0.crt --current-key h0.key --successor h1.crt --successor-key h1.key \
+    --service web.test --generation 1 --activate-at "$(at '+1 hour')" --out h.sa >/dev/null
+"$EVC" serve --cert h0.crt --key h0.key --sa h.sa --listen 127.0.0.1:$((PORT + 60)) 2>serve.log &
+PIDS="$PIDS $!"
+check "hostile subject: serve starts" wait_for serve.log "listening on 127.0.0.1:$((PORT + 60))" 5
+cp h0.crt h.pem
+printf '[agent]\nstate = h.db\n[server "h"]\nconnect = 127.0.0.1:%s\nservice = web.test\ntrust = h.pem\npolicy = manual\n' \
+    $((PORT + 60)) >h.ini
+"$EVC" agent --config h.ini --once >/dev/null 2>&1
+"$EVC" pending --config h.ini >pending.txt 2>&1
+check "hostile subject: pending lists it" grep -q "generation 1" pending.txt
+check "hostile subject: no ESC reaches the terminal" sh -c "! grep -q \"\$(printf '\\033')\" pending.txt"
+check "hostile subject: shown escaped" grep -qF 'CN=web\\1B[2J' pending.txt
+"$EVC" pending --config h.ini --format json >pending.json
+check "hostile subject: the JSON parses and holds the subject" jq -e '.[0].subject | test("web")' pending.json
+cd "$T" || exit 1
+
 echo "agent.sh: $pass passed, $fail failed"
 [ "$fail" = 0 ]
