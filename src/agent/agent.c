@@ -544,6 +544,32 @@ evc_agent_reject_flush(struct evc_agent *a, size_t i, int64_t now_ms, int force,
     }
 }
 
+/*
+ * The row of an SA that passes now. Bytes a rule refused before (the trust
+ * the agent had then did not hold, or the clock was off) are not refused
+ * for ever: the row takes the status the SA earns now, as a new one would.
+ */
+static int
+seen(struct evc_agent *a, size_t i, const char *hex, const struct evc_sa *sa, const uint8_t *der,
+     size_t len, const char *source, evc_time now, const char *status, struct evc_agent_sa *row,
+     int *is_new, struct evc_err *err)
+{
+    const char *name = a->conf->servers[i].name;
+    int r;
+
+    if ((r = evc_state_agent_sa_seen(a->st, name, hex, sa->generation, der, len, source, now,
+                                     status, row, is_new, err)) != 0 ||
+        *is_new || strcmp(row->status, "refused") != 0) {
+        return r;
+    }
+    if ((r = evc_state_agent_sa_status(a->st, row->id, status, "", err)) != 0) {
+        return r;
+    }
+    snprintf(row->status, sizeof(row->status), "%s", status);
+    *is_new = 1;
+    return 0;
+}
+
 void
 evc_agent_offer(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X509 *conn_leaf,
                 const char *source, evc_time now)
@@ -645,8 +671,7 @@ evc_agent_offer(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X
         goto out;
     }
     if (vd.decision == EVC_SA_QUEUE) {
-        if (evc_state_agent_sa_seen(a->st, v->name, hex, vd.sa->generation, der, len, source, now,
-                                    "pending", &row, &is_new, &err) != 0) {
+        if (seen(a, i, hex, vd.sa, der, len, source, now, "pending", &row, &is_new, &err) != 0) {
             goto fail;
         }
         if (is_new) {
@@ -674,8 +699,7 @@ evc_agent_offer(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X
     }
     /* Accepted by every rule. */
     if (v->holddown > 0) {
-        if (evc_state_agent_sa_seen(a->st, v->name, hex, vd.sa->generation, der, len, source, now,
-                                    "holding", &row, &is_new, &err) != 0) {
+        if (seen(a, i, hex, vd.sa, der, len, source, now, "holding", &row, &is_new, &err) != 0) {
             goto fail;
         }
         if (is_new) {
@@ -689,8 +713,8 @@ evc_agent_offer(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X
         if (strcmp(row.status, "holding") != 0 || now - row.first_seen < v->holddown) {
             goto out;
         }
-    } else if (evc_state_agent_sa_seen(a->st, v->name, hex, vd.sa->generation, der, len, source,
-                                       now, "applying", &row, &is_new, &err) != 0) {
+    } else if (seen(a, i, hex, vd.sa, der, len, source, now, "applying", &row, &is_new, &err) !=
+               0) {
         goto fail;
     }
     if (strcmp(row.status, "rejected") == 0 || strcmp(row.status, "superseded") == 0) {

@@ -68,6 +68,31 @@ evc_push_close(struct evc_agent *a, size_t i, const char *why)
     schedule_retry(p);
 }
 
+/*
+ * The leaf the push channel verified is the one its SAs follow, as a
+ * contact's is: recorded, so that a person's approval or the end of a
+ * hold-down checks an SA that came by push alone against it.
+ */
+static void
+remember_leaf(struct evc_agent *a, size_t i, X509 *leaf, const struct evc_agent_server *known)
+{
+    unsigned char *der = NULL;
+    struct evc_err err = {0};
+    int n = i2d_X509(leaf, &der);
+
+    if (n <= 0) {
+        evc_logf(&a->log, LOG_ERR, "server=%s cannot encode the push channel's certificate",
+                 a->conf->servers[i].name);
+    } else if (((size_t)n != known->trusted.len ||
+                memcmp(der, known->trusted.data, (size_t)n) != 0) &&
+               evc_state_agent_trusted(a->st, a->conf->servers[i].name, der, (size_t)n, &err) !=
+                   0) {
+        evc_logf(&a->log, LOG_ERR, "server=%s %s", a->conf->servers[i].name, evc_err_message(&err));
+    }
+    OPENSSL_free(der);
+    ERR_clear_error();
+}
+
 void
 evc_push_connect(struct evc_agent *a, size_t i)
 {
@@ -105,6 +130,7 @@ evc_push_connect(struct evc_agent *a, size_t i)
         pr.leaf = NULL;
         fcntl(p->c.fd, F_SETFL, fcntl(p->c.fd, F_GETFL) | O_NONBLOCK);
         evc_logf(&a->log, LOG_INFO, "server=%s push channel open to %s", v->name, v->announce);
+        remember_leaf(a, i, p->leaf, &known);
     }
     evc_probe_clear(&pr);
     X509_STORE_free(store);

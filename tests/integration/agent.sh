@@ -840,6 +840,39 @@ check "hostile subject: no ESC reaches the terminal" sh -c "! grep -q \"\$(print
 check "hostile subject: shown escaped" grep -qF 'CN=web\\1B[2J' pending.txt
 "$EVC" pending --config h.ini --format json >pending.json
 check "hostile subject: the JSON parses and holds the subject" jq -e '.[0].subject | test("web")' pending.json
+
+# --- an SA that comes by push alone, under manual and hold-down: approved and written
+"$EVC" serve --cert h0.crt --key h0.key --sa h.sa --listen 127.0.0.1:$((PORT + 61)) \
+    --announce-listen 127.0.0.1:$((PORT + 62)) 2>pserve.log &
+PIDS="$PIDS $!"
+check "push alone: serve starts" wait_for pserve.log "listening on 127.0.0.1:$((PORT + 61))" 5
+cp h0.crt pm.pem && cp h0.crt ph.pem
+cat >p.ini <<EOF
+[agent]
+state = p.db
+[server "pm"]
+connect = 127.0.0.1:$((PORT + 61))
+service = web.test
+trust = pm.pem
+policy = manual
+sources = push
+announce = 127.0.0.1:$((PORT + 62))
+[server "ph"]
+connect = 127.0.0.1:$((PORT + 61))
+service = web.test
+trust = ph.pem
+policy = holddown=1h
+sources = push
+announce = 127.0.0.1:$((PORT + 62))
+EOF
+"$EVC" agent --config p.ini --once >p1.out 2>&1
+PID=$("$EVC" pending --config p.ini --format json | jq -r '.[] | select(.server == "pm") | .id')
+check "push alone: manual queues it" test -n "$PID"
+check "push alone: a person's approval writes it" "$EVC" approve --config p.ini "$PID"
+check "push alone: the store holds the successor" sh -c "test $(ncerts pm.pem) = 2"
+"$EVC" agent --config p.ini --once --at "$(at '+40 minutes')" >p2.out 2>&1
+"$EVC" agent --config p.ini --once --at "$(at '+70 minutes')" >p3.out 2>&1
+check "push alone: the hold-down ends in a write, not a refusal" sh -c "test $(ncerts ph.pem) = 2 && ! grep -q 'event=reject' p3.out"
 cd "$T" || exit 1
 
 echo "agent.sh: $pass passed, $fail failed"
