@@ -5,11 +5,14 @@
  * whose content is broken is reported by line and the reading goes on, so
  * one bad certificate in a bundle never hides the others.
  */
+#include <limits.h>
 #include <string.h>
 
 #include <openssl/asn1.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509.h>
 
 #include "evercert/buf.h"
 #include "evercert/cert.h"
@@ -21,6 +24,20 @@
 #define PEM_DASHES "-----"
 /* Longest label we look at; "TRUSTED CERTIFICATE" is 19. */
 #define PEM_LABEL_MAX 64
+
+/* Whether a DER element is a ContentInfo of type signedData (1.2.840.113549.1.7.2). */
+static int
+is_p7_der(const uint8_t *d, size_t n)
+{
+    static const uint8_t oid[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02};
+    size_t hdr;
+
+    if (n < 2 || d[0] != 0x30) {
+        return 0;
+    }
+    hdr = d[1] < 0x80 ? 2 : 2 + (size_t)(d[1] & 0x7f);
+    return n >= hdr + sizeof(oid) && memcmp(d + hdr, oid, sizeof(oid)) == 0;
+}
 
 const char *
 evc_format_name(enum evc_format f)
@@ -72,7 +89,8 @@ evc_format_detect(const uint8_t *data, size_t len)
     if (hdr >= len) {
         return EVC_FORMAT_DER;
     }
-    if (data[hdr] == (V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED)) {
+    /* A certificate starts with a SEQUENCE; a .p7b chain is signedData's OID then the data. */
+    if (data[hdr] == (V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED) || is_p7_der(data, len)) {
         return EVC_FORMAT_DER;
     }
     if (len - hdr >= 3 && data[hdr] == V_ASN1_INTEGER && data[hdr + 1] == 1 && data[hdr + 2] == 3) {
@@ -147,6 +165,55 @@ block_stop(struct pem_scan *s, const uint8_t *close, int *ended)
         }
     }
     return NULL;
+}
+
+/* A PKCS#7 SignedData that carries a chain (.p7b, .p7c): its certificates are read too. */
+static int
+is_p7_label(const char *label)
+{
+    return strcmp(label, "PKCS7") == 0 || strcmp(label, "PKCS #7 SIGNED DATA") == 0;
+}
+
+/*
+ * Each certificate of a PKCS#7 SignedData to the sink, numbered on from
+ * *index, so a chain kept as .p7b hides no expiry. One that does not parse
+ * is one bad entry. 0, or what the sink returned.
+ */
+static int
+p7_each(const uint8_t *der, size_t len, const struct evc_cert_sink *sink, struct evc_cert_loc *loc,
+        size_t *index)
+{
+    const unsigned char *p = der;
+    PKCS7 *p7 = len <= LONG_MAX ? d2i_PKCS7(NULL, &p, (long)len) : NULL;
+    STACK_OF(X509) * certs;
+    struct evc_err e = {0};
+    int r = 0;
+
+    if (p7 == NULL || p != der + len || !PKCS7_type_is_signed(p7) || p7->d.sign == NULL) {
+        PKCS7_free(p7);
+        ERR_clear_error();
+        loc->index = (*index)++;
+        evc_err_set(&e, EVC_ERR_BAD_DER, "line %lu: not a PKCS#7 SignedData", loc->line);
+        return sink->bad(sink->arg, loc, &e);
+    }
+    certs = p7->d.sign->cert;
+    for (int i = 0; r == 0 && i < sk_X509_num(certs); i++) {
+        unsigned char *c = NULL;
+        int n = i2d_X509(sk_X509_value(certs, i), &c);
+
+        loc->index = (*index)++;
+        if (n <= 0) {
+            evc_err_set(&e, EVC_ERR_BAD_DER,
+                        "line %lu: certificate %d of the PKCS#7 cannot be read", loc->line, i + 1);
+            r = sink->bad(sink->arg, loc, &e);
+        } else {
+            r = sink->cert(sink->arg, c, (size_t)n, loc);
+        }
+        OPENSSL_free(c);
+    }
+    PKCS7_free(p7);
+    ERR_clear_error();
+    return r;
 }
 
 static int
@@ -285,7 +352,7 @@ evc_pem_each_work(const uint8_t *data, size_t len, const struct evc_cert_sink *s
         struct evc_cert_loc loc;
         const char *why = NULL;
         size_t llen;
-        int cert, ended;
+        int cert, p7, ended;
 
         if ((begin = find(&s, p, (size_t)(s.end - p), PEM_BEGIN, strlen(PEM_BEGIN))) == NULL) {
             break;
@@ -332,11 +399,12 @@ evc_pem_each_work(const uint8_t *data, size_t len, const struct evc_cert_sink *s
         if (loc.end < len && data[loc.end] == '\n') {
             loc.end++;
         }
-        if (!cert) {
+        p7 = is_p7_label(lab);
+        if (!cert && !p7) {
             /* Keys, CRLs, parameters: not ours to read. Never decoded. */
             continue;
         }
-        index++;
+        index += cert;
         /* The base64 starts on the line after BEGIN (or right after it, on one line). */
         if ((nl = find(&s, body, (size_t)(stop - body), "\n", 1)) != NULL) {
             body = nl + 1;
@@ -344,6 +412,12 @@ evc_pem_each_work(const uint8_t *data, size_t len, const struct evc_cert_sink *s
         s.work += (size_t)(stop - body);
         if ((r = decode_body(ctx, body, (size_t)(stop - body), &der, &why)) != 0) {
             if ((r = report_bad(sink, &loc, r, why)) != 0) {
+                goto out;
+            }
+            continue;
+        }
+        if (p7) {
+            if ((r = p7_each(der.data, der.len, sink, &loc, &index)) != 0) {
                 goto out;
             }
             continue;
@@ -390,7 +464,13 @@ evc_der_each(const uint8_t *data, size_t len, const struct evc_cert_sink *sink, 
             return sink->bad(sink->arg, &loc, &e);
         }
         loc.end = off + n;
-        if ((r = sink->cert(sink->arg, data + off, n, &loc)) != 0) {
+        if (is_p7_der(data + off, n)) {
+            index--; /* the chain's certificates take the numbers */
+            r = p7_each(data + off, n, sink, &loc, &index);
+        } else {
+            r = sink->cert(sink->arg, data + off, n, &loc);
+        }
+        if (r != 0) {
             return r;
         }
         off += n;

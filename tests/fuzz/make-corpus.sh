@@ -106,6 +106,8 @@ printf '\060\003\002\001\001\060\000' >"$corpus/frame/small"
 # --- PEM --------------------------------------------------------------------------
 cp cur.crt "$corpus/pem/leaf.pem"
 cp next-chain.crt "$corpus/pem/chain.pem"
+openssl crl2pkcs7 -nocrl -certfile next-chain.crt -out "$corpus/pem/chain.p7b"
+openssl crl2pkcs7 -nocrl -certfile next-chain.crt -outform DER -out "$corpus/der/chain.p7c"
 cat cur.key cur.crt >"$corpus/pem/key-and-cert.pem"
 openssl x509 -in root/ca.crt -trustout -addtrust serverAuth >"$corpus/pem/trusted.pem"
 sed 's/$/\r/' cur.crt >"$corpus/pem/crlf.pem"

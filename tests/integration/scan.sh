@@ -154,6 +154,20 @@ expect_err key-then-cert.pem "unterminated -----BEGIN RSA PRIVATE KEY----- at li
 status "an unterminated block and nothing worse: 3" 3 "$EVC" scan --threshold 0s --prenotify 0s "$H/key-then-cert.pem"
 grep -q '^1 certificate: .*; 1 unreadable$' "$T/out" && ok || bad "text summary: $(cat "$T/out")"
 
+# --- a chain kept as PKCS#7 (.p7b PEM, .p7c DER) hides no expiry ----------------------
+mkdir -p "$H/p7"
+ossl crl2pkcs7 -nocrl -certfile "$T/far.crt" -certfile "$T/mid.crt" -out "$H/p7/chain.p7b"
+ossl crl2pkcs7 -nocrl -certfile "$T/far.crt" -certfile "$T/mid.crt" -outform DER -out "$H/p7/chain.p7c"
+for f in chain.p7b chain.p7c; do
+    status "$f: its certificates are rows, expired: 2" 2 \
+        "$EVC" scan --format json --at 2099-01-01T00:00:00Z "$H/p7/$f"
+    [ "$(count '.summary.total')" = 2 ] && [ "$(count '.summary.errors')" = 0 ] && ok ||
+        bad "$f: $(jq -c .summary "$J")"
+done
+status "a directory scan reads .p7b and .p7c files" 2 \
+    "$EVC" scan --format json --at 2099-01-01T00:00:00Z "$H/p7"
+[ "$(count '.summary.total')" = 4 ] && ok || bad "p7 directory: $(jq -c .summary "$J")"
+
 # --- a PKCS#12 file asking for 2^31-1 MAC iterations: refused before any derivation -------
 ossl pkcs12 -export -in "$T/far.crt" -inkey "$T/keys/far.key" -passout file:"$T/pw" -out "$T/cost.p12"
 # The MAC's 8-byte salt and count 2048 become 6 bytes and 0x7fffffff: the same length.
