@@ -362,7 +362,7 @@ write_results(struct scan *s, struct evc_summary *sum, const struct timespec *t0
         for (int k = 0; k < EVC_STATUS_COUNT; k++) {
             sum->total += res->counts[k];
         }
-        sum->errors += res->nerrors + (res->dropped > 0);
+        sum->errors += res->nerrors + res->dropped; /* every error, shown or not */
         evc_buf_free(&res->out);
         for (size_t k = 0; k < res->nerrors; k++) {
             free(res->errors[k]);

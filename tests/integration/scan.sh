@@ -154,6 +154,12 @@ expect_err key-then-cert.pem "unterminated -----BEGIN RSA PRIVATE KEY----- at li
 status "an unterminated block and nothing worse: 3" 3 "$EVC" scan --threshold 0s --prenotify 0s "$H/key-then-cert.pem"
 grep -q '^1 certificate: .*; 1 unreadable$' "$T/out" && ok || bad "text summary: $(cat "$T/out")"
 
+# --- errors over the rows a file may show are still counted ----------------------------
+i=0
+while [ $i -lt 40 ]; do printf -- '-----BEGIN RSA PRIVATE KEY-----\nAAAA\n'; i=$((i + 1)); done >"$H/many.pem"
+status "40 unterminated blocks: 3" 3 "$EVC" scan --format json "$H/many.pem"
+[ "$(count '.summary.errors')" = 40 ] && ok || bad "errors over the cap not counted: $(jq -c .summary "$J")"
+
 # --- a chain kept as PKCS#7 (.p7b PEM, .p7c DER) hides no expiry ----------------------
 mkdir -p "$H/p7"
 ossl crl2pkcs7 -nocrl -certfile "$T/far.crt" -certfile "$T/mid.crt" -out "$H/p7/chain.p7b"
