@@ -128,8 +128,14 @@ enum evc_sa_policy_mode { EVC_SA_POLICY_AUTO = 0, EVC_SA_POLICY_MANUAL, EVC_SA_P
 
 struct evc_sa_policy {
     enum evc_sa_policy_mode mode;
-    X509_STORE *trust; /* policy ca: the anchors the successor must chain to */
-    int64_t skew;      /* seconds of clock skew allowed at activateAt (default 300) */
+    /*
+     * The client's trust store. Policy ca: the anchors the successor must
+     * chain to. Pinned trust: when given, a successor that does not sign
+     * itself must chain to it (the store takes no other certificate); NULL
+     * for a pin file, which takes the successor leaf itself.
+     */
+    X509_STORE *trust;
+    int64_t skew; /* seconds of clock skew allowed at activateAt (default 300) */
 };
 
 /* What the client knows about the service before this SA. */

@@ -249,6 +249,23 @@ evc_agent_trust_store(struct evc_agent *a, size_t i, struct evc_err *err)
 }
 
 /*
+ * The store an SA is checked against: the trust store, whose content says
+ * what a successor must chain to, except for a pin file, which takes the
+ * successor leaf itself. *out is NULL for a pin file.
+ */
+static int
+check_store(struct evc_agent *a, size_t i, X509_STORE **out, struct evc_err *err)
+{
+    const struct evc_server_conf *v = &a->conf->servers[i];
+
+    *out = NULL;
+    if (v->policy != EVC_SA_POLICY_CA && v->trust_format == EVC_TRUST_PIN) {
+        return 0;
+    }
+    return (*out = evc_agent_trust_store(a, i, err)) == NULL ? -1 : 0;
+}
+
+/*
  * Writers of one trust store take turns (the agent and `evercert
  * approve`): a lock on its directory, which a replace never changes.
  */
@@ -600,7 +617,7 @@ evc_agent_offer(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X
     if (strcmp(hex, known.sa_sha256) == 0) {
         goto out; /* applied already: the same SA by another way, or again */
     }
-    if (v->policy == EVC_SA_POLICY_CA && (ca = evc_agent_trust_store(a, i, &err)) == NULL) {
+    if (check_store(a, i, &ca, &err) != 0) {
         goto fail;
     }
     if (verify(a, i, der, len, trusted, &known, v->policy, ca, now, &vd) != 0) {
@@ -1015,7 +1032,7 @@ resume_one(void *arg, const struct evc_agent_sa *row)
     }
     trusted = x509_of(&known.trusted);
     /* Decided by the server's policy again; manual's approval was given before the mark. */
-    if (ca_policy && (ca = evc_agent_trust_store(a, (size_t)i, &err)) == NULL) {
+    if (check_store(a, (size_t)i, &ca, &err) != 0) {
         X509_free(trusted);
         evc_agent_server_clear(&known);
         goto fail;
@@ -1102,6 +1119,7 @@ evc_agent_decide(const char *config_path, int64_t id, int approve, int64_t clock
     struct evc_agent_server known;
     struct evc_sa_verdict vd;
     X509 *trusted = NULL;
+    X509_STORE *store = NULL;
     evc_time now;
     long i;
     int r;
@@ -1143,8 +1161,9 @@ evc_agent_decide(const char *config_path, int64_t id, int approve, int64_t clock
         goto out;
     }
     trusted = x509_of(&known.trusted);
-    if ((r = verify(&a, (size_t)i, row.der.data, row.der.len, trusted, &known, EVC_SA_POLICY_AUTO,
-                    NULL, now, &vd)) != 0) {
+    if ((r = check_store(&a, (size_t)i, &store, err)) != 0 ||
+        (r = verify(&a, (size_t)i, row.der.data, row.der.len, trusted, &known, EVC_SA_POLICY_AUTO,
+                    store, now, &vd)) != 0) {
         goto out;
     }
     if (vd.decision != EVC_SA_ACCEPT) {
@@ -1160,6 +1179,7 @@ evc_agent_decide(const char *config_path, int64_t id, int approve, int64_t clock
     }
 out:
     X509_free(trusted);
+    X509_STORE_free(store);
     evc_sa_verdict_clear(&vd);
     evc_agent_server_clear(&known);
     evc_agent_sa_clear(&row);

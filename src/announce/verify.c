@@ -423,6 +423,30 @@ out:
     return r;
 }
 
+/* Whether the successor and its chain verify against trust for a TLS server at activateAt. */
+static int
+successor_chains(const struct evc_sa *sa, X509_STORE *trust)
+{
+    STACK_OF(X509) *untrusted = sk_X509_new_null();
+    char why[128];
+    int ok = 0;
+
+    if (trust == NULL || untrusted == NULL) {
+        sk_X509_free(untrusted);
+        return 0;
+    }
+    for (int i = 1; i < sk_X509_num(sa->successor); i++) {
+        if (!sk_X509_push(untrusted, sk_X509_value(sa->successor, i))) {
+            goto out;
+        }
+    }
+    ok = chain_to(sk_X509_value(sa->successor, 0), untrusted, trust, sa->activate_at,
+                  X509_PURPOSE_SSL_SERVER, NULL, why, sizeof(why));
+out:
+    sk_X509_free(untrusted);
+    return ok;
+}
+
 int
 evc_sa_verify(const uint8_t *der, size_t len, const struct evc_sa_known *known,
               const struct evc_sa_policy *policy, evc_time now, struct evc_sa_verdict *v)
@@ -541,6 +565,12 @@ evc_sa_verify(const uint8_t *der, size_t len, const struct evc_sa_known *known,
                       "the SA carries %d anchor%s; a pinned certificate's key cannot introduce a "
                       "CA (only policy ca takes a new root, with a link from a trusted one)",
                       sk_X509_num(v->sa->anchors), sk_X509_num(v->sa->anchors) == 1 ? "" : "s");
+    } else if (policy->trust != NULL && !self_signed(succ) &&
+               !successor_chains(v->sa, policy->trust)) {
+        /* Pinned trust adds the successor leaf alone: it must sign itself or chain already. */
+        return reject(v, EVC_SA_R_NO_ANCHOR,
+                      "the successor is not self-signed and does not chain to the trust store; "
+                      "pinned trust can add only a leaf that signs itself");
     }
     if (anchor != NULL) {
         name_of(anchor, subject, sizeof(subject));

@@ -873,6 +873,24 @@ check "push alone: the store holds the successor" sh -c "test $(ncerts pm.pem) =
 "$EVC" agent --config p.ini --once --at "$(at '+40 minutes')" >p2.out 2>&1
 "$EVC" agent --config p.ini --once --at "$(at '+70 minutes')" >p3.out 2>&1
 check "push alone: the hold-down ends in a write, not a refusal" sh -c "test $(ncerts ph.pem) = 2 && ! grep -q 'event=reject' p3.out"
+
+# --- a pinned store takes only a leaf that signs itself: a CA-issued successor is a rejection
+"$EVC" ca init --out other-ca --subject "CN=Other Root" >/dev/null
+"$EVC" issue --ca other-ca --cn web.test --san DNS:web.test --days 30 --out-cert hs.crt --out-key hs.key >/dev/null
+"$EVC" announce --current h0.crt --current-key h0.key --successor hs.crt --successor-key hs.key \
+    --service web.test --generation 1 --activate-at "$(at '+1 hour')" --out hs.sa >/dev/null
+"$EVC" serve --cert h0.crt --key h0.key --sa hs.sa --listen 127.0.0.1:$((PORT + 63)) 2>cserve.log &
+PIDS="$PIDS $!"
+check "issued successor: serve starts" wait_for cserve.log "listening on 127.0.0.1:$((PORT + 63))" 5
+cp h0.crt hb.pem && cp hb.pem hb.orig
+printf '[agent]\nstate = hb.db\n[server "hb"]\nconnect = 127.0.0.1:%s\nservice = web.test\ntrust = hb.pem\n' \
+    $((PORT + 63)) >hb.ini
+"$EVC" agent --config hb.ini --once >hb.out 2>&1
+st=$?
+check "issued successor: a rule's rejection, exit 1 (not unreachable)" test $st = 1
+check "issued successor: refused as no-anchor" grep -q "server=hb event=reject reason=no-anchor" hb.out
+check "issued successor: the store is byte-identical" cmp -s hb.pem hb.orig
+check "issued successor: inspect with the store says the same" sh -c "'$EVC' inspect hs.sa --trusted h0.crt --trust-store hb.pem; test \$? = 2"
 cd "$T" || exit 1
 
 echo "agent.sh: $pass passed, $fail failed"

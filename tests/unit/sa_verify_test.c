@@ -555,15 +555,21 @@ test_anchors_under_pin(void **state)
         /* Beside a successor that chains to what is trusted, anchors are refused as well. */
         expect_mode(f, &needless, pinned[m], EVC_SA_R_ANCHORS_UNDER_PIN);
     }
-    /* The same successor without anchors is fine under pinned trust. */
+    /*
+     * The same successor without anchors: a pin file takes the leaf itself
+     * (no store given), but a store that holds only the old root cannot take
+     * a leaf of the new one, which does not sign itself (no-anchor).
+     */
     {
         struct evc_buf b;
         struct evc_sa_verdict v;
 
         build(&b, "web.test", 1, NOW + HOUR, f->cur, f->key, r.succ, f->nkey);
-        v = decide_ca(f, &b, EVC_SA_POLICY_AUTO);
+        v = decide(f, &b, 0, NULL, EVC_SA_POLICY_AUTO, NULL);
         assert_int_equal(v.decision, EVC_SA_ACCEPT);
         evc_sa_verdict_clear(&v);
+        expect_mode(f, &b, EVC_SA_POLICY_AUTO, EVC_SA_R_NO_ANCHOR);
+        expect_mode(f, &b, EVC_SA_POLICY_MANUAL, EVC_SA_R_NO_ANCHOR);
         evc_buf_free(&b);
     }
     evc_buf_free(&attack);
