@@ -20,7 +20,7 @@ targets=${FUZZ_TARGETS:-$(sed -n 's/^set(EVC_FUZZ_TARGETS \(.*\))$/\1/p' tests/f
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/evercert-fuzz.XXXXXX")
 keep=0
-cleanup() { [ $keep = 1 ] || rm -rf "$work"; }
+cleanup() { [ "$keep" = 1 ] || rm -rf "$work"; }
 trap cleanup EXIT
 
 # libFuzzer comes with clang (Debian: clang and libclang-rt-14-dev).
