@@ -283,6 +283,11 @@ evc_cmd_announce(int argc, char **argv)
         evc_cli_error(out, "%s", evc_err_message(&err));
         goto out;
     }
+    if (nanchors > 0 && nlinks == 0) {
+        evc_cli_error(out, "warning: anchors without a --link: every client refuses this SA "
+                           "(pinned trust takes no root; policy ca takes one only with a link "
+                           "from a root it trusts)");
+    }
     if (sa.len > EVC_SA_HANDSHAKE_MAX) {
         evc_cli_error(out,
                       "warning: the SA is %zu bytes, over the %zu the TLS handshake carries; "

@@ -94,6 +94,9 @@ status "auto: anchors under a pinned certificate" 2 "$EVC" inspect roll.sa --tru
 check "anchors-under-pin is the reason" grep -q "(anchors-under-pin)" "$T/out"
 status "manual: anchors under a pinned certificate" 2 "$EVC" inspect roll.sa --trusted cur.crt --policy manual
 check "anchors-under-pin is the reason (manual)" grep -q "(anchors-under-pin)" "$T/out"
+status "announce a new root without a link: written" 0 sa nolink.sa new2.crt new2.key 4 "" --anchor root2/ca.crt
+check "and it warns that every client refuses it" grep -q "warning: anchors without a --link" "$T/err"
+check "a root with its link: no such warning" sh -c "! '$EVC' announce --current cur.crt --current-key cur.key --successor new2.crt --successor-key new2.key --service web.test --generation 4 --activate-at '$(at '+1 day')' --anchor root2/ca.crt --link link.crt --out roll2.sa 2>&1 | grep -q 'without a --link'"
 sa anchored.sa new.crt new.key 4 "" --anchor root/ca.crt
 status "auto: even an anchor the successor does not need" 2 "$EVC" inspect anchored.sa --trusted cur.crt
 check "anchors-under-pin is the reason (unneeded anchor)" grep -q "(anchors-under-pin)" "$T/out"
