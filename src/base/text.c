@@ -117,6 +117,18 @@ evc_text_json(struct evc_buf *b, const char *str)
     return evc_buf_putc(b, '"');
 }
 
+/*
+ * C1 controls (a terminal may act on 0x9b as on ESC [) and the bidirectional
+ * formatting characters (U+202E shows a name reversed): valid UTF-8 that
+ * must not reach a person's screen as it is.
+ */
+static int
+unsafe_format(uint32_t cp)
+{
+    return (cp >= 0x80 && cp < 0xa0) || cp == 0x200e || cp == 0x200f ||
+           (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
 int
 evc_text_prom(struct evc_buf *b, const char *str)
 {
@@ -128,9 +140,9 @@ evc_text_prom(struct evc_buf *b, const char *str)
         uint32_t cp;
         size_t n = evc_utf8_seq(s + i, len - i, &cp);
 
-        if (n == 0) {
+        if (n == 0 || unsafe_format(cp)) {
             r = evc_buf_puts(b, "\xef\xbf\xbd");
-            i++;
+            i += n == 0 ? 1 : n;
         } else if (cp == '\\' || cp == '"') {
             r = evc_buf_putc(b, '\\');
             if (r == 0) {
@@ -166,9 +178,12 @@ vis_unit(const uint8_t *s, size_t len, char out[8], size_t *outlen)
         *outlen = 4;
         return 1;
     }
-    if (cp >= 0x80 && cp < 0xa0) {
-        memcpy(out, "\\u00", 4);
-        out[4] = hexdig[cp >> 4];
+    if (unsafe_format(cp)) {
+        out[0] = '\\';
+        out[1] = 'u';
+        out[2] = hexdig[cp >> 12 & 15];
+        out[3] = hexdig[cp >> 8 & 15];
+        out[4] = hexdig[cp >> 4 & 15];
         out[5] = hexdig[cp & 15];
         *outlen = 6;
         return n;

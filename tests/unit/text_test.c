@@ -63,6 +63,10 @@ test_vis_and_prom(void **state)
     evc_buf_reset(&b);
     assert_int_equal(evc_text_prom(&b, "a\"b\\c\nd \xff"), 0);
     assert_string_equal(evc_buf_str(&b), "a\\\"b\\\\c\\nd \xef\xbf\xbd");
+    /* A label a dashboard shows: no C1 control, no bidirectional override. */
+    evc_buf_reset(&b);
+    assert_int_equal(evc_text_prom(&b, "c1\xc2\x9b rlo\xe2\x80\xae"), 0);
+    assert_string_equal(evc_buf_str(&b), "c1\xef\xbf\xbd rlo\xef\xbf\xbd");
     evc_buf_free(&b);
 }
 
@@ -88,6 +92,9 @@ test_vis_table(void **state)
         {"cut \xe6\x97", "cut \\xe6\\x97"},
         {"Zürich 日本 \xf0\x9f\x94\x92", "Zürich 日本 \xf0\x9f\x94\x92"},
         {"back\\slash", "back\\\\slash"},
+        {"rlo \xe2\x80\xaetxt.exe", "rlo \\u202etxt.exe"},
+        {"isolates \xe2\x81\xa6x\xe2\x81\xa9 marks \xe2\x80\x8f",
+         "isolates \\u2066x\\u2069 marks \\u200f"},
     };
     struct evc_buf b;
 
