@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* evercert agent, pending, approve and reject. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -293,8 +294,9 @@ decide(int argc, char **argv, int approve)
         evc_cli_error(cmd, "usage: evercert %s --config FILE [--at TIME] ID", cmd);
         return EVC_EXIT_FAILURE;
     }
+    errno = 0;
     id = strtoll(argv[optind], &end, 10);
-    if (*argv[optind] == '\0' || *end != '\0' || id <= 0) {
+    if (*argv[optind] == '\0' || *end != '\0' || id <= 0 || errno == ERANGE) {
         evc_cli_error(cmd, "'%s': expected the id `evercert pending` shows", argv[optind]);
         return EVC_EXIT_FAILURE;
     }
