@@ -33,7 +33,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&c, 0, sizeof(c));
     r = evc_cert_read(rd, data, size, &c, &err);
     if (r == 0) {
-        fuzz_check(c.version >= 1 && c.version <= 3, "cert", "version outside 1..3");
+        /* OpenSSL reads a version past 3; the row then says so in its warning. */
+        fuzz_check(c.version >= 1 && (c.version <= 3 || c.warning != NULL), "cert",
+                   "version outside 1..3 without a warning");
         fuzz_check(c.serial != NULL && c.subject != NULL && c.issuer != NULL, "cert",
                    "a string not set");
         fuzz_check(c.nsans <= EVC_CERT_SANS_MAX && (c.nsans == 0 || c.sans != NULL), "cert",
