@@ -1131,10 +1131,12 @@ do_renew(struct run *run, size_t i, struct evc_renew_action *v, struct evc_err *
     if (!run->o->dry_run && (r = write_staged(run, p, next, nkey, &sa, err)) != 0) {
         goto out;
     }
-    snprintf(v->detail, sizeof(v->detail), "generation %llu for %.150s%s",
+    snprintf(v->detail, sizeof(v->detail), "generation %llu for %.100s%s%s",
              (unsigned long long)sp.generation, service,
-             sa.len > EVC_SA_HANDSHAKE_MAX
-                 ? "; the SA is over the handshake's 16 KiB: it goes by push and URL only"
+             sa.len > EVC_SA_HANDSHAKE_MAX ? "; over the handshake's 16 KiB: push and URL only"
+                                           : "",
+             anchors != NULL && rs->link == NULL
+                 ? "; the new root has no link: clients must be given it by hand"
                  : "");
     sk_X509_pop_free(p->next, X509_free);
     EVP_PKEY_free(p->nkey);

@@ -237,6 +237,7 @@ rm -r O/lost # the root's key is gone; clients still trust its certificate
 printf '[policy]\ndistribution_window = 1h\n[store "root"]\nrole = root\npath = root\n[store "app"]\nrole = personal\ncert = app.crt\nkey = app.key\n[store "b"]\nrole = trust\npath = bundle.pem\n[store "d"]\nrole = deleted\npath = deleted\n' >O/c.ini
 status "renew a certificate whose root is lost" 0 "$EVC" renew --config O/c.ini
 check "a default root is created in the empty root store" grep -q "create-root  *root  *no-root" "$T/out"
+check "the report says clients must be given the default root" grep -q "the new root has no link: clients must be given it by hand" "$T/out"
 check "the default root is named so" sh -c "openssl x509 -in O/root/ca.crt -noout -subject | grep -q 'CN = evercert default root'"
 check "its key is 0600 and matches" sh -c "[ \"\$(stat -L -c %a O/root/ca.key)\" = 600 ] && [ \"\$(openssl x509 -in O/root/ca.crt -noout -pubkey)\" = \"\$(openssl pkey -in O/root/ca.key -pubout)\" ]"
 check "the certificate is renewed under it" openssl verify -CAfile O/root/ca.crt O/app.crt.next
