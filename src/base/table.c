@@ -70,10 +70,17 @@ evc_table_print(const struct evc_table *t, FILE *out, const char *indent, int ga
         if (fputs(indent, out) == EOF) {
             return EVC_ERR_IO;
         }
-        for (size_t i = 0; i < t->ncols; i++) {
-            const char *s = t->cells[r * t->ncols + i];
+        char *const *row = &t->cells[r * t->ncols];
+        size_t last = t->ncols;
+
+        /* Empty cells at the end print nothing, not a tail of blanks. */
+        while (last > 1 && row[last - 1][0] == '\0') {
+            last--;
+        }
+        for (size_t i = 0; i < last; i++) {
+            const char *s = row[i];
             size_t w = evc_text_width(s);
-            int pad = i + 1 == t->ncols ? 0 : (w < t->width[i] ? (int)(t->width[i] - w) : 0) + gap;
+            int pad = i + 1 == last ? 0 : (w < t->width[i] ? (int)(t->width[i] - w) : 0) + gap;
 
             if (fprintf(out, "%s%*s", s, pad, "") < 0) {
                 return EVC_ERR_IO;

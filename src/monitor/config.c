@@ -743,8 +743,8 @@ add_default_deleted(struct parser *ps)
     }
     sep = n == 0 || state[n - 1] == '/' || state[n - 1] == '-' ? "" : "-";
     if (evc_path_fmt(path, sizeof(path), "%.*s%sdeleted", (int)n, state, sep) != 0) {
-        ps->line = 1;
-        return fail(ps, "the default deleted store's path is too long");
+        ps->line = c->monitor.state != NULL ? find_line_from(ps, "state") : 1;
+        return fail(ps, "the default deleted store's path (the state's, plus deleted) is too long");
     }
     for (size_t i = 0; i < c->nstores; i++) {
         const struct evc_store_conf *o = &c->stores[i];

@@ -12,6 +12,7 @@ EVC=${1:?usage: renew.sh PATH-TO-EVERCERT PATH-TO-STORECHECK}
 EVC=$(cd "$(dirname "$EVC")" && pwd)/$(basename "$EVC")
 SC=${2:?usage: renew.sh PATH-TO-EVERCERT PATH-TO-STORECHECK}
 SC=$(cd "$(dirname "$SC")" && pwd)/$(basename "$SC")
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
 T=$(mktemp -d /tmp/evc-renew-XXXXXX)
 NGINX_PID=
 cleanup() {
@@ -544,34 +545,50 @@ status "selfsign with a key under a file" 3 "$EVC" selfsign --cn x --san DNS:x \
     --out-cert x.crt --out-key notadir/x.key
 check "its error names the path once" test "$(grep -o notadir "$T/err" | wc -l)" = 1
 
-for n in www pin other o2; do
+for n in www pin tw tp other o2 t3; do
     "$EVC" selfsign --cn "$n.test" --san "DNS:$n.test" --days 30 --at "$(at '-25 days')" \
         --out-cert "$n.crt" --out-key "$n.key" >/dev/null
 done
-printf '[store "www-frontend-production"]\nrole = personal\ncert = www.crt\nkey = www.key\n\n[store "pin"]\nrole = personal\ncert = pin.crt\nkey = pin.key\n' >first.ini
-printf '[store "other-store-with-a-long-name"]\nrole = personal\ncert = other.crt\nkey = other.key\n\n[store "o2"]\nrole = personal\ncert = o2.crt\nkey = o2.key\n' >second.ini
+pstore() { printf '[store "%s"]\nrole = personal\ncert = %s.crt\nkey = %s.key\n\n' "$1" "$2" "$2"; }
+# A minimal configuration: personal stores and nothing else.
+{ pstore web www; pstore pin pin; } >first.ini
 OLDWWW=$(fp www.crt)
 status "a minimal configuration (personal stores only) renews" 0 "$EVC" renew --config first.ini
 check "renew says where replaced certificates are kept" grep -qx 'replaced certificates are kept in ./first-deleted (no store has role = deleted)' "$T/out"
 check "the default deleted store is made only when something is kept" test ! -e first-deleted
+status "and activates" 0 "$EVC" activate --config first.ini --at "$(at '+3 days')"
+check "the replaced certificate is kept beside the state" test -f "first-deleted/$OLDWWW.pem"
+check "the default deleted store is 0700" test "$(mode first-deleted)" = 700
+check "the deleted store reads" sh -c "'$EVC' scan first-deleted >/dev/null 2>&1; [ \$? -ne 3 ]"
+# The example configuration works as it stands.
+mkdir ex && cp "$SRC/examples/evercert.ini" ex/
+"$EVC" selfsign --cn www.example --san DNS:www.example --days 30 --at "$(at '-25 days')" \
+    --out-cert ex/tls/site.crt --out-key ex/tls/site.key >/dev/null
+status "examples/evercert.ini renews an expired certificate at once" 0 "$EVC" renew --config ex/evercert.ini --at "$(at '+6 days')"
+check "and keeps what it replaced where its comment says" sh -c "grep -qx 'replaced certificates are kept in ex/evercert-deleted (no store has role = deleted)' '$T/out' && [ -d ex/evercert-deleted ]"
+# Tables as wide as their values; activate's own words.
+mkdir kept
+{ pstore www-frontend-production tw; pstore p tp; printf '[store "d"]\nrole = deleted\npath = kept\n'; } >tables.ini
+status "renew with a long store name" 0 "$EVC" renew --config tables.ini
 hcol=$(grep '^STORE' "$T/out" | awk '{ print index($0, "SUBJECT") }')
-check "renew table: a long store name keeps every subject under SUBJECT" sh -c "[ \$(grep -cE '^(www-frontend-production|pin) ' '$T/out') = 2 ] && grep -E '^(www-frontend-production|pin) ' '$T/out' | awk -v c=$hcol '{ if (index(\$0, \"CN=\") != c) exit 1 }'"
-status "activate before the time" 0 "$EVC" activate --config first.ini
+check "renew table: a long store name keeps every subject under SUBJECT" sh -c "[ \$(grep -cE '^(www-frontend-production|p) ' '$T/out') = 2 ] && grep -E '^(www-frontend-production|p) ' '$T/out' | awk -v c=$hcol '{ if (index(\$0, \"CN=\") != c) exit 1 }'"
+status "activate before the time" 0 "$EVC" activate --config tables.ini
 check "activate says it activated nothing" grep -qx '0 successors activated' "$T/out"
 check "activate says until when the successors wait" grep -q '^the next staged successor waits until 20' "$T/out"
 check "activate does not speak of renewing" sh -c "! grep -q '^renew' '$T/out'"
 check "activate's header is its own" grep -q '^activate at 20' "$T/out"
-status "activate when due" 0 "$EVC" activate --config first.ini --at "$(at '+3 days')"
+status "activate when due" 0 "$EVC" activate --config tables.ini --at "$(at '+3 days')"
 check "activate says what it activated" grep -qx '2 successors activated' "$T/out"
 check "each activated store on its own line" grep -q '^  www-frontend-production .* activated$' "$T/out"
-check "the replaced certificate is kept beside the state" test -f "first-deleted/$OLDWWW.pem"
-check "the default deleted store is 0700" test "$(mode first-deleted)" = 700
-check "the deleted store reads" sh -c "'$EVC' scan first-deleted >/dev/null 2>&1; [ \$? -ne 3 ]"
+status "activate with nothing staged" 0 "$EVC" activate --config tables.ini --at "$(at '+3 days')"
+check "activate says nothing is staged" grep -qx 'no successor is staged' "$T/out"
 # Two configurations in one directory: two states, two histories.
-"$EVC" monitor --config first.ini --once >/dev/null 2>&1
+{ printf '[policy]\ndelete_old = false\n'; pstore other-store-with-a-long-name other; pstore o2 o2; } >second.ini
+{ printf '[policy]\ndelete_old = false\n'; pstore third t3; } >third.ini
 "$EVC" monitor --config second.ini --once >/dev/null 2>&1
-check "each configuration has its own state beside it" test -f first-state.db -a -f second-state.db
-status "history of the first configuration" 0 "$EVC" history --config first.ini
+"$EVC" monitor --config third.ini --once >/dev/null 2>&1
+check "each configuration has its own state beside it" test -f second-state.db -a -f third-state.db
+status "history of the third configuration" 0 "$EVC" history --config third.ini
 check "it has its own run only" test "$(grep -c '^run ' "$T/out")" = 1
 check "it has none of the second's replacements" sh -c "! grep -q other-store '$T/out'"
 status "history of the second configuration" 0 "$EVC" history --config second.ini
