@@ -915,12 +915,14 @@ freeze_check(struct evc_agent *a, size_t i, X509 *leaf, evc_time now)
     X509 *judged = NULL;
     int waiting = 0, frozen;
     int64_t grace = (int64_t)a->conf->monitor.schedule.frequency * 86400;
-    uint8_t fp[32];
-    char hex[65], told[80], key[300], line[600], body[900], when[EVC_TIME_TEXT_MAX], left[32];
+    uint8_t fp[32], sfp[32];
+    char hex[65], served[65], told[80], key[300], line[600], body[900], when[EVC_TIME_TEXT_MAX],
+        left[32];
     evc_time due;
 
     snprintf(key, sizeof(key), "agent-freeze/%s", v->name);
     if (judged_leaf(a, i, leaf, &judged, &waiting, &err) != 0 || evc_x509_sha256(judged, fp) != 0 ||
+        evc_x509_sha256(leaf, sfp) != 0 ||
         evc_state_agent_told(a->st, key, told, sizeof(told), &err) != 0) {
         evc_logf(&a->log, LOG_ERR, "server=%s %s", v->name,
                  err.code != 0 ? evc_err_message(&err) : "cannot hash its certificate");
@@ -928,6 +930,7 @@ freeze_check(struct evc_agent *a, size_t i, X509 *leaf, evc_time now)
         return;
     }
     evc_text_hex(fp, 32, hex);
+    evc_text_hex(sfp, 32, served);
     frozen = evc_agent_frozen(judged, waiting, &a->conf->policy.thresholds, grace, now);
     due = evc_agent_freeze_at(judged, &a->conf->policy.thresholds, grace);
     evc_time_format(due, when);
@@ -957,8 +960,9 @@ freeze_check(struct evc_agent *a, size_t i, X509 *leaf, evc_time now)
         break;
     case EVC_FREEZE_CLEAR:
         snprintf(line, sizeof(line), "FREEZE for %s cleared: %s", v->name,
-                 strcmp(told, hex) == 0 ? "a successor has come"
-                                        : "the server presents another certificate");
+                 /* The leaf told about is still presented: what changed is an SA for it. */
+                 strcmp(told, served) == 0 ? "a successor has come"
+                                           : "the server presents another certificate");
         snprintf(body, sizeof(body), "%s\n", line);
         {
             char subject[400];
