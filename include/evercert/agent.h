@@ -115,10 +115,12 @@ struct evc_agent_opts {
 
 /*
  * Run the agent until SIGTERM or SIGINT, or one round with once. *status
- * (with once): 0 all fine, 1 something waits for a person (an SA to
- * approve, a freeze alarm, a conflict or a rejected SA), 2 a server could
- * not be reached or verified, 3 unknown. SIGHUP rereads the
- * configuration; a bad one is reported and the old one kept.
+ * (with once): 0 all fine (an SA waiting for approval before its warning
+ * included), 1 a person is needed (an SA to approve inside its warning, a
+ * standing freeze alarm, a conflict or a rejected SA), 2 a server could
+ * not be reached or verified, or an SA is unapproved past its
+ * activate_at, 3 unknown. SIGHUP rereads the configuration; a bad one is
+ * reported and the old one kept.
  */
 EVC_EXPORT EVC_MUST_USE int evc_agent_run(const struct evc_agent_opts *o, int *status,
                                           struct evc_err *err);
