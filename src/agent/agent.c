@@ -818,33 +818,37 @@ follows_one(void *arg, const struct evc_agent_sa *s)
     struct follows *f = arg;
     struct evc_sa *sa = NULL;
     struct evc_err err = {0};
-    uint8_t fps[2][32];
+    uint8_t fps[2][32], succ[32];
     size_t n = 0, k;
+    X509 *x;
     int accepted = strcmp(s->status, "applied") == 0 || strcmp(s->status, "applying") == 0;
 
-    if (evc_sa_signers(s->der.data, s->der.len, fps, 2, &n, &err) != 0) {
-        return 0;
+    if (evc_sa_decode(s->der.data, s->der.len, &sa, &err) != 0 ||
+        (x = sk_X509_value(sa->successor, 0)) == NULL || evc_x509_sha256(x, succ) != 0 ||
+        evc_sa_signers(s->der.data, s->der.len, fps, 2, &n, &err) != 0) {
+        goto out;
     }
-    for (k = 0; k < n && k < 2 && CRYPTO_memcmp(fps[k], f->leaf, 32) != 0; k++) {
+    /* The successor signs its own SA too; only the other signer is the leaf it follows. */
+    if (CRYPTO_memcmp(succ, f->leaf, 32) == 0) {
+        goto out;
+    }
+    for (k = 0; k < n && k < 2; k++) {
+        if (CRYPTO_memcmp(fps[k], f->leaf, 32) == 0) {
+            break;
+        }
     }
     if (k == n || k == 2) {
-        return 0;
+        goto out;
     }
     if (!accepted) {
         f->waiting = 1;
-        return 0;
+    } else if ((f->next == NULL || s->generation > f->generation) && X509_up_ref(x) == 1) {
+        X509_free(f->next);
+        f->next = x;
+        f->generation = s->generation;
     }
-    if ((f->next == NULL || s->generation > f->generation) &&
-        evc_sa_decode(s->der.data, s->der.len, &sa, &err) == 0) {
-        X509 *x = sk_X509_value(sa->successor, 0);
-
-        if (x != NULL && X509_up_ref(x) == 1) {
-            X509_free(f->next);
-            f->next = x;
-            f->generation = s->generation;
-        }
-        evc_sa_free(sa);
-    }
+out:
+    evc_sa_free(sa);
     return 0;
 }
 
