@@ -941,6 +941,8 @@ freeze_check(struct evc_agent *a, size_t i, X509 *leaf, evc_time now)
     evc_span_format(now - due, left, sizeof(left));
     switch (evc_agent_freeze_step(told, hex, frozen)) {
     case EVC_FREEZE_RAISE:
+    case EVC_FREEZE_STANDS:
+        /* Standing, the line is not told again; a mail not sent yet is tried again. */
         snprintf(line, sizeof(line),
                  "FREEZE for %s: certificate %.16s is past its renewal moment and grace (%s, %s "
                  "ago) and no successor has come; an update may be withheld",
@@ -957,9 +959,6 @@ freeze_check(struct evc_agent *a, size_t i, X509 *leaf, evc_time now)
             snprintf(subject, sizeof(subject), "evercert agent: FREEZE for %s", v->name);
             (void)tell(a, now, LOG_WARNING, key, hex, line, subject, body);
         }
-        worse(a, 1);
-        break;
-    case EVC_FREEZE_STANDS:
         worse(a, 1);
         break;
     case EVC_FREEZE_CLEAR:

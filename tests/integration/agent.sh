@@ -260,6 +260,12 @@ check "no freeze alarm inside the grace after the renewal moment" test $? = 0
 "$EVC" agent --config freeze.ini --once --at "$(at '+6 days 8 hours')" >f2.out 2>&1
 check "the freeze alarm: exit 1" test $? = 1
 check "the freeze alarm says why" grep -q "FREEZE for frozen" f2.out
+# A mail that cannot be sent is tried again by the next run; the line is not told again.
+printf '[notify]\nemail_to = ops@example.org@127.0.0.1:1\nemail_from = agent@example.org\n' >>freeze.ini
+"$EVC" agent --config freeze.ini --once --at "$(at '+6 days 9 hours')" >f3.out 2>&1
+check "freeze mail: not sent, the next round retries" sh -c "test $? = 1 && grep -q 'mail not sent (the next round retries)' f3.out && ! grep -q FREEZE f3.out"
+"$EVC" agent --config freeze.ini --once --at "$(at '+6 days 10 hours')" >f4.out 2>&1
+check "freeze mail: retried by the next run, the line still told once" sh -c "grep -q 'mail not sent (the next round retries)' f4.out && ! grep -q FREEZE f4.out"
 
 # --- servers that misbehave on the push channel: dropped with a reason, the others go on
 cat >bad.py <<'EOF'
