@@ -918,7 +918,12 @@ freeze_check(struct evc_agent *a, size_t i, X509 *leaf, evc_time now)
     struct evc_err err = {0};
     X509 *judged = NULL;
     int waiting = 0, frozen;
-    int64_t grace = (int64_t)a->conf->monitor.schedule.frequency * 86400;
+    /*
+     * The monitor renews at the moment (jitter: a twentieth of the time
+     * left) and retries a failure no later than a quarter of it: that
+     * quarter, evc_agent_freeze_at's cap, is the grace.
+     */
+    int64_t grace = INT64_MAX;
     uint8_t fp[32], sfp[32];
     char hex[65], served[65], told[80], key[300], line[600], body[900], when[EVC_TIME_TEXT_MAX],
         left[32];

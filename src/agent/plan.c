@@ -160,19 +160,15 @@ evc_time
 evc_agent_freeze_at(X509 *leaf, const struct evc_thresholds *t, int64_t grace)
 {
     evc_time nb, na;
-    int64_t life, thr;
+    int64_t thr;
 
     if (leaf == NULL || evc_asn1_time(X509_get0_notBefore(leaf), &nb) != 0 ||
         evc_asn1_time(X509_get0_notAfter(leaf), &na) != 0) {
         return 0;
     }
-    life = na - nb > 0 ? na - nb : 0;
-    /* As renew counts it (src/ca/plan.c): a threshold over half the lifetime counts as half. */
-    thr = evc_span_seconds(&t->threshold, life);
-    if (thr > life / 2) {
-        thr = life / 2;
-    }
-    /* The server renews at its first pass after the moment; a short life leaves less room. */
+    /* The moment renew acts on. */
+    thr = na - evc_renew_moment(nb, na, t);
+    /* The server renews at the moment or retries soon after; a short life leaves less room. */
     if (grace < 0) {
         grace = 0;
     }
