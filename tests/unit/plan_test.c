@@ -62,6 +62,17 @@ chained(int64_t days_left, long root)
     return p;
 }
 
+/* A successor staged at now - 60 that lives a year, activated at at. */
+static void
+stage(struct evc_fact_personal *w, evc_time at)
+{
+    w->staged = 1;
+    w->staged_by_root = 1;
+    w->activate_at = at;
+    w->staged_not_before = NOW - 60;
+    w->staged_not_after = NOW + 365 * DAY;
+}
+
 static void
 test_nothing_due(void **state)
 {
@@ -138,9 +149,7 @@ test_rerun_after_a_crash(void **state)
     w.signed_by_root = 0;
     assert_string_equal(plan(&f), "renew:0 add-signer:0");
     /* A successor signed by the new root is staged: it is not made twice. */
-    w.staged = 1;
-    w.staged_by_root = 1;
-    w.activate_at = NOW + 3600;
+    stage(&w, NOW + 3600);
     t.has_newest = 1;
     assert_string_equal(plan(&f), "");
     /* A successor staged under the old root is made again. */
@@ -161,8 +170,8 @@ test_activate_at_its_time(void **state)
 
     (void)state;
     w.kind = EVC_KIND_SELF_SIGNED;
-    w.staged = 1;
-    w.activate_at = NOW + 1;
+    stage(&w, NOW + 1);
+    w.staged_by_root = 0;
     assert_string_equal(plan(&f), "");
     f.now = NOW + 1;
     assert_string_equal(plan(&f), "activate:0");
@@ -275,9 +284,7 @@ test_default_root_for_an_orphan(void **state)
     r[1].not_after = NOW + 5000 * DAY;
     assert_string_equal(plan(&f), "renew:0");
     /* Staged under it: done. */
-    w.staged = 1;
-    w.staged_by_root = 1;
-    w.activate_at = NOW + DAY;
+    stage(&w, NOW + DAY);
     assert_string_equal(plan(&f), "");
 }
 
