@@ -8,8 +8,9 @@
 
 #include "ca/plan.h"
 
-static const char *const action_names[] = {"purge",      "create-root", "recreate-root", "renew",
-                                           "add-signer", "activate",    "retire",        "repair"};
+static const char *const action_names[] = {"purge",  "create-root", "recreate-root",
+                                           "renew",  "add-signer",  "activate",
+                                           "retire", "repair",      "note"};
 static const char *const reason_names[] = {
     "",        "expired",   "threshold", "root-recreated", "activate",
     "retired", "retention", "no-root",   "stale-successor"};

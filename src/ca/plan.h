@@ -90,6 +90,7 @@ enum evc_action_type {
     EVC_ACT_ACTIVATE,    /* personals[index]: the staged successor goes live */
     EVC_ACT_RETIRE,      /* signers[index] leaves its trust store for the deleted store */
     EVC_ACT_REPAIR,      /* never planned: the executor's report of a store it mended */
+    EVC_ACT_NOTE,        /* never planned: a state left as it is, reported */
     EVC_ACT_COUNT
 };
 

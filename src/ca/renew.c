@@ -1271,7 +1271,8 @@ out:
 
 /*
  * Mend what needs no plan, each with a report line: a deleted store made
- * again, and <key>.next files an interrupted activation left behind.
+ * again, and <key>.next files an interrupted activation left behind. A
+ * trust store a person emptied is left so, and said.
  */
 static int
 do_repairs(struct run *run, struct evc_err *err)
@@ -1304,6 +1305,19 @@ do_repairs(struct run *run, struct evc_err *err)
             snprintf(v->detail, sizeof(v->detail), "%s", evc_err_message(err));
             return r;
         }
+        v->done = !run->o->dry_run;
+    }
+    a.type = EVC_ACT_NOTE;
+    for (size_t i = 0; i < run->ntrusts; i++) {
+        if (run->trusts[i].t->n > 0) {
+            continue;
+        }
+        if ((v = new_action(run, &a, run->trusts[i].conf->name)) == NULL) {
+            return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+        }
+        snprintf(v->detail, sizeof(v->detail),
+                 "%.150s holds no certificate; left empty, nothing in it to keep current",
+                 run->trusts[i].conf->path);
         v->done = !run->o->dry_run;
     }
     return 0;
