@@ -199,9 +199,9 @@ evc_plan_make(const struct evc_facts *f, struct evc_action *v, size_t max)
             continue;
         }
         if (staged_ok && c->staged_is_live) {
-            continue; /* activated; activate cleans up what is left */
-        }
-        if (root_new && !staged_ok) {
+            /* Activated; activate cleans up what is left, unless the live one is due itself. */
+            why = due(c->not_before, c->not_after, f);
+        } else if (root_new && !staged_ok) {
             why = EVC_REASON_NEW_ROOT;
         } else if (stale != EVC_STALE_NONE) {
             why = EVC_REASON_STALE;
@@ -235,7 +235,8 @@ evc_plan_make(const struct evc_facts *f, struct evc_action *v, size_t max)
         if (c->kind == EVC_KIND_EXTERNAL || c->kind == EVC_KIND_ROOT) {
             continue;
         }
-        if ((renew[i] || c->staged) && (c->staged_is_live || f->now >= at)) {
+        /* A successor made in this run waits for its time even where the last one is live. */
+        if ((renew[i] || c->staged) && ((c->staged_is_live && !renew[i]) || f->now >= at)) {
             emit(&o, EVC_ACT_ACTIVATE, i, EVC_REASON_WINDOW);
         }
     }

@@ -365,12 +365,22 @@ test_stale_successor(void **state)
     /* An external certificate is never replaced, whatever lies beside it. */
     w.kind = EVC_KIND_EXTERNAL;
     assert_string_equal(plan_why(&f), "");
-    /* Already live: activate cleans up, even if the successor has ended since. */
+    /* Already live, the cleanup not done: activate cleans up. */
+    w = chained(300, 0);
+    stage(&w, NOW - DAY);
+    w.staged_is_live = 1;
+    assert_string_equal(plan_why(&f), "activate:0:activate");
+    /* ... but if the live one has ended since, it is made again and goes live at once. */
     w = chained(-1, 0);
     stage(&w, NOW - DAY);
     w.staged_is_live = 1;
     w.staged_not_after = NOW - 1;
-    assert_string_equal(plan_why(&f), "activate:0:activate");
+    assert_string_equal(plan_why(&f), "renew:0:expired activate:0:activate");
+    /* Due but not ended: the new successor waits for its time. */
+    w = chained(10, 0);
+    stage(&w, NOW - DAY);
+    w.staged_is_live = 1;
+    assert_string_equal(plan_why(&f), "renew:0:threshold");
 }
 
 /* A root recreated in this run makes the staged successor under the old one stale. */
