@@ -154,12 +154,19 @@ free_password(char *p)
     }
 }
 
+/* Put path in front of the reason in err; err may be NULL (a probe that only needs r). */
+static int
+path_err(struct evc_err *err, int r, const char *path)
+{
+    return err != NULL ? evc_err_set(err, r, "%s: %s", path, evc_err_message(err)) : r;
+}
+
 static int
 read_file(const char *path, struct evc_buf *b, struct evc_err *err)
 {
     int r = evc_file_read(path, EVC_STORE_FILE_MAX, b, err);
 
-    return r == 0 ? 0 : evc_err_set(err, r, "%s: %s", path, evc_err_message(err));
+    return r == 0 ? 0 : path_err(err, r, path);
 }
 
 static int
@@ -170,7 +177,7 @@ read_key(const char *path, EVP_PKEY **key, struct evc_err *err)
 
     evc_buf_init(&b, EVC_STORE_FILE_MAX);
     if ((r = read_file(path, &b, err)) == 0 && (r = evc_key_parse(b.data, b.len, key, err)) != 0) {
-        evc_err_set(err, r, "%s: %s", path, evc_err_message(err));
+        path_err(err, r, path);
     }
     evc_buf_free(&b);
     return r;
@@ -185,7 +192,7 @@ read_chain(const char *path, STACK_OF(X509) * *chain, struct evc_err *err)
     evc_buf_init(&b, EVC_STORE_FILE_MAX);
     if ((r = read_file(path, &b, err)) == 0 &&
         (r = evc_certs_parse(b.data, b.len, NULL, chain, err)) != 0) {
-        evc_err_set(err, r, "%s: %s", path, evc_err_message(err));
+        path_err(err, r, path);
     }
     evc_buf_free(&b);
     return r;

@@ -206,6 +206,10 @@ fresh S1; rm R/web.key.next
 debris "a successor without its key" "R/web.crt.next without R/web.key.next"
 fresh S1; rm R/web.crt.next
 debris "a key without its successor" "R/web.key.next without R/web.crt.next"
+fresh S1; echo garbage >R/web.crt.next
+debris "a successor of garbage" "R/web.crt.next cannot be read"
+fresh S1; echo garbage >R/web.key.next
+debris "a key of garbage" "R/web.key.next cannot be read"
 fresh S1; cp R/pin.crt.sa R/web.crt.sa
 debris "an SA for another certificate" "R/web.crt.sa announces another certificate than R/web.crt.next"
 check "the SA's generation still rises" test "$(gen R/web.crt.sa)" -ge 2
@@ -217,6 +221,10 @@ check "it is gone" test ! -e R/web.key.next
 check "nothing else was renewed" sh -c "! grep -q '^  renew' '$T/out'"
 
 # --- 4. stores changed on disk ------------------------------------------------------
+# A root's link file of garbage is no link: ignored, and the run goes on.
+fresh S1; echo garbage >R/root/ca.link.crt
+status "a link file of garbage" 0 "$EVC" renew --config R/c.ini --at "$(at 700)"
+check "the activation went on beside it" settled R 700
 # The deleted store's directory was removed.
 fresh S1; rm -rf R/deleted
 status "a dry run without the deleted store" 0 "$EVC" renew --config R/c.ini --at "$(at 1200)" --dry-run
