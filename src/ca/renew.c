@@ -1288,7 +1288,7 @@ do_repairs(struct run *run, struct evc_err *err)
     struct evc_renew_action *v;
     int r;
 
-    if (run->deleted_made && !run->o->activate_only) {
+    if (run->deleted_made) {
         if ((v = new_action(run, &a, run->deleted_conf->name)) == NULL) {
             return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
         }
@@ -1325,7 +1325,7 @@ do_repairs(struct run *run, struct evc_err *err)
         snprintf(v->detail, sizeof(v->detail),
                  "%.150s holds no certificate; left empty, nothing in it to keep current",
                  run->trusts[i].conf->path);
-        v->done = !run->o->dry_run;
+        /* Nothing written: a note must not read as work done (the monitor mails work done). */
     }
     return 0;
 }

@@ -80,7 +80,8 @@ evc_renew_report_text(const struct evc_renew_result *r, int dry_run, evc_time no
             fprintf(out, " [%s: %s]", a->verified > 0 ? "verified" : "NOT VERIFIED",
                     vis(&b2, a->verify_detail, &bad));
         }
-        fprintf(out, "%s\n", a->done || dry_run ? "" : " NOT DONE");
+        fprintf(out, "%s\n",
+                a->done || dry_run || strcmp(a->action, "note") == 0 ? "" : " NOT DONE");
     }
     evc_buf_free(&b1);
     evc_buf_free(&b2);

@@ -238,6 +238,7 @@ check "and the live pair is valid" settled R 1200
 fresh S1; : >R/bundle.pem
 status "an emptied bundle" 0 "$EVC" renew --config R/c.ini --at "$(at 700)"
 check "the report notes it" grep -q "note  *bundle .*bundle.pem holds no certificate; left empty" "$T/out"
+check "the note is not work left undone" sh -c "! grep -q 'note .*NOT DONE' '$T/out'"
 check "the activation went on" test ! -e R/web.crt.next
 check "the bundle stays empty" test ! -s R/bundle.pem
 # A signer a person removed: the newest is put back.
