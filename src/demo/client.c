@@ -219,8 +219,10 @@ agent_handshake(struct client *c, X509 *leaf, const struct evc_buf *sa)
 static int
 first_pending(void *arg, const struct evc_agent_sa *s)
 {
-    *(int64_t *)arg = s->id;
-    return 1;
+    if (*(int64_t *)arg == 0) {
+        *(int64_t *)arg = s->id;
+    }
+    return 0;
 }
 
 /*

@@ -126,6 +126,34 @@ struct demo_figures {
 int demo_figures_compute(struct demo_session *s, size_t n, struct demo_hold *h, size_t nh,
                          int nclients, double end, struct demo_figures *f);
 
+#define DEMO_APPROVALS 16
+
+/* One client's kind, and what its agent decided (the evercert run), from the agent's state. */
+struct demo_agent_figures {
+    int tls12; /* the client offers TLS 1.2 at most: no SA in its handshakes */
+    int late;  /* --manual: its person approves after activate_at */
+    long accepted, by_handshake, by_push; /* SAs the agent wrote, and how they came */
+    long queued, approved, rejected, activated;
+    long approvals_run, approvals_failed; /* `evercert approve` processes, and those that failed */
+    double approved_at[DEMO_APPROVALS];   /* when each approval started, seconds */
+    int napproved;
+    char reason[224]; /* the last rejection */
+};
+
+/* The figures of a group of clients: the TLS 1.2 ones, those whose person approved late. */
+struct demo_group {
+    int clients;
+    long tries, failed;
+    double down_total, down_worst;
+};
+
+/*
+ * Sum the per-client figures of clients 0..n-1 whose kind matches:
+ * tls12 and late are 0 or 1, or -1 for either. Pure.
+ */
+void demo_group_sum(const struct demo_figures *f, const struct demo_agent_figures *kind, int n,
+                    int tls12, int late, struct demo_group *out);
+
 /* RFC 8446 name of a TLS AlertDescription ("unknown_ca"); "alert_N" for others. */
 const char *demo_alert_name(int alert, char *buf, size_t len);
 
@@ -143,20 +171,6 @@ struct demo_settings {
     const char *self; /* the evercert binary, for `serve`, `monitor` and `approve` */
 };
 
-#define DEMO_APPROVALS 16
-
-/* One client's kind, and what its agent decided (the evercert run), from the agent's state. */
-struct demo_agent_figures {
-    int tls12; /* the client offers TLS 1.2 at most: no SA in its handshakes */
-    int late;  /* --manual: its person approves after activate_at */
-    long accepted, by_handshake, by_push; /* SAs the agent wrote, and how they came */
-    long queued, approved, rejected, activated;
-    long approvals_run, approvals_failed; /* `evercert approve` processes, and those that failed */
-    double approved_at[DEMO_APPROVALS];   /* when each approval started, seconds */
-    int napproved;
-    char reason[224]; /* the last rejection */
-};
-
 /* Run-time state of one run. */
 struct demo_run {
     const char *name; /* "existing" or "evercert" */
@@ -169,9 +183,10 @@ struct demo_run {
     char monitor_log[4300];
     int agents; /* each client has its own agent (the evercert run) */
     struct demo_log log;
-    int replacements;    /* swaps the run's own machinery made (the monitor's log says them) */
-    long monitor_passes; /* passes the monitor process recorded, by its own clock */
-    long monitor_triggered;
+    int replacements;       /* swaps the run's own machinery made (the monitor's log says them) */
+    long monitor_passes;    /* passes the monitor process recorded, by its own clock */
+    long monitor_triggered; /* of those, asked for (--trigger, --once): none should be */
+    long monitor_swaps;     /* activations in the monitor's history */
     struct demo_agent_figures agent[DEMO_CLIENTS_MAX + 2];
     struct demo_figures fig;
 };

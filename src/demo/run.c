@@ -307,6 +307,25 @@ count_run(void *arg, int64_t id, evc_time started, evc_time finished, const char
     return 0;
 }
 
+static int
+count_action(void *arg, int64_t id, evc_time at, const char *action, const char *store,
+             const char *reason, const char *old_sha256, const char *new_sha256, const char *detail)
+{
+    struct demo_run *run = arg;
+
+    (void)id;
+    (void)at;
+    (void)store;
+    (void)reason;
+    (void)old_sha256;
+    (void)new_sha256;
+    (void)detail;
+    if (strcmp(action, "activate") == 0) {
+        run->monitor_swaps++;
+    }
+    return 0;
+}
+
 /*
  * After the run: the monitor's own record of its passes (how many, and
  * that none was asked for), its log and `evercert history` of them into
@@ -318,12 +337,12 @@ monitor_record(struct demo_run *run)
     char path[4400], out[4400];
     char *argv[] = {
         (char *)run->set->self, "history", "--config", run->config, "--format", "json", NULL};
-    struct evc_history_cb cb = {count_run, NULL, run};
+    struct evc_history_cb cb = {count_run, count_action, run};
     struct evc_state *st = NULL;
     struct evc_buf b;
     struct evc_err err = {0};
 
-    snprintf(path, sizeof(path), "%s/evercert-state.db", run->dir);
+    snprintf(path, sizeof(path), "%s/monitor.db", run->dir);
     if (evc_state_open(path, 0, &st, &err) != 0 || evc_state_history(st, &cb, &err) != 0) {
         run->monitor_passes = -1; /* unknown: the JSON says null */
     }
@@ -426,14 +445,22 @@ write_agent_config(struct demo_run *run, int i, struct evc_err *err)
 static int
 write_monitor_config(struct demo_run *run, struct evc_err *err)
 {
-    static const char text[] = "; evercert demo: the monitor renews at half the lifetime\n"
-                               "[policy]\nexpiration_threshold = 50%\n"
-                               "distribution_window = 50%\n\n"
-                               "[store \"web\"]\nrole = personal\ncert = server/cert.pem\n"
-                               "key = server/key.pem\nservice = " SERVICE "\n\n"
-                               "[store \"deleted\"]\nrole = deleted\npath = deleted\n";
-    int r = evc_atomic_write(run->config, text, sizeof(text) - 1, 0644, err);
+    char text[9000];
+    /* The state beside the configuration, never the system's (/var/lib/evercert as root). */
+    int n = snprintf(text, sizeof(text),
+                     "; evercert demo: the monitor renews at half the lifetime\n"
+                     "[monitor]\nstate = %s/monitor.db\n\n"
+                     "[policy]\nexpiration_threshold = 50%%\ndistribution_window = 50%%\n\n"
+                     "[store \"web\"]\nrole = personal\ncert = server/cert.pem\n"
+                     "key = server/key.pem\nservice = " SERVICE "\n\n"
+                     "[store \"deleted\"]\nrole = deleted\npath = deleted\n",
+                     run->dir);
+    int r;
 
+    if (n < 0 || (size_t)n >= sizeof(text)) {
+        return evc_err_set(err, EVC_ERR_LIMIT, "%s: path too long", run->dir);
+    }
+    r = evc_atomic_write(run->config, text, (size_t)n, 0644, err);
     for (int i = 0; r == 0 && i < run->set->clients + run->set->open_sessions; i++) {
         r = write_agent_config(run, i, err);
     }
