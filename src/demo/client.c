@@ -479,8 +479,15 @@ client_main(void *arg)
         evc_tls_conn_close(&conn);
     }
     if (c->approver > 0) {
-        (void)demo_wait_bounded(c->approver, 10);
+        int st = demo_wait_bounded(c->approver, 10);
+
         c->approver = 0;
+        pthread_mutex_lock(&c->run->log.lock);
+        c->run->agent[c->id].approvals_run++;
+        if (st != 0) {
+            c->run->agent[c->id].approvals_failed++;
+        }
+        pthread_mutex_unlock(&c->run->log.lock);
     }
     return NULL;
 }
