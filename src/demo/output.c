@@ -578,8 +578,8 @@ demo_text(const struct demo_result *res, const char *out_dir, int drawn, FILE *f
             pu += run->agent[i].by_push;
         }
         fprintf(f,
-                "The evercert monitor process made %d swaps in %ld passes on its own clock (%ld "
-                "asked for); the clients' agents accepted %ld SAs, %ld from handshakes and %ld "
+                "The evercert monitor process made %d swaps in %ld passes, %ld of them asked for "
+                "(--trigger); the clients' agents accepted %ld SAs, %ld from handshakes and %ld "
                 "by push.\n",
                 run->replacements, run->monitor_passes, run->monitor_triggered, acc, hs, pu);
     }
