@@ -145,13 +145,15 @@ evc_cmd_demo(int argc, char **argv)
     s.clients = clients > 0 ? clients : quick ? 5 : 20;
     s.manual_fix = fix >= 0 ? fix : s.lifetime / 2;
     /*
-     * --manual: the SA comes at half the life and activates at three
-     * quarters; a person approves 5% of the life after it came (before
-     * activate_at) for half the clients, 35% after (past activate_at,
-     * before the old certificate expires) for the others.
+     * --manual: an SA comes at half the life, activates a quarter of the
+     * life later, and the next SA comes 40% of the life after it (a
+     * successor starts a tenth of its life early, for clock skew). A
+     * person approves 5% of the life after the SA came (before
+     * activate_at) for half the clients, 32% after (past activate_at,
+     * before the next SA) for the others.
      */
     s.approve_early = 0.05 * s.lifetime;
-    s.approve_late = 0.35 * s.lifetime;
+    s.approve_late = 0.32 * s.lifetime;
     if (stat(s.out_dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
         evc_cli_error("demo", "--out %s: not a directory", s.out_dir);
         return EVC_EXIT_FAILURE;

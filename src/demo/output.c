@@ -427,8 +427,10 @@ demo_json(const struct demo_result *res)
     put(set, "manual_fix_s", json_integer(s->manual_fix), &bad);
     put(set, "rotations_asked", json_integer(s->rotations), &bad);
     put(set, "manual", json_boolean(s->manual), &bad);
-    put(set, "approve_early_s", s->manual ? json_real(s->approve_early) : json_null(), &bad);
-    put(set, "approve_late_s", s->manual ? json_real(s->approve_late) : json_null(), &bad);
+    put(set, "approve_early_s",
+        s->manual ? json_real(round(s->approve_early * 1000) / 1000) : json_null(), &bad);
+    put(set, "approve_late_s",
+        s->manual ? json_real(round(s->approve_late * 1000) / 1000) : json_null(), &bad);
     put(set, "tls12_clients", json_string("odd-numbered"), &bad);
     put(set, "renew_threshold", json_string("50%"), &bad);
     put(set, "distribution_window", json_string("50%"), &bad);

@@ -117,12 +117,13 @@ check "evercert: still no failure with one client" jq -e '.runs[1].failed_handsh
 check "without tshark: no capture, and why" jq -e '.settings.capture == "tshark is not installed" and .runs[0].capture == null' j.out
 
 # --- --manual: a person approves each SA, for half the clients before activate_at, for the
-# other half after it (20 s certificates: the SA comes at 10 s, activates at 15 s)
-TMPDIR=$T/tmp "$EVC" demo --manual --lifetime 20 --clients 8 --format json --out out4 >m.out 2>m.err
+# other half after it (30 s certificates: an SA comes at 15 s, activates at 22.5 s, the next
+# comes at 27 s; approvals 1.5 s or 9.6 s after an SA came)
+TMPDIR=$T/tmp "$EVC" demo --manual --lifetime 30 --clients 8 --format json --out out4 >m.out 2>m.err
 st=$?
 check "--manual exits 0: no client approved in time failed" test $st = 0
 mq() { jq -e "$1" m.out; }
-check "--manual: the settings say so" mq '.settings.manual == true and .settings.approve_early_s == 1 and .settings.approve_late_s == 7'
+check "--manual: the settings say so" mq '.settings.manual == true and .settings.approve_early_s == 1.5 and .settings.approve_late_s == 9.6'
 check "--manual: the monitor made the swaps, unasked" mq '.runs[1].monitor.swaps >= 3 and .runs[1].monitor.passes_asked_for == 0'
 check "--manual: every agent under policy manual" mq '[.runs[1].clients[].agent.policy] | unique == ["manual"]'
 check "--manual: approved in time, no failure" mq '.runs[1].approved_early.clients == 6 and .runs[1].approved_early.failed == 0 and .runs[1].approved_early.downtime_total_s == 0'
@@ -130,7 +131,7 @@ check "--manual: approved late, failures and downtime" mq '.runs[1].approved_lat
 check "--manual: each late new-session client failed, TLS 1.2 and 1.3" mq '[.runs[1].clients[] | select(.open_session | not) | select(.agent.approval == "late") | .failed > 0] | (length == 4 and all)'
 check "--manual: no early client failed" mq '[.runs[1].clients[] | select(.agent.approval == "early") | .failed == 0] | all'
 # (the run ends 3 s after the third swap: a late client's third approval may not have come)
-check "--manual: each new-session client's approvals were evercert approve runs that worked" mq '[.runs[1].clients[] | select(.open_session | not) | .agent | .approvals_run >= 2 and .approvals_failed == 0 and .approved == .approvals_run and .accepted == .approved and .queued >= 3] | all'
+check "--manual: each new-session client's approvals were evercert approve runs that worked" mq '[.runs[1].clients[] | select(.open_session | not) | .agent | .approvals_run >= 2 and .approvals_failed == 0 and .approved == .approvals_run and .accepted == .approved and .queued >= 3 and .rejected == 0] | all'
 check "--manual: the failed sessions are the late clients' only (the CSV)" sh -c "awk -F, 'NR > 1 && \$4 == 0 && int(\$1 / 2) % 2 == 0' out4/sessions-evercert.csv | grep -q . && exit 1; awk -F, 'NR > 1 && \$4 == 0' out4/sessions-evercert.csv | grep -q ."
 
 # --- SIGTERM mid-run: the servers stop, the keys go, the status says so
