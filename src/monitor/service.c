@@ -192,12 +192,13 @@ jitter(int64_t span)
 
 /*
  * Read the stores and ask the planner when it next has work (nothing is
- * written). After a pass (ran is NULL) work still due is a failure to
- * retry with backoff, never a loop; otherwise (ran names the occasion)
- * due work runs at once.
+ * written). After a pass that started at since (ran is NULL), work that
+ * was due at since is a failure to retry with backoff, never a loop, and
+ * what came due while the pass ran runs at once; otherwise (ran names the
+ * occasion, since is now) due work runs at once.
  */
 static void
-plan_clock(struct monitor *m, const char *ran)
+plan_clock(struct monitor *m, const char *ran, evc_time since)
 {
     struct evc_renew_opts ro;
     struct evc_renew_result res;
@@ -209,7 +210,7 @@ plan_clock(struct monitor *m, const char *ran)
     memset(&ro, 0, sizeof(ro));
     memset(&res, 0, sizeof(res));
     ro.config = m->conf;
-    ro.now = now;
+    ro.now = since;
     ro.plan_only = 1;
     if (evc_renew_run(&ro, &res, &err) != 0) {
         mlog(m, LOG_ERR, "cannot plan: %s", evc_err_message(&err));
@@ -537,7 +538,7 @@ pass(struct monitor *m, const char *trigger, char *summary, size_t len)
             }
         }
     }
-    plan_clock(m, NULL);
+    plan_clock(m, NULL, started);
     status = r != 0 ? 3 : 0;
     if (metrics_scan(m, m->last_run, &mx, &serr) != 0) {
         mlog(m, LOG_ERR, "metrics not written: %s", evc_err_message(&serr));
@@ -609,7 +610,7 @@ reload(struct monitor *m)
         mlog(m, LOG_ERR, "%s", evc_err_message(&err));
     }
     mlog(m, LOG_INFO, "configuration reloaded");
-    plan_clock(m, "reload");
+    plan_clock(m, "reload", vnow(m));
     notify("READY=1");
 }
 
@@ -724,7 +725,7 @@ evc_monitor_run(const struct evc_monitor_opts *o, int *status, struct evc_err *e
              m.next_start != 0 ? when : "never (disabled)", m.state_path);
     }
     /* Work due or overdue at the start (the monitor was down) runs at once. */
-    plan_clock(&m, "start");
+    plan_clock(&m, "start", vnow(&m));
     notify("READY=1");
     while (!stop) {
         evc_time now = vnow(&m), wake = next_wake(&m, NULL);

@@ -337,12 +337,8 @@ test_clock_names_the_planners_next_moment(void **state)
     struct evc_policy p = policy();
     struct evc_fact_root r = {0, 0, NOW - 100 * DAY, NOW + 3000 * DAY};
     struct evc_fact_personal w[2] = {chained(100, 0), chained(200, 0)};
-    struct evc_facts f = {.now = NOW,
-                          .policy = &p,
-                          .roots = &r,
-                          .nroots = 1,
-                          .personals = w,
-                          .npersonals = 2};
+    struct evc_facts f = {
+        .now = NOW, .policy = &p, .roots = &r, .nroots = 1, .personals = w, .npersonals = 2};
     struct evc_plan_clock c;
 
     (void)state;
