@@ -48,9 +48,13 @@ jq -s -r '
     (["figure", "existing", "evercert", "existing/evercert"] | @tsv),
     (["sessions", "failed_handshakes", "downtime_total_s", "downtime_worst_s", "converge_s",
       "sa_bytes_per_handshake", "renewals", "open_session_failures"][] as $k
-     | ($all | m(.runs[0][$k])) as $a
-     | ($all | m(.runs[1][$k])) as $b
-     | [$k, $a, $b, ratio($a; $b)] | map(tostring) | @tsv),
+     # converge_s is null when some client never held a new certificate: "never".
+     | (if $k == "converge_s" and ([$all[] | .runs[0][$k]] | any(. == null)) then "never"
+        else $all | m(.runs[0][$k]) end) as $a
+     | (if $k == "converge_s" and ([$all[] | .runs[1][$k]] | any(. == null)) then "never"
+        else $all | m(.runs[1][$k]) end) as $b
+     | [$k, $a, $b, if ($a | type) == "number" and ($b | type) == "number" then ratio($a; $b)
+                    else "-" end] | map(tostring) | @tsv),
     (["tls12", "tls13"][] as $g | ["failed", "downtime_total_s"][] as $k
      | ($all | m(.runs[0][$g][$k])) as $a
      | ($all | m(.runs[1][$g][$k])) as $b

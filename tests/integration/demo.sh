@@ -59,6 +59,7 @@ check "evercert: the monitor process made the swaps" q '.runs[1].monitor.process
 check "evercert: no pass was asked for (--trigger, --once)" q '.runs[1].monitor.passes > 0 and .runs[1].monitor.passes_asked_for == 0'
 check "the monitor's log is kept, with its swaps" sh -c "[ \$(grep -c 'action=activate .* done=1 ' out/monitor-evercert.log) -ge 3 ]"
 check "the monitor's history: activations, passes on its own clock only" jq -e '([.replacements[] | select(.action == "activate")] | length) >= 3 and ([.runs[] | select(.trigger == "trigger" or .trigger == "once")] | length) == 0 and (.runs | length) > 0' out/history-evercert.json
+check "the monitor kept its state in the run's temporary directory, not the system's" grep -q "state $T/tmp/evercert-demo-[^/]*/evercert/monitor.db" out/monitor-evercert.log
 check "existing: no monitor" q '.runs[0].monitor == null'
 check "half the clients speak TLS 1.2, in both runs" q '[.runs[].clients[] | select(.client < 5) | .tls] == ["1.3","1.2","1.3","1.2","1.3","1.3","1.2","1.3","1.2","1.3"]'
 check "existing: the TLS 1.2 clients failed too" q '.runs[0].tls12.failed > 0'
@@ -145,7 +146,7 @@ wait $DEMO
 st=$?
 check "interrupted: status 3" test $st = 3
 check "interrupted: said so" grep -q "demo: interrupted; the servers are stopped" k.out
-check "interrupted: no server left running" sh -c "! pgrep -f '$T/tmp/[e]vercert-demo' >/dev/null"
+check "interrupted: no server, monitor or approval left running" sh -c "! pgrep -f '$T/tmp/[e]vercert-demo' >/dev/null"
 check "interrupted: the keys went with the temporary directory" test -z "$(ls tmp)"
 
 # --- every bad option is refused, naming it, and nothing is made
