@@ -110,6 +110,16 @@ EVC_EXPORT EVC_MUST_USE int evc_tls_session(const char *hostport, const char *se
                                             X509_STORE *trust, uint64_t have, int timeout_ms,
                                             struct evc_tls_timing *t, struct evc_probe *p,
                                             struct evc_tls_conn *c, struct evc_err *err);
+/*
+ * As evc_tls_session, offering no protocol above max_version
+ * (TLS1_2_VERSION: a client of before TLS 1.3, which gets no SA in the
+ * handshake; 0: the highest OpenSSL knows).
+ */
+EVC_EXPORT EVC_MUST_USE int evc_tls_session_max(const char *hostport, const char *servername,
+                                                X509_STORE *trust, uint64_t have, int max_version,
+                                                int timeout_ms, struct evc_tls_timing *t,
+                                                struct evc_probe *p, struct evc_tls_conn *c,
+                                                struct evc_err *err);
 
 /* --- the server: one published context, swapped whole -------------------- */
 

@@ -2,18 +2,32 @@
 /*
  * The demo's clients, one thread each. A client reads its trust store
  * (a PEM bundle) before each new session, as curl --cacert does, makes
- * the session with libevercert's handshake extension, asks for one page,
- * and records what it saw. An SA that arrives in a verified handshake is
- * checked by every rule of DESIGN.md and what it adds is written into the
- * client's own trust store. An open-session client keeps one connection
- * and sends a request on it every interval, connecting again if dropped.
+ * the session (TLS 1.3 with libevercert's handshake extension, or TLS 1.2
+ * at most, as the study's clients), asks for one page, and records what
+ * it saw. An open-session client keeps one connection and sends a request
+ * on it every interval, connecting again if dropped.
+ *
+ * In the evercert run each client has its own agent: an evercert agent
+ * opened from the client's own configuration, with its own state database
+ * and trust store. The SA a TLS 1.3 handshake carries goes to the agent's
+ * offer, the TLS 1.2 clients' agents hold the push channel of `evercert
+ * serve` open, and the agent's tick does what time decides. So every
+ * trust decision and write is the agent's own: generation tracking,
+ * policy, hold-down and the write-ahead state. The agent runs in the
+ * client's thread, not as a process of its own, so that the clients'
+ * own handshakes are the handshake source and 20 clients cost 20 idle
+ * threads, not 20 more processes and their handshakes. Under policy =
+ * manual a person (`evercert approve`, a real process) approves each
+ * waiting SA after a set delay.
  */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include <openssl/err.h>
@@ -21,16 +35,19 @@
 #include <openssl/ssl.h>
 
 #include "evercert/agent.h"
-#include "evercert/announce.h"
 #include "evercert/ca.h"
-#include "evercert/stores.h"
+#include "evercert/limits.h"
+#include "evercert/state.h"
 #include "evercert/time.h"
 #include "evercert/tls.h"
+#include "agent/agent_int.h"
 #include "demo/demo.h"
 
 #define SESSION_TIMEOUT_MS 2000
 #define RESPONSE_MAX 4096
 #define SERVICE "web.test"
+#define SERVER "web"    /* the one [server] of each client's agent */
+#define TICK_EVERY 0.25 /* seconds between the agent's looks at its timers */
 
 struct client {
     struct demo_run *run;
@@ -38,10 +55,16 @@ struct client {
     pthread_t thread;
     int started;
     int id;
-    int open; /* an open-session client */
+    int open;  /* an open-session client */
+    int tls12; /* offers TLS 1.2 at most */
     char trust[PATH_MAX];
-    uint64_t have; /* the last generation accepted */
-    uint8_t last_sa[32];
+    char config[PATH_MAX]; /* its agent's configuration; "" without an agent */
+    struct evc_agent agent;
+    int has_agent;
+    int64_t approve_id; /* the waiting SA a person approves at approve_due; 0: none */
+    double approve_due;
+    pid_t approver; /* the running `evercert approve`; 0: none */
+    double next_tick;
     uint64_t held[64]; /* leaves its trust store held so far */
     size_t nheld;
 };
@@ -105,48 +128,153 @@ load_trust(struct client *c, double t)
     return st;
 }
 
-/* Check an SA by every rule and add what it needs to the trust store, with the store layer's
- * writer. */
-static void
-apply_sa(struct client *c, X509 *leaf, const struct evc_buf *sa, X509_STORE *st)
+/* The agent's runtime for its push channel, as its own loop sets it up. */
+static int
+agent_start(struct client *c, struct evc_err *err)
 {
-    struct evc_sa_known known = {leaf, SERVICE, c->have, c->have > 0 ? c->last_sa : NULL};
-    struct evc_sa_policy policy = {EVC_SA_POLICY_AUTO, NULL, 300};
-    struct evc_sa_verdict v;
-    struct evc_err err = {0};
-    struct evc_trust *t = NULL;
-    STACK_OF(X509) *add = NULL;
-    struct demo_log *l = &c->run->log;
-    const char *why = NULL;
+    struct evc_agent *a = &c->agent;
+    int r;
 
-    memset(&v, 0, sizeof(v));
-    if (evc_sa_verify(sa->data, sa->len, &known, &policy, evc_time_now(), &v) != 0 ||
-        v.decision != EVC_SA_ACCEPT) {
-        why = v.message[0] != '\0' ? v.message : "the SA could not be checked";
-    } else if (evc_agent_trust_plan(v.sa, EVC_SA_POLICY_AUTO, st, v.sa->activate_at, &add, &err) !=
-                   0 ||
-               evc_trust_load(c->trust, NULL, &t, &err) != 0) {
-        why = evc_err_message(&err);
-    } else {
-        for (int i = 0; i < sk_X509_num(add) && why == NULL; i++) {
-            if (evc_trust_add(t, sk_X509_value(add, i), &err) != 0) {
-                why = evc_err_message(&err);
+    if ((r = evc_agent_open(a, c->config, 0, 1, err)) != 0) {
+        return r;
+    }
+    c->has_agent = 1;
+    if ((a->push = calloc(a->conf->nservers, sizeof(*a->push))) == NULL ||
+        (a->reject_log = calloc(a->conf->nservers, sizeof(*a->reject_log))) == NULL) {
+        return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < a->conf->nservers; i++) {
+        a->push[i].c.fd = -1;
+        evc_buf_init(&a->push[i].in, EVC_SA_MAX + 1); /* + 1: the buffer keeps a NUL */
+    }
+    return 0;
+}
+
+static void
+agent_stop(struct client *c)
+{
+    struct evc_agent *a = &c->agent;
+    int64_t next = 0;
+
+    if (!c->has_agent) {
+        return;
+    }
+    for (size_t i = 0; a->push != NULL && i < a->conf->nservers; i++) {
+        evc_agent_reject_flush(a, i, evc_agent_mono_ms(), 1, &next);
+        evc_tls_conn_close(&a->push[i].c);
+        X509_free(a->push[i].leaf);
+        evc_buf_free(&a->push[i].in);
+    }
+    free(a->push);
+    a->push = NULL;
+    free(a->reject_log);
+    a->reject_log = NULL;
+    evc_agent_close(a);
+    c->has_agent = 0;
+}
+
+/* The generation the agent holds, which the handshake tells the server. */
+static uint64_t
+agent_generation(struct client *c)
+{
+    struct evc_agent_server known;
+    struct evc_err err = {0};
+    uint64_t g = 0;
+
+    if (c->has_agent && evc_state_agent_server(c->agent.st, SERVER, &known, &err) == 0) {
+        g = known.generation;
+        evc_agent_server_clear(&known);
+    }
+    return g;
+}
+
+/*
+ * A verified handshake: its leaf is the one SAs follow (as the agent's
+ * own contact records it), and the SA it carried goes to the agent.
+ */
+static void
+agent_handshake(struct client *c, X509 *leaf, const struct evc_buf *sa)
+{
+    struct evc_agent *a = &c->agent;
+    struct evc_agent_server known;
+    struct evc_err err = {0};
+    unsigned char *der = NULL;
+    int n;
+
+    if (evc_state_agent_server(a->st, SERVER, &known, &err) == 0) {
+        if ((n = i2d_X509(leaf, &der)) > 0 &&
+            ((size_t)n != known.trusted.len || memcmp(der, known.trusted.data, (size_t)n) != 0)) {
+            if (evc_state_agent_trusted(a->st, SERVER, der, (size_t)n, &err) != 0) {
+                evc_logf(&a->log, LOG_ERR, "server=%s %s", SERVER, evc_err_message(&err));
             }
         }
-        if (why == NULL) {
-            c->have = v.sa->generation;
-            memcpy(c->last_sa, v.sha256, sizeof(c->last_sa));
+        OPENSSL_free(der);
+        evc_agent_server_clear(&known);
+    }
+    if (sa->len > 0) {
+        evc_agent_offer(a, 0, sa->data, sa->len, leaf, "handshake", evc_agent_now(a));
+    }
+}
+
+static int
+first_pending(void *arg, const struct evc_agent_sa *s)
+{
+    if (*(int64_t *)arg == 0) {
+        *(int64_t *)arg = s->id;
+    }
+    return 0;
+}
+
+/*
+ * policy = manual: a person approves each SA that waits, approve_delay
+ * seconds after the client's agent queued it, with `evercert approve`.
+ */
+static void
+person(struct client *c, double now)
+{
+    const struct demo_settings *set = c->run->set;
+    struct evc_err err = {0};
+    int64_t id = 0;
+    int st;
+
+    if (c->approver > 0 && waitpid(c->approver, &st, WNOHANG) == c->approver) {
+        c->approver = 0;
+        pthread_mutex_lock(&c->run->log.lock);
+        c->run->agent[c->id].approvals_run++;
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            c->run->agent[c->id].approvals_failed++;
         }
+        pthread_mutex_unlock(&c->run->log.lock);
     }
-    if (why != NULL) {
-        pthread_mutex_lock(&l->lock);
-        l->sa_rejected++;
-        snprintf(l->sa_reason, sizeof(l->sa_reason), "%.150s", why);
-        pthread_mutex_unlock(&l->lock);
+    if (!set->manual || c->approver > 0 ||
+        evc_state_agent_sa_each(c->agent.st, SERVER, "pending", first_pending, &id, &err) != 0) {
+        return;
     }
-    evc_trust_free(t);
-    sk_X509_pop_free(add, X509_free);
-    evc_sa_verdict_clear(&v);
+    if (id == 0) {
+        c->approve_id = 0;
+        return;
+    }
+    if (id != c->approve_id) {
+        c->approve_id = id;
+        c->approve_due = now + (c->run->agent[c->id].late ? set->approve_late : set->approve_early);
+        return;
+    }
+    if (now >= c->approve_due) {
+        char idtext[32], log[PATH_MAX + 16];
+        char *argv[] = {(char *)set->self, "approve", "--config", c->config, idtext, NULL};
+        pid_t pid;
+
+        snprintf(idtext, sizeof(idtext), "%lld", (long long)id);
+        snprintf(log, sizeof(log), "%.*s.approve.log", PATH_MAX, c->config);
+        if (demo_spawn(argv, 0, log, &pid) == 0) {
+            c->approver = pid;
+            pthread_mutex_lock(&c->run->log.lock);
+            c->run->agent[c->id].approved_at[c->run->agent[c->id].napproved++ % DEMO_APPROVALS] =
+                now - c->all->t0;
+            pthread_mutex_unlock(&c->run->log.lock);
+        }
+        c->approve_due = now + 1; /* once the process is done, only if it still waits */
+    }
 }
 
 /* One request on an open connection: 0 when a whole 200 answer came back. */
@@ -215,8 +343,9 @@ session(struct client *c, double t, struct evc_tls_conn *conn, int *connected)
     }
     snprintf(hostport, sizeof(hostport), "127.0.0.1:%d", c->run->port);
     r = st == NULL ? -1
-                   : evc_tls_session(hostport, SERVICE, st, c->have, SESSION_TIMEOUT_MS, &tm, &p,
-                                     conn, &err);
+                   : evc_tls_session_max(hostport, SERVICE, st, agent_generation(c),
+                                         c->tls12 ? TLS1_2_VERSION : 0, SESSION_TIMEOUT_MS, &tm, &p,
+                                         conn, &err);
     if (st != NULL) {
         rec.step_ms[DEMO_STEP_TCP] = (float)tm.tcp_ms;
         rec.step_ms[DEMO_STEP_CLIENT_HELLO] = (float)tm.client_hello_ms;
@@ -231,8 +360,8 @@ session(struct client *c, double t, struct evc_tls_conn *conn, int *connected)
     }
     if (r == 0) {
         rec.sa_bytes = (uint32_t)p.sa.len;
-        if (p.sa.len > 0) {
-            apply_sa(c, p.leaf, &p.sa, st);
+        if (c->has_agent && p.verified) {
+            agent_handshake(c, p.leaf, &p.sa);
         }
         if (request(conn, !c->open) == 0) {
             rec.ok = 1;
@@ -275,6 +404,49 @@ open_request(struct client *c, double t, struct evc_tls_conn *conn, int *connect
     (void)demo_log_session(&c->run->log, &rec);
 }
 
+/*
+ * Until the next session: the agent's push channel (connected when due,
+ * read when it has bytes), what time decides, the person. At most 100 ms
+ * at a time, to see stop.
+ */
+static void
+wait_until(struct client *c, double next)
+{
+    struct evc_agent *a = &c->agent;
+    double now = demo_now();
+    int ms = (int)((next - now) * 1e3);
+    struct pollfd pfd = {-1, POLLIN, 0};
+    evc_time due;
+    int64_t wake = 0;
+
+    if (ms > 100) {
+        ms = 100;
+    }
+    if (!c->has_agent) {
+        struct timespec ts = {0, (long)ms * 1000000};
+
+        nanosleep(&ts, NULL);
+        return;
+    }
+    evc_push_connect(a, 0);
+    evc_push_check(a, 0, evc_agent_mono_ms(), &wake);
+    pfd.fd = a->push[0].c.fd;
+    if (pfd.fd != -1 && SSL_has_pending(a->push[0].c.ssl)) {
+        ms = 0;
+    }
+    if (poll(&pfd, 1, ms < 0 ? 0 : ms) > 0 || (pfd.fd != -1 && SSL_has_pending(a->push[0].c.ssl))) {
+        if (a->push[0].c.fd != -1) {
+            evc_push_read(a, 0);
+        }
+    }
+    /* What time decides is due at whole seconds; four looks a second are plenty. */
+    if (demo_now() >= c->next_tick) {
+        evc_agent_tick(a, evc_agent_now(a), &due);
+        person(c, demo_now());
+        c->next_tick = demo_now() + TICK_EVERY;
+    }
+}
+
 static void *
 client_main(void *arg)
 {
@@ -290,12 +462,7 @@ client_main(void *arg)
         double now = demo_now();
 
         if (now < next) {
-            struct timespec ts = {0, (long)((next - now) * 1e9)};
-
-            if (ts.tv_nsec > 100000000) {
-                ts.tv_nsec = 100000000; /* wake often enough to see stop */
-            }
-            nanosleep(&ts, NULL);
+            wait_until(c, next);
             continue;
         }
         if (c->open && connected) {
@@ -311,15 +478,82 @@ client_main(void *arg)
     if (connected) {
         evc_tls_conn_close(&conn);
     }
+    if (c->approver > 0) {
+        int st = demo_wait_bounded(c->approver, 10);
+
+        c->approver = 0;
+        pthread_mutex_lock(&c->run->log.lock);
+        c->run->agent[c->id].approvals_run++;
+        if (st != 0) {
+            c->run->agent[c->id].approvals_failed++;
+        }
+        pthread_mutex_unlock(&c->run->log.lock);
+    }
     return NULL;
 }
 
+/* What the client's agent decided, from its state: the figures of its row. */
+static int
+count_event(void *arg, const struct evc_agent_event *e)
+{
+    struct demo_agent_figures *g = arg;
+
+    if (strcmp(e->event, "accept") == 0) {
+        g->accepted++;
+        if (e->source != NULL && strcmp(e->source, "handshake") == 0) {
+            g->by_handshake++;
+        } else if (e->source != NULL && strcmp(e->source, "push") == 0) {
+            g->by_push++;
+        }
+    } else if (strcmp(e->event, "queue") == 0) {
+        g->queued++;
+    } else if (strcmp(e->event, "approve") == 0) {
+        g->approved++;
+    } else if (strcmp(e->event, "reject") == 0 || strcmp(e->event, "conflict") == 0) {
+        g->rejected++;
+        snprintf(g->reason, sizeof(g->reason), "%.60s: %.150s", e->reason != NULL ? e->reason : "-",
+                 e->detail != NULL ? e->detail : "");
+    } else if (strcmp(e->event, "activate") == 0) {
+        g->activated++;
+    }
+    return 0;
+}
+
+static void
+agent_figures(struct client *c)
+{
+    struct demo_agent_figures g;
+    struct demo_agent_figures *out = &c->run->agent[c->id];
+    struct evc_err err = {0};
+
+    memset(&g, 0, sizeof(g));
+    if (evc_state_agent_events(c->agent.st, count_event, &g, &err) != 0) {
+        snprintf(g.reason, sizeof(g.reason), "%.200s", evc_err_message(&err));
+        g.rejected++;
+    }
+    pthread_mutex_lock(&c->run->log.lock);
+    out->accepted = g.accepted;
+    out->by_handshake = g.by_handshake;
+    out->by_push = g.by_push;
+    out->queued = g.queued;
+    out->approved = g.approved;
+    out->rejected = g.rejected;
+    out->activated = g.activated;
+    memcpy(out->reason, g.reason, sizeof(out->reason));
+    c->run->log.sa_rejected += g.rejected;
+    if (g.rejected > 0) {
+        memcpy(c->run->log.sa_reason, g.reason, sizeof(c->run->log.sa_reason));
+    }
+    pthread_mutex_unlock(&c->run->log.lock);
+}
+
 int
-demo_clients_start(struct demo_run *run, const char *trust_dir, double t0,
+demo_clients_start(struct demo_run *run, const char *clients_dir, double t0,
                    struct demo_clients **out, struct evc_err *err)
 {
     struct demo_clients *all = calloc(1, sizeof(*all));
     size_t n = (size_t)run->set->clients + (size_t)run->set->open_sessions;
+    int r;
 
     *out = NULL;
     if (all == NULL || (all->c = calloc(n, sizeof(*all->c))) == NULL) {
@@ -335,7 +569,18 @@ demo_clients_start(struct demo_run *run, const char *trust_dir, double t0,
         c->all = all;
         c->id = (int)i;
         c->open = i >= (size_t)run->set->clients;
-        snprintf(c->trust, sizeof(c->trust), "%s/client-%02zu.pem", trust_dir, i);
+        c->tls12 = run->agent[i].tls12;
+        c->agent.cancel_fd = -1;
+        snprintf(c->trust, sizeof(c->trust), "%s/client-%02zu/trust.pem", clients_dir, i);
+        if (run->agents) {
+            snprintf(c->config, sizeof(c->config), "%s/client-%02zu/agent.ini", clients_dir, i);
+            if ((r = agent_start(c, err)) != 0) {
+                evc_err_set(err, r, "client %zu's agent: %s", i, evc_err_message(err));
+                all->n = i + 1;
+                demo_clients_stop(all);
+                return r;
+            }
+        }
     }
     for (size_t i = 0; i < n; i++) {
         if (pthread_create(&all->c[i].thread, NULL, client_main, &all->c[i]) != 0) {
@@ -359,6 +604,12 @@ demo_clients_stop(struct demo_clients *all)
         if (all->c[i].started) {
             pthread_join(all->c[i].thread, NULL);
         }
+    }
+    for (size_t i = 0; i < all->n; i++) {
+        if (all->c[i].has_agent) {
+            agent_figures(&all->c[i]);
+        }
+        agent_stop(&all->c[i]);
     }
     free(all->c);
     free(all);

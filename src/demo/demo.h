@@ -126,18 +126,49 @@ struct demo_figures {
 int demo_figures_compute(struct demo_session *s, size_t n, struct demo_hold *h, size_t nh,
                          int nclients, double end, struct demo_figures *f);
 
+#define DEMO_APPROVALS 16
+
+/* One client's kind, and what its agent decided (the evercert run), from the agent's state. */
+struct demo_agent_figures {
+    int tls12; /* the client offers TLS 1.2 at most: no SA in its handshakes */
+    int late;  /* --manual: its person approves after activate_at */
+    long accepted, by_handshake, by_push; /* SAs the agent wrote, and how they came */
+    long queued, approved, rejected, activated;
+    long approvals_run, approvals_failed; /* `evercert approve` processes, and those that failed */
+    double approved_at[DEMO_APPROVALS];   /* when each approval started, seconds */
+    int napproved;
+    char reason[224]; /* the last rejection */
+};
+
+/* The figures of a group of clients: the TLS 1.2 ones, those whose person approved late. */
+struct demo_group {
+    int clients;
+    long tries, failed;
+    double down_total, down_worst;
+};
+
+/*
+ * Sum the per-client figures of clients 0..n-1 whose kind matches:
+ * tls12 and late are 0 or 1, or -1 for either. Pure.
+ */
+void demo_group_sum(const struct demo_figures *f, const struct demo_agent_figures *kind, int n,
+                    int tls12, int late, struct demo_group *out);
+
 /* RFC 8446 name of a TLS AlertDescription ("unknown_ca"); "alert_N" for others. */
 const char *demo_alert_name(int alert, char *buf, size_t len);
 
 struct demo_settings {
-    int lifetime;      /* seconds a certificate lives */
-    int clients;       /* clients making new sessions */
-    int open_sessions; /* sessions that stay open throughout */
-    int manual_fix;    /* seconds from the swap to the person's fix (existing) */
-    int interval_ms;   /* between a client's sessions */
-    int rotations;     /* the evercert run goes through at least this many */
+    int lifetime;         /* seconds a certificate lives */
+    int manual;           /* the evercert run's agents under policy = manual */
+    double approve_early; /* seconds from an SA queued to its approval, before activate_at */
+    double approve_late;  /* the same for the late half of the clients, after activate_at */
+    int clients;          /* clients making new sessions */
+    int open_sessions;    /* sessions that stay open throughout */
+    int manual_fix;       /* seconds from the swap to the person's fix (existing) */
+    int interval_ms;      /* between a client's sessions */
+    int rotations;        /* the evercert run goes through at least this many */
     const char *out_dir;
-    const char *self; /* the evercert binary, for `serve` */
+    const char *self; /* the evercert binary, for `serve`, `monitor` and `approve` */
 };
 
 /* Run-time state of one run. */
@@ -146,10 +177,17 @@ struct demo_run {
     const struct demo_settings *set;
     char dir[4096]; /* its files, under the temporary directory */
     char cert[4200], key[4200], sa[4200], config[4200];
-    int port;
+    int port, announce_port;
     int server_pid;
+    int monitor_pid;
+    char monitor_log[4300];
+    int agents; /* each client has its own agent (the evercert run) */
     struct demo_log log;
-    int replacements; /* swaps the run's own machinery made, for the progress line only */
+    int replacements;       /* swaps the run's own machinery made (the monitor's log says them) */
+    long monitor_passes;    /* passes the monitor process recorded, by its own clock */
+    long monitor_triggered; /* of those, asked for (--trigger, --once): none should be */
+    long monitor_swaps;     /* activations in the monitor's history */
+    struct demo_agent_figures agent[DEMO_CLIENTS_MAX + 2];
     struct demo_figures fig;
 };
 
@@ -158,6 +196,8 @@ struct demo_run {
 int demo_spawn(char *const argv[], int search_path, const char *log, pid_t *pid);
 /* Wait until log holds text: 0; 1 if the process ended first (it is reaped); -1 after seconds. */
 int demo_wait_ready(pid_t pid, const char *log, const char *text, int seconds);
+/* Run argv to its end within seconds, output into log: its exit status, or -1. */
+int demo_run_cmd(char *const argv[], const char *log, int seconds);
 /* Reap pid within seconds, else SIGKILL it: its exit status, or -1. */
 int demo_wait_bounded(pid_t pid, int seconds);
 
@@ -218,9 +258,13 @@ int demo_run(const struct demo_settings *s, struct demo_result *r, demo_progress
              void *arg, struct evc_err *err);
 void demo_result_free(struct demo_result *r);
 
-/* The clients of one run: threads that record into run->log until *stop. */
+/*
+ * The clients of one run: threads that record into run->log until stopped.
+ * Client i's trust store is clients_dir/client-NN/trust.pem; with
+ * run->agents its agent's configuration is agent.ini beside it.
+ */
 struct demo_clients;
-int demo_clients_start(struct demo_run *run, const char *trust_dir, double t0,
+int demo_clients_start(struct demo_run *run, const char *clients_dir, double t0,
                        struct demo_clients **out, struct evc_err *err);
 void demo_clients_stop(struct demo_clients *c);
 

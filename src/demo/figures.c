@@ -307,3 +307,24 @@ demo_alert_name(int alert, char *buf, size_t len)
     snprintf(buf, len, "alert_%d", alert);
     return buf;
 }
+
+void
+demo_group_sum(const struct demo_figures *f, const struct demo_agent_figures *kind, int n,
+               int tls12, int late, struct demo_group *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; i < n && i < DEMO_CLIENTS_MAX + 2; i++) {
+        const struct demo_client_figures *c = &f->client[i];
+
+        if ((tls12 >= 0 && kind[i].tls12 != tls12) || (late >= 0 && kind[i].late != late)) {
+            continue;
+        }
+        out->clients++;
+        out->tries += c->tries;
+        out->failed += c->failed;
+        out->down_total += c->down;
+        if (c->down > out->down_worst) {
+            out->down_worst = c->down;
+        }
+    }
+}

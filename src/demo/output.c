@@ -291,6 +291,53 @@ wire_json(const struct demo_wire *w)
     return whole(o, bad);
 }
 
+/* A group of clients' figures (see demo_group_sum). */
+static json_t *
+group_json(const struct demo_run *run, int tls12, int late)
+{
+    struct demo_group g;
+    json_t *o = json_object();
+    int bad = 0;
+
+    demo_group_sum(&run->fig, run->agent, run->set->clients + run->set->open_sessions, tls12, late,
+                   &g);
+    put(o, "clients", json_integer(g.clients), &bad);
+    put(o, "tries", json_integer(g.tries), &bad);
+    put(o, "failed", json_integer(g.failed), &bad);
+    put(o, "downtime_total_s", json_real(round(g.down_total * 1000) / 1000), &bad);
+    put(o, "downtime_worst_s", json_real(round(g.down_worst * 1000) / 1000), &bad);
+    return whole(o, bad);
+}
+
+/* What client c's agent decided, from its state. */
+static json_t *
+agent_json(const struct demo_run *run, int c)
+{
+    const struct demo_agent_figures *g = &run->agent[c];
+    json_t *o = json_object(), *at = json_array();
+    int bad = 0;
+
+    put(o, "policy", json_string(run->set->manual ? "manual" : "auto"), &bad);
+    put(o, "source", json_string(g->tls12 ? "push" : "handshake"), &bad);
+    put(o, "accepted", json_integer(g->accepted), &bad);
+    put(o, "by_handshake", json_integer(g->by_handshake), &bad);
+    put(o, "by_push", json_integer(g->by_push), &bad);
+    put(o, "activated", json_integer(g->activated), &bad);
+    put(o, "rejected", json_integer(g->rejected), &bad);
+    put(o, "queued", json_integer(g->queued), &bad);
+    put(o, "approved", json_integer(g->approved), &bad);
+    if (run->set->manual) {
+        put(o, "approval", json_string(g->late ? "late" : "early"), &bad);
+        for (int k = 0; k < g->napproved && k < DEMO_APPROVALS; k++) {
+            push(at, json_real(round(g->approved_at[k] * 1000) / 1000), &bad);
+        }
+        put(o, "approvals_run", json_integer(g->approvals_run), &bad);
+        put(o, "approvals_failed", json_integer(g->approvals_failed), &bad);
+    }
+    put(o, "approved_at_s", at, &bad);
+    return whole(o, bad);
+}
+
 static json_t *
 run_json(const struct demo_run *run)
 {
@@ -320,6 +367,25 @@ run_json(const struct demo_run *run)
     put(o, "open_session_requests", json_integer(g->open_requests), &bad);
     put(o, "open_session_failures", json_integer(g->open_failed), &bad);
     put(o, "sa_rejected", json_integer(run->log.sa_rejected), &bad);
+    put(o, "tls12", group_json(run, 1, -1), &bad);
+    put(o, "tls13", group_json(run, 0, -1), &bad);
+    if (run->agents) {
+        json_t *m = json_object();
+
+        put(m, "process", json_string("evercert monitor"), &bad);
+        put(m, "swaps", json_integer(run->replacements), &bad);
+        put(m, "swaps_in_history", json_integer(run->monitor_swaps), &bad);
+        put(m, "passes", run->monitor_passes >= 0 ? json_integer(run->monitor_passes) : json_null(),
+            &bad);
+        put(m, "passes_asked_for", json_integer(run->monitor_triggered), &bad);
+        put(o, "monitor", m, &bad);
+    } else {
+        put(o, "monitor", json_null(), &bad);
+    }
+    if (run->set->manual && run->agents) {
+        put(o, "approved_early", group_json(run, -1, 0), &bad);
+        put(o, "approved_late", group_json(run, -1, 1), &bad);
+    }
     /* Per client, as the study counts: the open sessions come after the others. */
     {
         json_t *clients = json_array();
@@ -337,6 +403,8 @@ run_json(const struct demo_run *run)
                                : json_null(),
                 &bad);
             put(one, "downtime_s", json_real(round(cf->down * 1000) / 1000), &bad);
+            put(one, "tls", json_string(run->agent[c].tls12 ? "1.2" : "1.3"), &bad);
+            put(one, "agent", run->agents ? agent_json(run, c) : json_null(), &bad);
             push(clients, one, &bad);
         }
         put(o, "clients", clients, &bad);
@@ -358,6 +426,12 @@ demo_json(const struct demo_result *res)
     put(set, "session_interval_s", json_real(s->interval_ms / 1000.0), &bad);
     put(set, "manual_fix_s", json_integer(s->manual_fix), &bad);
     put(set, "rotations_asked", json_integer(s->rotations), &bad);
+    put(set, "manual", json_boolean(s->manual), &bad);
+    put(set, "approve_early_s",
+        s->manual ? json_real(round(s->approve_early * 1000) / 1000) : json_null(), &bad);
+    put(set, "approve_late_s",
+        s->manual ? json_real(round(s->approve_late * 1000) / 1000) : json_null(), &bad);
+    put(set, "tls12_clients", json_string("odd-numbered"), &bad);
     put(set, "renew_threshold", json_string("50%"), &bad);
     put(set, "distribution_window", json_string("50%"), &bad);
     put(set, "duration_s", json_real(round(res->duration * 10) / 10), &bad);
@@ -425,14 +499,26 @@ demo_text(const struct demo_result *res, const char *out_dir, int drawn, FILE *f
             "certificates live %d s.\n"
             "  existing: the certificate is replaced at expiry; a person fixes the clients' trust "
             "stores %d s later.\n"
-            "  evercert: renewed at half its life, the successor announced in the handshake, "
-            "swapped at activate_at.\n\n",
+            "  evercert: an evercert monitor process renews at half the life and swaps at "
+            "activate_at;\n"
+            "    each client's own agent (policy %s) takes the successor from its TLS 1.3 "
+            "handshakes\n"
+            "    or, for the TLS 1.2 clients (the odd-numbered half), from serve's push "
+            "channel.\n\n",
             s->clients, s->interval_ms / 1000.0, s->open_sessions, res->duration, s->lifetime,
-            s->manual_fix);
+            s->manual_fix, s->manual ? "manual" : "auto");
     fprintf(f, "%-34s %14s %14s\n", "", "existing", "evercert");
     fprintf(f, "%-34s %14ld %14ld\n", "sessions", a->sessions, b->sessions);
     fprintf(f, "%-34s %14ld %14ld\n", "failed handshakes", a->failed_handshakes,
             b->failed_handshakes);
+    {
+        struct demo_group ga, gb;
+        int n = s->clients + s->open_sessions;
+
+        demo_group_sum(a, res->runs[0].agent, n, 1, -1, &ga);
+        demo_group_sum(b, res->runs[1].agent, n, 1, -1, &gb);
+        fprintf(f, "%-34s %14ld %14ld\n", "  of them by TLS 1.2 clients", ga.failed, gb.failed);
+    }
     fprintf(f, "%-34s %12.1f s %12.1f s\n", "downtime, all clients together", a->downtime_total,
             b->downtime_total);
     fprintf(f, "%-34s %12.1f s %12.1f s\n", "downtime, worst client", a->downtime_worst,
@@ -483,6 +569,35 @@ demo_text(const struct demo_result *res, const char *out_dir, int drawn, FILE *f
                 "With evercert the certificate changed %d times and %ld of %ld connections "
                 "failed.\n",
                 b->renewals, b->failed_handshakes, b->sessions);
+    }
+    {
+        const struct demo_run *run = &res->runs[1];
+        long acc = 0, hs = 0, pu = 0;
+
+        for (int i = 0; i < s->clients + s->open_sessions; i++) {
+            acc += run->agent[i].accepted;
+            hs += run->agent[i].by_handshake;
+            pu += run->agent[i].by_push;
+        }
+        fprintf(f,
+                "The evercert monitor process made %d swaps in %ld passes, %ld of them asked for "
+                "(--trigger); the clients' agents accepted %ld SAs, %ld from handshakes and %ld "
+                "by push.\n",
+                run->replacements, run->monitor_passes, run->monitor_triggered, acc, hs, pu);
+    }
+    if (s->manual) {
+        struct demo_group ge, gl;
+        int n = s->clients + s->open_sessions;
+
+        demo_group_sum(b, res->runs[1].agent, n, -1, 0, &ge);
+        demo_group_sum(b, res->runs[1].agent, n, -1, 1, &gl);
+        fprintf(f,
+                "Policy manual: a person approved %.1f s after each SA came (before activate_at) "
+                "for %d clients: %ld failed handshakes;\n"
+                "  %.1f s after (past activate_at) for %d clients: %ld failed handshakes, "
+                "downtime %.1f s together, %.1f s the worst client.\n",
+                s->approve_early, ge.clients, ge.failed, s->approve_late, gl.clients, gl.failed,
+                gl.down_total, gl.down_worst);
     }
     if (res->runs[1].log.sa_rejected > 0) {
         fprintf(f, "Clients refused %ld SAs; the last reason: %s\n", res->runs[1].log.sa_rejected,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The demo's child processes (`evercert serve`, tshark): started with
+ * The demo's child processes (`evercert serve`, `monitor`, `approve`, tshark): started with
  * their output in a log, awaited until the log says they are ready, and
  * stopped within a bound.
  */
@@ -79,4 +79,15 @@ demo_wait_bounded(pid_t pid, int seconds)
     kill(pid, SIGKILL);
     waitpid(pid, &st, 0);
     return -1;
+}
+
+int
+demo_run_cmd(char *const argv[], const char *log, int seconds)
+{
+    pid_t pid;
+
+    if (demo_spawn(argv, 0, log, &pid) != 0) {
+        return -1;
+    }
+    return demo_wait_bounded(pid, seconds);
 }

@@ -6,13 +6,15 @@
  *     its files); the clients keep their trust until a simulated person
  *     adds the new certificate to every trust store manual_fix seconds
  *     later.
- *   evercert: the monitor's renewal pass (evc_renew_run, every 250 ms)
- *     renews at half the lifetime, stages the successor and its SA
- *     (activated after half the time left), which
- *     `evercert serve` hands out in the handshake; the clients check and
- *     apply it; the pass swaps the pair in at activate_at.
+ *   evercert: an `evercert monitor` process, on its own clock, renews at
+ *     half the lifetime, stages the successor and its SA (activated after
+ *     half the time left) and swaps the pair in at activate_at;
+ *     `evercert serve` hands the SA out in the TLS 1.3 handshake and on
+ *     its push channel; each client's own agent (client.c) decides and
+ *     writes its trust store.
  * Both serve a self-signed certificate the clients trust directly, as in
  * the study; each run has its own `evercert serve` on a loopback port.
+ * Half the clients of each run speak TLS 1.2, as the study's did.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -31,8 +33,7 @@
 #include <openssl/x509.h>
 
 #include "evercert/ca.h"
-#include "evercert/config.h"
-#include "evercert/renew.h"
+#include "evercert/state.h"
 #include "evercert/stores.h"
 #include "evercert/time.h"
 #include "base/atomic.h"
@@ -42,9 +43,9 @@
 volatile sig_atomic_t demo_interrupted;
 
 #define SERVICE "web.test"
-#define RENEW_EVERY 0.25   /* seconds between the monitor's passes */
 #define TAIL 3.0           /* seconds each run goes on after its last event */
-#define SERVER_START_MAX 5 /* seconds for `evercert serve` to listen */
+#define SERVER_START_MAX 5 /* seconds for `evercert serve` and `evercert monitor` to start */
+#define LOOK_EVERY 0.5     /* seconds between looks at the monitor's log */
 
 /* A free loopback port: bind to 0 and ask. The server binds it a moment later. */
 static int
@@ -117,7 +118,11 @@ trust_create(struct demo_run *run, const struct evc_buf *pem, struct evc_err *er
     for (int i = 0; i < n && r == 0; i++) {
         char path[4300];
 
-        snprintf(path, sizeof(path), "%s/clients/client-%02d.pem", run->dir, i);
+        snprintf(path, sizeof(path), "%s/clients/client-%02d", run->dir, i);
+        if ((r = evc_mkdirs(path, 0755, err)) != 0) {
+            break;
+        }
+        snprintf(path, sizeof(path), "%s/clients/client-%02d/trust.pem", run->dir, i);
         r = evc_atomic_write(path, pem->data, pem->len, 0644, err);
     }
     return r;
@@ -137,7 +142,7 @@ trust_fix(struct demo_run *run, const struct evc_buf *pem, struct evc_err *err)
         char path[4300];
         struct evc_trust *t = NULL;
 
-        snprintf(path, sizeof(path), "%s/clients/client-%02d.pem", run->dir, i);
+        snprintf(path, sizeof(path), "%s/clients/client-%02d/trust.pem", run->dir, i);
         if ((r = evc_trust_load(path, NULL, &t, err)) == 0) {
             r = evc_trust_add(t, x, err);
         }
@@ -165,8 +170,8 @@ not_after(const struct evc_buf *pem, evc_time *out, struct evc_err *err)
 static int
 start_server(struct demo_run *run, int with_sa, struct evc_err *err)
 {
-    char listen[32], log[4300];
-    char *argv[12];
+    char listen[32], announce[32], log[4300];
+    char *argv[14];
     int n = 0;
     pid_t pid;
 
@@ -179,8 +184,11 @@ start_server(struct demo_run *run, int with_sa, struct evc_err *err)
     argv[n++] = "--key";
     argv[n++] = run->key;
     if (with_sa) {
+        snprintf(announce, sizeof(announce), "127.0.0.1:%d", run->announce_port);
         argv[n++] = "--sa";
         argv[n++] = run->sa;
+        argv[n++] = "--announce-listen";
+        argv[n++] = announce;
     }
     argv[n++] = "--listen";
     argv[n++] = listen;
@@ -215,6 +223,138 @@ reap_server(struct demo_run *run)
         (void)demo_wait_bounded(run->server_pid, 10); /* serve stops 2 s after SIGTERM */
         run->server_pid = 0;
     }
+}
+
+/*
+ * The run's `evercert monitor`, on its own clock: it renews when the
+ * certificate reaches its threshold and swaps at activate_at, as it does
+ * for a user. Nothing here asks it for a pass.
+ */
+static int
+start_monitor(struct demo_run *run, struct evc_err *err)
+{
+    char *argv[] = {(char *)run->set->self, "monitor", "--config", run->config, NULL};
+    pid_t pid;
+    int n;
+
+    snprintf(run->monitor_log, sizeof(run->monitor_log), "%s/monitor.log", run->dir);
+    if ((n = demo_spawn(argv, 0, run->monitor_log, &pid)) != 0) {
+        return evc_err_set(err, EVC_ERR_IO, "cannot start %s monitor: %s", run->set->self,
+                           strerror(n));
+    }
+    run->monitor_pid = pid;
+    if ((n = demo_wait_ready(pid, run->monitor_log, "started;", SERVER_START_MAX)) == 0) {
+        return 0;
+    }
+    if (n == 1) {
+        run->monitor_pid = 0; /* reaped */
+    }
+    return evc_err_set(err, EVC_ERR_IO, "%s run: evercert monitor did not start (see %s)",
+                       run->name, run->monitor_log);
+}
+
+static void
+stop_monitor(struct demo_run *run)
+{
+    if (run->monitor_pid > 0) {
+        kill(run->monitor_pid, SIGTERM);
+        (void)demo_wait_bounded(run->monitor_pid, 10);
+        run->monitor_pid = 0;
+    }
+}
+
+/* The swaps the monitor made so far: its log's activate lines that were done. */
+static int
+monitor_swaps(const struct demo_run *run)
+{
+    struct evc_buf b;
+    struct evc_err err = {0};
+    const char *p, *end;
+    int n = 0;
+
+    evc_buf_init(&b, (size_t)4 << 20);
+    if (evc_file_read(run->monitor_log, (size_t)4 << 20, &b, &err) == 0 && b.len > 0) {
+        for (p = (const char *)b.data, end = p + b.len; p < end;) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t len = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+
+            if (memmem(p, len, "action=activate ", 16) != NULL &&
+                memmem(p, len, " done=1 ", 8) != NULL) {
+                n++;
+            }
+            p += len + 1;
+        }
+    }
+    evc_buf_free(&b);
+    return n;
+}
+
+static int
+count_run(void *arg, int64_t id, evc_time started, evc_time finished, const char *trigger,
+          int status, const char *message)
+{
+    struct demo_run *run = arg;
+
+    (void)id;
+    (void)started;
+    (void)finished;
+    (void)status;
+    (void)message;
+    run->monitor_passes++;
+    if (strcmp(trigger, "trigger") == 0 || strcmp(trigger, "once") == 0) {
+        run->monitor_triggered++;
+    }
+    return 0;
+}
+
+static int
+count_action(void *arg, int64_t id, evc_time at, const char *action, const char *store,
+             const char *reason, const char *old_sha256, const char *new_sha256, const char *detail)
+{
+    struct demo_run *run = arg;
+
+    (void)id;
+    (void)at;
+    (void)store;
+    (void)reason;
+    (void)old_sha256;
+    (void)new_sha256;
+    (void)detail;
+    if (strcmp(action, "activate") == 0) {
+        run->monitor_swaps++;
+    }
+    return 0;
+}
+
+/*
+ * After the run: the monitor's own record of its passes (how many, and
+ * that none was asked for), its log and `evercert history` of them into
+ * the output directory.
+ */
+static void
+monitor_record(struct demo_run *run)
+{
+    char path[4400], out[4400];
+    char *argv[] = {
+        (char *)run->set->self, "history", "--config", run->config, "--format", "json", NULL};
+    struct evc_history_cb cb = {count_run, count_action, run};
+    struct evc_state *st = NULL;
+    struct evc_buf b;
+    struct evc_err err = {0};
+
+    snprintf(path, sizeof(path), "%s/monitor.db", run->dir);
+    if (evc_state_open(path, 0, &st, &err) != 0 || evc_state_history(st, &cb, &err) != 0) {
+        run->monitor_passes = -1; /* unknown: the JSON says null */
+    }
+    evc_state_close(st);
+    snprintf(out, sizeof(out), "%s/history-%s.json", run->set->out_dir, run->name);
+    (void)demo_run_cmd(argv, out, 10);
+    snprintf(out, sizeof(out), "%s/monitor-%s.log", run->set->out_dir, run->name);
+    evc_buf_init(&b, (size_t)4 << 20);
+    if (evc_file_read(run->monitor_log, (size_t)4 << 20, &b, &err) == 0) {
+        (void)evc_atomic_write(out, b.data, b.len, 0644, &err);
+    }
+    evc_buf_free(&b);
 }
 
 static int
@@ -252,46 +392,79 @@ setup_run(struct demo_run *run, const char *tmp, const struct evc_buf *cert,
         (r = trust_create(run, cert, err)) != 0 || (r = demo_log_init(&run->log)) != 0) {
         return r != 0 && err->code == 0 ? evc_err_set(err, EVC_ERR_NOMEM, "out of memory") : r;
     }
-    return free_port(&run->port, err);
+    /* Odd clients speak TLS 1.2; every other pair's person approves late (--manual). */
+    for (int i = 0; i < run->set->clients + run->set->open_sessions; i++) {
+        run->agent[i].tls12 = i % 2 == 1;
+        run->agent[i].late = run->set->manual && (i / 2) % 2 == 1;
+    }
+    if ((r = free_port(&run->port, err)) != 0) {
+        return r;
+    }
+    return free_port(&run->announce_port, err);
 }
 
-/* The monitor's configuration for the evercert run: renew at half the lifetime. */
+/*
+ * Client i's agent: its own state, trust store and deleted store. A TLS
+ * 1.3 client learns successors from its own handshakes, a TLS 1.2 client
+ * from serve's push channel.
+ */
 static int
-write_monitor_config(struct demo_run *run, struct evc_config **cfg, struct evc_err *err)
+write_agent_config(struct demo_run *run, int i, struct evc_err *err)
 {
-    char text[512];
+    char dir[4300], path[4400], text[16384], del[4400];
+    int n;
+    int r;
+
+    snprintf(dir, sizeof(dir), "%s/clients/client-%02d", run->dir, i);
+    snprintf(del, sizeof(del), "%s/deleted", dir);
+    if ((r = evc_mkdirs(del, 0700, err)) != 0) {
+        return r;
+    }
+    n = snprintf(text, sizeof(text),
+                 "; evercert demo: client %d's agent (TLS %s)\n"
+                 "[agent]\nstate = %s/agent.db\ndeleted = %s\n\n"
+                 "[notify]\nlog = none\n\n"
+                 "[server \"web\"]\nconnect = 127.0.0.1:%d\nservice = " SERVICE "\n"
+                 "trust = %s/trust.pem\ntrust_format = bundle\npolicy = %s\nsources = %s\n"
+                 "announce = 127.0.0.1:%d\n",
+                 i, run->agent[i].tls12 ? "1.2" : "1.3", dir, del, run->port, dir,
+                 run->set->manual ? "manual" : "auto", run->agent[i].tls12 ? "push" : "handshake",
+                 run->announce_port);
+    if (n < 0 || (size_t)n >= sizeof(text)) {
+        return evc_err_set(err, EVC_ERR_LIMIT, "%s: path too long", dir);
+    }
+    snprintf(path, sizeof(path), "%s/agent.ini", dir);
+    return evc_atomic_write(path, text, (size_t)n, 0644, err);
+}
+
+/*
+ * The monitor's configuration for the evercert run: renew at half the
+ * lifetime, activate after half the time left; serve watches the files,
+ * so nothing runs after a replacement.
+ */
+static int
+write_monitor_config(struct demo_run *run, struct evc_err *err)
+{
+    char text[9000];
+    /* The state beside the configuration, never the system's (/var/lib/evercert as root). */
     int n = snprintf(text, sizeof(text),
-                     "; evercert demo: the monitor's pass, every %.2f s\n"
+                     "; evercert demo: the monitor renews at half the lifetime\n"
+                     "[monitor]\nstate = %s/monitor.db\n\n"
                      "[policy]\nexpiration_threshold = 50%%\ndistribution_window = 50%%\n\n"
                      "[store \"web\"]\nrole = personal\ncert = server/cert.pem\n"
                      "key = server/key.pem\nservice = " SERVICE "\n\n"
                      "[store \"deleted\"]\nrole = deleted\npath = deleted\n",
-                     RENEW_EVERY);
+                     run->dir);
     int r;
 
-    if ((r = evc_atomic_write(run->config, text, (size_t)n, 0644, err)) != 0) {
-        return r;
+    if (n < 0 || (size_t)n >= sizeof(text)) {
+        return evc_err_set(err, EVC_ERR_LIMIT, "%s: path too long", run->dir);
     }
-    return evc_config_load(run->config, cfg, err);
-}
-
-/* One pass of the monitor; counts the successors it swapped in. */
-static int
-monitor_pass(struct demo_run *run, const struct evc_config *cfg, struct evc_err *err)
-{
-    struct evc_renew_opts o = {cfg, evc_time_now(), 0, 0, 0};
-    struct evc_renew_result res;
-    int r;
-
-    memset(&res, 0, sizeof(res));
-    r = evc_renew_run(&o, &res, err);
-    for (size_t i = 0; i < res.nactions; i++) {
-        if (res.actions[i].done && strcmp(res.actions[i].action, "activate") == 0) {
-            run->replacements++;
-        }
+    r = evc_atomic_write(run->config, text, (size_t)n, 0644, err);
+    for (int i = 0; r == 0 && i < run->set->clients + run->set->open_sessions; i++) {
+        r = write_agent_config(run, i, err);
     }
-    evc_renew_result_clear(&res);
-    return r == EVC_ERR_BUSY ? 0 : r;
+    return r;
 }
 
 int
@@ -300,10 +473,9 @@ demo_run(const struct demo_settings *s, struct demo_result *res, demo_progress_f
 {
     struct demo_run *a = &res->runs[0], *b = &res->runs[1];
     struct demo_clients *ca = NULL, *cb = NULL;
-    struct evc_config *cfg = NULL;
     struct evc_buf cert, key, fix;
     evc_time a_expiry = 0;
-    double t0, fix_due = -1, next_pass = 0, next_progress = 1, a_done = -1, b_done = -1;
+    double t0, fix_due = -1, next_look = 0, next_progress = 1, a_done = -1, b_done = -1;
     double cap = 3.0 * s->lifetime + s->manual_fix + 30;
     int r;
 
@@ -311,6 +483,7 @@ demo_run(const struct demo_settings *s, struct demo_result *res, demo_progress_f
     a->name = "existing";
     b->name = "evercert";
     a->set = b->set = s;
+    b->agents = 1;
     evc_buf_init(&cert, (size_t)1 << 16);
     evc_buf_init(&key, (size_t)1 << 16);
     evc_buf_init(&fix, (size_t)1 << 16);
@@ -326,8 +499,8 @@ demo_run(const struct demo_settings *s, struct demo_result *res, demo_progress_f
         (r = not_after(&cert, &a_expiry, err)) != 0 ||
         (r = setup_run(a, res->tmp, &cert, &key, err)) != 0 ||
         (r = setup_run(b, res->tmp, &cert, &key, err)) != 0 ||
-        (r = write_monitor_config(b, &cfg, err)) != 0 || (r = start_server(a, 0, err)) != 0 ||
-        (r = start_server(b, 1, err)) != 0) {
+        (r = write_monitor_config(b, err)) != 0 || (r = start_server(a, 0, err)) != 0 ||
+        (r = start_server(b, 1, err)) != 0 || (r = start_monitor(b, err)) != 0) {
         goto out;
     }
     demo_capture_start(&res->capture, s->out_dir, res->tmp, a->port, b->port);
@@ -380,14 +553,18 @@ demo_run(const struct demo_settings *s, struct demo_result *res, demo_progress_f
                 a_done = now + TAIL;
             }
         }
-        /* evercert: the monitor's pass. */
-        if (now >= next_pass) {
-            if ((r = monitor_pass(b, cfg, err)) != 0) {
-                goto out;
-            }
-            next_pass = now + RENEW_EVERY;
+        /* evercert: the monitor process swaps on its own; its log says when. */
+        if (now >= next_look) {
+            b->replacements = monitor_swaps(b);
+            next_look = now + LOOK_EVERY;
             if (b_done < 0 && b->replacements >= s->rotations) {
                 b_done = now + TAIL;
+            }
+            if (waitpid(b->monitor_pid, NULL, WNOHANG) == b->monitor_pid) {
+                b->monitor_pid = 0;
+                r = evc_err_set(err, EVC_ERR_IO, "evercert run: the monitor stopped (see %s)",
+                                b->monitor_log);
+                goto out;
             }
         }
         if (progress != NULL && now >= next_progress) {
@@ -409,16 +586,20 @@ demo_run(const struct demo_settings *s, struct demo_result *res, demo_progress_f
 out:
     demo_clients_stop(ca);
     demo_clients_stop(cb);
+    stop_monitor(b);
     stop_server(a);
     stop_server(b);
     reap_server(a);
     reap_server(b);
+    if (r == 0) {
+        b->replacements = monitor_swaps(b);
+        monitor_record(b);
+    }
     demo_capture_stop(&res->capture);
     if (r == 0) {
         res->wire_ok =
             demo_capture_summarise(&res->capture, res->tmp, a->port, b->port, res->wire) == 0;
     }
-    evc_config_free(cfg);
     evc_buf_free(&cert);
     evc_buf_free(&key);
     evc_buf_free(&fix);

@@ -309,8 +309,8 @@ handshake(SSL *ssl, int fd, double deadline, int cancel_fd, const char *peer, st
 
 static int
 open_conn(const char *hostport, const char *servername, X509_STORE *trust, uint64_t have,
-          int timeout_ms, int cancel_fd, int strict, struct evc_tls_timing *t, struct evc_probe *p,
-          struct evc_tls_conn *c, struct evc_err *err)
+          int timeout_ms, int cancel_fd, int strict, int max_version, struct evc_tls_timing *t,
+          struct evc_probe *p, struct evc_tls_conn *c, struct evc_err *err)
 {
     char host[256], port[16], name[256];
     struct timing_ctx tc = {t, mono_ms(), NULL};
@@ -334,7 +334,8 @@ open_conn(const char *hostport, const char *servername, X509_STORE *trust, uint6
     }
     snprintf(name, sizeof(name), "%s", servername != NULL ? servername : host);
     if ((c->ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
-        !SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION) || !evc_tls_ext_add(c->ctx) ||
+        !SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION) ||
+        !SSL_CTX_set_max_proto_version(c->ctx, max_version) || !evc_tls_ext_add(c->ctx) ||
         (trust != NULL ? SSL_CTX_set1_cert_store(c->ctx, trust),
          1             : SSL_CTX_set_default_verify_paths(c->ctx)) != 1) {
         r = evc_err_openssl(err, EVC_ERR_CRYPTO, "cannot set up TLS");
@@ -407,7 +408,7 @@ int
 evc_tls_open(const char *hostport, const char *servername, X509_STORE *trust, uint64_t have,
              int timeout_ms, struct evc_probe *p, struct evc_tls_conn *c, struct evc_err *err)
 {
-    return open_conn(hostport, servername, trust, have, timeout_ms, -1, 0, NULL, p, c, err);
+    return open_conn(hostport, servername, trust, have, timeout_ms, -1, 0, 0, NULL, p, c, err);
 }
 
 int
@@ -415,7 +416,8 @@ evc_tls_open_cancel(const char *hostport, const char *servername, X509_STORE *tr
                     int timeout_ms, int cancel_fd, struct evc_probe *p, struct evc_tls_conn *c,
                     struct evc_err *err)
 {
-    return open_conn(hostport, servername, trust, have, timeout_ms, cancel_fd, 0, NULL, p, c, err);
+    return open_conn(hostport, servername, trust, have, timeout_ms, cancel_fd, 0, 0, NULL, p, c,
+                     err);
 }
 
 int
@@ -423,7 +425,16 @@ evc_tls_session(const char *hostport, const char *servername, X509_STORE *trust,
                 int timeout_ms, struct evc_tls_timing *t, struct evc_probe *p,
                 struct evc_tls_conn *c, struct evc_err *err)
 {
-    return open_conn(hostport, servername, trust, have, timeout_ms, -1, 1, t, p, c, err);
+    return open_conn(hostport, servername, trust, have, timeout_ms, -1, 1, 0, t, p, c, err);
+}
+
+int
+evc_tls_session_max(const char *hostport, const char *servername, X509_STORE *trust, uint64_t have,
+                    int max_version, int timeout_ms, struct evc_tls_timing *t, struct evc_probe *p,
+                    struct evc_tls_conn *c, struct evc_err *err)
+{
+    return open_conn(hostport, servername, trust, have, timeout_ms, -1, 1, max_version, t, p, c,
+                     err);
 }
 
 int

@@ -3,9 +3,14 @@
 #
 # evercert demo --quick, for real: two evercert serve processes, 5 clients
 # each, 10 s certificates. The existing run must have failed handshakes,
-# the evercert run none; the figures must match the clients' own records
-# (the CSVs); the keys must go with the temporary directory; every bad
-# option must be refused, naming it, with nothing made.
+# the evercert run none, its TLS 1.2 clients included; its swaps must be
+# the evercert monitor process's, on its own clock (its log and its
+# history), and every client's trust its own agent's (SAs from its
+# handshakes, or the push channel for TLS 1.2). --manual: only the
+# clients whose person approves after activate_at fail. The figures must
+# match the clients' own records (the CSVs); the keys must go with the
+# temporary directory; every bad option must be refused, naming it, with
+# nothing made.
 #
 # usage: demo.sh PATH-TO-EVERCERT
 set -u
@@ -48,6 +53,21 @@ check "evercert: every client held each successor before the swap" q '.runs[1].c
 check "evercert: the SA rode in the handshakes" q '.runs[1].sa_bytes_per_handshake > 0 and .runs[1].sa_rejected == 0'
 check "both: the open sessions never failed" q '[.runs[].open_session_failures] == [0,0] and .runs[0].open_session_requests > 0'
 check "same clients, same pace: session counts within 5%" q '.runs[1].sessions as $b | (.runs[0].sessions - $b) | fabs < ($b / 20)'
+
+# The machinery is the user's: a monitor process swapped, on its own clock; agents decided.
+check "evercert: the monitor process made the swaps" q '.runs[1].monitor.process == "evercert monitor" and .runs[1].monitor.swaps >= 3 and .runs[1].monitor.swaps_in_history >= 3'
+check "evercert: no pass was asked for (--trigger, --once)" q '.runs[1].monitor.passes > 0 and .runs[1].monitor.passes_asked_for == 0'
+check "the monitor's log is kept, with its swaps" sh -c "[ \$(grep -c 'action=activate .* done=1 ' out/monitor-evercert.log) -ge 3 ]"
+check "the monitor's history: activations, passes on its own clock only" jq -e '([.replacements[] | select(.action == "activate")] | length) >= 3 and ([.runs[] | select(.trigger == "trigger" or .trigger == "once")] | length) == 0 and (.runs | length) > 0' out/history-evercert.json
+check "the monitor kept its state in the run's temporary directory, not the system's" grep -q "state $T/tmp/evercert-demo-[^/]*/evercert/monitor.db" out/monitor-evercert.log
+check "existing: no monitor" q '.runs[0].monitor == null'
+check "half the clients speak TLS 1.2, in both runs" q '[.runs[].clients[] | select(.client < 5) | .tls] == ["1.3","1.2","1.3","1.2","1.3","1.3","1.2","1.3","1.2","1.3"]'
+check "existing: the TLS 1.2 clients failed too" q '.runs[0].tls12.failed > 0'
+check "evercert: no TLS 1.2 client failed, and they tried" q '.runs[1].tls12.clients == 3 and .runs[1].tls12.tries > 0 and .runs[1].tls12.failed == 0'
+check "evercert: each TLS 1.3 client's agent took every successor from its handshakes" q '[.runs[1].clients[] | select(.open_session | not) | select(.tls == "1.3") | .agent | .policy == "auto" and .source == "handshake" and .by_handshake >= 3 and .by_push == 0] | all'
+check "evercert: each TLS 1.2 client's agent took every successor by push" q '[.runs[1].clients[] | select(.open_session | not) | select(.tls == "1.2") | .agent | .source == "push" and .by_push >= 3 and .by_handshake == 0] | all'
+check "evercert: the agents activated what they accepted and refused nothing" q '[.runs[1].clients[] | select(.open_session | not) | .agent | .activated >= 3 and .rejected == 0 and .queued == 0] | all'
+check "evercert: the TLS 1.2 handshakes carried no SA" sh -c "awk -F, 'NR > 1 && \$1 % 2 == 1 && \$2 == \"new\" && \$7 > 0' out/sessions-evercert.csv | grep -q . && exit 1; awk -F, 'NR > 1 && \$1 % 2 == 0 && \$7 > 0' out/sessions-evercert.csv | grep -q ."
 
 # The figures are the clients' records: count them again from the CSVs.
 for run in existing evercert; do
@@ -97,6 +117,24 @@ check "no progress line off a terminal" sh -c "! grep -q 's of ~' j.err"
 check "evercert: still no failure with one client" jq -e '.runs[1].failed_handshakes == 0' j.out
 check "without tshark: no capture, and why" jq -e '.settings.capture == "tshark is not installed" and .runs[0].capture == null' j.out
 
+# --- --manual: a person approves each SA, for half the clients before activate_at, for the
+# other half after it (30 s certificates: an SA comes at 15 s, activates at 22.5 s, the next
+# comes at 27 s; approvals 1.5 s or 9.6 s after an SA came)
+TMPDIR=$T/tmp "$EVC" demo --manual --lifetime 30 --clients 8 --format json --out out4 >m.out 2>m.err
+st=$?
+check "--manual exits 0: no client approved in time failed" test $st = 0
+mq() { jq -e "$1" m.out; }
+check "--manual: the settings say so" mq '.settings.manual == true and .settings.approve_early_s == 1.5 and .settings.approve_late_s == 9.6'
+check "--manual: the monitor made the swaps, unasked" mq '.runs[1].monitor.swaps >= 3 and .runs[1].monitor.passes_asked_for == 0'
+check "--manual: every agent under policy manual" mq '[.runs[1].clients[].agent.policy] | unique == ["manual"]'
+check "--manual: approved in time, no failure" mq '.runs[1].approved_early.clients == 6 and .runs[1].approved_early.failed == 0 and .runs[1].approved_early.downtime_total_s == 0'
+check "--manual: approved late, failures and downtime" mq '.runs[1].approved_late.clients == 4 and .runs[1].approved_late.failed > 0 and .runs[1].approved_late.downtime_worst_s > 0'
+check "--manual: each late new-session client failed, TLS 1.2 and 1.3" mq '[.runs[1].clients[] | select(.open_session | not) | select(.agent.approval == "late") | .failed > 0] | (length == 4 and all)'
+check "--manual: no early client failed" mq '[.runs[1].clients[] | select(.agent.approval == "early") | .failed == 0] | all'
+# (the run ends 3 s after the third swap: a late client's third approval may not have come)
+check "--manual: each new-session client's approvals were evercert approve runs that worked" mq '[.runs[1].clients[] | select(.open_session | not) | .agent | .approvals_run >= 2 and .approvals_failed == 0 and .approved == .approvals_run and .accepted == .approved and .queued >= 3 and .rejected == 0] | all'
+check "--manual: the failed sessions are the late clients' only (the CSV)" sh -c "awk -F, 'NR > 1 && \$4 == 0 && int(\$1 / 2) % 2 == 0' out4/sessions-evercert.csv | grep -q . && exit 1; awk -F, 'NR > 1 && \$4 == 0' out4/sessions-evercert.csv | grep -q ."
+
 # --- SIGTERM mid-run: the servers stop, the keys go, the status says so
 TMPDIR=$T/tmp "$EVC" demo --quick --out out3 >k.out 2>&1 &
 DEMO=$!
@@ -108,7 +146,7 @@ wait $DEMO
 st=$?
 check "interrupted: status 3" test $st = 3
 check "interrupted: said so" grep -q "demo: interrupted; the servers are stopped" k.out
-check "interrupted: no server left running" sh -c "! pgrep -f '$T/tmp/[e]vercert-demo' >/dev/null"
+check "interrupted: no server, monitor or approval left running" sh -c "! pgrep -f '$T/tmp/[e]vercert-demo' >/dev/null"
 check "interrupted: the keys went with the temporary directory" test -z "$(ls tmp)"
 
 # --- every bad option is refused, naming it, and nothing is made

@@ -176,6 +176,47 @@ test_log_bounds(void **state)
 }
 
 /* tshark's field lines: srcport,dstport,syn,ack,fin,reset,alerts. */
+/* The groups: TLS 1.2 clients, late approvals; a client counts in each group it matches only. */
+static void
+test_group_sum(void **state)
+{
+    struct demo_session s[] = {
+        rec(0, 0.0, 1, A), rec(0, 1.0, 1, A),                    /* TLS 1.3, early: fine */
+        rec(1, 0.1, 1, A), rec(1, 1.1, 0, B), rec(1, 2.1, 1, B), /* TLS 1.2, early: 1 s down */
+        rec(2, 0.2, 0, B), rec(2, 3.2, 1, B),                    /* TLS 1.3, late: 3 s down */
+        rec(3, 0.3, 0, B), rec(3, 1.3, 0, B), rec(3, 2.3, 1, B), /* TLS 1.2, late: 2 s down */
+    };
+    struct demo_agent_figures kind[4];
+    struct demo_figures f;
+    struct demo_group g;
+
+    (void)state;
+    memset(kind, 0, sizeof(kind));
+    kind[1].tls12 = kind[3].tls12 = 1;
+    kind[2].late = kind[3].late = 1;
+    assert_int_equal(demo_figures_compute(s, sizeof(s) / sizeof(s[0]), NULL, 0, 4, 4.0, &f), 0);
+    demo_group_sum(&f, kind, 4, 1, -1, &g);
+    assert_int_equal(g.clients, 2);
+    assert_int_equal(g.tries, 6);
+    assert_int_equal(g.failed, 3);
+    assert_true(g.down_total > 2.99 && g.down_total < 3.01);
+    assert_true(g.down_worst > 1.99 && g.down_worst < 2.01);
+    demo_group_sum(&f, kind, 4, -1, 0, &g);
+    assert_int_equal(g.clients, 2);
+    assert_int_equal(g.failed, 1);
+    demo_group_sum(&f, kind, 4, -1, 1, &g);
+    assert_int_equal(g.failed, 3);
+    assert_true(g.down_worst > 2.99 && g.down_worst < 3.01);
+    demo_group_sum(&f, kind, 4, 0, 0, &g);
+    assert_int_equal(g.clients, 1);
+    assert_int_equal(g.failed, 0);
+    assert_true(g.down_total == 0);
+    /* Only the clients asked for: none. */
+    demo_group_sum(&f, kind, 0, -1, -1, &g);
+    assert_int_equal(g.clients, 0);
+    assert_int_equal(g.tries, 0);
+}
+
 static void
 test_wire_parse(void **state)
 {
@@ -219,6 +260,7 @@ main(void)
         cmocka_unit_test(test_alert_names),
         cmocka_unit_test(test_log_bounds),
         cmocka_unit_test(test_wire_parse),
+        cmocka_unit_test(test_group_sum),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
