@@ -634,7 +634,7 @@ seen(struct evc_agent *a, size_t i, const char *hex, const struct evc_sa *sa, co
     return 0;
 }
 
-void
+int
 evc_agent_offer(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X509 *conn_leaf,
                 const char *source, evc_time now)
 {
@@ -647,7 +647,7 @@ evc_agent_offer(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X
     X509 *prev = NULL, *trusted = conn_leaf;
     uint8_t fp[32];
     char hex[65];
-    int is_new = 0, recorded = 0;
+    int is_new = 0, recorded = 0, waits = 0;
 
     memset(&vd, 0, sizeof(vd));
     memset(&row, 0, sizeof(row));
@@ -709,6 +709,7 @@ evc_agent_offer(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X
         if (vd.reason == EVC_SA_R_REPLAY) {
             goto out; /* the one applied, seen again */
         }
+        waits = vd.reason == EVC_SA_R_NO_CURRENT_SIGNER;
         if (evc_state_agent_refused(a->st, &rf, &id, &is_new, &err) != 0) {
             goto fail;
         }
@@ -791,6 +792,7 @@ out:
     evc_sa_verdict_clear(&vd);
     evc_agent_sa_clear(&row);
     evc_agent_server_clear(&known);
+    return waits;
 }
 
 /* The earlier of *next and t; 0 is no time. */

@@ -24,6 +24,14 @@ struct evc_push {
     int64_t retry_at;      /* monotonic ms of the next attempt */
     unsigned attempts;     /* failures since the last good connection */
     unsigned offered;      /* SAs read on this connection */
+    /*
+     * An SA this connection offered was refused as not signed by a
+     * certificate trusted yet; once the server's generation moves past
+     * this one (a person approved, a hold-down ended) the channel is
+     * opened again, and the server hands its latest SA over at connect.
+     */
+    int refused_waits;
+    uint64_t refused_at_generation;
 };
 
 /*
@@ -78,10 +86,13 @@ void evc_agent_close(struct evc_agent *a);
 
 /*
  * An SA that server i offered by source on a connection whose verified
- * leaf was conn_leaf: decide, record, and write it if accepted.
+ * leaf was conn_leaf: decide, record, and write it if accepted. Returns 1
+ * when it was refused only because no certificate this agent trusts
+ * signed it (it may follow a successor still waiting for a person or a
+ * hold-down, and pass once that one is taken), else 0.
  */
-void evc_agent_offer(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X509 *conn_leaf,
-                     const char *source, evc_time now);
+int evc_agent_offer(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X509 *conn_leaf,
+                    const char *source, evc_time now);
 
 /*
  * Rejections held back by server i's log rate limit, told in one line

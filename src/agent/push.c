@@ -65,6 +65,7 @@ evc_push_close(struct evc_agent *a, size_t i, const char *why)
     evc_buf_init(&p->in, EVC_SA_MAX + 1); /* + 1: the buffer keeps a NUL after the bytes */
     p->partial_since = 0;
     p->offered = 0;
+    p->refused_waits = 0;
     schedule_retry(p);
 }
 
@@ -137,6 +138,24 @@ evc_push_connect(struct evc_agent *a, size_t i)
     evc_agent_server_clear(&known);
 }
 
+/* The generation of the last SA this agent took for server i; 0: none, or unknown. */
+static uint64_t
+generation_of(struct evc_agent *a, size_t i)
+{
+    struct evc_agent_server known;
+    struct evc_err err = {0};
+    uint64_t g = 0;
+
+    if (evc_state_agent_server(a->st, a->conf->servers[i].name, &known, &err) == 0) {
+        g = known.generation;
+        evc_agent_server_clear(&known);
+    }
+    return g;
+}
+
+/* How often a channel whose SA was refused looks for a successor taken meanwhile. */
+#define PUSH_REFUSED_LOOK_MS 2000
+
 void
 evc_push_read(struct evc_agent *a, size_t i)
 {
@@ -153,7 +172,10 @@ evc_push_read(struct evc_agent *a, size_t i)
             return;
         }
         if (r == 0 && p->in.len == want) {
-            evc_agent_offer(a, i, p->in.data, p->in.len, p->leaf, "push", evc_agent_now(a));
+            if (evc_agent_offer(a, i, p->in.data, p->in.len, p->leaf, "push", evc_agent_now(a))) {
+                p->refused_waits = 1;
+                p->refused_at_generation = generation_of(a, i);
+            }
             p->attempts = 0; /* a server that speaks the protocol */
             p->offered++;
             evc_buf_reset(&p->in);
@@ -202,6 +224,18 @@ evc_push_check(struct evc_agent *a, size_t i, int64_t now_ms, int64_t *next_ms)
     struct evc_push *p = &a->push[i];
     char why[160];
 
+    if (p->c.fd != -1 && p->refused_waits && generation_of(a, i) != p->refused_at_generation) {
+        /* What was refused may pass now: the server hands its latest SA over at connect. */
+        evc_push_close(a, i, "a successor was taken since an SA was refused; opening again");
+        p->retry_at = now_ms;
+        p->attempts = 0;
+        return;
+    }
+    /* `evercert approve` is another process: look at the state again soon. */
+    if (p->c.fd != -1 && p->refused_waits &&
+        (*next_ms == 0 || now_ms + PUSH_REFUSED_LOOK_MS < *next_ms)) {
+        *next_ms = now_ms + PUSH_REFUSED_LOOK_MS;
+    }
     if (p->c.fd == -1 || p->partial_since == 0) {
         return;
     }

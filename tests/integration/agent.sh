@@ -1017,5 +1017,42 @@ check "approval: approved after the deadline, it is written" "$EVC" approve --co
 "$EVC" agent --config ma.ini --once --at "$(at '+5 hours 10 minutes')" >ma6.out 2>&1
 check "approval: approved, --once exits 0 again" sh -c "test $? = 0 && ! grep -Eq 'CRITICAL|WARNING|FREEZE' ma6.out"
 
+# --- push alone under manual: an SA that follows one still waiting is taken once that one is approved
+# The push channel hands each SA over once; the next one (b -> c) arrives while a -> b
+# waits for a person and is refused, as no certificate trusted yet signed it. After the
+# approval the agent opens the channel again and the server hands its latest SA over.
+cp a.crt w.crt && cp a.key w.key && cp ab.sa w.sa && cp a.crt wq.pem
+"$EVC" serve --cert w.crt --key w.key --sa w.sa --listen 127.0.0.1:$((PORT + 73)) \
+    --announce-listen 127.0.0.1:$((PORT + 74)) 2>wserve.log &
+PIDS="$PIDS $!"
+check "push follows: serve starts" wait_for wserve.log "listening on 127.0.0.1:$((PORT + 73))" 5
+cat >wq.ini <<EOF
+[agent]
+state = wq.db
+[server "wq"]
+connect = 127.0.0.1:$((PORT + 73))
+service = web.test
+trust = wq.pem
+policy = manual
+sources = push
+announce = 127.0.0.1:$((PORT + 74))
+EOF
+"$EVC" agent --config wq.ini 2>wq.log &
+WQ=$!
+PIDS="$PIDS $WQ"
+check "push follows: the first SA waits for a person" wait_for wq.log "waits for evercert approve" 10
+cp bc.sa w.sa.new && mv w.sa.new w.sa
+check "push follows: the next SA is refused while the first waits" wait_for wq.log "no-current-signer" 10
+WID=$("$EVC" pending --config wq.ini --format json | jq -r '.[] | select(.generation == 1) | .id')
+check "push follows: a person approves the first" "$EVC" approve --config wq.ini "$WID"
+i=0
+while [ $i -lt 100 ] && ! "$EVC" pending --config wq.ini --format json | jq -e '.[] | select(.generation == 2)' >/dev/null 2>&1; do
+    sleep 0.1
+    i=$((i + 1))
+done
+check "push follows: the next SA is offered again and waits for a person in its turn" sh -c "'$EVC' pending --config wq.ini --format json | jq -e '.[] | select(.generation == 2)'"
+check "push follows: the agent said why it opened the channel again" grep -q "a successor was taken since an SA was refused" wq.log
+kill $WQ 2>/dev/null
+
 echo "agent.sh: $pass passed, $fail failed"
 [ "$fail" = 0 ]

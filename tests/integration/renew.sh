@@ -457,7 +457,8 @@ while [ $n -lt 2000 ]; do
     "$EVC" renew --config C/c.ini >"$T/out" 2>"$T/err" || { bad "re-run after step $n failed: $(cat "$T/err")"; unfinished=$((unfinished + 1)); continue; }
     "$EVC" renew --config C/c.ini >"$T/out" 2>&1
     if ! grep -q "^0 actions" "$T/out" || ! done_ok C; then
-        bad "re-run after a crash at step $n did not finish the work"; unfinished=$((unfinished + 1))
+        bad "re-run after a crash at step $n did not finish the work: $(grep -A8 '^[0-9]* action' "$T/out" | tr '\n' '|')"
+        unfinished=$((unfinished + 1))
     fi
 done
 steps=$((n - 1))
