@@ -76,6 +76,13 @@ struct evc_agent {
     int status; /* the worst of this round: 0, 1 (a person is needed), 2 (unreachable) */
 };
 
+/*
+ * The per-server runtime of a running agent: push connections and the
+ * rejection log limits. Free tells what the limits held back, then frees.
+ */
+int evc_agent_runtime_alloc(struct evc_agent *a, struct evc_err *err);
+void evc_agent_runtime_free(struct evc_agent *a);
+
 /* Seconds: the wall clock moved by --at. */
 evc_time evc_agent_now(const struct evc_agent *a);
 

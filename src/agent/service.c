@@ -49,9 +49,8 @@ evc_agent_stopping(const struct evc_agent *a)
     return a->cancel_fd >= 0 && poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN) != 0;
 }
 
-/* The per-server runtime: push connections and the rejection log limits. */
-static int
-push_alloc(struct evc_agent *a, struct evc_err *err)
+int
+evc_agent_runtime_alloc(struct evc_agent *a, struct evc_err *err)
 {
     if ((a->push = calloc(a->conf->nservers, sizeof(*a->push))) == NULL ||
         (a->reject_log = calloc(a->conf->nservers, sizeof(*a->reject_log))) == NULL) {
@@ -66,8 +65,8 @@ push_alloc(struct evc_agent *a, struct evc_err *err)
     return 0;
 }
 
-static void
-push_free(struct evc_agent *a)
+void
+evc_agent_runtime_free(struct evc_agent *a)
 {
     int64_t next = 0;
 
@@ -135,7 +134,7 @@ reload(struct evc_agent *a, int64_t **due)
         sd_say("READY=1");
         return;
     }
-    push_free(a);
+    evc_agent_runtime_free(a);
     evc_config_free(a->conf);
     a->conf = b.conf;
     b.conf = NULL;
@@ -143,7 +142,7 @@ reload(struct evc_agent *a, int64_t **due)
     a->log = b.log;
     free(*due);
     *due = nd;
-    if (push_alloc(a, &err) != 0) {
+    if (evc_agent_runtime_alloc(a, &err) != 0) {
         evc_logf(&a->log, LOG_ERR, "%s", evc_err_message(&err));
     }
     evc_logf(&a->log, LOG_INFO, "configuration reloaded: %zu server%s", a->conf->nservers,
@@ -169,7 +168,7 @@ evc_agent_run(const struct evc_agent_opts *o, int *status, struct evc_err *err)
         }
         return r;
     }
-    if ((r = push_alloc(&a, err)) != 0) {
+    if ((r = evc_agent_runtime_alloc(&a, err)) != 0) {
         goto out;
     }
     if (o->once) {
@@ -292,7 +291,7 @@ out:
     }
     free(pfd);
     free(due);
-    push_free(&a);
+    evc_agent_runtime_free(&a);
     evc_agent_close(&a);
     curl_global_cleanup();
     return r;

@@ -139,13 +139,8 @@ agent_start(struct client *c, struct evc_err *err)
         return r;
     }
     c->has_agent = 1;
-    if ((a->push = calloc(a->conf->nservers, sizeof(*a->push))) == NULL ||
-        (a->reject_log = calloc(a->conf->nservers, sizeof(*a->reject_log))) == NULL) {
-        return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < a->conf->nservers; i++) {
-        a->push[i].c.fd = -1;
-        evc_buf_init(&a->push[i].in, EVC_SA_MAX + 1); /* + 1: the buffer keeps a NUL */
+    if ((r = evc_agent_runtime_alloc(a, err)) != 0) {
+        return r;
     }
     return 0;
 }
@@ -154,21 +149,11 @@ static void
 agent_stop(struct client *c)
 {
     struct evc_agent *a = &c->agent;
-    int64_t next = 0;
 
     if (!c->has_agent) {
         return;
     }
-    for (size_t i = 0; a->push != NULL && i < a->conf->nservers; i++) {
-        evc_agent_reject_flush(a, i, evc_agent_mono_ms(), 1, &next);
-        evc_tls_conn_close(&a->push[i].c);
-        X509_free(a->push[i].leaf);
-        evc_buf_free(&a->push[i].in);
-    }
-    free(a->push);
-    a->push = NULL;
-    free(a->reject_log);
-    a->reject_log = NULL;
+    evc_agent_runtime_free(a);
     evc_agent_close(a);
     c->has_agent = 0;
 }
