@@ -23,19 +23,8 @@ cleanup() {
     [ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { d=$1; shift; if "$@" >/dev/null 2>&1; then ok; else bad "$d"; fi; }
+. "$(dirname "$0")/lib.sh"
 at() { date -u -d "$1" +%Y-%m-%dT%H:%M:%SZ; }
-fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g'; }
-# wait_for FILE TEXT SECONDS: until FILE holds TEXT (bounded)
-wait_for() {
-    i=0
-    while ! grep -qF -- "$2" "$1" 2>/dev/null && [ $i -lt $(($3 * 10)) ]; do sleep 0.1; i=$((i + 1)); done
-    grep -qF -- "$2" "$1" 2>/dev/null
-}
 count() { grep -cF -- "$2" "$1" 2>/dev/null || true; }
 start_monitor() { # start_monitor LOG [--at TIME]
     log=$1
@@ -87,7 +76,7 @@ FIRST=$(fp web.crt)
 start_monitor mon.log
 if ! wait_for mon.log "started; next report pass" 5; then
     bad "the monitor did not start: $(cat mon.log)"
-    echo "clock.sh: $pass passed, $fail failed"
+    summary clock.sh
     exit 1
 fi
 check "it says when it wakes for the certificate" wait_for mon.log "next: due " 5
@@ -142,7 +131,7 @@ check "overdue work runs at once" wait_for start.log "pass started (start)" 5
 check "the stale successor is made again" wait_for start.log "action=renew store=web reason=stale-successor" 5
 check "and the new one activated in the same pass" wait_for start.log "action=activate store=web" 5
 check "a new pair is live" sh -c "[ '$(fp web.crt)' != '$BEFORE' ] && [ '$(fp web.crt)' != '$STALE' ]"
-check "the stale successor is in the deleted store" sh -c "grep -rl . deleted | xargs -n1 openssl x509 -noout -fingerprint -sha256 -in 2>/dev/null | sed 's/.*=//; s/://g' | grep -qx '$STALE'"
+check "the stale successor is in the deleted store" sh -c "grep -rl . deleted | xargs -n1 openssl x509 -noout -fingerprint -sha256 -in 2>/dev/null | sed 's/.*=//; s/://g' | tr A-F a-f | grep -qx '$STALE'"
 check "the pass ends ok, nothing left due" wait_for start.log "next: due " 5
 stop_monitor
 
@@ -165,5 +154,4 @@ stop_monitor
 check "renew is in the history" jq -e '[.runs[] | select(.trigger == "renew")] | length == 1' h3.json
 check "activate is in the history" jq -e '[.runs[] | select(.trigger == "activate")] | length == 1' h3.json
 
-echo "clock.sh: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+summary clock.sh

@@ -21,18 +21,7 @@ SC=${2:?usage: recover.sh PATH-TO-EVERCERT PATH-TO-STORECHECK}
 SC=$(cd "$(dirname "$SC")" && pwd)/$(basename "$SC")
 T=$(mktemp -d /tmp/evc-recover-XXXXXX)
 trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { d=$1; shift; if "$@" >/dev/null 2>&1; then ok; else bad "$d"; fi; }
-status() {
-    d=$1 want=$2; shift 2
-    "$@" >"$T/out" 2>"$T/err"; got=$?
-    if [ "$got" = "$want" ]; then ok; else bad "$d: exit $got, want $want"; cat "$T/err" >&2; fi
-}
-fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr A-F a-f; }
+. "$(dirname "$0")/lib.sh"
 # a checksum of every file, link and mode under a directory
 tree() { (cd "$1" && find . -printf '%p %l %m\n' | sort && find . -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum; }
 
@@ -263,5 +252,4 @@ check "the old successor is in the deleted store" grep -q "reason: stale success
 check "the new successor chains to the new root" openssl verify -attime "$((T0 + 500))" -CAfile R/root/ca.crt R/web.crt.next
 check "the bundle trusts the new root" openssl verify -attime "$((T0 + 500))" -CAfile R/bundle.pem R/web.crt.next
 
-echo "recover.sh: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+summary recover.sh
