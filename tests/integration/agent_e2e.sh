@@ -22,7 +22,11 @@
 #          each server, 0 failed connections, 0 failed requests; serve
 #          never drops the open connection (nginx's reload closes idle
 #          keep-alive connections: counted and reported, not failures);
-#          every store still verifies the live certificate at the end.
+#          every store still verifies the live certificate at the end;
+#   run 3, the monitor's swap on nginx killed at each of its disk steps
+#          (EVERCERT_FAULT_AT): the next run leaves nginx serving the live
+#          certificate, so a crash between the switch and after_replace
+#          cannot leave nginx on a certificate that is about to expire.
 #
 # usage: agent_e2e.sh PATH-TO-EVERCERT [LIFETIME-SECONDS [ROTATIONS]]
 # (the issue's check, a 60 s certificate through three rotations:
@@ -302,5 +306,69 @@ if [ $failed != 0 ]; then
     echo "--- agent.log (run 2)" >&2 && tail -40 agent.log >&2
     grep FAIL clients.log py-*.log | head >&2
 fi
+kill "$(cat "$W/nginx.pid")" 2>/dev/null
+for p in $PIDS; do kill "$p" 2>/dev/null; done
+wait 2>/dev/null
+PIDS=
+
+# Run 3: a staged successor, then the swap killed at step N for every N;
+# the next run must leave nginx serving what web.crt holds.
+mkdir -p "$T/crash/logs" && cd "$T/crash" || exit 1
+WEB=$((BASE + 6))
+fp() { openssl x509 -noout -fingerprint -sha256 -in "$1" | sed 's/.*=//'; }
+served() { echo | openssl s_client -connect 127.0.0.1:$WEB -servername web.test 2>/dev/null | openssl x509 -noout -fingerprint -sha256 | sed 's/.*=//'; }
+"$EVC" selfsign --cn web.test --san DNS:web.test,IP:127.0.0.1 --days 1 --at "$(date -u -d '-20 hours' +%Y-%m-%dT%H:%M:%SZ)" \
+    --out-cert web.crt --out-key web.key >/dev/null
+mkdir D0 && mv web.crt web.key D0/ && mkdir D0/deleted
+cat >D0/c.ini <<EOF
+[policy]
+expiration_threshold = 50%
+distribution_window = 1h
+
+[store "web"]
+role = personal
+cert = web.crt
+key = web.key
+after_replace = nginx -p $T/crash -c $T/crash/nginx.conf -s reload
+
+[store "deleted"]
+role = deleted
+path = deleted
+EOF
+cat >nginx.conf <<EOF
+pid $T/crash/nginx.pid;
+error_log $T/crash/logs/error.log;
+events {}
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:$WEB ssl;
+        ssl_certificate $T/crash/D/web.crt;
+        ssl_certificate_key $T/crash/D/web.key;
+    }
+}
+EOF
+"$EVC" renew --config D0/c.ini >/dev/null 2>&1
+check "run 3: a successor is staged" test -f D0/web.crt.next
+cp -a D0 D && nginx -p "$T/crash" -c "$T/crash/nginx.conf" || echo "FAIL: nginx did not start" >&2
+LATER=$(date -u -d '+2 hours' +%Y-%m-%dT%H:%M:%SZ)
+n=0 stale=0
+while [ $n -lt 100 ]; do
+    n=$((n + 1))
+    rm -rf D && cp -a D0 D && nginx -p "$T/crash" -c "$T/crash/nginx.conf" -s reload 2>/dev/null
+    EVERCERT_FAULT_AT=$n "$EVC" activate --config D/c.ini --at "$LATER" >/dev/null 2>&1
+    rc=$?
+    [ $rc = 0 ] && break # no step $n: the whole swap fitted in n-1 steps
+    [ $rc = 99 ] || { echo "FAIL: run 3: activate crashed at step $n exited $rc" >&2; stale=$((stale + 1)); break; }
+    "$EVC" activate --config D/c.ini --at "$LATER" >/dev/null 2>&1
+    want=$(fp D/web.crt)
+    i=0
+    while [ "$(served)" != "$want" ] && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+    [ "$(served)" = "$want" ] || { echo "FAIL: run 3: after a crash at step $n and a re-run, nginx serves the old certificate" >&2; stale=$((stale + 1)); }
+done
+kill "$(cat nginx.pid)" 2>/dev/null
+echo "run 3: the swap killed at each of its $((n - 1)) steps: $stale times nginx was left on the old certificate"
+check "run 3: the swap has crash points" test $n -gt 2
+check "run 3: after a crash at any step of the swap, the next run leaves nginx on the live certificate" test $stale = 0
 echo "agent_e2e.sh: $ok passed, $failed failed"
 [ $failed = 0 ]
