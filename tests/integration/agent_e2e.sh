@@ -46,6 +46,7 @@ cleanup() {
     [ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
 for tool in nginx curl python3; do
     command -v $tool >/dev/null || { echo "SKIP: $tool not installed (bootstrap.sh test installs it)" >&2; exit 77; }
 done
