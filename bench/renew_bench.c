@@ -142,7 +142,7 @@ run_rate(const char *spec, const struct fixture *f, evc_time now, int n, const c
     struct evc_err err = {0};
     struct evc_buf b, conf;
     struct evc_config *c = NULL;
-    struct evc_renew_opts o = {NULL, now, 0, 0};
+    struct evc_renew_opts o = {NULL, now, 0, 0, 0};
     struct evc_renew_result res;
     char p[4096];
     double t0, t;

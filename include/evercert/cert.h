@@ -114,10 +114,19 @@ EVC_EXPORT EVC_MUST_USE int evc_cert_read_names(struct evc_cert_reader *r, const
 EVC_EXPORT size_t evc_der_element_len(const uint8_t *der, size_t len);
 
 /*
+ * When a certificate enters its expiration threshold: not_after minus the
+ * threshold, a threshold over half the lifetime counting as half. The one
+ * moment scan reports as "threshold", renew replaces at and the agent
+ * expects the next SA by.
+ */
+EVC_EXPORT evc_time evc_renew_moment(evc_time not_before, evc_time not_after,
+                                     const struct evc_thresholds *t);
+
+/*
  * Classify a validity period at time now (DESIGN.md, Classification):
  * expired if now >= not_after; not_yet_valid if now < not_before; threshold
- * if now >= not_after - threshold; prenotify if now >= not_after -
- * threshold - prenotify; else ok. Percentages are of the lifetime.
+ * from evc_renew_moment; prenotify from the prenotification period before
+ * that; else ok. Percentages are of the lifetime.
  */
 EVC_EXPORT enum evc_status evc_classify(evc_time not_before, evc_time not_after, evc_time now,
                                         const struct evc_thresholds *t);

@@ -26,6 +26,7 @@ struct evc_renew_opts {
     evc_time now;
     int dry_run;       /* decide and report, write nothing */
     int activate_only; /* `evercert activate`: only swap staged successors */
+    int plan_only;     /* read, classify and plan; list the actions due, carry out none */
 };
 
 /* One certificate found in the stores, classified at now. */
@@ -37,6 +38,13 @@ struct evc_renew_cert {
     enum evc_kind kind;
     evc_time not_after;
     uint8_t sha256[32];
+    /*
+     * When evercert replaces it, so a status never contradicts the actions:
+     * the renewal moment (the threshold), or a staged successor's
+     * activate_at; 0 when it never does, and plan says why.
+     */
+    evc_time renew_at;
+    const char *plan; /* "renew", "activate", "external", "signer", "ca", "deleted" */
 };
 
 /* One step of the plan, and what came of it. */
@@ -64,6 +72,17 @@ struct evc_renew_result {
     size_t nactions;
     /* The earliest activate_at of a staged successor still waiting; 0 if none. */
     evc_time next_activation;
+    /*
+     * The run's clock, from the stores as read at the start: the earliest
+     * moment after now at which a rule fires (0: none), how late a pass
+     * may start for it (room for jitter), the earliest end of a
+     * certificate evercert replaces (a retry must come before it), and
+     * how many rules were due at now.
+     */
+    evc_time next_due;
+    evc_time next_due_latest;
+    evc_time deadline;
+    size_t overdue;
 };
 
 /*

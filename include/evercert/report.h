@@ -27,6 +27,7 @@ struct evc_finding {
     evc_time not_before;
     evc_time not_after;
     int64_t seconds_left;
+    evc_time renew_at;  /* when a monitor replaces it (its threshold); 0 never (external) */
     const char *status; /* "ok", "prenotify", "threshold", "expired", "not_yet_valid" */
     int severity;       /* 0 ok, 1 prenotify, 2 threshold, 3 expired, 4 not_yet_valid */
     const char *kind;

@@ -33,11 +33,21 @@ EVC_EXPORT EVC_MUST_USE int evc_state_next_get(struct evc_state *st, evc_time *n
 EVC_EXPORT EVC_MUST_USE int evc_state_next_set(struct evc_state *st, evc_time next,
                                                const char *schedule, struct evc_err *err);
 
+/*
+ * The monitor's next wake-up besides the schedule (a renewal moment, an
+ * activation, a retry) and why, so `history` can show it; 0 and "" if none.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_state_wake_set(struct evc_state *st, evc_time wake, const char *why,
+                                               struct evc_err *err);
+EVC_EXPORT EVC_MUST_USE int evc_state_wake_get(struct evc_state *st, evc_time *wake, char *why,
+                                               size_t len, struct evc_err *err);
+
 /* One run and its actions, in one transaction. */
 struct evc_run_record {
     evc_time started;
     evc_time finished;
-    const char *trigger; /* "schedule", "activation", "once", "trigger" */
+    const char *trigger; /* "schedule", "due", "retry", "start", "once", "trigger",
+                            "renew", "activate" */
     int status;          /* the exit status the run would have */
     const char *message; /* the error, or NULL */
 };

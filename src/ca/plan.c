@@ -25,24 +25,15 @@ evc_reason_name(enum evc_reason r)
     return (unsigned)r < sizeof(reason_names) / sizeof(reason_names[0]) ? reason_names[r] : "?";
 }
 
-/*
- * Due for replacement: expired, or inside the threshold. A threshold
- * longer than half the lifetime counts as half, or a certificate that
- * lives 30 days under a 60-day threshold would be replaced on every run.
- */
+/* Due for replacement: expired, or inside the (capped) threshold. */
 static enum evc_reason
 due(evc_time nb, evc_time na, const struct evc_facts *f)
 {
-    int64_t life = na - nb, thr;
-
     if (f->now >= na) {
         return EVC_REASON_EXPIRED;
     }
-    thr = evc_span_seconds(&f->policy->thresholds.threshold, life > 0 ? life : 0);
-    if (thr > life / 2) {
-        thr = life / 2;
-    }
-    return f->now >= na - thr ? EVC_REASON_THRESHOLD : EVC_REASON_NONE;
+    return f->now >= evc_renew_moment(nb, na, &f->policy->thresholds) ? EVC_REASON_THRESHOLD
+                                                                      : EVC_REASON_NONE;
 }
 
 struct out {
@@ -190,4 +181,85 @@ evc_plan_make(const struct evc_facts *f, struct evc_action *v, size_t max)
         }
     }
     return o.full ? EVC_ERR_LIMIT : (long)o.n;
+}
+
+/* Room for jitter after a renewal moment: a twentieth of the time left, at most 10 minutes. */
+#define JITTER_SHARE 20
+#define JITTER_MAX 600
+
+static void
+moment(struct evc_plan_clock *c, evc_time now, evc_time at, int64_t slack)
+{
+    if (at <= now) {
+        c->overdue++;
+        return;
+    }
+    if (c->next == 0 || at < c->next) {
+        c->next = at;
+    }
+    /* No rule may wait past its own moment plus its slack. */
+    if (c->latest == 0 || at + slack < c->latest) {
+        c->latest = at + slack;
+    }
+}
+
+static void
+ends(struct evc_plan_clock *c, evc_time na)
+{
+    if (c->deadline == 0 || na < c->deadline) {
+        c->deadline = na;
+    }
+}
+
+static int64_t
+renew_slack(evc_time at, evc_time na)
+{
+    int64_t s = (na - at) / JITTER_SHARE;
+
+    return s > JITTER_MAX ? JITTER_MAX : s > 0 ? s : 0;
+}
+
+void
+evc_plan_clock(const struct evc_facts *f, struct evc_plan_clock *out)
+{
+    const struct evc_policy *p = f->policy;
+
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < f->ndeleted; i++) {
+        moment(out, f->now, f->deleted[i].deleted_at + p->deleted_retention, 0);
+    }
+    for (size_t i = 0; i < f->nroots; i++) {
+        const struct evc_fact_root *r = &f->roots[i];
+        evc_time at;
+
+        if (!r->empty) {
+            at = evc_renew_moment(r->not_before, r->not_after, &p->thresholds);
+            moment(out, f->now, at, renew_slack(at, r->not_after));
+            ends(out, r->not_after);
+        }
+    }
+    for (size_t i = 0; i < f->npersonals; i++) {
+        const struct evc_fact_personal *c = &f->personals[i];
+        int chained = c->kind == EVC_KIND_CHAINED && c->root >= 0;
+        int staged_ok = c->staged && (!chained || c->staged_by_root);
+        evc_time at;
+
+        if (c->kind == EVC_KIND_EXTERNAL || c->kind == EVC_KIND_ROOT) {
+            continue;
+        }
+        ends(out, c->not_after);
+        if (staged_ok && c->staged_is_live) {
+            out->overdue++; /* the activation's clean-up is left */
+        } else if (staged_ok) {
+            moment(out, f->now, c->activate_at, 0);
+        } else {
+            at = evc_renew_moment(c->not_before, c->not_after, &p->thresholds);
+            moment(out, f->now, at, renew_slack(at, c->not_after));
+        }
+    }
+    for (size_t i = 0; p->delete_old && i < f->nsigners; i++) {
+        if (!f->signers[i].newest) {
+            moment(out, f->now, f->signers[i].retire_at, 0);
+        }
+    }
 }

@@ -115,6 +115,23 @@ struct evc_action {
  */
 long evc_plan_make(const struct evc_facts *f, struct evc_action *out, size_t max);
 
+/*
+ * The planner's clock: when the plan next changes by time alone, so the
+ * monitor sleeps exactly until then. Every rule of evc_plan_make that
+ * waits for a moment (a threshold, an activate_at, a retirement, the end
+ * of a retention) counts; external certificates do not.
+ */
+struct evc_plan_clock {
+    evc_time next;     /* the earliest such moment after now; 0: none */
+    evc_time latest;   /* a pass may start as late as this without any rule waiting past
+                          its moment plus its slack (renewals allow a share of their
+                          time left: room for jitter) */
+    evc_time deadline; /* the earliest end of a certificate evercert replaces; 0: none */
+    size_t overdue;    /* rules whose moment is now or past */
+};
+
+void evc_plan_clock(const struct evc_facts *f, struct evc_plan_clock *out);
+
 const char *evc_action_name(enum evc_action_type t);
 const char *evc_reason_name(enum evc_reason r);
 

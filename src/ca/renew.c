@@ -783,18 +783,47 @@ report_cert(struct run *run, const struct evc_store_conf *s, X509 *x, enum evc_k
     return 0;
 }
 
+/* What the plan holds for the certificate just reported: see evc_renew_cert. */
+static void
+last_cert(struct run *run, const char *plan, evc_time at)
+{
+    struct evc_renew_cert *c = &run->res->certs[run->res->ncerts - 1];
+
+    c->plan = plan;
+    c->renew_at = at;
+}
+
 static int
 report_all(struct run *run)
 {
     int r = 0;
 
     for (size_t i = 0; r == 0 && i < run->nroots; i++) {
-        if (!run->roots[i].empty) {
-            r = report_cert(run, run->roots[i].conf, run->roots[i].cert, EVC_KIND_ROOT);
+        const struct evc_fact_root *f = &run->froots[i];
+
+        if (!f->empty &&
+            (r = report_cert(run, run->roots[i].conf, run->roots[i].cert, EVC_KIND_ROOT)) == 0) {
+            last_cert(run, "renew",
+                      evc_renew_moment(f->not_before, f->not_after, &run->policy->thresholds));
         }
     }
     for (size_t i = 0; r == 0 && i < run->npers; i++) {
-        r = report_cert(run, run->pers[i].conf, leaf(&run->pers[i]), run->fpers[i].kind);
+        const struct evc_fact_personal *f = &run->fpers[i];
+
+        if ((r = report_cert(run, run->pers[i].conf, leaf(&run->pers[i]), f->kind)) != 0) {
+            break;
+        }
+        if (f->kind == EVC_KIND_EXTERNAL) {
+            last_cert(run, "external", 0);
+        } else if (f->kind == EVC_KIND_ROOT) {
+            last_cert(run, "ca", 0);
+        } else if (f->staged && !f->staged_is_live &&
+                   (f->kind != EVC_KIND_CHAINED || f->staged_by_root)) {
+            last_cert(run, "activate", f->activate_at);
+        } else {
+            last_cert(run, "renew",
+                      evc_renew_moment(f->not_before, f->not_after, &run->policy->thresholds));
+        }
     }
     for (size_t i = 0; r == 0 && i < run->ntrusts; i++) {
         for (size_t k = 0; r == 0 && k < run->trusts[i].t->n; k++) {
@@ -804,6 +833,9 @@ report_all(struct run *run)
                             self_issued(x)
                                 ? (X509_check_ca(x) ? EVC_KIND_ROOT : EVC_KIND_SELF_SIGNED)
                                 : EVC_KIND_EXTERNAL);
+            if (r == 0) {
+                last_cert(run, "signer", 0);
+            }
         }
     }
     return r;
@@ -1437,7 +1469,7 @@ evc_renew_run(const struct evc_renew_opts *o, struct evc_renew_result *res, stru
     run->policy = &o->config->policy;
     run->res = res;
     /* One run per configuration at a time; a dry run only reads. */
-    if (!o->dry_run) {
+    if (!o->dry_run && !o->plan_only) {
         if ((r = evc_lock_take(o->config->file, &lockfd, err)) != 0) {
             goto out;
         }
@@ -1470,6 +1502,25 @@ evc_renew_run(const struct evc_renew_opts *o, struct evc_renew_result *res, stru
     }
     if ((n = evc_plan_make(&f, plan, max)) < 0) {
         r = evc_err_set(err, (int)n, "the plan is too long");
+        goto out;
+    }
+    {
+        struct evc_plan_clock ck;
+
+        evc_plan_clock(&f, &ck);
+        res->next_due = ck.next;
+        res->next_due_latest = ck.latest;
+        res->deadline = ck.deadline;
+        res->overdue = ck.overdue;
+    }
+    if (o->plan_only) {
+        for (long i = 0; i < n; i++) {
+            if (new_action(run, &plan[i], action_store(run, &plan[i])) == NULL) {
+                r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+                goto out;
+            }
+        }
+        r = 0;
         goto out;
     }
     for (long i = 0; i < n; i++) {

@@ -85,7 +85,7 @@ evc_cmd_monitor(int argc, char **argv)
  */
 struct history {
     int json, failed;
-    json_t *runs, *actions, *decisions;
+    json_t *runs, *actions, *decisions, *next;
     struct evc_buf vis[6];
 };
 
@@ -175,6 +175,32 @@ on_action(void *arg, int64_t run, evc_time at, const char *action, const char *s
     return 0;
 }
 
+/* What the monitor does next: the scheduled report pass, and its own clock's next wake-up. */
+static int
+next_lines(struct history *h, struct evc_state *st, struct evc_err *err)
+{
+    char sched[128], why[64], a[EVC_TIME_TEXT_MAX], b[EVC_TIME_TEXT_MAX];
+    evc_time start, wake;
+    int r;
+
+    if ((r = evc_state_next_get(st, &start, sched, sizeof(sched), err)) != 0 ||
+        (r = evc_state_wake_get(st, &wake, why, sizeof(why), err)) != 0) {
+        return r;
+    }
+    evc_time_format(start, a);
+    evc_time_format(wake, b);
+    if (h->json) {
+        h->next = json_pack("{s:o, s:o, s:o}", "report_pass",
+                            start != 0 ? json_string(a) : json_null(), "wake",
+                            wake != 0 ? json_string(b) : json_null(), "why", evc_text_jstring(why));
+        return h->next != NULL ? 0 : (h->failed = 1, EVC_ERR_NOMEM);
+    }
+    printf("next report pass  %s\n", start != 0 ? a : "none scheduled");
+    printf("next wake-up      %s%s%s%s\n", wake != 0 ? b : "nothing due", wake != 0 ? "  (" : "",
+           shown(h, 0, wake != 0 ? why : ""), wake != 0 ? ")" : "");
+    return 0;
+}
+
 int
 evc_cmd_history(int argc, char **argv)
 {
@@ -236,7 +262,8 @@ evc_cmd_history(int argc, char **argv)
     if (conf == NULL || conf->nstores > 0) {
         evc_monitor_state_path(config != NULL ? config : "/etc/evercert/evercert.ini",
                                conf != NULL ? conf->monitor.state : NULL, path, sizeof(path));
-        if (evc_state_open(path, 0, &st, &err) != 0 || evc_state_history(st, &cb, &err) != 0) {
+        if (evc_state_open(path, 0, &st, &err) != 0 || evc_state_history(st, &cb, &err) != 0 ||
+            next_lines(&h, st, &err) != 0) {
             evc_cli_error("history", "%s",
                           h.failed ? "cannot build the listing" : evc_err_message(&err));
             goto out;
@@ -255,8 +282,8 @@ evc_cmd_history(int argc, char **argv)
         }
     }
     if (h.json) {
-        json_t *root = json_pack("{s:O, s:O, s:O}", "runs", h.runs, "replacements", h.actions,
-                                 "agent", h.decisions);
+        json_t *root = json_pack("{s:O, s:O, s:O, s:O?}", "runs", h.runs, "replacements", h.actions,
+                                 "agent", h.decisions, "next", h.next);
         int bad =
             root == NULL || json_dumpf(root, stdout, JSON_INDENT(2)) != 0 || putchar('\n') == EOF;
 
@@ -277,6 +304,7 @@ out:
     json_decref(h.runs);
     json_decref(h.actions);
     json_decref(h.decisions);
+    json_decref(h.next);
     evc_state_close(st);
     evc_config_free(conf);
     return ret;

@@ -12,11 +12,46 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "evercert/limits.h"
+#include "evercert/monitor.h"
 #include "evercert/renew.h"
 #include "evercert/renew_report.h"
+#include "evercert/state.h"
 #include "base/atomic.h"
 #include "base/text.h"
 #include "cli.h"
+
+/*
+ * What a hand-run renew or activate did goes into the monitor's history
+ * beside its passes, so `history` tells the whole story. The monitor may
+ * be running: the state is opened shared. Without a monitor's state there
+ * is no history to complete, and none is started.
+ */
+static void
+record(const char *cmd, const char *config, const struct evc_config *conf,
+       const struct evc_renew_opts *o, const struct evc_renew_result *res, const char *error,
+       int status)
+{
+    struct evc_run_record rec;
+    struct evc_state *st = NULL;
+    struct evc_err err = {0};
+    char path[EVC_PATH_MAX];
+
+    evc_monitor_state_path(config, conf->monitor.state, path, sizeof(path));
+    if (access(path, F_OK) != 0) {
+        return;
+    }
+    memset(&rec, 0, sizeof(rec));
+    rec.started = o->now;
+    rec.finished = o->now;
+    rec.trigger = cmd;
+    rec.status = status;
+    rec.message = error;
+    if (evc_state_open(path, 0, &st, &err) != 0 || evc_state_record_run(st, &rec, res, &err) != 0) {
+        evc_cli_error(cmd, "history not written: %s", evc_err_message(&err));
+    }
+    evc_state_close(st);
+}
 
 static int
 run(const char *cmd, int argc, char **argv, int activate_only)
@@ -99,6 +134,12 @@ run(const char *cmd, int argc, char **argv, int activate_only)
             res.actions[i].hook_status == -1 || res.actions[i].verified < 0) {
             ret = 1;
         }
+    }
+    if (!o.dry_run) {
+        record(cmd, config, conf, &o, &res, r != 0 ? evc_err_message(&err) : NULL,
+               r != 0     ? 3
+               : ret == 1 ? 2
+                          : 0);
     }
     evc_renew_result_clear(&res);
     evc_config_free(conf);

@@ -279,7 +279,7 @@ write_monitor_config(struct demo_run *run, struct evc_config **cfg, struct evc_e
 static int
 monitor_pass(struct demo_run *run, const struct evc_config *cfg, struct evc_err *err)
 {
-    struct evc_renew_opts o = {cfg, evc_time_now(), 0, 0};
+    struct evc_renew_opts o = {cfg, evc_time_now(), 0, 0, 0};
     struct evc_renew_result res;
     int r;
 

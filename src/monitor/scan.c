@@ -176,6 +176,7 @@ on_cert_pass2(void *arg, const uint8_t *der, size_t len, const struct evc_cert_l
     struct evc_err e = {0};
     struct evc_finding f;
     enum evc_status st;
+    enum evc_kind kind;
     char sha[2 * sizeof(c.sha256) + 1], where[96];
     int r;
 
@@ -197,7 +198,12 @@ on_cert_pass2(void *arg, const uint8_t *der, size_t len, const struct evc_cert_l
     f.seconds_left = c.not_after - s->o->now;
     f.status = evc_status_name(st);
     f.severity = (int)st;
-    f.kind = evc_kind_name(evc_kind_of(&c, evc_idset_has(&s->subjects, c.issuer_id)));
+    kind = evc_kind_of(&c, evc_idset_has(&s->subjects, c.issuer_id));
+    f.kind = evc_kind_name(kind);
+    /* The moment renew acts on, so a "threshold" row is never one nothing happens to. */
+    f.renew_at = kind == EVC_KIND_EXTERNAL
+                     ? 0
+                     : evc_renew_moment(c.not_before, c.not_after, &s->o->thresholds);
     f.is_ca = c.is_ca;
     f.sans = (const char *const *)c.sans;
     f.nsans = c.nsans;

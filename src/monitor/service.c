@@ -24,6 +24,8 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include <openssl/rand.h>
+
 #include "evercert/buf.h"
 #include "evercert/config.h"
 #include "evercert/limits.h"
@@ -46,11 +48,25 @@ struct monitor {
     struct evc_state *st;
     char state_path[EVC_PATH_MAX];
     char sock_path[EVC_PATH_MAX];
-    evc_time next_start;      /* 0 when disabled */
-    evc_time next_activation; /* 0 when none waits */
+    evc_time next_start; /* the scheduled full report; 0 when disabled */
+    /*
+     * The monitor's own clock: the next renewal moment, activate_at,
+     * retirement or purge the stores call for (with jitter), and a retry
+     * while work stays due after a pass (backoff, doubling).
+     */
+    evc_time due;
+    evc_time deadline; /* the earliest end of a certificate evercert replaces */
+    evc_time retry_at;
+    const char *retry_why; /* "retry", or "start"/"reload" when work was found due */
+    int64_t backoff;
+    size_t overdue;
     evc_time last_run;
     struct evc_log log;
 };
+
+/* Retries after a pass that left work due: 5 s, doubling, at most an hour. */
+#define BACKOFF_MIN 5
+#define BACKOFF_MAX 3600
 
 static evc_time
 vnow(const struct monitor *m)
@@ -145,26 +161,123 @@ write_stream_file(const char *path, char *data, size_t len, struct evc_err *err)
     return evc_atomic_write(path, data, len, 0644, err);
 }
 
+/* The earlier of the renewal clock and a retry; why is "due" or "retry". */
+static evc_time
+next_wake(const struct monitor *m, const char **why)
+{
+    evc_time w = m->due;
+    const char *y = "due";
+
+    if (m->retry_at != 0 && (w == 0 || m->retry_at < w)) {
+        w = m->retry_at;
+        y = m->retry_why;
+    }
+    if (why != NULL) {
+        *why = y;
+    }
+    return w;
+}
+
+/* A uniform draw in [0, span]: fleets that share a moment do not renew in one second. */
+static int64_t
+jitter(int64_t span)
+{
+    uint64_t r = 0;
+
+    if (span <= 0 || RAND_bytes((unsigned char *)&r, sizeof(r)) != 1) {
+        return 0;
+    }
+    return (int64_t)(r % ((uint64_t)span + 1));
+}
+
 /*
- * The scan's metrics over the stores as they are after the pass, plus the
- * monitor's own; the scan's Nagios status comes back in *scan_status.
+ * Read the stores and ask the planner when it next has work (nothing is
+ * written). After a pass that started at since (ran is NULL), work that
+ * was due at since is a failure to retry with backoff, never a loop, and
+ * what came due while the pass ran runs at once; otherwise (ran names the
+ * occasion, since is now) due work runs at once.
+ */
+static void
+plan_clock(struct monitor *m, const char *ran, evc_time since)
+{
+    struct evc_renew_opts ro;
+    struct evc_renew_result res;
+    struct evc_err err = {0};
+    evc_time now = vnow(m);
+    const char *why;
+    char when[EVC_TIME_TEXT_MAX], whenr[EVC_TIME_TEXT_MAX];
+
+    memset(&ro, 0, sizeof(ro));
+    memset(&res, 0, sizeof(res));
+    ro.config = m->conf;
+    ro.now = since;
+    ro.plan_only = 1;
+    if (evc_renew_run(&ro, &res, &err) != 0) {
+        mlog(m, LOG_ERR, "cannot plan: %s", evc_err_message(&err));
+        res.overdue = 1; /* unknown: look again, with backoff */
+    }
+    m->due = res.next_due != 0 ? res.next_due + jitter(res.next_due_latest - res.next_due) : 0;
+    m->deadline = res.deadline;
+    m->overdue = res.overdue;
+    evc_renew_result_clear(&res);
+    if (m->overdue == 0) {
+        m->retry_at = 0;
+        m->backoff = BACKOFF_MIN;
+    } else if (ran != NULL) {
+        m->retry_at = now;
+        m->retry_why = ran;
+    } else {
+        /* Backoff, but a retry never waits past a quarter of the time a certificate has left. */
+        int64_t d = m->backoff;
+
+        if (m->deadline > now && (m->deadline - now) / 4 < d) {
+            d = (m->deadline - now) / 4 > 1 ? (m->deadline - now) / 4 : 1;
+        }
+        m->retry_at = now + d;
+        m->retry_why = "retry";
+        m->backoff = m->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : m->backoff * 2;
+    }
+    {
+        evc_time w = next_wake(m, &why);
+
+        evc_time_format(w, when);
+        evc_time_format(m->next_start, whenr);
+        if (evc_state_wake_set(m->st, w, w != 0 ? why : "", &err) != 0) {
+            mlog(m, LOG_ERR, "%s", evc_err_message(&err));
+        }
+        mlog(m, LOG_INFO, "next: %s %s; report pass %s%s", w != 0 ? why : "nothing due",
+             w != 0 ? when : "", m->next_start != 0 ? whenr : "never (disabled)",
+             m->overdue > 0 ? "; work left due" : "");
+    }
+}
+
+/* The metrics file, built in two steps around the history's record. */
+struct metrics {
+    FILE *f;
+    char *buf;
+    size_t len;
+    int status; /* the scan's Nagios status; 3 when it could not be made */
+};
+
+/*
+ * The scan over the stores as they are after the pass (its Nagios status
+ * in mx->status), into memory; metrics_write adds the monitor's own
+ * figures and writes the file, or frees it all.
  */
 static int
-write_metrics(struct monitor *m, evc_time now, int *scan_status, struct evc_err *err)
+metrics_scan(struct monitor *m, evc_time now, struct metrics *mx, struct evc_err *err)
 {
     const struct evc_config *c = m->conf;
     const char **paths = calloc(c->nstores * 2 + 1, sizeof(*paths));
     struct evc_scan_opts so;
     struct evc_report *rep = NULL;
     struct evc_summary sum;
-    char *buf = NULL;
-    size_t len = 0, n = 0;
-    FILE *f = NULL;
-    int64_t renewals = 0, errors = 0;
+    size_t n = 0;
     int r = EVC_ERR_INTERNAL;
 
-    *scan_status = 3;
-    if (paths == NULL || (f = open_memstream(&buf, &len)) == NULL) {
+    memset(mx, 0, sizeof(*mx));
+    mx->status = 3;
+    if (paths == NULL || (mx->f = open_memstream(&mx->buf, &mx->len)) == NULL) {
         r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
         goto out;
     }
@@ -180,40 +293,63 @@ write_metrics(struct monitor *m, evc_time now, int *scan_status, struct evc_err 
     so.thresholds = c->policy.thresholds;
     so.jobs = 1;
     memset(&sum, 0, sizeof(sum));
-    if ((r = evc_report_new(EVC_REPORT_PROMETHEUS, f, 0, &rep)) != 0 ||
-        (r = evc_scan(paths, n, &so, rep, &sum, err)) != 0 ||
-        (r = evc_state_totals(m->st, &renewals, &errors, err)) != 0) {
+    if ((r = evc_report_new(EVC_REPORT_PROMETHEUS, mx->f, 0, &rep)) != 0 ||
+        (r = evc_scan(paths, n, &so, rep, &sum, err)) != 0) {
         goto out;
     }
-    *scan_status = evc_scan_exit_status(&sum);
+    mx->status = evc_scan_exit_status(&sum);
+out:
+    evc_report_free(rep);
+    free(paths);
+    return r;
+}
+
+static int
+metrics_write(struct monitor *m, struct metrics *mx, struct evc_err *err)
+{
+    int64_t renewals = 0, errors = 0;
+    int r;
+
+    if (mx->f == NULL) {
+        r = EVC_ERR_NOMEM; /* told by metrics_scan */
+        goto out;
+    }
+    if ((r = evc_state_totals(m->st, &renewals, &errors, err)) != 0) {
+        goto out;
+    }
     fprintf(
-        f,
+        mx->f,
         "# HELP evercert_monitor_last_run_timestamp_seconds When the last pass ended.\n"
         "# TYPE evercert_monitor_last_run_timestamp_seconds gauge\n"
         "evercert_monitor_last_run_timestamp_seconds %lld\n"
         "# HELP evercert_monitor_next_run_timestamp_seconds The next scheduled pass (0: none).\n"
         "# TYPE evercert_monitor_next_run_timestamp_seconds gauge\n"
         "evercert_monitor_next_run_timestamp_seconds %lld\n"
+        "# HELP evercert_monitor_next_due_timestamp_seconds The next renewal, activation, "
+        "retirement or retry (0: none).\n"
+        "# TYPE evercert_monitor_next_due_timestamp_seconds gauge\n"
+        "evercert_monitor_next_due_timestamp_seconds %lld\n"
         "# HELP evercert_renewals_total Certificates and roots renewed, ever.\n"
         "# TYPE evercert_renewals_total counter\n"
         "evercert_renewals_total %lld\n"
         "# HELP evercert_monitor_run_errors_total Passes that ended in an error, ever.\n"
         "# TYPE evercert_monitor_run_errors_total counter\n"
         "evercert_monitor_run_errors_total %lld\n",
-        (long long)now, (long long)m->next_start, (long long)renewals, (long long)errors);
-    if (fflush(f) != 0) {
+        (long long)m->last_run, (long long)m->next_start, (long long)next_wake(m, NULL),
+        (long long)renewals, (long long)errors);
+    if (fflush(mx->f) != 0) {
         r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
         goto out;
     }
-    r = c->monitor.metrics_file != NULL ? write_stream_file(c->monitor.metrics_file, buf, len, err)
-                                        : 0;
+    r = m->conf->monitor.metrics_file != NULL
+            ? write_stream_file(m->conf->monitor.metrics_file, mx->buf, mx->len, err)
+            : 0;
 out:
-    evc_report_free(rep);
-    if (f != NULL) {
-        fclose(f);
+    if (mx->f != NULL) {
+        fclose(mx->f);
     }
-    free(buf);
-    free(paths);
+    free(mx->buf);
+    memset(mx, 0, sizeof(*mx));
     return r;
 }
 
@@ -342,15 +478,16 @@ log_result(const struct monitor *m, const struct evc_renew_result *res)
     }
 }
 
-/* One pass: renew (or only activate), then tell. Returns the pass's Nagios status. */
+/* One pass: renew what is due, then tell. Returns the pass's Nagios status. */
 static int
-pass(struct monitor *m, const char *trigger, int activate_only, char *summary, size_t len)
+pass(struct monitor *m, const char *trigger, char *summary, size_t len)
 {
     struct evc_renew_opts ro;
     struct evc_renew_result res;
     struct evc_run_record rec;
     struct evc_err err = {0}, serr = {0};
     evc_time started = vnow(m);
+    struct metrics mx;
     int r, status, scan_status = 3;
     size_t done = 0;
 
@@ -358,10 +495,8 @@ pass(struct monitor *m, const char *trigger, int activate_only, char *summary, s
     memset(&res, 0, sizeof(res));
     ro.config = m->conf;
     ro.now = started;
-    ro.activate_only = activate_only;
     mlog(m, LOG_INFO, "pass started (%s)", trigger);
     r = evc_renew_run(&ro, &res, &err);
-    m->next_activation = res.next_activation;
     if (r != 0) {
         mlog(m, LOG_ERR, "pass failed: %s", evc_err_message(&err));
     }
@@ -391,7 +526,8 @@ pass(struct monitor *m, const char *trigger, int activate_only, char *summary, s
     }
     send_mail(m, &res, r != 0 ? evc_err_message(&err) : NULL, started);
     m->last_run = vnow(m);
-    if (!activate_only && m->conf->monitor.enabled) {
+    /* Only the scheduled pass moves the schedule; a trigger or a renewal leaves it. */
+    if (strcmp(trigger, "schedule") == 0 && m->conf->monitor.enabled) {
         m->next_start = evc_schedule_next(&m->conf->monitor.schedule, m->last_run, 0);
         {
             char sched[128];
@@ -402,21 +538,27 @@ pass(struct monitor *m, const char *trigger, int activate_only, char *summary, s
             }
         }
     }
+    plan_clock(m, NULL, started);
     status = r != 0 ? 3 : 0;
+    if (metrics_scan(m, m->last_run, &mx, &serr) != 0) {
+        mlog(m, LOG_ERR, "metrics not written: %s", evc_err_message(&serr));
+    }
+    scan_status = mx.status;
+    if (status == 0) {
+        status = failures(&res) > 0 ? 2 : scan_status;
+    }
+    /* The history keeps the status the pass logs and returns. */
     memset(&rec, 0, sizeof(rec));
     rec.started = started;
     rec.finished = m->last_run;
     rec.trigger = trigger;
     rec.message = r != 0 ? evc_err_message(&err) : NULL;
-    rec.status = status != 0 ? status : (failures(&res) > 0 ? 2 : 0);
+    rec.status = status;
     if (evc_state_record_run(m->st, &rec, &res, &serr) != 0) {
         mlog(m, LOG_ERR, "history not written: %s", evc_err_message(&serr));
     }
-    if (write_metrics(m, m->last_run, &scan_status, &serr) != 0) {
+    if (metrics_write(m, &mx, &serr) != 0) {
         mlog(m, LOG_ERR, "metrics not written: %s", evc_err_message(&serr));
-    }
-    if (status == 0) {
-        status = failures(&res) > 0 ? 2 : scan_status;
     }
     snprintf(summary, len, "status=%d actions=%zu failures=%d%s%s", status, done, failures(&res),
              r != 0 ? " error=" : "", r != 0 ? evc_err_message(&err) : "");
@@ -468,6 +610,7 @@ reload(struct monitor *m)
         mlog(m, LOG_ERR, "%s", evc_err_message(&err));
     }
     mlog(m, LOG_INFO, "configuration reloaded");
+    plan_clock(m, "reload", vnow(m));
     notify("READY=1");
 }
 
@@ -512,7 +655,7 @@ serve_trigger(struct monitor *m, int lfd)
     setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     n = read(c, req, sizeof(req) - 1);
     if (n > 0 && strncmp(req, "run", 3) == 0) {
-        int st = pass(m, "trigger", 0, summary, sizeof(summary));
+        int st = pass(m, "trigger", summary, sizeof(summary));
 
         snprintf(reply, sizeof(reply), "%d %s\n", st, summary);
     } else {
@@ -535,6 +678,7 @@ evc_monitor_run(const struct evc_monitor_opts *o, int *status, struct evc_err *e
     *status = 0;
     memset(&m, 0, sizeof(m));
     m.o = o;
+    m.backoff = BACKOFF_MIN;
     snprintf(m.config_path, sizeof(m.config_path), "%s", o->config_path);
     if ((r = load(&m, &m.conf, err)) != 0) {
         return r;
@@ -550,7 +694,7 @@ evc_monitor_run(const struct evc_monitor_opts *o, int *status, struct evc_err *e
         goto out;
     }
     if (o->once) {
-        *status = pass(&m, "once", 0, summary, sizeof(summary));
+        *status = pass(&m, "once", summary, sizeof(summary));
         r = 0;
         goto out;
     }
@@ -573,44 +717,33 @@ evc_monitor_run(const struct evc_monitor_opts *o, int *status, struct evc_err *e
         lfd = -1;
         goto out;
     }
-    /* What is staged already: its activation times, without writing anything. */
-    {
-        struct evc_renew_opts ro = {m.conf, vnow(&m), 1, 1};
-        struct evc_renew_result res;
-        struct evc_err e = {0};
-
-        memset(&res, 0, sizeof(res));
-        if (evc_renew_run(&ro, &res, &e) == 0) {
-            m.next_activation = res.next_activation;
-        }
-        evc_renew_result_clear(&res);
-    }
     {
         char when[EVC_TIME_TEXT_MAX];
 
         evc_time_format(m.next_start, when);
-        mlog(&m, LOG_INFO, "started; next pass %s; state %s",
+        mlog(&m, LOG_INFO, "started; next report pass %s; state %s",
              m.next_start != 0 ? when : "never (disabled)", m.state_path);
     }
+    /* Work due or overdue at the start (the monitor was down) runs at once. */
+    plan_clock(&m, "start", vnow(&m));
     notify("READY=1");
     while (!stop) {
-        evc_time now = vnow(&m), wake = 0;
+        evc_time now = vnow(&m), wake = next_wake(&m, NULL);
         struct pollfd pfd[2] = {{sfd, POLLIN, 0}, {lfd, POLLIN, 0}};
+        const char *why;
         int64_t ms;
 
         if (m.next_start != 0 && m.next_start <= now) {
-            pass(&m, "schedule", 0, summary, sizeof(summary));
+            pass(&m, "schedule", summary, sizeof(summary));
             continue;
         }
-        if (m.next_activation != 0 && m.next_activation <= now) {
-            pass(&m, "activation", 1, summary, sizeof(summary));
+        if (wake != 0 && wake <= now) {
+            (void)next_wake(&m, &why);
+            pass(&m, why, summary, sizeof(summary));
             continue;
         }
-        if (m.next_start != 0) {
+        if (m.next_start != 0 && (wake == 0 || m.next_start < wake)) {
             wake = m.next_start;
-        }
-        if (m.next_activation != 0 && (wake == 0 || m.next_activation < wake)) {
-            wake = m.next_activation;
         }
         /* Look at the clock at least once a minute: it may jump. */
         ms = wake == 0 ? 60000 : (wake - now) * 1000;

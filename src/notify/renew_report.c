@@ -37,6 +37,29 @@ vis(struct evc_buf *b, const char *s, int *bad)
     return evc_buf_str(b);
 }
 
+/*
+ * When the certificate is replaced, in a few words: "renew at T" (its
+ * threshold), "activate at T" (a staged successor), or why never.
+ */
+static void
+plan_text(const struct evc_renew_cert *c, char *out, size_t len)
+{
+    char at[EVC_TIME_TEXT_MAX];
+
+    evc_time_format(c->renew_at, at);
+    if (c->plan == NULL) {
+        snprintf(out, len, "-");
+    } else if (c->renew_at != 0) {
+        snprintf(out, len, "%s at %s", c->plan, at);
+    } else if (strcmp(c->plan, "external") == 0) {
+        snprintf(out, len, "never: external");
+    } else if (strcmp(c->plan, "signer") == 0) {
+        snprintf(out, len, "with its signer");
+    } else {
+        snprintf(out, len, "never: %s", c->plan);
+    }
+}
+
 int
 evc_renew_report_text(const struct evc_renew_result *r, int dry_run, evc_time now, FILE *out)
 {
@@ -48,16 +71,18 @@ evc_renew_report_text(const struct evc_renew_result *r, int dry_run, evc_time no
     evc_buf_init(&b2, EVC_TEXT_SHOW_MAX + 1);
     evc_time_format(now, when);
     fprintf(out, "%s at %s\n\n", dry_run ? "plan (dry run, nothing written)" : "renew", when);
-    fprintf(out, "%-12s %-9s %-10s %-12s %-20s %-16s %s\n", "STORE", "ROLE", "STATUS", "KIND",
-            "NOT AFTER", "SHA256", "SUBJECT");
+    fprintf(out, "%-12s %-9s %-10s %-12s %-20s %-29s %-16s %s\n", "STORE", "ROLE", "STATUS", "KIND",
+            "NOT AFTER", "REPLACED", "SHA256", "SUBJECT");
     for (size_t i = 0; i < r->ncerts; i++) {
         const struct evc_renew_cert *c = &r->certs[i];
+        char plan[48];
 
         evc_time_format(c->not_after, when);
         hex_short(c->sha256, hex);
-        fprintf(out, "%-12s %-9s %-10s %-12s %-20s %-16s ", vis(&b1, c->store, &bad),
+        plan_text(c, plan, sizeof(plan));
+        fprintf(out, "%-12s %-9s %-10s %-12s %-20s %-29s %-16s ", vis(&b1, c->store, &bad),
                 evc_role_name(c->role), evc_status_name(c->status), evc_kind_name(c->kind), when,
-                hex);
+                plan, hex);
         fprintf(out, "%s\n", vis(&b1, c->subject != NULL ? c->subject : "", &bad));
     }
     fprintf(out, "\n%zu action%s\n", r->nactions, r->nactions == 1 ? "" : "s");
@@ -136,7 +161,9 @@ cert_json(const struct evc_renew_cert *c, json_t *certs)
         put(o, "kind", json_string(evc_kind_name(c->kind))) != 0 ||
         put_text(o, "subject", c->subject) != 0 ||
         put(o, "not_after", time_json(c->not_after)) != 0 ||
-        put(o, "sha256", fp_json(1, c->sha256)) != 0) {
+        put(o, "sha256", fp_json(1, c->sha256)) != 0 ||
+        put(o, "plan", c->plan != NULL ? json_string(c->plan) : json_null()) != 0 ||
+        put(o, "renew_at", c->renew_at != 0 ? time_json(c->renew_at) : json_null()) != 0) {
         json_decref(o);
         return -1;
     }

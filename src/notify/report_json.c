@@ -19,6 +19,13 @@ put_time(struct evc_buf *b, const char *key, evc_time t)
     return evc_buf_printf(b, ",\"%s\":\"%s\"", key, txt);
 }
 
+/* When a monitor replaces it; null for a certificate it never does (external). */
+static int
+put_renew_at(struct evc_buf *b, evc_time t)
+{
+    return t != 0 ? put_time(b, "renew_at", t) : evc_buf_puts(b, ",\"renew_at\":null");
+}
+
 static int
 put_str(struct evc_buf *b, const char *key, const char *val)
 {
@@ -45,7 +52,8 @@ json_render(const struct evc_report *rep, const struct evc_finding *f, struct ev
         (r = put_time(b, "not_before", f->not_before)) != 0 ||
         (r = put_time(b, "not_after", f->not_after)) != 0 ||
         (r = evc_buf_printf(b, ",\"seconds_left\":%" PRId64, f->seconds_left)) != 0 ||
-        (r = put_str(b, "status", f->status)) != 0 || (r = put_str(b, "kind", f->kind)) != 0 ||
+        (r = put_renew_at(b, f->renew_at)) != 0 || (r = put_str(b, "status", f->status)) != 0 ||
+        (r = put_str(b, "kind", f->kind)) != 0 ||
         (r = evc_buf_printf(b, ",\"is_ca\":%s,\"sans\":[", f->is_ca ? "true" : "false")) != 0) {
         return r;
     }

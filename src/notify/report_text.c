@@ -13,8 +13,8 @@
 #include "base/text.h"
 #include "notify/report_int.h"
 
-#define NCOLS 6
-static const char *const headers[NCOLS] = {"STATUS", "LEFT", "NOT AFTER",
+#define NCOLS 7
+static const char *const headers[NCOLS] = {"STATUS", "LEFT", "NOT AFTER", "RENEW AT",
                                            "KIND",   "PATH", "SUBJECT"};
 
 struct row {
@@ -22,19 +22,21 @@ struct row {
     char *col[NCOLS];
 };
 
-/* A record: seconds_left, then the six columns, tab-separated. */
+/* A record: seconds_left, then the seven columns, tab-separated. */
 static int
 text_render(const struct evc_report *rep, const struct evc_finding *f, struct evc_buf *b)
 {
-    char left[32], na[EVC_TIME_TEXT_MAX];
+    char left[32], na[EVC_TIME_TEXT_MAX], ra[EVC_TIME_TEXT_MAX];
     int r;
 
     (void)rep;
     evc_span_format(f->seconds_left, left, sizeof(left));
     evc_time_format(f->not_after, na);
     na[10] = ' '; /* "2027-01-01 12:00:00Z" reads better in a table */
-    if ((r = evc_buf_printf(b, "%" PRId64 "\t%s\t%s\t%s\t%s\t", f->seconds_left, f->status, left,
-                            na, f->kind)) != 0 ||
+    evc_time_format(f->renew_at, ra);
+    ra[10] = ' ';
+    if ((r = evc_buf_printf(b, "%" PRId64 "\t%s\t%s\t%s\t%s\t%s\t", f->seconds_left, f->status,
+                            left, na, f->renew_at != 0 ? ra : "never", f->kind)) != 0 ||
         (r = evc_text_vis(b, f->path)) != 0 || (r = evc_buf_printf(b, "[%zu]\t", f->index)) != 0 ||
         (r = evc_text_nvis(b, f->subject, EVC_TEXT_SHOW_MAX)) != 0) {
         return r;
@@ -70,10 +72,10 @@ row_order(const void *a, const void *b)
     if (x->left != y->left) {
         return x->left < y->left ? -1 : 1;
     }
-    if ((c = strcmp(x->col[4], y->col[4])) != 0) {
+    if ((c = strcmp(x->col[5], y->col[5])) != 0) {
         return c;
     }
-    return strcmp(x->col[5], y->col[5]);
+    return strcmp(x->col[6], y->col[6]);
 }
 
 /* Columns are measured in characters, not bytes: subjects may be UTF-8. */

@@ -194,6 +194,31 @@ evc_state_next_set(struct evc_state *st, evc_time next, const char *schedule, st
     return exec(st, "COMMIT", err);
 }
 
+int
+evc_state_wake_set(struct evc_state *st, evc_time wake, const char *why, struct evc_err *err)
+{
+    char v[64 + 256];
+
+    snprintf(v, sizeof(v), "%lld %.255s", (long long)wake, why);
+    return meta_set(st, "next_wake", v, err);
+}
+
+int
+evc_state_wake_get(struct evc_state *st, evc_time *wake, char *why, size_t len, struct evc_err *err)
+{
+    char v[64 + 256], *sp;
+    int r;
+
+    *wake = 0;
+    why[0] = '\0';
+    if ((r = meta_get(st, "next_wake", v, sizeof(v), err)) != 0) {
+        return r;
+    }
+    *wake = strtoll(v, &sp, 10);
+    snprintf(why, len, "%s", *sp == ' ' ? sp + 1 : "");
+    return 0;
+}
+
 static void
 bind_hex(sqlite3_stmt *q, int col, int has, const uint8_t *fp)
 {

@@ -15,12 +15,29 @@ evc_thresholds_default(struct evc_thresholds *t)
     t->prenotify.value = EVC_PRENOTIFY_DEFAULT;
 }
 
+evc_time
+evc_renew_moment(evc_time not_before, evc_time not_after, const struct evc_thresholds *t)
+{
+    int64_t life = not_after - not_before > 0 ? not_after - not_before : 0;
+    int64_t th = evc_span_seconds(&t->threshold, life);
+
+    /*
+     * A threshold longer than half the lifetime counts as half, or a
+     * certificate that lives 30 days under a 60-day threshold would be
+     * replaced as soon as it is made.
+     */
+    if (th > life / 2) {
+        th = life / 2;
+    }
+    return not_after - th;
+}
+
 enum evc_status
 evc_classify(evc_time not_before, evc_time not_after, evc_time now, const struct evc_thresholds *t)
 {
     int64_t life = not_after - not_before;
-    int64_t th = evc_span_seconds(&t->threshold, life);
     int64_t pre = evc_span_seconds(&t->prenotify, life);
+    evc_time at = evc_renew_moment(not_before, not_after, t);
 
     if (now >= not_after) {
         return EVC_STATUS_EXPIRED;
@@ -28,11 +45,11 @@ evc_classify(evc_time not_before, evc_time not_after, evc_time now, const struct
     if (now < not_before) {
         return EVC_STATUS_NOT_YET_VALID;
     }
-    /* Compare in subtraction form: not_after - now is positive here. */
-    if (not_after - now <= th) {
+    if (now >= at) {
         return EVC_STATUS_THRESHOLD;
     }
-    if (not_after - now - th <= pre) {
+    /* Compare in subtraction form: at - now is positive here. */
+    if (at - now <= pre) {
         return EVC_STATUS_PRENOTIFY;
     }
     return EVC_STATUS_OK;

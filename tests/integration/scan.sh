@@ -37,7 +37,7 @@ leaf() { # name days [ca]
     ossl x509 -req -in "$T/$1.csr" -CA "${3:-$S/pem/ca.crt}" -CAkey "${4:-$T/keys/ca.key}" \
         -CAcreateserial -days "$2" -copy_extensions copy -out "$T/$1.crt"
 }
-leaf soon 30     # threshold (60d)
+leaf soon 30     # prenotify: a 60-day threshold counts as half of a 30-day life
 leaf mid 100     # prenotify (60d + 90d)
 leaf far 400     # ok
 ossl req -x509 -newkey rsa:2048 -nodes -keyout "$T/keys/self.key" -subj "/CN=self.example" \
@@ -75,7 +75,11 @@ field() { jq -r --arg p "$1" --arg i "$2" ".certificates[]|select((.path|endswit
 [ "$(kind a/b/self.der)" = self-signed ] && ok || bad "self kind $(kind a/b/self.der)"
 [ "$(kind a/ext.cer)" = external ] && ok || bad "ext kind $(kind a/ext.cer)"
 [ "$(field pem/chain.pem 0 kind)" = chained ] && ok || bad "chained kind"
-[ "$(field pem/chain.pem 0 status)" = threshold ] && ok || bad "soon status"
+[ "$(field pem/chain.pem 0 status)" = prenotify ] && ok || bad "soon status (threshold capped at half the life)"
+# The status says what renew does: threshold from the moment a monitor replaces it.
+soon_at=$(field pem/chain.pem 0 renew_at)
+[ "$(date -u -d "$soon_at" +%s)" -ge $(($(date +%s) + 14 * 86400)) ] && ok || bad "soon renew_at $soon_at"
+[ "$(field a/ext.cer 0 renew_at)" = null ] && ok || bad "an external certificate is never renewed"
 [ "$(field pem/chain.pem 1 status)" = prenotify ] && ok || bad "mid status"
 [ "$(field pem/combined.pem 0 status)" = ok ] && ok || bad "far status"
 [ "$(field nested/web.p12 1 subject)" = "CN=Test Root CA,O=Test" ] && ok || bad "p12 second cert"
@@ -96,7 +100,8 @@ check "output does not depend on --jobs" cmp "$T/j1" "$T/j4"
 # --- exit statuses and --at ----------------------------------------------------------
 status "all ok: 0" 0 "$EVC" scan "$S/pem/ca.crt"
 status "prenotify: 1" 1 "$EVC" scan "$T/mid.crt"
-status "threshold: 1" 1 "$EVC" scan "$T/soon.crt"
+status "threshold: 1" 1 "$EVC" scan --at "$(date -u -d '+16 days' +%Y-%m-%dT%H:%M:%SZ)" "$T/soon.crt"
+grep -q '^threshold ' "$T/out" && ok || bad "threshold from half a 30-day life: $(sed -n 2p "$T/out")"
 status "expired with --at: 2" 2 "$EVC" scan --at 2099-01-01T00:00:00Z "$T/far.crt"
 status "not yet valid with --at: 2" 2 "$EVC" scan --at 2000-01-01T00:00:00Z "$T/far.crt"
 status "a smaller threshold: 0" 0 "$EVC" scan --threshold 7d --prenotify 1d "$T/soon.crt"
@@ -234,13 +239,13 @@ grep -q '^expired .*dupsan.der\[0\]  CN=dupsan.example  (warning: duplicate subj
 
 # --- output formats ------------------------------------------------------------------
 status "text" 1 "$EVC" scan --password-file "$T/pw" "$S/pem"
-head -1 "$T/out" | grep -q '^STATUS  *LEFT  *NOT AFTER  *KIND  *PATH  *SUBJECT$' && ok || bad "text header"
-sed -n 2p "$T/out" | grep -q '^threshold ' && ok || bad "text not sorted by time left"
+head -1 "$T/out" | grep -q '^STATUS  *LEFT  *NOT AFTER  *RENEW AT  *KIND  *PATH  *SUBJECT$' && ok || bad "text header"
+sed -n 2p "$T/out" | grep -q '^prenotify .*chain.pem\[0\]' && ok || bad "text not sorted by time left"
 grep -q '^4 certificates: 0 expired' "$T/out" && ok || bad "text summary: $(tail -1 "$T/out")"
 if grep -q "$(printf '\033')" "$T/out"; then bad "colour when not a terminal"; else ok; fi
 status "prometheus" 1 "$EVC" scan --format prometheus "$S/pem"
 grep -q '^# TYPE evercert_cert_not_after_timestamp_seconds gauge$' "$T/out" && ok || bad "prom TYPE"
-grep -q '^evercert_cert_status{path="[^"]*chain.pem",index="0",.*status="threshold"} 2$' "$T/out" && ok ||
+grep -q '^evercert_cert_status{path="[^"]*chain.pem",index="0",.*status="prenotify"} 1$' "$T/out" && ok ||
     bad "prom status sample"
 grep -q '^evercert_scan_errors 0$' "$T/out" && ok || bad "prom errors gauge"
 

@@ -325,6 +325,100 @@ test_activate_at(void **state)
     assert_int_equal(evc_policy_activate_at(&p, NOW, NOW + 5), NOW + 4);
 }
 
+/*
+ * The monitor's clock agrees with the planner: at the moment it names the
+ * plan has work, a second before it has none; it names the earliest such
+ * moment, leaves room for jitter only after renewals, and counts what is
+ * due now.
+ */
+static void
+test_clock_names_the_planners_next_moment(void **state)
+{
+    struct evc_policy p = policy();
+    struct evc_fact_root r = {0, 0, NOW - 100 * DAY, NOW + 3000 * DAY};
+    struct evc_fact_personal w[2] = {chained(100, 0), chained(200, 0)};
+    struct evc_facts f = {
+        .now = NOW, .policy = &p, .roots = &r, .nroots = 1, .personals = w, .npersonals = 2};
+    struct evc_plan_clock c;
+
+    (void)state;
+    evc_plan_clock(&f, &c);
+    /* 100 days left, a 60-day threshold: due in 40 days; 10 minutes of room after. */
+    assert_int_equal(c.next, NOW + 40 * DAY);
+    assert_int_equal(c.latest, NOW + 40 * DAY + 600);
+    assert_int_equal(c.deadline, NOW + 100 * DAY);
+    assert_int_equal(c.overdue, 0);
+    f.now = c.next - 1;
+    assert_string_equal(plan(&f), "");
+    f.now = c.next;
+    assert_string_equal(plan(&f), "renew:0");
+    /* Due now: counted, and the clock names the next moment after. */
+    evc_plan_clock(&f, &c);
+    assert_int_equal(c.overdue, 1);
+    assert_int_equal(c.next, NOW + 140 * DAY);
+}
+
+static void
+test_clock_staged_retire_purge_external(void **state)
+{
+    struct evc_policy p = policy();
+    struct evc_fact_personal w = chained(30, -1);
+    struct evc_fact_signer s = {0, 0, -1, 0, NOW + 5 * DAY, {0}};
+    struct evc_fact_deleted d = {NOW - 80 * DAY};
+    struct evc_facts f = {.now = NOW,
+                          .policy = &p,
+                          .personals = &w,
+                          .npersonals = 1,
+                          .signers = &s,
+                          .nsigners = 1,
+                          .deleted = &d,
+                          .ndeleted = 1};
+    struct evc_plan_clock c;
+
+    (void)state;
+    /* A staged successor: its activate_at, to the second. */
+    w.kind = EVC_KIND_SELF_SIGNED;
+    w.staged = 1;
+    w.activate_at = NOW + 3 * DAY;
+    evc_plan_clock(&f, &c);
+    assert_int_equal(c.next, NOW + 3 * DAY);
+    assert_int_equal(c.latest, NOW + 3 * DAY);
+    /* Then the retirement, then the end of the retention. */
+    f.now = NOW + 3 * DAY;
+    evc_plan_clock(&f, &c);
+    assert_int_equal(c.overdue, 1);
+    assert_int_equal(c.next, NOW + 5 * DAY);
+    p.delete_old = 0;
+    evc_plan_clock(&f, &c);
+    assert_int_equal(c.next, NOW + 10 * DAY);
+    /* An external certificate is never renewed: no moment, no deadline. */
+    w.kind = EVC_KIND_EXTERNAL;
+    f.ndeleted = 0;
+    evc_plan_clock(&f, &c);
+    assert_int_equal(c.next, 0);
+    assert_int_equal(c.deadline, 0);
+}
+
+/* A certificate that lives a minute under a 50% threshold: due half-way, a second of room. */
+static void
+test_clock_short_lived(void **state)
+{
+    struct evc_policy p = policy();
+    struct evc_fact_personal w;
+    struct evc_facts f = {.now = NOW, .policy = &p, .personals = &w, .npersonals = 1};
+    struct evc_plan_clock c;
+
+    (void)state;
+    memset(&w, 0, sizeof(w));
+    w.kind = EVC_KIND_SELF_SIGNED;
+    w.not_before = NOW - 10;
+    w.not_after = NOW + 50;
+    assert_int_equal(evc_span_parse("50%", &p.thresholds.threshold), 0);
+    evc_plan_clock(&f, &c);
+    assert_int_equal(c.next, NOW + 20);
+    assert_int_equal(c.latest, NOW + 21);
+}
+
 int
 main(void)
 {
@@ -340,6 +434,9 @@ main(void)
         cmocka_unit_test(test_default_root_for_an_orphan),
         cmocka_unit_test(test_plan_too_long),
         cmocka_unit_test(test_activate_at),
+        cmocka_unit_test(test_clock_names_the_planners_next_moment),
+        cmocka_unit_test(test_clock_staged_retire_purge_external),
+        cmocka_unit_test(test_clock_short_lived),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
