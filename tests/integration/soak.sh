@@ -53,9 +53,9 @@ SEED=${4:-${EVC_SOAK_SEED:-$(date +%s)}}
 [ "$DUR" -ge 120 ] 2>/dev/null || { echo "soak.sh: SECONDS must be at least 120" >&2; exit 2; }
 T=$(mktemp -d /tmp/evc-soak-XXXXXX)
 export TZ=UTC
-MON= AGENT= OTHERS=
+MON= AGENT= SERVE= OTHERS=
 cleanup() {
-    for p in $MON $AGENT $OTHERS; do kill "$p" 2>/dev/null; done
+    for p in $MON $AGENT $SERVE $OTHERS; do kill "$p" 2>/dev/null; done
     [ -f "$T/nginx.pid" ] && kill "$(cat "$T/nginx.pid")" 2>/dev/null
     [ -n "${KEEP:-}" ] || rm -rf "$T"
 }
@@ -235,7 +235,7 @@ EOF
 nginx -p "$T" -c "$T/nginx.conf" || { echo "FAIL: nginx did not start" >&2; exit 1; }
 "$EVC" serve --cert svc.crt --key svc.key --sa svc.crt.sa --listen 127.0.0.1:$SVC \
     --announce-listen 127.0.0.1:$PUSH 2>serve.log &
-OTHERS=$!
+SERVE=$!
 i=0
 until echo | openssl s_client -connect 127.0.0.1:$SVC >/dev/null 2>&1 || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
 
@@ -343,13 +343,13 @@ while read -r t kind arg; do
     echo "$(nowf) $kind $arg" >>events.log
     case $kind in
     kill-monitor)
-        a=$(nowf) w=$(rotations web) s=$(rotations svc)
+        a=$(nowf) rw=$(rotations web) rs=$(rotations svc)
         kill -9 "$MON" && wait "$MON" 2>/dev/null
         monitor_stores_whole
         sleep "$arg"
         start_monitor
         exclude "$a" "$(($(now) + 3))" "monitor-killed"
-        check "after a restart of the monitor (at +$t s) both stores rotate again within one lifetime" rotates_again "$w" "$s"
+        check "after a restart of the monitor (at +$t s) both stores rotate again within one lifetime" rotates_again "$rw" "$rs"
         ;;
     kill-agent)
         a=$(nowf)
@@ -400,6 +400,7 @@ touch STOP
 for p in $OTHERS; do wait "$p" 2>/dev/null; done
 stop "$AGENT" TERM
 stop "$MON" TERM
+stop "$SERVE" TERM
 
 # The verdict on the clients: every attempt outside the excluded windows succeeded.
 echo "soak: events (seconds from the start):"
