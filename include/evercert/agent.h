@@ -57,11 +57,53 @@ EVC_EXPORT EVC_MUST_USE int evc_agent_trust_plan(const struct evc_sa *sa,
                                                  struct evc_err *err);
 
 /*
- * The freeze alarm: the leaf trusted for a server is inside its
- * threshold (or expired) and no successor has come. Pure.
+ * When the freeze alarm is due for a leaf: its renewal moment as renew
+ * computes it (notAfter less the threshold, the threshold at most half
+ * the lifetime), plus grace (the time the server may take to publish,
+ * at most a quarter of the time from that moment to notAfter). 0 when
+ * leaf is NULL or its dates do not read. Pure.
  */
-EVC_EXPORT int evc_agent_frozen(X509 *trusted, int successor_known, const struct evc_thresholds *t,
-                                evc_time now);
+EVC_EXPORT evc_time evc_agent_freeze_at(X509 *leaf, const struct evc_thresholds *t, int64_t grace);
+
+/*
+ * The freeze alarm: the leaf a server presents is past evc_agent_freeze_at
+ * (or expired) and no successor has come for it. Pure.
+ */
+EVC_EXPORT int evc_agent_frozen(X509 *leaf, int successor_known, const struct evc_thresholds *t,
+                                int64_t grace, evc_time now);
+
+/* What a freeze check does with what it told before. */
+enum evc_agent_freeze_step {
+    EVC_FREEZE_QUIET = 0, /* not frozen, nothing standing */
+    EVC_FREEZE_RAISE,     /* frozen, not told for this leaf: one line (and mail) */
+    EVC_FREEZE_STANDS,    /* frozen and told already: no line, still an alarm */
+    EVC_FREEZE_CLEAR      /* told before, no longer frozen: one "cleared" line */
+};
+
+/*
+ * told is what was recorded last: "" (nothing), "cleared", or the SHA-256
+ * (hex) of the leaf an alarm was raised for; leaf_hex the leaf judged now.
+ * Each leaf raises at most once, and a raised alarm is cleared once. Pure.
+ */
+EVC_EXPORT enum evc_agent_freeze_step evc_agent_freeze_step(const char *told, const char *leaf_hex,
+                                                            int frozen);
+
+/* How near an SA that waits for a person is to the server's switch. */
+enum evc_agent_wait_level {
+    EVC_WAIT_EARLY = 0,   /* told when it came; not an alarm */
+    EVC_WAIT_WARNING = 1, /* inside the last quarter of publication .. activate_at */
+    EVC_WAIT_CRITICAL = 2 /* activate_at has passed: connections fail until it is approved */
+};
+
+/*
+ * The level at now of an SA published at published_at that the server
+ * switches to at activate_at. The warning starts at activate_at less a
+ * quarter of (activate_at - published_at); an SA with no time between
+ * the two warns at once. *next gets when the level next rises (0: never).
+ * Pure.
+ */
+EVC_EXPORT enum evc_agent_wait_level
+evc_agent_wait_level(evc_time published_at, evc_time activate_at, evc_time now, evc_time *next);
 
 /* --- the agent -------------------------------------------------------------- */
 
@@ -73,10 +115,12 @@ struct evc_agent_opts {
 
 /*
  * Run the agent until SIGTERM or SIGINT, or one round with once. *status
- * (with once): 0 all fine, 1 something waits for a person (an SA to
- * approve, a freeze alarm, a conflict or a rejected SA), 2 a server could
- * not be reached or verified, 3 unknown. SIGHUP rereads the
- * configuration; a bad one is reported and the old one kept.
+ * (with once): 0 all fine (an SA waiting for approval before its warning
+ * included), 1 a person is needed (an SA to approve inside its warning, a
+ * standing freeze alarm, a conflict or a rejected SA), 2 a server could
+ * not be reached or verified, or an SA is unapproved past its
+ * activate_at, 3 unknown. SIGHUP rereads the configuration; a bad one is
+ * reported and the old one kept.
  */
 EVC_EXPORT EVC_MUST_USE int evc_agent_run(const struct evc_agent_opts *o, int *status,
                                           struct evc_err *err);

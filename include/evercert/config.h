@@ -53,6 +53,7 @@ struct evc_store_conf {
     char *verify_servername; /* SNI for verify; default the host */
     int64_t verify_timeout;  /* seconds to keep trying (default 10) */
     unsigned long line;      /* of the [store "name"] header */
+    int implicit;            /* deleted: added because no store has role = deleted (line 0) */
 };
 
 /* When the monitor runs by itself (WebSphere's fields, same meaning). */
@@ -83,7 +84,7 @@ struct evc_notify_conf {
 struct evc_policy {
     struct evc_thresholds thresholds; /* expiration_threshold, prenotification */
     int auto_replace;                 /* default 1 */
-    int delete_old;                   /* default 1 */
+    int delete_old;                   /* default 1; without a deleted store, one is implied */
     int reuse_key;                    /* default 0 */
     int64_t deleted_retention;        /* seconds, default 90 days */
     int window_set;                   /* distribution_window given */
@@ -146,6 +147,13 @@ struct evc_config {
  * messages and dir the directory relative paths start from. Unknown
  * sections or keys, bad values and missing stores are EVC_ERR_CONFIG with
  * "name:line: reason" in err. Pure: no I/O, no clock.
+ *
+ * With delete_old (the default) and stores but none with role = deleted,
+ * the configuration gets one, marked implicit: a directory beside the
+ * state database (evc_monitor_state_path) named after it (state.db ->
+ * deleted, NAME-state.db and NAME.db -> NAME-deleted), so two
+ * configurations never purge each other's entries; created 0700 when
+ * first written.
  */
 EVC_EXPORT EVC_MUST_USE int evc_config_parse(const char *text, size_t len, const char *name,
                                              const char *dir, struct evc_config **out,

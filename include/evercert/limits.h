@@ -66,4 +66,11 @@
  */
 #define EVC_PKCS12_ITER_MAX 1000000
 
+/*
+ * A column of a text table (scan, renew, activate, history) is as wide as
+ * its widest value up to this many characters; a longer value shifts its
+ * own row only, so one long path cannot push every row off the screen.
+ */
+#define EVC_TABLE_WIDTH_MAX 48
+
 #endif

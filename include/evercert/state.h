@@ -217,6 +217,13 @@ EVC_EXPORT EVC_MUST_USE int evc_state_agent_retire_next(struct evc_state *st, ev
                                                         struct evc_err *err);
 
 /*
+ * What the agent told last under key (an alarm's standing, kept in the
+ * notices table so a restart does not tell it again): "" when nothing.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_state_agent_told(struct evc_state *st, const char *key, char *out,
+                                                 size_t len, struct evc_err *err);
+
+/*
  * One decision, for the log of record. A rule's "reject" events are kept
  * per server up to EVC_AGENT_REJECT_EVENTS_MAX, oldest dropped; a
  * person's are all kept.

@@ -99,7 +99,10 @@ struct evc_deleted {
     size_t n;
 };
 
-/* Read every entry of the deleted store at path (a directory that must exist). */
+/*
+ * Read every entry of the deleted store at path, a directory; one that
+ * does not exist yet is empty, and evc_deleted_put creates it (0700).
+ */
 EVC_EXPORT EVC_MUST_USE int evc_deleted_load(const char *path, struct evc_deleted **out,
                                              struct evc_err *err);
 /*

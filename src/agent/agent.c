@@ -149,6 +149,50 @@ alert(struct evc_agent *a, evc_time now, const char *key, const char *value, con
     }
 }
 
+/*
+ * Tell a person once per (key, value), across restarts: the line when the
+ * value recorded under key changes, and e-mail when [notify] email_to is
+ * set (recorded under its own key, so a mail that failed is sent by the
+ * next round without the line being repeated). 1 when the line was told.
+ */
+static int
+tell(struct evc_agent *a, evc_time now, int prio, const char *key, const char *value,
+     const char *line, const char *subject, const char *body)
+{
+    struct evc_err err = {0};
+    char mkey[600];
+    int changed = 0, mail = 0;
+
+    if (evc_state_notice_changed(a->st, key, value, &changed, &err) != 0) {
+        evc_logf(&a->log, LOG_ERR, "%s", evc_err_message(&err));
+        return 0;
+    }
+    if (changed) {
+        evc_logf(&a->log, prio, "%s", line);
+        if (evc_state_notice_set(a->st, key, value, now, &err) != 0) {
+            evc_logf(&a->log, LOG_ERR, "%s", evc_err_message(&err));
+        }
+    }
+    snprintf(mkey, sizeof(mkey), "%s#mail", key);
+    if (a->conf->notify.email_to == NULL) {
+        return changed;
+    }
+    if (evc_state_notice_changed(a->st, mkey, value, &mail, &err) != 0) {
+        evc_logf(&a->log, LOG_ERR, "%s", evc_err_message(&err));
+        return changed;
+    }
+    if (!mail) {
+        return changed;
+    }
+    if (evc_notify_mail(&a->conf->notify, subject, body, now, &err) != 0) {
+        evc_logf(&a->log, LOG_ERR, "mail not sent (the next round retries): %s",
+                 evc_err_message(&err));
+    } else if (evc_state_notice_set(a->st, mkey, value, now, &err) != 0) {
+        evc_logf(&a->log, LOG_ERR, "%s", evc_err_message(&err));
+    }
+    return changed;
+}
+
 /* --- trust stores ------------------------------------------------------------ */
 
 /* Read server i's trust store, checking it is of the configured format. */
@@ -561,6 +605,9 @@ evc_agent_reject_flush(struct evc_agent *a, size_t i, int64_t now_ms, int force,
     }
 }
 
+static void freeze_check(struct evc_agent *a, size_t i, X509 *leaf, evc_time now);
+static void waits_check(struct evc_agent *a, size_t i, evc_time now, evc_time *next);
+
 /*
  * The row of an SA that passes now. Bytes a rule refused before (the trust
  * the agent had then did not hold, or the clock was off) are not refused
@@ -600,7 +647,7 @@ evc_agent_offer(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X
     X509 *prev = NULL, *trusted = conn_leaf;
     uint8_t fp[32];
     char hex[65];
-    int is_new = 0;
+    int is_new = 0, recorded = 0;
 
     memset(&vd, 0, sizeof(vd));
     memset(&row, 0, sizeof(row));
@@ -692,26 +739,14 @@ evc_agent_offer(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X
             goto fail;
         }
         if (is_new) {
-            char subject[300], body[600];
+            evc_time unused = 0;
 
             event(a, now, v->name, "queue", "manual", row.id, vd.sa->generation, source,
                   "waits for evercert approve");
-            snprintf(subject, sizeof(subject),
-                     "evercert agent: a successor for %s waits for approval (evercert approve "
-                     "%lld)",
-                     v->name, (long long)row.id);
-            snprintf(body, sizeof(body),
-                     "Server %s (%s) announced a successor, generation %llu, by %s.\n"
-                     "It passed every check; policy = manual keeps it until a person decides.\n"
-                     "See it with `evercert pending`; write it with `evercert approve %lld`,\n"
-                     "or drop it with `evercert reject %lld`.\n",
-                     v->name, v->service, (unsigned long long)vd.sa->generation, source,
-                     (long long)row.id, (long long)row.id);
-            alert(a, now, "agent-pending", hex, subject, body);
+            /* When the server switches, told now; the level rises in evc_agent_tick. */
+            waits_check(a, i, now, &unused);
         }
-        if (strcmp(row.status, "pending") == 0) {
-            worse(a, 1);
-        }
+        recorded = 1;
         goto out;
     }
     /* Accepted by every rule. */
@@ -727,6 +762,7 @@ evc_agent_offer(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X
                 goto fail;
             }
         }
+        recorded = 1;
         if (strcmp(row.status, "holding") != 0 || now - row.first_seen < v->holddown) {
             goto out;
         }
@@ -737,6 +773,7 @@ evc_agent_offer(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X
     if (strcmp(row.status, "rejected") == 0 || strcmp(row.status, "superseded") == 0) {
         goto out; /* a person or a conflict dropped it */
     }
+    recorded = 1;
     if (apply(a, i, &row, vd.sa, trusted, now, &err) != 0) {
         goto fail;
     }
@@ -745,6 +782,10 @@ fail:
     evc_logf(&a->log, LOG_ERR, "server=%s %s", v->name, evc_err_message(&err));
     worse(a, 2);
 out:
+    if (recorded && trusted != NULL) {
+        /* A successor for the leaf clears its freeze alarm now, whichever way it came. */
+        freeze_check(a, i, trusted, now);
+    }
     X509_free(prev);
     X509_STORE_free(ca);
     evc_sa_verdict_clear(&vd);
@@ -752,46 +793,286 @@ out:
     evc_agent_server_clear(&known);
 }
 
+/* The earlier of *next and t; 0 is no time. */
+static void
+next_at(evc_time *next, evc_time t)
+{
+    if (t > 0 && (*next == 0 || t < *next)) {
+        *next = t;
+    }
+}
+
 /* --- the freeze alarm ------------------------------------------------------------ */
 
+/* The SAs recorded for a server that follow one leaf (it signed them). */
+struct follows {
+    uint8_t leaf[32];
+    int waiting;         /* a pending or held SA follows it */
+    X509 *next;          /* the successor of the newest accepted SA that follows it */
+    uint64_t generation; /* of that SA */
+};
+
 static int
-count_waiting(void *arg, const struct evc_agent_sa *s)
+follows_one(void *arg, const struct evc_agent_sa *s)
 {
-    (void)s;
-    (*(int *)arg)++;
+    struct follows *f = arg;
+    struct evc_sa *sa = NULL;
+    struct evc_err err = {0};
+    uint8_t fps[2][32], succ[32];
+    size_t n = 0, k;
+    X509 *x;
+    int accepted = strcmp(s->status, "applied") == 0 || strcmp(s->status, "applying") == 0;
+
+    if (evc_sa_decode(s->der.data, s->der.len, &sa, &err) != 0 ||
+        (x = sk_X509_value(sa->successor, 0)) == NULL || evc_x509_sha256(x, succ) != 0 ||
+        evc_sa_signers(s->der.data, s->der.len, fps, 2, &n, &err) != 0) {
+        goto out;
+    }
+    /* The successor signs its own SA too; only the other signer is the leaf it follows. */
+    if (CRYPTO_memcmp(succ, f->leaf, 32) == 0) {
+        goto out;
+    }
+    for (k = 0; k < n && k < 2; k++) {
+        if (CRYPTO_memcmp(fps[k], f->leaf, 32) == 0) {
+            break;
+        }
+    }
+    if (k == n || k == 2) {
+        goto out;
+    }
+    if (!accepted) {
+        f->waiting = 1;
+    } else if ((f->next == NULL || s->generation > f->generation) && X509_up_ref(x) == 1) {
+        X509_free(f->next);
+        f->next = x;
+        f->generation = s->generation;
+    }
+out:
+    evc_sa_free(sa);
     return 0;
 }
 
+/*
+ * The leaf whose renewal is awaited: the one served, or, when an SA that
+ * follows it was accepted already, that SA's successor (the server may
+ * still present its predecessor around the switch), and so on. *judged
+ * gets a reference; *waiting is 1 when an SA for it waits (pending or
+ * held): a successor has come, the approval alarm speaks for it.
+ */
+static int
+judged_leaf(struct evc_agent *a, size_t i, X509 *served, X509 **judged, int *waiting,
+            struct evc_err *err)
+{
+    static const char *const statuses[] = {"applied", "applying", "pending", "holding"};
+    const char *name = a->conf->servers[i].name;
+    X509 *cur = served;
+    int r = 0;
+
+    *judged = NULL;
+    *waiting = 0;
+    if (X509_up_ref(cur) != 1) {
+        return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+    }
+    /* Each step is a newer generation; a few steps cover any switch in progress. */
+    for (int step = 0; step < 4; step++) {
+        struct follows f;
+
+        memset(&f, 0, sizeof(f));
+        if ((r = evc_x509_sha256(cur, f.leaf)) != 0) {
+            goto out;
+        }
+        for (size_t k = 0; k < sizeof(statuses) / sizeof(statuses[0]); k++) {
+            if ((r = evc_state_agent_sa_each(a->st, name, statuses[k], follows_one, &f, err)) !=
+                0) {
+                X509_free(f.next);
+                goto out;
+            }
+        }
+        if (f.waiting || f.next == NULL || X509_cmp(f.next, cur) == 0) {
+            *waiting = f.waiting;
+            X509_free(f.next);
+            break;
+        }
+        X509_free(cur);
+        cur = f.next;
+    }
+out:
+    if (r != 0) {
+        X509_free(cur);
+        return r;
+    }
+    *judged = cur;
+    return 0;
+}
+
+/*
+ * The freeze alarm for server i, which presents leaf: raised once per
+ * leaf (the state remembers it across restarts), an alarm for --once
+ * while it stands, cleared with one line when an SA comes for the leaf or
+ * the server presents another.
+ */
 static void
 freeze_check(struct evc_agent *a, size_t i, X509 *leaf, evc_time now)
 {
     const struct evc_server_conf *v = &a->conf->servers[i];
-    struct evc_agent_server known;
     struct evc_err err = {0};
-    int waiting = 0;
-    uint8_t fp[32];
-    char hex[65], subject[300], key[300];
+    X509 *judged = NULL;
+    int waiting = 0, frozen;
+    /*
+     * The monitor renews at the moment (jitter: a twentieth of the time
+     * left) and retries a failure no later than a quarter of it: that
+     * quarter, evc_agent_freeze_at's cap, is the grace.
+     */
+    int64_t grace = INT64_MAX;
+    uint8_t fp[32], sfp[32];
+    char hex[65], served[65], told[80], key[300], line[600], body[900], when[EVC_TIME_TEXT_MAX],
+        left[32];
+    evc_time due;
 
-    if (evc_state_agent_server(a->st, v->name, &known, &err) != 0 ||
-        evc_state_agent_sa_each(a->st, v->name, "pending", count_waiting, &waiting, &err) != 0 ||
-        evc_state_agent_sa_each(a->st, v->name, "holding", count_waiting, &waiting, &err) != 0) {
-        evc_logf(&a->log, LOG_ERR, "%s", evc_err_message(&err));
-        evc_agent_server_clear(&known);
+    snprintf(key, sizeof(key), "agent-freeze/%s", v->name);
+    if (judged_leaf(a, i, leaf, &judged, &waiting, &err) != 0 || evc_x509_sha256(judged, fp) != 0 ||
+        evc_x509_sha256(leaf, sfp) != 0 ||
+        evc_state_agent_told(a->st, key, told, sizeof(told), &err) != 0) {
+        evc_logf(&a->log, LOG_ERR, "server=%s %s", v->name,
+                 err.code != 0 ? evc_err_message(&err) : "cannot hash its certificate");
+        X509_free(judged);
         return;
     }
-    if (evc_agent_frozen(leaf, known.successor.len > 0 || waiting > 0, &a->conf->policy.thresholds,
-                         now) &&
-        evc_x509_sha256(leaf, fp) == 0) {
-        evc_text_hex(fp, 32, hex);
-        snprintf(subject, sizeof(subject),
-                 "evercert agent: FREEZE for %s: its certificate is inside its threshold and no "
-                 "successor has come; an update may be withheld",
-                 v->name);
-        snprintf(key, sizeof(key), "agent-freeze/%s", v->name);
-        alert(a, now, key, hex, subject, subject);
+    evc_text_hex(fp, 32, hex);
+    evc_text_hex(sfp, 32, served);
+    frozen = evc_agent_frozen(judged, waiting, &a->conf->policy.thresholds, grace, now);
+    due = evc_agent_freeze_at(judged, &a->conf->policy.thresholds, grace);
+    evc_time_format(due, when);
+    evc_span_format(now - due, left, sizeof(left));
+    switch (evc_agent_freeze_step(told, hex, frozen)) {
+    case EVC_FREEZE_RAISE:
+    case EVC_FREEZE_STANDS:
+        /* Standing, the line is not told again; a mail not sent yet is tried again. */
+        snprintf(line, sizeof(line),
+                 "FREEZE for %s: certificate %.16s is past its renewal moment and grace (%s, %s "
+                 "ago) and no successor has come; an update may be withheld",
+                 v->name, hex, when, left);
+        snprintf(body, sizeof(body),
+                 "Server %s (%s) presents certificate SHA-256 %s.\n"
+                 "Its server renews it at its threshold; with the time a renewal may take to be\n"
+                 "published that was %s, %s ago, and no Successor Announcement has come.\n"
+                 "An update may be withheld, or the server's renewal may have failed.\n",
+                 v->name, v->service, hex, when, left);
+        {
+            char subject[400];
+
+            snprintf(subject, sizeof(subject), "evercert agent: FREEZE for %s", v->name);
+            (void)tell(a, now, LOG_WARNING, key, hex, line, subject, body);
+        }
         worse(a, 1);
+        break;
+    case EVC_FREEZE_CLEAR:
+        snprintf(line, sizeof(line), "FREEZE for %s cleared: %s", v->name,
+                 /* The leaf told about is still presented: what changed is an SA for it. */
+                 strcmp(told, served) == 0 ? "a successor has come"
+                                           : "the server presents another certificate");
+        snprintf(body, sizeof(body), "%s\n", line);
+        {
+            char subject[400];
+
+            snprintf(subject, sizeof(subject), "evercert agent: FREEZE for %s cleared", v->name);
+            (void)tell(a, now, LOG_INFO, key, "cleared", line, subject, body);
+        }
+        break;
+    case EVC_FREEZE_QUIET:
+    default:
+        break;
     }
-    evc_agent_server_clear(&known);
+    X509_free(judged);
+}
+
+/* --- approval deadlines ------------------------------------------------------------ */
+
+struct waits {
+    struct evc_agent *a;
+    size_t i;
+    evc_time now;
+    evc_time next; /* the earliest moment a level rises */
+};
+
+static const char *const wait_names[] = {"early", "warning", "critical"};
+
+/*
+ * One SA that waits for a person: when the server switches to it, and
+ * what that means, told once per level (the log, e-mail when set).
+ */
+static int
+wait_one(void *arg, const struct evc_agent_sa *s)
+{
+    struct waits *w = arg;
+    struct evc_agent *a = w->a;
+    const struct evc_server_conf *v = &a->conf->servers[w->i];
+    struct evc_sa *sa = NULL;
+    struct evc_err err = {0};
+    enum evc_agent_wait_level lv;
+    evc_time rise;
+    char when[EVC_TIME_TEXT_MAX], left[32], key[400], line[700], subject[400], body[1200];
+
+    if (evc_sa_decode(s->der.data, s->der.len, &sa, &err) != 0) {
+        evc_logf(&a->log, LOG_ERR, "server=%s SA %lld: %s", v->name, (long long)s->id,
+                 evc_err_message(&err));
+        return 0;
+    }
+    lv = evc_agent_wait_level(sa->published_at, sa->activate_at, w->now, &rise);
+    next_at(&w->next, rise);
+    evc_time_format(sa->activate_at, when);
+    snprintf(key, sizeof(key), "agent-approval/%s/%s", v->name, s->sha256);
+    if (lv == EVC_WAIT_CRITICAL) {
+        evc_span_format(w->now - sa->activate_at, left, sizeof(left));
+        snprintf(line, sizeof(line),
+                 "CRITICAL: server=%s SA %lld (generation %llu) is still not approved and the "
+                 "server switched at %s, %s ago; connections fail until it is approved "
+                 "(evercert approve %lld)",
+                 v->name, (long long)s->id, (unsigned long long)sa->generation, when, left,
+                 (long long)s->id);
+    } else {
+        evc_span_format(sa->activate_at - w->now, left, sizeof(left));
+        snprintf(line, sizeof(line),
+                 "%sserver=%s SA %lld (generation %llu) waits for approval (evercert approve "
+                 "%lld): the server switches at %s, in %s; after that connections fail until it "
+                 "is approved",
+                 lv == EVC_WAIT_WARNING ? "WARNING: " : "", v->name, (long long)s->id,
+                 (unsigned long long)sa->generation, (long long)s->id, when, left);
+    }
+    snprintf(subject, sizeof(subject),
+             "evercert agent: %sa successor for %s waits for approval "
+             "(evercert approve %lld)",
+             lv == EVC_WAIT_CRITICAL  ? "CRITICAL: "
+             : lv == EVC_WAIT_WARNING ? "WARNING: "
+                                      : "",
+             v->name, (long long)s->id);
+    snprintf(body, sizeof(body),
+             "%s.\n\nServer %s (%s) announced a successor, generation %llu, by %s.\n"
+             "It passed every check; policy = manual keeps it until a person decides.\n"
+             "See it with `evercert pending`; write it with `evercert approve %lld`,\n"
+             "or drop it with `evercert reject %lld`.\n",
+             line, v->name, v->service, (unsigned long long)sa->generation, s->source,
+             (long long)s->id, (long long)s->id);
+    (void)tell(a, w->now, lv == EVC_WAIT_EARLY ? LOG_INFO : LOG_WARNING, key, wait_names[lv], line,
+               subject, body);
+    worse(a, (int)lv);
+    evc_sa_free(sa);
+    return 0;
+}
+
+/* The SAs of server i that wait for a person; *next gets when a level next rises. */
+static void
+waits_check(struct evc_agent *a, size_t i, evc_time now, evc_time *next)
+{
+    struct waits w = {a, i, now, 0};
+    struct evc_err err = {0};
+
+    if (evc_state_agent_sa_each(a->st, a->conf->servers[i].name, "pending", wait_one, &w, &err) !=
+        0) {
+        evc_logf(&a->log, LOG_ERR, "server=%s %s", a->conf->servers[i].name, evc_err_message(&err));
+        worse(a, 2);
+    }
+    next_at(next, w.next);
 }
 
 /* --- contact ------------------------------------------------------------------------ */
@@ -934,14 +1215,6 @@ struct tick {
     evc_time now;
     evc_time next;
 };
-
-static void
-next_at(evc_time *next, evc_time t)
-{
-    if (t > 0 && (*next == 0 || t < *next)) {
-        *next = t;
-    }
-}
 
 /* An expired predecessor leaves the trust store for the deleted store. */
 static int
@@ -1091,6 +1364,7 @@ evc_agent_tick(struct evc_agent *a, evc_time now, evc_time *next)
             }
         }
         evc_agent_server_clear(&known);
+        waits_check(a, i, now, &tk.next);
     }
     if (evc_state_agent_retire_due(a->st, now, retire_one, &tk, &err) != 0 ||
         evc_state_agent_retire_next(a->st, &retire_next, &err) != 0) {

@@ -2,7 +2,8 @@
 /*
  * The agent's pure decisions: where a DER object ends on the push
  * channel, how long to wait before reconnecting, what a trust store needs
- * for a successor, and when to raise the freeze alarm. No I/O, no clock.
+ * for a successor, when to raise and clear the freeze alarm, and how near
+ * an SA that waits for a person is to the server's switch. No I/O, no clock.
  */
 #include <string.h>
 
@@ -155,22 +156,68 @@ out:
     return r;
 }
 
-int
-evc_agent_frozen(X509 *trusted, int successor_known, const struct evc_thresholds *t, evc_time now)
+evc_time
+evc_agent_freeze_at(X509 *leaf, const struct evc_thresholds *t, int64_t grace)
 {
     evc_time nb, na;
-    int64_t life, thr;
+    int64_t thr;
 
-    if (trusted == NULL || successor_known ||
-        evc_asn1_time(X509_get0_notBefore(trusted), &nb) != 0 ||
-        evc_asn1_time(X509_get0_notAfter(trusted), &na) != 0) {
+    if (leaf == NULL || evc_asn1_time(X509_get0_notBefore(leaf), &nb) != 0 ||
+        evc_asn1_time(X509_get0_notAfter(leaf), &na) != 0) {
         return 0;
     }
-    life = na - nb > 0 ? na - nb : 0;
-    /* As renew counts it: a threshold over half the lifetime counts as half. */
-    thr = evc_span_seconds(&t->threshold, life);
-    if (thr > life / 2) {
-        thr = life / 2;
+    /* The moment renew acts on. */
+    thr = na - evc_renew_moment(nb, na, t);
+    /* The server renews at the moment or retries soon after; a short life leaves less room. */
+    if (grace < 0) {
+        grace = 0;
     }
-    return now >= na - thr;
+    if (grace > thr / 4) {
+        grace = thr / 4;
+    }
+    return na - thr + grace;
+}
+
+int
+evc_agent_frozen(X509 *leaf, int successor_known, const struct evc_thresholds *t, int64_t grace,
+                 evc_time now)
+{
+    evc_time due;
+
+    if (leaf == NULL || successor_known || (due = evc_agent_freeze_at(leaf, t, grace)) == 0) {
+        return 0;
+    }
+    return now >= due;
+}
+
+enum evc_agent_freeze_step
+evc_agent_freeze_step(const char *told, const char *leaf_hex, int frozen)
+{
+    /* Only a leaf's fingerprint stands for a raised alarm; "" and "cleared" do not. */
+    int standing = strlen(told) == 64;
+
+    if (frozen) {
+        return standing && strcmp(told, leaf_hex) == 0 ? EVC_FREEZE_STANDS : EVC_FREEZE_RAISE;
+    }
+    return standing ? EVC_FREEZE_CLEAR : EVC_FREEZE_QUIET;
+}
+
+enum evc_agent_wait_level
+evc_agent_wait_level(evc_time published_at, evc_time activate_at, evc_time now, evc_time *next)
+{
+    evc_time warn_from;
+
+    *next = 0;
+    if (now >= activate_at) {
+        return EVC_WAIT_CRITICAL;
+    }
+    /* Subtraction form: both are times an SA may carry, so the difference cannot wrap. */
+    warn_from =
+        activate_at > published_at ? activate_at - (activate_at - published_at) / 4 : published_at;
+    if (activate_at <= published_at || now >= warn_from) {
+        *next = activate_at;
+        return EVC_WAIT_WARNING;
+    }
+    *next = warn_from;
+    return EVC_WAIT_EARLY;
 }

@@ -72,8 +72,35 @@ struct pending {
     int json;
     json_t *list;
     size_t n;
-    int failed; /* a JSON value could not be built: the listing would not be whole */
+    int failed;   /* a JSON value could not be built: the listing would not be whole */
+    evc_time now; /* the clock, moved by --at */
 };
+
+/* The approval deadline of a pending SA: when the server switches, and how near that is. */
+static void
+deadline_text(const struct evc_sa *sa, evc_time now, char *out, size_t len)
+{
+    enum evc_agent_wait_level lv;
+    char left[32], warn[EVC_TIME_TEXT_MAX];
+    evc_time rise;
+
+    lv = evc_agent_wait_level(sa->published_at, sa->activate_at, now, &rise);
+    if (lv == EVC_WAIT_CRITICAL) {
+        evc_span_format(now - sa->activate_at, left, sizeof(left));
+        snprintf(out, len,
+                 "passed %s ago: the server has switched; connections fail until it is "
+                 "approved (CRITICAL)",
+                 left);
+        return;
+    }
+    evc_span_format(sa->activate_at - now, left, sizeof(left));
+    if (lv == EVC_WAIT_WARNING) {
+        snprintf(out, len, "in %s, when the server switches (WARNING)", left);
+        return;
+    }
+    evc_time_format(rise, warn);
+    snprintf(out, len, "in %s, when the server switches; a warning from %s", left, warn);
+}
 
 static void
 fp_hex(X509 *x, char out[65])
@@ -100,7 +127,11 @@ on_pending(void *arg, const struct evc_agent_sa *s)
     size_t nsig = 0;
     X509 *leaf;
     BIO *bio = BIO_new(BIO_s_mem());
-    evc_time t;
+    static const char *const names[] = {"early", "warning", "critical"};
+    enum evc_agent_wait_level lv;
+    char deadline[200] = "";
+    evc_time t, rise;
+    int waiting;
     json_t *row;
 
     if (evc_sa_decode(s->der.data, s->der.len, &sa, &err) != 0) {
@@ -132,13 +163,22 @@ on_pending(void *arg, const struct evc_agent_sa *s)
             }
         }
     }
+    /* Only a person's approval has a deadline; a hold ends by itself. */
+    waiting = strcmp(s->status, "pending") == 0;
+    lv = evc_agent_wait_level(sa->published_at, sa->activate_at, p->now, &rise);
+    if (waiting) {
+        deadline_text(sa, p->now, deadline, sizeof(deadline));
+    }
     if (p->json) {
         row = json_pack(
-            "{s:I, s:s, s:s, s:I, s:s, s:s, s:o*, s:s, s:s, s:s, s:s, s:s, s:s}", "id",
-            (json_int_t)s->id, "server", s->server, "service", sa->service, "generation",
+            "{s:I, s:s, s:s, s:I, s:s, s:s, s:o*, s:s, s:s, s:s, s:s, s:s, s:s, s:o*, s:o*, s:o*}",
+            "id", (json_int_t)s->id, "server", s->server, "service", sa->service, "generation",
             (json_int_t)sa->generation, "current_sha256", cur, "successor_sha256", succ, "subject",
             evc_text_jstring(subject != NULL ? subject : ""), "not_before", nb, "not_after", na,
-            "activate_at", act, "source", s->source, "arrived_at", seen, "status", s->status);
+            "activate_at", act, "source", s->source, "arrived_at", seen, "status", s->status,
+            "deadline", waiting ? json_string(act) : json_null(), "seconds_left",
+            waiting ? json_integer((json_int_t)(sa->activate_at - p->now)) : json_null(), "urgency",
+            waiting ? json_string(names[lv]) : json_null());
         if (row == NULL || json_array_append_new(p->list, row) != 0) {
             p->failed = 1;
         }
@@ -153,6 +193,9 @@ on_pending(void *arg, const struct evc_agent_sa *s)
                (long long)s->id, s->server, sa->service, (unsigned long long)sa->generation,
                s->status, cur, succ, p->failed ? "?" : (const char *)shown.data, nb, na, act, seen,
                s->source);
+        if (waiting) {
+            printf("    deadline  %s\n", deadline);
+        }
     }
     p->n++;
     evc_buf_free(&shown);
@@ -188,20 +231,27 @@ evc_cmd_pending(int argc, char **argv)
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"format", required_argument, NULL, 'f'},
+        {"at", required_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL;
-    struct pending p = {0, NULL, 0, 0};
+    struct pending p = {0, NULL, 0, 0, 0};
     struct evc_state *st = NULL;
     struct evc_err err = {0};
+    int64_t offset = 0;
     int c, ret = EVC_EXIT_FAILURE;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:f:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:f:a:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
             config = optarg;
+            break;
+        case 'a':
+            if (evc_cli_at(optarg, &offset) != 0) {
+                return EVC_EXIT_FAILURE;
+            }
             break;
         case 'f':
             if (strcmp(optarg, "json") == 0) {
@@ -220,9 +270,11 @@ evc_cmd_pending(int argc, char **argv)
         }
     }
     if (config == NULL || optind != argc) {
-        evc_cli_error("pending", "usage: evercert pending --config FILE [--format text|json]");
+        evc_cli_error("pending",
+                      "usage: evercert pending --config FILE [--format text|json] [--at TIME]");
         return EVC_EXIT_FAILURE;
     }
+    p.now = evc_time_now() + offset;
     if (open_state(config, &st) != 0) {
         return EVC_EXIT_FAILURE;
     }

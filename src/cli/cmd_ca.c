@@ -157,12 +157,71 @@ parse_args(const char *cmd, int argc, char **argv, struct ca_args *a)
     return 0;
 }
 
+/* Refuse, before anything is created, a path whose directory is a file. */
+static int
+parent_is_dir(const char *cmd, const char *path)
+{
+    char dir[EVC_PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    struct stat st;
+
+    if (slash == NULL || slash == path) {
+        return 0;
+    }
+    snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    if ((stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) ||
+        (stat(dir, &st) == -1 && errno == ENOTDIR)) {
+        evc_cli_error(cmd, "%s: not a directory", dir);
+        return -1;
+    }
+    return 0;
+}
+
 /*
- * Write the key (0600, new file only) then the certificate. Both paths are
- * checked first, so a refusal writes nothing.
+ * Create the directory that will hold path, if missing: the directories
+ * above it 0755, itself mode. Messages from the library name the path
+ * already, so it is not repeated.
  */
 static int
-write_pair(const char *cert_path, X509 *cert, const char *key_path, EVP_PKEY *key)
+make_parent(const char *cmd, const char *path, mode_t mode)
+{
+    char dir[EVC_PATH_MAX];
+    const char *slash = strrchr(path, '/'), *up;
+    struct evc_err err = {0};
+    struct stat st;
+    int r = 0;
+
+    if (slash == NULL || slash == path) {
+        return 0;
+    }
+    snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    if (stat(dir, &st) == 0) {
+        return 0;
+    }
+    if ((up = strrchr(dir, '/')) != NULL && up != dir) {
+        char above[EVC_PATH_MAX];
+
+        snprintf(above, sizeof(above), "%.*s", (int)(up - dir), dir);
+        r = evc_mkdirs(above, 0755, &err);
+    }
+    if (r == 0) {
+        r = evc_mkdirs(dir, mode, &err);
+    }
+    if (r != 0) {
+        evc_cli_error(cmd, "%s", evc_err_message(&err));
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Write the key (0600, new file only) then the certificate, creating
+ * missing directories: the key's own 0700, the rest 0755 (one directory
+ * made for both is the key's, so 0700). Both paths are checked first, so
+ * a refusal writes nothing.
+ */
+static int
+write_pair(const char *cmd, const char *cert_path, X509 *cert, const char *key_path, EVP_PKEY *key)
 {
     struct evc_buf c, k;
     struct evc_err err = {0};
@@ -183,12 +242,16 @@ write_pair(const char *cert_path, X509 *cert, const char *key_path, EVP_PKEY *ke
         evc_cli_error("encode", "%s", evc_err_message(&err));
         goto out;
     }
+    if (parent_is_dir(cmd, key_path) != 0 || parent_is_dir(cmd, cert_path) != 0 ||
+        make_parent(cmd, key_path, 0700) != 0 || make_parent(cmd, cert_path, 0755) != 0) {
+        goto out;
+    }
     if (evc_key_file_create(key_path, k.data, k.len, &err) != 0) {
-        evc_cli_error(key_path, "%s", evc_err_message(&err));
+        evc_cli_error(cmd, "%s", evc_err_message(&err));
         goto out;
     }
     if (evc_atomic_write(cert_path, c.data, c.len, 0644, &err) != 0) {
-        evc_cli_error(cert_path, "%s", evc_err_message(&err));
+        evc_cli_error(cmd, "%s", evc_err_message(&err));
         unlink(key_path);
         goto out;
     }
@@ -253,8 +316,8 @@ make(const char *cmd, struct ca_args *a)
             evc_cli_error(cmd, "--out DIR is required");
             goto out;
         }
-        if (mkdir(a->out, 0755) == -1 && errno != EEXIST) {
-            evc_cli_error(a->out, "%s", strerror(errno));
+        if (evc_mkdirs(a->out, 0755, &err) != 0) {
+            evc_cli_error(cmd, "%s", evc_err_message(&err));
             goto out;
         }
         snprintf(cp, sizeof(cp), "%s/ca.crt", a->out);
@@ -278,7 +341,7 @@ make(const char *cmd, struct ca_args *a)
         evc_cli_error(cmd, "%s", evc_err_message(&err));
         goto out;
     }
-    if (write_pair(cp, cert, kp, key) != 0) {
+    if (write_pair(cmd, cp, cert, kp, key) != 0) {
         goto out;
     }
     printf("%s\n%s\n", cp, kp);

@@ -11,6 +11,7 @@
 #include "evercert/monitor.h"
 #include "evercert/state.h"
 #include "base/atomic.h"
+#include "base/table.h"
 #include "base/text.h"
 #include "cli.h"
 
@@ -86,8 +87,18 @@ evc_cmd_monitor(int argc, char **argv)
 struct history {
     int json, failed;
     json_t *runs, *actions, *decisions, *next;
+    /* As text: tables kept whole, so columns fit their widest value. */
+    struct evc_table truns, tactions, tdecisions;
     struct evc_buf vis[6];
 };
+
+static void
+add_row(struct history *h, struct evc_table *t, const char *const *row)
+{
+    if (evc_table_add(t, row) != 0) {
+        h->failed = 1;
+    }
+}
 
 static const char *
 shown(struct history *h, int i, const char *s)
@@ -126,10 +137,16 @@ on_decision(void *arg, const struct evc_agent_event *e)
                              "generation", (json_int_t)e->generation, "source",
                              evc_text_jstring(e->source), "detail", evc_text_jstring(e->detail)));
     }
-    printf("agent  %s  %-12s %-9s %-16s generation %llu%s%s%s%s\n", t, shown(h, 0, e->server),
-           shown(h, 1, e->event), shown(h, 2, e->reason), (unsigned long long)e->generation,
-           *e->source != '\0' ? "  by " : "", shown(h, 3, e->source),
-           *e->detail != '\0' ? "  " : "", shown(h, 4, e->detail));
+    {
+        char gen[40], by[EVC_TEXT_SHOW_MAX + 8];
+        const char *row[7] = {
+            t,  shown(h, 0, e->server), shown(h, 1, e->event), shown(h, 2, e->reason), gen,
+            by, shown(h, 4, e->detail)};
+
+        snprintf(gen, sizeof(gen), "generation %llu", (unsigned long long)e->generation);
+        snprintf(by, sizeof(by), "%s%s", *e->source != '\0' ? "by " : "", shown(h, 3, e->source));
+        add_row(h, &h->tdecisions, row);
+    }
     return 0;
 }
 
@@ -148,8 +165,14 @@ on_run(void *arg, int64_t id, evc_time started, evc_time finished, const char *t
                              "finished", b, "trigger", evc_text_jstring(trigger), "status", status,
                              "message", evc_text_jstring(message)));
     }
-    printf("run %lld  %s  %-10s status %d%s%s\n", (long long)id, a, shown(h, 0, trigger), status,
-           *message != '\0' ? "  " : "", shown(h, 1, message));
+    {
+        char id_text[32], st[32];
+        const char *row[5] = {id_text, a, shown(h, 0, trigger), st, shown(h, 1, message)};
+
+        snprintf(id_text, sizeof(id_text), "run %lld", (long long)id);
+        snprintf(st, sizeof(st), "status %d", status);
+        add_row(h, &h->truns, row);
+    }
     return 0;
 }
 
@@ -169,9 +192,21 @@ on_action(void *arg, int64_t run, evc_time at, const char *action, const char *s
                              "old_sha256", evc_text_jstring(old_sha256), "new_sha256",
                              evc_text_jstring(new_sha256), "detail", evc_text_jstring(detail)));
     }
-    printf("  run %lld  %s  %-13s %-12s %-14s %.16s -> %.16s  %s\n", (long long)run, t,
-           shown(h, 0, action), shown(h, 1, store), shown(h, 2, reason), shown(h, 3, old_sha256),
-           shown(h, 4, new_sha256), shown(h, 5, detail));
+    {
+        char id_text[32], fps[40];
+        const char *row[7] = {id_text,
+                              t,
+                              shown(h, 0, action),
+                              shown(h, 1, store),
+                              shown(h, 2, reason),
+                              fps,
+                              shown(h, 5, detail)};
+
+        snprintf(id_text, sizeof(id_text), "run %lld", (long long)run);
+        snprintf(fps, sizeof(fps), "%.16s -> %.16s", shown(h, 3, old_sha256),
+                 shown(h, 4, new_sha256));
+        add_row(h, &h->tactions, row);
+    }
     return 0;
 }
 
@@ -220,6 +255,9 @@ evc_cmd_history(int argc, char **argv)
     int c, ret = EVC_EXIT_FAILURE;
 
     memset(&h, 0, sizeof(h));
+    evc_table_init(&h.truns, 5);
+    evc_table_init(&h.tactions, 7);
+    evc_table_init(&h.tdecisions, 7);
     for (size_t i = 0; i < sizeof(h.vis) / sizeof(h.vis[0]); i++) {
         evc_buf_init(&h.vis[i], EVC_TEXT_SHOW_MAX + 1);
     }
@@ -292,6 +330,12 @@ evc_cmd_history(int argc, char **argv)
             h.failed = 1;
         }
     }
+    if (!h.json && !h.failed &&
+        (evc_table_print(&h.truns, stdout, "", 2) != 0 ||
+         evc_table_print(&h.tactions, stdout, "  ", 2) != 0 ||
+         evc_table_print(&h.tdecisions, stdout, "agent  ", 2) != 0)) {
+        h.failed = 1;
+    }
     if (h.failed || fflush(stdout) != 0) {
         evc_cli_error("history", "cannot write the listing");
         goto out;
@@ -301,6 +345,9 @@ out:
     for (size_t i = 0; i < sizeof(h.vis) / sizeof(h.vis[0]); i++) {
         evc_buf_free(&h.vis[i]);
     }
+    evc_table_free(&h.truns);
+    evc_table_free(&h.tactions);
+    evc_table_free(&h.tdecisions);
     json_decref(h.runs);
     json_decref(h.actions);
     json_decref(h.decisions);

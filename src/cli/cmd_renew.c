@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * evercert renew and evercert activate: run the replacement plan over the
- * stores of a configuration and report it as text or JSON (jansson).
+ * stores of a configuration and report it as text or JSON (jansson). The
+ * text says where replaced certificates go when no store has role =
+ * deleted (the default deleted store beside the state).
  *
  * EVERCERT_FAULT_AT=N in the environment ends the process at the N-th
  * disk-changing step, as a crash would; the crash test uses it.
@@ -122,10 +124,24 @@ run(const char *cmd, int argc, char **argv, int activate_only)
     if ((r == 0 || res.nactions > 0) &&
         (json ? evc_renew_report_json(&res, o.dry_run, o.now, r != 0 ? evc_err_message(&err) : NULL,
                                       stdout)
-              : evc_renew_report_text(&res, o.dry_run, o.now, stdout)) != 0) {
+              : (activate_only ? evc_activate_report_text
+                               : evc_renew_report_text)(&res, o.dry_run, o.now, stdout)) != 0) {
         /* What was done stands; the report of it did not get out whole. */
         evc_cli_error(cmd, "cannot write the report");
         r = EVC_ERR_IO;
+    }
+    /* Where replaced certificates went, when the configuration did not say. */
+    for (size_t i = 0; !json && (r == 0 || res.nactions > 0) && i < conf->nstores; i++) {
+        if (conf->stores[i].implicit) {
+            struct evc_buf b;
+
+            evc_buf_init(&b, EVC_TEXT_SHOW_MAX + 1);
+            if (evc_text_nvis(&b, conf->stores[i].path, EVC_TEXT_SHOW_MAX) == 0) {
+                printf("replaced certificates are kept in %s (no store has role = deleted)\n",
+                       evc_buf_str(&b));
+            }
+            evc_buf_free(&b);
+        }
     }
     ret = r == 0 ? 0 : EVC_EXIT_FAILURE;
     /* Finished, but a hook failed or a server does not serve what it should. */

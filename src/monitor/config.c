@@ -17,6 +17,7 @@
 #include "evercert/buf.h"
 #include "evercert/config.h"
 #include "evercert/limits.h"
+#include "evercert/monitor.h"
 #include "base/file.h"
 
 enum key_type {
@@ -710,6 +711,77 @@ validate_server(struct parser *ps, struct evc_server_conf *v)
     return 1;
 }
 
+/*
+ * delete_old without a deleted store: replaced certificates go to a
+ * directory beside the state database, as WebSphere keeps its deleted
+ * keystore without being asked. The name is the configuration's path as
+ * the command line gave it, so this agrees with the monitor's state.
+ */
+static int
+add_default_deleted(struct parser *ps)
+{
+    struct evc_config *c = ps->c;
+    struct evc_store_conf *s;
+    char cfg[EVC_PATH_MAX], state[EVC_PATH_MAX], path[EVC_PATH_MAX];
+    const char *name = "deleted", *sep;
+    size_t n;
+
+    if (strchr(ps->name, '/') != NULL || ps->dir == NULL || *ps->dir == '\0') {
+        snprintf(cfg, sizeof(cfg), "%s", ps->name);
+    } else {
+        snprintf(cfg, sizeof(cfg), "%s/%s", ps->dir, ps->name);
+    }
+    evc_monitor_state_path(cfg, c->monitor.state, state, sizeof(state));
+    /* Named after the state: state.db -> deleted, X-state.db and X.db -> X-deleted. */
+    n = strlen(state);
+    if (n > 3 && strcmp(state + n - 3, ".db") == 0) {
+        n -= 3;
+    }
+    if (n >= 5 && memcmp(state + n - 5, "state", 5) == 0 &&
+        (n == 5 || state[n - 6] == '/' || state[n - 6] == '-')) {
+        n -= 5;
+    }
+    sep = n == 0 || state[n - 1] == '/' || state[n - 1] == '-' ? "" : "-";
+    if (evc_path_fmt(path, sizeof(path), "%.*s%sdeleted", (int)n, state, sep) != 0) {
+        ps->line = c->monitor.state != NULL ? find_line_from(ps, "state") : 1;
+        return fail(ps, "the default deleted store's path (the state's, plus deleted) is too long");
+    }
+    for (size_t i = 0; i < c->nstores; i++) {
+        const struct evc_store_conf *o = &c->stores[i];
+        const char *files[3] = {o->path, o->cert, o->key};
+
+        if (strcmp(o->name, name) == 0) {
+            name = "default-deleted";
+        }
+        for (size_t k = 0; k < 3; k++) {
+            if (files[k] != NULL && strcmp(files[k], path) == 0) {
+                return store_fail(ps, o,
+                                  "its path is where replaced certificates go when no store has "
+                                  "role = deleted; add one or set delete_old = false");
+            }
+        }
+    }
+    if (c->nstores >= EVC_CONFIG_STORES_MAX) {
+        ps->line = c->stores[c->nstores - 1].line;
+        return fail(ps, "more than %d stores with the default deleted store",
+                    EVC_CONFIG_STORES_MAX - 1);
+    }
+    if ((s = realloc(c->stores, (c->nstores + 1) * sizeof(*s))) == NULL) {
+        return fail(ps, "out of memory");
+    }
+    c->stores = s;
+    s = &s[c->nstores];
+    memset(s, 0, sizeof(*s));
+    if ((s->name = strdup(name)) == NULL || (s->path = strdup(path)) == NULL) {
+        free(s->name);
+        return fail(ps, "out of memory");
+    }
+    s->role = EVC_ROLE_DELETED;
+    s->implicit = 1;
+    c->nstores++;
+    return 1;
+}
+
 /* What only the whole file can tell. */
 static int
 validate(struct parser *ps)
@@ -734,8 +806,8 @@ validate(struct parser *ps)
             if (s->path == NULL || s->cert != NULL || s->key != NULL) {
                 return store_fail(ps, s, "this role needs path (and no cert or key)");
             }
-            if (s->role == EVC_ROLE_DELETED) {
-                ndeleted++;
+            if (s->role == EVC_ROLE_DELETED && ndeleted++ > 0) {
+                return store_fail(ps, s, "a second store with role = deleted (one is allowed)");
             }
             break;
         default:
@@ -777,13 +849,8 @@ validate(struct parser *ps)
         ps->line = 1;
         return fail(ps, "no [store \"name\"] or [server \"name\"] sections");
     }
-    if (ndeleted > 1) {
-        ps->line = 1;
-        return fail(ps, "more than one store has role = deleted");
-    }
-    if (c->nstores > 0 && c->policy.delete_old && ndeleted == 0) {
-        ps->line = 1;
-        return fail(ps, "delete_old = true needs a store with role = deleted");
+    if (c->nstores > 0 && c->policy.delete_old && ndeleted == 0 && !add_default_deleted(ps)) {
+        return 0;
     }
     (void)npersonal;
     if (c->notify.log != NULL && strcmp(c->notify.log, "stderr") != 0 &&

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "evercert/renew_report.h"
+#include "base/table.h"
 #include "base/text.h"
 
 static void
@@ -60,56 +61,168 @@ plan_text(const struct evc_renew_cert *c, char *out, size_t len)
     }
 }
 
-int
-evc_renew_report_text(const struct evc_renew_result *r, int dry_run, evc_time now, FILE *out)
+/* The certificates found, one row each, under a header. */
+static int
+certs_table(const struct evc_renew_result *r, FILE *out, struct evc_buf *b1, struct evc_buf *b2,
+            int *bad)
 {
-    char when[EVC_TIME_TEXT_MAX], hex[17], hex2[17];
+    static const char *const head[8] = {"STORE",     "ROLE",     "STATUS", "KIND",
+                                        "NOT AFTER", "REPLACED", "SHA256", "SUBJECT"};
+    struct evc_table t;
+    char when[EVC_TIME_TEXT_MAX], hex[17], plan[48];
+    int rc = 0;
+
+    evc_table_init(&t, 8);
+    rc = evc_table_add(&t, head);
+    for (size_t i = 0; rc == 0 && i < r->ncerts; i++) {
+        const struct evc_renew_cert *c = &r->certs[i];
+        const char *row[8];
+
+        evc_time_format(c->not_after, when);
+        hex_short(c->sha256, hex);
+        plan_text(c, plan, sizeof(plan));
+        row[0] = vis(b1, c->store, bad);
+        row[1] = evc_role_name(c->role);
+        row[2] = evc_status_name(c->status);
+        row[3] = evc_kind_name(c->kind);
+        row[4] = when;
+        row[5] = plan;
+        row[6] = hex;
+        row[7] = vis(b2, c->subject != NULL ? c->subject : "", bad);
+        rc = evc_table_add(&t, row);
+    }
+    if (rc == 0) {
+        rc = evc_table_print(&t, out, "", 2);
+    }
+    evc_table_free(&t);
+    return rc;
+}
+
+/*
+ * What came of an action after its fingerprints: when it goes live, the
+ * note or error, the verification, and NOT DONE when it failed.
+ */
+static int
+action_tail(const struct evc_renew_action *a, int dry_run, int activate, struct evc_buf *tail,
+            struct evc_buf *b, int *bad)
+{
+    char when[EVC_TIME_TEXT_MAX];
+    int rc = 0;
+
+    evc_buf_reset(tail);
+    if (activate) {
+        rc = evc_buf_puts(tail, dry_run ? "would be activated" : a->done ? "activated" : "");
+    }
+    if (rc == 0 && a->activate_at != 0) {
+        evc_time_format(a->activate_at, when);
+        rc = evc_buf_printf(tail, "%sactivate at %s", tail->len > 0 ? " " : "", when);
+    }
+    if (rc == 0 && a->detail[0] != '\0') {
+        rc = evc_buf_printf(tail, "%s(%s)", tail->len > 0 ? " " : "", vis(b, a->detail, bad));
+    }
+    if (rc == 0 && a->verified != 0) {
+        rc = evc_buf_printf(tail, "%s[%s: %s]", tail->len > 0 ? " " : "",
+                            a->verified > 0 ? "verified" : "NOT VERIFIED",
+                            vis(b, a->verify_detail, bad));
+    }
+    if (rc == 0 && !a->done && !dry_run) {
+        rc = evc_buf_printf(tail, "%sNOT DONE", tail->len > 0 ? " " : "");
+    }
+    return rc;
+}
+
+/*
+ * The actions: renew's as action, store, reason, fingerprints and what
+ * came of them; activate's as store, fingerprints and what came of them.
+ */
+static int
+actions_table(const struct evc_renew_result *r, int dry_run, int activate, FILE *out,
+              struct evc_buf *b1, struct evc_buf *b2, int *bad)
+{
+    struct evc_table t;
+    struct evc_buf tail;
+    char hex[17], hex2[17], fps[64];
+    int rc = 0;
+
+    evc_table_init(&t, activate ? 3 : 5);
+    evc_buf_init(&tail, 4 * EVC_TEXT_SHOW_MAX);
+    for (size_t i = 0; rc == 0 && i < r->nactions; i++) {
+        const struct evc_renew_action *a = &r->actions[i];
+        const char *store = vis(b1, a->store, bad);
+
+        hex_short(a->old_sha256, hex);
+        hex_short(a->new_sha256, hex2);
+        snprintf(fps, sizeof(fps), "%s%s%s", a->has_old ? hex : "",
+                 a->has_old && a->has_new ? " -> " : "", a->has_new ? hex2 : "");
+        if ((rc = action_tail(a, dry_run, activate, &tail, b2, bad)) != 0) {
+            break;
+        }
+        if (activate) {
+            const char *row[3] = {store, fps, evc_buf_str(&tail)};
+
+            rc = evc_table_add(&t, row);
+        } else {
+            const char *row[5] = {a->action, store, a->reason, fps, evc_buf_str(&tail)};
+
+            rc = evc_table_add(&t, row);
+        }
+    }
+    if (rc == 0) {
+        rc = evc_table_print(&t, out, "  ", 1);
+    }
+    evc_buf_free(&tail);
+    evc_table_free(&t);
+    return rc;
+}
+
+static int
+report_text(const struct evc_renew_result *r, int dry_run, int activate, evc_time now, FILE *out)
+{
+    char when[EVC_TIME_TEXT_MAX];
     struct evc_buf b1, b2;
     int bad = 0;
 
     evc_buf_init(&b1, EVC_TEXT_SHOW_MAX + 1);
     evc_buf_init(&b2, EVC_TEXT_SHOW_MAX + 1);
     evc_time_format(now, when);
-    fprintf(out, "%s at %s\n\n", dry_run ? "plan (dry run, nothing written)" : "renew", when);
-    fprintf(out, "%-12s %-9s %-10s %-12s %-20s %-29s %-16s %s\n", "STORE", "ROLE", "STATUS", "KIND",
-            "NOT AFTER", "REPLACED", "SHA256", "SUBJECT");
-    for (size_t i = 0; i < r->ncerts; i++) {
-        const struct evc_renew_cert *c = &r->certs[i];
-        char plan[48];
-
-        evc_time_format(c->not_after, when);
-        hex_short(c->sha256, hex);
-        plan_text(c, plan, sizeof(plan));
-        fprintf(out, "%-12s %-9s %-10s %-12s %-20s %-29s %-16s ", vis(&b1, c->store, &bad),
-                evc_role_name(c->role), evc_status_name(c->status), evc_kind_name(c->kind), when,
-                plan, hex);
-        fprintf(out, "%s\n", vis(&b1, c->subject != NULL ? c->subject : "", &bad));
+    fprintf(out, "%s at %s\n\n",
+            dry_run    ? "plan (dry run, nothing written)"
+            : activate ? "activate"
+                       : "renew",
+            when);
+    if (certs_table(r, out, &b1, &b2, &bad) != 0) {
+        bad = 1;
     }
-    fprintf(out, "\n%zu action%s\n", r->nactions, r->nactions == 1 ? "" : "s");
-    for (size_t i = 0; i < r->nactions; i++) {
-        const struct evc_renew_action *a = &r->actions[i];
-
-        hex_short(a->old_sha256, hex);
-        hex_short(a->new_sha256, hex2);
-        fprintf(out, "  %-13s %-12s %-14s %s%s%s", a->action, vis(&b1, a->store, &bad), a->reason,
-                a->has_old ? hex : "", a->has_old && a->has_new ? " -> " : "",
-                a->has_new ? hex2 : "");
-        if (a->activate_at != 0) {
-            evc_time_format(a->activate_at, when);
-            fprintf(out, " activate at %s", when);
-        }
-        if (a->detail[0] != '\0') {
-            fprintf(out, " (%s)", vis(&b1, a->detail, &bad));
-        }
-        if (a->verified != 0) {
-            fprintf(out, " [%s: %s]", a->verified > 0 ? "verified" : "NOT VERIFIED",
-                    vis(&b2, a->verify_detail, &bad));
-        }
-        fprintf(out, "%s\n", a->done || dry_run ? "" : " NOT DONE");
+    if (activate) {
+        fprintf(out, "\n%zu successor%s %s\n", r->nactions, r->nactions == 1 ? "" : "s",
+                dry_run ? "to activate" : "activated");
+    } else {
+        fprintf(out, "\n%zu action%s\n", r->nactions, r->nactions == 1 ? "" : "s");
+    }
+    if (actions_table(r, dry_run, activate, out, &b1, &b2, &bad) != 0) {
+        bad = 1;
+    }
+    if (activate && r->next_activation != 0) {
+        evc_time_format(r->next_activation, when);
+        fprintf(out, "the next staged successor waits until %s\n", when);
+    } else if (activate && r->nactions == 0) {
+        fprintf(out, "no successor is staged\n");
     }
     evc_buf_free(&b1);
     evc_buf_free(&b2);
     return ferror(out) || bad ? -1 : 0;
+}
+
+int
+evc_renew_report_text(const struct evc_renew_result *r, int dry_run, evc_time now, FILE *out)
+{
+    return report_text(r, dry_run, 0, now, out);
+}
+
+int
+evc_activate_report_text(const struct evc_renew_result *r, int dry_run, evc_time now, FILE *out)
+{
+    return report_text(r, dry_run, 1, now, out);
 }
 
 static json_t *

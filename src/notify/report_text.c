@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The table a person reads: one row per certificate, soonest to expire
- * first, columns aligned, status coloured on a terminal. Rows are kept
- * until the end because sorting needs them all. Every string from a
- * certificate or a file name passes through evc_text_vis() first, and a
- * subject is cut at EVC_TEXT_SHOW_MAX bytes.
+ * first, columns as wide as their widest value (up to EVC_TABLE_WIDTH_MAX),
+ * status coloured on a terminal. Rows are kept until the end because
+ * sorting needs them all. Every string from a certificate or a file name
+ * passes through evc_text_vis() first, and a subject is cut at
+ * EVC_TEXT_SHOW_MAX bytes.
  */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "evercert/limits.h"
 #include "base/text.h"
 #include "notify/report_int.h"
 
@@ -107,7 +109,8 @@ static int
 print_row(struct evc_report *rep, char *const *col, const size_t *w, int is_header)
 {
     for (int c = 0; c < NCOLS; c++) {
-        int pad = c == NCOLS - 1 ? 0 : (int)(w[c] - width(col[c])) + 2;
+        size_t cw = width(col[c]);
+        int pad = c == NCOLS - 1 ? 0 : (cw < w[c] ? (int)(w[c] - cw) : 0) + 2;
         int paint = rep->color && !is_header && c == 0;
 
         if (fprintf(rep->out, "%s%s%s%*s", paint ? colour(col[0]) : "", col[c],
@@ -154,8 +157,10 @@ text_finish(struct evc_report *rep, const struct evc_summary *s)
             if (f != NULL) {
                 *f = '\0';
             }
+            /* Bounded: one long path widens its own row, not the table. */
             if (width(rw->col[c]) > w[c]) {
-                w[c] = width(rw->col[c]);
+                w[c] = width(rw->col[c]) < EVC_TABLE_WIDTH_MAX ? width(rw->col[c])
+                                                               : EVC_TABLE_WIDTH_MAX;
             }
         }
         if (rw->col[NCOLS - 1] != NULL) {

@@ -594,3 +594,22 @@ evc_state_agent_events(struct evc_state *st, int (*cb)(void *arg, const struct e
     sqlite3_finalize(q);
     return r;
 }
+
+int
+evc_state_agent_told(struct evc_state *st, const char *key, char *out, size_t len,
+                     struct evc_err *err)
+{
+    sqlite3_stmt *q = NULL;
+    int rc, r;
+
+    out[0] = '\0';
+    if ((r = prepare(st, "SELECT status FROM notices WHERE sha256 = ?", &q, err)) != 0) {
+        return r;
+    }
+    sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+    if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        snprintf(out, len, "%s", col(q, 0));
+    }
+    sqlite3_finalize(q);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_err(st, err, "read");
+}

@@ -4,7 +4,9 @@
  * One PEM file per certificate, named by its SHA-256, so keeping the same
  * certificate twice (a re-run after a crash) changes nothing. The first
  * lines say when, from which store and why; PEM readers skip them.
- * Certificates only: a replaced private key is not kept anywhere.
+ * Certificates only: a replaced private key is not kept anywhere. A
+ * directory that does not exist yet is an empty store, created (0700) with
+ * its first entry, so a configuration needs no mkdir before its first run.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -80,6 +82,13 @@ evc_deleted_load(const char *path, struct evc_deleted **out, struct evc_err *err
         goto out;
     }
     if ((dir = opendir(path)) == NULL) {
+        if (errno == ENOENT) {
+            /* Nothing kept yet: the directory comes with the first entry. */
+            *out = d;
+            d = NULL;
+            r = 0;
+            goto out;
+        }
         r = evc_err_set(err, evc_errno_code(errno), "%s: %s", path, strerror(errno));
         goto out;
     }
@@ -141,6 +150,10 @@ evc_deleted_put(struct evc_deleted *d, X509 *x, const char *store, const char *r
     snprintf(p, sizeof(p), "%s/%s", d->path, name);
     if (lstat(p, &st) == 0) {
         return 0;
+    }
+    /* Created only when needed, 0700: what was replaced is nobody else's business. */
+    if (lstat(d->path, &st) == -1 && errno == ENOENT && (r = evc_mkdirs(d->path, 0700, err)) != 0) {
+        return r;
     }
     evc_time_format(now, when);
     evc_buf_init(&b, EVC_CERT_DER_MAX * 2);

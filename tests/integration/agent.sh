@@ -254,9 +254,18 @@ trust = freeze.pem
 EOF
 "$EVC" agent --config freeze.ini --once >f1.out 2>&1
 check "no freeze alarm early in the life" test $? = 0
+# Lives 10 days: renewed at 5 days (half), told after a quarter of the 5 days left as grace.
 "$EVC" agent --config freeze.ini --once --at "$(at '+6 days')" >f2.out 2>&1
+check "no freeze alarm inside the grace after the renewal moment" test $? = 0
+"$EVC" agent --config freeze.ini --once --at "$(at '+6 days 8 hours')" >f2.out 2>&1
 check "the freeze alarm: exit 1" test $? = 1
 check "the freeze alarm says why" grep -q "FREEZE for frozen" f2.out
+# A mail that cannot be sent is tried again by the next run; the line is not told again.
+printf '[notify]\nemail_to = ops@example.org@127.0.0.1:1\nemail_from = agent@example.org\n' >>freeze.ini
+"$EVC" agent --config freeze.ini --once --at "$(at '+6 days 9 hours')" >f3.out 2>&1
+check "freeze mail: not sent, the next round retries" sh -c "test $? = 1 && grep -q 'mail not sent (the next round retries)' f3.out && ! grep -q FREEZE f3.out"
+"$EVC" agent --config freeze.ini --once --at "$(at '+6 days 10 hours')" >f4.out 2>&1
+check "freeze mail: retried by the next run, the line still told once" sh -c "grep -q 'mail not sent (the next round retries)' f4.out && ! grep -q FREEZE f4.out"
 
 # --- servers that misbehave on the push channel: dropped with a reason, the others go on
 cat >bad.py <<'EOF'
@@ -892,6 +901,121 @@ check "issued successor: refused as no-anchor" grep -q "server=hb event=reject r
 check "issued successor: the store is byte-identical" cmp -s hb.pem hb.orig
 check "issued successor: inspect with the store says the same" sh -c "'$EVC' inspect hs.sa --trusted h0.crt --trust-store hb.pem; test \$? = 2"
 cd "$T" || exit 1
+
+# --- the freeze alarm across an activation: the new certificate's own renewal moment counts
+# zo has lived 5 of its 10 days (renewed now); zn is its successor, from now, switched to in 1 h.
+ZPORT=$((PORT + 70))
+"$EVC" selfsign --cn web.test --san DNS:web.test,IP:127.0.0.1 --days 10 --at "$(at '-5 days')" \
+    --out-cert zo.crt --out-key zo.key >/dev/null
+"$EVC" selfsign --cn web.test --san DNS:web.test,IP:127.0.0.1 --days 10 --out-cert zn.crt --out-key zn.key >/dev/null
+# zm is made when zn renews, so its own renewal moment is 5 days after that.
+"$EVC" selfsign --cn web.test --san DNS:web.test,IP:127.0.0.1 --days 10 --at "$(at '+6 days')" \
+    --out-cert zm.crt --out-key zm.key >/dev/null
+"$EVC" announce --current zo.crt --current-key zo.key --successor zn.crt --successor-key zn.key \
+    --service web.test --generation 1 --activate-at "$(at '+1 hour')" --out zon.sa >/dev/null
+"$EVC" announce --current zn.crt --current-key zn.key --successor zm.crt --successor-key zm.key \
+    --service web.test --generation 2 --activate-at "$(at '+8 days')" --out znm.sa >/dev/null
+cp zo.crt z.crt && cp zo.key z.key && cp zon.sa z.sa && cp zo.crt z.pem
+"$EVC" serve --cert z.crt --key z.key --sa z.sa --listen 127.0.0.1:$ZPORT 2>zserve.log &
+PIDS="$PIDS $!"
+check "activation: serve starts" wait_for zserve.log "listening on 127.0.0.1:$ZPORT" 5
+printf '[agent]\nstate = z.db\n[server "z"]\nconnect = 127.0.0.1:%s\nservice = web.test\ntrust = z.pem\n' \
+    $ZPORT >z.ini
+"$EVC" agent --config z.ini --once >z1.out 2>&1
+check "activation: the successor is accepted, exit 0" sh -c "test $? = 0 && grep -q 'server=z event=accept' z1.out"
+# Past activate_at the agent switches; the server still presents zo (it swaps on its own pass).
+for n in 2 3 4 5; do
+    "$EVC" agent --config z.ini --once --at "$(at "+$n hours")" >z$n.out 2>&1
+    echo $? >z$n.st
+done
+check "activation: the agent switched" grep -q "server=z event=activate" z2.out
+check "activation: the old certificate still served is no FREEZE" sh -c "! grep -q FREEZE z2.out z3.out z4.out z5.out"
+check "activation: every run after it exits 0" test "$(cat z2.st z3.st z4.st z5.st | tr -d '\n')" = 0000
+# The server swaps to zn: still no alarm.
+cp zn.key z.key.tmp && cp zn.crt z.crt.tmp && mv z.key.tmp z.key && mv z.crt.tmp z.crt
+wait_for zserve.log "serving $(openssl x509 -in zn.crt -outform DER | sha256sum | cut -c1-64)" 5
+"$EVC" agent --config z.ini --once --at "$(at '+6 hours')" >z6.out 2>&1
+check "activation: the server on the successor, exit 0, no FREEZE" sh -c "test $? = 0 && ! grep -q FREEZE z6.out"
+# zn renews at 5 days; past a quarter of the 5 days left as grace with no SA, the alarm.
+"$EVC" agent --config z.ini --once --at "$(at '+6 days')" >z7.out 2>&1
+check "freeze: not before the moment plus grace" sh -c "test $? = 0 && ! grep -q FREEZE z7.out"
+"$EVC" agent --config z.ini --once --at "$(at '+6 days 7 hours')" >z8.out 2>&1
+st=$?
+check "freeze: past the moment plus grace, one FREEZE line, exit 1" sh -c "test $st = 1 && test \$(grep -c 'FREEZE for z:' z8.out) = 1"
+check "freeze: the line names the certificate and the moment" grep -q "FREEZE for z: certificate $(openssl x509 -in zn.crt -outform DER | sha256sum | cut -c1-16) is past its renewal moment" z8.out
+for n in 9 10; do
+    "$EVC" agent --config z.ini --once --at "$(at "+6 days $n hours")" >z$n.out 2>&1
+    echo $? >z$n.st
+done
+check "freeze: repeated runs (new processes) do not repeat the line" sh -c "! grep -q FREEZE z9.out z10.out"
+check "freeze: while it stands --once still exits 1" test "$(cat z9.st z10.st | tr -d '\n')" = 11
+# The server publishes zn -> zm: the alarm is cleared, once.
+cp znm.sa z.sa.tmp && mv z.sa.tmp z.sa
+wait_for zserve.log "SA generation 2" 5
+sleep 1.2
+"$EVC" agent --config z.ini --once --at "$(at '+6 days 11 hours')" >z11.out 2>&1
+st=$?
+check "freeze: an SA clears it, exit 0" sh -c "test $st = 0 && grep -q 'FREEZE for z cleared: a successor has come' z11.out"
+"$EVC" agent --config z.ini --once --at "$(at '+6 days 12 hours')" >z12.out 2>&1
+check "freeze: cleared once" sh -c "test $? = 0 && ! grep -q FREEZE z12.out"
+
+# --- manual approval: the operator is told when the server switches, and --once escalates
+MPORT2=$((PORT + 71)) SMTP2=$((PORT + 72))
+for n in ma mb; do
+    "$EVC" selfsign --cn web.test --san DNS:web.test,IP:127.0.0.1 --days 10 --out-cert $n.crt --out-key $n.key >/dev/null
+done
+ACT=$(at '+4 hours')
+"$EVC" announce --current ma.crt --current-key ma.key --successor mb.crt --successor-key mb.key \
+    --service web.test --generation 1 --activate-at "$ACT" --out mab.sa >/dev/null
+"$EVC" serve --cert ma.crt --key ma.key --sa mab.sa --listen 127.0.0.1:$MPORT2 2>mserve.log &
+PIDS="$PIDS $!"
+check "approval: serve starts" wait_for mserve.log "listening on 127.0.0.1:$MPORT2" 5
+cp ma.crt ma.pem
+printf '[agent]\nstate = ma.db\n[server "m"]\nconnect = 127.0.0.1:%s\nservice = web.test\ntrust = ma.pem\npolicy = manual\n' \
+    $MPORT2 >ma.ini
+HAVE_SMTPD=0
+if python3 -c 'import smtpd' 2>/dev/null; then
+    HAVE_SMTPD=1
+    python3 -W ignore -m smtpd -n -c DebuggingServer 127.0.0.1:$SMTP2 >smtp2.log 2>&1 &
+    PIDS="$PIDS $!"
+    sleep 0.5
+    printf '[notify]\nemail_to = ops@example.org@127.0.0.1:%s\nemail_from = agent@example.org\n' $SMTP2 >>ma.ini
+else
+    echo "SKIP: the approval mails: python3 has no smtpd module" >&2
+fi
+"$EVC" agent --config ma.ini --once >ma1.out 2>&1
+check "approval: early on, a pending SA is told but is no alarm, exit 0" test $? = 0
+check "approval: the log says when the server switches" grep -Eq "server=m SA [0-9]+ \(generation 1\) waits for approval \(evercert approve [0-9]+\): the server switches at $ACT, in (3h 59m|4h)" ma1.out
+check "approval: ... and what happens then" grep -q "after that connections fail until it is approved" ma1.out
+"$EVC" pending --config ma.ini --format json >ma.json
+check "approval: pending shows the deadline, the time left and the urgency" \
+    jq -e ".[0].deadline == \"$ACT\" and .[0].seconds_left > 14000 and .[0].seconds_left <= 14400 and .[0].urgency == \"early\"" ma.json
+"$EVC" pending --config ma.ini >ma.txt
+check "approval: pending's text has a deadline line" grep -Eq "^    deadline  in (3h 59m|4h), when the server switches" ma.txt
+"$EVC" agent --config ma.ini --once --at "$(at '+2 hours')" >ma2.out 2>&1
+check "approval: half way, exit 0, nothing told again" sh -c "test $? = 0 && ! grep -q 'waits for approval' ma2.out"
+# The last quarter of publication .. activate_at: from 3 h on.
+"$EVC" agent --config ma.ini --once --at "$(at '+3 hours 10 minutes')" >ma3.out 2>&1
+check "approval: inside the last quarter, WARNING, exit 1" sh -c "test $? = 1 && grep -Eq 'WARNING: server=m SA .* waits for approval .*the server switches at $ACT, in (4[0-9]m|50m)' ma3.out"
+"$EVC" agent --config ma.ini --once --at "$(at '+3 hours 20 minutes')" >ma4.out 2>&1
+check "approval: the warning stands (exit 1) and is not told again" sh -c "test $? = 1 && ! grep -q WARNING ma4.out"
+"$EVC" pending --config ma.ini --format json --at "$(at '+3 hours 20 minutes')" >ma.json
+check "approval: pending --at in the last quarter says warning" jq -e '.[0].urgency == "warning"' ma.json
+"$EVC" agent --config ma.ini --once --at "$(at '+5 hours')" >ma5.out 2>&1
+check "approval: past activate_at without approval, CRITICAL, exit 2" sh -c "test $? = 2 && grep -q 'CRITICAL: server=m SA .* is still not approved and the server switched at $ACT, .* ago; connections fail until it is approved' ma5.out"
+"$EVC" pending --config ma.ini --at "$(at '+5 hours')" >ma.txt
+check "approval: pending after the deadline says so" grep -q "^    deadline  passed .* ago: the server has switched; connections fail until it is approved (CRITICAL)" ma.txt
+if [ $HAVE_SMTPD = 1 ]; then
+    check "approval: a mail when it came" wait_for smtp2.log "Subject: evercert agent: a successor for m waits for approval" 5
+    check "approval: a mail at the warning" wait_for smtp2.log "Subject: evercert agent: WARNING: a successor for m waits for approval" 5
+    check "approval: a mail at the deadline" wait_for smtp2.log "Subject: evercert agent: CRITICAL: a successor for m waits for approval" 5
+    check "approval: the mail says when the server switches" grep -q "the server switches at $ACT" smtp2.log
+    check "approval: one mail per level" test "$(grep -c 'Subject: evercert agent' smtp2.log)" = 3
+fi
+MAID=$("$EVC" pending --config ma.ini --format json | jq -r '.[0].id')
+check "approval: approved after the deadline, it is written" "$EVC" approve --config ma.ini --at "$(at '+5 hours')" "$MAID"
+"$EVC" agent --config ma.ini --once --at "$(at '+5 hours 10 minutes')" >ma6.out 2>&1
+check "approval: approved, --once exits 0 again" sh -c "test $? = 0 && ! grep -Eq 'CRITICAL|WARNING|FREEZE' ma6.out"
 
 echo "agent.sh: $pass passed, $fail failed"
 [ "$fail" = 0 ]

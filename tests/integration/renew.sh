@@ -12,6 +12,7 @@ EVC=${1:?usage: renew.sh PATH-TO-EVERCERT PATH-TO-STORECHECK}
 EVC=$(cd "$(dirname "$EVC")" && pwd)/$(basename "$EVC")
 SC=${2:?usage: renew.sh PATH-TO-EVERCERT PATH-TO-STORECHECK}
 SC=$(cd "$(dirname "$SC")" && pwd)/$(basename "$SC")
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
 T=$(mktemp -d /tmp/evc-renew-XXXXXX)
 NGINX_PID=
 cleanup() {
@@ -197,7 +198,8 @@ check "the bundle holds pin's successor" sh -c "openssl verify -CAfile bundle.pe
 status "a second run" 0 "$EVC" renew --config c.ini
 check "a second run has nothing to do" grep -q "^0 actions" "$T/out"
 status "activate too early" 0 "$EVC" activate --config c.ini --at "$(at '+30 minutes')"
-check "too early: nothing activated" grep -q "^0 actions" "$T/out"
+check "too early: nothing activated" grep -q "^0 successors activated" "$T/out"
+check "too early: says when the next one waits until" grep -q "^the next staged successor waits until 20" "$T/out"
 NEXTWEB=$(fp web.crt.next)
 status "activate" 0 "$EVC" activate --config c.ini --at "$(at '+2 hours')"
 check "web is the successor now" test "$(fp web.crt)" = "$NEXTWEB"
@@ -399,8 +401,13 @@ fresh; sed -i 's|^\[store "pin"\]|[stor "pin"]|' B/c.ini
 refuse "an unknown section" 'unknown section [stor "pin"]'
 fresh; sed -i 's|^role = personal$|role = keystore|' B/c.ini
 refuse "an unknown role" "role: expected root, personal, trust or deleted"
-fresh; sed -i '/^\[store "deleted"\]/,$d' B/c.ini
-refuse "delete_old without a deleted store" "delete_old = true needs a store with role = deleted"
+fresh; sed -i '/^\[store "deleted"\]/,$d' B/c.ini; echo '[store "d1"]
+role = deleted
+path = deleted
+[store "d2"]
+role = deleted
+path = deleted2' >>B/c.ini
+refuse "two deleted stores, at the second's line" "c.ini:$(grep -n 'store "d2"' B/c.ini | cut -d: -f1): store \"d2\": a second store with role = deleted"
 fresh; sed -i 's|^key = web.key|key = web.key\nkey = pin.key|' B/c.ini
 refuse "a key given twice" "'key' given twice"
 status "no --config" 3 "$EVC" renew
@@ -515,6 +522,80 @@ rm web.crt web.key
 status "renew a certificate whose first name is a wildcard" 0 "$EVC" renew --config c.ini
 status "its SA reads" 0 "$EVC" inspect web.crt.sa --format json
 check "and speaks for web.test" jq -e '.service == "web.test"' "$T/out"
+cd "$T" || exit 1
+
+# --- 8. a new user's first steps ---------------------------------------------------
+# Directories made on demand, a minimal configuration that works, activate
+# saying what it did, each configuration with its own state, tables that fit.
+mkdir F && cd F || exit 1
+status "ca init into directories that do not exist" 0 "$EVC" ca init --out pki/ca/root
+status "issue into directories that do not exist" 0 "$EVC" issue --ca pki/ca/root --cn web.test \
+    --san DNS:web.test --out-cert srv/tls/certs/web.crt --out-key srv/tls/private/web.key
+check "the certificate's new directories are 0755" sh -c '[ "$(stat -c %a srv)$(stat -c %a srv/tls)$(stat -c %a srv/tls/certs)" = 755755755 ]'
+check "the key's new directory is 0700" test "$(mode srv/tls/private)" = 700
+check "the new key is 0600" test "$(mode srv/tls/private/web.key)" = 600
+check "the pair matches" keymatch srv/tls/certs/web.crt srv/tls/private/web.key
+: >notadir
+status "issue under a file" 3 "$EVC" issue --ca pki/ca/root --cn x --san DNS:x \
+    --out-cert notadir/x.crt --out-key keys/x.key
+errmsg "issue under a file" "notadir: not a directory"
+check "the error names the path once" test "$(grep -o notadir "$T/err" | wc -l)" = 1
+check "the refusal made no directory" test ! -e keys
+status "selfsign with a key under a file" 3 "$EVC" selfsign --cn x --san DNS:x \
+    --out-cert x.crt --out-key notadir/x.key
+check "its error names the path once" test "$(grep -o notadir "$T/err" | wc -l)" = 1
+
+for n in www pin tw tp other o2 t3; do
+    "$EVC" selfsign --cn "$n.test" --san "DNS:$n.test" --days 30 --at "$(at '-25 days')" \
+        --out-cert "$n.crt" --out-key "$n.key" >/dev/null
+done
+pstore() { printf '[store "%s"]\nrole = personal\ncert = %s.crt\nkey = %s.key\n\n' "$1" "$2" "$2"; }
+# A minimal configuration: personal stores and nothing else.
+{ pstore web www; pstore pin pin; } >first.ini
+OLDWWW=$(fp www.crt)
+status "a minimal configuration (personal stores only) renews" 0 "$EVC" renew --config first.ini
+check "renew says where replaced certificates are kept" grep -qx 'replaced certificates are kept in ./first-deleted (no store has role = deleted)' "$T/out"
+check "the default deleted store is made only when something is kept" test ! -e first-deleted
+status "and activates" 0 "$EVC" activate --config first.ini --at "$(at '+3 days')"
+check "the replaced certificate is kept beside the state" test -f "first-deleted/$OLDWWW.pem"
+check "the default deleted store is 0700" test "$(mode first-deleted)" = 700
+check "the deleted store reads" sh -c "'$EVC' scan first-deleted >/dev/null 2>&1; [ \$? -ne 3 ]"
+# The example configuration works as it stands.
+mkdir ex && cp "$SRC/examples/evercert.ini" ex/
+"$EVC" selfsign --cn www.example --san DNS:www.example --days 30 --at "$(at '-25 days')" \
+    --out-cert ex/tls/site.crt --out-key ex/tls/site.key >/dev/null
+status "examples/evercert.ini renews an expired certificate at once" 0 "$EVC" renew --config ex/evercert.ini --at "$(at '+6 days')"
+check "and keeps what it replaced where its comment says" sh -c "grep -qx 'replaced certificates are kept in ex/evercert-deleted (no store has role = deleted)' '$T/out' && [ -d ex/evercert-deleted ]"
+# Tables as wide as their values; activate's own words.
+mkdir kept
+{ pstore www-frontend-production tw; pstore p tp; printf '[store "d"]\nrole = deleted\npath = kept\n'; } >tables.ini
+status "renew with a long store name" 0 "$EVC" renew --config tables.ini
+hcol=$(grep '^STORE' "$T/out" | awk '{ print index($0, "SUBJECT") }')
+check "renew table: a long store name keeps every subject under SUBJECT" sh -c "[ \$(grep -cE '^(www-frontend-production|p) ' '$T/out') = 2 ] && grep -E '^(www-frontend-production|p) ' '$T/out' | awk -v c=$hcol '{ if (index(\$0, \"CN=\") != c) exit 1 }'"
+status "activate before the time" 0 "$EVC" activate --config tables.ini
+check "activate says it activated nothing" grep -qx '0 successors activated' "$T/out"
+check "activate says until when the successors wait" grep -q '^the next staged successor waits until 20' "$T/out"
+check "activate does not speak of renewing" sh -c "! grep -q '^renew' '$T/out'"
+check "activate's header is its own" grep -q '^activate at 20' "$T/out"
+status "activate when due" 0 "$EVC" activate --config tables.ini --at "$(at '+3 days')"
+check "activate says what it activated" grep -qx '2 successors activated' "$T/out"
+check "each activated store on its own line" grep -q '^  www-frontend-production .* activated$' "$T/out"
+status "activate with nothing staged" 0 "$EVC" activate --config tables.ini --at "$(at '+3 days')"
+check "activate says nothing is staged" grep -qx 'no successor is staged' "$T/out"
+# Two configurations in one directory: two states, two histories.
+{ printf '[policy]\ndelete_old = false\n'; pstore other-store-with-a-long-name other; pstore o2 o2; } >second.ini
+{ printf '[policy]\ndelete_old = false\n'; pstore third t3; } >third.ini
+"$EVC" monitor --config second.ini --once >/dev/null 2>&1
+"$EVC" monitor --config third.ini --once >/dev/null 2>&1
+check "each configuration has its own state beside it" test -f second-state.db -a -f third-state.db
+status "history of the third configuration" 0 "$EVC" history --config third.ini
+check "it has its own run only" test "$(grep -c '^run ' "$T/out")" = 1
+check "it has none of the second's replacements" sh -c "! grep -q other-store '$T/out'"
+status "history of the second configuration" 0 "$EVC" history --config second.ini
+check "the second's history has its renewals" test "$(grep -c '^  run 1 .* renew ' "$T/out")" = 2
+rcol=$(grep '^  run 1 .* other-store-with-a-long-name ' "$T/out" | awk '{ print index($0, "threshold") }')
+ocol=$(grep '^  run 1 .* o2 ' "$T/out" | awk '{ print index($0, "threshold") }')
+check "history table: a long store name keeps the columns aligned ($rcol, $ocol)" test -n "$rcol" -a "$rcol" = "$ocol"
 cd "$T" || exit 1
 
 echo "renew.sh: $pass passed, $fail failed"

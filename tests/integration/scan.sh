@@ -267,5 +267,20 @@ status "unset password variable" 3 "$EVC" scan --password-env EVC_UNSET_VAR "$S"
 status "unknown command" 3 "$EVC" frobnicate
 status "help for an unknown command" 3 "$EVC" help frobnicate
 
+# --- table columns: as wide as their widest value, bounded ------------------------------
+# A path of 200 characters widens its own row only: the SUBJECT column stays
+# where a short path puts it, and the long path is shown whole.
+W=$T/wide
+LONG=$W/$(printf 'd%.0s' $(seq 1 60))/$(printf 'e%.0s' $(seq 1 60))/$(printf 'f%.0s' $(seq 1 60))
+mkdir -p "$LONG"
+cp "$T/soon.crt" "$W/a.crt"
+cp "$T/soon.crt" "$LONG/long-named-certificate.crt"
+status "scan a short and a long path" 1 "$EVC" scan "$W"
+hcol=$(head -1 "$T/out" | awk '{ print index($0, "SUBJECT") }')
+scol=$(grep "$W/a.crt" "$T/out" | awk '{ print index($0, "CN=soon.example") }')
+check "the subject column is not pushed by a long path ($hcol)" test "$hcol" -gt 0 -a "$hcol" -le 120
+check "a short path's row is aligned with the header" test "$hcol" = "$scol"
+check "the long path is shown whole" grep -qF "$LONG/long-named-certificate.crt" "$T/out"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -2,7 +2,8 @@
 /*
  * The agent's pure decisions: where a DER object ends on the push
  * channel (and every way a stream is refused), the reconnect backoff,
- * what a trust store needs for a successor, and the freeze alarm.
+ * what a trust store needs for a successor, the freeze alarm (when, and
+ * once per leaf), and how near an SA waiting for approval is to the switch.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -416,16 +417,89 @@ test_frozen(void **state)
 
     (void)state;
     evc_thresholds_default(&t); /* 60 days: capped at half the lifetime, 50 hours */
-    assert_false(evc_agent_frozen(x, 0, &t, NOW + 49 * HOUR));
-    assert_true(evc_agent_frozen(x, 0, &t, NOW + 50 * HOUR));
-    assert_true(evc_agent_frozen(x, 0, &t, NOW + 101 * HOUR)); /* expired */
-    assert_false(evc_agent_frozen(x, 1, &t, NOW + 60 * HOUR)); /* a successor came */
+    /* Without grace: renew's own moment. */
+    assert_int_equal(evc_agent_freeze_at(x, &t, 0), NOW + 50 * HOUR);
+    assert_false(evc_agent_frozen(x, 0, &t, 0, NOW + 49 * HOUR));
+    assert_true(evc_agent_frozen(x, 0, &t, 0, NOW + 50 * HOUR));
+    assert_true(evc_agent_frozen(x, 0, &t, 0, NOW + 101 * HOUR)); /* expired */
+    assert_false(evc_agent_frozen(x, 1, &t, 0, NOW + 60 * HOUR)); /* a successor came */
+    /* The moment plus grace: one hour... */
+    assert_int_equal(evc_agent_freeze_at(x, &t, HOUR), NOW + 51 * HOUR);
+    assert_false(evc_agent_frozen(x, 0, &t, HOUR, NOW + 50 * HOUR));
+    assert_true(evc_agent_frozen(x, 0, &t, HOUR, NOW + 51 * HOUR));
+    /* ...but never more than a quarter of the 50 hours from the moment to the end. */
+    assert_int_equal(evc_agent_freeze_at(x, &t, 14 * 24 * HOUR), NOW + 50 * HOUR + 50 * HOUR / 4);
+    assert_false(evc_agent_frozen(x, 0, &t, 14 * 24 * HOUR, NOW + 62 * HOUR));
+    assert_true(evc_agent_frozen(x, 0, &t, 14 * 24 * HOUR, NOW + 63 * HOUR));
+    assert_int_equal(evc_agent_freeze_at(x, &t, -5), NOW + 50 * HOUR);
     assert_int_equal(evc_span_parse("10%", &t.threshold), 0);
-    assert_false(evc_agent_frozen(x, 0, &t, NOW + 89 * HOUR));
-    assert_true(evc_agent_frozen(x, 0, &t, NOW + 90 * HOUR));
-    assert_false(evc_agent_frozen(NULL, 0, &t, NOW));
+    assert_false(evc_agent_frozen(x, 0, &t, 0, NOW + 89 * HOUR));
+    assert_true(evc_agent_frozen(x, 0, &t, 0, NOW + 90 * HOUR));
+    assert_false(evc_agent_frozen(NULL, 0, &t, 0, NOW));
+    assert_int_equal(evc_agent_freeze_at(NULL, &t, 0), 0);
     X509_free(x);
     EVP_PKEY_free(k);
+}
+
+/* Each leaf raises once; a raised alarm clears once; nothing else makes a line. */
+static void
+test_freeze_step(void **state)
+{
+    static const char a[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    static const char b[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    static const struct {
+        const char *told, *leaf;
+        int frozen;
+        enum evc_agent_freeze_step want;
+    } cases[] = {
+        {"", a, 0, EVC_FREEZE_QUIET},        /* nothing told, nothing to tell */
+        {"", a, 1, EVC_FREEZE_RAISE},        /* first alarm for a */
+        {a, a, 1, EVC_FREEZE_STANDS},        /* again for a: no second line */
+        {a, a, 0, EVC_FREEZE_CLEAR},         /* an SA came for a */
+        {a, b, 0, EVC_FREEZE_CLEAR},         /* the server presents b */
+        {a, b, 1, EVC_FREEZE_RAISE},         /* b is frozen too: its own alarm */
+        {"cleared", a, 0, EVC_FREEZE_QUIET}, /* cleared once only */
+        {"cleared", a, 1, EVC_FREEZE_RAISE}, /* frozen again after a clear */
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(evc_agent_freeze_step(cases[i].told, cases[i].leaf, cases[i].frozen),
+                         cases[i].want);
+    }
+}
+
+/* Early until the last quarter of publication .. activate_at, warning in it, critical after. */
+static void
+test_wait_level(void **state)
+{
+    evc_time next = 1;
+
+    (void)state;
+    /* Published at NOW, the server switches 4 hours later: warning from 3 hours. */
+    assert_int_equal(evc_agent_wait_level(NOW, NOW + 4 * HOUR, NOW, &next), EVC_WAIT_EARLY);
+    assert_int_equal(next, NOW + 3 * HOUR);
+    assert_int_equal(evc_agent_wait_level(NOW, NOW + 4 * HOUR, NOW + 3 * HOUR - 1, &next),
+                     EVC_WAIT_EARLY);
+    assert_int_equal(evc_agent_wait_level(NOW, NOW + 4 * HOUR, NOW + 3 * HOUR, &next),
+                     EVC_WAIT_WARNING);
+    assert_int_equal(next, NOW + 4 * HOUR);
+    assert_int_equal(evc_agent_wait_level(NOW, NOW + 4 * HOUR, NOW + 4 * HOUR - 1, &next),
+                     EVC_WAIT_WARNING);
+    assert_int_equal(evc_agent_wait_level(NOW, NOW + 4 * HOUR, NOW + 4 * HOUR, &next),
+                     EVC_WAIT_CRITICAL);
+    assert_int_equal(next, 0);
+    assert_int_equal(evc_agent_wait_level(NOW, NOW + 4 * HOUR, NOW + 400 * HOUR, &next),
+                     EVC_WAIT_CRITICAL);
+    /* Before publication (a clock behind): early. */
+    assert_int_equal(evc_agent_wait_level(NOW, NOW + 4 * HOUR, NOW - HOUR, &next), EVC_WAIT_EARLY);
+    /* No time between publication and the switch: a warning at once. */
+    assert_int_equal(evc_agent_wait_level(NOW, NOW, NOW - 10, &next), EVC_WAIT_WARNING);
+    assert_int_equal(next, NOW);
+    assert_int_equal(evc_agent_wait_level(NOW + HOUR, NOW, NOW - 10, &next), EVC_WAIT_WARNING);
+    /* The extremes of the time range do not wrap. */
+    assert_int_equal(evc_agent_wait_level(-62135596800LL, 253402300799LL, 0, &next),
+                     EVC_WAIT_EARLY);
 }
 
 /* --- one object at a time, exact caps ------------------------------------- */
@@ -749,6 +823,8 @@ main(void)
         cmocka_unit_test(test_trust_plan_pinned_anchors),
         cmocka_unit_test(test_trust_plan_ca_anchors),
         cmocka_unit_test(test_frozen),
+        cmocka_unit_test(test_freeze_step),
+        cmocka_unit_test(test_wait_level),
         /* Hostile peers: exact caps, one object at a time, bounded state and log. */
         cmocka_unit_test(test_der_frame_caps),
         cmocka_unit_test(test_der_frame_need),

@@ -4,11 +4,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "evercert/config.h"
+#include "evercert/monitor.h"
 
 static const char good[] = "; a comment\n"
                            "[policy]\n"
@@ -106,11 +108,15 @@ test_defaults(void **state)
     struct evc_err err = {0};
 
     (void)state;
-    /* delete_old defaults to true and needs a deleted store. */
-    assert_int_equal(evc_config_parse(t, strlen(t), "c.ini", ".", &c, &err), EVC_ERR_CONFIG);
-    assert_string_equal(err.detail, "c.ini:1: delete_old = true needs a store with role = deleted");
+    /* delete_old defaults to true; without a deleted store one is implied (test_default_deleted).
+     */
+    assert_int_equal(evc_config_parse(t, strlen(t), "c.ini", ".", &c, &err), 0);
+    assert_int_equal(c->policy.delete_old, 1);
+    assert_int_equal(c->nstores, 2);
+    evc_config_free(c);
     t = "[policy]\ndelete_old = false\n[store \"t\"]\nrole = trust\npath = b.pem\n";
     assert_int_equal(evc_config_parse(t, strlen(t), "c.ini", ".", &c, &err), 0);
+    assert_int_equal(c->nstores, 1);
     assert_int_equal(c->policy.thresholds.threshold.value, 60 * 86400);
     assert_int_equal(c->policy.thresholds.prenotify.value, 90 * 86400);
     assert_int_equal(c->policy.auto_replace, 1);
@@ -177,7 +183,11 @@ test_rejections(void **state)
         {"[policy]\ndelete_old = no\n[store \"b\"]\nrole = personal\ncert = k\nkey = k\n",
          "c.ini:3: store \"b\": ./k is also used by store \"b\""},
         {"[store \"d\"]\nrole = deleted\npath = a\n[store \"e\"]\nrole = deleted\npath = b\n",
-         "c.ini:1: more than one store has role = deleted"},
+         "c.ini:4: store \"e\": a second store with role = deleted (one is allowed)"},
+        {"[policy]\nexpiration_threshold = 30d\n[store \"w\"]\nrole = personal\ncert = w.crt\n"
+         "key = w.key\n[store \"t\"]\nrole = trust\npath = c-deleted\n",
+         "c.ini:7: store \"t\": its path is where replaced certificates go when no store has "
+         "role = deleted"},
         {"[policy]\ndelete_old = no\n",
          "c.ini:1: no [store \"name\"] or [server \"name\"] sections"},
         {"[server \"s\"]\ntrust = t.pem\n", "c.ini:1: server \"s\": connect and trust are needed"},
@@ -286,6 +296,102 @@ test_servers(void **state)
     evc_config_free(c);
 }
 
+/*
+ * A minimal configuration (one personal store) loads: with delete_old, the
+ * default, and no deleted store, replaced certificates go to a directory
+ * beside the state database, named after it.
+ */
+static void
+test_default_deleted(void **state)
+{
+    static const struct {
+        const char *name, *dir, *extra, *want;
+    } cases[] = {
+        {"c.ini", "/srv/x", "", "/srv/x/c-deleted"},
+        {"/srv/x/web.conf", "/srv/x", "", "/srv/x/web-deleted"},
+        {"c.ini", ".", "", "./c-deleted"},
+        {"/etc/evercert/evercert.ini", "/etc/evercert", "", "/var/lib/evercert/deleted"},
+        {"/etc/nginx/site.ini", "/etc/nginx", "", "/var/lib/evercert/site-deleted"},
+        {"c.ini", "/srv/x", "[monitor]\nstate = /srv/s/mon.db\n", "/srv/s/mon-deleted"},
+        {"c.ini", "/srv/x", "[monitor]\nstate = run/state.db\n", "/srv/x/run/deleted"},
+        {"c.ini", "/srv/x", "[monitor]\nstate = m.sqlite\n", "/srv/x/m.sqlite-deleted"},
+    };
+    const char *minimal = "[store \"web\"]\nrole = personal\ncert = w.crt\nkey = w.key\n";
+    struct evc_config *c = NULL;
+    struct evc_err err = {0};
+    char text[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(text, sizeof(text), "%s%s", cases[i].extra, minimal);
+        if (evc_config_parse(text, strlen(text), cases[i].name, cases[i].dir, &c, &err) != 0) {
+            fail_msg("case %zu: %s", i, err.detail);
+        }
+        assert_int_equal(c->nstores, 2);
+        assert_int_equal(c->stores[1].role, EVC_ROLE_DELETED);
+        assert_int_equal(c->stores[1].implicit, 1);
+        assert_string_equal(c->stores[1].name, "deleted");
+        if (strcmp(c->stores[1].path, cases[i].want) != 0) {
+            fail_msg("case %zu: got '%s', want '%s'", i, c->stores[1].path, cases[i].want);
+        }
+        assert_int_equal(c->stores[0].implicit, 0);
+        evc_config_free(c);
+        c = NULL;
+    }
+    /* A store already named "deleted" keeps its name. */
+    snprintf(text, sizeof(text), "%s[store \"deleted\"]\nrole = trust\npath = b.pem\n", minimal);
+    assert_int_equal(evc_config_parse(text, strlen(text), "c.ini", "/srv/x", &c, &err), 0);
+    assert_int_equal(c->nstores, 3);
+    assert_string_equal(c->stores[2].name, "default-deleted");
+    evc_config_free(c);
+    /* None when a store has role = deleted, when delete_old is off, or for an agent. */
+    snprintf(text, sizeof(text), "%s[store \"d\"]\nrole = deleted\npath = gone\n", minimal);
+    assert_int_equal(evc_config_parse(text, strlen(text), "c.ini", "/srv/x", &c, &err), 0);
+    assert_int_equal(c->nstores, 2);
+    assert_int_equal(c->stores[1].implicit, 0);
+    evc_config_free(c);
+    snprintf(text, sizeof(text), "[policy]\ndelete_old = false\n%s", minimal);
+    assert_int_equal(evc_config_parse(text, strlen(text), "c.ini", "/srv/x", &c, &err), 0);
+    assert_int_equal(c->nstores, 1);
+    evc_config_free(c);
+    snprintf(text, sizeof(text), "[server \"s\"]\nconnect = h:1\ntrust = t.pem\n");
+    assert_int_equal(evc_config_parse(text, strlen(text), "c.ini", "/srv/x", &c, &err), 0);
+    assert_int_equal(c->nstores, 0);
+    evc_config_free(c);
+}
+
+/*
+ * The monitor's state follows its configuration: two configurations never
+ * share one, whoever runs them; a system one's lives in /var/lib/evercert.
+ */
+static void
+test_state_path(void **state)
+{
+    static const struct {
+        const char *config, *configured, *want;
+    } cases[] = {
+        {"/etc/evercert/evercert.ini", NULL, "/var/lib/evercert/state.db"},
+        {"/etc/evercert/evercert.conf", NULL, "/var/lib/evercert/state.db"},
+        {"/etc/evercert/web.ini", NULL, "/var/lib/evercert/web.db"},
+        {"/etc/nginx/site.conf", NULL, "/var/lib/evercert/site.db"},
+        {"/tmp/x/evercert.conf", NULL, "/tmp/x/evercert-state.db"},
+        {"/tmp/x/a.ini", NULL, "/tmp/x/a-state.db"},
+        {"/tmp/x/b.ini", NULL, "/tmp/x/b-state.db"},
+        {"c.ini", NULL, "c-state.db"},
+        {"/etcetera/c.ini", NULL, "/etcetera/c-state.db"},
+        {"/tmp/x/a.ini", "/srv/s.db", "/srv/s.db"},
+    };
+    char out[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        evc_monitor_state_path(cases[i].config, cases[i].configured, out, sizeof(out));
+        if (strcmp(out, cases[i].want) != 0) {
+            fail_msg("case %zu (%s): got '%s', want '%s'", i, cases[i].config, out, cases[i].want);
+        }
+    }
+}
+
 static void
 test_role_names(void **state)
 {
@@ -301,7 +407,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good),       cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_rejections), cmocka_unit_test(test_servers),
-        cmocka_unit_test(test_role_names),
+        cmocka_unit_test(test_role_names), cmocka_unit_test(test_default_deleted),
+        cmocka_unit_test(test_state_path),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
