@@ -364,9 +364,14 @@ while [ $n -lt 100 ]; do
     "$EVC" activate --config D/c.ini --at "$LATER" >rerun.out 2>&1 ||
         { echo "FAIL: run 3: the re-run after a crash at step $n failed: $(cat rerun.out)" >&2; stale=$((stale + 1)); continue; }
     want=$(fp D/web.crt)
-    i=0
-    while [ "$(served)" != "$want" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-    [ "$(served)" = "$want" ] || { echo "FAIL: run 3: after a crash at step $n and a re-run, nginx serves the old certificate: $(grep -i "web" rerun.out | head -3)" >&2; stale=$((stale + 1)); }
+    # Three answers in a row: workers of an earlier reload may answer a moment longer.
+    i=0 good=0
+    while [ $good -lt 3 ] && [ $i -lt 100 ]; do
+        if [ "$(served)" = "$want" ]; then good=$((good + 1)); else good=0; fi
+        sleep 0.1
+        i=$((i + 1))
+    done
+    [ $good -ge 3 ] || { echo "FAIL: run 3: after a crash at step $n and a re-run, nginx serves the old certificate: $(grep -i "web" rerun.out | head -3)" >&2; stale=$((stale + 1)); }
 done
 kill "$(cat nginx.pid)" 2>/dev/null
 echo "run 3: the swap killed at each of its $((n - 1)) steps: $stale times nginx was left on the old certificate"
