@@ -73,4 +73,11 @@
  */
 #define EVC_TABLE_WIDTH_MAX 48
 
+/*
+ * How far in the future a successor's notBefore may be when it goes live
+ * (clock skew between the machine that issued it and this one); a staged
+ * successor starting later is stale and made again.
+ */
+#define EVC_SWAP_SLACK 300
+
 #endif

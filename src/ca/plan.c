@@ -8,10 +8,14 @@
 
 #include "ca/plan.h"
 
-static const char *const action_names[] = {"purge",      "create-root", "recreate-root", "renew",
-                                           "add-signer", "activate",    "retire"};
-static const char *const reason_names[] = {"",         "expired", "threshold", "root-recreated",
-                                           "activate", "retired", "retention", "no-root"};
+static const char *const action_names[] = {"purge",  "create-root", "recreate-root",
+                                           "renew",  "add-signer",  "activate",
+                                           "retire", "repair",      "note"};
+static const char *const reason_names[] = {
+    "",        "expired",   "threshold", "root-recreated", "activate",
+    "retired", "retention", "no-root",   "stale-successor"};
+static const char *const stale_names[] = {"", "expired", "not yet valid",
+                                          "signed by a replaced root", "not a whole set"};
 
 const char *
 evc_action_name(enum evc_action_type t)
@@ -25,6 +29,12 @@ evc_reason_name(enum evc_reason r)
     return (unsigned)r < sizeof(reason_names) / sizeof(reason_names[0]) ? reason_names[r] : "?";
 }
 
+const char *
+evc_stale_name(enum evc_stale s)
+{
+    return (unsigned)s < sizeof(stale_names) / sizeof(stale_names[0]) ? stale_names[s] : "?";
+}
+
 /* Due for replacement: expired, or inside the (capped) threshold. */
 static enum evc_reason
 due(evc_time nb, evc_time na, const struct evc_facts *f)
@@ -34,6 +44,34 @@ due(evc_time nb, evc_time na, const struct evc_facts *f)
     }
     return f->now >= evc_renew_moment(nb, na, &f->policy->thresholds) ? EVC_REASON_THRESHOLD
                                                                       : EVC_REASON_NONE;
+}
+
+/*
+ * What keeps the staged successor of c from ever going live, judged at
+ * now. A successor already live is never stale (activate only cleans up);
+ * one signed by a root other than the current one (root_gone: replaced in
+ * this run) is, for a chained certificate. Without this a successor that
+ * outlived its window would be refused at every activation, forever.
+ */
+static enum evc_stale
+stale_of(const struct evc_fact_personal *c, const struct evc_facts *f, int root_gone)
+{
+    if (c->debris) {
+        return EVC_STALE_DEBRIS;
+    }
+    if (!c->staged || c->staged_is_live) {
+        return EVC_STALE_NONE;
+    }
+    if (f->now >= c->staged_not_after) {
+        return EVC_STALE_EXPIRED;
+    }
+    if (c->staged_not_before > f->now + EVC_SWAP_SLACK) {
+        return EVC_STALE_NOT_YET_VALID;
+    }
+    if (c->kind == EVC_KIND_CHAINED && c->root >= 0 && (root_gone || !c->staged_by_root)) {
+        return EVC_STALE_OTHER_ROOT;
+    }
+    return EVC_STALE_NONE;
 }
 
 struct out {
@@ -53,7 +91,17 @@ emit(struct out *o, enum evc_action_type t, size_t i, enum evc_reason why)
     o->v[o->n].type = t;
     o->v[o->n].index = i;
     o->v[o->n].reason = why;
+    o->v[o->n].stale = EVC_STALE_NONE;
     o->n++;
+}
+
+/* The last action emitted says what is wrong with the successor it replaces. */
+static void
+mark_stale(struct out *o, enum evc_stale s)
+{
+    if (o->n > 0 && !o->full) {
+        o->v[o->n - 1].stale = s;
+    }
 }
 
 long
@@ -75,8 +123,16 @@ evc_plan_make(const struct evc_facts *f, struct evc_action *v, size_t max)
         /* `evercert activate`: staged successors whose time has come, nothing else. */
         for (size_t i = 0; i < f->npersonals; i++) {
             const struct evc_fact_personal *c = &f->personals[i];
+            enum evc_stale st = stale_of(c, f, 0);
 
-            if (c->staged && (c->staged_is_live || f->now >= c->activate_at)) {
+            /*
+             * A stale successor is not swapped; the action reports it and
+             * leaves it to the next renewal run, which replaces it.
+             */
+            if (st != EVC_STALE_NONE && c->kind != EVC_KIND_EXTERNAL && c->kind != EVC_KIND_ROOT) {
+                emit(&o, EVC_ACT_ACTIVATE, i, EVC_REASON_STALE);
+                mark_stale(&o, st);
+            } else if (c->staged && (c->staged_is_live || f->now >= c->activate_at)) {
                 emit(&o, EVC_ACT_ACTIVATE, i, EVC_REASON_WINDOW);
             }
         }
@@ -100,7 +156,8 @@ evc_plan_make(const struct evc_facts *f, struct evc_action *v, size_t max)
 
         if (c->orphan && c->root >= 0 && f->roots[c->root].empty && !create[c->root] &&
             !(c->staged && c->staged_by_root) &&
-            due(c->not_before, c->not_after, f) != EVC_REASON_NONE) {
+            (due(c->not_before, c->not_after, f) != EVC_REASON_NONE ||
+             stale_of(c, f, 0) != EVC_STALE_NONE)) {
             create[c->root] = 1;
             emit(&o, EVC_ACT_CREATE_ROOT, (size_t)c->root, EVC_REASON_NO_ROOT);
         }
@@ -125,23 +182,27 @@ evc_plan_make(const struct evc_facts *f, struct evc_action *v, size_t max)
         int chained = c->kind == EVC_KIND_CHAINED && c->root >= 0;
         /* An orphan moves to the default root when it is due, not before. */
         int root_new = chained && !c->orphan && (recreate[c->root] || !c->signed_by_root);
-        int staged_ok = c->staged && (!chained || (!recreate[c->root] && c->staged_by_root));
+        enum evc_stale stale = stale_of(c, f, chained && recreate[c->root]);
+        int staged_ok = c->staged && stale == EVC_STALE_NONE;
         enum evc_reason why = EVC_REASON_NONE;
 
         if (c->kind == EVC_KIND_EXTERNAL || c->kind == EVC_KIND_ROOT) {
             continue;
         }
         if (staged_ok && c->staged_is_live) {
-            continue; /* activated; activate cleans up what is left */
-        }
-        if (root_new && !staged_ok) {
+            /* Activated; activate cleans up what is left, unless the live one is due itself. */
+            why = due(c->not_before, c->not_after, f);
+        } else if (root_new && !staged_ok) {
             why = EVC_REASON_NEW_ROOT;
+        } else if (stale != EVC_STALE_NONE) {
+            why = EVC_REASON_STALE;
         } else if (!staged_ok) {
             why = due(c->not_before, c->not_after, f);
         }
         if (why != EVC_REASON_NONE) {
             renew[i] = 1;
             emit(&o, EVC_ACT_RENEW, i, why);
+            mark_stale(&o, stale);
         }
     }
     /*
@@ -165,7 +226,8 @@ evc_plan_make(const struct evc_facts *f, struct evc_action *v, size_t max)
         if (c->kind == EVC_KIND_EXTERNAL || c->kind == EVC_KIND_ROOT) {
             continue;
         }
-        if ((renew[i] || c->staged) && (c->staged_is_live || f->now >= at)) {
+        /* A successor made in this run waits for its time even where the last one is live. */
+        if ((renew[i] || c->staged) && ((c->staged_is_live && !renew[i]) || f->now >= at)) {
             emit(&o, EVC_ACT_ACTIVATE, i, EVC_REASON_WINDOW);
         }
     }
@@ -240,18 +302,20 @@ evc_plan_clock(const struct evc_facts *f, struct evc_plan_clock *out)
     }
     for (size_t i = 0; i < f->npersonals; i++) {
         const struct evc_fact_personal *c = &f->personals[i];
-        int chained = c->kind == EVC_KIND_CHAINED && c->root >= 0;
-        int staged_ok = c->staged && (!chained || c->staged_by_root);
+        enum evc_stale stale = stale_of(c, f, 0);
+        int staged_ok = c->staged && stale == EVC_STALE_NONE;
         evc_time at;
 
         if (c->kind == EVC_KIND_EXTERNAL || c->kind == EVC_KIND_ROOT) {
             continue;
         }
         ends(out, c->not_after);
-        if (staged_ok && c->staged_is_live) {
-            out->overdue++; /* the activation's clean-up is left */
+        if (stale != EVC_STALE_NONE || (staged_ok && c->staged_is_live)) {
+            out->overdue++; /* a successor to make again, or an activation's clean-up */
         } else if (staged_ok) {
             moment(out, f->now, c->activate_at, 0);
+            /* Should it outlive its window (a distribution window past its end), then too. */
+            moment(out, f->now, c->staged_not_after, 0);
         } else {
             at = evc_renew_moment(c->not_before, c->not_after, &p->thresholds);
             moment(out, f->now, at, renew_slack(at, c->not_after));

@@ -16,6 +16,7 @@
 
 #include "evercert/cert.h"
 #include "evercert/config.h"
+#include "evercert/limits.h"
 #include "evercert/time.h"
 
 struct evc_fact_root {
@@ -38,6 +39,8 @@ struct evc_fact_personal {
     int staged_by_root;   /* the staged successor is signed by the root's current key */
     int staged_is_live;   /* the staged successor is already the live certificate */
     evc_time activate_at; /* of the staged successor */
+    evc_time staged_not_before, staged_not_after; /* of the staged successor */
+    int debris; /* .next files that are not a whole set agreeing with their SA */
 };
 
 /* One signer found in a trust store that is a version of one of ours. */
@@ -86,6 +89,8 @@ enum evc_action_type {
     EVC_ACT_ADD_SIGNER,  /* trusts[index] gets the newest version of its signer */
     EVC_ACT_ACTIVATE,    /* personals[index]: the staged successor goes live */
     EVC_ACT_RETIRE,      /* signers[index] leaves its trust store for the deleted store */
+    EVC_ACT_REPAIR,      /* never planned: the executor's report of a store it mended */
+    EVC_ACT_NOTE,        /* never planned: a state left as it is, reported */
     EVC_ACT_COUNT
 };
 
@@ -99,12 +104,23 @@ enum evc_reason {
     EVC_REASON_RETIRED,
     EVC_REASON_RETENTION,
     EVC_REASON_NO_ROOT, /* its root is in no root store */
+    EVC_REASON_STALE,   /* its staged successor can never go live: made again */
+};
+
+/* Why a staged successor can never go live, so that it is replaced. */
+enum evc_stale {
+    EVC_STALE_NONE = 0,
+    EVC_STALE_EXPIRED,       /* its validity ended */
+    EVC_STALE_NOT_YET_VALID, /* it starts later than EVC_SWAP_SLACK after now */
+    EVC_STALE_OTHER_ROOT,    /* not signed by its root's current key */
+    EVC_STALE_DEBRIS,        /* .next files that are not a whole set agreeing with the SA */
 };
 
 struct evc_action {
     enum evc_action_type type;
     size_t index;
     enum evc_reason reason;
+    enum evc_stale stale; /* renew, activate: what is wrong with the staged successor */
 };
 
 /*
@@ -134,5 +150,7 @@ void evc_plan_clock(const struct evc_facts *f, struct evc_plan_clock *out);
 
 const char *evc_action_name(enum evc_action_type t);
 const char *evc_reason_name(enum evc_reason r);
+/* "expired", "not yet valid", ... for a report line; "" for EVC_STALE_NONE. */
+const char *evc_stale_name(enum evc_stale s);
 
 #endif

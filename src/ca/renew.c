@@ -70,6 +70,9 @@ struct personal_st {
     STACK_OF(X509) * next;
     EVP_PKEY *nkey;
     evc_time activate_at;
+    /* .next files that are not a whole set: what is wrong, for the report; "" if none. */
+    char debris[EVC_PATH_MAX + 64];
+    int leftover; /* a lone <key>.next that is the live key */
 };
 
 struct trust_st {
@@ -98,6 +101,8 @@ struct run {
     size_t nfsigners;
     struct evc_fact_deleted *fdeleted;
     struct evc_batch *batch; /* staged successors not yet committed */
+    int deleted_made;        /* the deleted store's directory was missing */
+    size_t repairs;          /* repair lines: work due now for the monitor's clock */
 };
 
 static X509 *
@@ -151,12 +156,19 @@ free_password(char *p)
     }
 }
 
+/* Put path in front of the reason in err; err may be NULL (a probe that only needs r). */
+static int
+path_err(struct evc_err *err, int r, const char *path)
+{
+    return err != NULL ? evc_err_set(err, r, "%s: %s", path, evc_err_message(err)) : r;
+}
+
 static int
 read_file(const char *path, struct evc_buf *b, struct evc_err *err)
 {
     int r = evc_file_read(path, EVC_STORE_FILE_MAX, b, err);
 
-    return r == 0 ? 0 : evc_err_set(err, r, "%s: %s", path, evc_err_message(err));
+    return r == 0 ? 0 : path_err(err, r, path);
 }
 
 static int
@@ -167,7 +179,7 @@ read_key(const char *path, EVP_PKEY **key, struct evc_err *err)
 
     evc_buf_init(&b, EVC_STORE_FILE_MAX);
     if ((r = read_file(path, &b, err)) == 0 && (r = evc_key_parse(b.data, b.len, key, err)) != 0) {
-        evc_err_set(err, r, "%s: %s", path, evc_err_message(err));
+        path_err(err, r, path);
     }
     evc_buf_free(&b);
     return r;
@@ -182,7 +194,7 @@ read_chain(const char *path, STACK_OF(X509) * *chain, struct evc_err *err)
     evc_buf_init(&b, EVC_STORE_FILE_MAX);
     if ((r = read_file(path, &b, err)) == 0 &&
         (r = evc_certs_parse(b.data, b.len, NULL, chain, err)) != 0) {
-        evc_err_set(err, r, "%s: %s", path, evc_err_message(err));
+        path_err(err, r, path);
     }
     evc_buf_free(&b);
     return r;
@@ -274,7 +286,12 @@ load_root(struct root_st *rs, struct evc_err *err)
     return 0;
 }
 
-/* The staged successor, if <cert>.next, <key>.next and <cert>.sa agree. */
+/*
+ * The staged successor, if <cert>.next, <key>.next and <cert>.sa agree.
+ * .next files that do not are debris, noted with what is wrong, except a
+ * lone <key>.next holding the live key: what an activation stopped between
+ * its two removals leaves, finished by removing it (leftover).
+ */
 static void
 load_staged(struct personal_st *p)
 {
@@ -283,6 +300,8 @@ load_staged(struct personal_st *p)
     STACK_OF(X509) *next = NULL;
     EVP_PKEY *nkey = NULL;
     uint8_t a[32], c[32];
+    int has_cert = access(p->next_cert, F_OK) == 0, has_key = access(p->next_key, F_OK) == 0;
+    char why[sizeof(p->debris)] = "";
 
     evc_buf_init(&b, EVC_SA_MAX + 2); /* + 2: a NUL, and the byte that tells a longer file */
     if (evc_file_read(p->sa_path, EVC_SA_MAX, &b, NULL) == 0 &&
@@ -290,13 +309,36 @@ load_staged(struct personal_st *p)
         p->generation = sa->generation;
     }
     evc_buf_free(&b);
-    if (sa == NULL || access(p->next_cert, F_OK) == -1) {
+    if (!has_cert && !has_key) {
+        goto out; /* nothing staged: an SA alone is the last one, kept for the URL */
+    }
+    if (!has_cert) {
+        if (read_key(p->next_key, &nkey, NULL) == 0 &&
+            EVP_PKEY_eq(nkey, X509_get0_pubkey(leaf(p))) == 1) {
+            p->leftover = 1;
+        } else {
+            snprintf(why, sizeof(why), "%.2000s without %.2000s", p->next_key, p->next_cert);
+        }
         goto out;
     }
-    if (read_chain(p->next_cert, &next, NULL) != 0 || read_key(p->next_key, &nkey, NULL) != 0 ||
-        evc_key_check(sk_X509_value(next, 0), nkey, NULL) != 0 ||
-        evc_x509_sha256(sk_X509_value(next, 0), a) != 0 ||
-        evc_x509_sha256(sk_X509_value(sa->successor, 0), c) != 0 || CRYPTO_memcmp(a, c, 32) != 0) {
+    if (!has_key) {
+        snprintf(why, sizeof(why), "%.2000s without %.2000s", p->next_cert, p->next_key);
+    } else if (read_chain(p->next_cert, &next, NULL) != 0) {
+        snprintf(why, sizeof(why), "%.2000s cannot be read", p->next_cert);
+    } else if (read_key(p->next_key, &nkey, NULL) != 0) {
+        snprintf(why, sizeof(why), "%.2000s cannot be read", p->next_key);
+    } else if (evc_key_check(sk_X509_value(next, 0), nkey, NULL) != 0) {
+        snprintf(why, sizeof(why), "%.2000s does not match %.2000s", p->next_key, p->next_cert);
+    } else if (sa == NULL) {
+        snprintf(why, sizeof(why), "%.2000s without a readable %.2000s", p->next_cert, p->sa_path);
+    } else if (evc_x509_sha256(sk_X509_value(next, 0), a) != 0 ||
+               evc_x509_sha256(sk_X509_value(sa->successor, 0), c) != 0 ||
+               CRYPTO_memcmp(a, c, 32) != 0) {
+        snprintf(why, sizeof(why), "%.2000s announces another certificate than %.2000s", p->sa_path,
+                 p->next_cert);
+    }
+    ERR_clear_error();
+    if (why[0] != '\0') {
         goto out;
     }
     p->next = next;
@@ -305,6 +347,7 @@ load_staged(struct personal_st *p)
     next = NULL;
     nkey = NULL;
 out:
+    memcpy(p->debris, why, sizeof(why));
     sk_X509_pop_free(next, X509_free);
     EVP_PKEY_free(nkey);
     evc_sa_free(sa);
@@ -389,6 +432,34 @@ check_distinct(const struct evc_config *c, struct evc_err *err)
     return r;
 }
 
+/* A run that writes: not a dry run, not a plan-only look at the stores. */
+static int
+writes(const struct run *run)
+{
+    return !run->o->dry_run && !run->o->plan_only;
+}
+
+/*
+ * The deleted store. A configured directory removed on disk is made again
+ * (a run that does not write only says so): it holds no state a run
+ * depends on, and refusing would stop every later run, so renewals would
+ * stop with it. The implicit store is made when something is first kept.
+ */
+static int
+load_deleted(struct run *run, const struct evc_store_conf *s, struct evc_err *err)
+{
+    struct stat st;
+    int r;
+
+    if (!s->implicit && stat(s->path, &st) == -1 && errno == ENOENT) {
+        run->deleted_made = 1;
+        if (writes(run) && (r = evc_mkdirs(s->path, 0700, err)) != 0) {
+            return r;
+        }
+    }
+    return evc_deleted_load(s->path, &run->deleted, err);
+}
+
 static int
 load_all(struct run *run, struct evc_err *err)
 {
@@ -422,7 +493,7 @@ load_all(struct run *run, struct evc_err *err)
             break;
         case EVC_ROLE_DELETED:
             run->deleted_conf = s;
-            r = evc_deleted_load(s->path, &run->deleted, err);
+            r = load_deleted(run, s, err);
             break;
         default:
             r = evc_err_set(err, EVC_ERR_INTERNAL, "unknown role");
@@ -717,10 +788,13 @@ make_facts(struct run *run, struct evc_err *err)
 
             f->staged = 1;
             f->activate_at = p->activate_at;
+            f->staged_not_before = not_before(n);
+            f->staged_not_after = not_after(n);
             f->staged_is_live = same_sha(n, x);
             f->staged_by_root = f->root >= 0 && !run->roots[f->root].empty &&
                                 evc_x509_signed_by(n, run->roots[f->root].cert);
         }
+        f->debris = p->debris[0] != '\0';
     }
     for (size_t t = 0; t < run->ntrusts; t++) {
         for (size_t k = 0; k < run->nroots; k++) {
@@ -817,9 +891,14 @@ report_all(struct run *run)
             last_cert(run, "external", 0);
         } else if (f->kind == EVC_KIND_ROOT) {
             last_cert(run, "ca", 0);
-        } else if (f->staged && !f->staged_is_live &&
-                   (f->kind != EVC_KIND_CHAINED || f->staged_by_root)) {
+        } else if (f->staged && !f->staged_is_live && !f->debris &&
+                   (f->kind != EVC_KIND_CHAINED || f->staged_by_root) &&
+                   f->staged_not_after > run->o->now &&
+                   f->staged_not_before <= run->o->now + EVC_SWAP_SLACK) {
+            /* A successor that can still go live; a stale one is made again now. */
             last_cert(run, "activate", f->activate_at);
+        } else if ((f->staged && !f->staged_is_live) || f->debris) {
+            last_cert(run, "renew", run->o->now);
         } else {
             last_cert(run, "renew",
                       evc_renew_moment(f->not_before, f->not_after, &run->policy->thresholds));
@@ -1081,8 +1160,46 @@ commit_staged(struct run *run, struct evc_err *err)
 static int swap_in(struct run *run, struct personal_st *p, struct evc_renew_action *v,
                    struct evc_err *err);
 
+/* "stale successor: expired" or "stale successor: web.key.next without web.crt.next". */
+static void
+stale_note(const struct personal_st *p, enum evc_stale st, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "stale successor: %.180s",
+             st == EVC_STALE_DEBRIS ? p->debris : evc_stale_name(st));
+}
+
+/* Put note in front of what v->detail says already, cut to fit. */
+static void
+detail_prepend(struct evc_renew_action *v, const char *note)
+{
+    char rest[sizeof(v->detail)];
+    size_t n = strlen(note), m = strlen(v->detail), room = sizeof(v->detail) - 1;
+
+    if (n == 0) {
+        return;
+    }
+    memcpy(rest, v->detail, m + 1);
+    n = n < room ? n : room;
+    memcpy(v->detail, note, n);
+    if (m > 0 && n + 2 < room) {
+        memcpy(v->detail + n, "; ", 2);
+        n += 2;
+        m = m < room - n ? m : room - n;
+        memcpy(v->detail + n, rest, m);
+        n += m;
+    }
+    v->detail[n] = '\0';
+}
+
+/*
+ * Make a new successor for personals[i]. A staged one it replaces (stale
+ * says why) goes to the deleted store first, so the record of what was
+ * announced stays; the new SA's generation is above the old one's, so
+ * clients that saw the old take the new.
+ */
 static int
-do_renew(struct run *run, size_t i, struct evc_renew_action *v, struct evc_err *err)
+do_renew(struct run *run, size_t i, enum evc_stale stale, struct evc_renew_action *v,
+         struct evc_err *err)
 {
     struct personal_st *p = &run->pers[i];
     struct root_st *rs = p->root >= 0 ? &run->roots[p->root] : NULL;
@@ -1090,12 +1207,20 @@ do_renew(struct run *run, size_t i, struct evc_renew_action *v, struct evc_err *
     X509 *n = NULL;
     STACK_OF(X509) *next = NULL, *anchors = NULL;
     struct evc_buf sa;
-    char service[EVC_SA_SERVICE_MAX + 1];
+    char service[EVC_SA_SERVICE_MAX + 1], note[200];
     struct evc_sa_params sp;
     int r;
 
     evc_buf_init(&sa, EVC_SA_MAX + 1); /* + 1: the buffer keeps a NUL after the bytes */
     set_old(v, leaf(p));
+    note[0] = '\0';
+    if (stale != EVC_STALE_NONE) {
+        stale_note(p, stale, note, sizeof(note));
+    }
+    if (stale != EVC_STALE_NONE && p->next != NULL && !run->o->dry_run &&
+        (r = keep_deleted(run, sk_X509_value(p->next, 0), p->conf->name, note, err)) != 0) {
+        goto out;
+    }
     if (run->policy->reuse_key) {
         EVP_PKEY_up_ref(p->key);
         nkey = p->key;
@@ -1156,6 +1281,7 @@ do_renew(struct run *run, size_t i, struct evc_renew_action *v, struct evc_err *
         }
         snprintf(v->detail, sizeof(v->detail), "no SA for %s keys; swapped at once",
                  EVP_PKEY_get0_type_name(p->nkey));
+        detail_prepend(v, note);
         goto out;
     }
     if (r != 0) {
@@ -1171,6 +1297,7 @@ do_renew(struct run *run, size_t i, struct evc_renew_action *v, struct evc_err *
              anchors != NULL && rs->link == NULL
                  ? "; the new root has no link: clients must be given it by hand"
                  : "");
+    detail_prepend(v, note);
     sk_X509_pop_free(p->next, X509_free);
     EVP_PKEY_free(p->nkey);
     p->next = next;
@@ -1187,6 +1314,62 @@ out:
     sk_X509_pop_free(anchors, X509_free);
     EVP_PKEY_free(nkey);
     return r;
+}
+
+/*
+ * Mend what needs no plan, each with a report line: a deleted store made
+ * again, and <key>.next files an interrupted activation left behind. A
+ * trust store a person emptied is left so, and said.
+ */
+static int
+do_repairs(struct run *run, struct evc_err *err)
+{
+    struct evc_action a = {EVC_ACT_REPAIR, 0, EVC_REASON_NONE, EVC_STALE_NONE};
+    struct evc_renew_action *v;
+    int r;
+
+    if (run->deleted_made) {
+        if ((v = new_action(run, &a, run->deleted_conf->name)) == NULL) {
+            return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+        }
+        snprintf(v->detail, sizeof(v->detail), "%.200s was missing; made again",
+                 run->deleted_conf->path);
+        v->done = writes(run);
+        run->repairs++;
+    }
+    for (size_t i = 0; i < run->npers; i++) {
+        struct personal_st *p = &run->pers[i];
+
+        if (!p->leftover) {
+            continue;
+        }
+        if ((v = new_action(run, &a, p->conf->name)) == NULL) {
+            return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+        }
+        set_new(v, leaf(p));
+        snprintf(v->detail, sizeof(v->detail),
+                 "%.150s, the live key, left by an activation that stopped; removed", p->next_key);
+        if (writes(run) && (r = evc_durable_unlink(p->next_key, err)) != 0) {
+            snprintf(v->detail, sizeof(v->detail), "%s", evc_err_message(err));
+            return r;
+        }
+        v->done = writes(run);
+        run->repairs++;
+    }
+    a.type = EVC_ACT_NOTE;
+    for (size_t i = 0; i < run->ntrusts; i++) {
+        if (run->trusts[i].t->n > 0) {
+            continue;
+        }
+        if ((v = new_action(run, &a, run->trusts[i].conf->name)) == NULL) {
+            return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+        }
+        snprintf(v->detail, sizeof(v->detail),
+                 "%.150s holds no certificate; left empty, nothing in it to keep current",
+                 run->trusts[i].conf->path);
+        /* Nothing written: a note must not read as work done (the monitor mails work done). */
+    }
+    return 0;
 }
 
 static int
@@ -1332,8 +1515,8 @@ swap_in(struct run *run, struct personal_st *p, struct evc_renew_action *v, stru
     evc_buf_init(&c, EVC_STORE_FILE_MAX);
     evc_buf_init(&k, EVC_STORE_FILE_MAX);
     /* Never hand a server a broken pair. */
-    if (!live && ((r = evc_key_check(n, p->nkey, err)) != 0 || not_before(n) > run->o->now + 300 ||
-                  not_after(n) <= run->o->now)) {
+    if (!live && ((r = evc_key_check(n, p->nkey, err)) != 0 ||
+                  not_before(n) > run->o->now + EVC_SWAP_SLACK || not_after(n) <= run->o->now)) {
         r = evc_err_set(err, r != 0 ? r : EVC_ERR_BAD_TIME,
                         "the successor of %s is not a valid pair now; not swapped", p->conf->cert);
         goto out;
@@ -1375,9 +1558,24 @@ out:
 }
 
 static int
-do_activate(struct run *run, size_t i, struct evc_renew_action *v, struct evc_err *err)
+do_activate(struct run *run, const struct evc_action *a, struct evc_renew_action *v,
+            struct evc_err *err)
 {
-    return swap_in(run, &run->pers[i], v, err);
+    struct personal_st *p = &run->pers[a->index];
+    char note[200];
+
+    if (a->reason == EVC_REASON_STALE) {
+        /* `activate` only swaps: a stale successor waits for the renewal run that replaces it. */
+        stale_note(p, a->stale, note, sizeof(note));
+        snprintf(v->detail, sizeof(v->detail), "%s; not swapped, the next renewal replaces it",
+                 note);
+        set_old(v, leaf(p));
+        if (p->next != NULL) {
+            set_new(v, sk_X509_value(p->next, 0));
+        }
+        return 0;
+    }
+    return swap_in(run, p, v, err);
 }
 
 static int
@@ -1481,6 +1679,9 @@ evc_renew_run(const struct evc_renew_opts *o, struct evc_renew_result *res, stru
         r = evc_err_set(err, r, "out of memory");
         goto out;
     }
+    if ((r = do_repairs(run, err)) != 0) {
+        goto out;
+    }
     memset(&f, 0, sizeof(f));
     f.now = o->now;
     f.activate_only = o->activate_only;
@@ -1511,7 +1712,7 @@ evc_renew_run(const struct evc_renew_opts *o, struct evc_renew_result *res, stru
         res->next_due = ck.next;
         res->next_due_latest = ck.latest;
         res->deadline = ck.deadline;
-        res->overdue = ck.overdue;
+        res->overdue = ck.overdue + run->repairs;
     }
     if (o->plan_only) {
         for (long i = 0; i < n; i++) {
@@ -1545,13 +1746,13 @@ evc_renew_run(const struct evc_renew_opts *o, struct evc_renew_result *res, stru
             r = do_recreate(run, a->index, v, err);
             break;
         case EVC_ACT_RENEW:
-            r = do_renew(run, a->index, v, err);
+            r = do_renew(run, a->index, a->stale, v, err);
             break;
         case EVC_ACT_ADD_SIGNER:
             r = do_add_signer(run, a->index, v, err);
             break;
         case EVC_ACT_ACTIVATE:
-            r = do_activate(run, a->index, v, err);
+            r = do_activate(run, a, v, err);
             break;
         case EVC_ACT_RETIRE:
             r = do_retire(run, a->index, v, err);
@@ -1566,7 +1767,8 @@ evc_renew_run(const struct evc_renew_opts *o, struct evc_renew_result *res, stru
                         v->store, v->detail);
             goto out;
         }
-        v->done = !o->dry_run;
+        /* A stale successor that `activate` left alone: nothing was written. */
+        v->done = !o->dry_run && !(a->type == EVC_ACT_ACTIVATE && a->reason == EVC_REASON_STALE);
     }
     r = commit_staged(run, err);
     for (size_t i = 0; r == 0 && i < run->npers; i++) {

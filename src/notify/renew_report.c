@@ -125,7 +125,9 @@ action_tail(const struct evc_renew_action *a, int dry_run, int activate, struct 
                             a->verified > 0 ? "verified" : "NOT VERIFIED",
                             vis(b, a->verify_detail, bad));
     }
-    if (rc == 0 && !a->done && !dry_run) {
+    /* A note, or a stale successor activate leaves to renew, is no work left undone. */
+    if (rc == 0 && !a->done && !dry_run && strcmp(a->action, "note") != 0 &&
+        strcmp(a->reason, "stale-successor") != 0) {
         rc = evc_buf_printf(tail, "%sNOT DONE", tail->len > 0 ? " " : "");
     }
     return rc;
@@ -194,7 +196,14 @@ report_text(const struct evc_renew_result *r, int dry_run, int activate, evc_tim
         bad = 1;
     }
     if (activate) {
-        fprintf(out, "\n%zu successor%s %s\n", r->nactions, r->nactions == 1 ? "" : "s",
+        size_t n = 0;
+
+        for (size_t i = 0; i < r->nactions; i++) {
+            n += strcmp(r->actions[i].action, "activate") == 0 &&
+                 strcmp(r->actions[i].reason, "stale-successor") != 0 &&
+                 (r->actions[i].done || dry_run);
+        }
+        fprintf(out, "\n%zu successor%s %s\n", n, n == 1 ? "" : "s",
                 dry_run ? "to activate" : "activated");
     } else {
         fprintf(out, "\n%zu action%s\n", r->nactions, r->nactions == 1 ? "" : "s");

@@ -5,7 +5,9 @@
 # one minute, a WebSphere schedule days away, and `evercert monitor` in
 # the background. It must renew and activate on time by itself (two
 # rotations, the live certificate never expired), run at once what is
-# overdue when it starts, retry a failed pass with backoff and recover,
+# overdue when it starts (a stale successor left when it stopped between
+# staging and activation is made again), retry a failed pass with backoff
+# and recover,
 # leave the schedule alone on --trigger, and keep in the history the
 # status each pass logged, with hand-run renew and activate beside it.
 #
@@ -126,15 +128,22 @@ check "history as text shows what is next" grep -q "^next report pass  20" h2.tx
 logged=$(grep "pass ended: status=" mon.log | sed 's/.*pass ended: status=\([0-9]\).*/\1/' | tr -d '\n')
 stored=$(jq -r '[.runs[] | .status | tostring] | join("")' h2.json)
 check "history keeps each pass's status ($logged vs $stored)" test -n "$logged" -a "$logged" = "$stored"
+# Stop it between staging and activation: a successor waits on disk.
+i=0
+while [ ! -e web.crt.next ] && [ $i -lt 400 ]; do sleep 0.1; i=$((i + 1)); done
 stop_monitor
+check "a successor was staged when the monitor stopped" test -e web.crt.next
 
-# --- 3. Overdue at start: the monitor was down past the certificate's end --------------
+# --- 3. Down past the successor's life: the wedge of a stale successor -----------------
 BEFORE=$(fp web.crt)
+STALE=$(fp web.crt.next)
 start_monitor start.log --at "$(at '+5 minutes')"
 check "overdue work runs at once" wait_for start.log "pass started (start)" 5
-check "the expired certificate is renewed" wait_for start.log "action=renew store=web reason=expired" 5
-check "and activated in the same pass" wait_for start.log "action=activate store=web" 5
-check "a new pair is live" sh -c "[ '$(fp web.crt)' != '$BEFORE' ]"
+check "the stale successor is made again" wait_for start.log "action=renew store=web reason=stale-successor" 5
+check "and the new one activated in the same pass" wait_for start.log "action=activate store=web" 5
+check "a new pair is live" sh -c "[ '$(fp web.crt)' != '$BEFORE' ] && [ '$(fp web.crt)' != '$STALE' ]"
+check "the stale successor is in the deleted store" sh -c "grep -rl . deleted | xargs -n1 openssl x509 -noout -fingerprint -sha256 -in 2>/dev/null | sed 's/.*=//; s/://g' | grep -qx '$STALE'"
+check "the pass ends ok, nothing left due" wait_for start.log "next: due " 5
 stop_monitor
 
 # --- 4. A failed pass is retried with backoff, and the next good one recovers ----------

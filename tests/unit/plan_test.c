@@ -48,6 +48,26 @@ plan(const struct evc_facts *f)
     return out;
 }
 
+/* The plan with reasons: "type:index:reason[:stale] ...". */
+static const char *
+plan_why(const struct evc_facts *f)
+{
+    static char out[512];
+    struct evc_action a[32];
+    long n = evc_plan_make(f, a, 32);
+    size_t len = 0;
+
+    out[0] = '\0';
+    assert_true(n >= 0);
+    for (long i = 0; i < n; i++) {
+        len +=
+            (size_t)snprintf(out + len, sizeof(out) - len, "%s%s:%zu:%s%s%s", i ? " " : "",
+                             evc_action_name(a[i].type), a[i].index, evc_reason_name(a[i].reason),
+                             a[i].stale ? ":" : "", evc_stale_name(a[i].stale));
+    }
+    return out;
+}
+
 static struct evc_fact_personal
 chained(int64_t days_left, long root)
 {
@@ -60,6 +80,17 @@ chained(int64_t days_left, long root)
     p.not_before = NOW + days_left * DAY - 365 * DAY;
     p.not_after = NOW + days_left * DAY;
     return p;
+}
+
+/* A successor staged at now - 60 that lives a year, activated at at. */
+static void
+stage(struct evc_fact_personal *w, evc_time at)
+{
+    w->staged = 1;
+    w->staged_by_root = 1;
+    w->activate_at = at;
+    w->staged_not_before = NOW - 60;
+    w->staged_not_after = NOW + 365 * DAY;
 }
 
 static void
@@ -138,9 +169,7 @@ test_rerun_after_a_crash(void **state)
     w.signed_by_root = 0;
     assert_string_equal(plan(&f), "renew:0 add-signer:0");
     /* A successor signed by the new root is staged: it is not made twice. */
-    w.staged = 1;
-    w.staged_by_root = 1;
-    w.activate_at = NOW + 3600;
+    stage(&w, NOW + 3600);
     t.has_newest = 1;
     assert_string_equal(plan(&f), "");
     /* A successor staged under the old root is made again. */
@@ -161,8 +190,8 @@ test_activate_at_its_time(void **state)
 
     (void)state;
     w.kind = EVC_KIND_SELF_SIGNED;
-    w.staged = 1;
-    w.activate_at = NOW + 1;
+    stage(&w, NOW + 1);
+    w.staged_by_root = 0;
     assert_string_equal(plan(&f), "");
     f.now = NOW + 1;
     assert_string_equal(plan(&f), "activate:0");
@@ -275,10 +304,118 @@ test_default_root_for_an_orphan(void **state)
     r[1].not_after = NOW + 5000 * DAY;
     assert_string_equal(plan(&f), "renew:0");
     /* Staged under it: done. */
-    w.staged = 1;
-    w.staged_by_root = 1;
-    w.activate_at = NOW + DAY;
+    stage(&w, NOW + DAY);
     assert_string_equal(plan(&f), "");
+}
+
+/*
+ * A staged successor that can never go live is made again (and gone live
+ * at once when the live certificate has ended), never refused at every
+ * activation; `activate` reports it and leaves it to the renewal run.
+ */
+static void
+test_stale_successor(void **state)
+{
+    struct evc_policy p = policy();
+    struct evc_fact_root r = {0, 0, NOW - 100 * DAY, NOW + 5000 * DAY};
+    struct evc_fact_personal w = chained(300, 0);
+    struct evc_facts f = {
+        .now = NOW, .policy = &p, .roots = &r, .nroots = 1, .personals = &w, .npersonals = 1};
+
+    (void)state;
+    stage(&w, NOW + DAY);
+    assert_string_equal(plan_why(&f), "");
+    /* Its validity ended before it went live. */
+    w.staged_not_after = NOW;
+    assert_string_equal(plan_why(&f), "renew:0:stale-successor:expired");
+    /* ... and the live certificate has ended too: made again and live in the same pass. */
+    w.not_before = NOW - 20 * DAY;
+    w.not_after = NOW - 1;
+    w.activate_at = NOW - DAY;
+    assert_string_equal(plan_why(&f), "renew:0:stale-successor:expired activate:0:activate");
+    /* `activate` does not renew: it says why it does not swap. */
+    f.activate_only = 1;
+    assert_string_equal(plan_why(&f), "activate:0:stale-successor:expired");
+    f.activate_only = 0;
+    /* Valid at its activation time: activated as always. */
+    w.staged_not_after = NOW + 1;
+    assert_string_equal(plan_why(&f), "activate:0:activate");
+    f.activate_only = 1;
+    assert_string_equal(plan_why(&f), "activate:0:activate");
+    f.activate_only = 0;
+    /* Starting within the slack a swap allows is fine; later is not (a clock set back). */
+    w = chained(300, 0);
+    stage(&w, NOW + DAY);
+    w.staged_not_before = NOW + EVC_SWAP_SLACK;
+    assert_string_equal(plan_why(&f), "");
+    w.staged_not_before = NOW + EVC_SWAP_SLACK + 1;
+    assert_string_equal(plan_why(&f), "renew:0:stale-successor:not yet valid");
+    /* Signed by a key that is no longer the root's, while the live one is. */
+    stage(&w, NOW + DAY);
+    w.staged_by_root = 0;
+    assert_string_equal(plan_why(&f), "renew:0:stale-successor:signed by a replaced root");
+    /* A self-signed one has no root to be replaced. */
+    w.kind = EVC_KIND_SELF_SIGNED;
+    w.root = -1;
+    assert_string_equal(plan_why(&f), "");
+    /* .next files that are not a whole set are replaced, even when nothing is due. */
+    w = chained(300, 0);
+    w.debris = 1;
+    assert_string_equal(plan_why(&f), "renew:0:stale-successor:not a whole set");
+    /* An external certificate is never replaced, whatever lies beside it. */
+    w.kind = EVC_KIND_EXTERNAL;
+    assert_string_equal(plan_why(&f), "");
+    /* Already live, the cleanup not done: activate cleans up. */
+    w = chained(300, 0);
+    stage(&w, NOW - DAY);
+    w.staged_is_live = 1;
+    assert_string_equal(plan_why(&f), "activate:0:activate");
+    /* ... but if the live one has ended since, it is made again and goes live at once. */
+    w = chained(-1, 0);
+    stage(&w, NOW - DAY);
+    w.staged_is_live = 1;
+    w.staged_not_after = NOW - 1;
+    assert_string_equal(plan_why(&f), "renew:0:expired activate:0:activate");
+    /* Due but not ended: the new successor waits for its time. */
+    w = chained(10, 0);
+    stage(&w, NOW - DAY);
+    w.staged_is_live = 1;
+    assert_string_equal(plan_why(&f), "renew:0:threshold");
+}
+
+/* A root recreated in this run makes the staged successor under the old one stale. */
+static void
+test_stale_when_the_root_is_recreated(void **state)
+{
+    struct evc_policy p = policy();
+    struct evc_fact_root r = {0, 0, NOW - 3000 * DAY, NOW + 10 * DAY};
+    struct evc_fact_personal w = chained(300, 0);
+    struct evc_facts f = {
+        .now = NOW, .policy = &p, .roots = &r, .nroots = 1, .personals = &w, .npersonals = 1};
+
+    (void)state;
+    stage(&w, NOW + DAY);
+    assert_string_equal(
+        plan_why(&f), "recreate-root:0:threshold renew:0:root-recreated:signed by a replaced root");
+}
+
+/* An orphan whose staged successor expired gets its default root back, then a new successor. */
+static void
+test_stale_orphan(void **state)
+{
+    struct evc_policy p = policy();
+    struct evc_fact_root r = {0, 1, 0, 0};
+    struct evc_fact_personal w = chained(300, 0);
+    struct evc_facts f = {
+        .now = NOW, .policy = &p, .roots = &r, .nroots = 1, .personals = &w, .npersonals = 1};
+
+    (void)state;
+    w.orphan = 1;
+    w.signed_by_root = 0;
+    stage(&w, NOW + DAY);
+    w.staged_by_root = 0; /* the root store was emptied */
+    assert_string_equal(plan_why(&f),
+                        "create-root:0:no-root renew:0:stale-successor:signed by a replaced root");
 }
 
 static void
@@ -378,8 +515,7 @@ test_clock_staged_retire_purge_external(void **state)
     (void)state;
     /* A staged successor: its activate_at, to the second. */
     w.kind = EVC_KIND_SELF_SIGNED;
-    w.staged = 1;
-    w.activate_at = NOW + 3 * DAY;
+    stage(&w, NOW + 3 * DAY);
     evc_plan_clock(&f, &c);
     assert_int_equal(c.next, NOW + 3 * DAY);
     assert_int_equal(c.latest, NOW + 3 * DAY);
@@ -390,6 +526,11 @@ test_clock_staged_retire_purge_external(void **state)
     assert_int_equal(c.next, NOW + 5 * DAY);
     p.delete_old = 0;
     evc_plan_clock(&f, &c);
+    assert_int_equal(c.next, NOW + 10 * DAY);
+    /* A stale successor (it ended before its activation) is work due now. */
+    w.staged_not_after = NOW + 3 * DAY;
+    evc_plan_clock(&f, &c);
+    assert_int_equal(c.overdue, 1);
     assert_int_equal(c.next, NOW + 10 * DAY);
     /* An external certificate is never renewed: no moment, no deadline. */
     w.kind = EVC_KIND_EXTERNAL;
@@ -432,6 +573,9 @@ main(void)
         cmocka_unit_test(test_retire_and_purge),
         cmocka_unit_test(test_threshold_capped_at_half_the_lifetime),
         cmocka_unit_test(test_default_root_for_an_orphan),
+        cmocka_unit_test(test_stale_successor),
+        cmocka_unit_test(test_stale_when_the_root_is_recreated),
+        cmocka_unit_test(test_stale_orphan),
         cmocka_unit_test(test_plan_too_long),
         cmocka_unit_test(test_activate_at),
         cmocka_unit_test(test_clock_names_the_planners_next_moment),
