@@ -55,6 +55,9 @@ SEED=${4:-${EVC_SOAK_SEED:-$(date +%s)}}
 [ "$DUR" -ge 120 ] 2>/dev/null || { echo "soak.sh: SECONDS must be at least 120" >&2; exit 2; }
 T=$(mktemp -d /tmp/evc-soak-XXXXXX)
 export TZ=UTC
+# Under AddressSanitizer freed memory waits in a quarantine (256 MiB by
+# default) that would read as growth; a small one keeps VmRSS meaningful.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4"
 MON= AGENT= SERVE= OTHERS=
 cleanup() {
     for p in $MON $AGENT $SERVE $OTHERS; do kill "$p" 2>/dev/null; done
