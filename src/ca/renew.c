@@ -10,8 +10,9 @@
  *     switch (evc_pair_save) or one PKCS#12 rename;
  *   renew: <key>.next, <cert>.next, then <cert>.sa; a successor counts as
  *     staged only when all three agree, so debris is simply made again;
- *   activate: old certificate to the deleted store, the pair switch, then
- *     the .next files go; the .sa stays for the well-known URL.
+ *   activate: old certificate to the deleted store, the pair switch, the
+ *     after_replace hook, then the .next files go; the .sa stays for the
+ *     well-known URL.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1496,8 +1497,8 @@ verify_served(const struct personal_st *p, X509 *want, struct evc_renew_action *
 
 /*
  * Put the successor in p->next live: keep the old certificate in the
- * deleted store, switch the pair, drop the .next files, run the hook.
- * Afterwards p->chain is the successor, so a second call only cleans up.
+ * deleted store, switch the pair, run the hook, drop the .next files.
+ * Afterwards p->chain is the successor, so a second call does nothing.
  */
 static int
 swap_in(struct run *run, struct personal_st *p, struct evc_renew_action *v, struct evc_err *err)
@@ -1528,19 +1529,27 @@ swap_in(struct run *run, struct personal_st *p, struct evc_renew_action *v, stru
             goto out;
         }
     }
-    if ((r = evc_durable_unlink(p->next_cert, err)) != 0 ||
-        (r = evc_durable_unlink(p->next_key, err)) != 0) {
-        goto out;
+    /*
+     * The hook runs while the .next files are still there: a run that
+     * ends between the switch and the hook leaves them, and the next run
+     * finds the successor live and runs the hook then, so a server is
+     * never left on the old certificate. A hook may run twice, never not.
+     */
+    if (!live || access(p->next_cert, F_OK) == 0) {
+        run_hook(p, v);
+        verify_served(p, n, v);
     }
     if (!live) {
         STACK_OF(X509) *now_live = X509_chain_up_ref(p->next);
 
-        run_hook(p, v);
-        verify_served(p, n, v);
         if (now_live != NULL) {
             sk_X509_pop_free(p->chain, X509_free);
             p->chain = now_live;
         }
+    }
+    if ((r = evc_durable_unlink(p->next_cert, err)) != 0 ||
+        (r = evc_durable_unlink(p->next_key, err)) != 0) {
+        goto out;
     }
 out:
     evc_buf_free(&c);

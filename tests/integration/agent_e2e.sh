@@ -1,147 +1,381 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 #
-# Applications nobody here wrote, through certificate rotations. nginx
-# serves a self-signed certificate that lives LIFETIME seconds and
-# publishes each successor's SA as a static file at the well-known URL;
-# this script rotates it like the monitor does (new key and certificate,
-# SA published, nginx -s reload at activate_at). curl (--cacert the
-# agent's bundle) and openssl s_client -verify_return_error (-CApath the
-# agent's hashed directory) connect every 0.5 s.
-#   run 1, without the agent: the clients fail after the first rotation;
-#   run 2, with the agent (url source): 0 failed connections.
+# The services a user runs, keeping a short-lived certificate alive with
+# applications nobody here wrote. `evercert monitor` renews two
+# self-signed certificates that live LIFETIME seconds (renewal at half
+# the lifetime, activation halfway through what is left) and swaps them
+# in:
+#   web  nginx; the monitor's after_replace is `nginx -s reload`, and
+#        nginx serves the monitor's web.crt.sa at the well-known URL;
+#   svc  `evercert serve`, which swaps on its own and hands the SA out in
+#        the handshake extension and down its push channel.
+# The monitor's verify checks after each swap that the server serves the
+# new certificate. The clients, per server: curl --cacert (a PEM bundle)
+# and openssl s_client -verify_return_error -CApath (a hashed directory)
+# every 0.5 s, and a Python ssl client (tlsclient.py) that keeps one
+# connection open with a request on it every 0.5 s and reconnects only
+# when the server drops it.
+#   run 1, without the agent: the clients fail from the first rotation;
+#   run 2, with `evercert agent` keeping those stores (url source for
+#          nginx, handshake and push for serve): ROTATIONS rotations of
+#          each server, 0 failed connections, 0 failed requests; serve
+#          never drops the open connection (nginx's reload closes idle
+#          keep-alive connections: counted and reported, not failures);
+#          every store still verifies the live certificate at the end;
+#   run 3, the monitor's swap on nginx killed at each of its disk steps
+#          (EVERCERT_FAULT_AT): the next run leaves nginx serving the live
+#          certificate, so a crash between the switch and after_replace
+#          cannot leave nginx on a certificate that is about to expire.
 #
-# usage: agent_e2e.sh PATH-TO-EVERCERT [LIFETIME-SECONDS] [ROTATIONS]
+# usage: agent_e2e.sh PATH-TO-EVERCERT [LIFETIME-SECONDS [ROTATIONS]]
+# (the issue's check, a 60 s certificate through three rotations:
+#  agent_e2e.sh build/evercert 60 3)
 set -u
 EVC=${1:?usage: agent_e2e.sh PATH-TO-EVERCERT [LIFETIME] [ROTATIONS]}
 EVC=$(cd "$(dirname "$EVC")" && pwd)/$(basename "$EVC")
+HERE=$(cd "$(dirname "$0")" && pwd)
 LIFE=${2:-20}
-ROT=${3:-5}
+ROT=${3:-3}
 T=$(mktemp -d /tmp/evc-e2e-XXXXXX)
+export TZ=UTC
 PIDS=
 cleanup() {
     for p in $PIDS; do kill "$p" 2>/dev/null; done
-    [ -f "$T/nginx.pid" ] && kill "$(cat "$T/nginx.pid")" 2>/dev/null
-    rm -rf "$T"
+    for f in "$T"/*/nginx.pid; do [ -f "$f" ] && kill "$(cat "$f" 2>/dev/null)" 2>/dev/null; done
+    [ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
-for tool in nginx curl; do
-    command -v $tool >/dev/null || { echo "SKIP: $tool not installed" >&2; exit 77; }
+trap 'exit 1' INT TERM HUP
+for tool in nginx curl python3; do
+    command -v $tool >/dev/null || { echo "SKIP: $tool not installed (bootstrap.sh test installs it)" >&2; exit 77; }
 done
+[ "$LIFE" -ge 20 ] || { echo "usage: a lifetime of at least 20 s (a rotation every 0.4 of it)" >&2; exit 2; }
 chmod 755 "$T" && cd "$T" || exit 1
-PORT=$((20000 + $$ % 20000))
-at() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+BASE=$((20000 + $$ % 20000 / 8 * 8))
 now() { date +%s; }
 
-mkdir -p logs www/.well-known/evercert
-cat >nginx.conf <<EOF
-pid $T/nginx.pid;
-error_log $T/logs/error.log;
-events {}
-http {
-    access_log off;
-    server {
-        listen 127.0.0.1:$PORT ssl;
-        ssl_certificate $T/live.crt;
-        ssl_certificate_key $T/live.key;
-        root $T/www;
-        location = /ping { return 200 "ok\n"; }
-    }
-}
+# A self-signed certificate that lives $3 seconds (evercert's --minutes is
+# too coarse), with what `evercert selfsign` puts in one; the monitor
+# renews it with the same lifetime to the second.
+mkcert() { # NAME CN SECONDS
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" 2>/dev/null &&
+        chmod 600 "$1.key" || return 1
+    cat >"$1.cnf" <<EOF
+[ca]
+default_ca = d
+[d]
+database = $1.idx
+new_certs_dir = .
+serial = $1.srl
+default_md = sha256
+policy = p
+x509_extensions = e
+unique_subject = no
+[p]
+commonName = supplied
+[e]
+basicConstraints = critical,CA:FALSE
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:$2,IP:127.0.0.1
+subjectKeyIdentifier = hash
+[req]
+distinguished_name = dn
+[dn]
 EOF
-
-# One generation: a certificate that lives LIFE seconds.
-gen() { # N
-    "$EVC" selfsign --cn web.test --san DNS:web.test,IP:127.0.0.1 --minutes $(((LIFE + 59) / 60)) \
-        --out-cert g$1.crt --out-key g$1.key >/dev/null
+    : >"$1.idx" && echo 01 >"$1.srl" &&
+        openssl req -new -config "$1.cnf" -key "$1.key" -subj "/CN=$2" -out "$1.csr" &&
+        openssl ca -batch -config "$1.cnf" -selfsign -keyfile "$1.key" -in "$1.csr" -notext \
+            -startdate "$(date -u -d "@$(now)" +%Y%m%d%H%M%SZ)" \
+            -enddate "$(date -u -d "@$(($(now) + $3))" +%Y%m%d%H%M%SZ)" -out "$1.crt" >/dev/null 2>&1
+    r=$?
+    rm -f "$1.cnf" "$1.idx"* "$1.srl"* "$1.csr" 01.pem
+    return $r
 }
 
-# The clients: curl and s_client every 0.5 s until STOP exists; one line per attempt.
-clients() { # LOG
-    while [ ! -f STOP ]; do
-        if curl -sf --max-time 2 --cacert trust.pem --resolve web.test:$PORT:127.0.0.1 https://web.test:$PORT/ping >/dev/null 2>&1; then
-            echo "curl ok" >>"$1"
-        else
-            echo "curl FAIL $(date +%s)" >>"$1"
-        fi
-        if echo | timeout 2 openssl s_client -connect 127.0.0.1:$PORT -servername web.test -CApath trustdir -verify_return_error >/dev/null 2>&1; then
-            echo "s_client ok" >>"$1"
-        else
-            echo "s_client FAIL $(date +%s)" >>"$1"
-        fi
+# A store the clients read, holding only the first certificate.
+stores() { # NAME
+    cp "$1.crt" "$1.pem" && mkdir "${1}dir" && cp "$1.crt" "${1}dir/$1-0.pem" && openssl rehash "${1}dir" 2>/dev/null
+}
+
+# curl and s_client against both servers every 0.5 s until STOP exists (bounded).
+shell_clients() { # MAXSECONDS
+    end=$(($(now) + $1))
+    while [ ! -f STOP ] && [ "$(now)" -lt $end ]; do
+        for s in web:$WEB svc:$SVC; do
+            n=${s%:*} p=${s#*:}
+            if curl -sf --max-time 3 --cacert $n.pem --resolve $n.test:$p:127.0.0.1 https://$n.test:$p/ping >/dev/null 2>&1; then
+                echo "$(now) curl $n ok"
+            else
+                echo "$(now) curl $n FAIL"
+            fi
+            if echo | timeout 3 openssl s_client -connect 127.0.0.1:$p -servername $n.test -CApath ${n}dir -verify_return_error >/dev/null 2>&1; then
+                echo "$(now) s_client $n ok"
+            else
+                echo "$(now) s_client $n FAIL"
+            fi
+        done >>clients.log
         sleep 0.5
     done
 }
 
-# ROT rotations, each announced half a lifetime before the swap.
-run() { # NAME WITH-AGENT
-    rm -f STOP trust.pem g*.crt g*.key www/.well-known/evercert/successor && rm -rf trustdir
-    gen 0
-    cp g0.crt live.crt && cp g0.key live.key
-    cp g0.crt trust.pem && mkdir trustdir && cp g0.crt trustdir/g0.pem && openssl rehash trustdir 2>/dev/null
-    nginx -p "$T" -c "$T/nginx.conf" || { echo "nginx did not start" >&2; return 1; }
+# rotations STORE: the swaps the monitor has made and verified.
+rotations() { grep -c "action=activate store=$1 .*done=1" monitor.log 2>/dev/null; }
+
+# One run in its own directory: monitor, nginx, serve, the clients, the agent if $2 = 1,
+# until each server has rotated $3 times (bounded by the lifetimes that takes).
+run() { # NAME WITH-AGENT ROTATIONS
+    mkdir "$T/$1" && chmod 755 "$T/$1" && cd "$T/$1" || return 1
+    D=$T/$1
+    mkdir logs deleted
+    mkcert web web.test "$LIFE" && mkcert svc svc.test "$LIFE" || { echo "FAIL: openssl ca made no certificate" >&2; return 1; }
+    stores web && stores svc || return 1
+    cat >nginx.conf <<EOF
+pid $D/nginx.pid;
+error_log $D/logs/error.log;
+events {}
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:$WEB ssl;
+        ssl_certificate $D/web.crt;
+        ssl_certificate_key $D/web.key;
+        location = /ping { return 200 "ok\n"; }
+        location = /.well-known/evercert/successor {
+            alias $D/web.crt.sa;
+            default_type application/octet-stream;
+        }
+    }
+}
+EOF
+    cat >monitor.ini <<EOF
+[policy]
+expiration_threshold = 50%
+distribution_window = 50%
+
+[monitor]
+state = monitor.db
+
+[notify]
+log = stderr
+
+[store "web"]
+role = personal
+cert = web.crt
+key = web.key
+after_replace = nginx -p $D -c $D/nginx.conf -s reload
+verify = 127.0.0.1:$WEB
+verify_servername = web.test
+
+[store "svc"]
+role = personal
+cert = svc.crt
+key = svc.key
+verify = 127.0.0.1:$SVC
+verify_servername = svc.test
+
+[store "deleted"]
+role = deleted
+path = deleted
+EOF
+    nginx -p "$D" -c "$D/nginx.conf" || { echo "FAIL: nginx did not start" >&2; return 1; }
+    "$EVC" serve --cert svc.crt --key svc.key --sa svc.crt.sa --listen 127.0.0.1:$SVC \
+        --announce-listen 127.0.0.1:$PUSH 2>serve.log &
+    PIDS="$PIDS $!"
+    i=0
+    until echo | openssl s_client -connect 127.0.0.1:$SVC >/dev/null 2>&1 || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
+    START=$(now)
+    "$EVC" monitor --config monitor.ini 2>monitor.log &
+    MON=$!
+    PIDS="$PIDS $MON"
+    AGENT=
     if [ "$2" = 1 ]; then
-        rm -f agent.db*
         cat >agent.ini <<EOF
 [agent]
 state = agent.db
-[server "bundle"]
-connect = 127.0.0.1:$PORT
+deleted = retired
+
+[server "web-bundle"]
+connect = 127.0.0.1:$WEB
 service = web.test
-trust = trust.pem
+trust = web.pem
 url = https://web.test/.well-known/evercert/successor
 sources = url
 interval = 1s
-[server "dir"]
-connect = 127.0.0.1:$PORT
+
+[server "web-dir"]
+connect = 127.0.0.1:$WEB
 service = web.test
-trust = trustdir
+trust = webdir
 url = https://web.test/.well-known/evercert/successor
 sources = url
+interval = 1s
+
+[server "svc-bundle"]
+connect = 127.0.0.1:$SVC
+service = svc.test
+trust = svc.pem
+announce = 127.0.0.1:$PUSH
+sources = handshake, push
+interval = 1s
+
+[server "svc-dir"]
+connect = 127.0.0.1:$SVC
+service = svc.test
+trust = svcdir
+announce = 127.0.0.1:$PUSH
+sources = handshake, push
 interval = 1s
 EOF
-        "$EVC" agent --config agent.ini 2>agent-$1.log &
+        mkdir retired
+        "$EVC" agent --config agent.ini 2>agent.log &
         AGENT=$!
         PIDS="$PIDS $AGENT"
     fi
-    clients "clients-$1.log" &
+    # The first swap comes at 3/4 of the first lifetime, then one every 0.4 lifetime.
+    limit=$((LIFE * 3 / 4 + $3 * LIFE * 2 / 5 + 30))
+    shell_clients $((limit + 10)) &
     CL=$!
-    PIDS="$PIDS $CL"
-    i=0
-    while [ $i -lt "$ROT" ]; do
-        sleep $((LIFE / 4))
-        n=$((i + 1))
-        gen $n
-        act=$(($(now) + LIFE / 4))
-        "$EVC" announce --current g$i.crt --current-key g$i.key --successor g$n.crt --successor-key g$n.key \
-            --service web.test --generation $n --activate-at "$(at $act)" --out sa.tmp
-        mv sa.tmp www/.well-known/evercert/successor
-        while [ "$(now)" -lt $act ]; do sleep 0.2; done
-        cp g$n.crt live.crt && cp g$n.key live.key
-        nginx -p "$T" -c "$T/nginx.conf" -s reload
-        echo "rotation $n at $(date +%s)" >>"rotations-$1.log"
-        i=$n
+    python3 "$HERE/tlsclient.py" web 127.0.0.1 $WEB web.test web.pem STOP py-web.log $((limit + 10)) >py-web.out 2>&1 &
+    PYW=$!
+    python3 "$HERE/tlsclient.py" svc 127.0.0.1 $SVC svc.test svc.pem STOP py-svc.log $((limit + 10)) >py-svc.out 2>&1 &
+    PYS=$!
+    PIDS="$PIDS $CL $PYW $PYS"
+    while { [ "$(rotations web)" -lt "$3" ] || [ "$(rotations svc)" -lt "$3" ]; } && [ $(($(now) - START)) -lt $limit ]; do
+        sleep 0.2
     done
-    sleep 2
+    sleep 3 # the clients' next rounds, after the last swap
     touch STOP
-    wait $CL 2>/dev/null
-    [ "$2" = 1 ] && kill $AGENT
-    kill "$(cat nginx.pid)"
-    sleep 0.5
-    tries=$(wc -l <"clients-$1.log")
-    failed=$(grep -c FAIL "clients-$1.log")
-    first=$(grep FAIL "clients-$1.log" | head -1 | awk '{print $3}')
-    r1=$(head -1 "rotations-$1.log" | awk '{print $4}')
-    echo "$1: $ROT rotations of a ${LIFE}s certificate, $tries connections (curl and s_client every 0.5 s), $failed failed${first:+, the first $((first - r1)) s after the first rotation}"
-    echo "$failed" >"failed-$1"
+    wait $CL $PYW $PYS 2>/dev/null
+    [ -n "$AGENT" ] && kill $AGENT
+    kill $MON
+    wait $MON $AGENT 2>/dev/null
+    ELAPSED=$(($(now) - START))
+    echo "$1: $(rotations web) rotations of web (nginx), $(rotations svc) of svc (evercert serve), ${LIFE} s certificates, $ELAPSED s"
+    for c in "curl web" "s_client web" "curl svc" "s_client svc"; do
+        echo "  $c: $(grep -c " $c " clients.log) connections, $(grep -c " $c FAIL" clients.log) failed"
+    done
+    echo "  $(cat py-web.out)"
+    echo "  $(cat py-svc.out)"
 }
 
-run without 0
-run with 1
-fw=$(cat failed-without)
-fa=$(cat failed-with)
-status=0
-[ "$fw" -gt 0 ] || { echo "FAIL: without the agent, the clients should fail after a rotation" >&2; status=1; }
-[ "$fa" = 0 ] || { echo "FAIL: with the agent, $fa connections failed" >&2; grep FAIL clients-with.log | head >&2; cat agent-with.log >&2; status=1; }
-grep -q "event=accept" agent-with.log || { echo "FAIL: the agent accepted nothing" >&2; status=1; }
-exit $status
+ok=0
+failed=0
+check() { d=$1; shift; if "$@" >/dev/null 2>&1; then ok=$((ok + 1)); else failed=$((failed + 1)); echo "FAIL: $d" >&2; fi; }
+fails() { grep -c " $1 FAIL" "$T/$2/clients.log"; }
+pyfails() { grep -c " FAIL " "$T/$2/py-$1.log"; }
+
+WEB=$BASE SVC=$((BASE + 1)) PUSH=$((BASE + 2))
+run without 0 1
+check "run 1: the monitor rotated nginx" test "$(rotations web)" -ge 1
+check "run 1: the monitor rotated serve" test "$(rotations svc)" -ge 1
+check "run 1, without the agent: curl fails on nginx after the rotation" test "$(fails "curl web" without)" -gt 0
+check "run 1, without the agent: s_client fails on nginx after the rotation" test "$(fails "s_client web" without)" -gt 0
+check "run 1, without the agent: curl fails on serve after the rotation" test "$(fails "curl svc" without)" -gt 0
+check "run 1, without the agent: s_client fails on serve after the rotation" test "$(fails "s_client svc" without)" -gt 0
+kill "$(cat "$T/without/nginx.pid")" 2>/dev/null
+for p in $PIDS; do kill "$p" 2>/dev/null; done
+wait 2>/dev/null
+PIDS=
+
+WEB=$((BASE + 3)) SVC=$((BASE + 4)) PUSH=$((BASE + 5))
+run with 1 "$ROT"
+W=$T/with
+check "run 2: the monitor rotated nginx $ROT times" test "$(rotations web)" -ge "$ROT"
+check "run 2: the monitor rotated serve $ROT times" test "$(rotations svc)" -ge "$ROT"
+check "run 2: every swap on nginx was verified" test "$(grep -c "verify=127.0.0.1:$WEB serves it" monitor.log)" -ge "$ROT"
+check "run 2: every swap on serve was verified" test "$(grep -c "verify=127.0.0.1:$SVC serves it" monitor.log)" -ge "$ROT"
+for c in "curl web" "s_client web" "curl svc" "s_client svc"; do
+    check "run 2, with the agent: 0 failed connections of $c" test "$(fails "$c" with)" = 0
+    check "run 2: $c made connections" test "$(grep -c " $c ok" clients.log)" -gt 0
+done
+check "run 2: the Python client on nginx never failed" test "$(pyfails web with)" = 0
+check "run 2: the Python client on serve never failed" test "$(pyfails svc with)" = 0
+check "run 2: serve kept the Python client's connection across the swaps" test "$(grep -c " connect " py-svc.log)" = 1
+check "run 2: the Python client's requests on serve were answered" test "$(grep -c " ok" py-svc.log)" -gt 0
+check "run 2: the Python client's requests on nginx were answered" test "$(grep -c " ok" py-web.log)" -gt 0
+for s in web-bundle web-dir svc-bundle svc-dir; do
+    check "run 2: the agent accepted $ROT successors for $s" test "$(grep -c "server=$s event=accept" agent.log)" -ge "$ROT"
+done
+check "run 2: web.pem verifies the live certificate" openssl verify -CAfile web.pem web.crt
+check "run 2: webdir verifies the live certificate" openssl verify -CApath webdir web.crt
+check "run 2: svc.pem verifies the live certificate" openssl verify -CAfile svc.pem svc.crt
+check "run 2: svcdir verifies the live certificate" openssl verify -CApath svcdir svc.crt
+check "run 2: the monitor ended every pass without an error" sh -c "! grep -q 'pass ended: status=[23]' monitor.log"
+if [ $failed != 0 ]; then
+    echo "--- monitor.log (run 2)" >&2 && tail -40 monitor.log >&2
+    echo "--- agent.log (run 2)" >&2 && tail -40 agent.log >&2
+    grep FAIL clients.log py-*.log | head >&2
+fi
+kill "$(cat "$W/nginx.pid")" 2>/dev/null
+for p in $PIDS; do kill "$p" 2>/dev/null; done
+wait 2>/dev/null
+PIDS=
+
+# Run 3: a staged successor, then the swap killed at step N for every N;
+# the next run must leave nginx serving what web.crt holds.
+mkdir -p "$T/crash/logs" && cd "$T/crash" || exit 1
+WEB=$((BASE + 6))
+fp() { openssl x509 -noout -fingerprint -sha256 -in "$1" | sed 's/.*=//'; }
+served() { echo | openssl s_client -connect 127.0.0.1:$WEB -servername web.test 2>/dev/null | openssl x509 -noout -fingerprint -sha256 | sed 's/.*=//'; }
+"$EVC" selfsign --cn web.test --san DNS:web.test,IP:127.0.0.1 --days 1 --at "$(date -u -d '-20 hours' +%Y-%m-%dT%H:%M:%SZ)" \
+    --out-cert web.crt --out-key web.key >/dev/null
+mkdir D0 && mv web.crt web.key D0/ && mkdir D0/deleted
+cat >D0/c.ini <<EOF
+[policy]
+expiration_threshold = 50%
+distribution_window = 1h
+
+[store "web"]
+role = personal
+cert = web.crt
+key = web.key
+after_replace = nginx -p $T/crash -c $T/crash/nginx.conf -s reload
+
+[store "deleted"]
+role = deleted
+path = deleted
+EOF
+cat >nginx.conf <<EOF
+pid $T/crash/nginx.pid;
+error_log $T/crash/logs/error.log;
+events {}
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:$WEB ssl;
+        ssl_certificate $T/crash/D/web.crt;
+        ssl_certificate_key $T/crash/D/web.key;
+    }
+}
+EOF
+"$EVC" renew --config D0/c.ini >/dev/null 2>&1
+check "run 3: a successor is staged" test -f D0/web.crt.next
+cp -a D0 D && nginx -p "$T/crash" -c "$T/crash/nginx.conf" || echo "FAIL: nginx did not start" >&2
+LATER=$(date -u -d '+2 hours' +%Y-%m-%dT%H:%M:%SZ)
+n=0 stale=0
+while [ $n -lt 100 ]; do
+    n=$((n + 1))
+    rm -rf D && cp -a D0 D && nginx -p "$T/crash" -c "$T/crash/nginx.conf" -s reload 2>/dev/null
+    EVERCERT_FAULT_AT=$n "$EVC" activate --config D/c.ini --at "$LATER" >/dev/null 2>&1
+    rc=$?
+    [ $rc = 0 ] && break # no step $n: the whole swap fitted in n-1 steps
+    [ $rc = 99 ] || { echo "FAIL: run 3: activate crashed at step $n exited $rc" >&2; stale=$((stale + 1)); break; }
+    "$EVC" activate --config D/c.ini --at "$LATER" >rerun.out 2>&1 ||
+        { echo "FAIL: run 3: the re-run after a crash at step $n failed: $(cat rerun.out)" >&2; stale=$((stale + 1)); continue; }
+    want=$(fp D/web.crt)
+    # Three answers in a row: workers of an earlier reload may answer a moment longer.
+    i=0 good=0
+    while [ $good -lt 3 ] && [ $i -lt 100 ]; do
+        if [ "$(served)" = "$want" ]; then good=$((good + 1)); else good=0; fi
+        sleep 0.1
+        i=$((i + 1))
+    done
+    [ $good -ge 3 ] || { echo "FAIL: run 3: after a crash at step $n and a re-run, nginx serves the old certificate: $(grep -i "web" rerun.out | head -3)" >&2; stale=$((stale + 1)); }
+done
+kill "$(cat nginx.pid)" 2>/dev/null
+echo "run 3: the swap killed at each of its $((n - 1)) steps: $stale times nginx was left on the old certificate"
+check "run 3: the swap has crash points" test $n -gt 2
+check "run 3: after a crash at any step of the swap, the next run leaves nginx on the live certificate" test $stale = 0
+echo "agent_e2e.sh: $ok passed, $failed failed"
+[ $failed = 0 ]
