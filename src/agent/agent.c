@@ -1253,6 +1253,13 @@ retire_one(void *arg, const char *server, const char *sha256hex, const uint8_t *
         }
         removed = 1;
     }
+    /* The deleted store grows only here: what is past deleted_retention goes now. */
+    for (size_t j = 0; r == 0 && j < d->n; j++) {
+        if (d->entries[j].x != NULL &&
+            tk->now - d->entries[j].deleted_at >= a->conf->policy.deleted_retention) {
+            r = evc_deleted_purge(d, j, &err);
+        }
+    }
 done:
     if (lock != -1) {
         close(lock);

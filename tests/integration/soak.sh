@@ -200,6 +200,9 @@ role = deleted
 path = deleted
 EOF
 cat >agent.ini <<EOF
+[policy]
+deleted_retention = 60s
+
 [agent]
 state = agent.db
 deleted = retired
@@ -472,6 +475,10 @@ check "the agent's VmRSS grows by less than 32 MiB" test "${RSS_AGENT0:-0}" -gt 
 check "monitor.db stays under 1 MiB" test "$msz" -lt 1048576
 check "agent.db stays under 1 MiB" test "$asz" -lt 1048576
 check "the deleted store keeps what deleted_retention says ($ndel entries)" test "$ndel" -le "$maxdel"
+# The agent purges its retired store when it retires (every rotation or so): nothing older
+# than deleted_retention (60 s) plus two lifetimes stays.
+old_ret=$(find retired -type f ! -newermt "@$(($(date +%s) - 60 - 2 * L))" | wc -l)
+check "the agent's retired store keeps what deleted_retention says ($nret entries, $old_ret too old)" test "$old_ret" = 0 -a "$nret" -gt 0
 if [ "$failed" != 0 ]; then
     echo "--- monitor.log (last lines)" >&2 && tail -30 monitor.log >&2
     echo "--- agent.log (last lines)" >&2 && tail -30 agent.log >&2
