@@ -115,6 +115,41 @@ status "a lifetime share: 1" 1 "$EVC" scan --threshold 50% --prenotify 0s \
 status "unreadable only: 3" 3 "$EVC" scan "$S/nested/README"
 status "unreadable and expired: 2" 2 "$EVC" scan --at 2099-01-01T00:00:00Z "$S/nested/README" "$T/far.crt"
 
+# --- a server's directory after normal rotations ---------------------------------------
+# renew leaves the Successor Announcement site.crt.sa beside the certificate:
+# a CMS SignedData holding the old (signer's) certificate. It is not a store:
+# reading it as a .p7b reported "expired site.crt.sa[0]", exit 2.
+R=$T/rot
+mkdir -p "$R/tls"
+check "selfsign for rotation" "$EVC" selfsign --cn s.test --san DNS:s.test --days 30 \
+    --out-cert "$R/tls/site.crt" --out-key "$R/tls/site.key"
+cat > "$R/e.ini" <<EOF
+[policy]
+expiration_threshold = 10d
+
+[store "site"]
+role = personal
+cert = tls/site.crt
+key = tls/site.key
+EOF
+days() { date -u -d "+$1 days" +%Y-%m-%dT%H:%M:%SZ; }
+check "renew on day 21" "$EVC" renew --config "$R/e.ini" --at "$(days 21)"
+check "renew on day 24" "$EVC" renew --config "$R/e.ini" --at "$(days 24)"
+[ -s "$R/tls/site.crt.sa" ] && ok || bad "renew left no site.crt.sa: $(ls "$R/tls")"
+# On day 31 the new certificate is in pre-notification (1); the old one, in
+# the SA, expired the day before and must not make it 2.
+status "an SA beside the certificate is no alarm: 1" 1 "$EVC" scan --at "$(days 31)" "$R/tls"
+if grep -q 'site.crt.sa' "$T/out"; then bad "the SA was read as a store: $(cat "$T/out")"; else ok; fi
+grep -q '^1 successor announcement skipped' "$T/out" && ok || bad "no note of the skipped SA: $(cat "$T/out")"
+status "json: the SA is counted, not an error: 1" 1 "$EVC" scan --format json --at "$(days 31)" "$R/tls"
+[ "$(jq -r '.summary.expired' "$T/out")" = 0 ] && ok || bad "expired: $(jq -c .summary "$T/out")"
+[ "$(jq -r '.summary.announcements' "$T/out")" = 1 ] && ok || bad "announcements: $(jq -c .summary "$T/out")"
+[ "$(jq -r '.summary.errors' "$T/out")" = 0 ] && ok || bad "the SA is an error: $(jq -c .errors "$T/out")"
+# a .p7b chain is still read as a store
+ossl crl2pkcs7 -nocrl -certfile "$T/mid.crt" -certfile "$S/pem/ca.crt" -outform DER -out "$R/chain.p7b"
+status "a .p7b chain is still a store: 0" 0 "$EVC" scan --format json "$R/chain.p7b"
+[ "$(jq -r '.summary.total' "$T/out")" = 2 ] && ok || bad "p7b total: $(jq -c .summary "$T/out")"
+
 # --- bad input: one error row each, the scan goes on ---------------------------------
 B=$S/bad
 head -c 4096 /dev/urandom > "$B/garbage.pem"
