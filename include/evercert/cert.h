@@ -126,7 +126,8 @@ EVC_EXPORT evc_time evc_renew_moment(evc_time not_before, evc_time not_after,
  * Classify a validity period at time now (DESIGN.md, Classification):
  * expired if now >= not_after; not_yet_valid if now < not_before; threshold
  * from evc_renew_moment; prenotify from the prenotification period before
- * that; else ok. Percentages are of the lifetime.
+ * that, a period over half the time from not_before to the renewal moment
+ * counting as half; else ok. Percentages are of the lifetime.
  */
 EVC_EXPORT enum evc_status evc_classify(evc_time not_before, evc_time not_after, evc_time now,
                                         const struct evc_thresholds *t);

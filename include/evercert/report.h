@@ -40,6 +40,7 @@ struct evc_finding {
 
 struct evc_summary {
     size_t total, ok, prenotify, threshold, expired, not_yet_valid, errors;
+    size_t announcements; /* Successor Announcement files skipped: not stores */
 };
 
 enum evc_report_format { EVC_REPORT_TEXT, EVC_REPORT_JSON, EVC_REPORT_PROMETHEUS };

@@ -126,29 +126,6 @@ event(struct evc_agent *a, evc_time now, const char *server, const char *what, c
     }
 }
 
-/* Tell a person, once per (key, value): the log always, e-mail when configured. */
-static void
-alert(struct evc_agent *a, evc_time now, const char *key, const char *value, const char *subject,
-      const char *body)
-{
-    struct evc_err err = {0};
-    int changed = 1;
-
-    evc_logf(&a->log, LOG_WARNING, "%s", subject + strlen("evercert agent: "));
-    if (a->conf->notify.email_to == NULL ||
-        evc_state_notice_changed(a->st, key, value, &changed, &err) != 0 || !changed) {
-        return;
-    }
-    if (evc_notify_mail(&a->conf->notify, subject, body, now, &err) != 0) {
-        evc_logf(&a->log, LOG_ERR, "mail not sent (the next round retries): %s",
-                 evc_err_message(&err));
-        return;
-    }
-    if (evc_state_notice_set(a->st, key, value, now, &err) != 0) {
-        evc_logf(&a->log, LOG_ERR, "%s", evc_err_message(&err));
-    }
-}
-
 /*
  * Tell a person once per (key, value), across restarts: the line when the
  * value recorded under key changes, and e-mail when [notify] email_to is
@@ -523,9 +500,30 @@ verify(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X509 *trus
     return evc_sa_verify(der, len, &k, &p, now, out);
 }
 
+static void reject_event(struct evc_agent *a, size_t i, evc_time now, const char *what, int64_t id,
+                         uint64_t gen, const char *source, const char *reason, const char *message);
+
+/*
+ * A conflict is told once per server and generation, across restarts (the
+ * line, and mail when configured): a second holder of the key pushing
+ * variants in a loop raises one alarm, not one per variant.
+ */
+static void
+conflict_alert(struct evc_agent *a, size_t i, evc_time now, uint64_t gen, const char *line,
+               const char *body)
+{
+    const char *name = a->conf->servers[i].name;
+    char key[400], subject[600];
+
+    snprintf(key, sizeof(key), "agent-conflict/%s/%llu", name, (unsigned long long)gen);
+    snprintf(subject, sizeof(subject), "evercert agent: %s", line);
+    (void)tell(a, now, LOG_WARNING, key, "told", line, subject, body);
+}
+
 /* Another SA of the same generation while one is held: the older hold ends, a conflict. */
 struct rival {
     struct evc_agent *a;
+    size_t i;
     int64_t id;
     uint64_t generation;
     evc_time now;
@@ -536,6 +534,7 @@ supersede(void *arg, const struct evc_agent_sa *s)
 {
     struct rival *rv = arg;
     struct evc_err err = {0};
+    char line[400];
 
     if (s->id == rv->id || s->generation != rv->generation) {
         return 0;
@@ -544,12 +543,12 @@ supersede(void *arg, const struct evc_agent_sa *s)
         evc_logf(&rv->a->log, LOG_ERR, "%s", evc_err_message(&err));
         return 0;
     }
-    event(rv->a, rv->now, s->server, "conflict", "conflict", s->id, s->generation, s->source,
-          "another SA for the same generation arrived; the hold-down starts again");
-    alert(rv->a, rv->now, "agent-conflict", s->sha256,
-          "evercert agent: CONFLICT: two SAs for one generation while held; the hold-down "
-          "starts again",
-          s->server);
+    reject_event(rv->a, rv->i, rv->now, "conflict", s->id, s->generation, s->source, "conflict",
+                 "another SA for the same generation arrived; the hold-down starts again");
+    snprintf(line, sizeof(line),
+             "CONFLICT for %s: two SAs for generation %llu while held; the hold-down starts again",
+             s->server, (unsigned long long)s->generation);
+    conflict_alert(rv->a, rv->i, rv->now, s->generation, line, line);
     worse(rv->a, 1);
     return 0;
 }
@@ -568,10 +567,13 @@ reject_summary(struct evc_agent *a, size_t i, evc_time now, unsigned held, unsig
     event(a, now, a->conf->servers[i].name, "reject", "rate-limited", 0, 0, NULL, detail);
 }
 
-/* A new refusal: its line and event, unless server i's rate limit holds it back. */
+/*
+ * A new refusal or conflict (what): its line and event, unless server i's
+ * rate limit holds it back.
+ */
 static void
-reject_event(struct evc_agent *a, size_t i, evc_time now, int64_t id, uint64_t gen,
-             const char *source, const char *reason, const char *message)
+reject_event(struct evc_agent *a, size_t i, evc_time now, const char *what, int64_t id,
+             uint64_t gen, const char *source, const char *reason, const char *message)
 {
     unsigned held = 0, repeats = 0;
 
@@ -583,7 +585,7 @@ reject_event(struct evc_agent *a, size_t i, evc_time now, int64_t id, uint64_t g
     if (held > 0 || repeats > 0) {
         reject_summary(a, i, now, held, repeats);
     }
-    event(a, now, a->conf->servers[i].name, "reject", reason, id, gen, source, message);
+    event(a, now, a->conf->servers[i].name, what, reason, id, gen, source, message);
 }
 
 void
@@ -714,24 +716,20 @@ evc_agent_offer(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X
             goto fail;
         }
         worse(a, 1);
-        if (vd.reason == EVC_SA_R_CONFLICT) {
-            if (is_new) {
-                event(a, now, v->name, "conflict", evc_sa_reason_name(vd.reason), id, gen, source,
-                      vd.message);
-            }
-        } else if (is_new) {
-            reject_event(a, i, now, id, gen, source, evc_sa_reason_name(vd.reason), vd.message);
+        if (is_new) {
+            reject_event(a, i, now, vd.reason == EVC_SA_R_CONFLICT ? "conflict" : "reject", id, gen,
+                         source, evc_sa_reason_name(vd.reason), vd.message);
         } else if (a->reject_log != NULL) {
             evc_ratelimit_note(&a->reject_log[i], evc_agent_mono_ms());
         }
         if (vd.reason == EVC_SA_R_CONFLICT) {
-            char subject[300];
+            char line[300];
 
-            snprintf(subject, sizeof(subject),
-                     "evercert agent: CONFLICT for %s: a second SA for generation %llu; only a "
-                     "second holder of the server's key can make one",
+            snprintf(line, sizeof(line),
+                     "CONFLICT for %s: a second SA for generation %llu; only a second holder of "
+                     "the server's key can make one",
                      v->name, (unsigned long long)gen);
-            alert(a, now, "agent-conflict", hex, subject, vd.message);
+            conflict_alert(a, i, now, gen, line, vd.message);
         }
         goto out;
     }
@@ -756,7 +754,7 @@ evc_agent_offer(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X
             goto fail;
         }
         if (is_new) {
-            struct rival rv = {a, row.id, vd.sa->generation, now};
+            struct rival rv = {a, i, row.id, vd.sa->generation, now};
 
             event(a, now, v->name, "hold", "holddown", row.id, vd.sa->generation, source, NULL);
             if (evc_state_agent_sa_each(a->st, v->name, "holding", supersede, &rv, &err) != 0) {

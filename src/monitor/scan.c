@@ -24,6 +24,7 @@
 #include "base/file.h"
 #include "base/idset.h"
 #include "base/text.h"
+#include "evercert/announce.h"
 #include "evercert/limits.h"
 #include "evercert/scan.h"
 #include "evercert/store.h"
@@ -44,6 +45,7 @@ struct file_result {
     size_t counts[EVC_STATUS_COUNT];
     char **errors; /* "message" strings, path is the job's */
     size_t nerrors, dropped;
+    size_t announcements; /* 1 when the file is a Successor Announcement */
 };
 
 struct scan {
@@ -217,6 +219,26 @@ on_cert_pass2(void *arg, const uint8_t *der, size_t len, const struct evc_cert_l
     return r;
 }
 
+/*
+ * Whether a DER file is a Successor Announcement (the .sa renew leaves
+ * beside a certificate): a CMS SignedData whose certificates are its
+ * signer's, not a store's. Read as a .p7b, the old certificate in it would
+ * raise a false alarm after every rotation.
+ */
+static int
+is_announcement(const uint8_t *data, size_t len)
+{
+    struct evc_sa *sa = NULL;
+    struct evc_err e = {0};
+
+    if (evc_format_detect(data, len) != EVC_FORMAT_DER || len > EVC_SA_MAX ||
+        evc_sa_decode(data, len, &sa, &e) != 0) {
+        return 0;
+    }
+    evc_sa_free(sa);
+    return 1;
+}
+
 static int
 read_one(struct worker *w, const struct file_job *job)
 {
@@ -228,6 +250,12 @@ read_one(struct worker *w, const struct file_job *job)
     w->path = job->path;
     if ((r = evc_file_read(job->path, EVC_STORE_FILE_MAX, &w->data, &e)) != 0) {
         return add_error(w, "%s", evc_err_message(&e));
+    }
+    if (is_announcement(w->data.data, w->data.len)) {
+        if (w->res != NULL) {
+            w->res->announcements = 1;
+        }
+        return 0;
     }
     r = evc_store_read(w->data.data, w->data.len, &so, &sink, NULL, &e);
     if (r == EVC_ERR_UNKNOWN_FORMAT) {
@@ -369,6 +397,7 @@ write_results(struct scan *s, struct evc_summary *sum, const struct timespec *t0
             sum->total += res->counts[k];
         }
         sum->errors += res->nerrors + res->dropped; /* every error, shown or not */
+        sum->announcements += res->announcements;
         evc_buf_free(&res->out);
         for (size_t k = 0; k < res->nerrors; k++) {
             free(res->errors[k]);

@@ -117,9 +117,9 @@ json_finish(struct evc_report *rep, const struct evc_summary *s)
     if ((r = evc_buf_printf(&b,
                             "%s],\"summary\":{\"total\":%zu,\"ok\":%zu,\"prenotify\":%zu,"
                             "\"threshold\":%zu,\"expired\":%zu,\"not_yet_valid\":%zu,"
-                            "\"errors\":%zu}}\n",
+                            "\"errors\":%zu,\"announcements\":%zu}}\n",
                             first ? "" : "\n", s->total, s->ok, s->prenotify, s->threshold,
-                            s->expired, s->not_yet_valid, s->errors)) != 0) {
+                            s->expired, s->not_yet_valid, s->errors, s->announcements)) != 0) {
         goto out;
     }
     r = evc_report_write(rep, b.data, b.len);

@@ -187,6 +187,13 @@ text_finish(struct evc_report *rep, const struct evc_summary *s)
         r = EVC_ERR_IO;
         goto out;
     }
+    /* Said, not counted as unreadable: an announcement is no store. */
+    if (s->announcements > 0 &&
+        fprintf(rep->out, "%zu successor announcement%s skipped (not certificate stores)\n",
+                s->announcements, s->announcements == 1 ? "" : "s") < 0) {
+        r = EVC_ERR_IO;
+        goto out;
+    }
     while (evc_report_next_error(rep, &pos, &path, &msg)) {
         struct evc_buf b;
 

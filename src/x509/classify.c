@@ -48,6 +48,15 @@ evc_classify(evc_time not_before, evc_time not_after, evc_time now, const struct
     if (now >= at) {
         return EVC_STATUS_THRESHOLD;
     }
+    /*
+     * The prenotification period counts at most half the time from
+     * notBefore to the renewal moment, or a fresh 90-day certificate would
+     * be "prenotify" (scan exit 1) from the day it is made; a certificate
+     * is "ok" for at least its first quarter of life.
+     */
+    if (at - not_before > 0 && pre > (at - not_before) / 2) {
+        pre = (at - not_before) / 2;
+    }
     /* Compare in subtraction form: at - now is positive here. */
     if (at - now <= pre) {
         return EVC_STATUS_PRENOTIFY;

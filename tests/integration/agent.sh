@@ -1054,5 +1054,72 @@ check "push follows: the next SA is offered again and waits for a person in its 
 check "push follows: the agent said why it opened the channel again" grep -q "a successor was taken since an SA was refused" wq.log
 kill $WQ 2>/dev/null
 
+# --- conflicts pushed in a loop: the lines are rate-limited, the alarm is told once
+# Twelve SAs for generation 1, each with another activation time, sent one
+# after another on the push channel once the first is accepted. Each is a
+# new conflict; the log gives at most the rate limit's burst of conflict
+# events and one CONFLICT alarm for the server and generation.
+CFPORT=$((PORT + 90))
+n=0
+while [ $n -lt 12 ]; do
+    n=$((n + 1))
+    "$EVC" announce --current a.crt --current-key a.key --successor b.crt --successor-key b.key \
+        --service web.test --generation 1 --activate-at "$(at "+1 hour $n minutes")" --out cf$n.sa >/dev/null
+done
+cat >conflicts.py <<'EOF'
+import socket, ssl, sys, time
+port, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+sas = [open(f, "rb").read() for f in sys.argv[4:]]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port)); s.listen(8); s.settimeout(1)
+held, first, deadline = [], True, time.time() + 60
+while time.time() < deadline:
+    try:
+        c, _ = s.accept()
+    except socket.timeout:
+        continue
+    try:
+        t = ctx.wrap_socket(c, server_side=True)
+    except Exception:
+        continue
+    if not first:
+        held.append(t)  # later sessions hear nothing: only new SAs count
+        continue
+    first = False
+    for d in sas:
+        t.sendall(d); time.sleep(0.05)
+    time.sleep(0.5); t.close()
+EOF
+python3 conflicts.py $CFPORT a.crt a.key ab.sa $(n=1; while [ $n -le 12 ]; do echo cf$n.sa; n=$((n + 1)); done) &
+PIDS="$PIDS $!"
+cp a.crt cf.pem
+cat >cf.ini <<EOF
+[agent]
+state = cf.db
+[server "svc"]
+connect = 127.0.0.1:$CFPORT
+service = web.test
+trust = cf.pem
+announce = 127.0.0.1:$CFPORT
+sources = push
+interval = 1h
+EOF
+i=0; while ! python3 -c "import socket; socket.create_connection(('127.0.0.1', $CFPORT)).close()" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+"$EVC" agent --config cf.ini >cf.out 2>&1 &
+CF=$!
+PIDS="$PIDS $CF"
+check "conflicts: the first SA is accepted" wait_for cf.out "server=svc event=accept reason=ok generation=1" 10
+check "conflicts: all twelve arrived before the server closed" wait_for cf.out "server=svc push channel dropped" 15
+kill $CF 2>/dev/null
+i=0; while kill -0 $CF 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+# What the limit held back is told in one line when the agent stops.
+check "conflicts: the held-back ones are summed up" grep -q "server=svc event=reject reason=rate-limited.* more refused SAs not logged" cf.out
+ncf=$(grep -c "CONFLICT for svc" cf.out)
+nev=$(grep -c "server=svc event=conflict" cf.out)
+check "conflicts: one CONFLICT alarm for the server and generation ($ncf)" test "$ncf" = 1
+check "conflicts: conflict events within the rate limit's burst of 5 ($nev)" test "$nev" -ge 1 -a "$nev" -le 5
+
 echo "agent.sh: $pass passed, $fail failed"
 [ "$fail" = 0 ]

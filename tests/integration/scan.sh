@@ -37,8 +37,8 @@ leaf() { # name days [ca]
     ossl x509 -req -in "$T/$1.csr" -CA "${3:-$S/pem/ca.crt}" -CAkey "${4:-$T/keys/ca.key}" \
         -CAcreateserial -days "$2" -copy_extensions copy -out "$T/$1.crt"
 }
-leaf soon 30     # prenotify: a 60-day threshold counts as half of a 30-day life
-leaf mid 100     # prenotify (60d + 90d)
+leaf soon 30     # ok: threshold 15d before the end (half the life), prenotify from day 7.5
+leaf mid 100     # ok: threshold 50d before the end, prenotify from day 25
 leaf far 400     # ok
 ossl req -x509 -newkey rsa:2048 -nodes -keyout "$T/keys/self.key" -subj "/CN=self.example" \
     -addext "basicConstraints=critical,CA:FALSE" -days 400 -out "$T/self.crt"
@@ -59,7 +59,9 @@ ossl rehash "$S/hashed"
 echo "just some notes" > "$S/nested/README"                         # not a certificate: skipped
 
 # --- a clean scan ------------------------------------------------------------------
-status "clean scan" 1 "$EVC" scan --format json --password-file "$T/pw" "$S"
+# Fresh certificates are ok: the prenotification period counts at most half
+# the time before the renewal moment, so nothing cries wolf on its first day.
+status "clean scan" 0 "$EVC" scan --format json --password-file "$T/pw" "$S"
 J=$T/out
 check "JSON parses" jq -e . "$J"
 count() { jq -r "$1" "$J"; }
@@ -75,12 +77,12 @@ field() { jq -r --arg p "$1" --arg i "$2" ".certificates[]|select((.path|endswit
 [ "$(kind a/b/self.der)" = self-signed ] && ok || bad "self kind $(kind a/b/self.der)"
 [ "$(kind a/ext.cer)" = external ] && ok || bad "ext kind $(kind a/ext.cer)"
 [ "$(field pem/chain.pem 0 kind)" = chained ] && ok || bad "chained kind"
-[ "$(field pem/chain.pem 0 status)" = prenotify ] && ok || bad "soon status (threshold capped at half the life)"
+[ "$(field pem/chain.pem 0 status)" = ok ] && ok || bad "soon status (prenotification capped at a quarter of the life)"
 # The status says what renew does: threshold from the moment a monitor replaces it.
 soon_at=$(field pem/chain.pem 0 renew_at)
 [ "$(date -u -d "$soon_at" +%s)" -ge $(($(date +%s) + 14 * 86400)) ] && ok || bad "soon renew_at $soon_at"
 [ "$(field a/ext.cer 0 renew_at)" = null ] && ok || bad "an external certificate is never renewed"
-[ "$(field pem/chain.pem 1 status)" = prenotify ] && ok || bad "mid status"
+[ "$(field pem/chain.pem 1 status)" = ok ] && ok || bad "mid status (prenotification capped)"
 [ "$(field pem/combined.pem 0 status)" = ok ] && ok || bad "far status"
 [ "$(field nested/web.p12 1 subject)" = "CN=Test Root CA,O=Test" ] && ok || bad "p12 second cert"
 [ "$(field a/b/self.der 0 key)" = rsa:2048 ] && ok || bad "rsa key"
@@ -99,7 +101,9 @@ check "output does not depend on --jobs" cmp "$T/j1" "$T/j4"
 
 # --- exit statuses and --at ----------------------------------------------------------
 status "all ok: 0" 0 "$EVC" scan "$S/pem/ca.crt"
-status "prenotify: 1" 1 "$EVC" scan "$T/mid.crt"
+status "not yet prenotify on day 24: 0" 0 "$EVC" scan --at "$(date -u -d '+24 days' +%Y-%m-%dT%H:%M:%SZ)" "$T/mid.crt"
+status "prenotify on day 26: 1" 1 "$EVC" scan --at "$(date -u -d '+26 days' +%Y-%m-%dT%H:%M:%SZ)" "$T/mid.crt"
+grep -q '^prenotify ' "$T/out" && ok || bad "prenotify from half the time before the renewal moment: $(sed -n 2p "$T/out")"
 status "threshold: 1" 1 "$EVC" scan --at "$(date -u -d '+16 days' +%Y-%m-%dT%H:%M:%SZ)" "$T/soon.crt"
 grep -q '^threshold ' "$T/out" && ok || bad "threshold from half a 30-day life: $(sed -n 2p "$T/out")"
 status "expired with --at: 2" 2 "$EVC" scan --at 2099-01-01T00:00:00Z "$T/far.crt"
@@ -110,6 +114,41 @@ status "a lifetime share: 1" 1 "$EVC" scan --threshold 50% --prenotify 0s \
     --at "$(date -u -d '+201 days' +%Y-%m-%dT%H:%M:%SZ)" "$T/far.crt"
 status "unreadable only: 3" 3 "$EVC" scan "$S/nested/README"
 status "unreadable and expired: 2" 2 "$EVC" scan --at 2099-01-01T00:00:00Z "$S/nested/README" "$T/far.crt"
+
+# --- a server's directory after normal rotations ---------------------------------------
+# renew leaves the Successor Announcement site.crt.sa beside the certificate:
+# a CMS SignedData holding the old (signer's) certificate. It is not a store:
+# reading it as a .p7b reported "expired site.crt.sa[0]", exit 2.
+R=$T/rot
+mkdir -p "$R/tls"
+check "selfsign for rotation" "$EVC" selfsign --cn s.test --san DNS:s.test --days 30 \
+    --out-cert "$R/tls/site.crt" --out-key "$R/tls/site.key"
+cat > "$R/e.ini" <<EOF
+[policy]
+expiration_threshold = 10d
+
+[store "site"]
+role = personal
+cert = tls/site.crt
+key = tls/site.key
+EOF
+days() { date -u -d "+$1 days" +%Y-%m-%dT%H:%M:%SZ; }
+check "renew on day 21" "$EVC" renew --config "$R/e.ini" --at "$(days 21)"
+check "renew on day 24" "$EVC" renew --config "$R/e.ini" --at "$(days 24)"
+[ -s "$R/tls/site.crt.sa" ] && ok || bad "renew left no site.crt.sa: $(ls "$R/tls")"
+# On day 31 the new certificate is in pre-notification (1); the old one, in
+# the SA, expired the day before and must not make it 2.
+status "an SA beside the certificate is no alarm: 1" 1 "$EVC" scan --at "$(days 31)" "$R/tls"
+if grep -q 'site.crt.sa' "$T/out"; then bad "the SA was read as a store: $(cat "$T/out")"; else ok; fi
+grep -q '^1 successor announcement skipped' "$T/out" && ok || bad "no note of the skipped SA: $(cat "$T/out")"
+status "json: the SA is counted, not an error: 1" 1 "$EVC" scan --format json --at "$(days 31)" "$R/tls"
+[ "$(jq -r '.summary.expired' "$T/out")" = 0 ] && ok || bad "expired: $(jq -c .summary "$T/out")"
+[ "$(jq -r '.summary.announcements' "$T/out")" = 1 ] && ok || bad "announcements: $(jq -c .summary "$T/out")"
+[ "$(jq -r '.summary.errors' "$T/out")" = 0 ] && ok || bad "the SA is an error: $(jq -c .errors "$T/out")"
+# a .p7b chain is still read as a store
+ossl crl2pkcs7 -nocrl -certfile "$T/mid.crt" -certfile "$S/pem/ca.crt" -outform DER -out "$R/chain.p7b"
+status "a .p7b chain is still a store: 0" 0 "$EVC" scan --format json "$R/chain.p7b"
+[ "$(jq -r '.summary.total' "$T/out")" = 2 ] && ok || bad "p7b total: $(jq -c .summary "$T/out")"
 
 # --- bad input: one error row each, the scan goes on ---------------------------------
 B=$S/bad
@@ -238,12 +277,13 @@ grep -q '^expired .*dupsan.der\[0\]  CN=dupsan.example  (warning: duplicate subj
     ok || bad "text warning: $(cat "$T/out")"
 
 # --- output formats ------------------------------------------------------------------
-status "text" 1 "$EVC" scan --password-file "$T/pw" "$S/pem"
+AT9=$(date -u -d '+9 days' +%Y-%m-%dT%H:%M:%SZ) # soon is prenotify from day 7.5
+status "text" 1 "$EVC" scan --at "$AT9" --password-file "$T/pw" "$S/pem"
 head -1 "$T/out" | grep -q '^STATUS  *LEFT  *NOT AFTER  *RENEW AT  *KIND  *PATH  *SUBJECT$' && ok || bad "text header"
 sed -n 2p "$T/out" | grep -q '^prenotify .*chain.pem\[0\]' && ok || bad "text not sorted by time left"
 grep -q '^4 certificates: 0 expired' "$T/out" && ok || bad "text summary: $(tail -1 "$T/out")"
 if grep -q "$(printf '\033')" "$T/out"; then bad "colour when not a terminal"; else ok; fi
-status "prometheus" 1 "$EVC" scan --format prometheus "$S/pem"
+status "prometheus" 1 "$EVC" scan --at "$AT9" --format prometheus "$S/pem"
 grep -q '^# TYPE evercert_cert_not_after_timestamp_seconds gauge$' "$T/out" && ok || bad "prom TYPE"
 grep -q '^evercert_cert_status{path="[^"]*chain.pem",index="0",.*status="prenotify"} 1$' "$T/out" && ok ||
     bad "prom status sample"
@@ -275,7 +315,7 @@ LONG=$W/$(printf 'd%.0s' $(seq 1 60))/$(printf 'e%.0s' $(seq 1 60))/$(printf 'f%
 mkdir -p "$LONG"
 cp "$T/soon.crt" "$W/a.crt"
 cp "$T/soon.crt" "$LONG/long-named-certificate.crt"
-status "scan a short and a long path" 1 "$EVC" scan "$W"
+status "scan a short and a long path" 0 "$EVC" scan "$W"
 hcol=$(head -1 "$T/out" | awk '{ print index($0, "SUBJECT") }')
 scol=$(grep "$W/a.crt" "$T/out" | awk '{ print index($0, "CN=soon.example") }')
 check "the subject column is not pushed by a long path ($hcol)" test "$hcol" -gt 0 -a "$hcol" -le 120

@@ -19,6 +19,7 @@ test_boundaries_default(void **state)
 
     (void)state;
     evc_thresholds_default(&t);
+    /* a 1-year certificate keeps the full 60d + 90d: the cap is 152.5d */
     assert_int_equal(evc_classify(nb, na, nb - 1, &t), EVC_STATUS_NOT_YET_VALID);
     assert_int_equal(evc_classify(nb, na, nb, &t), EVC_STATUS_OK);
     /* prenotify starts at E - 60d - 90d */
@@ -31,6 +32,46 @@ test_boundaries_default(void **state)
     /* expired at E exactly */
     assert_int_equal(evc_classify(nb, na, na, &t), EVC_STATUS_EXPIRED);
     assert_int_equal(evc_classify(nb, na, na + 10 * 365 * D, &t), EVC_STATUS_EXPIRED);
+}
+
+/*
+ * The prenotification period counts at most half the time from notBefore to
+ * the renewal moment: a fresh 90-day certificate is ok, not "prenotify".
+ */
+static void
+test_prenotify_capped_90_days(void **state)
+{
+    struct evc_thresholds t;
+    const evc_time nb = 1000000, na = nb + 90 * D;
+
+    (void)state;
+    evc_thresholds_default(&t);
+    /* threshold 60d counts as 45d; prenotify 90d counts as 22.5d */
+    assert_int_equal(evc_renew_moment(nb, na, &t), nb + 45 * D);
+    assert_int_equal(evc_classify(nb, na, nb, &t), EVC_STATUS_OK);
+    assert_int_equal(evc_classify(nb, na, nb + 45 * D / 2 - 1, &t), EVC_STATUS_OK);
+    assert_int_equal(evc_classify(nb, na, nb + 45 * D / 2, &t), EVC_STATUS_PRENOTIFY);
+    assert_int_equal(evc_classify(nb, na, nb + 45 * D - 1, &t), EVC_STATUS_PRENOTIFY);
+    assert_int_equal(evc_classify(nb, na, nb + 45 * D, &t), EVC_STATUS_THRESHOLD);
+    assert_int_equal(evc_classify(nb, na, na, &t), EVC_STATUS_EXPIRED);
+}
+
+/* A certificate that lives a minute, under the defaults. */
+static void
+test_prenotify_capped_60_seconds(void **state)
+{
+    struct evc_thresholds t;
+    const evc_time nb = 7000, na = nb + 60;
+
+    (void)state;
+    evc_thresholds_default(&t);
+    assert_int_equal(evc_classify(nb, na, nb, &t), EVC_STATUS_OK);
+    assert_int_equal(evc_classify(nb, na, nb + 14, &t), EVC_STATUS_OK);
+    assert_int_equal(evc_classify(nb, na, nb + 15, &t), EVC_STATUS_PRENOTIFY);
+    assert_int_equal(evc_classify(nb, na, nb + 29, &t), EVC_STATUS_PRENOTIFY);
+    assert_int_equal(evc_classify(nb, na, nb + 30, &t), EVC_STATUS_THRESHOLD);
+    assert_int_equal(evc_classify(nb, na, nb + 59, &t), EVC_STATUS_THRESHOLD);
+    assert_int_equal(evc_classify(nb, na, na, &t), EVC_STATUS_EXPIRED);
 }
 
 static void
@@ -76,6 +117,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_boundaries_default),
+        cmocka_unit_test(test_prenotify_capped_90_days),
+        cmocka_unit_test(test_prenotify_capped_60_seconds),
         cmocka_unit_test(test_percent_short_lived),
         cmocka_unit_test(test_kinds_and_names),
     };
