@@ -116,7 +116,10 @@ enum evc_sa_decision { EVC_SA_ACCEPT = 0, EVC_SA_QUEUE = 1, EVC_SA_REJECT = 2 };
     X(ANCHOR_UNNEEDED, "anchor-unneeded")                                                          \
     X(ANCHOR_NO_LINK, "anchor-no-link")                                                            \
     X(ANCHOR_LINK_KEY, "anchor-link-key")                                                          \
-    X(ANCHOR_LINK_UNTRUSTED, "anchor-link-untrusted")
+    X(ANCHOR_LINK_UNTRUSTED, "anchor-link-untrusted")                                              \
+    X(EKU_WIDER, "eku-wider")                                                                      \
+    X(GENERATION_JUMP, "generation-jump")                                                          \
+    X(LIFETIME_LONGER, "lifetime-longer")
 
 enum evc_sa_reason {
 #define EVC_SA_REASON_ENUM(name, text) EVC_SA_R_##name,
@@ -159,10 +162,13 @@ struct evc_sa_verdict {
  * under the cap with exactly two signers, one the trusted certificate and
  * one the successor leaf, both signatures verify; the service name matches
  * both (DNS names and IP addresses never confused); the successor never
- * widens (SANs a subset, no CA, key usage no wider, serverAuth kept, key
- * no weaker: RSA >= 2048, EC >= P-256, not smaller than the current); the
- * generation is newer than the last (equal with other content: conflict);
- * the successor is valid at activateAt; under policy ca it chains to the
+ * widens (SANs a subset, no CA, key usage no wider, extended key usage a
+ * subset of the current's, serverAuth kept, key no weaker: RSA >= 2048, EC
+ * on P-256/P-384/P-521, not smaller than the current and no fewer security
+ * bits); the generation is newer than the last (equal with other content:
+ * conflict) and at most EVC_SA_GENERATION_STEP_MAX past it; the successor
+ * is valid at activateAt and lives at most a tenth longer than the
+ * current; under policy ca it chains to the
  * trust store or to the one root of its anchors that evc_sa_anchor_check
  * accepts; under pinned trust (auto, manual, and holddown, which is auto)
  * it carries no anchors at all. Pure: no I/O, no clock but now. The

@@ -80,4 +80,10 @@
  */
 #define EVC_SWAP_SLACK 300
 
+/*
+ * How far an SA's generation may move past the last accepted one (renew
+ * adds 1): one SA with 2^64-1 would make every later one a rollback.
+ */
+#define EVC_SA_GENERATION_STEP_MAX 1000
+
 #endif

@@ -373,6 +373,53 @@ x509_of(const struct evc_buf *b)
 }
 
 /*
+ * An earlier successor this agent wrote for server i that never went live
+ * (not prev_trusted, not current, not the new successor) leaves the trust
+ * store t, kept in the deleted store if one is set: the store holds one
+ * successor at a time, so a key holder cannot stack up many. 1 if one was
+ * removed, 0 if none, or an error.
+ */
+static int
+drop_superseded(struct evc_agent *a, size_t i, struct evc_trust *t,
+                const struct evc_agent_server *before, X509 *current, X509 *succ, evc_time now,
+                struct evc_err *err)
+{
+    X509 *prev = x509_of(&before->successor), *live = x509_of(&before->trusted);
+    struct evc_deleted *d = NULL;
+    uint8_t fp[32];
+    char hex[65];
+    long k;
+    int r = 0;
+
+    if (prev == NULL || X509_cmp(prev, succ) == 0 ||
+        (current != NULL && X509_cmp(prev, current) == 0) ||
+        (live != NULL && X509_cmp(prev, live) == 0)) {
+        goto out;
+    }
+    if ((r = evc_x509_sha256(prev, fp)) != 0 || (k = evc_trust_find(t, fp)) < 0) {
+        goto out;
+    }
+    if (a->conf->agent.deleted != NULL &&
+        ((r = evc_deleted_load(a->conf->agent.deleted, &d, err)) != 0 ||
+         (r = evc_deleted_put(d, prev, a->conf->servers[i].trust, "superseded successor", now,
+                              err)) != 0)) {
+        goto out;
+    }
+    if ((r = evc_trust_remove(t, (size_t)k, err)) != 0) {
+        goto out;
+    }
+    evc_text_hex(fp, 32, hex);
+    event(a, now, a->conf->servers[i].name, "retire", "superseded", 0, 0, NULL, hex);
+    r = 1;
+out:
+    evc_deleted_free(d);
+    X509_free(prev);
+    X509_free(live);
+    ERR_clear_error();
+    return r;
+}
+
+/*
  * Write an accepted SA: what the trust store needs, then the state. The
  * SA row is "applying" while the store is written. current is the leaf
  * the SA follows; it is retired once expired if the successor itself was
@@ -389,11 +436,16 @@ apply(struct evc_agent *a, size_t i, const struct evc_agent_sa *row, const struc
     struct evc_buf succ, old;
     uint8_t fp[32];
     char oldhex[65] = "";
+    struct evc_agent_server before = {0};
     int lock = -1, changed = 0, retire = 0, r;
     evc_time old_end = 0;
 
     evc_buf_init(&succ, EVC_SA_MAX);
     evc_buf_init(&old, EVC_SA_MAX);
+    /* What was trusted and which successor was written before this SA: see drop_superseded. */
+    if ((r = evc_state_agent_server(a->st, v->name, &before, err)) != 0) {
+        goto out;
+    }
     /* The write-ahead mark, with the leaf the SA follows: what a resumed write checks against. */
     if (current != NULL &&
         ((r = x509_der(current, &old)) != 0 ||
@@ -430,6 +482,14 @@ apply(struct evc_agent *a, size_t i, const struct evc_agent_sa *row, const struc
         }
         changed = 1;
         retire = retire || x == sk_X509_value(sa->successor, 0);
+    }
+    if (v->trust_format != EVC_TRUST_PIN) {
+        if ((r = drop_superseded(a, i, t, &before, current, sk_X509_value(sa->successor, 0), now,
+                                 err)) < 0) {
+            goto out;
+        }
+        changed = changed || r == 1;
+        r = 0;
     }
     if (current != NULL && retire) {
         if ((r = evc_x509_sha256(current, fp)) != 0 || (r = x509_der(current, &old)) != 0 ||
@@ -469,6 +529,7 @@ out:
     evc_trust_free(t);
     evc_buf_free(&succ);
     evc_buf_free(&old);
+    evc_agent_server_clear(&before);
     if (r == 0 && changed) {
         after_change(a, i, "add");
     }

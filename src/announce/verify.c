@@ -21,6 +21,7 @@
 
 #include "evercert/announce.h"
 #include "evercert/ca.h"
+#include "evercert/limits.h"
 
 static const char *const reason_names[] = {
 #define EVC_SA_REASON_NAME(name, text) text,
@@ -104,7 +105,28 @@ sans_subset(X509 *succ, X509 *cur)
     return ok;
 }
 
-/* The key of succ is no weaker: RSA >= 2048, EC >= P-256, not smaller than cur's of the same kind.
+/* A named curve a successor may use: the NIST curves of TLS 1.3 (RFC 8446 4.2.7) from P-256 up. */
+static int
+curve_allowed(EVP_PKEY *k)
+{
+    static const char *const curves[] = {"prime256v1", "secp384r1", "secp521r1"};
+    char name[64];
+
+    if (EVP_PKEY_get_group_name(k, name, sizeof(name), NULL) != 1) {
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(curves) / sizeof(curves[0]); i++) {
+        if (strcmp(name, curves[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * The key of succ is no weaker: RSA >= 2048, EC on P-256, P-384 or P-521,
+ * not smaller than cur's of the same kind, and across kinds no fewer
+ * security bits than cur's (an RSA-2048 key, 112 bits, never replaces P-256).
  */
 static int
 key_strong(X509 *succ, X509 *cur, char *why, size_t len)
@@ -116,8 +138,8 @@ key_strong(X509 *succ, X509 *cur, char *why, size_t len)
         snprintf(why, len, "an RSA key of %d bits (at least 2048)", bits);
         return 0;
     }
-    if (id == EVP_PKEY_EC && bits < 256) {
-        snprintf(why, len, "an EC key of %d bits (at least P-256)", bits);
+    if (id == EVP_PKEY_EC && (bits < 256 || !curve_allowed(k))) {
+        snprintf(why, len, "an EC key of %d bits not on P-256, P-384 or P-521", bits);
         return 0;
     }
     if (id != EVP_PKEY_RSA && id != EVP_PKEY_EC && id != EVP_PKEY_ED25519 && id != EVP_PKEY_ED448) {
@@ -128,7 +150,83 @@ key_strong(X509 *succ, X509 *cur, char *why, size_t len)
         snprintf(why, len, "a %d-bit key replacing a %d-bit key", bits, EVP_PKEY_get_bits(c));
         return 0;
     }
+    if (c != NULL && EVP_PKEY_get_security_bits(k) < EVP_PKEY_get_security_bits(c)) {
+        snprintf(why, len, "a key of %d security bits replacing one of %d",
+                 EVP_PKEY_get_security_bits(k), EVP_PKEY_get_security_bits(c));
+        return 0;
+    }
     return 1;
+}
+
+/*
+ * A certificate's extendedKeyUsage: 1 and *eku (NULL when absent, which
+ * means any use), or 0 when it cannot be read or occurs twice.
+ */
+static int
+eku_of(X509 *x, EXTENDED_KEY_USAGE **eku)
+{
+    int crit = 0;
+
+    *eku = X509_get_ext_d2i(x, NID_ext_key_usage, &crit, NULL);
+    ERR_clear_error();
+    return *eku != NULL || crit == -1;
+}
+
+static int
+eku_has(EXTENDED_KEY_USAGE *eku, int nid)
+{
+    for (int i = 0; i < sk_ASN1_OBJECT_num(eku); i++) {
+        if (OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, i)) == nid) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Every extended key usage of succ is one of cur's. No extension is any
+ * use, so it is taken only where cur has none either; anyExtendedKeyUsage
+ * only where cur has it.
+ */
+static int
+eku_subset(X509 *succ, X509 *cur, char *why, size_t len)
+{
+    EXTENDED_KEY_USAGE *s = NULL, *c = NULL;
+    int ok = 0;
+
+    if (!eku_of(succ, &s) || !eku_of(cur, &c)) {
+        snprintf(why, len, "an extendedKeyUsage that cannot be read or occurs twice");
+        goto out;
+    }
+    if (c == NULL || eku_has(c, NID_anyExtendedKeyUsage)) {
+        ok = 1;
+        goto out;
+    }
+    if (s == NULL) {
+        snprintf(why, len, "the successor has no extendedKeyUsage (any use); the current one has");
+        goto out;
+    }
+    for (int i = 0; i < sk_ASN1_OBJECT_num(s); i++) {
+        ASN1_OBJECT *o = sk_ASN1_OBJECT_value(s, i);
+        int found = 0;
+
+        for (int k = 0; !found && k < sk_ASN1_OBJECT_num(c); k++) {
+            found = OBJ_cmp(o, sk_ASN1_OBJECT_value(c, k)) == 0;
+        }
+        if (!found) {
+            char name[80];
+
+            OBJ_obj2txt(name, sizeof(name), o, 0);
+            snprintf(why, len, "the successor's extendedKeyUsage %s is not the current one's",
+                     name);
+            goto out;
+        }
+    }
+    ok = 1;
+out:
+    EXTENDED_KEY_USAGE_free(s);
+    EXTENDED_KEY_USAGE_free(c);
+    return ok;
 }
 
 /* Key usage no wider, no CA, serverAuth kept. */
@@ -527,6 +625,9 @@ evc_sa_verify(const uint8_t *der, size_t len, const struct evc_sa_known *known,
     if (!narrow(succ, known->trusted, why, sizeof(why))) {
         return reject(v, EVC_SA_R_WIDENS, "%s", why);
     }
+    if (!eku_subset(succ, known->trusted, why, sizeof(why))) {
+        return reject(v, EVC_SA_R_EKU_WIDER, "%s", why);
+    }
     /* 4. No rollback, no replay; the same generation with other content is a conflict. */
     if (v->sa->generation == known->last_generation && known->last_sha256 != NULL &&
         CRYPTO_memcmp(v->sha256, known->last_sha256, 32) != 0) {
@@ -543,10 +644,33 @@ evc_sa_verify(const uint8_t *der, size_t len, const struct evc_sa_known *known,
                       (unsigned long long)v->sa->generation,
                       (unsigned long long)known->last_generation);
     }
+    /* One far jump would make every later SA a rollback; renew adds 1. */
+    if (known->last_generation != 0 &&
+        v->sa->generation - known->last_generation > EVC_SA_GENERATION_STEP_MAX) {
+        return reject(v, EVC_SA_R_GENERATION_JUMP, "generation %llu is more than %d past %llu",
+                      (unsigned long long)v->sa->generation, EVC_SA_GENERATION_STEP_MAX,
+                      (unsigned long long)known->last_generation);
+    }
     /* 5. The successor is valid at activateAt. */
     if (asn1_time(X509_get0_notBefore(succ)) > v->sa->activate_at + skew ||
         asn1_time(X509_get0_notAfter(succ)) <= v->sa->activate_at) {
         return reject(v, EVC_SA_R_VALIDITY, "the successor is not valid at activateAt");
+    }
+    /* Renew keeps the length; a far longer successor would outlive any retirement. */
+    {
+        evc_time snb = asn1_time(X509_get0_notBefore(succ)),
+                 sna = asn1_time(X509_get0_notAfter(succ)),
+                 cnb = asn1_time(X509_get0_notBefore(known->trusted)),
+                 cna = asn1_time(X509_get0_notAfter(known->trusted));
+        int64_t slife = sna - snb, clife = cna - cnb;
+
+        if (snb == 0 || sna == 0 || cnb == 0 || cna == 0 || clife <= 0 ||
+            slife > clife + clife / 10) {
+            return reject(v, EVC_SA_R_LIFETIME_LONGER,
+                          "the successor lives %lld s, more than a tenth over the current "
+                          "certificate's %lld s",
+                          (long long)slife, (long long)clife);
+        }
     }
     /*
      * 6 and 7. Under policy ca, it chains to an anchor the client trusts,

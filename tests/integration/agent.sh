@@ -1120,6 +1120,44 @@ ncf=$(grep -c "CONFLICT for svc" cf.out)
 nev=$(grep -c "server=svc event=conflict" cf.out)
 check "conflicts: one CONFLICT alarm for the server and generation ($ncf)" test "$ncf" = 1
 check "conflicts: conflict events within the rate limit's burst of 5 ($nev)" test "$nev" -ge 1 -a "$nev" -le 5
+# --- the holder of the current key announces s1..s5 in turn, each from s0: one successor stays
+mkdir nw && (
+    cd nw || exit 1
+    for n in 0 1 2 3 4 5; do
+        "$EVC" selfsign --cn web.test --san DNS:web.test,IP:127.0.0.1 --days 30 --out-cert s$n.crt --out-key s$n.key >/dev/null
+    done
+    for n in 1 2 3 4 5; do
+        "$EVC" announce --current s0.crt --current-key s0.key --successor s$n.crt --successor-key s$n.key \
+            --service web.test --generation $n --activate-at "$(at '+1 hour')" --out s$n.sa
+    done
+    cp s0.crt store.pem && mkdir deleted
+)
+for n in 1 2 3 4 5; do
+    NWPORT=$((PORT + 80 + n))
+    cat >nw/agent.ini <<EOF
+[agent]
+state = agent.db
+deleted = deleted
+[server "web"]
+connect = 127.0.0.1:$NWPORT
+service = web.test
+trust = store.pem
+EOF
+    (cd nw && exec "$EVC" serve --cert s0.crt --key s0.key --sa s$n.sa --listen 127.0.0.1:$NWPORT 2>serve$n.log) &
+    NW=$!
+    check "superseded: serve $n starts" wait_for nw/serve$n.log "listening on 127.0.0.1:$NWPORT" 5
+    (cd nw && "$EVC" agent --config agent.ini --once >once$n.out 2>&1)
+    check "superseded: SA $n is accepted and s$n trusted" openssl verify -CAfile nw/store.pem nw/s$n.crt
+    kill $NW 2>/dev/null
+    wait $NW 2>/dev/null
+done
+check "superseded: the store holds two certificates, s0 and s5" test "$(ncerts nw/store.pem)" = 2
+check "superseded: OpenSSL trusts s0" openssl verify -CAfile nw/store.pem nw/s0.crt
+check "superseded: OpenSSL trusts s5" openssl verify -CAfile nw/store.pem nw/s5.crt
+for n in 1 2 3 4; do
+    check "superseded: OpenSSL no longer trusts s$n" sh -c "! openssl verify -CAfile nw/store.pem nw/s$n.crt"
+done
+check "superseded: s4 is kept in the deleted store" sh -c "grep -l 'deleted-at' nw/deleted/* | xargs -n1 openssl x509 -noout -fingerprint -sha256 -in | grep -q \"$(openssl x509 -in nw/s4.crt -noout -fingerprint -sha256 | sed 's/.*=//')\""
 
 echo "agent.sh: $pass passed, $fail failed"
 [ "$fail" = 0 ]

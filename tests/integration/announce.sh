@@ -27,7 +27,7 @@ at() { date -u -d "$1" +%Y-%m-%dT%H:%M:%SZ; }
 cd "$T" || exit 1
 
 "$EVC" ca init --out root >/dev/null
-"$EVC" issue --ca root --cn web.test --san DNS:web.test --days 10 --out-cert cur.crt --out-key cur.key >/dev/null
+"$EVC" issue --ca root --cn web.test --san DNS:web.test --days 30 --out-cert cur.crt --out-key cur.key >/dev/null
 "$EVC" issue --ca root --cn web.test --san DNS:web.test --days 30 --out-cert new.crt --out-key new.key >/dev/null
 "$EVC" issue --ca root --cn web.test --san DNS:web.test,DNS:admin.test --days 30 --out-cert wide.crt --out-key wide.key >/dev/null
 "$EVC" selfsign --cn other.test --san DNS:other.test --out-cert other.crt --out-key other.key >/dev/null
@@ -72,6 +72,20 @@ check "weak key is the reason" grep -q "(weak-key)" "$T/out"
 sa late.sa new.crt new.key 4 "$(at '+60 days')"
 status "activation after the successor ends" 2 "$EVC" inspect late.sa --trusted cur.crt
 check "validity is the reason" grep -q "(validity)" "$T/out"
+# A successor for a hundred years, a step of a million generations, a second use: each refused.
+"$EVC" issue --ca root --cn web.test --san DNS:web.test --days 36500 --out-cert long.crt --out-key long.key >/dev/null
+sa long.sa long.crt long.key 4
+status "a successor far longer-lived" 2 "$EVC" inspect long.sa --trusted cur.crt
+check "lifetime-longer is the reason" grep -q "(lifetime-longer)" "$T/out"
+sa jump.sa new.crt new.key 1000004
+status "a generation far past the last" 2 "$EVC" inspect jump.sa --trusted cur.crt --last-generation 3
+check "generation-jump is the reason" grep -q "(generation-jump)" "$T/out"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout eku.key -subj /CN=web.test \
+    -addext subjectAltName=DNS:web.test -addext basicConstraints=critical,CA:FALSE \
+    -addext keyUsage=critical,digitalSignature -addext extendedKeyUsage=serverAuth,codeSigning -days 30 -out eku.crt 2>/dev/null
+sa eku.sa eku.crt eku.key 4
+status "a successor with another extended key usage" 2 "$EVC" inspect eku.sa --trusted cur.crt
+check "eku-wider is the reason" grep -q "(eku-wider)" "$T/out"
 
 # --- anchors: a leaf key never introduces a CA
 "$EVC" ca init --out root2 --subject "CN=New Root" >/dev/null

@@ -18,7 +18,7 @@ cd "$T" || exit 1
 PORT=$((20000 + $$ % 20000))
 "$EVC" ca init --out root >/dev/null
 "$EVC" issue --ca root --cn web.test --san DNS:web.test --days 30 --out-cert a.crt --out-key a.key >/dev/null
-"$EVC" issue --ca root --cn web.test --san DNS:web.test --days 60 --out-cert b.crt --out-key b.key >/dev/null
+"$EVC" issue --ca root --cn web.test --san DNS:web.test --days 32 --out-cert b.crt --out-key b.key >/dev/null
 "$EVC" announce --current a.crt --current-key a.key --successor b.crt --successor-key b.key \
     --service web.test --generation 1 --activate-at "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)" --out a.sa
 cp a.crt live.crt && cp a.key live.key && cp a.sa live.sa

@@ -13,9 +13,11 @@
 #include <cmocka.h>
 #include <openssl/cms.h>
 #include <openssl/rsa.h>
+#include <openssl/x509v3.h>
 
 #include "evercert/announce.h"
 #include "evercert/ca.h"
+#include "evercert/limits.h"
 
 #define NOW ((evc_time)1800000000)
 #define HOUR 3600
@@ -61,8 +63,9 @@ setup(void **state)
     f->nkey = key("ec:P-256");
     f->other_key = key("ec:P-256");
     assert_int_equal(evc_ca_make(&root, f->ca_key, NULL, NULL, &f->ca, &err), 0);
+    /* As long-lived as the anchor tests' certificates: no successor here lives longer. */
     f->cur = make(EVC_PROFILE_SERVER, "web.test", "DNS:web.test", f->key, f, NOW - HOUR,
-                  NOW + 10 * HOUR);
+                  NOW + 100 * HOUR);
     f->succ =
         make(EVC_PROFILE_SERVER, "web.test", "DNS:web.test", f->nkey, f, NOW, NOW + 20 * HOUR);
     f->other = make(EVC_PROFILE_SERVER, "evil.test", "DNS:evil.test", f->other_key, f, NOW,
@@ -404,6 +407,157 @@ test_widens_and_weak(void **state)
     EVP_PKEY_free(k);
 }
 
+/* succ with its extendedKeyUsage replaced by eku (NULL: none), signed again by the root. */
+static X509 *
+with_eku(struct fx *f, X509 *succ, const char *eku)
+{
+    X509 *x = X509_dup(succ);
+    int at = X509_get_ext_by_NID(x, NID_ext_key_usage, -1);
+
+    if (at >= 0) {
+        X509_EXTENSION_free(X509_delete_ext(x, at));
+    }
+    if (eku != NULL) {
+        X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, NULL, NID_ext_key_usage, eku);
+
+        assert_non_null(e);
+        assert_int_equal(X509_add_ext(x, e, -1), 1);
+        X509_EXTENSION_free(e);
+    }
+    assert_true(X509_sign(x, f->ca_key, EVP_sha256()) > 0);
+    return x;
+}
+
+/* The current certificate is for serverAuth only: no successor may add a use. */
+static void
+test_eku_wider(void **state)
+{
+    struct fx *f = *state;
+    const char *wider[] = {"serverAuth,clientAuth,codeSigning", "serverAuth,anyExtendedKeyUsage",
+                           NULL};
+    struct evc_buf b;
+    struct evc_sa_verdict v;
+    X509 *x;
+
+    for (size_t i = 0; i < sizeof(wider) / sizeof(wider[0]); i++) {
+        x = with_eku(f, f->succ, wider[i]);
+        build(&b, "web.test", 1, NOW + HOUR, f->cur, f->key, x, f->nkey);
+        expect(f, &b, EVC_SA_R_EKU_WIDER, NULL);
+        evc_buf_free(&b);
+        X509_free(x);
+    }
+    /* The same set is no wider. */
+    x = with_eku(f, f->succ, "serverAuth");
+    build(&b, "web.test", 1, NOW + HOUR, f->cur, f->key, x, f->nkey);
+    v = decide(f, &b, 0, NULL, EVC_SA_POLICY_AUTO, NULL);
+    assert_int_equal(v.decision, EVC_SA_ACCEPT);
+    evc_sa_verdict_clear(&v);
+    evc_buf_free(&b);
+    X509_free(x);
+    /* A current certificate with no EKU (any use) takes a successor with one. */
+    {
+        X509 *any = with_eku(f, f->cur, NULL);
+        struct evc_sa_known k = {any, NULL, 0, NULL};
+        struct evc_sa_policy pol = {EVC_SA_POLICY_AUTO, NULL, 0};
+
+        x = with_eku(f, f->succ, "serverAuth,clientAuth");
+        build(&b, "web.test", 1, NOW + HOUR, any, f->key, x, f->nkey);
+        assert_int_equal(evc_sa_verify(b.data, b.len, &k, &pol, NOW, &v), 0);
+        assert_int_equal(v.decision, EVC_SA_ACCEPT);
+        evc_sa_verdict_clear(&v);
+        evc_buf_free(&b);
+        X509_free(x);
+        X509_free(any);
+    }
+}
+
+/* Across key families the security bits decide; EC only on the NIST curves. */
+static void
+test_weaker_key_family(void **state)
+{
+    struct fx *f = *state;
+    EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    EVP_PKEY *k1 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "secp256k1");
+    EVP_PKEY *p384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+    EVP_PKEY *bad[] = {rsa, k1};
+    struct evc_buf b;
+    struct evc_sa_verdict v;
+    X509 *x;
+
+    assert_non_null(rsa);
+    assert_non_null(k1);
+    assert_non_null(p384);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        x = make(EVC_PROFILE_SERVER, "web.test", "DNS:web.test", bad[i], f, NOW, NOW + 20 * HOUR);
+        build(&b, "web.test", 1, NOW + HOUR, f->cur, f->key, x, bad[i]);
+        expect(f, &b, EVC_SA_R_WEAK_KEY, NULL);
+        evc_buf_free(&b);
+        X509_free(x);
+    }
+    /* P-384 (192 bits) for P-256 (128) is stronger. */
+    x = make(EVC_PROFILE_SERVER, "web.test", "DNS:web.test", p384, f, NOW, NOW + 20 * HOUR);
+    build(&b, "web.test", 1, NOW + HOUR, f->cur, f->key, x, p384);
+    v = decide(f, &b, 0, NULL, EVC_SA_POLICY_AUTO, NULL);
+    assert_int_equal(v.decision, EVC_SA_ACCEPT);
+    evc_sa_verdict_clear(&v);
+    evc_buf_free(&b);
+    X509_free(x);
+    EVP_PKEY_free(rsa);
+    EVP_PKEY_free(k1);
+    EVP_PKEY_free(p384);
+}
+
+/* A generation moves at most EVC_SA_GENERATION_STEP_MAX past the last accepted one. */
+static void
+test_generation_jump(void **state)
+{
+    struct fx *f = *state;
+    uint64_t gens[] = {5 + EVC_SA_GENERATION_STEP_MAX + 1, UINT64_MAX};
+    struct evc_buf b;
+    struct evc_sa_verdict v;
+
+    for (size_t i = 0; i < sizeof(gens) / sizeof(gens[0]); i++) {
+        build(&b, "web.test", gens[i], NOW + HOUR, f->cur, f->key, f->succ, f->nkey);
+        v = decide(f, &b, 5, NULL, EVC_SA_POLICY_AUTO, NULL);
+        assert_int_equal(v.decision, EVC_SA_REJECT);
+        assert_int_equal(v.reason, EVC_SA_R_GENERATION_JUMP);
+        evc_sa_verdict_clear(&v);
+        evc_buf_free(&b);
+    }
+    build(&b, "web.test", 5 + EVC_SA_GENERATION_STEP_MAX, NOW + HOUR, f->cur, f->key, f->succ,
+          f->nkey);
+    v = decide(f, &b, 5, NULL, EVC_SA_POLICY_AUTO, NULL);
+    assert_int_equal(v.decision, EVC_SA_ACCEPT);
+    evc_sa_verdict_clear(&v);
+    evc_buf_free(&b);
+}
+
+/* The successor lives at most a tenth longer than the current certificate (101 hours). */
+static void
+test_lifetime_longer(void **state)
+{
+    struct fx *f = *state;
+    evc_time ends[] = {NOW + 112 * HOUR, NOW + 100 * 365 * 24 * (evc_time)HOUR};
+    struct evc_buf b;
+    struct evc_sa_verdict v;
+    X509 *x;
+
+    for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+        x = make(EVC_PROFILE_SERVER, "web.test", "DNS:web.test", f->nkey, f, NOW, ends[i]);
+        build(&b, "web.test", 1, NOW + HOUR, f->cur, f->key, x, f->nkey);
+        expect(f, &b, EVC_SA_R_LIFETIME_LONGER, NULL);
+        evc_buf_free(&b);
+        X509_free(x);
+    }
+    x = make(EVC_PROFILE_SERVER, "web.test", "DNS:web.test", f->nkey, f, NOW, NOW + 111 * HOUR);
+    build(&b, "web.test", 1, NOW + HOUR, f->cur, f->key, x, f->nkey);
+    v = decide(f, &b, 0, NULL, EVC_SA_POLICY_AUTO, NULL);
+    assert_int_equal(v.decision, EVC_SA_ACCEPT);
+    evc_sa_verdict_clear(&v);
+    evc_buf_free(&b);
+    X509_free(x);
+}
+
 static void
 test_malformed(void **state)
 {
@@ -666,12 +820,14 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_accept_and_queue), cmocka_unit_test(test_policy_ca),
-        cmocka_unit_test(test_service),          cmocka_unit_test(test_signers),
-        cmocka_unit_test(test_tampered),         cmocka_unit_test(test_generation),
-        cmocka_unit_test(test_validity),         cmocka_unit_test(test_widens_and_weak),
-        cmocka_unit_test(test_malformed),        cmocka_unit_test(test_anchors_under_pin),
-        cmocka_unit_test(test_anchors_under_ca),
+        cmocka_unit_test(test_accept_and_queue),  cmocka_unit_test(test_policy_ca),
+        cmocka_unit_test(test_service),           cmocka_unit_test(test_signers),
+        cmocka_unit_test(test_tampered),          cmocka_unit_test(test_generation),
+        cmocka_unit_test(test_validity),          cmocka_unit_test(test_widens_and_weak),
+        cmocka_unit_test(test_malformed),         cmocka_unit_test(test_anchors_under_pin),
+        cmocka_unit_test(test_anchors_under_ca),  cmocka_unit_test(test_eku_wider),
+        cmocka_unit_test(test_weaker_key_family), cmocka_unit_test(test_generation_jump),
+        cmocka_unit_test(test_lifetime_longer),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
