@@ -69,6 +69,13 @@ EOF
 nginx -p "$T" -c "$T/nginx.conf" || { bad "nginx did not start"; exit 1; }
 python3 -W ignore -m smtpd -n -c DebuggingServer 127.0.0.1:$SMTP >smtp.log 2>&1 &
 PIDS="$PIDS $!"
+# The monitor's first pass runs as soon as it starts: the mail sink must listen by then.
+i=0
+while ! python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1).close()" $SMTP 2>/dev/null &&
+    [ $i -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
 served() { openssl s_client -connect 127.0.0.1:$PORT -servername web.test </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr A-F a-f; }
 
 # The scheduled run: the next minute boundary; the monitor starts 3 s before it.
@@ -139,7 +146,8 @@ NEW=$(fp web.crt)
 check "web.crt is renewed before it expired" test "$NEW" != "$OLD"
 check "nginx serves the renewed certificate" test "$(served)" = "$NEW"
 check "curl trusts it with the clients' bundle" curl -sf --cacert bundle.pem --resolve web.test:$PORT:127.0.0.1 https://web.test:$PORT/
-check "the mail arrived" wait_for smtp.log "Subject: evercert: THRESHOLD, 1 renewed" 10
+wait_for smtp.log "Subject: evercert: THRESHOLD, 1 renewed" 10 && ok ||
+    bad "the mail arrived: $(grep '^Subject:' smtp.log | tr '\n' '|') $(grep 'mail' mon.log | tr '\n' '|')"
 check "the mail went to both recipients" grep -qF "To: <ops@example.org>, <sec@example.org>" smtp.log
 check "the mail lists the renewal" grep -q "renew  *web  *threshold" smtp.log
 check "the activation sent a second mail" wait_for smtp.log "Subject: evercert: 0 renewed, 1 action" 10
