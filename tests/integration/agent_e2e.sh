@@ -32,6 +32,7 @@
 # (the issue's check, a 60 s certificate through three rotations:
 #  agent_e2e.sh build/evercert 60 3)
 set -u
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 EVC=${1:?usage: agent_e2e.sh PATH-TO-EVERCERT [LIFETIME] [ROTATIONS]}
 EVC=$(cd "$(dirname "$EVC")" && pwd)/$(basename "$EVC")
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -55,43 +56,6 @@ chmod 755 "$T" && cd "$T" || exit 1
 BASE=$((20000 + $$ % 20000 / 8 * 8))
 now() { date +%s; }
 
-# A self-signed certificate that lives $3 seconds (evercert's --minutes is
-# too coarse), with what `evercert selfsign` puts in one; the monitor
-# renews it with the same lifetime to the second.
-mkcert() { # NAME CN SECONDS
-    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" 2>/dev/null &&
-        chmod 600 "$1.key" || return 1
-    cat >"$1.cnf" <<EOF
-[ca]
-default_ca = d
-[d]
-database = $1.idx
-new_certs_dir = .
-serial = $1.srl
-default_md = sha256
-policy = p
-x509_extensions = e
-unique_subject = no
-[p]
-commonName = supplied
-[e]
-basicConstraints = critical,CA:FALSE
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:$2,IP:127.0.0.1
-subjectKeyIdentifier = hash
-[req]
-distinguished_name = dn
-[dn]
-EOF
-    : >"$1.idx" && echo 01 >"$1.srl" &&
-        openssl req -new -config "$1.cnf" -key "$1.key" -subj "/CN=$2" -out "$1.csr" &&
-        openssl ca -batch -config "$1.cnf" -selfsign -keyfile "$1.key" -in "$1.csr" -notext \
-            -startdate "$(date -u -d "@$(now)" +%Y%m%d%H%M%SZ)" \
-            -enddate "$(date -u -d "@$(($(now) + $3))" +%Y%m%d%H%M%SZ)" -out "$1.crt" >/dev/null 2>&1
-    r=$?
-    rm -f "$1.cnf" "$1.idx"* "$1.srl"* "$1.csr" 01.pem
-    return $r
-}
 
 # A store the clients read, holding only the first certificate.
 stores() { # NAME

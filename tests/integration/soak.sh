@@ -45,6 +45,7 @@
 #   180), with a timeout to match: EVC_SOAK_SECONDS=3600 ./bootstrap.sh test
 #   soaks for an hour.
 set -u
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 EVC=${1:?usage: soak.sh PATH-TO-EVERCERT PATH-TO-STORECHECK [SECONDS [SEED]]}
 EVC=$(cd "$(dirname "$EVC")" && pwd)/$(basename "$EVC")
 SC=${2:?usage: soak.sh PATH-TO-EVERCERT PATH-TO-STORECHECK [SECONDS [SEED]]}
@@ -107,41 +108,6 @@ read -r _ LW LS <schedule.txt
 L=$((LW > LS ? LW : LS))
 echo "soak: web (nginx) certificates live $LW s, svc (evercert serve) $LS s"
 
-# A self-signed certificate that lives $3 seconds (as in agent_e2e.sh).
-mkcert() { # NAME CN SECONDS
-    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" 2>/dev/null &&
-        chmod 600 "$1.key" || return 1
-    cat >"$1.cnf" <<EOF
-[ca]
-default_ca = d
-[d]
-database = $1.idx
-new_certs_dir = .
-serial = $1.srl
-default_md = sha256
-policy = p
-x509_extensions = e
-unique_subject = no
-[p]
-commonName = supplied
-[e]
-basicConstraints = critical,CA:FALSE
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:$2,IP:127.0.0.1
-subjectKeyIdentifier = hash
-[req]
-distinguished_name = dn
-[dn]
-EOF
-    : >"$1.idx" && echo 01 >"$1.srl" &&
-        openssl req -new -config "$1.cnf" -key "$1.key" -subj "/CN=$2" -out "$1.csr" &&
-        openssl ca -batch -config "$1.cnf" -selfsign -keyfile "$1.key" -in "$1.csr" -notext \
-            -startdate "$(date -u -d "@$(now)" +%Y%m%d%H%M%SZ)" \
-            -enddate "$(date -u -d "@$(($(now) + $3))" +%Y%m%d%H%M%SZ)" -out "$1.crt" >/dev/null 2>&1
-    r=$?
-    rm -f "$1.cnf" "$1.idx"* "$1.srl"* "$1.csr" 01.pem
-    return $r
-}
 # What a person does to pin a server: its certificate into both client stores.
 pin() { # NAME
     cat "$1.crt" >>"$1.pem" && cp "$1.crt" "${1}dir/$1-pinned-$(now).pem" && openssl rehash "${1}dir" 2>/dev/null
