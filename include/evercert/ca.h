@@ -1,12 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Keys and certificates we make: roots, chained certificates, self-signed
- * server certificates, and renewals of any of them from the old one.
- *
- * These functions hand over OpenSSL objects (X509, EVP_PKEY); the caller
- * frees them with X509_free/EVP_PKEY_free. Private keys never leave these
- * functions except through evc_key_pem(), into a buffer that is wiped when
- * freed.
+ * Certificates we make: roots, chained certificates, self-signed server
+ * certificates, and renewals of any of them from the old one. The keys and
+ * certificates themselves, as OpenSSL objects, are evercert/keys.h's.
  */
 #ifndef EVERCERT_CA_H
 #define EVERCERT_CA_H
@@ -19,38 +15,12 @@
 
 #include "evercert/buf.h"
 #include "evercert/error.h"
+#include "evercert/keys.h"
 #include "evercert/time.h"
 
 /* The root renew creates when a certificate's root is in no root store. */
 #define EVC_DEFAULT_ROOT_CN "evercert default root"
 #define EVC_DEFAULT_ROOT_LIFETIME ((int64_t)15 * 365 * 86400 + 4 * 86400)
-
-/* Key types: "ec:P-256" "ec:P-384" "rsa:2048" "rsa:3072" "rsa:4096" "ed25519". */
-#define EVC_KEY_DEFAULT "ec:P-256"
-
-/* A new private key of type spec. EVC_ERR_USAGE for an unknown spec. */
-EVC_EXPORT EVC_MUST_USE int evc_key_generate(const char *spec, EVP_PKEY **out, struct evc_err *err);
-/* The spec of a key ("ec:P-256"), into out (at least 32 bytes). */
-EVC_EXPORT EVC_MUST_USE int evc_key_spec(const EVP_PKEY *key, char *out, size_t outlen,
-                                         struct evc_err *err);
-/* A private key from PEM (PKCS#8 or traditional, unencrypted); whole input must be one key. */
-EVC_EXPORT EVC_MUST_USE int evc_key_parse(const uint8_t *pem, size_t len, EVP_PKEY **out,
-                                          struct evc_err *err);
-/* Append the key as unencrypted PKCS#8 PEM to out. */
-EVC_EXPORT EVC_MUST_USE int evc_key_pem(EVP_PKEY *key, struct evc_buf *out, struct evc_err *err);
-/* The first certificate of a PEM or DER input. */
-EVC_EXPORT EVC_MUST_USE int evc_x509_parse(const uint8_t *data, size_t len, X509 **out,
-                                           struct evc_err *err);
-/* Append the certificate as PEM to out. */
-EVC_EXPORT EVC_MUST_USE int evc_x509_pem(X509 *cert, struct evc_buf *out, struct evc_err *err);
-/* 0 if key is the private half of cert's public key, else EVC_ERR_KEY_MISMATCH. */
-EVC_EXPORT EVC_MUST_USE int evc_key_check(X509 *cert, EVP_PKEY *key, struct evc_err *err);
-/* 1 if issuer's key verifies cert's signature, else 0. */
-EVC_EXPORT int evc_x509_signed_by(X509 *cert, X509 *issuer);
-/* An ASN.1 UTCTime or GeneralizedTime as seconds since the epoch; EVC_ERR_BAD_TIME. */
-EVC_EXPORT EVC_MUST_USE int evc_asn1_time(const ASN1_TIME *t, evc_time *out);
-/* SHA-256 of the DER of cert. */
-EVC_EXPORT EVC_MUST_USE int evc_x509_sha256(X509 *cert, uint8_t out[32]);
 
 enum evc_profile {
     EVC_PROFILE_ROOT = 0,   /* CA, pathlen 0, keyCertSign and cRLSign */

@@ -15,7 +15,7 @@
 #include <openssl/x509.h>
 
 #include "evercert/announce.h"
-#include "evercert/ca.h"
+#include "evercert/keys.h"
 
 typedef struct {
     ASN1_INTEGER *version;

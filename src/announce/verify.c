@@ -20,7 +20,7 @@
 #include <openssl/x509v3.h>
 
 #include "evercert/announce.h"
-#include "evercert/ca.h"
+#include "evercert/keys.h"
 #include "evercert/limits.h"
 
 static const char *const reason_names[] = {

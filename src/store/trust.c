@@ -22,7 +22,7 @@
 #include <openssl/x509.h>
 
 #include "evercert/buf.h"
-#include "evercert/ca.h"
+#include "evercert/keys.h"
 #include "evercert/limits.h"
 #include "evercert/pkcs12.h"
 #include "evercert/store.h"

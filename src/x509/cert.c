@@ -26,7 +26,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "evercert/ca.h"
+#include "evercert/keys.h"
 #include "evercert/cert.h"
 #include "evercert/limits.h"
 #include "x509/x509_int.h"

@@ -13,7 +13,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "evercert/ca.h"
+#include "evercert/keys.h"
 
 static const struct {
     const char *spec;

@@ -20,7 +20,7 @@
 #include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 
-#include "evercert/ca.h"
+#include "evercert/keys.h"
 #include "evercert/limits.h"
 #include "evercert/pkcs12.h"
 
