@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# Checks CI runs on the sources: formatting per .clang-format, and no call to
-# the functions our style bans (unbounded or error-blind).
+# Checks CI runs on the sources: formatting per .clang-format, no call to
+# the functions our style bans (unbounded or error-blind), and the layers.
 set -eu
 cd "$(dirname "$0")/.."
 status=0
@@ -16,5 +16,7 @@ if grep -nE '\b(strcpy|strcat|sprintf|vsprintf|gets|atoi|atol|strtok)\s*\(' $fil
     echo "lint: banned function used (see STYLE: strcpy, sprintf, atoi, strtok, ...)"
     status=1
 fi
+# The layer table; its symbol half runs in ctest (lint/layers) once objects exist.
+./scripts/layers.sh "${1:-build}" || status=1
 [ $status = 0 ] && echo "lint: ok"
 exit $status
