@@ -2,7 +2,9 @@
 /*
  * Atomic, durable file changes and the per-configuration lock. Every step
  * that changes the disk first passes evc_fault_point(), so the crash test
- * can stop the process at each of them in turn.
+ * can stop the process at each of them in turn. The single writes, the
+ * versioned key+certificate pair and the batch share the temporary-file,
+ * keep-mode-and-owner and directory-sync steps, so they stay in one file.
  */
 #include <dirent.h>
 #include <errno.h>

@@ -12,6 +12,10 @@
  *        signature, issuer, validity, subject, subjectPublicKeyInfo,
  *        issuerUniqueID [1] IMPLICIT OPTIONAL, subjectUniqueID [2] IMPLICIT OPTIONAL,
  *        extensions [3] EXPLICIT OPTIONAL }
+ *
+ * One file, over the usual size: the fast walk and the OpenSSL fallback
+ * (read_openssl, for what the walk refuses) must fill struct evc_cert
+ * field by field the same way, and they are kept that way side by side.
  */
 #include <limits.h>
 #include <stdarg.h>
