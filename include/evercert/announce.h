@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The Successor Announcement (DESIGN.md): a CMS SignedData whose content
+ * The Successor Announcement (docs/PROTOCOL.md): a CMS SignedData whose content
  * is a SuccessorInfo, signed by the current certificate's key and by the
  * successor's. This header builds one and reads its content back; the
  * client's checks (signers, names, generation) come with the agent.
@@ -94,7 +94,7 @@ EVC_EXPORT EVC_MUST_USE int evc_sa_signers(const uint8_t *der, size_t len, uint8
 
 enum evc_sa_decision { EVC_SA_ACCEPT = 0, EVC_SA_QUEUE = 1, EVC_SA_REJECT = 2 };
 
-/* Why, one per rule of DESIGN.md; stable names for logs and tests. */
+/* Why, one per rule of docs/PROTOCOL.md; stable names for logs and tests. */
 #define EVC_SA_REASONS(X)                                                                          \
     X(OK, "ok")                                                                                    \
     X(MALFORMED, "malformed")                                                                      \
@@ -158,7 +158,7 @@ struct evc_sa_verdict {
 };
 
 /*
- * Decide on an SA, as DESIGN.md's rules say, all of them: the SA parses
+ * Decide on an SA, as docs/PROTOCOL.md's rules say, all of them: the SA parses
  * under the cap with exactly two signers, one the trusted certificate and
  * one the successor leaf, both signatures verify; the service name matches
  * both (DNS names and IP addresses never confused); the successor never

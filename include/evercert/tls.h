@@ -23,7 +23,7 @@ EVC_EXPORT EVC_MUST_USE int evc_tls_served_leaf(const char *hostport, const char
                                                 int timeout_ms, X509 **out, struct evc_err *err);
 
 /*
- * The handshake extension (DESIGN.md, Delivery 1): a private-use code
+ * The handshake extension (docs/PROTOCOL.md): a private-use code
  * point. The ClientHello carries the generation the client has (uint64,
  * big-endian, exactly 8 bytes); the server answers in TLS 1.3
  * EncryptedExtensions with its SA, only when it has a newer generation.

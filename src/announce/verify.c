@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The client's decision on a Successor Announcement. Each rule of
- * DESIGN.md is one check below, in its order; the first that fails
+ * docs/PROTOCOL.md ("The client's rules") is one check below, in its order; the first that fails
  * decides, with its reason. Nothing here writes or remembers: the caller
  * stores the accepted generation with the trust store change. Which of an
  * SA's anchors a trust store may take (evc_sa_anchor_check) is decided

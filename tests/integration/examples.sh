@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 #
-# The examples do what docs/TLS.md says: the client gets the server's SA in
+# The examples do what docs/PROTOCOL.md says: the client gets the server's SA in
 # the handshake and accepts it; after SIGHUP the server presents the new pair.
 #
 # usage: examples.sh PATH-TO-EVERCERT BUILD-DIR-OF-EXAMPLES
