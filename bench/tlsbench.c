@@ -10,6 +10,10 @@
  *       file swap), then reports the ms until the first handshake with
  *       NEW.crt, how many handshakes got the old one after that in the next
  *       200 ms (interleaving), and how many idle connections still answer.
+ *   tlsbench http PORT SECONDS THREADS PATH
+ *       HTTPS requests per second for PATH, each thread on one keep-alive
+ *       connection, every response read whole (its Content-Length); with
+ *       the body bytes of the last response
  *   tlsbench push PORT N LEN0 LEN1 SERVER-PID -- COMMAND...
  *       opens N announce connections (each first gets the current SA, LEN0
  *       bytes), runs COMMAND (which makes a new SA of LEN1 bytes), and
@@ -184,6 +188,72 @@ request(SSL *ssl)
     return SSL_write(ssl, req, sizeof(req) - 1) > 0 && SSL_read(ssl, buf, sizeof(buf)) > 0;
 }
 
+/* One GET on a keep-alive connection, read to the end of its body; the body's length or -1. */
+static const char *http_path;
+
+static long
+http_get(SSL *ssl)
+{
+    char req[512], buf[16384];
+    size_t have = 0;
+    long body = -1, len = -1;
+
+    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: web.test\r\n\r\n", http_path);
+    if (SSL_write(ssl, req, (int)strlen(req)) <= 0) {
+        return -1;
+    }
+    for (;;) {
+        int n = SSL_read(ssl, buf + have, (int)(sizeof(buf) - 1 - have));
+        char *end, *cl;
+
+        if (n <= 0) {
+            return -1;
+        }
+        have += (size_t)n;
+        buf[have] = '\0';
+        if (body < 0 && (end = strstr(buf, "\r\n\r\n")) != NULL) {
+            body = (long)(end + 4 - buf);
+            cl = strcasestr(buf, "\ncontent-length:");
+            len = cl != NULL && cl < end ? strtol(cl + 16, NULL, 10) : -1;
+            if (len < 0) {
+                return -1;
+            }
+        }
+        if (body >= 0 && (long)have >= body + len) {
+            return (long)have == body + len ? len : -1; /* nothing pipelined was asked */
+        }
+        if (have == sizeof(buf) - 1) {
+            return -1;
+        }
+    }
+}
+
+static atomic_long last_len;
+
+static void *
+http_worker(void *arg)
+{
+    SSL *ssl = connect_tls(NULL);
+
+    (void)arg;
+    if (ssl == NULL) {
+        atomic_fetch_add(&fails, 1);
+        return NULL;
+    }
+    while (now_s() < deadline) {
+        long n = http_get(ssl);
+
+        if (n < 0) {
+            atomic_fetch_add(&fails, 1);
+            break;
+        }
+        atomic_store(&last_len, n);
+        atomic_fetch_add(&count, 1);
+    }
+    close_tls(ssl);
+    return NULL;
+}
+
 static long
 rss_kib(long pid)
 {
@@ -352,6 +422,29 @@ main(int argc, char **argv)
         putchar('\n');
         return 0;
     }
+    if (strcmp(argv[1], "http") == 0 && argc == 6) {
+        int threads = (int)strtol(argv[4], NULL, 10);
+        pthread_t th[16];
+        double t0, t;
+
+        if (threads < 1 || threads > 16) {
+            return 2;
+        }
+        http_path = argv[5];
+        t0 = now_s();
+        deadline = t0 + strtod(argv[3], NULL);
+        for (int i = 0; i < threads; i++) {
+            pthread_create(&th[i], NULL, http_worker, NULL);
+        }
+        for (int i = 0; i < threads; i++) {
+            pthread_join(th[i], NULL);
+        }
+        t = now_s() - t0;
+        printf("%.0f requests/s (%ld in %.1f s, %ld failed, body %ld bytes)\n",
+               atomic_load(&count) / t, atomic_load(&count), t, atomic_load(&fails),
+               atomic_load(&last_len));
+        return 0;
+    }
     if (strcmp(argv[1], "push") == 0 && argc >= 9 && strcmp(argv[7], "--") == 0) {
         return push_bench(argc, argv);
     }
@@ -421,6 +514,7 @@ main(int argc, char **argv)
         return 0;
     }
     fprintf(stderr, "usage: tlsbench rate PORT SECONDS THREADS full|resumed|sa\n"
+                    "       tlsbench http PORT SECONDS THREADS PATH\n"
                     "       tlsbench swap PORT NEW.crt IDLE -- COMMAND...\n");
     return 2;
 }
