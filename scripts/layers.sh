@@ -47,7 +47,11 @@ for f in $(find src -name '*.[ch]' | sort); do
 done
 
 # Symbols: where each global is defined, then every undefined use across layers.
-objs=$(find "$build" -path '*/src/*' -name '*.o' 2>/dev/null | grep -E '/CMakeFiles/evercert(_objs|_demo)?\.dir/' | sort || true)
+# Objects of sources that still exist (a moved file leaves its old object in a build tree).
+objs=$(find "$build" -path '*/src/*' -name '*.o' 2>/dev/null | grep -E '/CMakeFiles/evercert(_objs|_demo)?\.dir/' | sort |
+    while read -r o; do
+        [ -f "src/${o##*/src/}" ] || [ -f "src/$(echo "${o##*/src/}" | sed 's/\.o$//')" ] && echo "$o"
+    done || true)
 if [ -z "$objs" ]; then
     echo "layers: no objects under $build; symbols not checked (build first)"
 else
@@ -64,6 +68,14 @@ else
                 fi
             done
     done >"$tmp/bad"
+    # A public header belongs to one layer: every function it declares is defined there.
+    for h in include/evercert/*.h; do
+        tr '\n' ' ' <"$h" | grep -oE 'EVC_EXPORT[^;{]*\b(evc_[a-z0-9_]+) *\(' |
+            sed 's/.*\b\(evc_[a-z0-9_]*\) *($/\1/' | sort -u | join - "$tmp/defs" | cut -d' ' -f2 | sort -u >"$tmp/hl"
+        if [ "$(wc -l <"$tmp/hl")" -gt 1 ]; then
+            echo "layers: $h declares functions of $(tr '\n' ' ' <"$tmp/hl")(one header, one layer)"
+        fi
+    done >>"$tmp/bad"
     if [ -s "$tmp/bad" ]; then
         cat "$tmp/bad"
         status=1
