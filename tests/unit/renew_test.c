@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The renewal run's pure parts, on stores made in memory: the facts the
- * planner gets (kind, root, orphan, staged successor, signers in trust
+ * The renewal run's pure parts, on stores made in memory: the facts for
+ * the planner (kind, root, orphan, staged successor, signers in trust
  * stores and when an old one may leave) and the report rows (when each
  * certificate is replaced, and by what).
  */
