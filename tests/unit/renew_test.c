@@ -323,10 +323,36 @@ test_staged(void **state)
     fixture_free(f);
 }
 
+/* A run needs a policy, and one that writes needs the file it locks so runs never overlap. */
+static void
+test_opts(void **state)
+{
+    struct evc_policy p;
+    struct evc_renew_opts o;
+    struct evc_renew_result res;
+    struct evc_err err = {0};
+
+    (void)state;
+    memset(&p, 0, sizeof(p));
+    memset(&o, 0, sizeof(o));
+    memset(&res, 0, sizeof(res));
+    evc_thresholds_default(&p.thresholds);
+    o.now = NOW;
+    assert_int_equal(evc_renew_run(&o, &res, &err), EVC_ERR_USAGE);
+    o.policy = &p;
+    assert_int_equal(evc_renew_run(&o, &res, &err), EVC_ERR_USAGE);
+    assert_non_null(strstr(evc_err_message(&err), "needs a file to lock"));
+    o.dry_run = 1;
+    assert_int_equal(evc_renew_run(&o, &res, &err), 0);
+    assert_int_equal(res.nactions, 0);
+    evc_renew_result_clear(&res);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_opts),
         cmocka_unit_test(test_kinds),
         cmocka_unit_test(test_orphan),
         cmocka_unit_test(test_staged),
