@@ -183,9 +183,9 @@ start(char *const argv[], int search_path, char *const envp[], int out, pid_t *p
  * Read the output of the group pid until the command is done: it exited
  * and the pipe is at its end, or it exited and nothing came for a moment
  * (what it left running in the background may hold the pipe). At the
- * timeout the whole group gets SIGTERM, and SIGKILL after the grace. The
- * child is reaped only at the end: until then, its pid (the group's id)
- * cannot be given to another process.
+ * timeout the whole group gets SIGTERM, and SIGKILL when it is done or
+ * after the grace. The child is reaped only at the end: until then, its
+ * pid (the group's id) cannot be given to another process.
  */
 static int
 collect(pid_t pid, int fd, int64_t timeout, struct evc_spawn_result *res)
@@ -202,9 +202,11 @@ collect(pid_t pid, int fd, int64_t timeout, struct evc_spawn_result *res)
         int ready;
 
         memset(&si, 0, sizeof(si));
-        if (!exited && waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-            si.si_pid == pid) {
-            exited = 1;
+        if (!exited) {
+            int w = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT);
+
+            /* ECHILD: a caller that lets children reap themselves; the command is gone. */
+            exited = (w == 0 && si.si_pid == pid) || (w == -1 && errno == ECHILD);
         }
         if (exited && eof) {
             break;
@@ -216,7 +218,6 @@ collect(pid_t pid, int fd, int64_t timeout, struct evc_spawn_result *res)
             continue;
         }
         if (killed_at != 0 && now >= killed_at + EVC_SPAWN_GRACE_MS) {
-            kill(-pid, SIGKILL);
             break;
         }
         left = (killed_at != 0 ? killed_at + EVC_SPAWN_GRACE_MS : deadline) - now;
@@ -239,6 +240,14 @@ collect(pid_t pid, int fd, int64_t timeout, struct evc_spawn_result *res)
         for (ssize_t i = 0; i < n && res->output_len < EVC_SPAWN_OUTPUT_MAX; i++) {
             res->output[res->output_len++] = chunk[i];
         }
+    }
+    /*
+     * Past the timeout nothing of the group stays: what ignored SIGTERM,
+     * or closed its output and lingers. The unreaped child keeps the
+     * group's id ours.
+     */
+    if (killed_at != 0) {
+        kill(-pid, SIGKILL);
     }
     while (waitpid(pid, &status, 0) == -1) {
         if (errno != EINTR) {
