@@ -142,7 +142,7 @@ run_rate(const char *spec, const struct fixture *f, evc_time now, int n, const c
     struct evc_err err = {0};
     struct evc_buf b, conf;
     struct evc_config *c = NULL;
-    struct evc_renew_opts o = {NULL, now, 0, 0, 0};
+    struct evc_renew_opts o = {.now = now};
     struct evc_renew_result res;
     char p[4096];
     double t0, t;
@@ -191,7 +191,10 @@ run_rate(const char *spec, const struct fixture *f, evc_time now, int n, const c
     if (evc_config_load(p, &c, &err) != 0) {
         die("config", &err);
     }
-    o.config = c;
+    o.policy = &c->policy;
+    o.stores = c->stores;
+    o.nstores = c->nstores;
+    o.lock = c->file;
     memset(&res, 0, sizeof(res));
     t0 = now_s();
     if (evc_renew_run(&o, &res, &err) != 0) {

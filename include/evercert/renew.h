@@ -22,7 +22,15 @@
 #include "evercert/time.h"
 
 struct evc_renew_opts {
-    const struct evc_config *config;
+    const struct evc_policy *policy;
+    const struct evc_store_conf *stores; /* every store, in the configuration's order */
+    size_t nstores;
+    /*
+     * An existing file (the configuration) that a run which writes holds
+     * an exclusive lock on, so two runs never change the same stores at
+     * once; required unless dry_run or plan_only.
+     */
+    const char *lock;
     evc_time now;
     int dry_run;       /* decide and report, write nothing */
     int activate_only; /* `evercert activate`: only swap staged successors */
@@ -31,7 +39,7 @@ struct evc_renew_opts {
 
 /* One certificate found in the stores, classified at now. */
 struct evc_renew_cert {
-    const char *store; /* borrowed from the configuration */
+    const char *store; /* borrowed from the stores of the options */
     enum evc_role role;
     char *subject;
     enum evc_status status;
@@ -90,7 +98,8 @@ struct evc_renew_result {
  * filled even when an action fails, so the caller can report how far the
  * run got. Errors: the store that cannot be read (nothing written), or
  * the action that failed (the actions before it are done; the next run
- * finishes the work). EVC_ERR_BUSY when another run holds the lock.
+ * finishes the work). EVC_ERR_BUSY when another run holds the lock;
+ * EVC_ERR_USAGE without a policy, or without a lock in a run that writes.
  */
 EVC_EXPORT EVC_MUST_USE int evc_renew_run(const struct evc_renew_opts *o,
                                           struct evc_renew_result *result, struct evc_err *err);

@@ -2,7 +2,7 @@
 /*
  * The renewal plan: what the expiration monitor replaces, and in what
  * order, as a pure function of the stores as read, the policy and now.
- * The facts below are what the executor (renew.c) learned from the stores
+ * The facts below are what the executor (facts.c) learned from the stores
  * (signatures checked, staged successors read); the planner only decides.
  *
  * Every rule looks at the state, not at what happened earlier in a run, so

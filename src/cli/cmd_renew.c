@@ -115,7 +115,10 @@ run(const char *cmd, int argc, char **argv, int activate_only)
         evc_cli_error(cmd, "%s", evc_err_message(&err));
         return EVC_EXIT_FAILURE;
     }
-    o.config = conf;
+    o.policy = &conf->policy;
+    o.stores = conf->stores;
+    o.nstores = conf->nstores;
+    o.lock = conf->file;
     r = evc_renew_run(&o, &res, &err);
     if (r != 0) {
         evc_cli_error(cmd, "%s", evc_err_message(&err));

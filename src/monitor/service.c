@@ -224,7 +224,10 @@ plan_clock(struct monitor *m, const char *ran, evc_time since)
 
     memset(&ro, 0, sizeof(ro));
     memset(&res, 0, sizeof(res));
-    ro.config = m->conf;
+    ro.policy = &m->conf->policy;
+    ro.stores = m->conf->stores;
+    ro.nstores = m->conf->nstores;
+    ro.lock = m->conf->file;
     ro.now = since;
     ro.plan_only = 1;
     if (evc_renew_run(&ro, &res, &err) != 0) {
@@ -508,7 +511,10 @@ pass(struct monitor *m, const char *trigger, char *summary, size_t len)
 
     memset(&ro, 0, sizeof(ro));
     memset(&res, 0, sizeof(res));
-    ro.config = m->conf;
+    ro.policy = &m->conf->policy;
+    ro.stores = m->conf->stores;
+    ro.nstores = m->conf->nstores;
+    ro.lock = m->conf->file;
     ro.now = started;
     mlog(m, LOG_INFO, "pass started (%s)", trigger);
     r = evc_renew_run(&ro, &res, &err);

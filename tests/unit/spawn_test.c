@@ -1,11 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Hook commands: splitting without a shell, and running with a timeout. */
+/*
+ * Hook commands: splitting without a shell, and running with a timeout,
+ * a clean signal state, a process group that the timeout stops whole, and
+ * an environment where each variable is set once.
+ */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -83,12 +90,125 @@ test_run(void **state)
     assert_int_equal(evc_spawn_run("'unclosed", 0, 5, NULL, &res, &err), EVC_ERR_PARSE);
 }
 
+/*
+ * A caller that blocks and ignores signals (the services block theirs for
+ * a signalfd) hands neither to the command: it could not be stopped.
+ */
+static void
+test_signals(void **state)
+{
+    struct evc_spawn_result res;
+    struct evc_err err = {0};
+    sigset_t block, old;
+    struct sigaction ign, oldint;
+
+    (void)state;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    assert_int_equal(sigprocmask(SIG_BLOCK, &block, &old), 0);
+    memset(&ign, 0, sizeof(ign));
+    ign.sa_handler = SIG_IGN;
+    assert_int_equal(sigaction(SIGINT, &ign, &oldint), 0);
+    assert_int_equal(
+        evc_spawn_run("grep -E ^Sig(Blk|Ign): /proc/self/status", 0, 5, NULL, &res, &err), 0);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    sigaction(SIGINT, &oldint, NULL);
+    assert_int_equal(res.status, 0);
+    assert_non_null(strstr(res.output, "SigBlk:\t0000000000000000\n"));
+    assert_non_null(strstr(res.output, "SigIgn:\t0000000000000000\n"));
+}
+
+/* Is process pid gone (or a zombie waiting for its reaper)? Bounded: 2 s. */
+static int
+gone(long pid)
+{
+    for (int i = 0; i < 40; i++) {
+        char path[64], stat[256];
+        FILE *f;
+        char *p;
+        struct timespec ts = {0, 50000000};
+
+        snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+        if ((f = fopen(path, "r")) == NULL) {
+            return 1;
+        }
+        p = fgets(stat, sizeof(stat), f);
+        fclose(f);
+        if (p != NULL && (p = strrchr(stat, ')')) != NULL && p[1] == ' ' && p[2] == 'Z') {
+            return 1;
+        }
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+/*
+ * At the timeout the whole process group is stopped: a child that ignores
+ * SIGTERM gets SIGKILL after the grace, and nothing outlives the command.
+ */
+static void
+test_group(void **state)
+{
+    struct evc_spawn_result res;
+    struct evc_err err = {0};
+    long child;
+
+    (void)state;
+    assert_int_equal(
+        evc_spawn_run("trap '' TERM; sleep 30 & echo $!; wait", 1, 1, NULL, &res, &err), 0);
+    assert_int_equal(res.timed_out, 1);
+    assert_int_equal(res.status, 128 + 9);
+    child = strtol(res.output, NULL, 10);
+    assert_true(child > 1);
+    assert_true(gone(child));
+    /* Nor does one that closed its output and ignores SIGTERM, when the rest ended at once. */
+    assert_int_equal(evc_spawn_run("(trap '' TERM; exec sleep 30) >/dev/null 2>&1 & echo $!; "
+                                   "sleep 30",
+                                   1, 1, NULL, &res, &err),
+                     0);
+    assert_int_equal(res.timed_out, 1);
+    child = strtol(res.output, NULL, 10);
+    assert_true(child > 1);
+    assert_true(gone(child));
+    /* A command that leaves a child in the background is done when it exits. */
+    assert_int_equal(evc_spawn_run("sleep 30 & echo $!", 1, 20, NULL, &res, &err), 0);
+    assert_int_equal(res.timed_out, 0);
+    assert_int_equal(res.status, 0);
+    child = strtol(res.output, NULL, 10);
+    assert_true(child > 1);
+    kill((pid_t)child, SIGKILL);
+}
+
+/* The caller's variables replace ours of the same name: each is there once, PATH stays. */
+static void
+test_env(void **state)
+{
+    struct evc_spawn_result res;
+    struct evc_err err = {0};
+    char env0[] = "EVC_TEST_DUP=inner";
+    char *env[] = {env0, NULL};
+
+    (void)state;
+    assert_int_equal(setenv("EVC_TEST_DUP", "outer", 1), 0);
+    assert_int_equal(evc_spawn_run("env | grep -c ^EVC_TEST_DUP=; echo \"$EVC_TEST_DUP\"; "
+                                   "test -n \"$PATH\" && echo path",
+                                   1, 5, env, &res, &err),
+                     0);
+    unsetenv("EVC_TEST_DUP");
+    assert_string_equal(res.output, "1\ninner\npath\n");
+    /* A command that cannot be run says why. */
+    assert_int_equal(evc_spawn_run("/nonexistent/command", 0, 5, NULL, &res, &err), 0);
+    assert_int_equal(res.status, 127);
+    assert_non_null(strstr(res.output, "/nonexistent/command: No such file or directory"));
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_split),
-        cmocka_unit_test(test_run),
+        cmocka_unit_test(test_split), cmocka_unit_test(test_run), cmocka_unit_test(test_signals),
+        cmocka_unit_test(test_group), cmocka_unit_test(test_env),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
