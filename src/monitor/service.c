@@ -76,37 +76,6 @@ vnow(const struct monitor *m)
 
 #define mlog(m, ...) evc_logf(&(m)->log, __VA_ARGS__)
 
-/*
- * The default follows the configuration, so two configurations never share
- * a state (or the trigger socket beside it): a system configuration (under
- * /etc/) keeps it where the system keeps state, named after the
- * configuration; any other keeps it beside itself. Pure: no clock, no uid.
- */
-void
-evc_monitor_state_path(const char *config_path, const char *configured, char *out, size_t len)
-{
-    const char *slash = strrchr(config_path, '/');
-    const char *base = slash != NULL ? slash + 1 : config_path;
-    const char *dot = strrchr(base, '.');
-    int stem = dot != NULL && dot != base ? (int)(dot - base) : (int)strlen(base);
-
-    if (configured != NULL) {
-        snprintf(out, len, "%s", configured);
-    } else if (strncmp(config_path, "/etc/", 5) == 0) {
-        if (strcmp(config_path, "/etc/evercert/evercert.ini") == 0 ||
-            strcmp(config_path, "/etc/evercert/evercert.conf") == 0) {
-            snprintf(out, len, "/var/lib/evercert/state.db");
-        } else {
-            snprintf(out, len, "/var/lib/evercert/%.*s.db", stem, base);
-        }
-    } else if (slash == NULL) {
-        snprintf(out, len, "%.*s-state.db", stem, base);
-    } else {
-        snprintf(out, len, "%.*s/%.*s-state.db", (int)(slash - config_path), config_path, stem,
-                 base);
-    }
-}
-
 static void
 schedule_text(const struct evc_config *c, char *out, size_t len)
 {
