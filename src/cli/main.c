@@ -83,7 +83,7 @@ static const struct {
     {"monitor", evc_cmd_monitor},   {"history", evc_cmd_history}, {"announce", evc_cmd_announce},
     {"probe", evc_cmd_probe},       {"serve", evc_cmd_serve},     {"inspect", evc_cmd_inspect},
     {"agent", evc_cmd_agent},       {"pending", evc_cmd_pending}, {"approve", evc_cmd_approve},
-    {"reject", evc_cmd_reject},     {"demo", evc_cmd_demo},
+    {"reject", evc_cmd_reject},     {"demo", evc_cmd_demo},       {"check-config", evc_cmd_check_config},
 };
 
 int
