@@ -138,13 +138,13 @@ EVC_EXPORT const char *evc_trust_format_name(enum evc_trust_format f);
 
 /* One key of the table, as the manual and `check-config --keys` show it. */
 struct evc_config_key {
-    const char *section;  /* "policy", "store", "monitor", "notify", "agent", "server" */
+    const char *section; /* "policy", "store", "monitor", "notify", "agent", "server" */
     const char *name;
-    const char *type;     /* the value's form: DURATION, BOOL, PATH, ... */
-    const char *syntax;   /* what the type accepts, in words */
-    int min, max;         /* bounds of a NUMBER */
-    const char *dflt;     /* NULL: none, or computed (the doc says) */
-    int reloadable;       /* a SIGHUP applies a new value */
+    const char *type;   /* the value's form: DURATION, BOOL, PATH, ... */
+    const char *syntax; /* what the type accepts, in words */
+    int min, max;       /* bounds of a NUMBER */
+    const char *dflt;   /* NULL: none, or computed (the doc says) */
+    int reloadable;     /* a SIGHUP applies a new value */
     const char *doc;
 };
 
@@ -174,8 +174,7 @@ typedef void (*evc_config_say_fn)(void *arg, const char *msg);
  * Returns 0 or EVC_ERR_CONFIG with "FILE:LINE: reason" in err.
  */
 EVC_EXPORT EVC_MUST_USE int evc_config_check(const struct evc_config *c, enum evc_config_use use,
-                                             evc_config_say_fn say, void *arg,
-                                             struct evc_err *err);
+                                             evc_config_say_fn say, void *arg, struct evc_err *err);
 
 /*
  * After a reload: every key a reload does not apply (the table's

@@ -23,12 +23,9 @@ int
 evc_cmd_agent(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"once", no_argument, NULL, 'o'},
-        {"at", required_argument, NULL, 'a'},
-        {"help", no_argument, NULL, 'h'},
-        {"check-config", no_argument, NULL, 'C'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'}, {"once", no_argument, NULL, 'o'},
+        {"at", required_argument, NULL, 'a'},     {"help", no_argument, NULL, 'h'},
+        {"check-config", no_argument, NULL, 'C'}, {NULL, 0, NULL, 0},
     };
     struct evc_agent_opts o;
     struct evc_err err = {0};

@@ -19,9 +19,12 @@ int
 evc_cmd_monitor(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"once", no_argument, NULL, 'o'},
-        {"trigger", no_argument, NULL, 't'},      {"at", required_argument, NULL, 'a'},
-        {"help", no_argument, NULL, 'h'},         {"check-config", no_argument, NULL, 'C'},
+        {"config", required_argument, NULL, 'c'},
+        {"once", no_argument, NULL, 'o'},
+        {"trigger", no_argument, NULL, 't'},
+        {"at", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {"check-config", no_argument, NULL, 'C'},
         {NULL, 0, NULL, 0},
     };
     struct evc_monitor_opts o;

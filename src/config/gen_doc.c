@@ -96,11 +96,13 @@ main(void)
          "INI. A line is a section header [NAME], a key = value (key: value is the same), a "
          "comment starting with ; or #, or blank. A ; after a blank ends a value (a comment on "
          "the same line). Blanks around names and values are dropped. A value is one line: an "
-         "indented line after a key is an error. Text after the closing bracket of a header is ignored; a UTF-8 "
+         "indented line after a key is an error. Text after the closing bracket of a header is "
+         "ignored; a UTF-8 "
          "byte order mark may start the file.");
     puts("");
     wrap("    ",
-         "The sections [policy], [monitor], [notify] and [agent] appear at most once; [store \"NAME\"] and "
+         "The sections [policy], [monitor], [notify] and [agent] appear at most once; [store "
+         "\"NAME\"] and "
          "[server \"NAME\"] once per name, the name in double quotes, without quotes or control "
          "characters inside. An unknown section or key, a key given twice in a section, a bad "
          "value or a missing required key is an error naming the file and the line, and nothing "
@@ -143,7 +145,8 @@ main(void)
                 snprintf(line, sizeof(line), "From %d to %d.", keys[i].min, keys[i].max);
                 wrap("        ", line);
             }
-            snprintf(line, sizeof(line), "Default: %s. %s", keys[i].dflt != NULL ? keys[i].dflt : "none",
+            snprintf(line, sizeof(line), "Default: %s. %s",
+                     keys[i].dflt != NULL ? keys[i].dflt : "none",
                      keys[i].reloadable ? "A reload applies it." : "Needs a restart.");
             wrap("        ", line);
         }

@@ -118,27 +118,30 @@
 /* clang-format on */
 
 /* The value syntax of each type, for messages and the manual. */
-#define EVC_CONFIG_TYPES(T) \
-    T(SPAN, "SPAN", "a duration (30s, 12h, 60d) or a share of the lifetime (33%)") \
-    T(SECONDS, "DURATION", "a duration: 30s, 10m, 12h, 90d") \
-    T(WINDOW, "0|DURATION|SHARE", "0, a duration (7d) or a share of the time left (33%)") \
-    T(BOOL, "BOOL", "true, yes, on or false, no, off") \
-    T(ROLE, "ROLE", "root, personal, trust or deleted") \
-    T(PATH, "PATH", "a path; a relative one starts at the file's directory") \
-    T(TEXT, "TEXT", "text to the end of the line") \
-    T(INT, "NUMBER", "a whole number") \
-    T(WEEKDAY, "DAY", "sunday .. saturday (any case), or any") \
-    T(HOSTPORT, "HOST:PORT", "a host name or address and a port 1..65535; [::1]:443") \
-    T(FORMAT, "FORMAT", "auto, bundle, hashdir, pkcs12 or pin") \
-    T(POLICY, "POLICY", "auto, manual, ca or holddown=DURATION") \
+#define EVC_CONFIG_TYPES(T)                                                                        \
+    T(SPAN, "SPAN", "a duration (30s, 12h, 60d) or a share of the lifetime (33%)")                 \
+    T(SECONDS, "DURATION", "a duration: 30s, 10m, 12h, 90d")                                       \
+    T(WINDOW, "0|DURATION|SHARE", "0, a duration (7d) or a share of the time left (33%)")          \
+    T(BOOL, "BOOL", "true, yes, on or false, no, off")                                             \
+    T(ROLE, "ROLE", "root, personal, trust or deleted")                                            \
+    T(PATH, "PATH", "a path; a relative one starts at the file's directory")                       \
+    T(TEXT, "TEXT", "text to the end of the line")                                                 \
+    T(INT, "NUMBER", "a whole number")                                                             \
+    T(WEEKDAY, "DAY", "sunday .. saturday (any case), or any")                                     \
+    T(HOSTPORT, "HOST:PORT", "a host name or address and a port 1..65535; [::1]:443")              \
+    T(FORMAT, "FORMAT", "auto, bundle, hashdir, pkcs12 or pin")                                    \
+    T(POLICY, "POLICY", "auto, manual, ca or holddown=DURATION")                                   \
     T(SOURCES, "SOURCES", "one or more of handshake, push, url, comma-separated")
 
-#define EVC_CONFIG_SECTIONS(S) \
-    S(POLICY, "policy", "[policy]", "What renewal does: thresholds, what it keeps, when successors go live.") \
-    S(STORE, "store", "a store", "A store renewal works on; one section per store, [store \"NAME\"].") \
-    S(MONITOR, "monitor", "[monitor]", "The monitor's schedule, state and metrics.") \
-    S(NOTIFY, "notify", "[notify]", "How the monitor and the agent tell people.") \
-    S(AGENT, "agent", "[agent]", "The agent's state and deleted store.") \
-    S(SERVER, "server", "a server", "A server the agent follows; one section per server, [server \"NAME\"].")
+#define EVC_CONFIG_SECTIONS(S)                                                                     \
+    S(POLICY, "policy", "[policy]",                                                                \
+      "What renewal does: thresholds, what it keeps, when successors go live.")                    \
+    S(STORE, "store", "a store",                                                                   \
+      "A store renewal works on; one section per store, [store \"NAME\"].")                        \
+    S(MONITOR, "monitor", "[monitor]", "The monitor's schedule, state and metrics.")               \
+    S(NOTIFY, "notify", "[notify]", "How the monitor and the agent tell people.")                  \
+    S(AGENT, "agent", "[agent]", "The agent's state and deleted store.")                           \
+    S(SERVER, "server", "a server",                                                                \
+      "A server the agent follows; one section per server, [server \"NAME\"].")
 
 #endif

@@ -235,9 +235,8 @@ evc_config_validate(struct evc_parser *ps)
 #endif
     if ((c->notify.email_to != NULL) != (c->notify.email_from != NULL)) {
         ps->line = c->key_lines[c->notify.email_to != NULL ? EVC_KEY_NOTIFY_email_to
-                                                    : EVC_KEY_NOTIFY_email_from];
+                                                           : EVC_KEY_NOTIFY_email_from];
         return fail(ps, "email_to and email_from go together");
     }
     return 1;
 }
-
