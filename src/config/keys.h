@@ -58,35 +58,35 @@
     X(STORE, verify_timeout, SECONDS, verify_timeout, 0, 0, "10s", 1, \
       "How long verify keeps trying.") \
     X(MONITOR, enabled, BOOL, enabled, 0, 0, "true", 1, \
-      "Run the scheduled full report pass.") \
+      "Run the scheduled full report pass; with false, --once and --trigger still work.") \
     X(MONITOR, frequency, INT, schedule.frequency, 1, 366, "14", 1, \
       "Days between scheduled passes.") \
     X(MONITOR, day_of_week, WEEKDAY, schedule.day_of_week, 0, 0, "sunday", 1, \
       "The weekday of a scheduled pass (sunday .. saturday, or any).") \
     X(MONITOR, hour, INT, schedule.hour, 0, 23, "21", 1, \
-      "The hour of a scheduled pass, local time.") \
+      "The hour of a scheduled pass, local time (TZ); a time a DST change skips moves forward with the clock.") \
     X(MONITOR, minute, INT, schedule.minute, 0, 59, "30", 1, \
       "The minute of a scheduled pass.") \
     X(MONITOR, state, PATH, state, 0, 0, NULL, 0, \
-      "The monitor's SQLite state; unset, /var/lib/evercert/NAME.db for a file under /etc/, else NAME-state.db beside the file.") \
+      "The monitor's SQLite state; unset, /var/lib/evercert/NAME.db for a file under /etc/ (state.db for /etc/evercert/evercert.ini or .conf), else NAME-state.db beside the file, NAME being its name without extension. A corrupt one is reported, never replaced.") \
     X(MONITOR, metrics_file, PATH, metrics_file, 0, 0, NULL, 1, \
       "A Prometheus textfile written after every pass.") \
     X(NOTIFY, log, TEXT, log, 0, 0, NULL, 1, \
-      "Where messages go: stderr (unset), syslog, journal or none.") \
+      "Where messages go: stderr (unset; systemd puts it in the journal), syslog, journal (the systemd journal directly, with libsystemd) or none.") \
     X(NOTIFY, report_file, PATH, report_file, 0, 0, NULL, 1, \
       "A JSON report replaced after every pass.") \
     X(NOTIFY, email_to, TEXT, email_to, 0, 0, NULL, 1, \
-      "Recipients, a@x|b@y@smtp.host (with email_from).") \
+      "Recipients separated by |; user@domain@server names the mail server (host or host:port), else smtp.DOMAIN; with email_from.") \
     X(NOTIFY, email_from, TEXT, email_from, 0, 0, NULL, 1, \
       "The sender of the mail (with email_to).") \
     X(NOTIFY, smtp_url, TEXT, smtp_url, 0, 0, NULL, 1, \
-      "The SMTP server, overriding the one the addresses name.") \
+      "smtp://host:port or smtps://host:port, overriding the server the addresses name; STARTTLS is used when offered.") \
     X(NOTIFY, smtp_user, TEXT, smtp_user, 0, 0, NULL, 1, \
       "The SMTP user name.") \
     X(NOTIFY, smtp_password_file, PATH, smtp_password_file, 0, 0, NULL, 1, \
       "The SMTP password is this file's first line.") \
     X(AGENT, state, PATH, state, 0, 0, NULL, 0, \
-      "The agent's SQLite state; unset, one beside the file named after it.") \
+      "The agent's SQLite state; unset, /var/lib/evercert/agent.db as root, else evercert-agent.db beside the file.") \
     X(AGENT, deleted, PATH, deleted, 0, 0, NULL, 1, \
       "A deleted store for expired predecessors; unset, they stay.") \
     X(SERVER, connect, HOSTPORT, connect, 0, 0, NULL, 1, \
@@ -96,7 +96,7 @@
     X(SERVER, trust, PATH, trust, 0, 0, NULL, 1, \
       "The trust store the applications use (required).") \
     X(SERVER, trust_format, FORMAT, trust_format, 0, 0, "auto", 1, \
-      "The trust store's format; auto reads it from the content.") \
+      "The trust store's format; auto reads it from the content: a directory is a hashed directory, a file a PEM bundle or PKCS#12.") \
     X(SERVER, password_file, PATH, password_file, 0, 0, NULL, 1, \
       "For a PKCS#12 trust store: the password is the file's first line.") \
     X(SERVER, policy, POLICY, policy, 0, 0, "auto", 1, \
@@ -110,7 +110,7 @@
     X(SERVER, interval, SECONDS, interval, 0, 0, "1h", 1, \
       "Time between handshakes and fetches.") \
     X(SERVER, after_change, TEXT, after_change, 0, 0, NULL, 1, \
-      "A command run after the trust store changed, without a shell.") \
+      "A command run after the trust store changed, without a shell, with EVERCERT_SERVER, EVERCERT_TRUST and EVERCERT_CHANGE (add, pin, retire) set.") \
     X(SERVER, after_change_shell, BOOL, after_change_shell, 0, 0, "false", 1, \
       "Run after_change with /bin/sh -c.") \
     X(SERVER, hook_timeout, SECONDS, hook_timeout, 0, 0, "30s", 1, \
