@@ -37,12 +37,6 @@ static const char *const section_keys[] = {EVC_CONFIG_SECTIONS(EVC_S_NAME)};
 #define EVC_S_WHAT(s, name, what, doc) what,
 static const char *const section_names[] = {EVC_CONFIG_SECTIONS(EVC_S_WHAT)};
 #undef EVC_S_WHAT
-#define EVC_T_FORM(t, form, words) form,
-static const char *const type_forms[] = {EVC_CONFIG_TYPES(EVC_T_FORM)};
-#undef EVC_T_FORM
-#define EVC_T_WORDS(t, form, words) words,
-static const char *const type_words[] = {EVC_CONFIG_TYPES(EVC_T_WORDS)};
-#undef EVC_T_WORDS
 
 static const char *const weekday_names[] = {"sunday",   "monday", "tuesday", "wednesday",
                                             "thursday", "friday", "saturday"};
@@ -59,27 +53,25 @@ evc_trust_format_name(enum evc_trust_format f)
     return (unsigned)f < NELEM(format_names) ? format_names[f] : "?";
 }
 
+/* The table as the manual and `check-config --keys` show it, built by the compiler. */
+#define SEC_NAME_POLICY "policy"
+#define SEC_NAME_STORE "store"
+#define SEC_NAME_MONITOR "monitor"
+#define SEC_NAME_NOTIFY "notify"
+#define SEC_NAME_AGENT "agent"
+#define SEC_NAME_SERVER "server"
+#define EVC_T_FORM_DEF(t, form, words) static const char form_##t[] = form, words_##t[] = words;
+EVC_CONFIG_TYPES(EVC_T_FORM_DEF)
+#undef EVC_T_FORM_DEF
+#define EVC_K_PUB(sec, name, type, field, min, max, dflt, reload, doc)                             \
+    {SEC_NAME_##sec, #name, form_##type, words_##type, min, max, dflt, reload, doc},
+static const struct evc_config_key public_keys[EVC_CONFIG_NKEYS] = {EVC_CONFIG_KEYS(EVC_K_PUB)};
+#undef EVC_K_PUB
+
 const struct evc_config_key *
 evc_config_key_get0(size_t i)
 {
-    static struct evc_config_key pub[EVC_CONFIG_NKEYS];
-    const struct evc_key_def *k;
-
-    if (i >= EVC_CONFIG_NKEYS) {
-        return NULL;
-    }
-    /* Filled from the constant table on every call: the same bytes each time, so no race. */
-    k = &evc_config_keys[i];
-    pub[i].section = section_keys[k->section];
-    pub[i].name = k->name;
-    pub[i].type = type_forms[k->type];
-    pub[i].syntax = type_words[k->type];
-    pub[i].min = k->min;
-    pub[i].max = k->max;
-    pub[i].dflt = k->dflt;
-    pub[i].reloadable = k->reloadable;
-    pub[i].doc = k->doc;
-    return &pub[i];
+    return i < EVC_CONFIG_NKEYS ? &public_keys[i] : NULL;
 }
 
 static int
@@ -650,6 +642,29 @@ plain_base(const struct evc_config *c, enum evc_section s)
     }
 }
 
+/*
+ * The deleted store implied by delete_old lives beside the state: while
+ * the old state stays, so does it.
+ */
+static void
+keep_implicit_deleted(const struct evc_config *old, struct evc_config *new)
+{
+    const char *was = NULL;
+    char *copy;
+
+    for (size_t i = 0; i < old->nstores; i++) {
+        if (old->stores[i].implicit) {
+            was = old->stores[i].path;
+        }
+    }
+    for (size_t i = 0; was != NULL && i < new->nstores; i++) {
+        if (new->stores[i].implicit && (copy = strdup(was)) != NULL) {
+            free(new->stores[i].path);
+            new->stores[i].path = copy;
+        }
+    }
+}
+
 size_t
 evc_config_keep_fixed(const struct evc_config *old, struct evc_config *new, evc_config_say_fn say,
                       void *arg)
@@ -685,6 +700,9 @@ evc_config_keep_fixed(const struct evc_config *old, struct evc_config *new, evc_
         new->key_lines[i] = old->key_lines[i];
         say(arg, msg);
         kept++;
+        if (i == EVC_KEY_MONITOR_state) {
+            keep_implicit_deleted(old, new);
+        }
     }
     return kept;
 }

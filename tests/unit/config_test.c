@@ -755,6 +755,10 @@ test_keep_fixed(void **state)
                                "(state stays the default)");
     assert_null(b->monitor.state);
     assert_int_equal(b->monitor.schedule.hour, 3); /* reloadable: the new value */
+    /* The deleted store beside the state stays with it. */
+    assert_int_equal(b->nstores, 2);
+    assert_int_equal(b->stores[1].implicit, 1);
+    assert_string_equal(b->stores[1].path, "/srv/c-deleted");
     /* Back the other way: the configured state stays. */
     s.n = 0;
     evc_config_free(b);
