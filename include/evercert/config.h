@@ -180,7 +180,8 @@ EVC_EXPORT EVC_MUST_USE int evc_config_check(const struct evc_config *c, enum ev
  * After a reload: every key a reload does not apply (the table's
  * reloadable = 0) that differs between old and new gets old's value back
  * in new, and say is told "KEY changed in FILE:LINE; takes effect after a
- * restart". Returns how many were kept.
+ * restart" (the deleted store implied beside a kept state stays too).
+ * Returns how many were kept.
  */
 EVC_EXPORT size_t evc_config_keep_fixed(const struct evc_config *old, struct evc_config *new,
                                         evc_config_say_fn say, void *arg);
