@@ -16,7 +16,7 @@ cd "$(dirname "$0")"
 mode=${1:-}
 case $mode in run | test) ;; *) echo "usage: $0 run|test" >&2; exit 2 ;; esac
 
-PACKAGES="build-essential cmake ninja-build pkg-config openssl libssl-dev libinih-dev
+PACKAGES="build-essential cmake ninja-build pkg-config openssl libssl-dev
 libsqlite3-dev libcurl4-openssl-dev libevent-dev libsystemd-dev libcmocka-dev libjansson-dev jq coreutils util-linux tzdata
 clang-format gnuplot-nox tshark"
 # The tests also need real peers: nginx and curl, a mail sink (Python 3.11's smtpd),

@@ -2,14 +2,25 @@
 # Turn one docs/cmd/NAME.txt into a man(7) page. The text format:
 # an unindented upper-case line is a section; a line indented 4 spaces that
 # starts with '-' is an option; lines indented 4 or 8 spaces are text;
-# a line indented 4 spaces that starts with '$ ' is an example command.
+# a line indented 4 spaces that starts with '$ ' is an example command;
+# one that starts with '| ' is a line shown as it is.
+# SECTION (default 1) is the manual's section. Section 5 (a file format,
+# made from the key table by evercert-confdoc) also has subsections,
+# lines "    [name]", and keys, lines "    name = FORM".
+if(NOT DEFINED SECTION)
+  set(SECTION 1)
+endif()
 file(STRINGS ${IN} lines)
 string(TOUPPER "${NAME}" up)
-if(NOT NAME STREQUAL "evercert")
+if(SECTION STREQUAL "1" AND NOT NAME STREQUAL "evercert")
   set(up "EVERCERT-${up}")
 endif()
 string(TIMESTAMP year "%Y")
-set(m ".TH ${up} 1 \"\" \"evercert ${VERSION}\" \"evercert manual\"\n")
+set(m ".TH ${up} ${SECTION} \"\" \"evercert ${VERSION}\" \"evercert manual\"\n")
+if(SECTION STREQUAL "5")
+  # Key names must stay whole to be found.
+  string(APPEND m ".nh\n")
+endif()
 foreach(l IN LISTS lines)
   string(REPLACE "\\" "\\e" l "${l}")
   string(REPLACE "-" "\\-" l "${l}")
@@ -21,6 +32,19 @@ foreach(l IN LISTS lines)
   elseif(l MATCHES "^    \\$ ")
     string(STRIP "${l}" t)
     string(APPEND m ".nf\n${t}\n.fi\n")
+  elseif(l MATCHES "^    \\|")
+    string(REGEX REPLACE "^    \\| ?" "" t "${l}")
+    if(t MATCHES "^[.']")
+      set(t "\\&${t}")
+    endif()
+    string(APPEND m ".nf\n${t}\n.fi\n")
+  elseif(SECTION STREQUAL "5" AND l MATCHES "^    \\[[a-z]+( \"NAME\")?\\]$")
+    string(STRIP "${l}" t)
+    string(REPLACE "\"" "\\(dq" t "${t}")
+    string(APPEND m ".SS ${t}\n")
+  elseif(SECTION STREQUAL "5" AND l MATCHES "^    [a-z_]+ = [A-Z0-9|:]+$")
+    string(STRIP "${l}" t)
+    string(APPEND m ".TP\n.B ${t}\n")
   elseif(l STREQUAL "")
     string(APPEND m ".PP\n")
   else()

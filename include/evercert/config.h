@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The configuration file: the policy and the stores that `renew` and the
- * monitor work on. INI, read with inih:
+ * monitor work on. INI:
  *
  *   [policy]
  *   expiration_threshold = 60d
@@ -17,9 +17,9 @@
  *   service = www.example.com
  *   trust = /etc/ssl/app-trust.pem
  *
- * Every key is in one table (src/monitor/config.c) with its type and
- * default; docs/cmd/renew.txt documents the same table. Relative paths are
- * taken from the configuration file's directory.
+ * Every key is in one table (src/config/keys.h) with its type, bounds,
+ * default and whether a reload applies it; evercert.conf(5) is made from
+ * it. Relative paths are taken from the configuration file's directory.
  */
 #ifndef EVERCERT_CONFIG_H
 #define EVERCERT_CONFIG_H
@@ -29,32 +29,13 @@
 
 #include "evercert/cert.h"
 #include "evercert/error.h"
+#include "evercert/policy.h"
 #include "evercert/time.h"
 
 /* At most this many stores, and as many servers, in one configuration. */
 #define EVC_CONFIG_STORES_MAX 256
 /* A configuration file is at most this long. */
 #define EVC_CONFIG_FILE_MAX ((size_t)1024 * 1024)
-
-enum evc_role { EVC_ROLE_ROOT = 0, EVC_ROLE_PERSONAL, EVC_ROLE_TRUST, EVC_ROLE_DELETED };
-
-struct evc_store_conf {
-    char *name;
-    enum evc_role role;
-    char *path;              /* root: a directory (ca.crt, ca.key) or .p12; trust, deleted */
-    char *cert;              /* personal: certificate (leaf first) */
-    char *key;               /* personal: its key */
-    char *password_file;     /* for a .p12 path */
-    char *service;           /* personal: the name in its SA; default the first DNS SAN or the CN */
-    char *after_replace;     /* personal: a command run after a swap */
-    int after_replace_shell; /* run it with /bin/sh -c; else split on blanks and exec */
-    int64_t hook_timeout;    /* seconds; the hook is killed after it (default 30) */
-    char *verify;            /* personal: host:port that must serve the new certificate */
-    char *verify_servername; /* SNI for verify; default the host */
-    int64_t verify_timeout;  /* seconds to keep trying (default 10) */
-    unsigned long line;      /* of the [store "name"] header */
-    int implicit;            /* deleted: added because no store has role = deleted (line 0) */
-};
 
 /* When the monitor runs by itself (WebSphere's fields, same meaning). */
 struct evc_schedule {
@@ -79,16 +60,6 @@ struct evc_notify_conf {
     char *smtp_url; /* overrides the server named by the addresses */
     char *smtp_user;
     char *smtp_password_file;
-};
-
-struct evc_policy {
-    struct evc_thresholds thresholds; /* expiration_threshold, prenotification */
-    int auto_replace;                 /* default 1 */
-    int delete_old;                   /* default 1; without a deleted store, one is implied */
-    int reuse_key;                    /* default 0 */
-    int64_t deleted_retention;        /* seconds, default 90 days */
-    int window_set;                   /* distribution_window given */
-    struct evc_span window;           /* valid when window_set */
 };
 
 /* The agent (the client side): where it keeps its state and what it retires. */
@@ -140,6 +111,7 @@ struct evc_config {
     struct evc_agent_conf agent;
     struct evc_server_conf *servers;
     size_t nservers;
+    unsigned long *key_lines; /* per key of the table, the line that set it (0: the default) */
 };
 
 /*
@@ -162,11 +134,66 @@ EVC_EXPORT EVC_MUST_USE int evc_config_parse(const char *text, size_t len, const
 EVC_EXPORT EVC_MUST_USE int evc_config_load(const char *path, struct evc_config **out,
                                             struct evc_err *err);
 EVC_EXPORT void evc_config_free(struct evc_config *c);
-EVC_EXPORT const char *evc_role_name(enum evc_role r);
 EVC_EXPORT const char *evc_trust_format_name(enum evc_trust_format f);
 
-/* The distribution window for an old certificate ending at not_after, published at now. */
-EVC_EXPORT evc_time evc_policy_activate_at(const struct evc_policy *p, evc_time now,
-                                           evc_time not_after);
+/* One key of the table, as the manual and `check-config --keys` show it. */
+struct evc_config_key {
+    const char *section; /* "policy", "store", "monitor", "notify", "agent", "server" */
+    const char *name;
+    const char *type;   /* the value's form: DURATION, BOOL, PATH, ... */
+    const char *syntax; /* what the type accepts, in words */
+    int min, max;       /* bounds of a NUMBER */
+    const char *dflt;   /* NULL: none, or computed (the doc says) */
+    int reloadable;     /* a SIGHUP applies a new value */
+    const char *doc;
+};
+
+/* The i-th key of the table, or NULL past the last. */
+EVC_EXPORT const struct evc_config_key *evc_config_key_get0(size_t i);
+
+/*
+ * The line of c's file that set a key of a plain section ([policy],
+ * [monitor], [notify], [agent]); 0 when it has its default.
+ */
+EVC_EXPORT unsigned long evc_config_key_line(const struct evc_config *c, const char *section,
+                                             const char *name);
+
+/* What a configuration is checked for: what the monitor, the agent or renew would use. */
+enum evc_config_use { EVC_CONFIG_USE_ANY = 0, EVC_CONFIG_USE_MONITOR, EVC_CONFIG_USE_AGENT };
+
+/* A warning of evc_config_check or evc_config_keep_fixed: "FILE:LINE: text". */
+typedef void (*evc_config_say_fn)(void *arg, const char *msg);
+
+/*
+ * Check what can be checked without writing anything: the files a store
+ * reads exist and are readable (a personal store's cert and key, a root
+ * or trust store's path, every password_file and smtp_password_file);
+ * for use AGENT, that there are servers. Missing directories where
+ * something will be written (a deleted store, the state, the report and
+ * metrics files, a server's trust store) are warnings, told through say.
+ * Returns 0 or EVC_ERR_CONFIG with "FILE:LINE: reason" in err.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_config_check(const struct evc_config *c, enum evc_config_use use,
+                                             evc_config_say_fn say, void *arg, struct evc_err *err);
+
+/*
+ * After a reload: every key a reload does not apply (the table's
+ * reloadable = 0) that differs between old and new gets old's value back
+ * in new, and say is told "KEY changed in FILE:LINE; takes effect after a
+ * restart" (the deleted store implied beside a kept state stays too).
+ * Returns how many were kept.
+ */
+EVC_EXPORT size_t evc_config_keep_fixed(const struct evc_config *old, struct evc_config *new,
+                                        evc_config_say_fn say, void *arg);
+
+/*
+ * The state database a configuration uses: its [monitor] state, or by
+ * default /var/lib/evercert/NAME.db for a configuration under /etc/
+ * (state.db for /etc/evercert/evercert.ini or .conf), else NAME-state.db
+ * beside it, NAME being the configuration's file name without its
+ * extension. Pure: the same answer for every user.
+ */
+EVC_EXPORT void evc_monitor_state_path(const char *config_path, const char *configured, char *out,
+                                       size_t len);
 
 #endif

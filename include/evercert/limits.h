@@ -86,4 +86,10 @@
  */
 #define EVC_SA_GENERATION_STEP_MAX 1000
 
+/*
+ * One line of the configuration file. inih, which read it before, split
+ * lines at 199 bytes; this holds any path up to EVC_PATH_MAX with its key.
+ */
+#define EVC_CONFIG_LINE_MAX 8192
+
 #endif

@@ -38,14 +38,4 @@ EVC_EXPORT EVC_MUST_USE int evc_monitor_run(const struct evc_monitor_opts *o, in
 EVC_EXPORT EVC_MUST_USE int evc_monitor_trigger(const char *config_path, char *reply, size_t len,
                                                 int *status, struct evc_err *err);
 
-/*
- * The state database a configuration uses: its [monitor] state, or by
- * default /var/lib/evercert/NAME.db for a configuration under /etc/
- * (state.db for /etc/evercert/evercert.ini or .conf), else NAME-state.db
- * beside it, NAME being the configuration's file name without its
- * extension. Pure: the same answer for every user.
- */
-EVC_EXPORT void evc_monitor_state_path(const char *config_path, const char *configured, char *out,
-                                       size_t len);
-
 #endif

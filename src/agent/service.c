@@ -114,7 +114,17 @@ once_push(struct evc_agent *a)
     }
 }
 
-/* SIGHUP: the new configuration replaces the old only if it is good. */
+static void
+say_fixed(void *arg, const char *msg)
+{
+    evc_logf(&((struct evc_agent *)arg)->log, LOG_WARNING, "%s", msg);
+}
+
+/*
+ * SIGHUP: the new configuration replaces the old only if it is good. The
+ * state stays the one opened (and locked) first, and a changed [agent]
+ * state says so.
+ */
 static void
 reload(struct evc_agent *a, int64_t **due)
 {
@@ -134,6 +144,7 @@ reload(struct evc_agent *a, int64_t **due)
         sd_say("READY=1");
         return;
     }
+    (void)evc_config_keep_fixed(a->conf, b.conf, say_fixed, a);
     evc_agent_runtime_free(a);
     evc_config_free(a->conf);
     a->conf = b.conf;

@@ -8,6 +8,8 @@
 
 /* Exit status for usage errors and failures of the command itself (Nagios UNKNOWN). */
 #define EVC_EXIT_FAILURE 3
+/* check-config: the configuration is bad (as sshd -t and nginx -t say it). */
+#define EVC_EXIT_CONFIG_BAD 1
 
 /* "evercert: what: why" on stderr. */
 void evc_cli_error(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -50,5 +52,12 @@ int evc_cmd_pending(int argc, char **argv);
 int evc_cmd_approve(int argc, char **argv);
 int evc_cmd_reject(int argc, char **argv);
 int evc_cmd_demo(int argc, char **argv);
+int evc_cmd_check_config(int argc, char **argv);
+
+/*
+ * Check path for use (enum evc_config_use) and print "PATH: ok" or the
+ * reason with its line: 0, or EVC_EXIT_CONFIG_BAD.
+ */
+int evc_cli_check_config(const char *path, int use);
 
 #endif

@@ -23,15 +23,13 @@ int
 evc_cmd_agent(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"once", no_argument, NULL, 'o'},
-        {"at", required_argument, NULL, 'a'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'}, {"once", no_argument, NULL, 'o'},
+        {"at", required_argument, NULL, 'a'},     {"help", no_argument, NULL, 'h'},
+        {"check-config", no_argument, NULL, 'C'}, {NULL, 0, NULL, 0},
     };
     struct evc_agent_opts o;
     struct evc_err err = {0};
-    int c, status = 0;
+    int c, status = 0, check = 0;
 
     memset(&o, 0, sizeof(o));
     optind = 1;
@@ -48,6 +46,9 @@ evc_cmd_agent(int argc, char **argv)
                 return EVC_EXIT_FAILURE;
             }
             break;
+        case 'C':
+            check = 1;
+            break;
         case 'h':
             evc_cli_help("agent", 0);
             return 0;
@@ -56,9 +57,13 @@ evc_cmd_agent(int argc, char **argv)
             return EVC_EXIT_FAILURE;
         }
     }
-    if (o.config_path == NULL || optind != argc) {
-        evc_cli_error("agent", "usage: evercert agent --config FILE [--once] [--at TIME]");
+    if (o.config_path == NULL || optind != argc || (check && o.once)) {
+        evc_cli_error("agent",
+                      "usage: evercert agent --config FILE [--once | --check-config] [--at TIME]");
         return EVC_EXIT_FAILURE;
+    }
+    if (check) {
+        return evc_cli_check_config(o.config_path, EVC_CONFIG_USE_AGENT);
     }
     evc_cli_fault_init();
     if (evc_agent_run(&o, &status, &err) != 0) {

@@ -19,13 +19,17 @@ int
 evc_cmd_monitor(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"once", no_argument, NULL, 'o'},
-        {"trigger", no_argument, NULL, 't'},      {"at", required_argument, NULL, 'a'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"once", no_argument, NULL, 'o'},
+        {"trigger", no_argument, NULL, 't'},
+        {"at", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {"check-config", no_argument, NULL, 'C'},
+        {NULL, 0, NULL, 0},
     };
     struct evc_monitor_opts o;
     struct evc_err err = {0};
-    int c, trigger = 0, status = 0;
+    int c, trigger = 0, status = 0, check = 0;
     evc_time at;
 
     memset(&o, 0, sizeof(o));
@@ -40,6 +44,9 @@ evc_cmd_monitor(int argc, char **argv)
             break;
         case 't':
             trigger = 1;
+            break;
+        case 'C':
+            check = 1;
             break;
         case 'a':
             if (evc_time_parse(optarg, &at) != 0) {
@@ -57,10 +64,14 @@ evc_cmd_monitor(int argc, char **argv)
             return EVC_EXIT_FAILURE;
         }
     }
-    if (o.config_path == NULL || optind != argc || (trigger && o.once)) {
-        evc_cli_error("monitor",
-                      "usage: evercert monitor --config FILE [--once | --trigger] [--at TIME]");
+    if (o.config_path == NULL || optind != argc || (trigger && o.once) ||
+        (check && (trigger || o.once))) {
+        evc_cli_error("monitor", "usage: evercert monitor --config FILE [--once | --trigger | "
+                                 "--check-config] [--at TIME]");
         return EVC_EXIT_FAILURE;
+    }
+    if (check) {
+        return evc_cli_check_config(o.config_path, EVC_CONFIG_USE_MONITOR);
     }
     if (trigger) {
         char reply[600];

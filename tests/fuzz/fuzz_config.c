@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The configuration file, from memory: evc_config_parse on any bytes.
- * Whatever it refuses, it says where: the file's name, and the line.
+ * Whatever it refuses, it says where: the file's name, and a line the
+ * text has.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "evercert/config.h"
@@ -26,6 +28,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_check(err.code == r, "config", "the error's code is not the one returned");
         fuzz_check(r != EVC_ERR_CONFIG || strncmp(err.detail, "fuzz.ini:", 9) == 0, "config",
                    "an error that does not name the file");
+        if (r == EVC_ERR_CONFIG && err.detail[9] >= '0' && err.detail[9] <= '9') {
+            unsigned long line = strtoul(err.detail + 9, NULL, 10), lines = 1;
+
+            for (size_t i = 0; i + 1 < size; i++) {
+                lines += data[i] == '\n';
+            }
+            fuzz_check(line >= 1 && line <= lines, "config", "an error at a line the text lacks");
+        }
     }
     return 0;
 }

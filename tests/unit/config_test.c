@@ -5,12 +5,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "evercert/config.h"
+#include "evercert/limits.h"
 #include "evercert/monitor.h"
+#include "config/config_int.h"
 
 static const char good[] = "; a comment\n"
                            "[policy]\n"
@@ -401,6 +404,376 @@ test_role_names(void **state)
     assert_string_equal(evc_role_name((enum evc_role)99), "?");
 }
 
+/*
+ * Every error is reported at its own line, whatever comes before it:
+ * comments, blank lines, CRLF, a byte order mark, keys of the same name
+ * in earlier sections, values that look like keys.
+ */
+static void
+test_lines(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *want;
+    } bad[] = {
+        {"; c\n# d\n\n[policy]\n\n; x\nreuse_key = maybe\n", "c.ini:7: reuse_key: expected"},
+        {"[policy]\r\n\r\n\r\nreuse_key = maybe\r\n", "c.ini:4: reuse_key: expected true"},
+        {"\xEF\xBB\xBF[policy]\nreuse_key = maybe\n", "c.ini:2: reuse_key"},
+        {"[store \"a\"]\nrole = trust\npath = a\n[store \"b\"]\nrole = trust\nrole = root\n",
+         "c.ini:6: 'role' given twice"},
+        {"[notify]\nemail_to = hour = 1\n[monitor]\nhour = 99\n", "c.ini:4: hour: expected"},
+        {"[monitor]\nhour = 1\n\n  ; an indented comment\n\nminute = 61\n", "c.ini:6: minute"},
+        /* Continuations: an indented line right after a key, at its own line. */
+        {"[policy]\nauto_replace = true\n  false\n",
+         "c.ini:3: an indented line continues the value above; a value is one line"},
+        {"[policy]\nauto_replace = true\n\treuse_key = true\n", "c.ini:3: an indented line"},
+        {"[policy]\nauto_replace = true\n; c\n\n  x\n", "c.ini:5: an indented line"},
+        /* Headers. */
+        {"[policy]\nreuse_key = no\n\n[policy\n", "c.ini:4: a section header without ']'"},
+        {"[policy]\n[bogus]\n", "c.ini:2: unknown section [bogus]"},
+        {"[policy]\n[store \"x\"]\n[policy]\n", "c.ini:3: [policy] given twice"},
+        {"[policy]\ndelete_old = no\n\n[store \"x\"]\n", "c.ini:4: store \"x\": role is missing"},
+        /* Keys and values. */
+        {"[policy]\n= 1\n", "c.ini:2: unknown key '' in [policy]"},
+        {"\n\nx = 1\n", "c.ini:3: 'x' outside any section"},
+        {"[policy]\nreuse_key ; = true\n", "c.ini:2: not a section, a key = value or a comment"},
+        {"[notify]\nlog = stderr\nemail_from = a@b\n[store \"t\"]\nrole = trust\npath = t\n",
+         "c.ini:3: email_to and email_from go"},
+        {"[policy]\ndelete_old = no\n[monitor]\nstate = s.db\n[notify]\n\nlog = file\n"
+         "[store \"t\"]\nrole = trust\npath = t\n",
+         "c.ini:7: log: expected stderr"},
+    };
+    char big[EVC_CONFIG_LINE_MAX + 64];
+    struct evc_config *c;
+    struct evc_err err;
+    int n;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&err, 0, sizeof(err));
+        if (evc_config_parse(bad[i].text, strlen(bad[i].text), "c.ini", ".", &c, &err) !=
+            EVC_ERR_CONFIG) {
+            fail_msg("case %zu: accepted", i);
+        }
+        if (strncmp(err.detail, bad[i].want, strlen(bad[i].want)) != 0) {
+            fail_msg("case %zu: got '%s', want '%s'", i, err.detail, bad[i].want);
+        }
+    }
+    /* A line over the cap, at its line. */
+    n = snprintf(big, sizeof(big), "[policy]\n\nreuse_key = %0*d\n", EVC_CONFIG_LINE_MAX, 0);
+    assert_true(n > 0 && (size_t)n < sizeof(big));
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(evc_config_parse(big, (size_t)n, "c.ini", ".", &c, &err), EVC_ERR_CONFIG);
+    assert_string_equal(err.detail, "c.ini:3: line too long");
+}
+
+/* What the files always accepted still parses the same. */
+static void
+test_syntax(void **state)
+{
+    static const char text[] = "\xEF\xBB\xBF"
+                               "  ; indented comment\n"
+                               "[policy]   trailing text after the header is ignored\n"
+                               "  reuse_key: yes ; a colon and an inline comment\n"
+                               "expiration_threshold=10d\n"
+                               "[notify]\r\n"
+                               "email_to = a@b;not-a-comment\n"
+                               "email_from = x@y   # not a comment either\n"
+                               "[store \"a b\"]\n"
+                               "role = trust\n"
+                               "path = t.pem\n";
+    struct evc_config *c = NULL;
+    struct evc_err err = {0};
+
+    (void)state;
+    if (evc_config_parse(text, strlen(text), "c.ini", ".", &c, &err) != 0) {
+        fail_msg("%s", err.detail);
+    }
+    assert_int_equal(c->policy.reuse_key, 1);
+    assert_int_equal(c->policy.thresholds.threshold.value, 10 * 86400);
+    assert_string_equal(c->notify.email_to, "a@b;not-a-comment");
+    assert_string_equal(c->notify.email_from, "x@y   # not a comment either");
+    assert_string_equal(c->stores[0].name, "a b");
+    assert_int_equal(c->stores[0].line, 8);
+    assert_int_equal(evc_config_key_line(c, "policy", "reuse_key"), 3);
+    assert_int_equal(evc_config_key_line(c, "policy", "expiration_threshold"), 4);
+    assert_int_equal(evc_config_key_line(c, "policy", "auto_replace"), 0);
+    assert_int_equal(evc_config_key_line(c, "nosuch", "key"), 0);
+    evc_config_free(c);
+}
+
+/* The size of the field a key sets. */
+static size_t
+field_size(const struct evc_key_def *k)
+{
+    switch (k->type) {
+    case EVC_KT_SPAN:
+    case EVC_KT_WINDOW:
+        return sizeof(struct evc_span);
+    case EVC_KT_SECONDS:
+        return sizeof(int64_t);
+    case EVC_KT_PATH:
+    case EVC_KT_TEXT:
+    case EVC_KT_HOSTPORT:
+        return sizeof(char *);
+    case EVC_KT_SOURCES:
+        return sizeof(unsigned);
+    default:
+        return sizeof(int);
+    }
+}
+
+static void *
+base_of(struct evc_config *c, enum evc_section s)
+{
+    switch (s) {
+    case EVC_SEC_POLICY:
+        return &c->policy;
+    case EVC_SEC_STORE:
+        return &c->stores[0];
+    case EVC_SEC_MONITOR:
+        return &c->monitor;
+    case EVC_SEC_NOTIFY:
+        return &c->notify;
+    case EVC_SEC_AGENT:
+        return &c->agent;
+    default:
+        return &c->servers[0];
+    }
+}
+
+/*
+ * The defaults are the table's: a file that gives every key with a
+ * default that default parses to what a file without them does.
+ */
+static void
+test_table_defaults(void **state)
+{
+    static const char *const head[] = {"[policy]\n", "[store \"s\"]\n", "[monitor]\n",
+                                       "[notify]\n", "[agent]\n",       "[server \"v\"]\n"};
+    static const char tail[] = "[store \"s\"]\nrole = trust\npath = t.pem\n"
+                               "[server \"v\"]\nconnect = h:1\ntrust = v.pem\n";
+    char text[8192];
+    size_t len = 0;
+    struct evc_config *a = NULL, *b = NULL;
+    struct evc_err err = {0};
+    unsigned defaults = 0;
+
+    (void)state;
+    assert_int_equal(evc_config_parse(tail, strlen(tail), "c.ini", ".", &a, &err), 0);
+    for (int s = 0; s < EVC_SEC_COUNT; s++) {
+        if (s == EVC_SEC_STORE || s == EVC_SEC_SERVER) {
+            continue; /* given below, with the keys they need */
+        }
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "%s", head[s]);
+        for (size_t i = 0; i < EVC_CONFIG_NKEYS; i++) {
+            if ((int)evc_config_keys[i].section == s && evc_config_keys[i].dflt != NULL) {
+                len += (size_t)snprintf(text + len, sizeof(text) - len, "%s = %s\n",
+                                        evc_config_keys[i].name, evc_config_keys[i].dflt);
+            }
+        }
+    }
+    len += (size_t)snprintf(text + len, sizeof(text) - len,
+                            "[store \"s\"]\nrole = trust\npath = t.pem\n");
+    for (size_t i = 0; i < EVC_CONFIG_NKEYS; i++) {
+        if (evc_config_keys[i].section == EVC_SEC_STORE && evc_config_keys[i].dflt != NULL) {
+            len += (size_t)snprintf(text + len, sizeof(text) - len, "%s = %s\n",
+                                    evc_config_keys[i].name, evc_config_keys[i].dflt);
+        }
+    }
+    len += (size_t)snprintf(text + len, sizeof(text) - len,
+                            "[server \"v\"]\nconnect = h:1\ntrust = v.pem\n");
+    for (size_t i = 0; i < EVC_CONFIG_NKEYS; i++) {
+        if (evc_config_keys[i].section == EVC_SEC_SERVER && evc_config_keys[i].dflt != NULL) {
+            len += (size_t)snprintf(text + len, sizeof(text) - len, "%s = %s\n",
+                                    evc_config_keys[i].name, evc_config_keys[i].dflt);
+        }
+    }
+    assert_true(len < sizeof(text));
+    if (evc_config_parse(text, len, "c.ini", ".", &b, &err) != 0) {
+        fail_msg("%s", err.detail);
+    }
+    for (size_t i = 0; i < EVC_CONFIG_NKEYS; i++) {
+        const struct evc_key_def *k = &evc_config_keys[i];
+
+        if (k->dflt == NULL) {
+            continue;
+        }
+        defaults++;
+        if (memcmp((char *)base_of(a, k->section) + k->offset,
+                   (char *)base_of(b, k->section) + k->offset, field_size(k)) != 0) {
+            fail_msg("%s: the default differs from '%s' given", k->name, k->dflt);
+        }
+    }
+    assert_true(defaults >= 15);
+    /* The documented defaults, through the table. */
+    assert_int_equal(a->monitor.schedule.frequency, 14);
+    assert_int_equal(a->stores[0].hook_timeout, 30);
+    assert_int_equal(a->stores[0].verify_timeout, 10);
+    assert_int_equal(a->servers[0].interval, 3600);
+    assert_int_equal(a->servers[0].hook_timeout, 30);
+    evc_config_free(a);
+    evc_config_free(b);
+}
+
+/* A value each type accepts, and one it refuses (NULL: it takes any text). */
+static void
+samples(enum evc_key_type t, const char **ok, const char **bad)
+{
+    static const struct {
+        const char *good, *bad;
+    } s[EVC_KT_COUNT] = {
+        [EVC_KT_SPAN] = {"33%", "soon"},         [EVC_KT_SECONDS] = {"90d", "10%"},
+        [EVC_KT_WINDOW] = {"0", "-1"},           [EVC_KT_BOOL] = {"on", "maybe"},
+        [EVC_KT_ROLE] = {"trust", "boss"},       [EVC_KT_PATH] = {"a/b", ""},
+        [EVC_KT_TEXT] = {"any text", NULL},      [EVC_KT_INT] = {NULL, "x"},
+        [EVC_KT_WEEKDAY] = {"Friday", "funday"}, [EVC_KT_HOSTPORT] = {"[::1]:443", "h:0"},
+        [EVC_KT_FORMAT] = {"pin", "jks"},        [EVC_KT_POLICY] = {"holddown=2d", "trusting"},
+        [EVC_KT_SOURCES] = {"push, url", ","},
+    };
+
+    *ok = s[t].good;
+    *bad = s[t].bad;
+}
+
+/* Every key of the table is set by the parser, within its bounds, and refused outside. */
+static void
+test_every_key(void **state)
+{
+    struct evc_config *c = calloc(1, sizeof(*c));
+    struct evc_store_conf store;
+    struct evc_server_conf server;
+    struct evc_parser ps;
+    struct evc_err err;
+    char v[32], want[64];
+
+    (void)state;
+    assert_non_null(c);
+    memset(&store, 0, sizeof(store));
+    memset(&server, 0, sizeof(server));
+    c->stores = &store;
+    c->servers = &server;
+    for (size_t i = 0; i < EVC_CONFIG_NKEYS; i++) {
+        const struct evc_key_def *k = &evc_config_keys[i];
+        const char *ok, *bad;
+        void *base = base_of(c, k->section);
+
+        samples(k->type, &ok, &bad);
+        memset(&ps, 0, sizeof(ps));
+        memset(&err, 0, sizeof(err));
+        ps.c = c;
+        ps.name = "c.ini";
+        ps.dir = "/d";
+        ps.err = &err;
+        ps.line = i + 1;
+        if (k->type == EVC_KT_INT) {
+            assert_true(k->min < k->max);
+            snprintf(v, sizeof(v), "%d", k->min);
+            assert_int_equal(evc_config_set(&ps, k, base, v), 1);
+            assert_int_equal(*(int *)((char *)base + k->offset), k->min);
+            snprintf(v, sizeof(v), "%d", k->max);
+            assert_int_equal(evc_config_set(&ps, k, base, v), 1);
+            assert_int_equal(*(int *)((char *)base + k->offset), k->max);
+            snprintf(v, sizeof(v), "%d", k->max + 1);
+            assert_int_equal(evc_config_set(&ps, k, base, v), 0);
+            ps.failed = 0;
+            snprintf(v, sizeof(v), "%d", k->min - 1);
+            assert_int_equal(evc_config_set(&ps, k, base, v), 0);
+            ps.failed = 0;
+        } else if (evc_config_set(&ps, k, base, ok) != 1) {
+            fail_msg("%s = %s: %s", k->name, ok, err.detail);
+        }
+        if (bad != NULL) {
+            memset(&err, 0, sizeof(err));
+            ps.failed = 0;
+            assert_int_equal(evc_config_set(&ps, k, base, bad), 0);
+            snprintf(want, sizeof(want), "c.ini:%zu: %s: ", i + 1, k->name);
+            if (strncmp(err.detail, want, strlen(want)) != 0) {
+                fail_msg("%s = '%s': got '%s', want '%s...'", k->name, bad, err.detail, want);
+            }
+        }
+        /* Every key has its doc line, and a restart key is one the reload can keep. */
+        assert_non_null(evc_config_key_get0(i));
+        assert_true(strlen(evc_config_key_get0(i)->doc) > 10);
+        if (!k->reloadable) {
+            assert_int_equal(k->type, EVC_KT_PATH);
+        }
+    }
+    assert_null(evc_config_key_get0(EVC_CONFIG_NKEYS));
+    /* The strings the setters made. */
+    c->stores = NULL;
+    c->servers = NULL;
+    free(store.path);
+    free(store.cert);
+    free(store.key);
+    free(store.password_file);
+    free(store.service);
+    free(store.after_replace);
+    free(store.verify);
+    free(store.verify_servername);
+    free(server.connect);
+    free(server.service);
+    free(server.trust);
+    free(server.password_file);
+    free(server.url);
+    free(server.announce);
+    free(server.after_change);
+    evc_config_free(c);
+}
+
+struct said {
+    char msg[512];
+    int n;
+};
+
+static void
+say(void *arg, const char *msg)
+{
+    struct said *s = arg;
+
+    snprintf(s->msg, sizeof(s->msg), "%s", msg);
+    s->n++;
+}
+
+/* A reload keeps the keys that need a restart, and says which, where. */
+static void
+test_keep_fixed(void **state)
+{
+    static const char one[] = "[store \"t\"]\nrole = trust\npath = t.pem\n";
+    static const char two[] = "[store \"t\"]\nrole = trust\npath = t.pem\n"
+                              "[monitor]\nhour = 3\n\nstate = /srv/new.db\n";
+    struct evc_config *a = NULL, *b = NULL;
+    struct evc_err err = {0};
+    struct said s = {"", 0};
+
+    (void)state;
+    assert_int_equal(evc_config_parse(one, strlen(one), "c.ini", "/srv", &a, &err), 0);
+    assert_int_equal(evc_config_parse(two, strlen(two), "c.ini", "/srv", &b, &err), 0);
+    assert_int_equal(evc_config_keep_fixed(a, b, say, &s), 1);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.msg, "[monitor] state changed in c.ini:7; takes effect after a restart "
+                               "(state stays the default)");
+    assert_null(b->monitor.state);
+    assert_int_equal(b->monitor.schedule.hour, 3); /* reloadable: the new value */
+    /* The deleted store beside the state stays with it. */
+    assert_int_equal(b->nstores, 2);
+    assert_int_equal(b->stores[1].implicit, 1);
+    assert_string_equal(b->stores[1].path, "/srv/c-deleted");
+    /* Back the other way: the configured state stays. */
+    s.n = 0;
+    evc_config_free(b);
+    assert_int_equal(evc_config_parse(two, strlen(two), "c.ini", "/srv", &b, &err), 0);
+    assert_int_equal(evc_config_keep_fixed(b, a, say, &s), 1);
+    assert_string_equal(a->monitor.state, "/srv/new.db");
+    assert_int_equal(s.n, 1);
+    /* Nothing changed: nothing said. */
+    s.n = 0;
+    assert_int_equal(evc_config_keep_fixed(b, a, say, &s), 0);
+    assert_int_equal(s.n, 0);
+    evc_config_free(a);
+    evc_config_free(b);
+}
+
 int
 main(void)
 {
@@ -408,7 +781,9 @@ main(void)
         cmocka_unit_test(test_good),       cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_rejections), cmocka_unit_test(test_servers),
         cmocka_unit_test(test_role_names), cmocka_unit_test(test_default_deleted),
-        cmocka_unit_test(test_state_path),
+        cmocka_unit_test(test_state_path), cmocka_unit_test(test_lines),
+        cmocka_unit_test(test_syntax),     cmocka_unit_test(test_table_defaults),
+        cmocka_unit_test(test_every_key),  cmocka_unit_test(test_keep_fixed),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `check-config`: what can be told about a parsed configuration without
+ * writing anything. Files a run reads must be there and readable (an
+ * error, as the run would stop on it); places a run writes to that are
+ * missing are warnings, since the run makes some of them and a person
+ * may be about to.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "evercert/config.h"
+#include "evercert/limits.h"
+#include "evercert/monitor.h"
+
+struct check {
+    const struct evc_config *c;
+    evc_config_say_fn say;
+    void *arg;
+    struct evc_err *err;
+};
+
+static void warn(struct check *ck, unsigned long line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+warn(struct check *ck, unsigned long line, const char *fmt, ...)
+{
+    char msg[EVC_PATH_MAX + 256], what[EVC_PATH_MAX + 128];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    if (line != 0) {
+        snprintf(msg, sizeof(msg), "%s:%lu: warning: %s", ck->c->file, line, what);
+    } else {
+        snprintf(msg, sizeof(msg), "%s: warning: %s", ck->c->file, what);
+    }
+    if (ck->say != NULL) {
+        ck->say(ck->arg, msg);
+    }
+}
+
+/* A file that is read: it is there, of the right kind, and this user can read it. */
+static int
+readable(struct check *ck, unsigned long line, const char *who, const char *key, const char *path,
+         int dir_ok)
+{
+    struct stat st;
+    int fd;
+
+    if (path == NULL) {
+        return 0;
+    }
+    if (stat(path, &st) == -1) {
+        return evc_err_set(ck->err, EVC_ERR_CONFIG, "%s:%lu: %s%s %s: %s", ck->c->file, line, who,
+                           key, path, strerror(errno));
+    }
+    if (S_ISDIR(st.st_mode)) {
+        if (!dir_ok) {
+            return evc_err_set(ck->err, EVC_ERR_CONFIG, "%s:%lu: %s%s %s: a directory, not a file",
+                               ck->c->file, line, who, key, path);
+        }
+        if (access(path, R_OK | X_OK) == -1) {
+            return evc_err_set(ck->err, EVC_ERR_CONFIG, "%s:%lu: %s%s %s: %s", ck->c->file, line,
+                               who, key, path, strerror(errno));
+        }
+        return 0;
+    }
+    /* Opening is the test that counts (access() answers for the real uid only). */
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1) {
+        return evc_err_set(ck->err, EVC_ERR_CONFIG, "%s:%lu: %s%s %s: %s", ck->c->file, line, who,
+                           key, path, strerror(errno));
+    }
+    close(fd);
+    return 0;
+}
+
+/* A place that is written: its directory should be there. */
+static void
+writable_dir(struct check *ck, unsigned long line, const char *what, const char *path)
+{
+    char dir[EVC_PATH_MAX];
+    const char *slash;
+    struct stat st;
+
+    if (path == NULL || (slash = strrchr(path, '/')) == NULL) {
+        return;
+    }
+    snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+        warn(ck, line, "%s %s: its directory %s is missing", what, path, dir);
+    }
+}
+
+static int
+check_stores(struct check *ck)
+{
+    const struct evc_config *c = ck->c;
+    char who[300];
+    int r;
+
+    for (size_t i = 0; i < c->nstores; i++) {
+        const struct evc_store_conf *s = &c->stores[i];
+        struct stat st;
+
+        snprintf(who, sizeof(who), "store \"%s\": ", s->name);
+        switch (s->role) {
+        case EVC_ROLE_PERSONAL:
+            if ((r = readable(ck, s->line, who, "cert", s->cert, 0)) != 0 ||
+                (r = readable(ck, s->line, who, "key", s->key, 0)) != 0) {
+                return r;
+            }
+            break;
+        case EVC_ROLE_ROOT:
+        case EVC_ROLE_TRUST:
+            if ((r = readable(ck, s->line, who, "path", s->path, 1)) != 0) {
+                return r;
+            }
+            break;
+        case EVC_ROLE_DELETED:
+            if (stat(s->path, &st) == -1) {
+                warn(ck, s->line, "%spath %s is missing; it is made when something is first kept",
+                     s->implicit ? "the default deleted store's " : who, s->path);
+            }
+            break;
+        default:
+            break;
+        }
+        if ((r = readable(ck, s->line, who, "password_file", s->password_file, 0)) != 0) {
+            return r;
+        }
+    }
+    return 0;
+}
+
+static int
+check_servers(struct check *ck)
+{
+    const struct evc_config *c = ck->c;
+    char who[300];
+    int r;
+
+    for (size_t i = 0; i < c->nservers; i++) {
+        const struct evc_server_conf *v = &c->servers[i];
+        struct stat st;
+
+        snprintf(who, sizeof(who), "server \"%s\": ", v->name);
+        if ((r = readable(ck, v->line, who, "password_file", v->password_file, 0)) != 0) {
+            return r;
+        }
+        if (stat(v->trust, &st) == -1) {
+            warn(ck, v->line, "%strust %s is missing; the agent writes it when a successor comes",
+                 who, v->trust);
+            writable_dir(ck, v->line, "trust", v->trust);
+        }
+    }
+    return 0;
+}
+
+int
+evc_config_check(const struct evc_config *c, enum evc_config_use use, evc_config_say_fn say,
+                 void *arg, struct evc_err *err)
+{
+    struct check ck = {c, say, arg, err};
+    char state[EVC_PATH_MAX];
+    int r;
+
+    if (use == EVC_CONFIG_USE_AGENT && c->nservers == 0) {
+        return evc_err_set(err, EVC_ERR_CONFIG, "%s: no [server \"name\"] sections to follow",
+                           c->file);
+    }
+    if (use != EVC_CONFIG_USE_AGENT && (r = check_stores(&ck)) != 0) {
+        return r;
+    }
+    if (use != EVC_CONFIG_USE_MONITOR && (r = check_servers(&ck)) != 0) {
+        return r;
+    }
+    if ((r = readable(&ck, evc_config_key_line(c, "notify", "smtp_password_file"), "",
+                      "smtp_password_file", c->notify.smtp_password_file, 0)) != 0) {
+        return r;
+    }
+    if (use != EVC_CONFIG_USE_AGENT && c->nstores > 0) {
+        evc_monitor_state_path(c->file, c->monitor.state, state, sizeof(state));
+        /* The system's state directory is made by the monitor itself. */
+        if (strncmp(state, "/var/lib/evercert/", 18) != 0) {
+            writable_dir(&ck, evc_config_key_line(c, "monitor", "state"), "state", state);
+        }
+        writable_dir(&ck, evc_config_key_line(c, "monitor", "metrics_file"), "metrics_file",
+                     c->monitor.metrics_file);
+        writable_dir(&ck, evc_config_key_line(c, "notify", "report_file"), "report_file",
+                     c->notify.report_file);
+    }
+    if (use != EVC_CONFIG_USE_MONITOR && c->nservers > 0) {
+        writable_dir(&ck, evc_config_key_line(c, "agent", "state"), "state", c->agent.state);
+    }
+    return 0;
+}

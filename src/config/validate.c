@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What only the whole configuration can tell: keys a store or a server
+ * needs, keys that go together, one file in two stores, and the deleted
+ * store implied by delete_old. Pure, like the parser: the line of an
+ * error is a store's or server's header, or the key's own.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "evercert/config.h"
+#include "evercert/limits.h"
+#include "evercert/monitor.h"
+#include "base/file.h"
+#include "config/config_int.h"
+
+#define fail evc_config_fail
+
+static int
+store_fail(struct evc_parser *ps, const struct evc_store_conf *s, const char *why)
+{
+    ps->line = s->line;
+    return fail(ps, "store \"%s\": %s", s->name, why);
+}
+
+static int
+server_fail(struct evc_parser *ps, const struct evc_server_conf *v, const char *why)
+{
+    ps->line = v->line;
+    return fail(ps, "server \"%s\": %s", v->name, why);
+}
+
+/* A server's missing keys and defaults. */
+static int
+validate_server(struct evc_parser *ps, struct evc_server_conf *v)
+{
+    unsigned offered = EVC_SOURCE_HANDSHAKE;
+
+    if (v->connect == NULL || v->trust == NULL) {
+        return server_fail(ps, v, "connect and trust are needed");
+    }
+    if (v->url != NULL) {
+        if (strncmp(v->url, "https://", 8) != 0 || v->url[8] == '\0') {
+            return server_fail(ps, v, "url: expected https://host/path");
+        }
+        offered |= EVC_SOURCE_URL;
+    }
+    if (v->announce != NULL) {
+        offered |= EVC_SOURCE_PUSH;
+    }
+    if (v->sources == 0) {
+        v->sources = offered;
+    } else if ((v->sources & EVC_SOURCE_URL) && v->url == NULL) {
+        return server_fail(ps, v, "sources has url but there is no url");
+    } else if ((v->sources & EVC_SOURCE_PUSH) && v->announce == NULL) {
+        return server_fail(ps, v, "sources has push but there is no announce = host:port");
+    }
+    if (v->interval <= 0) {
+        return server_fail(ps, v, "interval must be more than 0");
+    }
+    if (v->service == NULL) {
+        /* The host of connect, without [] around an IPv6 address. */
+        const char *h = v->connect, *colon = strrchr(v->connect, ':');
+        size_t n = (size_t)(colon - h);
+
+        if (*h == '[' && n >= 2 && h[n - 1] == ']') {
+            h++;
+            n -= 2;
+        }
+        if ((v->service = strndup(h, n)) == NULL) {
+            return fail(ps, "out of memory");
+        }
+    }
+    if (v->password_file != NULL && v->trust_format != EVC_TRUST_AUTO &&
+        v->trust_format != EVC_TRUST_PKCS12) {
+        return server_fail(ps, v, "password_file is for a pkcs12 trust store");
+    }
+    return 1;
+}
+
+/*
+ * delete_old without a deleted store: replaced certificates go to a
+ * directory beside the state database, as WebSphere keeps its deleted
+ * keystore without being asked. The name is the configuration's path as
+ * the command line gave it, so this agrees with the monitor's state.
+ */
+static int
+add_default_deleted(struct evc_parser *ps)
+{
+    struct evc_config *c = ps->c;
+    struct evc_store_conf *s;
+    char cfg[EVC_PATH_MAX], state[EVC_PATH_MAX], path[EVC_PATH_MAX];
+    const char *name = "deleted", *sep;
+    size_t n;
+
+    if (strchr(ps->name, '/') != NULL || ps->dir == NULL || *ps->dir == '\0') {
+        snprintf(cfg, sizeof(cfg), "%s", ps->name);
+    } else {
+        snprintf(cfg, sizeof(cfg), "%s/%s", ps->dir, ps->name);
+    }
+    evc_monitor_state_path(cfg, c->monitor.state, state, sizeof(state));
+    /* Named after the state: state.db -> deleted, X-state.db and X.db -> X-deleted. */
+    n = strlen(state);
+    if (n > 3 && strcmp(state + n - 3, ".db") == 0) {
+        n -= 3;
+    }
+    if (n >= 5 && memcmp(state + n - 5, "state", 5) == 0 &&
+        (n == 5 || state[n - 6] == '/' || state[n - 6] == '-')) {
+        n -= 5;
+    }
+    sep = n == 0 || state[n - 1] == '/' || state[n - 1] == '-' ? "" : "-";
+    if (evc_path_fmt(path, sizeof(path), "%.*s%sdeleted", (int)n, state, sep) != 0) {
+        ps->line = c->monitor.state != NULL ? c->key_lines[EVC_KEY_MONITOR_state] : 1;
+        return fail(ps, "the default deleted store's path (the state's, plus deleted) is too long");
+    }
+    for (size_t i = 0; i < c->nstores; i++) {
+        const struct evc_store_conf *o = &c->stores[i];
+        const char *files[3] = {o->path, o->cert, o->key};
+
+        if (strcmp(o->name, name) == 0) {
+            name = "default-deleted";
+        }
+        for (size_t k = 0; k < 3; k++) {
+            if (files[k] != NULL && strcmp(files[k], path) == 0) {
+                return store_fail(ps, o,
+                                  "its path is where replaced certificates go when no store has "
+                                  "role = deleted; add one or set delete_old = false");
+            }
+        }
+    }
+    if (c->nstores >= EVC_CONFIG_STORES_MAX) {
+        ps->line = c->stores[c->nstores - 1].line;
+        return fail(ps, "more than %d stores with the default deleted store",
+                    EVC_CONFIG_STORES_MAX - 1);
+    }
+    if ((s = realloc(c->stores, (c->nstores + 1) * sizeof(*s))) == NULL) {
+        return fail(ps, "out of memory");
+    }
+    c->stores = s;
+    s = &s[c->nstores];
+    memset(s, 0, sizeof(*s));
+    if ((s->name = strdup(name)) == NULL || (s->path = strdup(path)) == NULL) {
+        free(s->name);
+        return fail(ps, "out of memory");
+    }
+    s->role = EVC_ROLE_DELETED;
+    s->implicit = 1;
+    c->nstores++;
+    return 1;
+}
+
+/* What only the whole file can tell. */
+int
+evc_config_validate(struct evc_parser *ps)
+{
+    struct evc_config *c = ps->c;
+    size_t ndeleted = 0, npersonal = 0;
+
+    for (size_t i = 0; i < c->nstores; i++) {
+        struct evc_store_conf *s = &c->stores[i];
+        const char *files[3] = {s->path, s->cert, s->key};
+
+        switch (s->role) {
+        case EVC_ROLE_PERSONAL:
+            npersonal++;
+            if (s->path != NULL || s->cert == NULL || s->key == NULL) {
+                return store_fail(ps, s, "a personal store needs cert and key (and no path)");
+            }
+            break;
+        case EVC_ROLE_ROOT:
+        case EVC_ROLE_TRUST:
+        case EVC_ROLE_DELETED:
+            if (s->path == NULL || s->cert != NULL || s->key != NULL) {
+                return store_fail(ps, s, "this role needs path (and no cert or key)");
+            }
+            if (s->role == EVC_ROLE_DELETED && ndeleted++ > 0) {
+                return store_fail(ps, s, "a second store with role = deleted (one is allowed)");
+            }
+            break;
+        default:
+            return store_fail(ps, s, "role is missing");
+        }
+        if (s->role != EVC_ROLE_PERSONAL &&
+            (s->service != NULL || s->after_replace != NULL || s->verify != NULL)) {
+            return store_fail(ps, s, "service, after_replace and verify belong to personal stores");
+        }
+        if (s->verify != NULL && strrchr(s->verify, ':') == NULL) {
+            return store_fail(ps, s, "verify: expected host:port");
+        }
+        /* Two stores writing one file would undo each other's work. */
+        for (size_t j = 0; j <= i; j++) {
+            const struct evc_store_conf *o = &c->stores[j];
+            const char *ofiles[3] = {o->path, o->cert, o->key};
+
+            for (size_t a = 0; a < 3; a++) {
+                for (size_t b = 0; b < 3; b++) {
+                    if (files[a] == NULL || ofiles[b] == NULL || (j == i && b <= a) ||
+                        strcmp(files[a], ofiles[b]) != 0) {
+                        continue;
+                    }
+                    char why[EVC_PATH_MAX + 64];
+
+                    snprintf(why, sizeof(why), "%s is also used by store \"%s\"", files[a],
+                             o->name);
+                    return store_fail(ps, s, why);
+                }
+            }
+        }
+    }
+    for (size_t i = 0; i < c->nservers; i++) {
+        if (!validate_server(ps, &c->servers[i])) {
+            return 0;
+        }
+    }
+    if (c->nstores == 0 && c->nservers == 0) {
+        ps->line = 1;
+        return fail(ps, "no [store \"name\"] or [server \"name\"] sections");
+    }
+    if (c->nstores > 0 && c->policy.delete_old && ndeleted == 0 && !add_default_deleted(ps)) {
+        return 0;
+    }
+    (void)npersonal;
+    if (c->notify.log != NULL && strcmp(c->notify.log, "stderr") != 0 &&
+        strcmp(c->notify.log, "syslog") != 0 && strcmp(c->notify.log, "journal") != 0 &&
+        strcmp(c->notify.log, "none") != 0) {
+        ps->line = c->key_lines[EVC_KEY_NOTIFY_log];
+        return fail(ps, "log: expected stderr, syslog, journal or none, not '%s'", c->notify.log);
+    }
+#ifndef EVC_HAVE_SYSTEMD
+    if (c->notify.log != NULL && strcmp(c->notify.log, "journal") == 0) {
+        ps->line = c->key_lines[EVC_KEY_NOTIFY_log];
+        return fail(ps, "log = journal needs evercert built with libsystemd");
+    }
+#endif
+    if ((c->notify.email_to != NULL) != (c->notify.email_from != NULL)) {
+        ps->line = c->key_lines[c->notify.email_to != NULL ? EVC_KEY_NOTIFY_email_to
+                                                           : EVC_KEY_NOTIFY_email_from];
+        return fail(ps, "email_to and email_from go together");
+    }
+    return 1;
+}

@@ -1,0 +1,152 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+#
+# The configuration file through the real command: check-config and
+# --check-config on good and bad files (the exit status, FILE:LINE and the
+# reason, nothing written), the manual page made from the key table, and
+# a monitor's SIGHUP that changes what only a restart can.
+#
+# usage: config.sh PATH-TO-EVERCERT PATH-TO-evercert.conf.5
+set -u
+EVC=${1:?usage: config.sh PATH-TO-EVERCERT PATH-TO-evercert.conf.5}
+MAN5=${2:?usage: config.sh PATH-TO-EVERCERT PATH-TO-evercert.conf.5}
+EVC=$(cd "$(dirname "$EVC")" && pwd)/$(basename "$EVC")
+T=$(mktemp -d /tmp/evc-config-XXXXXX)
+S=$(mktemp -d /tmp/evc-config-snap-XXXXXX)
+export TZ=UTC
+PIDS=
+cleanup() {
+    for p in $PIDS; do kill "$p" 2>/dev/null; done
+    [ -n "${KEEP:-}" ] || rm -rf "$T" "$S"
+}
+trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
+cd "$T" || exit 1
+
+# A store that exists: a self-signed certificate for an hour.
+"$EVC" selfsign --cn web.test --san DNS:web.test --days 1 --out-cert web.crt --out-key web.key \
+    >/dev/null 2>&1 || { echo "cannot make a certificate" >&2; exit 1; }
+cat >good.ini <<'INI'
+; the policy first
+[policy]
+expiration_threshold = 33%
+
+# the store
+[store "web"]
+role = personal
+cert = web.crt
+key = web.key
+INI
+# snapshot: every file with its size and content hash, to prove nothing is written
+snap() {
+    find "$T" -path "$T/out" -prune -o -path "$T/err" -prune -o -print | sort
+    find "$T" -path "$T/out" -prune -o -path "$T/err" -prune -o -type f -print | sort | xargs sha256sum
+}
+
+# 1. A good file: FILE: ok on stdout, exit 0, nothing written (no state, no deleted store).
+snap >"$S/before"
+status "check-config good" 0 "$EVC" check-config good.ini
+check "check-config says FILE: ok" grep -qx "good.ini: ok" out
+snap >"$S/after"
+check "check-config writes nothing" cmp -s "$S/before" "$S/after"
+check "no state database made" test ! -e good-state.db
+check "no deleted store made" test ! -e good-deleted
+# the default deleted store is missing: a warning naming it, the status stays 0
+check "a missing deleted store is a warning" grep -q "good.ini: warning: the default deleted store's path .*good-deleted is missing" err
+
+# 2. A bad key after comments and blank lines: FILE:LINE: reason, exit 1, nothing written.
+sed 's/^role = personal$/rolle = personal/' good.ini >typo.ini
+snap >"$S/before"
+status "check-config bad key" 1 "$EVC" check-config typo.ini
+check "the bad key's own line" grep -qx "typo.ini:7: unknown key 'rolle' in a store" err
+check "nothing on stdout for a bad file" test ! -s out
+snap >"$S/after"
+check "a bad file writes nothing" cmp -s "$S/before" "$S/after"
+
+# 3. A bad value, a continuation line, a line without '=': each at its line.
+printf '[monitor]\n\n; x\nhour = 24\n' >hour.ini
+status "bad hour" 1 "$EVC" check-config hour.ini
+check "bad hour line 4" grep -qx "hour.ini:4: hour: expected a whole number from 0 to 23, not '24'" err
+printf '[notify]\nemail_to = a@b\n    c@d\n' >cont.ini
+status "continuation" 1 "$EVC" check-config cont.ini
+check "continuation line 3" grep -q "^cont.ini:3: an indented line continues the value above" err
+printf '[policy]\n\n\nthis is not a key\n' >junk.ini
+status "not a key" 1 "$EVC" check-config junk.ini
+check "not a key line 4" grep -q "^junk.ini:4: not a section, a key = value or a comment" err
+
+# 4. What only the disk can tell: a missing key file is an error naming the store's line.
+sed 's/^key = web.key$/key = gone.key/' good.ini >nokey.ini
+status "missing key file" 1 "$EVC" check-config nokey.ini
+check "missing key file named with its store" \
+    grep -qx "nokey.ini:6: store \"web\": key ./gone.key: No such file or directory" err
+printf 'secret\n' >pw.txt
+chmod 000 pw.txt
+if [ "$(id -u)" != 0 ]; then
+    printf '[policy]\ndelete_old = no\n[store "t"]\nrole = trust\npath = web.crt\npassword_file = pw.txt\n' >pw.ini
+    status "unreadable password file" 1 "$EVC" check-config pw.ini
+    check "unreadable password file named" grep -q "^pw.ini:3: store \"t\": password_file ./pw.txt: Permission denied" err
+else
+    echo "note: running as root, who reads any file: the unreadable password file is not tried" >&2
+fi
+chmod 600 pw.txt
+
+# 5. --check-config on the monitor and the agent: the file they would use, then exit.
+snap >"$S/before"
+status "monitor --check-config good" 0 "$EVC" monitor --config good.ini --check-config
+check "monitor --check-config ok" grep -qx "good.ini: ok" out
+status "monitor --check-config bad" 1 "$EVC" monitor --config typo.ini --check-config
+check "monitor --check-config FILE:LINE" grep -qx "typo.ini:7: unknown key 'rolle' in a store" err
+snap >"$S/after"
+check "monitor --check-config starts nothing and writes nothing" cmp -s "$S/before" "$S/after"
+cat >agent.ini <<'INI'
+[agent]
+state = agent.db
+[server "web"]
+connect = 127.0.0.1:9
+trust = trust.pem
+INI
+status "agent --check-config good" 0 "$EVC" agent --config agent.ini --check-config
+check "agent --check-config ok" grep -qx "agent.ini: ok" out
+check "agent: the missing trust store is a warning" grep -q "^agent.ini:3: warning: server \"web\": trust .*trust.pem is missing" err
+check "agent --check-config opens no state" test ! -e agent.db
+status "agent --check-config without servers" 1 "$EVC" agent --config good.ini --check-config
+check "agent: no servers is said" grep -qx "good.ini: no \[server \"name\"\] sections to follow" err
+status "check-config a missing file" 1 "$EVC" check-config nothere.ini
+check "a missing file is named" grep -q "^nothere.ini: " err
+
+# 6. The manual page names every key of the table (the list from the command, not a copy).
+if command -v man >/dev/null && command -v col >/dev/null; then
+    MANWIDTH=200 man -l "$MAN5" 2>/dev/null | col -b >man.txt
+    check "man -l renders evercert.conf(5)" grep -q "EVERCERT.CONF(5)" man.txt
+    "$EVC" check-config --keys >keys.txt
+    check "the key list is not empty" test "$(wc -l <keys.txt)" -gt 40
+    while IFS="$(printf '\t')" read -r sec key type dflt reload; do
+        if grep -q "^ *$key = $type\$" man.txt; then ok; else bad "man page lacks [$sec] $key = $type"; fi
+    done <keys.txt
+    check "the page says which keys need a restart" grep -q "Needs a restart" man.txt
+else
+    echo "note: man or col is not installed; the page is not rendered" >&2
+fi
+
+# 7. SIGHUP with a new state path: logged with FILE:LINE, the old state kept.
+"$EVC" monitor --config good.ini 2>mon.log &
+PIDS="$PIDS $!"
+MON=$!
+check "monitor started" wait_for mon.log "started;" 20
+check "monitor uses its default state" test -e good-state.db
+printf '[monitor]\nstate = moved.db\n' >>good.ini
+kill -HUP "$MON"
+check "reload logged" wait_for mon.log "configuration reloaded" 20
+check "state change logged with FILE:LINE" \
+    grep -q "\[monitor\] state changed in good.ini:11; takes effect after a restart" mon.log
+check "the new state is not opened" test ! -e moved.db
+# A bad file is refused with its line and the old configuration stays.
+printf 'hour = 99\n' >>good.ini
+kill -HUP "$MON"
+check "bad reload refused with its line" wait_for mon.log "reload refused, the old configuration stays: good.ini:12:" 20
+check "monitor still runs" kill -0 "$MON"
+kill -TERM "$MON"
+wait "$MON" 2>/dev/null
+PIDS=
+
+summary config
