@@ -122,7 +122,7 @@ struct evc_config {
  *
  * With delete_old (the default) and stores but none with role = deleted,
  * the configuration gets one, marked implicit: a directory beside the
- * state database (evc_monitor_state_path) named after it (state.db ->
+ * state database (evc_config_state_path) named after it (state.db ->
  * deleted, NAME-state.db and NAME.db -> NAME-deleted), so two
  * configurations never purge each other's entries; created 0700 when
  * first written.
@@ -193,7 +193,7 @@ EVC_EXPORT size_t evc_config_keep_fixed(const struct evc_config *old, struct evc
  * beside it, NAME being the configuration's file name without its
  * extension. Pure: the same answer for every user.
  */
-EVC_EXPORT void evc_monitor_state_path(const char *config_path, const char *configured, char *out,
-                                       size_t len);
+EVC_EXPORT void evc_config_state_path(const char *config_path, const char *configured, char *out,
+                                      size_t len);
 
 #endif

@@ -309,8 +309,8 @@ evc_cmd_history(int argc, char **argv)
     }
     /* The monitor's runs, if the configuration has stores (or none is given). */
     if (conf == NULL || conf->nstores > 0) {
-        evc_monitor_state_path(config != NULL ? config : "/etc/evercert/evercert.ini",
-                               conf != NULL ? conf->monitor.state : NULL, path, sizeof(path));
+        evc_config_state_path(config != NULL ? config : "/etc/evercert/evercert.ini",
+                              conf != NULL ? conf->monitor.state : NULL, path, sizeof(path));
         if (evc_state_open(path, 0, &st, &err) != 0 || evc_state_history(st, &cb, &err) != 0 ||
             next_lines(&h, st, &err) != 0) {
             evc_cli_error("history", "%s",

@@ -39,7 +39,7 @@ record(const char *cmd, const char *config, const struct evc_config *conf,
     struct evc_err err = {0};
     char path[EVC_PATH_MAX];
 
-    evc_monitor_state_path(config, conf->monitor.state, path, sizeof(path));
+    evc_config_state_path(config, conf->monitor.state, path, sizeof(path));
     if (access(path, F_OK) != 0) {
         return;
     }

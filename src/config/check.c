@@ -16,7 +16,6 @@
 
 #include "evercert/config.h"
 #include "evercert/limits.h"
-#include "evercert/monitor.h"
 
 struct check {
     const struct evc_config *c;
@@ -187,7 +186,7 @@ evc_config_check(const struct evc_config *c, enum evc_config_use use, evc_config
         return r;
     }
     if (use != EVC_CONFIG_USE_AGENT && c->nstores > 0) {
-        evc_monitor_state_path(c->file, c->monitor.state, state, sizeof(state));
+        evc_config_state_path(c->file, c->monitor.state, state, sizeof(state));
         /* The system's state directory is made by the monitor itself. */
         if (strncmp(state, "/var/lib/evercert/", 18) != 0) {
             writable_dir(&ck, evc_config_key_line(c, "monitor", "state"), "state", state);

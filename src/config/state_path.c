@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "evercert/monitor.h"
+#include "evercert/config.h"
 
 /*
  * The default follows the configuration, so two configurations never share
@@ -16,7 +16,7 @@
  * configuration; any other keeps it beside itself. Pure: no clock, no uid.
  */
 void
-evc_monitor_state_path(const char *config_path, const char *configured, char *out, size_t len)
+evc_config_state_path(const char *config_path, const char *configured, char *out, size_t len)
 {
     const char *slash = strrchr(config_path, '/');
     const char *base = slash != NULL ? slash + 1 : config_path;

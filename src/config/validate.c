@@ -11,7 +11,6 @@
 
 #include "evercert/config.h"
 #include "evercert/limits.h"
-#include "evercert/monitor.h"
 #include "base/file.h"
 #include "config/config_int.h"
 
@@ -99,7 +98,7 @@ add_default_deleted(struct evc_parser *ps)
     } else {
         snprintf(cfg, sizeof(cfg), "%s/%s", ps->dir, ps->name);
     }
-    evc_monitor_state_path(cfg, c->monitor.state, state, sizeof(state));
+    evc_config_state_path(cfg, c->monitor.state, state, sizeof(state));
     /* Named after the state: state.db -> deleted, X-state.db and X.db -> X-deleted. */
     n = strlen(state);
     if (n > 3 && strcmp(state + n - 3, ".db") == 0) {

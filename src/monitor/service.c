@@ -155,8 +155,7 @@ evc_monitor_run(const struct evc_monitor_opts *o, int *status, struct evc_err *e
         return r;
     }
     apply_log(&m);
-    evc_monitor_state_path(m.config_path, m.conf->monitor.state, m.state_path,
-                           sizeof(m.state_path));
+    evc_config_state_path(m.config_path, m.conf->monitor.state, m.state_path, sizeof(m.state_path));
     if (strncmp(m.state_path, "/var/lib/evercert/", 18) == 0 &&
         (r = evc_mkdirs("/var/lib/evercert", 0700, err)) != 0) {
         goto out;
@@ -278,7 +277,7 @@ evc_monitor_trigger(const char *config_path, char *reply, size_t len, int *statu
     if ((r = evc_config_load(config_path, &c, err)) != 0) {
         return r;
     }
-    evc_monitor_state_path(config_path, c->monitor.state, state, sizeof(state));
+    evc_config_state_path(config_path, c->monitor.state, state, sizeof(state));
     evc_config_free(c);
     (void)evc_path_fmt(sock, sizeof(sock), "%s.sock", state);
     memset(&sa, 0, sizeof(sa));

@@ -388,7 +388,7 @@ test_state_path(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        evc_monitor_state_path(cases[i].config, cases[i].configured, out, sizeof(out));
+        evc_config_state_path(cases[i].config, cases[i].configured, out, sizeof(out));
         if (strcmp(out, cases[i].want) != 0) {
             fail_msg("case %zu (%s): got '%s', want '%s'", i, cases[i].config, out, cases[i].want);
         }
