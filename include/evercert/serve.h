@@ -67,9 +67,18 @@ EVC_EXPORT EVC_MUST_USE int evc_server_run(struct evc_server *s, struct evc_err 
 
 /*
  * Stop accepting on every address now; open connections have grace_ms to
- * finish, then evc_server_run returns. Safe to call more than once.
+ * finish, then the base's loop is broken: evc_server_run returns (or the
+ * caller's event_base_dispatch, on the caller's base). Safe to call more
+ * than once.
  */
 EVC_EXPORT void evc_server_stop(struct evc_server *s, int grace_ms);
+
+/*
+ * Load the files now, as a change seen by the watch would (for a caller
+ * that knows when it changed them: SIGHUP). On error the published
+ * context stays and the error names the file and the reason.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_server_reload(struct evc_server *s, struct evc_err *err);
 
 EVC_EXPORT void evc_server_stats(const struct evc_server *s, struct evc_server_stats *out);
 

@@ -155,9 +155,7 @@ on_grace(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (s->own_base) {
-        event_base_loopbreak(s->base);
-    }
+    event_base_loopbreak(s->base);
 }
 
 void

@@ -45,19 +45,19 @@ evc_server_note_sa_size(struct evc_server *s)
     evc_buf_free(&sa);
 }
 
-static void
-reload(struct evc_server *s, const char *why)
+static int
+reload(struct evc_server *s, const char *why, struct evc_err *err)
 {
-    struct evc_err err = {0};
     uint8_t fp[32];
     uint64_t gen;
     char hex[65];
+    int r;
 
-    if (evc_tls_server_load(s->tls, s->cert, s->key, s->chain, s->sa, evc_time_now(), &err) != 0) {
+    if ((r = evc_tls_server_load(s->tls, s->cert, s->key, s->chain, s->sa, evc_time_now(), err)) !=
+        0) {
         s->st.refused++;
-        evc_server_logf(s, "%s changed, but the new files are not used: %s", why,
-                        evc_err_message(&err));
-        return;
+        evc_server_logf(s, "%s, but the new files are not used: %s", why, evc_err_message(err));
+        return r;
     }
     s->st.swaps++;
     evc_tls_server_current(s->tls, fp, &gen);
@@ -68,6 +68,7 @@ reload(struct evc_server *s, const char *why)
         s->sa_generation = gen;
         evc_server_push_all(s);
     }
+    return 0;
 }
 
 /* Has any watched file changed since we last looked (inode, size, time)? */
@@ -94,6 +95,13 @@ changed(struct evc_server *s)
     return any;
 }
 
+int
+evc_server_reload(struct evc_server *s, struct evc_err *err)
+{
+    (void)changed(s); /* what is loaded now is what the watch compares with */
+    return reload(s, "asked to reload", err);
+}
+
 static void
 on_debounce(evutil_socket_t fd, short what, void *arg)
 {
@@ -101,8 +109,10 @@ on_debounce(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    struct evc_err err = {0};
+
     if (changed(s)) {
-        reload(s, "a file");
+        (void)reload(s, "a file changed", &err);
     }
 }
 
