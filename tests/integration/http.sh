@@ -114,6 +114,11 @@ sys.stdout.buffer.write(b"POST / HTTP/1.1\r\nHost: web.test\r\nContent-Length: %
 check "a POST with a request for a body, then a GET: two answers" test "$(heads post.out | wc -l)" = 2
 check "both 200: the body was never answered (404)" test "$(heads post.out | cut -d' ' -f2 | tr '\n' ' ')" = "200 200 "
 
+# A body over the cap is refused, not read.
+printf 'POST / HTTP/1.1\r\nHost: web.test\r\nContent-Length: 70000\r\n\r\n' | raw >large.out
+check "a body over 64 KiB: the server closes" test $? = 0
+check "after a 413 status line" grep -qa '^HTTP/1.1 413 ' large.out
+
 # HTTP/1.0 without keep-alive: answered, then closed by the server.
 printf 'GET / HTTP/1.0\r\n\r\n' | raw >ten.out
 check "HTTP/1.0 without keep-alive: the server closes after the answer" test $? = 0
