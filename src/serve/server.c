@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <event2/event.h>
@@ -202,7 +204,7 @@ listen_on(struct evc_server *s, const char *addr, evconnlistener_cb cb, struct e
           struct evc_err *err)
 {
     struct sockaddr_storage ss;
-    int len, r;
+    int len, r, one = 1;
 
     *out = NULL;
     if ((r = parse_addr(addr, &ss, &len, err)) != 0) {
@@ -214,6 +216,12 @@ listen_on(struct evc_server *s, const char *addr, evconnlistener_cb cb, struct e
     if (*out == NULL) {
         return evc_err_set(err, EVC_ERR_IO, "%s: cannot listen: %s", addr, strerror(errno));
     }
+    /*
+     * Accepted sockets inherit it (Linux): evhttp writes a head and a body
+     * as two TLS records, and Nagle would hold the second for the peer's
+     * delayed ACK (40 ms a keep-alive request).
+     */
+    (void)setsockopt(evconnlistener_get_fd(*out), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     evconnlistener_set_error_cb(*out, on_accept_error);
     registry_add(*out, s);
     return 0;
