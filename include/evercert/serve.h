@@ -5,7 +5,9 @@
  * connection was given; the well-known URL gives the SA), the push
  * channel on an address of its own, and the hot swap when the cert, key
  * or SA file changes. It runs on a libevent base, the caller's or its
- * own, in that base's thread.
+ * own, in that base's thread. The caller ignores SIGPIPE: TLS writes go
+ * to the socket directly, and a peer that leaves mid-answer would
+ * otherwise end the process.
  */
 #ifndef EVERCERT_SERVE_H
 #define EVERCERT_SERVE_H
