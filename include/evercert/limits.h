@@ -92,4 +92,15 @@
  */
 #define EVC_CONFIG_LINE_MAX 8192
 
+/*
+ * evercert serve: the HTTPS addresses one server listens on; the longest
+ * request head (request line and headers; longer gets a 4xx status and a
+ * close) and body (consumed, then ignored) it reads; and how much a push
+ * listener may leave unread before it is dropped.
+ */
+#define EVC_SERVE_LISTEN_MAX 8
+#define EVC_SERVE_HEAD_MAX 8192
+#define EVC_SERVE_BODY_MAX 65536
+#define EVC_SERVE_PUSH_BUFFER_MAX (256 * 1024)
+
 #endif

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The HTTP/1.1 responder on the HTTPS addresses, on libevent's evhttp:
+ * it frames requests (a body is read by its length and never taken for a
+ * request; HEAD gets the head only; HTTP/1.0 closes unless keep-alive is
+ * asked; pipelined requests are answered in order), caps the head at
+ * EVC_SERVE_HEAD_MAX (answered with a 4xx status line, then closed) and
+ * the body at EVC_SERVE_BODY_MAX, and closes a connection silent for the
+ * idle timeout. Each connection is TLS on a context taken from the
+ * holder at accept, so a swap never changes a connection under way.
+ *
+ * Answers: "/" and "/ping" give the SHA-256 (hex) of the certificate the
+ * connection was given; EVC_SERVE_WELL_KNOWN gives the SA's DER (404 when
+ * there is none or it is turned off); anything else 404.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/ssl.h>
+
+#include "evercert/announce.h"
+#include "evercert/keys.h"
+#include "base/text.h"
+#include "serve/serve_int.h"
+
+/*
+ * Empty lines before the first request line are ignored (RFC 9112, 2.2),
+ * as this server always did: `echo | openssl s_client` sends a lone
+ * newline, which evhttp would answer with 400 and a close. Only the
+ * first bytes the connection brings are looked at, then the hook goes,
+ * so its cost is bounded by one read.
+ */
+static void
+skip_blank(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
+{
+    unsigned char c;
+
+    (void)arg;
+    if (info->n_added == 0) {
+        return; /* our own drain below */
+    }
+    while (evbuffer_copyout(in, &c, 1) == 1 && (c == '\r' || c == '\n')) {
+        evbuffer_drain(in, 1);
+    }
+    evbuffer_remove_cb(in, skip_blank, NULL);
+}
+
+/* Every accepted connection gets its own SSL on the published context. */
+static struct bufferevent *
+on_connection(struct event_base *base, void *arg)
+{
+    struct evc_server *s = arg;
+    SSL *ssl = evc_tls_server_ssl(s->tls);
+    struct bufferevent *bev;
+
+    if (ssl == NULL) {
+        return NULL; /* evhttp closes the socket */
+    }
+    bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                         BEV_OPT_CLOSE_ON_FREE);
+    if (bev == NULL) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    if (evbuffer_add_cb(bufferevent_get_input(bev), skip_blank, NULL) == NULL) {
+        bufferevent_free(bev);
+        return NULL;
+    }
+    s->st.connections++;
+    return bev;
+}
+
+static void
+reply(struct evhttp_request *req, int code, const char *reason, const char *type, const void *p,
+      size_t n)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    char len[24];
+
+    /*
+     * Always a length, also for HEAD (what GET would send; evhttp sends no
+     * body for HEAD) and for HTTP/1.0, where a close would otherwise end it.
+     */
+    snprintf(len, sizeof(len), "%zu", n);
+    evhttp_add_header(h, "Content-Type", type);
+    evhttp_add_header(h, "Content-Length", len);
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD && n > 0) {
+        evbuffer_add(evhttp_request_get_output_buffer(req), p, n);
+    }
+    evhttp_send_reply(req, code, reason, NULL);
+}
+
+/* The fingerprint of the certificate this connection's handshake used. */
+static void
+reply_fingerprint(struct evhttp_request *req)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct bufferevent *bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+    X509 *mine = ssl != NULL ? SSL_get_certificate(ssl) : NULL;
+    uint8_t fp[32];
+    char line[66];
+
+    if (mine == NULL || evc_x509_sha256(mine, fp) != 0) {
+        memset(fp, 0, sizeof(fp));
+    }
+    evc_text_hex(fp, 32, line);
+    line[64] = '\n';
+    line[65] = '\0';
+    reply(req, HTTP_OK, "OK", "text/plain", line, 65);
+}
+
+static void
+on_request(struct evhttp_request *req, void *arg)
+{
+    struct evc_server *s = arg;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+    struct evc_buf sa;
+
+    s->st.requests++;
+    /* What came with the request was read by its length; nothing answers to it. */
+    evbuffer_drain(evhttp_request_get_input_buffer(req),
+                   evbuffer_get_length(evhttp_request_get_input_buffer(req)));
+    if (path != NULL && (strcmp(path, "/") == 0 || strcmp(path, "/ping") == 0)) {
+        reply_fingerprint(req);
+        return;
+    }
+    if (path != NULL && s->well_known && strcmp(path, EVC_SERVE_WELL_KNOWN) == 0) {
+        evc_buf_init(&sa, EVC_SA_MAX);
+        if (evc_tls_server_sa(s->tls, &sa) == 0 && sa.len > 0) {
+            if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+                s->st.sa_by_url++;
+            }
+            reply(req, HTTP_OK, "OK", "application/octet-stream", sa.data, sa.len);
+            evc_buf_free(&sa);
+            return;
+        }
+        evc_buf_free(&sa);
+    }
+    s->st.not_found++;
+    reply(req, HTTP_NOTFOUND, "Not Found", "text/plain", "not found\n", 10);
+}
+
+int
+evc_server_http_new(struct evc_server *s, int idle_timeout, struct evc_err *err)
+{
+    if ((s->http = evhttp_new(s->base)) == NULL) {
+        return evc_err_set(err, EVC_ERR_NOMEM, "cannot set up the HTTP responder");
+    }
+    evhttp_set_bevcb(s->http, on_connection, s);
+    evhttp_set_gencb(s->http, on_request, s);
+    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
+    evhttp_set_max_headers_size(s->http, EVC_SERVE_HEAD_MAX);
+    evhttp_set_max_body_size(s->http, EVC_SERVE_BODY_MAX);
+    evhttp_set_timeout(s->http, idle_timeout);
+    return 0;
+}
+
+void
+evc_server_http_free(struct evc_server *s)
+{
+    if (s->http != NULL) {
+        evhttp_free(s->http); /* its connections and listeners with it */
+        s->http = NULL;
+        s->nlisteners = 0;
+    }
+}
