@@ -230,7 +230,7 @@ int evc_agent_verify(struct evc_agent *a, size_t i, const uint8_t *der, size_t l
                      struct evc_sa_verdict *out);
 /*
  * Write an accepted SA: what the trust store needs, then the state. The
- * SA row is "applying" while the store is written. current is the leaf
+ * SA row is applying while the store is written. current is the leaf
  * the SA follows; it is retired once expired if the successor itself was
  * added beside it.
  */

@@ -90,8 +90,8 @@ evc_agent_waits_check(struct evc_agent *a, size_t i, evc_time now, evc_time *nex
     struct waits w = {a, i, now, 0};
     struct evc_err err = {0};
 
-    if (evc_state_agent_sa_each(a->st, a->conf->servers[i].name, "pending", wait_one, &w, &err) !=
-        0) {
+    if (evc_state_agent_sa_each(a->st, a->conf->servers[i].name, EVC_SA_STATUS_PENDING, wait_one,
+                                &w, &err) != 0) {
         evc_logf(&a->log, LOG_ERR, "server=%s %s", a->conf->servers[i].name, evc_err_message(&err));
         evc_agent_worse(a, 2);
     }
@@ -123,9 +123,9 @@ evc_agent_decide(const char *config_path, int64_t id, int approve, int64_t clock
         evc_err_set(err, r, "no announcement %lld in %s", (long long)id, config_path);
         goto out;
     }
-    if (strcmp(row.status, "pending") != 0 && strcmp(row.status, "holding") != 0) {
+    if (row.status != EVC_SA_STATUS_PENDING && row.status != EVC_SA_STATUS_HOLDING) {
         r = evc_err_set(err, EVC_ERR_USAGE, "announcement %lld is %s, not waiting for a decision",
-                        (long long)id, row.status);
+                        (long long)id, evc_sa_status_name(row.status));
         goto out;
     }
     if ((i = evc_agent_server_index(&a, row.server)) < 0) {
@@ -136,8 +136,8 @@ evc_agent_decide(const char *config_path, int64_t id, int approve, int64_t clock
         goto out;
     }
     if (!approve) {
-        if ((r = evc_state_agent_sa_status(a.st, id, "rejected", "rejected by a person", err)) ==
-            0) {
+        if ((r = evc_state_agent_sa_status(a.st, id, EVC_SA_STATUS_REJECTED, "rejected by a person",
+                                           err)) == 0) {
             evc_agent_event(&a, now, row.server, "reject", "person", id, row.generation, row.source,
                             NULL);
             snprintf(msg, len, "rejected announcement %lld for %s (generation %llu)", (long long)id,

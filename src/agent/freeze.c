@@ -34,7 +34,7 @@ follows_one(void *arg, const struct evc_agent_sa *s)
     uint8_t fps[2][32], succ[32];
     size_t n = 0, k;
     X509 *x;
-    int accepted = strcmp(s->status, "applied") == 0 || strcmp(s->status, "applying") == 0;
+    int accepted = s->status == EVC_SA_STATUS_APPLIED || s->status == EVC_SA_STATUS_APPLYING;
 
     if (evc_sa_decode(s->der.data, s->der.len, &sa, &err) != 0 ||
         (x = sk_X509_value(sa->successor, 0)) == NULL || evc_x509_sha256(x, succ) != 0 ||
@@ -76,7 +76,8 @@ static int
 judged_leaf(struct evc_agent *a, size_t i, X509 *served, X509 **judged, int *waiting,
             struct evc_err *err)
 {
-    static const char *const statuses[] = {"applied", "applying", "pending", "holding"};
+    static const enum evc_sa_status statuses[] = {EVC_SA_STATUS_APPLIED, EVC_SA_STATUS_APPLYING,
+                                                  EVC_SA_STATUS_PENDING, EVC_SA_STATUS_HOLDING};
     const char *name = a->conf->servers[i].name;
     X509 *cur = served;
     int r = 0;

@@ -8,7 +8,7 @@
  *
  * The trust store and the state database are two files, so "the
  * generation is stored with the trust store change" is kept by a
- * write-ahead mark: the SA is marked "applying" before the store is
+ * write-ahead mark: the SA is marked applying before the store is
  * touched, the store change is idempotent (a certificate already there is
  * not added again), and the generation is recorded after it. A crash at
  * any point leaves the store parsing and holding what it held, and the
@@ -77,7 +77,7 @@ out:
 
 /*
  * Write an accepted SA: what the trust store needs, then the state. The
- * SA row is "applying" while the store is written. current is the leaf
+ * SA row is applying while the store is written. current is the leaf
  * the SA follows; it is retired once expired if the successor itself was
  * added beside it.
  */
@@ -109,7 +109,7 @@ evc_agent_apply(struct evc_agent *a, size_t i, const struct evc_agent_sa *row,
         goto out;
     }
     evc_buf_reset(&old);
-    if ((r = evc_state_agent_sa_status(a->st, row->id, "applying", NULL, err)) != 0 ||
+    if ((r = evc_state_agent_sa_status(a->st, row->id, EVC_SA_STATUS_APPLYING, NULL, err)) != 0 ||
         (lock = evc_agent_store_lock(v->trust, err)) == -1) {
         r = r != 0 ? r : EVC_ERR_BUSY;
         goto out;
@@ -239,7 +239,8 @@ supersede(void *arg, const struct evc_agent_sa *s)
     if (s->id == rv->id || s->generation != rv->generation) {
         return 0;
     }
-    if (evc_state_agent_sa_status(rv->a->st, s->id, "superseded", "conflict", &err) != 0) {
+    if (evc_state_agent_sa_status(rv->a->st, s->id, EVC_SA_STATUS_SUPERSEDED, "conflict", &err) !=
+        0) {
         evc_logf(&rv->a->log, LOG_ERR, "%s", evc_err_message(&err));
         return 0;
     }
@@ -261,21 +262,21 @@ supersede(void *arg, const struct evc_agent_sa *s)
  */
 static int
 seen(struct evc_agent *a, size_t i, const char *hex, const struct evc_sa *sa, const uint8_t *der,
-     size_t len, const char *source, evc_time now, const char *status, struct evc_agent_sa *row,
-     int *is_new, struct evc_err *err)
+     size_t len, const char *source, evc_time now, enum evc_sa_status status,
+     struct evc_agent_sa *row, int *is_new, struct evc_err *err)
 {
     const char *name = a->conf->servers[i].name;
     int r;
 
     if ((r = evc_state_agent_sa_seen(a->st, name, hex, sa->generation, der, len, source, now,
                                      status, row, is_new, err)) != 0 ||
-        *is_new || strcmp(row->status, "refused") != 0) {
+        *is_new || row->status != EVC_SA_STATUS_REFUSED) {
         return r;
     }
     if ((r = evc_state_agent_sa_status(a->st, row->id, status, "", err)) != 0) {
         return r;
     }
-    snprintf(row->status, sizeof(row->status), "%s", status);
+    row->status = status;
     *is_new = 1;
     return 0;
 }
@@ -379,7 +380,8 @@ evc_agent_offer(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X
         goto out;
     }
     if (vd.decision == EVC_SA_QUEUE) {
-        if (seen(a, i, hex, vd.sa, der, len, source, now, "pending", &row, &is_new, &err) != 0) {
+        if (seen(a, i, hex, vd.sa, der, len, source, now, EVC_SA_STATUS_PENDING, &row, &is_new,
+                 &err) != 0) {
             goto fail;
         }
         if (is_new) {
@@ -395,7 +397,8 @@ evc_agent_offer(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X
     }
     /* Accepted by every rule. */
     if (v->holddown > 0) {
-        if (seen(a, i, hex, vd.sa, der, len, source, now, "holding", &row, &is_new, &err) != 0) {
+        if (seen(a, i, hex, vd.sa, der, len, source, now, EVC_SA_STATUS_HOLDING, &row, &is_new,
+                 &err) != 0) {
             goto fail;
         }
         if (is_new) {
@@ -403,19 +406,20 @@ evc_agent_offer(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X
 
             evc_agent_event(a, now, v->name, "hold", "holddown", row.id, vd.sa->generation, source,
                             NULL);
-            if (evc_state_agent_sa_each(a->st, v->name, "holding", supersede, &rv, &err) != 0) {
+            if (evc_state_agent_sa_each(a->st, v->name, EVC_SA_STATUS_HOLDING, supersede, &rv,
+                                        &err) != 0) {
                 goto fail;
             }
         }
         recorded = 1;
-        if (strcmp(row.status, "holding") != 0 || now - row.first_seen < v->holddown) {
+        if (row.status != EVC_SA_STATUS_HOLDING || now - row.first_seen < v->holddown) {
             goto out;
         }
-    } else if (seen(a, i, hex, vd.sa, der, len, source, now, "applying", &row, &is_new, &err) !=
-               0) {
+    } else if (seen(a, i, hex, vd.sa, der, len, source, now, EVC_SA_STATUS_APPLYING, &row, &is_new,
+                    &err) != 0) {
         goto fail;
     }
-    if (strcmp(row.status, "rejected") == 0 || strcmp(row.status, "superseded") == 0) {
+    if (row.status == EVC_SA_STATUS_REJECTED || row.status == EVC_SA_STATUS_SUPERSEDED) {
         goto out; /* a person or a conflict dropped it */
     }
     recorded = 1;

@@ -3,7 +3,7 @@
  * What time alone decides: a successor whose activate_at has come (a pin
  * file then names it alone), a predecessor that expired (it leaves the
  * trust store for the deleted store), a hold-down that is over, and a
- * write a crash interrupted (finished from its "applying" mark).
+ * write a crash interrupted (finished from its applying mark).
  */
 #include <stdio.h>
 #include <string.h>
@@ -135,7 +135,7 @@ resume_one(void *arg, const struct evc_agent_sa *row)
     struct evc_err err = {0};
     X509 *trusted;
     X509_STORE *ca = NULL;
-    int holding = strcmp(row->status, "holding") == 0, ca_policy;
+    int holding = row->status == EVC_SA_STATUS_HOLDING, ca_policy;
 
     if (i < 0) {
         return 0;
@@ -171,8 +171,8 @@ resume_one(void *arg, const struct evc_agent_sa *row)
         evc_err_set(&err, EVC_ERR_INTERNAL, "server %s: cannot read SA %lld", row->server,
                     (long long)row->id);
     } else if (vd.decision != EVC_SA_ACCEPT && !(!holding && vd.reason == EVC_SA_R_REPLAY)) {
-        if (evc_state_agent_sa_status(a->st, row->id, "refused", evc_sa_reason_name(vd.reason),
-                                      &err) != 0) {
+        if (evc_state_agent_sa_status(a->st, row->id, EVC_SA_STATUS_REFUSED,
+                                      evc_sa_reason_name(vd.reason), &err) != 0) {
             evc_logf(&a->log, LOG_ERR, "%s", evc_err_message(&err));
         }
         err.code = 0;
@@ -201,8 +201,8 @@ evc_agent_tick(struct evc_agent *a, evc_time now, evc_time *next)
     struct evc_err err = {0};
     evc_time retire_next;
 
-    if (evc_state_agent_sa_each(a->st, NULL, "applying", resume_one, &tk, &err) != 0 ||
-        evc_state_agent_sa_each(a->st, NULL, "holding", resume_one, &tk, &err) != 0) {
+    if (evc_state_agent_sa_each(a->st, NULL, EVC_SA_STATUS_APPLYING, resume_one, &tk, &err) != 0 ||
+        evc_state_agent_sa_each(a->st, NULL, EVC_SA_STATUS_HOLDING, resume_one, &tk, &err) != 0) {
         goto fail;
     }
     for (size_t i = 0; i < a->conf->nservers; i++) {

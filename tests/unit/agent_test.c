@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "evercert/agent.h"
 #include "evercert/ca.h"
@@ -692,7 +693,7 @@ count_refused(void *arg, const struct evc_agent_sa *a)
 {
     size_t *n = arg;
 
-    assert_string_equal(a->status, "refused");
+    assert_int_equal(a->status, EVC_SA_STATUS_REFUSED);
     n[0]++;
     n[1] += a->der.len;
     if (a->first_seen < (evc_time)n[2]) {
@@ -741,7 +742,8 @@ test_refused_bounded(void **state)
     /* The newest 10 are kept, the 90 before them dropped. */
     n[0] = n[1] = 0;
     n[2] = (size_t)(NOW + 1000);
-    assert_int_equal(evc_state_agent_sa_each(st, "web", "refused", count_refused, n, &err), 0);
+    assert_int_equal(
+        evc_state_agent_sa_each(st, "web", EVC_SA_STATUS_REFUSED, count_refused, n, &err), 0);
     assert_int_equal(n[0], 10);
     assert_int_equal(n[2], (size_t)(NOW + 90));
     /* The byte cap, when it is the tighter: 31 KB holds 10 of 3,000 bytes, so 5 KB holds 1. */
@@ -761,15 +763,137 @@ test_refused_bounded(void **state)
         assert_int_equal(evc_state_agent_refused(st, &rf, &id, &is_new, &err), 0);
         n[0] = n[1] = 0;
         n[2] = (size_t)(NOW + 1000);
-        assert_int_equal(evc_state_agent_sa_each(st, "web", "refused", count_refused, n, &err), 0);
+        assert_int_equal(
+            evc_state_agent_sa_each(st, "web", EVC_SA_STATUS_REFUSED, count_refused, n, &err), 0);
         assert_int_equal(n[0], 1);
         assert_true(n[1] <= 5000);
         assert_int_equal(n[2], (size_t)(NOW + 500));
     }
     /* Another server's rows are not touched. */
     n[0] = n[1] = 0;
-    assert_int_equal(evc_state_agent_sa_each(st, "other", "refused", count_refused, n, &err), 0);
+    assert_int_equal(
+        evc_state_agent_sa_each(st, "other", EVC_SA_STATUS_REFUSED, count_refused, n, &err), 0);
     assert_int_equal(n[0], 0);
+    evc_state_close(st);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* --- an SA's status: one table of names, the words agent.db has always held -- */
+
+static void
+test_sa_status_names(void **state)
+{
+    /* The stored words, spelled here once more on purpose: a respelled table fails this. */
+    static const struct {
+        enum evc_sa_status s;
+        const char *name;
+    } stored[] = {
+        {EVC_SA_STATUS_PENDING, "pending"},       {EVC_SA_STATUS_HOLDING, "holding"},
+        {EVC_SA_STATUS_APPLYING, "applying"},     {EVC_SA_STATUS_APPLIED, "applied"},
+        {EVC_SA_STATUS_REFUSED, "refused"},       {EVC_SA_STATUS_REJECTED, "rejected"},
+        {EVC_SA_STATUS_SUPERSEDED, "superseded"},
+    };
+    static const char *const bad[] = {"",         "Pending", "pending ", " pending", "applie",
+                                      "appliedx", "unknown", "any",      "refused\n"};
+    enum evc_sa_status s;
+
+    (void)state;
+    for (size_t k = 0; k < sizeof(stored) / sizeof(stored[0]); k++) {
+        assert_string_equal(evc_sa_status_name(stored[k].s), stored[k].name);
+        s = EVC_SA_STATUS_ANY;
+        assert_int_equal(evc_sa_status_parse(stored[k].name, &s), 0);
+        assert_int_equal(s, stored[k].s);
+    }
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        s = EVC_SA_STATUS_APPLIED;
+        assert_int_equal(evc_sa_status_parse(bad[k], &s), EVC_ERR_PARSE);
+        assert_int_equal(s, EVC_SA_STATUS_APPLIED); /* untouched */
+    }
+    assert_int_equal(evc_sa_status_parse(NULL, &s), EVC_ERR_PARSE);
+    assert_string_equal(evc_sa_status_name(EVC_SA_STATUS_ANY), "unknown");
+    assert_string_equal(evc_sa_status_name((enum evc_sa_status)(EVC_SA_STATUS_SUPERSEDED + 1)),
+                        "unknown");
+}
+
+static int
+note_status(void *arg, const struct evc_agent_sa *a)
+{
+    enum evc_sa_status *out = arg;
+
+    *out = a->status;
+    return 0;
+}
+
+/* A raw row as an older evercert (or another program) left it. */
+static void
+raw_row(const char *path, const char *sha, const char *status)
+{
+    sqlite3 *db = NULL;
+    char sql[400];
+
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO agent_sas(server, sha256, generation, der, source, first_seen,"
+             " last_seen, status) VALUES('web', '%s', 3, x'3000', 'push', 1, 1, '%s')",
+             sha, status);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* What is in agent.db: the words as before, read back the same; an unknown one is an error naming
+ * it. */
+static void
+test_sa_status_stored(void **state)
+{
+    char dir[] = "/tmp/evc-agent-test-XXXXXX", path[64];
+    static const uint8_t der[] = {0x30, 0x00};
+    struct evc_state *st = NULL;
+    struct evc_err err = {0};
+    struct evc_agent_sa row;
+    enum evc_sa_status seen = EVC_SA_STATUS_ANY;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    int is_new = 0;
+
+    (void)state;
+    memset(&row, 0, sizeof(row));
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/s.db", dir);
+    assert_int_equal(evc_state_open(path, 0, &st, &err), 0);
+    /* Written through the enum: the database holds the word. */
+    assert_int_equal(evc_state_agent_sa_seen(st, "web", "aa", 2, der, sizeof(der), "push", NOW,
+                                             EVC_SA_STATUS_HOLDING, &row, &is_new, &err),
+                     0);
+    assert_true(is_new);
+    assert_int_equal(row.status, EVC_SA_STATUS_HOLDING);
+    assert_int_equal(
+        evc_state_agent_sa_status(st, row.id, EVC_SA_STATUS_SUPERSEDED, "conflict", &err), 0);
+    evc_agent_sa_clear(&row);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT status FROM agent_sas WHERE sha256 = 'aa'", -1, &q, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "superseded");
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    /* A row an earlier release wrote reads as its status, and the filter finds it. */
+    raw_row(path, "bb", "pending");
+    assert_int_equal(
+        evc_state_agent_sa_each(st, "web", EVC_SA_STATUS_PENDING, note_status, &seen, &err), 0);
+    assert_int_equal(seen, EVC_SA_STATUS_PENDING);
+    /* A word no release wrote: an error that names it, never a guess. */
+    raw_row(path, "cc", "approved");
+    assert_int_equal(
+        evc_state_agent_sa_each(st, "web", EVC_SA_STATUS_ANY, note_status, &seen, &err),
+        EVC_ERR_PARSE);
+    assert_non_null(strstr(evc_err_message(&err), "unknown status \"approved\""));
+    assert_non_null(strstr(evc_err_message(&err), path));
+    err.code = 0;
+    assert_int_equal(evc_state_agent_sa_get(st, 3, &row, &err), EVC_ERR_PARSE);
+    assert_non_null(strstr(evc_err_message(&err), "announcement 3"));
+    evc_agent_sa_clear(&row);
     evc_state_close(st);
     unlink(path);
     rmdir(dir);
@@ -832,6 +956,8 @@ main(void)
         cmocka_unit_test(test_keep),
         cmocka_unit_test(test_refused_bounded),
         cmocka_unit_test(test_reject_events_bounded),
+        cmocka_unit_test(test_sa_status_names),
+        cmocka_unit_test(test_sa_status_stored),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
