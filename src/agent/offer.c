@@ -204,18 +204,10 @@ evc_agent_verify(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, 
     uint8_t last[32];
     struct evc_sa_known k = {trusted, a->conf->servers[i].service, known->generation, NULL};
     struct evc_sa_policy p = {(enum evc_sa_policy_mode)mode, ca, 300};
-    size_t n;
 
-    if (known->sa_sha256[0] != '\0' && strlen(known->sa_sha256) == 64) {
-        for (n = 0; n < 32; n++) {
-            unsigned hi, lo;
-
-            if (sscanf(known->sa_sha256 + 2 * n, "%1x%1x", &hi, &lo) != 2) {
-                break;
-            }
-            last[n] = (uint8_t)(hi << 4 | lo);
-        }
-        k.last_sha256 = n == 32 ? last : NULL;
+    /* The SA applied last, by its hash: none yet ("") or a stored value that does not read. */
+    if (evc_text_unhex(known->sa_sha256, last, sizeof(last)) == 0) {
+        k.last_sha256 = last;
     }
     return evc_sa_verify(der, len, &k, &p, now, out);
 }
