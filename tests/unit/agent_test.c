@@ -19,6 +19,7 @@
 
 #include "evercert/agent.h"
 #include "evercert/ca.h"
+#include "evercert/cert.h"
 #include "evercert/limits.h"
 #include "evercert/state.h"
 #include "agent/agent_int.h"
@@ -63,6 +64,43 @@ test_der_frame(void **state)
         assert_int_equal(total, 65536);
         at_cap[4] = 0xfc;
         assert_int_equal(evc_der_frame(at_cap, 5, 65536, &total, &err), EVC_ERR_LIMIT);
+    }
+}
+
+/* The one DER framer (x509) the push channel's evc_der_frame and evc_der_element_len share. */
+static void
+test_der_element_head(void **state)
+{
+    static const struct {
+        uint8_t b[12];
+        size_t n;
+        int r;
+        size_t total;
+    } cases[] = {
+        {{0}, 0, 1, 2},
+        {{0x30}, 1, 1, 2},
+        {{0x30, 0x03, 1, 2, 3}, 5, 0, 5},
+        {{0x30, 0x03, 1}, 3, 0, 5}, /* the content need not be in */
+        {{0x04, 0x82, 0x01}, 3, 1, 4},
+        {{0x04, 0x82, 0x01, 0x00}, 4, 0, 260},
+        {{0x30, 0x80}, 2, EVC_ERR_BAD_DER, 0},                /* indefinite */
+        {{0x30, 0x85, 0, 0, 0, 0, 1}, 7, EVC_ERR_BAD_DER, 0}, /* over 4 length bytes */
+        {{0x1f}, 1, 1, 3},                                    /* a high tag number follows */
+        {{0x1f, 0x81}, 2, 1, 4},
+        {{0x1f, 0x81, 0x01}, 3, 1, 4},
+        {{0x1f, 0x81, 0x01, 0x02, 9, 9}, 6, 0, 6},
+        {{0x1f, 0x81, 0x81, 0x81, 0x81, 0x81, 0x01, 0x00}, 8, EVC_ERR_BAD_DER, 0},
+    };
+    size_t total;
+
+    (void)state;
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        total = 99;
+        assert_int_equal(evc_der_element_head(cases[k].b, cases[k].n, &total), cases[k].r);
+        assert_int_equal(total, cases[k].total);
+        /* evc_der_element_len is the same framer, asking for the whole element. */
+        assert_int_equal(evc_der_element_len(cases[k].b, cases[k].n),
+                         cases[k].r == 0 && cases[k].total <= cases[k].n ? cases[k].total : 0);
     }
 }
 
@@ -952,6 +990,7 @@ main(void)
         /* Hostile peers: exact caps, one object at a time, bounded state and log. */
         cmocka_unit_test(test_der_frame_caps),
         cmocka_unit_test(test_der_frame_need),
+        cmocka_unit_test(test_der_element_head),
         cmocka_unit_test(test_ratelimit),
         cmocka_unit_test(test_keep),
         cmocka_unit_test(test_refused_bounded),
