@@ -104,6 +104,34 @@ test_der_element_head(void **state)
     }
 }
 
+/* The runtime's small pure parts: the earliest wake-up, and where the state lives. */
+static void
+test_runtime_pure(void **state)
+{
+    evc_time next = 0;
+    char out[128];
+
+    (void)state;
+    evc_agent_next_at(&next, 0); /* no time: nothing */
+    assert_int_equal(next, 0);
+    evc_agent_next_at(&next, NOW + 50);
+    assert_int_equal(next, NOW + 50);
+    evc_agent_next_at(&next, NOW + 90); /* later: kept */
+    assert_int_equal(next, NOW + 50);
+    evc_agent_next_at(&next, NOW + 10);
+    assert_int_equal(next, NOW + 10);
+    evc_agent_next_at(&next, 0);
+    assert_int_equal(next, NOW + 10);
+    /* A configured path wins; else beside the configuration (root: /var/lib/evercert). */
+    evc_agent_state_path("/etc/evercert/agent.ini", "/srv/a.db", out, sizeof(out));
+    assert_string_equal(out, "/srv/a.db");
+    evc_agent_state_path("/etc/evercert/agent.ini", NULL, out, sizeof(out));
+    assert_string_equal(out, geteuid() == 0 ? "/var/lib/evercert/agent.db"
+                                            : "/etc/evercert/evercert-agent.db");
+    evc_agent_state_path("agent.ini", NULL, out, sizeof(out));
+    assert_string_equal(out, geteuid() == 0 ? "/var/lib/evercert/agent.db" : "evercert-agent.db");
+}
+
 static void
 test_backoff(void **state)
 {
@@ -991,6 +1019,7 @@ main(void)
         cmocka_unit_test(test_der_frame_caps),
         cmocka_unit_test(test_der_frame_need),
         cmocka_unit_test(test_der_element_head),
+        cmocka_unit_test(test_runtime_pure),
         cmocka_unit_test(test_ratelimit),
         cmocka_unit_test(test_keep),
         cmocka_unit_test(test_refused_bounded),
