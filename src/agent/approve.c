@@ -120,7 +120,10 @@ evc_agent_decide(const char *config_path, int64_t id, int approve, int64_t clock
     }
     now = evc_agent_now(&a);
     if ((r = evc_state_agent_sa_get(a.st, id, &row, err)) != 0) {
-        evc_err_set(err, r, "no announcement %lld in %s", (long long)id, config_path);
+        /* A row that is there but does not read keeps its own message (the state, the word). */
+        if (r == EVC_ERR_NOENT) {
+            evc_err_set(err, r, "no announcement %lld in %s", (long long)id, config_path);
+        }
         goto out;
     }
     if (row.status != EVC_SA_STATUS_PENDING && row.status != EVC_SA_STATUS_HOLDING) {
