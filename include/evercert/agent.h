@@ -28,7 +28,9 @@
  * then gets how many bytes it must see to say more, so a reader never
  * reads past the object), or EVC_ERR_PARSE (not a SEQUENCE, an
  * indefinite or overlong length) or EVC_ERR_LIMIT (over max) with err
- * saying so. An object of exactly max bytes is within the cap.
+ * saying so. An object of exactly max bytes is within the cap. The
+ * header is read by evc_der_element_head, the framer under
+ * evc_der_element_len; this adds only the SA's rules (a SEQUENCE, the cap).
  */
 EVC_EXPORT EVC_MUST_USE int evc_der_frame(const uint8_t *p, size_t n, size_t max, size_t *total,
                                           struct evc_err *err);

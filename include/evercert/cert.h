@@ -109,9 +109,21 @@ EVC_EXPORT EVC_MUST_USE int evc_cert_read_names(struct evc_cert_reader *r, const
 
 /*
  * Length of the first DER element in der (header and content), or 0 when
- * der does not start with a complete definite-length element.
+ * der does not start with a complete definite-length element. Pure.
  */
 EVC_EXPORT size_t evc_der_element_len(const uint8_t *der, size_t len);
+
+/*
+ * The one DER framer, for bytes that are still coming (a stream) as well
+ * as whole ones: given the first len bytes of an element, 0 with its
+ * length (header and content) in *total once its header is in, whether or
+ * not the content is; 1 when more bytes are needed to read the header,
+ * *total then how many to have before asking again (never past the
+ * header, so a reader never reads into what follows); EVC_ERR_BAD_DER for
+ * an indefinite length or a header over EVC_DER_TAG_BYTES_MAX tag bytes or
+ * EVC_DER_LENGTH_BYTES_MAX length bytes, *total then 0. Pure, linear.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_der_element_head(const uint8_t *der, size_t len, size_t *total);
 
 /*
  * When a certificate enters its expiration threshold: not_after minus the

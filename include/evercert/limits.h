@@ -12,6 +12,13 @@
 /* One DER certificate; real ones are under 16 KiB, huge SAN lists under 1 MiB. */
 #define EVC_CERT_DER_MAX ((size_t)1024 * 1024)
 
+/*
+ * A DER header's length bytes (4: up to 4 GiB, past every cap here) and
+ * tag bytes (a tag number up to 2^35, past any real one).
+ */
+#define EVC_DER_LENGTH_BYTES_MAX 4
+#define EVC_DER_TAG_BYTES_MAX 6
+
 /* subjectAltName entries read from one certificate. */
 #define EVC_CERT_SANS_MAX 4096
 

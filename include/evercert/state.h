@@ -104,12 +104,30 @@ EVC_EXPORT EVC_MUST_USE int evc_state_agent_trusted(struct evc_state *st, const 
                                                     struct evc_err *err);
 
 /*
- * An SA's life in the agent: "pending" waits for a person, "holding" for
- * its hold-down, "applying" is being written (redone after a crash),
- * "applied", "refused" by a rule (decided again when seen again), "rejected"
- * by a person (final), "superseded" by another SA
- * of the same generation.
+ * An SA's life in the agent. Each has one name (evc_sa_status_name), the
+ * word the state database stores and `evercert pending` shows; the names
+ * never change, so an existing database reads the same.
  */
+enum evc_sa_status {
+    EVC_SA_STATUS_ANY = -1,    /* a filter only (evc_state_agent_sa_each): any status */
+    EVC_SA_STATUS_PENDING = 0, /* waits for a person */
+    EVC_SA_STATUS_HOLDING,     /* waits for its hold-down */
+    EVC_SA_STATUS_APPLYING,    /* being written (redone after a crash) */
+    EVC_SA_STATUS_APPLIED,     /* written */
+    EVC_SA_STATUS_REFUSED,     /* by a rule (decided again when seen again) */
+    EVC_SA_STATUS_REJECTED,    /* by a person (final) */
+    EVC_SA_STATUS_SUPERSEDED   /* by another SA of the same generation */
+};
+
+/* The stored name of status; "unknown" for a value outside the enum (and ANY). Pure. */
+EVC_EXPORT const char *evc_sa_status_name(enum evc_sa_status status);
+
+/*
+ * The status named s, exactly as evc_sa_status_name spells it: 0, or
+ * EVC_ERR_PARSE for any other string (NULL included), *out untouched. Pure.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_sa_status_parse(const char *s, enum evc_sa_status *out);
+
 struct evc_agent_sa {
     int64_t id;
     char server[256];
@@ -118,7 +136,7 @@ struct evc_agent_sa {
     struct evc_buf der;
     char source[16]; /* handshake, push, url */
     evc_time first_seen, last_seen;
-    char status[16];
+    enum evc_sa_status status;
     char reason[256];
 };
 EVC_EXPORT void evc_agent_sa_clear(struct evc_agent_sa *a);
@@ -128,12 +146,11 @@ EVC_EXPORT void evc_agent_sa_clear(struct evc_agent_sa *a);
  * at now: a new row with status when first seen (*is_new = 1), else
  * last_seen moves. out gets the row as it is now.
  */
-EVC_EXPORT EVC_MUST_USE int evc_state_agent_sa_seen(struct evc_state *st, const char *server,
-                                                    const char *sha256hex, uint64_t generation,
-                                                    const uint8_t *der, size_t len,
-                                                    const char *source, evc_time now,
-                                                    const char *status, struct evc_agent_sa *out,
-                                                    int *is_new, struct evc_err *err);
+EVC_EXPORT EVC_MUST_USE int
+evc_state_agent_sa_seen(struct evc_state *st, const char *server, const char *sha256hex,
+                        uint64_t generation, const uint8_t *der, size_t len, const char *source,
+                        evc_time now, enum evc_sa_status status, struct evc_agent_sa *out,
+                        int *is_new, struct evc_err *err);
 /*
  * Which rows to keep under two caps: feed the sizes of the rows newest
  * first; 1 while they fit in max_rows rows and max_bytes bytes, then 0 for
@@ -160,7 +177,7 @@ struct evc_agent_refusal {
 };
 
 /*
- * Record a refused SA in one transaction: a new row (status "refused",
+ * Record a refused SA in one transaction: a new row (EVC_SA_STATUS_REFUSED,
  * with reason) when these bytes were not seen from the server before
  * (*is_new = 1); else only last_seen moves and nothing is stored again.
  * Then the server's refused rows are cut to the newest that fit the caps
@@ -171,15 +188,20 @@ EVC_EXPORT EVC_MUST_USE int evc_state_agent_refused(struct evc_state *st,
                                                     const struct evc_agent_refusal *r, int64_t *id,
                                                     int *is_new, struct evc_err *err);
 
-/* EVC_ERR_NOENT when there is no SA with this id. */
+/*
+ * EVC_ERR_NOENT when there is no SA with this id. Here and in
+ * evc_state_agent_sa_each, a row whose stored status is not one of
+ * evc_sa_status_name's is EVC_ERR_PARSE naming the row and the word.
+ */
 EVC_EXPORT EVC_MUST_USE int evc_state_agent_sa_get(struct evc_state *st, int64_t id,
                                                    struct evc_agent_sa *out, struct evc_err *err);
 EVC_EXPORT EVC_MUST_USE int evc_state_agent_sa_status(struct evc_state *st, int64_t id,
-                                                      const char *status, const char *reason,
+                                                      enum evc_sa_status status, const char *reason,
                                                       struct evc_err *err);
-/* Each SA of server (NULL: all) with status (NULL: any), oldest first; cb's nonzero stops. */
+/* Each SA of server (NULL: all) with status (EVC_SA_STATUS_ANY: any), oldest first; cb's nonzero
+ * stops. */
 EVC_EXPORT EVC_MUST_USE int
-evc_state_agent_sa_each(struct evc_state *st, const char *server, const char *status,
+evc_state_agent_sa_each(struct evc_state *st, const char *server, enum evc_sa_status status,
                         int (*cb)(void *arg, const struct evc_agent_sa *a), void *arg,
                         struct evc_err *err);
 

@@ -150,4 +150,98 @@ void evc_push_read(struct evc_agent *a, size_t i);
 void evc_push_check(struct evc_agent *a, size_t i, int64_t now_ms, int64_t *next_ms);
 void evc_push_close(struct evc_agent *a, size_t i, const char *why);
 
+/* --- runtime.c: the runtime, and how the agent tells --- */
+
+/* The worst status of this round rises to status (0, 1 or 2). */
+void evc_agent_worse(struct evc_agent *a, int status);
+
+/* Record a decision: the state (for `evercert history`) and the log. */
+void evc_agent_event(struct evc_agent *a, evc_time now, const char *server, const char *what,
+                     const char *reason, int64_t sa_id, uint64_t generation, const char *source,
+                     const char *detail);
+
+/*
+ * Tell a person once per (key, value), across restarts: the line when the
+ * value recorded under key changes, and e-mail when [notify] email_to is
+ * set (recorded under its own key, so a mail that failed is sent by the
+ * next round without the line being repeated). 1 when the line was told.
+ */
+int evc_agent_tell(struct evc_agent *a, evc_time now, int prio, const char *key, const char *value,
+                   const char *line, const char *subject, const char *body);
+
+/*
+ * A conflict is told once per server and generation, across restarts (the
+ * line, and mail when configured).
+ */
+void evc_agent_conflict_alert(struct evc_agent *a, size_t i, evc_time now, uint64_t gen,
+                              const char *line, const char *body);
+
+/*
+ * A new refusal or conflict (what): its line and event, unless server i's
+ * rate limit holds it back.
+ */
+void evc_agent_reject_event(struct evc_agent *a, size_t i, evc_time now, const char *what,
+                            int64_t id, uint64_t gen, const char *source, const char *reason,
+                            const char *message);
+
+/* The earlier of *next and t; 0 is no time. */
+void evc_agent_next_at(evc_time *next, evc_time t);
+
+/* The index of the server named name in the configuration, or -1. */
+long evc_agent_server_index(const struct evc_agent *a, const char *name);
+
+/* --- trust.c: the trust stores --- */
+
+struct evc_trust;
+
+/* Read server i's trust store, checking it is of the configured format; free with evc_trust_free.
+ */
+int evc_agent_trust_load(struct evc_agent *a, size_t i, struct evc_trust **out,
+                         struct evc_err *err);
+/* The anchors of t as a store to verify with (only what OpenSSL would find); NULL: out of memory.
+ */
+X509_STORE *evc_agent_store_of(const struct evc_trust *t, struct evc_err *err);
+/*
+ * The store an SA is checked against: the trust store, whose content says
+ * what a successor must chain to, except for a pin file, which takes the
+ * successor leaf itself. *out is NULL for a pin file. 0 or -1.
+ */
+int evc_agent_check_store(struct evc_agent *a, size_t i, X509_STORE **out, struct evc_err *err);
+/*
+ * Writers of one trust store take turns (the agent and `evercert
+ * approve`): a lock on its directory. The descriptor to close, or -1.
+ */
+int evc_agent_store_lock(const char *trust, struct evc_err *err);
+/* The DER of x appended to out: 0, EVC_ERR_CRYPTO or the buffer's error. */
+int evc_agent_x509_der(X509 *x, struct evc_buf *out);
+/* The certificate in b, or NULL when b is empty or does not parse. */
+X509 *evc_agent_x509_of(const struct evc_buf *b);
+
+/* --- hook.c --- */
+
+/* Run server i's after_change command, if set, with EVERCERT_CHANGE=what. */
+void evc_agent_after_change(struct evc_agent *a, size_t i, const char *what);
+
+/* --- offer.c: deciding and writing an SA --- */
+
+/* The checks of DESIGN.md for server i, with trusted as the certificate it follows. */
+int evc_agent_verify(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X509 *trusted,
+                     const struct evc_agent_server *known, int mode, X509_STORE *ca, evc_time now,
+                     struct evc_sa_verdict *out);
+/*
+ * Write an accepted SA: what the trust store needs, then the state. The
+ * SA row is applying while the store is written. current is the leaf
+ * the SA follows; it is retired once expired if the successor itself was
+ * added beside it.
+ */
+int evc_agent_apply(struct evc_agent *a, size_t i, const struct evc_agent_sa *row,
+                    const struct evc_sa *sa, X509 *current, evc_time now, struct evc_err *err);
+
+/* --- freeze.c and approve.c: alarms --- */
+
+/* The freeze alarm for server i, which presents leaf (see freeze.c). */
+void evc_agent_freeze_check(struct evc_agent *a, size_t i, X509 *leaf, evc_time now);
+/* The SAs of server i that wait for a person; *next gets when a level next rises. */
+void evc_agent_waits_check(struct evc_agent *a, size_t i, evc_time now, evc_time *next);
+
 #endif

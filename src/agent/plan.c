@@ -13,53 +13,36 @@
 
 #include "evercert/agent.h"
 #include "evercert/ca.h"
+#include "evercert/cert.h"
 
 int
 evc_der_frame(const uint8_t *p, size_t n, size_t max, size_t *total, struct evc_err *err)
 {
-    size_t len = 0, hdr, k;
+    size_t want;
+    int r;
 
-    *total = 2; /* a tag and the first length byte, before anything is known */
-    if (n < 2) {
-        if (n == 1 && p[0] != 0x30) {
-            goto not_sa;
-        }
+    /* Only a SEQUENCE is an SA: told at the first byte, before waiting for more. */
+    if (n >= 1 && p[0] != 0x30) {
+        *total = 0;
+        return evc_err_set(err, EVC_ERR_PARSE, "not an SA: first byte 0x%02x, not a DER SEQUENCE",
+                           p[0]);
+    }
+    /* The header is read by the one DER framer (x509), which evc_der_element_len uses too. */
+    if ((r = evc_der_element_head(p, n, &want)) == 1) {
+        *total = want;
         return 1;
     }
-    if (p[0] != 0x30) {
-        goto not_sa;
-    }
-    if (p[1] < 0x80) {
-        len = p[1];
-        hdr = 2;
-    } else {
-        k = p[1] & 0x7f;
-        /* 0x80 is BER's indefinite length; more than 4 length bytes is never an SA. */
-        if (k == 0 || k > 4) {
-            *total = 0;
-            return evc_err_set(err, EVC_ERR_PARSE, "not an SA: DER length form 0x%02x", p[1]);
-        }
-        if (n < 2 + k) {
-            *total = 2 + k;
-            return 1;
-        }
-        for (size_t i = 0; i < k; i++) {
-            len = len << 8 | p[2 + i];
-        }
-        hdr = 2 + k;
-    }
-    /* Subtraction form: hdr <= 6 < max, so max - hdr cannot wrap. */
-    if (hdr > max || len > max - hdr) {
-        *total = 0;
-        return evc_err_set(err, EVC_ERR_LIMIT, "an object of %zu bytes, over the %zu-byte cap",
-                           hdr + len, max);
-    }
-    *total = hdr + len;
-    return 0;
-not_sa:
     *total = 0;
-    return evc_err_set(err, EVC_ERR_PARSE, "not an SA: first byte 0x%02x, not a DER SEQUENCE",
-                       p[0]);
+    if (r != 0) {
+        /* A SEQUENCE's tag is one byte: what the framer refused is the length form. */
+        return evc_err_set(err, EVC_ERR_PARSE, "not an SA: DER length form 0x%02x", p[1]);
+    }
+    if (want > max) {
+        return evc_err_set(err, EVC_ERR_LIMIT, "an object of %zu bytes, over the %zu-byte cap",
+                           want, max);
+    }
+    *total = want;
+    return 0;
 }
 
 uint32_t

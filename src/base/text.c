@@ -277,3 +277,42 @@ evc_text_hex(const uint8_t *p, size_t n, char *out)
     }
     *out = '\0';
 }
+
+/* The value of one hex digit, or -1: no locale, no sign, no space. */
+static int
+hexval(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+int
+evc_text_unhex(const char *s, uint8_t *out, size_t n)
+{
+    size_t k;
+
+    if (s == NULL) {
+        return EVC_ERR_PARSE;
+    }
+    /* Checked whole before out is touched; the scan stops at the first NUL, never past it. */
+    for (k = 0; k < 2 * n; k++) {
+        if (hexval(s[k]) < 0) {
+            return EVC_ERR_PARSE; /* short (the NUL is not a digit), or not a digit */
+        }
+    }
+    if (s[k] != '\0') {
+        return EVC_ERR_PARSE; /* longer than 2 * n digits */
+    }
+    for (k = 0; k < n; k++) {
+        out[k] = (uint8_t)(hexval(s[2 * k]) << 4 | hexval(s[2 * k + 1]));
+    }
+    return 0;
+}

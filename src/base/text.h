@@ -56,4 +56,12 @@ struct json_t *evc_text_jstring(const char *s);
 /* Lower-case hex of n bytes into out, which holds 2 * n + 1 bytes. */
 void evc_text_hex(const uint8_t *p, size_t n, char *out);
 
+/*
+ * The n bytes spelled by s, which is exactly 2 * n hex digits (either
+ * case) and then its end: 0, or EVC_ERR_PARSE for a shorter or longer
+ * string, NULL, or any other character (sign, space, "0x"), out then
+ * untouched. Pure.
+ */
+int evc_text_unhex(const char *s, uint8_t *out, size_t n);
+
 #endif

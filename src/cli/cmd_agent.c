@@ -169,7 +169,7 @@ on_pending(void *arg, const struct evc_agent_sa *s)
         }
     }
     /* Only a person's approval has a deadline; a hold ends by itself. */
-    waiting = strcmp(s->status, "pending") == 0;
+    waiting = s->status == EVC_SA_STATUS_PENDING;
     lv = evc_agent_wait_level(sa->published_at, sa->activate_at, p->now, &rise);
     if (waiting) {
         deadline_text(sa, p->now, deadline, sizeof(deadline));
@@ -180,8 +180,9 @@ on_pending(void *arg, const struct evc_agent_sa *s)
             "id", (json_int_t)s->id, "server", s->server, "service", sa->service, "generation",
             (json_int_t)sa->generation, "current_sha256", cur, "successor_sha256", succ, "subject",
             evc_text_jstring(subject != NULL ? subject : ""), "not_before", nb, "not_after", na,
-            "activate_at", act, "source", s->source, "arrived_at", seen, "status", s->status,
-            "deadline", waiting ? json_string(act) : json_null(), "seconds_left",
+            "activate_at", act, "source", s->source, "arrived_at", seen, "status",
+            evc_sa_status_name(s->status), "deadline", waiting ? json_string(act) : json_null(),
+            "seconds_left",
             waiting ? json_integer((json_int_t)(sa->activate_at - p->now)) : json_null(), "urgency",
             waiting ? json_string(names[lv]) : json_null());
         if (row == NULL || json_array_append_new(p->list, row) != 0) {
@@ -196,8 +197,8 @@ on_pending(void *arg, const struct evc_agent_sa *s)
                "    current   %s\n    successor %s\n    subject   %s\n"
                "    valid     %s .. %s\n    activates %s\n    arrived   %s by %s\n",
                (long long)s->id, s->server, sa->service, (unsigned long long)sa->generation,
-               s->status, cur, succ, p->failed ? "?" : (const char *)shown.data, nb, na, act, seen,
-               s->source);
+               evc_sa_status_name(s->status), cur, succ, p->failed ? "?" : (const char *)shown.data,
+               nb, na, act, seen, s->source);
         if (waiting) {
             printf("    deadline  %s\n", deadline);
         }
@@ -287,8 +288,8 @@ evc_cmd_pending(int argc, char **argv)
         evc_cli_error("pending", "out of memory");
         goto out;
     }
-    if (evc_state_agent_sa_each(st, NULL, "pending", on_pending, &p, &err) != 0 ||
-        evc_state_agent_sa_each(st, NULL, "holding", on_pending, &p, &err) != 0) {
+    if (evc_state_agent_sa_each(st, NULL, EVC_SA_STATUS_PENDING, on_pending, &p, &err) != 0 ||
+        evc_state_agent_sa_each(st, NULL, EVC_SA_STATUS_HOLDING, on_pending, &p, &err) != 0) {
         evc_cli_error("pending", "%s", evc_err_message(&err));
         goto out;
     }

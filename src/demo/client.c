@@ -232,7 +232,8 @@ person(struct client *c, double now)
         pthread_mutex_unlock(&c->run->log.lock);
     }
     if (!set->manual || c->approver > 0 ||
-        evc_state_agent_sa_each(c->agent.st, SERVER, "pending", first_pending, &id, &err) != 0) {
+        evc_state_agent_sa_each(c->agent.st, SERVER, EVC_SA_STATUS_PENDING, first_pending, &id,
+                                &err) != 0) {
         return;
     }
     if (id == 0) {

@@ -15,6 +15,42 @@
 /* A certificate or an SA: both are capped far below this. */
 #define STATE_BLOB_MAX ((size_t)1024 * 1024)
 
+/*
+ * The one table of status names, in enum order: the words agent_sas.status
+ * has always held, so they are never respelled.
+ */
+static const char *const sa_status_names[] = {
+    [EVC_SA_STATUS_PENDING] = "pending",       [EVC_SA_STATUS_HOLDING] = "holding",
+    [EVC_SA_STATUS_APPLYING] = "applying",     [EVC_SA_STATUS_APPLIED] = "applied",
+    [EVC_SA_STATUS_REFUSED] = "refused",       [EVC_SA_STATUS_REJECTED] = "rejected",
+    [EVC_SA_STATUS_SUPERSEDED] = "superseded",
+};
+#define SA_STATUS_N (sizeof(sa_status_names) / sizeof(sa_status_names[0]))
+
+const char *
+evc_sa_status_name(enum evc_sa_status status)
+{
+    if ((int)status < 0 || (size_t)status >= SA_STATUS_N) {
+        return "unknown";
+    }
+    return sa_status_names[status];
+}
+
+int
+evc_sa_status_parse(const char *s, enum evc_sa_status *out)
+{
+    if (s == NULL) {
+        return EVC_ERR_PARSE;
+    }
+    for (size_t k = 0; k < SA_STATUS_N; k++) {
+        if (strcmp(s, sa_status_names[k]) == 0) {
+            *out = (enum evc_sa_status)k;
+            return 0;
+        }
+    }
+    return EVC_ERR_PARSE;
+}
+
 void
 evc_agent_server_clear(struct evc_agent_server *s)
 {
@@ -114,7 +150,7 @@ static const char sa_columns[] = "SELECT id, server, sha256, generation, der, so
                                  " last_seen, status, reason FROM agent_sas";
 
 static int
-sa_row(sqlite3_stmt *q, struct evc_agent_sa *a, struct evc_err *err)
+sa_row(struct evc_state *st, sqlite3_stmt *q, struct evc_agent_sa *a, struct evc_err *err)
 {
     a->id = sqlite3_column_int64(q, 0);
     snprintf(a->server, sizeof(a->server), "%s", col(q, 1));
@@ -123,7 +159,12 @@ sa_row(sqlite3_stmt *q, struct evc_agent_sa *a, struct evc_err *err)
     snprintf(a->source, sizeof(a->source), "%s", col(q, 5));
     a->first_seen = sqlite3_column_int64(q, 6);
     a->last_seen = sqlite3_column_int64(q, 7);
-    snprintf(a->status, sizeof(a->status), "%s", col(q, 8));
+    if (evc_sa_status_parse(col(q, 8), &a->status) != 0) {
+        /* Written by another program, or a newer evercert: never guessed at. */
+        return evc_err_set(err, EVC_ERR_PARSE,
+                           "%s: announcement %lld has an unknown status \"%.32s\"", st->path,
+                           (long long)a->id, col(q, 8));
+    }
     snprintf(a->reason, sizeof(a->reason), "%s", col(q, 9));
     return blob(q, 4, &a->der, err);
 }
@@ -147,7 +188,7 @@ sa_by(struct evc_state *st, const char *where, int64_t id, const char *server, c
         sqlite3_bind_int64(q, 1, id);
     }
     if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        r = sa_row(q, out, err);
+        r = sa_row(st, q, out, err);
     } else if (rc == SQLITE_DONE) {
         r = evc_err_set(err, EVC_ERR_NOENT, "%s: no such announcement", st->path);
     } else {
@@ -168,8 +209,8 @@ evc_state_agent_sa_get(struct evc_state *st, int64_t id, struct evc_agent_sa *ou
 int
 evc_state_agent_sa_seen(struct evc_state *st, const char *server, const char *sha256hex,
                         uint64_t generation, const uint8_t *der, size_t len, const char *source,
-                        evc_time now, const char *status, struct evc_agent_sa *out, int *is_new,
-                        struct evc_err *err)
+                        evc_time now, enum evc_sa_status status, struct evc_agent_sa *out,
+                        int *is_new, struct evc_err *err)
 {
     sqlite3_stmt *q = NULL;
     int r;
@@ -188,7 +229,7 @@ evc_state_agent_sa_seen(struct evc_state *st, const char *server, const char *sh
     sqlite3_bind_blob(q, 4, der, (int)len, SQLITE_STATIC);
     sqlite3_bind_text(q, 5, source, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 6, now);
-    sqlite3_bind_text(q, 7, status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 7, evc_sa_status_name(status), -1, SQLITE_STATIC);
     if ((r = done(st, q, err)) != 0) {
         return r;
     }
@@ -233,11 +274,12 @@ refused_trim(struct evc_state *st, const struct evc_agent_refusal *rf, struct ev
 
     if ((r = prepare(st,
                      "SELECT id, last_seen, length(der) FROM agent_sas"
-                     " WHERE server = ? AND status = 'refused' ORDER BY last_seen DESC, id DESC",
+                     " WHERE server = ?1 AND status = ?2 ORDER BY last_seen DESC, id DESC",
                      &q, err)) != 0) {
         return r;
     }
     sqlite3_bind_text(q, 1, rf->server, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, evc_sa_status_name(EVC_SA_STATUS_REFUSED), -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         if (!evc_keep_next(&k, (size_t)sqlite3_column_int64(q, 2))) {
             cut_id = sqlite3_column_int64(q, 0);
@@ -255,12 +297,13 @@ refused_trim(struct evc_state *st, const struct evc_agent_refusal *rf, struct ev
     }
     /* This row and every one after it in that order. */
     if ((r = prepare(st,
-                     "DELETE FROM agent_sas WHERE server = ?1 AND status = 'refused'"
+                     "DELETE FROM agent_sas WHERE server = ?1 AND status = ?4"
                      " AND (last_seen < ?2 OR (last_seen = ?2 AND id <= ?3))",
                      &q, err)) != 0) {
         return r;
     }
     sqlite3_bind_text(q, 1, rf->server, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 4, evc_sa_status_name(EVC_SA_STATUS_REFUSED), -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, cut_seen);
     sqlite3_bind_int64(q, 3, cut_id);
     return done(st, q, err);
@@ -307,7 +350,7 @@ evc_state_agent_refused(struct evc_state *st, const struct evc_agent_refusal *rf
         if ((r = prepare(st,
                          "INSERT INTO agent_sas(server, sha256, generation, der, source,"
                          " first_seen, last_seen, status, reason)"
-                         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6, 'refused', ?7)",
+                         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?6, ?8, ?7)",
                          &q, err)) != 0) {
             goto fail;
         }
@@ -318,6 +361,7 @@ evc_state_agent_refused(struct evc_state *st, const struct evc_agent_refusal *rf
         sqlite3_bind_text(q, 5, rf->source, -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 6, rf->now);
         sqlite3_bind_text(q, 7, rf->reason, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 8, evc_sa_status_name(EVC_SA_STATUS_REFUSED), -1, SQLITE_STATIC);
     }
     if ((r = done(st, q, err)) != 0) {
         goto fail;
@@ -339,8 +383,8 @@ fail:
 }
 
 int
-evc_state_agent_sa_status(struct evc_state *st, int64_t id, const char *status, const char *reason,
-                          struct evc_err *err)
+evc_state_agent_sa_status(struct evc_state *st, int64_t id, enum evc_sa_status status,
+                          const char *reason, struct evc_err *err)
 {
     sqlite3_stmt *q = NULL;
     int r;
@@ -350,13 +394,13 @@ evc_state_agent_sa_status(struct evc_state *st, int64_t id, const char *status, 
         return r;
     }
     sqlite3_bind_int64(q, 1, id);
-    sqlite3_bind_text(q, 2, status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, evc_sa_status_name(status), -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 3, reason, -1, SQLITE_STATIC);
     return done(st, q, err);
 }
 
 int
-evc_state_agent_sa_each(struct evc_state *st, const char *server, const char *status,
+evc_state_agent_sa_each(struct evc_state *st, const char *server, enum evc_sa_status status,
                         int (*cb)(void *arg, const struct evc_agent_sa *a), void *arg,
                         struct evc_err *err)
 {
@@ -373,11 +417,13 @@ evc_state_agent_sa_each(struct evc_state *st, const char *server, const char *st
         return r;
     }
     sqlite3_bind_text(q, 1, server, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, status, -1, SQLITE_STATIC);
+    if (status != EVC_SA_STATUS_ANY) {
+        sqlite3_bind_text(q, 2, evc_sa_status_name(status), -1, SQLITE_STATIC);
+    }
     memset(&a, 0, sizeof(a));
     evc_buf_init(&a.der, STATE_BLOB_MAX);
     while (r == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if ((r = sa_row(q, &a, err)) == 0) {
+        if ((r = sa_row(st, q, &a, err)) == 0) {
             r = cb(arg, &a);
         }
     }
@@ -412,7 +458,7 @@ evc_state_agent_applied(struct evc_state *st, const struct evc_agent_applied *a,
     sqlite3_bind_blob(q, 4, a->successor, (int)a->successor_len, SQLITE_STATIC);
     sqlite3_bind_int64(q, 5, a->activate_at);
     if ((r = done(st, q, err)) != 0 ||
-        (r = evc_state_agent_sa_status(st, a->sa_id, "applied", NULL, err)) != 0) {
+        (r = evc_state_agent_sa_status(st, a->sa_id, EVC_SA_STATUS_APPLIED, NULL, err)) != 0) {
         goto fail;
     }
     if (a->retire != NULL) {

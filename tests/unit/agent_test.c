@@ -15,9 +15,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "evercert/agent.h"
 #include "evercert/ca.h"
+#include "evercert/cert.h"
 #include "evercert/limits.h"
 #include "evercert/state.h"
 #include "agent/agent_int.h"
@@ -63,6 +65,71 @@ test_der_frame(void **state)
         at_cap[4] = 0xfc;
         assert_int_equal(evc_der_frame(at_cap, 5, 65536, &total, &err), EVC_ERR_LIMIT);
     }
+}
+
+/* The one DER framer (x509) the push channel's evc_der_frame and evc_der_element_len share. */
+static void
+test_der_element_head(void **state)
+{
+    static const struct {
+        uint8_t b[12];
+        size_t n;
+        int r;
+        size_t total;
+    } cases[] = {
+        {{0}, 0, 1, 2},
+        {{0x30}, 1, 1, 2},
+        {{0x30, 0x03, 1, 2, 3}, 5, 0, 5},
+        {{0x30, 0x03, 1}, 3, 0, 5}, /* the content need not be in */
+        {{0x04, 0x82, 0x01}, 3, 1, 4},
+        {{0x04, 0x82, 0x01, 0x00}, 4, 0, 260},
+        {{0x30, 0x80}, 2, EVC_ERR_BAD_DER, 0},                /* indefinite */
+        {{0x30, 0x85, 0, 0, 0, 0, 1}, 7, EVC_ERR_BAD_DER, 0}, /* over 4 length bytes */
+        {{0x1f}, 1, 1, 3},                                    /* a high tag number follows */
+        {{0x1f, 0x81}, 2, 1, 4},
+        {{0x1f, 0x81, 0x01}, 3, 1, 4},
+        {{0x1f, 0x81, 0x01, 0x02, 9, 9}, 6, 0, 6},
+        {{0x1f, 0x81, 0x81, 0x81, 0x81, 0x81, 0x01, 0x00}, 8, EVC_ERR_BAD_DER, 0},
+    };
+    size_t total;
+
+    (void)state;
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        total = 99;
+        assert_int_equal(evc_der_element_head(cases[k].b, cases[k].n, &total), cases[k].r);
+        assert_int_equal(total, cases[k].total);
+        /* evc_der_element_len is the same framer, asking for the whole element. */
+        assert_int_equal(evc_der_element_len(cases[k].b, cases[k].n),
+                         cases[k].r == 0 && cases[k].total <= cases[k].n ? cases[k].total : 0);
+    }
+}
+
+/* The runtime's small pure parts: the earliest wake-up, and where the state lives. */
+static void
+test_runtime_pure(void **state)
+{
+    evc_time next = 0;
+    char out[128];
+
+    (void)state;
+    evc_agent_next_at(&next, 0); /* no time: nothing */
+    assert_int_equal(next, 0);
+    evc_agent_next_at(&next, NOW + 50);
+    assert_int_equal(next, NOW + 50);
+    evc_agent_next_at(&next, NOW + 90); /* later: kept */
+    assert_int_equal(next, NOW + 50);
+    evc_agent_next_at(&next, NOW + 10);
+    assert_int_equal(next, NOW + 10);
+    evc_agent_next_at(&next, 0);
+    assert_int_equal(next, NOW + 10);
+    /* A configured path wins; else beside the configuration (root: /var/lib/evercert). */
+    evc_agent_state_path("/etc/evercert/agent.ini", "/srv/a.db", out, sizeof(out));
+    assert_string_equal(out, "/srv/a.db");
+    evc_agent_state_path("/etc/evercert/agent.ini", NULL, out, sizeof(out));
+    assert_string_equal(out, geteuid() == 0 ? "/var/lib/evercert/agent.db"
+                                            : "/etc/evercert/evercert-agent.db");
+    evc_agent_state_path("agent.ini", NULL, out, sizeof(out));
+    assert_string_equal(out, geteuid() == 0 ? "/var/lib/evercert/agent.db" : "evercert-agent.db");
 }
 
 static void
@@ -692,7 +759,7 @@ count_refused(void *arg, const struct evc_agent_sa *a)
 {
     size_t *n = arg;
 
-    assert_string_equal(a->status, "refused");
+    assert_int_equal(a->status, EVC_SA_STATUS_REFUSED);
     n[0]++;
     n[1] += a->der.len;
     if (a->first_seen < (evc_time)n[2]) {
@@ -741,7 +808,8 @@ test_refused_bounded(void **state)
     /* The newest 10 are kept, the 90 before them dropped. */
     n[0] = n[1] = 0;
     n[2] = (size_t)(NOW + 1000);
-    assert_int_equal(evc_state_agent_sa_each(st, "web", "refused", count_refused, n, &err), 0);
+    assert_int_equal(
+        evc_state_agent_sa_each(st, "web", EVC_SA_STATUS_REFUSED, count_refused, n, &err), 0);
     assert_int_equal(n[0], 10);
     assert_int_equal(n[2], (size_t)(NOW + 90));
     /* The byte cap, when it is the tighter: 31 KB holds 10 of 3,000 bytes, so 5 KB holds 1. */
@@ -761,15 +829,137 @@ test_refused_bounded(void **state)
         assert_int_equal(evc_state_agent_refused(st, &rf, &id, &is_new, &err), 0);
         n[0] = n[1] = 0;
         n[2] = (size_t)(NOW + 1000);
-        assert_int_equal(evc_state_agent_sa_each(st, "web", "refused", count_refused, n, &err), 0);
+        assert_int_equal(
+            evc_state_agent_sa_each(st, "web", EVC_SA_STATUS_REFUSED, count_refused, n, &err), 0);
         assert_int_equal(n[0], 1);
         assert_true(n[1] <= 5000);
         assert_int_equal(n[2], (size_t)(NOW + 500));
     }
     /* Another server's rows are not touched. */
     n[0] = n[1] = 0;
-    assert_int_equal(evc_state_agent_sa_each(st, "other", "refused", count_refused, n, &err), 0);
+    assert_int_equal(
+        evc_state_agent_sa_each(st, "other", EVC_SA_STATUS_REFUSED, count_refused, n, &err), 0);
     assert_int_equal(n[0], 0);
+    evc_state_close(st);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* --- an SA's status: one table of names, the words agent.db has always held -- */
+
+static void
+test_sa_status_names(void **state)
+{
+    /* The stored words, spelled here once more on purpose: a respelled table fails this. */
+    static const struct {
+        enum evc_sa_status s;
+        const char *name;
+    } stored[] = {
+        {EVC_SA_STATUS_PENDING, "pending"},       {EVC_SA_STATUS_HOLDING, "holding"},
+        {EVC_SA_STATUS_APPLYING, "applying"},     {EVC_SA_STATUS_APPLIED, "applied"},
+        {EVC_SA_STATUS_REFUSED, "refused"},       {EVC_SA_STATUS_REJECTED, "rejected"},
+        {EVC_SA_STATUS_SUPERSEDED, "superseded"},
+    };
+    static const char *const bad[] = {"",         "Pending", "pending ", " pending", "applie",
+                                      "appliedx", "unknown", "any",      "refused\n"};
+    enum evc_sa_status s;
+
+    (void)state;
+    for (size_t k = 0; k < sizeof(stored) / sizeof(stored[0]); k++) {
+        assert_string_equal(evc_sa_status_name(stored[k].s), stored[k].name);
+        s = EVC_SA_STATUS_ANY;
+        assert_int_equal(evc_sa_status_parse(stored[k].name, &s), 0);
+        assert_int_equal(s, stored[k].s);
+    }
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        s = EVC_SA_STATUS_APPLIED;
+        assert_int_equal(evc_sa_status_parse(bad[k], &s), EVC_ERR_PARSE);
+        assert_int_equal(s, EVC_SA_STATUS_APPLIED); /* untouched */
+    }
+    assert_int_equal(evc_sa_status_parse(NULL, &s), EVC_ERR_PARSE);
+    assert_string_equal(evc_sa_status_name(EVC_SA_STATUS_ANY), "unknown");
+    assert_string_equal(evc_sa_status_name((enum evc_sa_status)(EVC_SA_STATUS_SUPERSEDED + 1)),
+                        "unknown");
+}
+
+static int
+note_status(void *arg, const struct evc_agent_sa *a)
+{
+    enum evc_sa_status *out = arg;
+
+    *out = a->status;
+    return 0;
+}
+
+/* A raw row as an older evercert (or another program) left it. */
+static void
+raw_row(const char *path, const char *sha, const char *status)
+{
+    sqlite3 *db = NULL;
+    char sql[400];
+
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO agent_sas(server, sha256, generation, der, source, first_seen,"
+             " last_seen, status) VALUES('web', '%s', 3, x'3000', 'push', 1, 1, '%s')",
+             sha, status);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* What is in agent.db: the words as before, read back the same; an unknown one is an error naming
+ * it. */
+static void
+test_sa_status_stored(void **state)
+{
+    char dir[] = "/tmp/evc-agent-test-XXXXXX", path[64];
+    static const uint8_t der[] = {0x30, 0x00};
+    struct evc_state *st = NULL;
+    struct evc_err err = {0};
+    struct evc_agent_sa row;
+    enum evc_sa_status seen = EVC_SA_STATUS_ANY;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    int is_new = 0;
+
+    (void)state;
+    memset(&row, 0, sizeof(row));
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/s.db", dir);
+    assert_int_equal(evc_state_open(path, 0, &st, &err), 0);
+    /* Written through the enum: the database holds the word. */
+    assert_int_equal(evc_state_agent_sa_seen(st, "web", "aa", 2, der, sizeof(der), "push", NOW,
+                                             EVC_SA_STATUS_HOLDING, &row, &is_new, &err),
+                     0);
+    assert_true(is_new);
+    assert_int_equal(row.status, EVC_SA_STATUS_HOLDING);
+    assert_int_equal(
+        evc_state_agent_sa_status(st, row.id, EVC_SA_STATUS_SUPERSEDED, "conflict", &err), 0);
+    evc_agent_sa_clear(&row);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT status FROM agent_sas WHERE sha256 = 'aa'", -1, &q, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "superseded");
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    /* A row an earlier release wrote reads as its status, and the filter finds it. */
+    raw_row(path, "bb", "pending");
+    assert_int_equal(
+        evc_state_agent_sa_each(st, "web", EVC_SA_STATUS_PENDING, note_status, &seen, &err), 0);
+    assert_int_equal(seen, EVC_SA_STATUS_PENDING);
+    /* A word no release wrote: an error that names it, never a guess. */
+    raw_row(path, "cc", "approved");
+    assert_int_equal(
+        evc_state_agent_sa_each(st, "web", EVC_SA_STATUS_ANY, note_status, &seen, &err),
+        EVC_ERR_PARSE);
+    assert_non_null(strstr(evc_err_message(&err), "unknown status \"approved\""));
+    assert_non_null(strstr(evc_err_message(&err), path));
+    err.code = 0;
+    assert_int_equal(evc_state_agent_sa_get(st, 3, &row, &err), EVC_ERR_PARSE);
+    assert_non_null(strstr(evc_err_message(&err), "announcement 3"));
+    evc_agent_sa_clear(&row);
     evc_state_close(st);
     unlink(path);
     rmdir(dir);
@@ -828,10 +1018,14 @@ main(void)
         /* Hostile peers: exact caps, one object at a time, bounded state and log. */
         cmocka_unit_test(test_der_frame_caps),
         cmocka_unit_test(test_der_frame_need),
+        cmocka_unit_test(test_der_element_head),
+        cmocka_unit_test(test_runtime_pure),
         cmocka_unit_test(test_ratelimit),
         cmocka_unit_test(test_keep),
         cmocka_unit_test(test_refused_bounded),
         cmocka_unit_test(test_reject_events_bounded),
+        cmocka_unit_test(test_sa_status_names),
+        cmocka_unit_test(test_sa_status_stored),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

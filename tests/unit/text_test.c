@@ -198,6 +198,57 @@ test_hex(void **state)
     assert_string_equal(out, "009fff10");
 }
 
+/* The strict hex decoder: exactly 2 * n digits and the end, nothing sscanf would let by. */
+static void
+test_unhex(void **state)
+{
+    static const char *const bad[] = {
+        "",
+        "0",
+        "009fff1",
+        "009fff100",
+        "009fff10 ",
+        " 009fff10",
+        "+09fff10",
+        "-09fff10",
+        "0x9fff10",
+        "009fgf10",
+        "009f ff1",
+        "009fff1\n",
+        "009f\xff"
+        "f10",
+        "009f:f10",
+    };
+    const uint8_t want[] = {0x00, 0x9f, 0xff, 0x10};
+    uint8_t out[4], big[32], back[32];
+    char hex[65];
+
+    (void)state;
+    assert_int_equal(evc_text_unhex("009fff10", out, sizeof(out)), 0);
+    assert_memory_equal(out, want, sizeof(want));
+    assert_int_equal(evc_text_unhex("009FfF10", out, sizeof(out)), 0); /* either case */
+    assert_memory_equal(out, want, sizeof(want));
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        memset(out, 0xee, sizeof(out));
+        assert_int_equal(evc_text_unhex(bad[k], out, sizeof(out)), EVC_ERR_PARSE);
+        for (size_t j = 0; j < sizeof(out); j++) {
+            assert_int_equal(out[j], 0xee); /* untouched */
+        }
+    }
+    assert_int_equal(evc_text_unhex(NULL, out, sizeof(out)), EVC_ERR_PARSE);
+    assert_int_equal(evc_text_unhex("", out, 0), 0); /* zero bytes: the empty string only */
+    assert_int_equal(evc_text_unhex("00", out, 0), EVC_ERR_PARSE);
+    /* A SHA-256 as evc_text_hex writes it reads back. */
+    for (size_t k = 0; k < sizeof(big); k++) {
+        big[k] = (uint8_t)(k * 37 + 11);
+    }
+    evc_text_hex(big, sizeof(big), hex);
+    assert_int_equal(evc_text_unhex(hex, back, sizeof(back)), 0);
+    assert_memory_equal(back, big, sizeof(big));
+    hex[63] = '\0';
+    assert_int_equal(evc_text_unhex(hex, back, sizeof(back)), EVC_ERR_PARSE);
+}
+
 static void
 test_buf_cap(void **state)
 {
@@ -217,9 +268,13 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_roundtrip),   cmocka_unit_test(test_vis_and_prom),
-        cmocka_unit_test(test_vis_table),        cmocka_unit_test(test_nvis_cut),
-        cmocka_unit_test(test_utf8_and_jstring), cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_json_roundtrip),
+        cmocka_unit_test(test_vis_and_prom),
+        cmocka_unit_test(test_vis_table),
+        cmocka_unit_test(test_nvis_cut),
+        cmocka_unit_test(test_utf8_and_jstring),
+        cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_unhex),
         cmocka_unit_test(test_buf_cap),
     };
 
