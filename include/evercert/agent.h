@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The client side (DESIGN.md, Announce): follow servers, learn their
+ * The client side (docs/DESIGN.md and docs/PROTOCOL.md): follow servers, learn their
  * successors by the handshake extension, the push channel and the
  * well-known URL, decide on each SA by policy, and write what was accepted
  * into the trust stores the applications use.
@@ -129,7 +129,7 @@ EVC_EXPORT EVC_MUST_USE int evc_agent_run(const struct evc_agent_opts *o, int *s
 
 /*
  * A person's decision on a pending SA: approve checks it again (the rules
- * of DESIGN.md at now, without the manual hold) and writes it; reject
+ * of docs/PROTOCOL.md at now, without the manual hold) and writes it; reject
  * drops it. msg gets one line saying what was done.
  */
 EVC_EXPORT EVC_MUST_USE int evc_agent_decide(const char *config_path, int64_t id, int approve,

@@ -69,7 +69,7 @@ struct evc_cert {
     char *warning;
 };
 
-/* The thresholds of DESIGN.md: defaults 60 days and 90 days before that. */
+/* The thresholds of docs/DESIGN.md: defaults 60 days and 90 days before that. */
 struct evc_thresholds {
     struct evc_span threshold;
     struct evc_span prenotify;
@@ -135,7 +135,7 @@ EVC_EXPORT evc_time evc_renew_moment(evc_time not_before, evc_time not_after,
                                      const struct evc_thresholds *t);
 
 /*
- * Classify a validity period at time now (DESIGN.md, Classification):
+ * Classify a validity period at time now (docs/DESIGN.md, Classification):
  * expired if now >= not_after; not_yet_valid if now < not_before; threshold
  * from evc_renew_moment; prenotify from the prenotification period before
  * that, a period over half the time from not_before to the renewal moment

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `renew`: the expiration monitor's replacement run over the stores of a
- * configuration (DESIGN.md, "The life of one certificate"):
+ * configuration (docs/DESIGN.md, "The life of one certificate"):
  *   1. purge the deleted store, 2. recreate roots that are due,
  *   3. renew what those roots signed, 4. renew personal certificates that
  *   are due (staged as <cert>.next, <key>.next and <cert>.sa),

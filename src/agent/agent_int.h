@@ -224,7 +224,7 @@ void evc_agent_after_change(struct evc_agent *a, size_t i, const char *what);
 
 /* --- offer.c: deciding and writing an SA --- */
 
-/* The checks of DESIGN.md for server i, with trusted as the certificate it follows. */
+/* The checks of docs/PROTOCOL.md for server i, with trusted as the certificate it follows. */
 int evc_agent_verify(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X509 *trusted,
                      const struct evc_agent_server *known, int mode, X509_STORE *ca, evc_time now,
                      struct evc_sa_verdict *out);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * An SA offered by a server, decided and written. It is checked by
- * evc_sa_verify (every rule of DESIGN.md), then by the server's policy:
+ * evc_sa_verify (every rule of docs/PROTOCOL.md), then by the server's policy:
  * auto writes it, manual queues it for `evercert approve`, holddown waits
  * until the same SA has been seen that long. Nothing is written before
  * every check passes.
@@ -195,7 +195,7 @@ out:
     return r;
 }
 
-/* The checks of DESIGN.md for server i, with trusted as the certificate it follows. */
+/* The checks of docs/PROTOCOL.md for server i, with trusted as the certificate it follows. */
 int
 evc_agent_verify(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X509 *trusted,
                  const struct evc_agent_server *known, int mode, X509_STORE *ca, evc_time now,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The expiration monitor's decisions, as WebSphere's monitor orders them,
- * and DESIGN.md's staged life of a certificate (renew = publish a
+ * and docs/DESIGN.md's staged life of a certificate (renew = publish a
  * successor, activate at activate_at, retire the old signer later).
  */
 #include <string.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The push channel (DESIGN.md, Delivery 2): a TLS listener of its own,
+ * The push channel (docs/PROTOCOL.md, "The push channel"): a TLS listener of its own,
  * not HTTP. Every connection gets the SA there is when it connects and
  * each new SA the moment it is loaded, as DER objects back to back
  * (src/agent/push.c reads them). Listeners have nothing to say; a reader

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The server's context holder (DESIGN.md, Server swap). A swap builds and
+ * The server's context holder (docs/DESIGN.md, "Server swap"). A swap builds and
  * checks a whole new SSL_CTX, then publishes it under a mutex; SSL_CTX is
  * reference-counted, so every SSL made before keeps the context it began
  * with, and the old one dies with its last connection. The session-ticket
