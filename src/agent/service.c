@@ -128,29 +128,33 @@ say_fixed(void *arg, const char *msg)
 static void
 reload(struct evc_agent *a, int64_t **due)
 {
-    struct evc_agent b;
+    struct evc_config *nc = NULL;
     struct evc_err err = {0};
     int64_t *nd;
 
     sd_say("RELOADING=1");
-    if (evc_agent_open(&b, a->config_path, a->clock_offset, 0, &err) != 0) {
+    /* The file alone: opening the state of a changed path would make a database there. */
+    if (evc_config_load(a->config_path, &nc, &err) == 0 && nc->nservers == 0) {
+        (void)evc_err_set(&err, EVC_ERR_CONFIG, "%s: no [server \"name\"] sections to follow",
+                          a->config_path);
+    }
+    if (nc == NULL || nc->nservers == 0) {
         evc_logf(&a->log, LOG_ERR, "reload refused, the old configuration stays: %s",
                  evc_err_message(&err));
+        evc_config_free(nc);
         sd_say("READY=1");
         return;
     }
-    if ((nd = calloc(b.conf->nservers, sizeof(*nd))) == NULL) {
-        evc_agent_close(&b);
+    if ((nd = calloc(nc->nservers, sizeof(*nd))) == NULL) {
+        evc_config_free(nc);
         sd_say("READY=1");
         return;
     }
-    (void)evc_config_keep_fixed(a->conf, b.conf, say_fixed, a);
+    (void)evc_config_keep_fixed(a->conf, nc, say_fixed, a);
     evc_agent_runtime_free(a);
     evc_config_free(a->conf);
-    a->conf = b.conf;
-    b.conf = NULL;
-    evc_state_close(b.st); /* the state stays the one opened (and locked) first */
-    a->log = b.log;
+    a->conf = nc;
+    evc_log_init(&a->log, a->conf->notify.log, "evercert agent");
     free(*due);
     *due = nd;
     if (evc_agent_runtime_alloc(a, &err) != 0) {
