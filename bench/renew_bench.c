@@ -191,10 +191,7 @@ run_rate(const char *spec, const struct fixture *f, evc_time now, int n, const c
     if (evc_config_load(p, &c, &err) != 0) {
         die("config", &err);
     }
-    o.policy = &c->policy;
-    o.stores = c->stores;
-    o.nstores = c->nstores;
-    o.lock = c->file;
+    evc_config_renew_opts(c, &o);
     memset(&res, 0, sizeof(res));
     t0 = now_s();
     if (evc_renew_run(&o, &res, &err) != 0) {

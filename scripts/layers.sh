@@ -74,7 +74,24 @@ else
             sed 's/.*\b\(evc_[a-z0-9_]*\) *($/\1/' | sort -u | join - "$tmp/defs" | cut -d' ' -f2 | sort -u >"$tmp/hl"
         if [ "$(wc -l <"$tmp/hl")" -gt 1 ]; then
             echo "layers: $h declares functions of $(tr '\n' ' ' <"$tmp/hl")(one header, one layer)"
+        elif [ -s "$tmp/hl" ]; then
+            echo "$(basename "$h" .h) $(cat "$tmp/hl")" >>"$tmp/hmap"
         fi
+    done >>"$tmp/bad"
+    # Public headers are included only where their layer may be called, and include likewise.
+    touch "$tmp/hmap"
+    for f in $(find src include/evercert -name '*.[ch]' | sort); do
+        case "$f" in
+        include/*) from=$(awk -v h="$(basename "$f" .h)" '$1 == h { print $2 }' "$tmp/hmap") ;;
+        *) from=$(echo "$f" | cut -d/ -f2) ;;
+        esac
+        [ -n "$from" ] || continue
+        for h in $(sed -n 's/^#include "evercert\/\([a-z0-9_]*\)\.h".*/\1/p' "$f" | sort -u); do
+            to=$(awk -v h="$h" '$1 == h { print $2 }' "$tmp/hmap")
+            if [ -n "$to" ] && ! allowed "$from" "$to"; then
+                echo "layers: $f ($from/) includes evercert/$h.h of $to/"
+            fi
+        done
     done >>"$tmp/bad"
     if [ -s "$tmp/bad" ]; then
         cat "$tmp/bad"

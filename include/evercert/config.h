@@ -29,11 +29,11 @@
 
 #include "evercert/cert.h"
 #include "evercert/error.h"
+#include "evercert/limits.h"
+#include "evercert/log.h"
 #include "evercert/policy.h"
 #include "evercert/time.h"
 
-/* At most this many stores, and as many servers, in one configuration. */
-#define EVC_CONFIG_STORES_MAX 256
 /* A configuration file is at most this long. */
 #define EVC_CONFIG_FILE_MAX ((size_t)1024 * 1024)
 
@@ -50,16 +50,6 @@ struct evc_monitor_conf {
     struct evc_schedule schedule;
     char *state;        /* SQLite file; NULL = the default */
     char *metrics_file; /* Prometheus text, or NULL */
-};
-
-struct evc_notify_conf {
-    char *log;         /* "stderr" (default), "syslog", "none" */
-    char *report_file; /* JSON report, replaced after every run */
-    char *email_to;    /* "a@x|b@y@smtp.host" */
-    char *email_from;
-    char *smtp_url; /* overrides the server named by the addresses */
-    char *smtp_user;
-    char *smtp_password_file;
 };
 
 /* The agent (the client side): where it keeps its state and what it retires. */
@@ -195,5 +185,13 @@ EVC_EXPORT size_t evc_config_keep_fixed(const struct evc_config *old, struct evc
  */
 EVC_EXPORT void evc_config_state_path(const char *config_path, const char *configured, char *out,
                                       size_t len);
+
+/*
+ * Point a renew run's options at c: its policy, its stores and the file a
+ * writing run locks (the other fields are the caller's). What `renew` and
+ * the monitor hand to evc_renew_run; ca never sees the configuration.
+ */
+struct evc_renew_opts;
+EVC_EXPORT void evc_config_renew_opts(const struct evc_config *c, struct evc_renew_opts *o);
 
 #endif

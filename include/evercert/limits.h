@@ -93,6 +93,9 @@
  */
 #define EVC_SA_GENERATION_STEP_MAX 1000
 
+/* At most this many stores, and as many servers, in one configuration (and one renew run). */
+#define EVC_CONFIG_STORES_MAX 256
+
 /*
  * One line of the configuration file. inih, which read it before, split
  * lines at 199 bytes; this holds any path up to EVC_PATH_MAX with its key.

@@ -11,7 +11,16 @@
 #include "evercert/error.h"
 #include "evercert/time.h"
 
-struct evc_notify_conf;
+/* Where notices go: the [notify] section of a configuration. */
+struct evc_notify_conf {
+    char *log;         /* "stderr" (default), "syslog", "none" */
+    char *report_file; /* JSON report, replaced after every run */
+    char *email_to;    /* "a@x|b@y@smtp.host" */
+    char *email_from;
+    char *smtp_url; /* overrides the server named by the addresses */
+    char *smtp_user;
+    char *smtp_password_file;
+};
 
 struct evc_log {
     int sink;        /* 0 stderr, 1 syslog, 2 journal, 3 none */

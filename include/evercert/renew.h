@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "evercert/cert.h"
-#include "evercert/config.h"
+#include "evercert/policy.h"
 #include "evercert/error.h"
 #include "evercert/time.h"
 

@@ -19,7 +19,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "evercert/ca.h"
+#include "evercert/keys.h"
 #include "agent/agent_int.h"
 
 struct fetch {

@@ -10,7 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "evercert/announce.h"
-#include "evercert/ca.h"
+#include "evercert/keys.h"
 #include "evercert/limits.h"
 #include "base/text.h"
 #include "agent/agent_int.h"

@@ -22,7 +22,7 @@
 #include <openssl/evp.h>
 
 #include "evercert/announce.h"
-#include "evercert/ca.h"
+#include "evercert/keys.h"
 #include "evercert/limits.h"
 #include "evercert/stores.h"
 #include "base/text.h"

@@ -12,7 +12,7 @@
 #include <openssl/x509v3.h>
 
 #include "evercert/agent.h"
-#include "evercert/ca.h"
+#include "evercert/keys.h"
 #include "evercert/cert.h"
 
 int

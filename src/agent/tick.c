@@ -12,7 +12,7 @@
 #include <openssl/x509.h>
 
 #include "evercert/announce.h"
-#include "evercert/ca.h"
+#include "evercert/keys.h"
 #include "evercert/limits.h"
 #include "evercert/stores.h"
 #include "base/atomic.h"

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "evercert/cert.h"
-#include "evercert/config.h"
+#include "evercert/policy.h"
 #include "evercert/limits.h"
 #include "evercert/time.h"
 

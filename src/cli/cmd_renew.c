@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "evercert/config.h"
 #include "evercert/limits.h"
 #include "evercert/monitor.h"
 #include "evercert/renew.h"
@@ -115,10 +116,7 @@ run(const char *cmd, int argc, char **argv, int activate_only)
         evc_cli_error(cmd, "%s", evc_err_message(&err));
         return EVC_EXIT_FAILURE;
     }
-    o.policy = &conf->policy;
-    o.stores = conf->stores;
-    o.nstores = conf->nstores;
-    o.lock = conf->file;
+    evc_config_renew_opts(conf, &o);
     r = evc_renew_run(&o, &res, &err);
     if (r != 0) {
         evc_cli_error(cmd, "%s", evc_err_message(&err));

@@ -99,10 +99,7 @@ evc_monitor_plan_clock(struct monitor *m, const char *ran, evc_time since)
 
     memset(&ro, 0, sizeof(ro));
     memset(&res, 0, sizeof(res));
-    ro.policy = &m->conf->policy;
-    ro.stores = m->conf->stores;
-    ro.nstores = m->conf->nstores;
-    ro.lock = m->conf->file;
+    evc_config_renew_opts(m->conf, &ro);
     ro.now = since;
     ro.plan_only = 1;
     if (evc_renew_run(&ro, &res, &err) != 0) {

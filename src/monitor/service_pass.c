@@ -295,10 +295,7 @@ evc_monitor_pass(struct monitor *m, const char *trigger, char *summary, size_t l
 
     memset(&ro, 0, sizeof(ro));
     memset(&res, 0, sizeof(res));
-    ro.policy = &m->conf->policy;
-    ro.stores = m->conf->stores;
-    ro.nstores = m->conf->nstores;
-    ro.lock = m->conf->file;
+    evc_config_renew_opts(m->conf, &ro);
     ro.now = started;
     mlog(m, LOG_INFO, "pass started (%s)", trigger);
     r = evc_renew_run(&ro, &res, &err);

@@ -9,7 +9,7 @@
 #endif
 
 #include "evercert/buf.h"
-#include "evercert/config.h"
+#include "evercert/log.h"
 #include "evercert/limits.h"
 #include "evercert/log.h"
 #include "evercert/mail.h"
