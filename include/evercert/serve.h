@@ -32,7 +32,10 @@ struct evc_server_opts {
     const char *sa;            /* the SA to hand out, or NULL; it may appear later */
     const char *push_listen;   /* ADDR:PORT of the push channel, or NULL: none */
     int no_well_known;         /* 1: EVC_SERVE_WELL_KNOWN is not served (404) */
-    int idle_timeout;          /* seconds a connection may stay silent; 0: 300 */
+    int idle_timeout;          /* seconds a connection may stay silent, 1..86400; 0: 300 */
+    int request_timeout;       /* seconds from a connection's accept, or a request's first byte,
+                                  to the request's end (a push connection: to its handshake's
+                                  end), 1..86400; 0: 30 */
     int handle_signals;        /* 1: SIGTERM and SIGINT stop it (evc_server_stop, 2 s) */
     /* One line per event (listening, swaps, refusals, pushes); NULL: silent. */
     void (*log)(void *arg, const char *line);

@@ -27,6 +27,7 @@ evc_cmd_serve(int argc, char **argv)
         {"announce-listen", required_argument, NULL, 'a'},
         {"no-well-known", no_argument, NULL, 'W'},
         {"idle-timeout", required_argument, NULL, 'i'},
+        {"request-timeout", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -68,12 +69,14 @@ evc_cmd_serve(int argc, char **argv)
             o.no_well_known = 1;
             break;
         case 'i':
+        case 'r':
             v = strtol(optarg, &end, 10);
             if (end == optarg || *end != '\0' || v < 1 || v > 86400) {
-                evc_cli_error(optarg, "--idle-timeout: expected seconds, 1 to 86400");
+                evc_cli_error(optarg, c == 'i' ? "--idle-timeout: expected seconds, 1 to 86400"
+                                               : "--request-timeout: expected seconds, 1 to 86400");
                 return EVC_EXIT_FAILURE;
             }
-            o.idle_timeout = (int)v;
+            *(c == 'i' ? &o.idle_timeout : &o.request_timeout) = (int)v;
             break;
         case 'h':
             evc_cli_help("serve", 0);

@@ -9,18 +9,31 @@
  * idle timeout. Each connection is TLS on a context taken from the
  * holder at accept, so a swap never changes a connection under way.
  *
+ * evhttp restarts its timeout on every read, so a client that drips a
+ * byte at a time would hold a connection for ever. Each connection also
+ * has a request deadline: from the accept (the handshake included) or
+ * from the first byte of a request to that request's end; past it the
+ * socket is shut down and evhttp frees the connection. Framing that two
+ * parsers could read two ways (Content-Length twice or not plain digits,
+ * beside Transfer-Encoding, or on HEAD, whose body evhttp does not read)
+ * gets 400 and a close, so nothing after it is taken for a request.
+ *
  * Answers: "/" and "/ping" give the SHA-256 (hex) of the certificate the
  * connection was given; EVC_SERVE_WELL_KNOWN gives the SA's DER (404 when
  * there is none or it is turned off); anything else 404.
  */
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 #include <openssl/ssl.h>
 
@@ -51,6 +64,81 @@ skip_blank(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
     evbuffer_remove_cb(in, skip_blank, NULL);
 }
 
+/*
+ * The request deadline of one connection. It lives as long as the
+ * connection's SSL (freed with it through the ex_data free callback),
+ * because evhttp says nothing when it frees a connection that never
+ * finished a request.
+ */
+struct deadline {
+    struct event *ev;
+    struct bufferevent *bev;
+    struct timeval tv;
+    int armed;
+};
+
+static int deadline_index = -1;
+static pthread_once_t deadline_once = PTHREAD_ONCE_INIT;
+
+static void
+deadline_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+    struct deadline *d = ptr;
+
+    (void)parent;
+    (void)ad;
+    (void)idx;
+    (void)argl;
+    (void)argp;
+    if (d != NULL) {
+        event_free(d->ev);
+        free(d);
+    }
+}
+
+static void
+deadline_init(void)
+{
+    deadline_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, deadline_free);
+}
+
+/* Past the deadline: end the socket; evhttp sees the close and frees the connection. */
+static void
+deadline_fire(evutil_socket_t fd, short what, void *arg)
+{
+    struct deadline *d = arg;
+    evutil_socket_t sock = bufferevent_getfd(d->bev);
+
+    (void)fd;
+    (void)what;
+    d->armed = 0;
+    if (sock >= 0) {
+        (void)shutdown(sock, SHUT_RDWR);
+    }
+}
+
+static struct deadline *
+deadline_of(struct evhttp_request *req)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct bufferevent *bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+
+    return ssl != NULL ? SSL_get_ex_data(ssl, deadline_index) : NULL;
+}
+
+/* The first bytes of a request start its deadline. */
+static void
+deadline_start(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct deadline *d = arg;
+
+    (void)in;
+    if (info->n_added > 0 && !d->armed && event_add(d->ev, &d->tv) == 0) {
+        d->armed = 1;
+    }
+}
+
 /* Every accepted connection gets its own SSL on the published context. */
 static struct bufferevent *
 on_connection(struct event_base *base, void *arg)
@@ -58,22 +146,63 @@ on_connection(struct event_base *base, void *arg)
     struct evc_server *s = arg;
     SSL *ssl = evc_tls_server_ssl(s->tls);
     struct bufferevent *bev;
+    struct deadline *d;
 
     if (ssl == NULL) {
         return NULL; /* evhttp closes the socket */
     }
-    bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                         BEV_OPT_CLOSE_ON_FREE);
-    if (bev == NULL) {
+    if ((d = calloc(1, sizeof(*d))) == NULL || SSL_set_ex_data(ssl, deadline_index, d) != 1) {
+        free(d);
         SSL_free(ssl);
         return NULL;
     }
-    if (evbuffer_add_cb(bufferevent_get_input(bev), skip_blank, NULL) == NULL) {
+    bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                         BEV_OPT_CLOSE_ON_FREE);
+    if (bev == NULL) {
+        SSL_free(ssl); /* and d with it */
+        return NULL;
+    }
+    d->bev = bev;
+    d->tv.tv_sec = s->request_timeout;
+    /* From the accept: the handshake and the first request share one deadline. */
+    if ((d->ev = evtimer_new(base, deadline_fire, d)) == NULL || event_add(d->ev, &d->tv) != 0 ||
+        evbuffer_add_cb(bufferevent_get_input(bev), skip_blank, NULL) == NULL ||
+        evbuffer_add_cb(bufferevent_get_input(bev), deadline_start, d) == NULL) {
         bufferevent_free(bev);
         return NULL;
     }
+    d->armed = 1;
     s->st.connections++;
     return bev;
+}
+
+/* Framing another parser could read otherwise: refuse it, and close. */
+static int
+ambiguous(struct evhttp_request *req)
+{
+    struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    const char *cl = NULL;
+    int ncl = 0, te = 0;
+
+    for (struct evkeyval *kv = h->tqh_first; kv != NULL; kv = kv->next.tqe_next) {
+        if (evutil_ascii_strcasecmp(kv->key, "Content-Length") == 0) {
+            ncl++;
+            cl = kv->value;
+        } else if (evutil_ascii_strcasecmp(kv->key, "Transfer-Encoding") == 0) {
+            te = 1;
+        }
+    }
+    if (ncl > 1 || (ncl == 1 && te)) {
+        return 1;
+    }
+    if (cl != NULL) {
+        if (*cl == '\0' || strspn(cl, "0123456789") != strlen(cl)) {
+            return 1;
+        }
+    }
+    /* evhttp reads no body for HEAD; one announced would be taken for the next request. */
+    return evhttp_request_get_command(req) == EVHTTP_REQ_HEAD &&
+           (te || (cl != NULL && strspn(cl, "0") != strlen(cl)));
 }
 
 static void
@@ -122,9 +251,25 @@ on_request(struct evhttp_request *req, void *arg)
     struct evc_server *s = arg;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+    struct deadline *d;
     struct evc_buf sa;
 
     s->st.requests++;
+    if ((d = deadline_of(req)) != NULL && d->armed) {
+        event_del(d->ev); /* this request is whole; the next one's first byte starts anew */
+        d->armed = 0;
+    }
+    if (ambiguous(req)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        reply(req, HTTP_BADREQUEST, "Bad Request", "text/plain", "ambiguous framing\n", 18);
+        return;
+    }
+    /*
+     * An absolute-form target is an origin server's too (RFC 9112, 3.2.2):
+     * evhttp marks it a proxy request, answers without a Connection header
+     * and closes, so a pipelined request went unanswered. Served as any other.
+     */
+    req->flags &= ~EVHTTP_PROXY_REQUEST;
     /* What came with the request was read by its length; nothing answers to it. */
     evbuffer_drain(evhttp_request_get_input_buffer(req),
                    evbuffer_get_length(evhttp_request_get_input_buffer(req)));
@@ -151,6 +296,9 @@ on_request(struct evhttp_request *req, void *arg)
 int
 evc_server_http_new(struct evc_server *s, int idle_timeout, struct evc_err *err)
 {
+    if (pthread_once(&deadline_once, deadline_init) != 0 || deadline_index < 0) {
+        return evc_err_set(err, EVC_ERR_NOMEM, "cannot set up the request deadline");
+    }
     if ((s->http = evhttp_new(s->base)) == NULL) {
         return evc_err_set(err, EVC_ERR_NOMEM, "cannot set up the HTTP responder");
     }

@@ -5,7 +5,9 @@
  * each new SA the moment it is loaded, as DER objects back to back
  * (src/agent/push.c reads them). Listeners have nothing to say; a reader
  * that falls EVC_SERVE_PUSH_BUFFER_MAX behind is dropped, so one slow
- * client cannot make the server hold SAs for it without bound.
+ * client cannot make the server hold SAs for it without bound, and one
+ * that has not finished its handshake by the request timeout is dropped,
+ * so silent sockets cannot hold descriptors.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,8 @@
 
 struct push_conn {
     struct bufferevent *bev;
+    struct event *handshake; /* the deadline of the TLS handshake */
+    struct evc_server *s;
     struct push_conn *next, *prev;
 };
 
@@ -39,6 +43,9 @@ push_drop(struct evc_server *s, struct push_conn *c)
         c->next->prev = c->prev;
     }
     bufferevent_free(c->bev);
+    if (c->handshake != NULL) {
+        event_free(c->handshake);
+    }
     free(c);
     s->npush--;
 }
@@ -46,17 +53,24 @@ push_drop(struct evc_server *s, struct push_conn *c)
 static void
 push_event(struct bufferevent *bev, short what, void *arg)
 {
-    struct evc_server *s = arg;
+    struct push_conn *c = arg;
 
+    (void)bev;
     if (what & BEV_EVENT_CONNECTED) {
+        event_del(c->handshake);
         return;
     }
-    for (struct push_conn *c = s->push; c != NULL; c = c->next) {
-        if (c->bev == bev) {
-            push_drop(s, c);
-            return;
-        }
-    }
+    push_drop(c->s, c);
+}
+
+static void
+push_handshake_late(evutil_socket_t fd, short what, void *arg)
+{
+    struct push_conn *c = arg;
+
+    (void)fd;
+    (void)what;
+    push_drop(c->s, c);
 }
 
 static void
@@ -100,6 +114,7 @@ evc_server_push_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
     SSL *ssl = evc_tls_server_ssl(s->tls);
     struct push_conn *c = calloc(1, sizeof(*c));
     struct evc_buf cur;
+    struct timeval tv = {s->request_timeout, 0};
     int one = 1;
 
     (void)l;
@@ -108,14 +123,20 @@ evc_server_push_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
     /* Small writes (an SA) go out at once, not after a delayed ACK. */
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (ssl == NULL || c == NULL ||
+        (c->handshake = evtimer_new(s->base, push_handshake_late, c)) == NULL ||
         (c->bev = bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
                                                  BEV_OPT_CLOSE_ON_FREE)) == NULL) {
         SSL_free(ssl);
+        if (c != NULL && c->handshake != NULL) {
+            event_free(c->handshake);
+        }
         free(c);
         evutil_closesocket(fd);
         return;
     }
-    bufferevent_setcb(c->bev, push_read, NULL, push_event, s);
+    c->s = s;
+    (void)event_add(c->handshake, &tv);
+    bufferevent_setcb(c->bev, push_read, NULL, push_event, c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     c->next = s->push;
     if (s->push != NULL) {

@@ -21,6 +21,7 @@ struct sockaddr;
 struct evc_server {
     char *cert, *key, *chain, *sa;
     int well_known;
+    int request_timeout; /* seconds; see evc_server_opts */
     struct event_base *base;
     int own_base;
     struct evc_tls_server *tls;

@@ -24,7 +24,9 @@
 
 #include "serve/serve_int.h"
 
-#define IDLE_DEFAULT 300 /* seconds; a connection silent longer is closed */
+#define IDLE_DEFAULT 300   /* seconds; a connection silent longer is closed */
+#define REQUEST_DEFAULT 30 /* seconds from accept or a request's first byte to its end */
+#define TIMEOUT_MAX 86400
 #define STOP_GRACE_MS 2000
 
 /*
@@ -265,6 +267,11 @@ evc_server_new(struct evc_server **out, const struct evc_server_opts *o, struct 
         return evc_err_set(err, EVC_ERR_USAGE, "a server needs a cert, a key and 1 to %d addresses",
                            EVC_SERVE_LISTEN_MAX);
     }
+    if (o->idle_timeout < 0 || o->idle_timeout > TIMEOUT_MAX || o->request_timeout < 0 ||
+        o->request_timeout > TIMEOUT_MAX) {
+        return evc_err_set(err, EVC_ERR_USAGE, "timeouts are 1 to %d seconds (0: the default)",
+                           TIMEOUT_MAX);
+    }
     if ((s = calloc(1, sizeof(*s))) == NULL) {
         return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
     }
@@ -276,6 +283,7 @@ evc_server_new(struct evc_server **out, const struct evc_server_opts *o, struct 
     s->chain = dup_opt(o->chain, &bad);
     s->sa = dup_opt(o->sa, &bad);
     s->well_known = !o->no_well_known;
+    s->request_timeout = o->request_timeout > 0 ? o->request_timeout : REQUEST_DEFAULT;
     if (bad) {
         r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
         goto out;

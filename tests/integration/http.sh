@@ -76,7 +76,8 @@ heads() { grep -a '^HTTP/1\.[01] [0-9][0-9][0-9]' "$1" | tr -d '\r'; }
 
 # Another test may hold the port: try a few.
 for try in 1 2 3 4 5; do
-    "$EVC" serve --cert a.crt --key a.key --sa ab.sa --listen 127.0.0.1:$PORT --idle-timeout 2 2>serve.log &
+    "$EVC" serve --cert a.crt --key a.key --sa ab.sa --listen 127.0.0.1:$PORT --idle-timeout 2 \
+        --request-timeout 3 --announce-listen 127.0.0.1:$((PORT + 1)) 2>serve.log &
     SERVE=$!
     i=0
     while ! grep -q 'listening on\|cannot listen' serve.log && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
@@ -160,6 +161,45 @@ raw </dev/null >idle.out
 check "a TLS client that sends nothing is closed" test $? = 0
 raw --plain </dev/null >idle-plain.out
 check "a TCP client that never starts TLS is closed" test $? = 0
+
+# Framing two parsers could read two ways gets 400 and a close: nothing after it
+# is answered, so a body cannot smuggle a request.
+printf 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 40\r\n\r\nabcdGET /nope HTTP/1.1\r\nHost: x\r\n\r\n' | raw >dupcl.out
+check "Content-Length twice: one answer, 400, then a close" test "$(heads dupcl.out | cut -d' ' -f2 | tr '\n' ' ')" = "400 "
+printf 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +4\r\n\r\nabcdGET /nope HTTP/1.1\r\nHost: x\r\n\r\n' | raw >signcl.out
+check "Content-Length with a sign: 400, then a close" test "$(heads signcl.out | cut -d' ' -f2 | tr '\n' ' ')" = "400 "
+printf 'HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 32\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n' | raw >headbody.out
+check "HEAD with a body: 400, then a close; the body is not a request" test "$(heads headbody.out | cut -d' ' -f2 | tr '\n' ' ')" = "400 "
+printf 'GET https://web.test/ HTTP/1.1\r\nHost: web.test\r\n\r\nGET /nope HTTP/1.1\r\nHost: web.test\r\nConnection: close\r\n\r\n' | raw >absolute.out
+check "an absolute-form request is served as any other: both pipelined answers" \
+    test "$(heads absolute.out | cut -d' ' -f2 | tr '\n' ' ')" = "200 404 "
+
+# A client that drips its head a byte at a time is closed at the request
+# deadline (3 s here), though it is never silent for the idle timeout (2 s).
+cat >drip.py <<'PY'
+import socket, ssl, sys, time
+port = int(sys.argv[1])
+ctx = ssl.create_default_context(cafile="root/ca.crt")
+conn = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=20), server_hostname="web.test")
+conn.sendall(b"GET / HTTP/1.1\r\nHost: web.test\r\nX-Drip: ")
+conn.settimeout(0.5)
+for i in range(40):  # at most 20 s
+    try:
+        conn.sendall(b"a")
+        if conn.recv(4096) == b"":
+            sys.exit(0)
+    except socket.timeout:
+        continue
+    except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
+        sys.exit(0)
+sys.exit(1)
+PY
+python3 drip.py "$PORT"
+check "a client dripping its head is closed at the request deadline" test $? = 0
+
+# The push channel drops a socket that never finishes its TLS handshake.
+python3 raw.py "$((PORT + 1))" --plain </dev/null >push-silent.out
+check "a push client that never starts TLS is closed" test $? = 0
 
 # The figures, printed when it stops.
 kill -TERM $SERVE
