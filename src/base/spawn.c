@@ -166,6 +166,8 @@ start(char *const argv[], int search_path, char *const envp[], int out, pid_t *p
     if ((e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) == 0 &&
         (e = posix_spawn_file_actions_adddup2(&fa, out, 1)) == 0 &&
         (e = posix_spawn_file_actions_adddup2(&fa, out, 2)) == 0 &&
+        /* Nothing else the service holds (state, locks, sockets) reaches the hook. */
+        (e = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) == 0 &&
         (e = posix_spawnattr_setsigmask(&at, &none)) == 0 &&
         (e = posix_spawnattr_setsigdefault(&at, &all)) == 0 &&
         (e = posix_spawnattr_setpgroup(&at, 0)) == 0 &&

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -203,12 +205,29 @@ test_env(void **state)
     assert_non_null(strstr(res.output, "/nonexistent/command: No such file or directory"));
 }
 
+/* A descriptor the caller holds (a state database, a lock, a socket) does not reach the hook. */
+static void
+test_fds(void **state)
+{
+    struct evc_spawn_result res;
+    struct evc_err err = {0};
+    char cmd[64];
+    int fd = open("/dev/null", O_RDONLY); /* no O_CLOEXEC: what a careless caller leaves */
+
+    (void)state;
+    assert_true(fd > 2);
+    snprintf(cmd, sizeof(cmd), "test -e /dev/fd/%d && echo open || echo closed", fd);
+    assert_int_equal(evc_spawn_run(cmd, 1, 5, NULL, &res, &err), 0);
+    close(fd);
+    assert_string_equal(res.output, "closed\n");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split), cmocka_unit_test(test_run), cmocka_unit_test(test_signals),
-        cmocka_unit_test(test_group), cmocka_unit_test(test_env),
+        cmocka_unit_test(test_group), cmocka_unit_test(test_env), cmocka_unit_test(test_fds),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
