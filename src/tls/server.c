@@ -85,41 +85,56 @@ evc_tls_server_load(struct evc_tls_server *s, const char *cert, const char *key,
     X509 *leaf;
     evc_time nb = 0, na = 0;
     uint8_t fp[32];
+    const char *keep;
     int r = EVC_ERR_INTERNAL;
 
+    /* On a reload a refusal keeps what is served; at the start there is nothing yet. */
+    pthread_mutex_lock(&s->lock);
+    keep = s->ctx != NULL ? "; the old pair stays" : "";
+    pthread_mutex_unlock(&s->lock);
     evc_buf_init(&b, EVC_STORE_FILE_MAX);
-    if ((r = read_file(cert, EVC_STORE_FILE_MAX, &b, err)) != 0 ||
-        (r = evc_certs_parse(b.data, b.len, NULL, &certs, err)) != 0) {
+    /* read_file names the file; a parser's error gets the name here. */
+    if ((r = read_file(cert, EVC_STORE_FILE_MAX, &b, err)) != 0) {
+        goto out;
+    }
+    if ((r = evc_certs_parse(b.data, b.len, NULL, &certs, err)) != 0) {
         evc_err_set(err, r, "%s: %s", cert, evc_err_message(err));
         goto out;
     }
-    if ((r = read_file(key, EVC_STORE_FILE_MAX, &b, err)) != 0 ||
-        (r = evc_key_parse(b.data, b.len, &pkey, err)) != 0) {
+    if ((r = read_file(key, EVC_STORE_FILE_MAX, &b, err)) != 0) {
+        goto out;
+    }
+    if ((r = evc_key_parse(b.data, b.len, &pkey, err)) != 0) {
         evc_err_set(err, r, "%s: %s", key, evc_err_message(err));
         goto out;
     }
-    if (chain != NULL && ((r = read_file(chain, EVC_STORE_FILE_MAX, &b, err)) != 0 ||
-                          (r = evc_certs_parse(b.data, b.len, NULL, &extra, err)) != 0)) {
+    if (chain != NULL && (r = read_file(chain, EVC_STORE_FILE_MAX, &b, err)) != 0) {
+        goto out;
+    }
+    if (chain != NULL && (r = evc_certs_parse(b.data, b.len, NULL, &extra, err)) != 0) {
         evc_err_set(err, r, "%s: %s", chain, evc_err_message(err));
         goto out;
     }
     leaf = sk_X509_value(certs, 0);
     /* Never publish a key with a certificate it does not belong to. */
     if ((r = evc_key_check(leaf, pkey, err)) != 0) {
-        evc_err_set(err, r, "%s does not match %s; the old pair stays", key, cert);
+        evc_err_set(err, r, "%s does not match %s%s", key, cert, keep);
         goto out;
     }
     if (evc_asn1_time(X509_get0_notBefore(leaf), &nb) != 0 ||
         evc_asn1_time(X509_get0_notAfter(leaf), &na) != 0 || now < nb - 300 || now >= na) {
-        r = evc_err_set(err, EVC_ERR_BAD_TIME, "%s is not valid now; the old pair stays", cert);
+        r = evc_err_set(err, EVC_ERR_BAD_TIME, "%s is not valid now%s", cert, keep);
         goto out;
     }
     if (sa_path != NULL) {
         /* The SA may appear later; one that is there but unusable is an error. */
         evc_buf_reset(&b);
         if ((r = evc_file_read(sa_path, EVC_SA_MAX, &b, err)) != 0 && r != EVC_ERR_NOENT) {
-            evc_err_set(err, r, "%s: %s; the old pair stays", sa_path, evc_err_message(err));
+            evc_err_set(err, r, "%s: %s%s", sa_path, evc_err_message(err), keep);
             goto out;
+        }
+        if (r == EVC_ERR_NOENT) {
+            memset(err, 0, sizeof(*err)); /* no SA yet is no error */
         }
         if (r == 0) {
             if ((r = evc_sa_decode(b.data, b.len, &decoded, err)) != 0) {

@@ -74,6 +74,14 @@ raw() { python3 raw.py "$PORT" "$@"; }
 # heads FILE: the status lines of the answers in FILE, one a line
 heads() { grep -a '^HTTP/1\.[01] [0-9][0-9][0-9]' "$1" | tr -d '\r'; }
 
+# Refusals at the start name the file once, and speak of no old pair.
+"$EVC" serve --cert a.crt --key gone.key --listen 127.0.0.1:$PORT 2>start1.err
+check "a missing key at the start: exit 3" test $? = 3
+check "named once, with the reason" grep -qx "evercert: serve: gone.key: No such file or directory" start1.err
+"$EVC" serve --cert a.crt --key b.key --listen 127.0.0.1:$PORT 2>start2.err
+check "a key of another certificate at the start: exit 3" test $? = 3
+check "said without an old pair" grep -qx "evercert: serve: b.key does not match a.crt" start2.err
+
 # Another test may hold the port: try a few.
 for try in 1 2 3 4 5; do
     "$EVC" serve --cert a.crt --key a.key --sa ab.sa --listen 127.0.0.1:$PORT --idle-timeout 2 \
