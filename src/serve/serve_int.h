@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <event2/util.h>
 
@@ -38,6 +39,8 @@ struct evc_server {
     size_t npush;
     struct evc_server_stats st;
     int stopping;
+    time_t accept_said;          /* monotonic second an accept failure was last logged */
+    unsigned long accept_pauses; /* accept failures since */
     void (*log)(void *arg, const char *line);
     void *log_arg;
 };

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -134,8 +135,22 @@ on_accept_error(struct evconnlistener *l, void *arg)
     }
     listeners_enable(s, 0);
     if (!evtimer_pending(s->resume, NULL)) {
-        evc_server_logf(s, "cannot accept: %s; pausing new connections for 100 ms",
-                        evutil_socket_error_to_string(e));
+        struct timespec ts;
+        time_t now;
+
+        clock_gettime(CLOCK_MONOTONIC,
+                      &ts); /* a log's rate, not a decision: the wall clock may jump */
+        now = ts.tv_sec;
+
+        /* Said once a minute, with how often it happened since, not ten times a second. */
+        s->accept_pauses++;
+        if (s->accept_said == 0 || now - s->accept_said >= 60) {
+            evc_server_logf(s, "cannot accept: %s; pausing new connections for 100 ms (%lu time%s)",
+                            evutil_socket_error_to_string(e), s->accept_pauses,
+                            s->accept_pauses == 1 ? "" : "s");
+            s->accept_said = now;
+            s->accept_pauses = 0;
+        }
         evtimer_add(s->resume, &pause);
     }
 }
