@@ -172,6 +172,7 @@ evc_agent_run(const struct evc_agent_opts *o, int *status, struct evc_err *err)
     sigset_t mask, old, stopmask;
     struct pollfd *pfd = NULL;
     int64_t *due = NULL;
+    char state[EVC_PATH_MAX];
     int sfd = -1, r, stop = 0;
     evc_time next;
 
@@ -213,8 +214,9 @@ evc_agent_run(const struct evc_agent_opts *o, int *status, struct evc_err *err)
         r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
         goto out;
     }
-    evc_logf(&a.log, LOG_INFO, "following %zu server%s", a.conf->nservers,
-             a.conf->nservers == 1 ? "" : "s");
+    evc_agent_state_path(a.config_path, a.conf->agent.state, state, sizeof(state));
+    evc_logf(&a.log, LOG_INFO, "following %zu server%s; state %s", a.conf->nservers,
+             a.conf->nservers == 1 ? "" : "s", state);
     sd_say("READY=1");
     while (!stop) {
         evc_time now = evc_agent_now(&a);

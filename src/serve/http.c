@@ -270,6 +270,13 @@ on_request(struct evhttp_request *req, void *arg)
      * and closes, so a pipelined request went unanswered. Served as any other.
      */
     req->flags &= ~EVHTTP_PROXY_REQUEST;
+    /* Only what is served; the rest is 405 with what is allowed, in plain text. */
+    if ((evhttp_request_get_command(req) & (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST)) ==
+        0) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD, POST");
+        reply(req, 405, "Method Not Allowed", "text/plain", "method not allowed\n", 19);
+        return;
+    }
     /* What came with the request was read by its length; nothing answers to it. */
     evbuffer_drain(evhttp_request_get_input_buffer(req),
                    evbuffer_get_length(evhttp_request_get_input_buffer(req)));
@@ -304,7 +311,11 @@ evc_server_http_new(struct evc_server *s, int idle_timeout, struct evc_err *err)
     }
     evhttp_set_bevcb(s->http, on_connection, s);
     evhttp_set_gencb(s->http, on_request, s);
-    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
+    /* Every method evhttp knows reaches on_request, which says 405 to all but three. */
+    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+                                            EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
     evhttp_set_max_headers_size(s->http, EVC_SERVE_HEAD_MAX);
     evhttp_set_max_body_size(s->http, EVC_SERVE_BODY_MAX);
     evhttp_set_timeout(s->http, idle_timeout);

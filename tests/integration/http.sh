@@ -182,6 +182,11 @@ printf 'GET https://web.test/ HTTP/1.1\r\nHost: web.test\r\n\r\nGET /nope HTTP/1
 check "an absolute-form request is served as any other: both pipelined answers" \
     test "$(heads absolute.out | cut -d' ' -f2 | tr '\n' ' ')" = "200 404 "
 
+# Another method: 405 with what is allowed, and the connection goes on.
+printf 'DELETE / HTTP/1.1\r\nHost: web.test\r\n\r\nGET /nope HTTP/1.1\r\nHost: web.test\r\nConnection: close\r\n\r\n' | raw >method.out
+check "DELETE: 405, then the next request is answered" test "$(heads method.out | cut -d' ' -f2 | tr '\n' ' ')" = "405 404 "
+check "the 405 says what is allowed" grep -aq '^Allow: GET, HEAD, POST' method.out
+
 # A client that drips its head a byte at a time is closed at the request
 # deadline (3 s here), though it is never silent for the idle timeout (2 s).
 cat >drip.py <<'PY'
