@@ -130,6 +130,21 @@ while IFS="$(printf '\t')" read -r sec key type dflt reload; do
     if grep -q "^ *$key = $type\$" man.txt; then ok; else bad "man page lacks [$sec] $key = $type"; fi
 done <keys.txt
 check "the page says which keys need a restart" grep -q "Needs a restart" "$MAN5"
+# Each type its own tagged paragraph, each form of check-config on its own line: in the roff,
+# and rendered where man is installed.
+MAN1="$(dirname "$MAN5")/evercert-check-config.1"
+# before WANT LINE FILE: the roff line before LINE in FILE is WANT
+before() { grep -B1 -Fx -- "$2" "$3" | head -n 1 | grep -qFx -- "$1"; }
+for t in BOOL DAY HOST:PORT SOURCES; do
+    check "TYPES: $t is a tagged paragraph" before ".TP" ".B $t" "$MAN5"
+done
+check "check-config's SYNOPSIS breaks between forms" \
+    before ".br" 'evercert check\-config \-\-keys' "$MAN1"
+if command -v man >/dev/null && command -v col >/dev/null; then
+    check "TYPES: BOOL's words beside it, not run on" grep -qE "^ +BOOL +true, yes" man.txt
+    MANWIDTH=200 man -l "$MAN1" 2>/dev/null | col -b >man1.txt
+    check "SYNOPSIS: --keys on its own line" grep -qxE " +evercert check-config --keys" man1.txt
+fi
 
 # 7. SIGHUP with a new state path: logged with FILE:LINE, the old state kept.
 "$EVC" monitor --config good.ini 2>mon.log &
