@@ -3,10 +3,13 @@
 # an unindented upper-case line is a section; a line indented 4 spaces that
 # starts with '-' is an option; lines indented 4 or 8 spaces are text;
 # a line indented 4 spaces that starts with '$ ' is an example command;
-# one that starts with '| ' is a line shown as it is.
+# one that starts with '| ' is a line shown as it is. In SYNOPSIS, each
+# line indented 4 spaces is a form of the command on a line of its own
+# (more indented lines continue it).
 # SECTION (default 1) is the manual's section. Section 5 (a file format,
 # made from the key table by evercert-confdoc) also has subsections,
-# lines "    [name]", and keys, lines "    name = FORM".
+# lines "    [name]", and keys, lines "    name = FORM"; under TYPES, a line
+# indented 4 spaces names a type and the lines indented 8 under it say it.
 if(NOT DEFINED SECTION)
   set(SECTION 1)
 endif()
@@ -16,6 +19,8 @@ if(SECTION STREQUAL "1" AND NOT NAME STREQUAL "evercert")
   set(up "EVERCERT-${up}")
 endif()
 string(TIMESTAMP year "%Y")
+set(sect "")
+set(prev "")
 set(m ".TH ${up} ${SECTION} \"\" \"evercert ${VERSION}\" \"evercert manual\"\n")
 if(SECTION STREQUAL "5")
   # Key names must stay whole to be found.
@@ -25,7 +30,18 @@ foreach(l IN LISTS lines)
   string(REPLACE "\\" "\\e" l "${l}")
   string(REPLACE "-" "\\-" l "${l}")
   if(l MATCHES "^[A-Z][A-Z ]+$")
+    set(sect "${l}")
     string(APPEND m ".SH ${l}\n")
+  elseif(sect STREQUAL "SYNOPSIS" AND l MATCHES "^    [^ ]")
+    # A second form starts a new line; a first or a continuation stays as it was.
+    string(STRIP "${l}" t)
+    if(prev MATCHES "^    ")
+      string(APPEND m ".br\n")
+    endif()
+    string(APPEND m "${t}\n")
+  elseif(SECTION STREQUAL "5" AND sect STREQUAL "TYPES" AND l MATCHES "^    [^ ]")
+    string(STRIP "${l}" t)
+    string(APPEND m ".TP\n.B ${t}\n")
   elseif(l MATCHES "^    \\\\-")
     string(STRIP "${l}" t)
     string(APPEND m ".TP\n.B ${t}\n")
@@ -54,5 +70,6 @@ foreach(l IN LISTS lines)
     endif()
     string(APPEND m "${t}\n")
   endif()
+  set(prev "${l}")
 endforeach()
 file(WRITE ${OUT} "${m}")

@@ -88,7 +88,8 @@ struct evc_server_conf {
     char *after_change;  /* a command run after the trust store changed */
     int after_change_shell;
     int64_t hook_timeout;
-    unsigned long line; /* of the [server "name"] header */
+    unsigned long line;       /* of the [server "name"] header */
+    unsigned long *key_lines; /* per key of the table, the line that set it (0: not set) */
 };
 
 struct evc_config {
@@ -132,7 +133,7 @@ struct evc_config_key {
     const char *name;
     const char *type;   /* the value's form: DURATION, BOOL, PATH, ... */
     const char *syntax; /* what the type accepts, in words */
-    int min, max;       /* bounds of a NUMBER */
+    int min, max;       /* bounds of a NUMBER, or of a DURATION in seconds */
     const char *dflt;   /* NULL: none, or computed (the doc says) */
     int reloadable;     /* a SIGHUP applies a new value */
     const char *doc;

@@ -31,7 +31,8 @@ struct evc_store_conf {
     char *verify_servername; /* SNI for verify; default the host */
     int64_t verify_timeout;  /* seconds to keep trying (default 10) */
     unsigned long line;      /* of the [store "name"] header */
-    int implicit;            /* deleted: added because no store has role = deleted (line 0) */
+    unsigned long *key_lines; /* per key of the configuration's table, the line that set it */
+    int implicit;             /* deleted: added because no store has role = deleted (line 0) */
 };
 
 struct evc_policy {

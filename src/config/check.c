@@ -16,6 +16,7 @@
 
 #include "evercert/config.h"
 #include "evercert/limits.h"
+#include "config/config_int.h"
 
 struct check {
     const struct evc_config *c;
@@ -44,6 +45,13 @@ warn(struct check *ck, unsigned long line, const char *fmt, ...)
     if (ck->say != NULL) {
         ck->say(ck->arg, msg);
     }
+}
+
+/* The line that set a key of a store or server, else its header's. */
+static unsigned long
+key_line(const unsigned long *key_lines, int key, unsigned long header)
+{
+    return key_lines != NULL && key_lines[key] != 0 ? key_lines[key] : header;
 }
 
 /* A file that is read: it is there, of the right kind, and this user can read it. */
@@ -112,27 +120,32 @@ check_stores(struct check *ck)
         snprintf(who, sizeof(who), "store \"%s\": ", s->name);
         switch (s->role) {
         case EVC_ROLE_PERSONAL:
-            if ((r = readable(ck, s->line, who, "cert", s->cert, 0)) != 0 ||
-                (r = readable(ck, s->line, who, "key", s->key, 0)) != 0) {
+            if ((r = readable(ck, key_line(s->key_lines, EVC_KEY_STORE_cert, s->line), who, "cert",
+                              s->cert, 0)) != 0 ||
+                (r = readable(ck, key_line(s->key_lines, EVC_KEY_STORE_key, s->line), who, "key",
+                              s->key, 0)) != 0) {
                 return r;
             }
             break;
         case EVC_ROLE_ROOT:
         case EVC_ROLE_TRUST:
-            if ((r = readable(ck, s->line, who, "path", s->path, 1)) != 0) {
+            if ((r = readable(ck, key_line(s->key_lines, EVC_KEY_STORE_path, s->line), who, "path",
+                              s->path, 1)) != 0) {
                 return r;
             }
             break;
         case EVC_ROLE_DELETED:
             if (stat(s->path, &st) == -1) {
-                warn(ck, s->line, "%spath %s is missing; it is made when something is first kept",
+                warn(ck, key_line(s->key_lines, EVC_KEY_STORE_path, s->line),
+                     "%spath %s is missing; it is made when something is first kept",
                      s->implicit ? "the default deleted store's " : who, s->path);
             }
             break;
         default:
             break;
         }
-        if ((r = readable(ck, s->line, who, "password_file", s->password_file, 0)) != 0) {
+        if ((r = readable(ck, key_line(s->key_lines, EVC_KEY_STORE_password_file, s->line), who,
+                          "password_file", s->password_file, 0)) != 0) {
             return r;
         }
     }
@@ -151,13 +164,16 @@ check_servers(struct check *ck)
         struct stat st;
 
         snprintf(who, sizeof(who), "server \"%s\": ", v->name);
-        if ((r = readable(ck, v->line, who, "password_file", v->password_file, 0)) != 0) {
+        if ((r = readable(ck, key_line(v->key_lines, EVC_KEY_SERVER_password_file, v->line), who,
+                          "password_file", v->password_file, 0)) != 0) {
             return r;
         }
         if (stat(v->trust, &st) == -1) {
-            warn(ck, v->line, "%strust %s is missing; the agent writes it when a successor comes",
-                 who, v->trust);
-            writable_dir(ck, v->line, "trust", v->trust);
+            unsigned long line = key_line(v->key_lines, EVC_KEY_SERVER_trust, v->line);
+
+            warn(ck, line, "%strust %s is missing; the agent writes it when a successor comes", who,
+                 v->trust);
+            writable_dir(ck, line, "trust", v->trust);
         }
     }
     return 0;

@@ -141,7 +141,14 @@ main(void)
             }
             printf("    %s = %s\n", keys[i].name, form_of(keys[i].type));
             wrap("        ", keys[i].doc);
-            if (keys[i].min != keys[i].max) {
+            if (keys[i].min != keys[i].max && strcmp(keys[i].type, "SECONDS") == 0) {
+                char lo[32], hi[32];
+
+                evc_config_seconds_text(keys[i].min, lo, sizeof(lo));
+                evc_config_seconds_text(keys[i].max, hi, sizeof(hi));
+                snprintf(line, sizeof(line), "From %s to %s.", lo, hi);
+                wrap("        ", line);
+            } else if (keys[i].min != keys[i].max) {
                 snprintf(line, sizeof(line), "From %d to %d.", keys[i].min, keys[i].max);
                 wrap("        ", line);
             }

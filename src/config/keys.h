@@ -9,13 +9,19 @@
  *   section     POLICY, STORE, MONITOR, NOTIFY, AGENT or SERVER
  *   type        how the value is read (enum evc_key_type, parse.c)
  *   field       the member of the section's struct it sets
- *   min, max    bounds of an INT
+ *   min, max    bounds of an INT, or of a SECONDS key in seconds (the
+ *               manual and the messages show them as durations)
  *   default     the text applied before the file is read, or NULL
  *   reloadable  1: a SIGHUP applies a new value; 0: only a restart does
  *   doc         one line for the manual
  */
 #ifndef EVC_CONFIG_KEYS_H
 #define EVC_CONFIG_KEYS_H
+
+#include <stdio.h>
+
+/* A day in seconds, for the bounds of SECONDS keys. */
+#define EVC_CONFIG_DAY 86400
 
 /* clang-format off */
 #define EVC_CONFIG_KEYS(X) \
@@ -29,7 +35,7 @@
       "Keep replaced certificates and retired signers in the deleted store (one beside the state when no store has role = deleted).") \
     X(POLICY, reuse_key, BOOL, reuse_key, 0, 0, "false", 1, \
       "Keep the key when renewing a personal certificate.") \
-    X(POLICY, deleted_retention, SECONDS, deleted_retention, 0, 0, "90d", 1, \
+    X(POLICY, deleted_retention, SECONDS, deleted_retention, 0, 3650 * EVC_CONFIG_DAY, "90d", 1, \
       "How long deleted-store entries are kept.") \
     X(POLICY, distribution_window, WINDOW, window, 0, 0, NULL, 1, \
       "Time from publishing a successor to activating it: a duration, a share of the time left, or 0; unset, a third of the time left, at most 7d.") \
@@ -49,13 +55,13 @@
       "personal: a command run after a swap, split on blanks and run without a shell.") \
     X(STORE, after_replace_shell, BOOL, after_replace_shell, 0, 0, "false", 1, \
       "Run after_replace with /bin/sh -c.") \
-    X(STORE, hook_timeout, SECONDS, hook_timeout, 0, 0, "30s", 1, \
+    X(STORE, hook_timeout, SECONDS, hook_timeout, 1, EVC_CONFIG_DAY, "30s", 1, \
       "after_replace and its process group get SIGTERM after this, SIGKILL 2 s later; it starts with no signal blocked or ignored.") \
     X(STORE, verify, TEXT, verify, 0, 0, NULL, 1, \
       "personal: HOST:PORT; after the hook, check that it serves the new certificate.") \
     X(STORE, verify_servername, TEXT, verify_servername, 0, 0, NULL, 1, \
       "The SNI name for verify; unset, its host.") \
-    X(STORE, verify_timeout, SECONDS, verify_timeout, 0, 0, "10s", 1, \
+    X(STORE, verify_timeout, SECONDS, verify_timeout, 1, EVC_CONFIG_DAY, "10s", 1, \
       "How long verify keeps trying.") \
     X(MONITOR, enabled, BOOL, enabled, 0, 0, "true", 1, \
       "Run the scheduled full report pass; with false, --once and --trigger still work.") \
@@ -107,13 +113,13 @@
       "https://HOST/.well-known/evercert/successor, fetched after each handshake.") \
     X(SERVER, announce, HOSTPORT, announce, 0, 0, NULL, 1, \
       "The server's push channel.") \
-    X(SERVER, interval, SECONDS, interval, 0, 0, "1h", 1, \
+    X(SERVER, interval, SECONDS, interval, 1, 365 * EVC_CONFIG_DAY, "1h", 1, \
       "Time between handshakes and fetches.") \
     X(SERVER, after_change, TEXT, after_change, 0, 0, NULL, 1, \
       "A command run after the trust store changed, without a shell, with EVERCERT_SERVER, EVERCERT_TRUST and EVERCERT_CHANGE (add, pin, retire) set.") \
     X(SERVER, after_change_shell, BOOL, after_change_shell, 0, 0, "false", 1, \
       "Run after_change with /bin/sh -c.") \
-    X(SERVER, hook_timeout, SECONDS, hook_timeout, 0, 0, "30s", 1, \
+    X(SERVER, hook_timeout, SECONDS, hook_timeout, 1, EVC_CONFIG_DAY, "30s", 1, \
       "after_change and its process group get SIGTERM after this, SIGKILL 2 s later; it starts with no signal blocked or ignored.")
 /* clang-format on */
 
@@ -122,12 +128,12 @@
     T(SPAN, "SPAN", "a duration (30s, 12h, 60d) or a share of the lifetime (33%)")                 \
     T(SECONDS, "DURATION", "a duration: 30s, 10m, 12h, 90d")                                       \
     T(WINDOW, "0|DURATION|SHARE", "0, a duration (7d) or a share of the time left (33%)")          \
-    T(BOOL, "BOOL", "true, yes, on or false, no, off")                                             \
+    T(BOOL, "BOOL", "true, yes or on; false, no or off (in lower case)")                           \
     T(ROLE, "ROLE", "root, personal, trust or deleted")                                            \
     T(PATH, "PATH", "a path; a relative one starts at the file's directory")                       \
     T(TEXT, "TEXT", "text to the end of the line")                                                 \
     T(INT, "NUMBER", "a whole number")                                                             \
-    T(WEEKDAY, "DAY", "sunday .. saturday (any case), or any")                                     \
+    T(WEEKDAY, "DAY", "sunday .. saturday, or any; in any case (Monday, ANY)")                     \
     T(HOSTPORT, "HOST:PORT", "a host name or address and a port 1..65535; [::1]:443")              \
     T(FORMAT, "FORMAT", "auto, bundle, hashdir, pkcs12 or pin")                                    \
     T(POLICY, "POLICY", "auto, manual, ca or holddown=DURATION")                                   \
@@ -143,5 +149,24 @@
     S(AGENT, "agent", "[agent]", "The agent's state and deleted store.")                           \
     S(SERVER, "server", "a server",                                                                \
       "A server the agent follows; one section per server, [server \"NAME\"].")
+
+/*
+ * Seconds as the manual and the messages show a bound: in the largest
+ * unit that divides them (90d, 1h, 30s). Here, as the manual's printer is
+ * a host program without the library.
+ */
+static inline void
+evc_config_seconds_text(long long s, char *out, size_t outlen)
+{
+    if (s != 0 && s % EVC_CONFIG_DAY == 0) {
+        snprintf(out, outlen, "%lldd", s / EVC_CONFIG_DAY);
+    } else if (s != 0 && s % 3600 == 0) {
+        snprintf(out, outlen, "%lldh", s / 3600);
+    } else if (s != 0 && s % 60 == 0) {
+        snprintf(out, outlen, "%lldm", s / 60);
+    } else {
+        snprintf(out, outlen, "%llds", s);
+    }
+}
 
 #endif

@@ -188,6 +188,51 @@ set_sources(struct evc_parser *ps, const struct evc_key_def *k, unsigned *f, con
     return 1;
 }
 
+/* Only digits and the units d, h, m, s, a unit after each number: a duration's form. */
+static int
+duration_form(const char *v)
+{
+    size_t n;
+
+    if (*v == '\0') {
+        return 0;
+    }
+    while (*v != '\0') {
+        n = strspn(v, "0123456789");
+        if (n == 0 || v[n] == '\0' || strchr("dhms", v[n]) == NULL) {
+            return 0;
+        }
+        v += n + 1;
+    }
+    return 1;
+}
+
+/* A duration within the key's bounds; too large to count is also "at most". */
+static int
+set_seconds(struct evc_parser *ps, const struct evc_key_def *k, int64_t *f, const char *v)
+{
+    struct evc_span s;
+    char lo[32], hi[32];
+
+    evc_config_seconds_text(k->min, lo, sizeof(lo));
+    evc_config_seconds_text(k->max, hi, sizeof(hi));
+    if (evc_span_parse(v, &s) != 0 || s.unit != EVC_SPAN_SECONDS) {
+        if (duration_form(v)) {
+            return fail(ps, "%s: '%s' is too long; at most %s", k->name, v, hi);
+        }
+        return fail(ps, "%s: expected a duration like %s, not '%s'", k->name,
+                    k->dflt != NULL ? k->dflt : hi, v);
+    }
+    if (s.value < k->min) {
+        return fail(ps, "%s: '%s' is too short; at least %s", k->name, v, lo);
+    }
+    if (s.value > k->max) {
+        return fail(ps, "%s: '%s' is too long; at most %s", k->name, v, hi);
+    }
+    *f = s.value;
+    return 1;
+}
+
 int
 evc_config_set(struct evc_parser *ps, const struct evc_key_def *k, void *base, const char *v)
 {
@@ -199,15 +244,8 @@ evc_config_set(struct evc_parser *ps, const struct evc_key_def *k, void *base, c
             return fail(ps, "%s: expected a duration like 60d or 33%%, not '%s'", k->name, v);
         }
         return 1;
-    case EVC_KT_SECONDS: {
-        struct evc_span s;
-
-        if (evc_span_parse(v, &s) != 0 || s.unit != EVC_SPAN_SECONDS) {
-            return fail(ps, "%s: expected a duration like 90d, not '%s'", k->name, v);
-        }
-        *(int64_t *)f = s.value;
-        return 1;
-    }
+    case EVC_KT_SECONDS:
+        return set_seconds(ps, k, f, v);
     case EVC_KT_WINDOW:
         if (strcmp(v, "0") == 0) {
             ((struct evc_span *)f)->unit = EVC_SPAN_SECONDS;
@@ -224,7 +262,8 @@ evc_config_set(struct evc_parser *ps, const struct evc_key_def *k, void *base, c
         } else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 || strcmp(v, "off") == 0) {
             *(int *)f = 0;
         } else {
-            return fail(ps, "%s: expected true or false, not '%s'", k->name, v);
+            return fail(ps, "%s: expected true or false (or yes, on, no, off), not '%s'", k->name,
+                        v);
         }
         return 1;
     case EVC_KT_ROLE:
@@ -254,7 +293,7 @@ evc_config_set(struct evc_parser *ps, const struct evc_key_def *k, void *base, c
         return 1;
     }
     case EVC_KT_WEEKDAY:
-        if (strcmp(v, "any") == 0) {
+        if (strcasecmp(v, "any") == 0) {
             *(int *)f = -1;
             return 1;
         }
@@ -359,6 +398,9 @@ begin_server(struct evc_parser *ps, char *name)
     memset(ps->curv, 0, sizeof(*ps->curv));
     ps->curv->name = name;
     ps->curv->line = ps->line;
+    if ((ps->curv->key_lines = calloc(EVC_CONFIG_NKEYS, sizeof(unsigned long))) == NULL) {
+        return fail(ps, "out of memory");
+    }
     ps->section = EVC_SEC_SERVER;
     return evc_config_defaults(ps, EVC_SEC_SERVER, ps->curv);
 }
@@ -388,6 +430,9 @@ begin_store(struct evc_parser *ps, char *name)
     ps->cur->name = name;
     ps->cur->role = (enum evc_role) - 1; /* required: the validator says when it is missing */
     ps->cur->line = ps->line;
+    if ((ps->cur->key_lines = calloc(EVC_CONFIG_NKEYS, sizeof(unsigned long))) == NULL) {
+        return fail(ps, "out of memory");
+    }
     ps->section = EVC_SEC_STORE;
     return evc_config_defaults(ps, EVC_SEC_STORE, ps->cur);
 }
@@ -470,7 +515,11 @@ handle(void *arg, const struct evc_ini_item *it)
             return -1;
         }
         ps->seen[i] = 1;
-        if (ps->section != EVC_SEC_STORE && ps->section != EVC_SEC_SERVER) {
+        if (ps->section == EVC_SEC_STORE) {
+            ps->cur->key_lines[i] = it->line;
+        } else if (ps->section == EVC_SEC_SERVER) {
+            ps->curv->key_lines[i] = it->line;
+        } else {
             ps->c->key_lines[i] = it->line;
         }
         return evc_config_set(ps, k, section_base(ps), it->value) ? 0 : -1;
@@ -497,6 +546,7 @@ evc_config_free(struct evc_config *c)
         free(s->after_replace);
         free(s->verify);
         free(s->verify_servername);
+        free(s->key_lines);
     }
     free(c->monitor.state);
     free(c->monitor.metrics_file);
@@ -518,6 +568,7 @@ evc_config_free(struct evc_config *c)
         free(v->url);
         free(v->announce);
         free(v->after_change);
+        free(v->key_lines);
     }
     free(c->servers);
     free(c->agent.state);

@@ -2,8 +2,8 @@
 /*
  * What only the whole configuration can tell: keys a store or a server
  * needs, keys that go together, one file in two stores, and the deleted
- * store implied by delete_old. Pure, like the parser: the line of an
- * error is a store's or server's header, or the key's own.
+ * store implied by delete_old. Pure, like the parser: an error about a
+ * key names the key's own line, one about a missing key its section's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,9 @@
 #include "config/config_int.h"
 
 #define fail evc_config_fail
+
+/* The keys of a store's files, in the order validate lists them: path, cert, key. */
+static const int files_key[3] = {EVC_KEY_STORE_path, EVC_KEY_STORE_cert, EVC_KEY_STORE_key};
 
 static int
 store_fail(struct evc_parser *ps, const struct evc_store_conf *s, const char *why)
@@ -30,6 +33,22 @@ server_fail(struct evc_parser *ps, const struct evc_server_conf *v, const char *
     return fail(ps, "server \"%s\": %s", v->name, why);
 }
 
+/* An error about one key of a store, at the key's line (the header's if it has none). */
+static int
+store_key_fail(struct evc_parser *ps, const struct evc_store_conf *s, int key, const char *why)
+{
+    ps->line = s->key_lines != NULL && s->key_lines[key] != 0 ? s->key_lines[key] : s->line;
+    return fail(ps, "store \"%s\": %s", s->name, why);
+}
+
+/* The same for a server's key. */
+static int
+server_key_fail(struct evc_parser *ps, const struct evc_server_conf *v, int key, const char *why)
+{
+    ps->line = v->key_lines != NULL && v->key_lines[key] != 0 ? v->key_lines[key] : v->line;
+    return fail(ps, "server \"%s\": %s", v->name, why);
+}
+
 /* A server's missing keys and defaults. */
 static int
 validate_server(struct evc_parser *ps, struct evc_server_conf *v)
@@ -41,7 +60,7 @@ validate_server(struct evc_parser *ps, struct evc_server_conf *v)
     }
     if (v->url != NULL) {
         if (strncmp(v->url, "https://", 8) != 0 || v->url[8] == '\0') {
-            return server_fail(ps, v, "url: expected https://host/path");
+            return server_key_fail(ps, v, EVC_KEY_SERVER_url, "url: expected https://host/path");
         }
         offered |= EVC_SOURCE_URL;
     }
@@ -51,12 +70,11 @@ validate_server(struct evc_parser *ps, struct evc_server_conf *v)
     if (v->sources == 0) {
         v->sources = offered;
     } else if ((v->sources & EVC_SOURCE_URL) && v->url == NULL) {
-        return server_fail(ps, v, "sources has url but there is no url");
+        return server_key_fail(ps, v, EVC_KEY_SERVER_sources,
+                               "sources has url but there is no url");
     } else if ((v->sources & EVC_SOURCE_PUSH) && v->announce == NULL) {
-        return server_fail(ps, v, "sources has push but there is no announce = host:port");
-    }
-    if (v->interval <= 0) {
-        return server_fail(ps, v, "interval must be more than 0");
+        return server_key_fail(ps, v, EVC_KEY_SERVER_sources,
+                               "sources has push but there is no announce = host:port");
     }
     if (v->service == NULL) {
         /* The host of connect, without [] around an IPv6 address. */
@@ -73,7 +91,8 @@ validate_server(struct evc_parser *ps, struct evc_server_conf *v)
     }
     if (v->password_file != NULL && v->trust_format != EVC_TRUST_AUTO &&
         v->trust_format != EVC_TRUST_PKCS12) {
-        return server_fail(ps, v, "password_file is for a pkcs12 trust store");
+        return server_key_fail(ps, v, EVC_KEY_SERVER_password_file,
+                               "password_file is for a pkcs12 trust store");
     }
     return 1;
 }
@@ -122,9 +141,10 @@ add_default_deleted(struct evc_parser *ps)
         }
         for (size_t k = 0; k < 3; k++) {
             if (files[k] != NULL && strcmp(files[k], path) == 0) {
-                return store_fail(ps, o,
-                                  "its path is where replaced certificates go when no store has "
-                                  "role = deleted; add one or set delete_old = false");
+                return store_key_fail(
+                    ps, o, files_key[k],
+                    "its path is where replaced certificates go when no store has "
+                    "role = deleted; add one or set delete_old = false");
             }
         }
     }
@@ -163,17 +183,28 @@ evc_config_validate(struct evc_parser *ps)
         switch (s->role) {
         case EVC_ROLE_PERSONAL:
             npersonal++;
-            if (s->path != NULL || s->cert == NULL || s->key == NULL) {
+            /* A key too many is told at its line, a missing one at the header. */
+            if (s->cert == NULL || s->key == NULL) {
                 return store_fail(ps, s, "a personal store needs cert and key (and no path)");
+            }
+            if (s->path != NULL) {
+                return store_key_fail(ps, s, EVC_KEY_STORE_path,
+                                      "a personal store needs cert and key (and no path)");
             }
             break;
         case EVC_ROLE_ROOT:
         case EVC_ROLE_TRUST:
         case EVC_ROLE_DELETED:
-            if (s->path == NULL || s->cert != NULL || s->key != NULL) {
+            if (s->path == NULL) {
                 return store_fail(ps, s, "this role needs path (and no cert or key)");
             }
+            if (s->cert != NULL || s->key != NULL) {
+                return store_key_fail(ps, s,
+                                      s->cert != NULL ? EVC_KEY_STORE_cert : EVC_KEY_STORE_key,
+                                      "this role needs path (and no cert or key)");
+            }
             if (s->role == EVC_ROLE_DELETED && ndeleted++ > 0) {
+                /* About the store as a whole: its header. */
                 return store_fail(ps, s, "a second store with role = deleted (one is allowed)");
             }
             break;
@@ -182,10 +213,14 @@ evc_config_validate(struct evc_parser *ps)
         }
         if (s->role != EVC_ROLE_PERSONAL &&
             (s->service != NULL || s->after_replace != NULL || s->verify != NULL)) {
-            return store_fail(ps, s, "service, after_replace and verify belong to personal stores");
+            return store_key_fail(ps, s,
+                                  s->service != NULL         ? EVC_KEY_STORE_service
+                                  : s->after_replace != NULL ? EVC_KEY_STORE_after_replace
+                                                             : EVC_KEY_STORE_verify,
+                                  "service, after_replace and verify belong to personal stores");
         }
         if (s->verify != NULL && strrchr(s->verify, ':') == NULL) {
-            return store_fail(ps, s, "verify: expected host:port");
+            return store_key_fail(ps, s, EVC_KEY_STORE_verify, "verify: expected host:port");
         }
         /* Two stores writing one file would undo each other's work. */
         for (size_t j = 0; j <= i; j++) {
@@ -202,7 +237,8 @@ evc_config_validate(struct evc_parser *ps)
 
                     snprintf(why, sizeof(why), "%s is also used by store \"%s\"", files[a],
                              o->name);
-                    return store_fail(ps, s, why);
+                    /* Within one store, the later of the two keys is the one too many. */
+                    return store_key_fail(ps, s, files_key[j == i ? b : a], why);
                 }
             }
         }

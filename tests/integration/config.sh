@@ -74,17 +74,18 @@ printf '[policy]\n\n\nthis is not a key\n' >junk.ini
 status "not a key" 1 "$EVC" check-config junk.ini
 check "not a key line 4" grep -q "^junk.ini:4: not a section, a key = value or a comment" err
 
-# 4. What only the disk can tell: a missing key file is an error naming the store's line.
+# 4. What only the disk can tell: a missing key file is an error naming its store and the
+# key's own line.
 sed 's/^key = web.key$/key = gone.key/' good.ini >nokey.ini
 status "missing key file" 1 "$EVC" check-config nokey.ini
-check "missing key file named with its store" \
-    grep -qx "nokey.ini:6: store \"web\": key ./gone.key: No such file or directory" err
+check "missing key file named with its store, at the key's line" \
+    grep -qx "nokey.ini:9: store \"web\": key ./gone.key: No such file or directory" err
 printf 'secret\n' >pw.txt
 chmod 000 pw.txt
 if [ "$(id -u)" != 0 ]; then
     printf '[policy]\ndelete_old = no\n[store "t"]\nrole = trust\npath = web.crt\npassword_file = pw.txt\n' >pw.ini
     status "unreadable password file" 1 "$EVC" check-config pw.ini
-    check "unreadable password file named" grep -q "^pw.ini:3: store \"t\": password_file ./pw.txt: Permission denied" err
+    check "unreadable password file named at its line" grep -q "^pw.ini:6: store \"t\": password_file ./pw.txt: Permission denied" err
 else
     echo "note: running as root, who reads any file: the unreadable password file is not tried" >&2
 fi
@@ -107,12 +108,54 @@ trust = trust.pem
 INI
 status "agent --check-config good" 0 "$EVC" agent --config agent.ini --check-config
 check "agent --check-config ok" grep -qx "agent.ini: ok" out
-check "agent: the missing trust store is a warning" grep -q "^agent.ini:3: warning: server \"web\": trust .*trust.pem is missing" err
+check "agent: the missing trust store is a warning at its line" grep -q "^agent.ini:5: warning: server \"web\": trust .*trust.pem is missing" err
 check "agent --check-config opens no state" test ! -e agent.db
 status "agent --check-config without servers" 1 "$EVC" agent --config good.ini --check-config
 check "agent: no servers is said" grep -qx "good.ini: no \[server \"name\"\] sections to follow" err
 status "check-config a missing file" 1 "$EVC" check-config nothere.ini
 check "a missing file is named" grep -q "^nothere.ini: " err
+
+# 5b. Cross-checks name the key's own line, a missing key its section's header.
+cat >cross.ini <<'INI'
+[server "web"]
+connect = 127.0.0.1:9
+; the trust store the applications read
+trust = trust.pem
+
+interval = 0s
+INI
+status "interval = 0s" 1 "$EVC" check-config cross.ini
+check "interval = 0s at its line, with its bound" \
+    grep -qx "cross.ini:6: interval: '0s' is too short; at least 1s" err
+printf '[server "s"]\nconnect = h:1\ntrust = t\n\nurl = http://x/y\n' >url.ini
+status "url not https" 1 "$EVC" check-config url.ini
+check "url at its line" grep -qx "url.ini:5: server \"s\": url: expected https://host/path" err
+printf '[server "s"]\nconnect = h:1\nsources = push\ntrust = t\n' >push.ini
+status "push without announce" 1 "$EVC" check-config push.ini
+check "sources at its line" \
+    grep -qx "push.ini:3: server \"s\": sources has push but there is no announce = host:port" err
+printf '[policy]\ndelete_old = no\n[store "r"]\nrole = root\npath = .\n\nafter_replace = true\n' >hook.ini
+status "after_replace in a root store" 1 "$EVC" check-config hook.ini
+check "after_replace at its line" grep -q "^hook.ini:7: store \"r\": service, after_replace" err
+printf '[server "s"]\nconnect = h:1\n' >need.ini
+status "a missing key" 1 "$EVC" check-config need.ini
+check "a missing key at the section's line" grep -qx "need.ini:1: server \"s\": connect and trust are needed" err
+
+# 5c. Durations within their bounds, said when not; DAY in any case.
+printf '[store "w"]\nrole = trust\npath = web.crt\nhook_timeout = 0s\n' >hto.ini
+status "hook_timeout = 0s" 1 "$EVC" check-config hto.ini
+check "hook_timeout = 0s refused with its bound" grep -qx "hto.ini:4: hook_timeout: '0s' is too short; at least 1s" err
+printf '[store "w"]\nrole = personal\ncert = web.crt\nkey = web.key\nverify = h:1\nverify_timeout = 0s\n' >vto.ini
+status "verify_timeout = 0s" 1 "$EVC" check-config vto.ini
+check "verify_timeout = 0s refused" grep -qx "vto.ini:6: verify_timeout: '0s' is too short; at least 1s" err
+printf '[policy]\ndeleted_retention = 36500000d\n[store "w"]\nrole = trust\npath = web.crt\n' >big.ini
+status "a duration too large to count" 1 "$EVC" check-config big.ini
+check "too large says at most" grep -qx "big.ini:2: deleted_retention: '36500000d' is too long; at most 3650d" err
+printf '[monitor]\nday_of_week = ANY\n[policy]\nreuse_key = yes\n[store "w"]\nrole = trust\npath = web.crt\n' >day.ini
+status "day_of_week = ANY" 0 "$EVC" check-config day.ini
+printf '[policy]\nreuse_key = True\n' >bool.ini
+status "BOOL in another case" 1 "$EVC" check-config bool.ini
+check "BOOL says the words it takes" grep -qx "bool.ini:2: reuse_key: expected true or false (or yes, on, no, off), not 'True'" err
 
 # 6. The manual page names every key of the table (the list from the command, not a copy).
 # Rendered with man where it is installed; else its roff source, where a key is ".B key = TYPE".
@@ -130,6 +173,22 @@ while IFS="$(printf '\t')" read -r sec key type dflt reload; do
     if grep -q "^ *$key = $type\$" man.txt; then ok; else bad "man page lacks [$sec] $key = $type"; fi
 done <keys.txt
 check "the page says which keys need a restart" grep -q "Needs a restart" "$MAN5"
+check "the page gives a duration's bounds" grep -q "From 1s to 1d" man.txt
+# Each type its own tagged paragraph, each form of check-config on its own line: in the roff,
+# and rendered where man is installed.
+MAN1="$(dirname "$MAN5")/evercert-check-config.1"
+# before WANT LINE FILE: the roff line before LINE in FILE is WANT
+before() { grep -B1 -Fx -- "$2" "$3" | head -n 1 | grep -qFx -- "$1"; }
+for t in BOOL DAY HOST:PORT SOURCES; do
+    check "TYPES: $t is a tagged paragraph" before ".TP" ".B $t" "$MAN5"
+done
+check "check-config's SYNOPSIS breaks between forms" \
+    before ".br" 'evercert check\-config \-\-keys' "$MAN1"
+if command -v man >/dev/null && command -v col >/dev/null; then
+    check "TYPES: BOOL's words beside it, not run on" grep -qE "^ +BOOL +true, yes" man.txt
+    MANWIDTH=200 man -l "$MAN1" 2>/dev/null | col -b >man1.txt
+    check "SYNOPSIS: --keys on its own line" grep -qxE " +evercert check-config --keys" man1.txt
+fi
 
 # 7. SIGHUP with a new state path: logged with FILE:LINE, the old state kept.
 "$EVC" monitor --config good.ini 2>mon.log &

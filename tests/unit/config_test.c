@@ -149,7 +149,8 @@ test_rejections(void **state)
         {"[policy]\ndeleted_retention = 10%\n",
          "c.ini:2: deleted_retention: expected a duration like 90d, not '10%'"},
         {"[policy]\ndistribution_window = -1\n", "c.ini:2: distribution_window: expected 0"},
-        {"[policy]\nauto_replace = maybe\n", "c.ini:2: auto_replace: expected true or false"},
+        {"[policy]\nauto_replace = maybe\n",
+         "c.ini:2: auto_replace: expected true or false (or yes, on, no, off), not 'maybe'"},
         {"[policy]\ncolour = blue\n", "c.ini:2: unknown key 'colour' in [policy]"},
         {"[policy]\nrole = root\n", "c.ini:2: unknown key 'role' in [policy]"},
         {"\n\n[stores \"x\"]\nrole = root\n", "c.ini:3: unknown section [stores \"x\"]"},
@@ -165,7 +166,7 @@ test_rejections(void **state)
         {"[policy]\ndelete_old = no\n[store \"r\"]\nrole = root\ncert = a.crt\n",
          "c.ini:3: store \"r\": this role needs path"},
         {"[policy]\ndelete_old = no\n[store \"r\"]\nrole = trust\npath = t\nservice = x\n",
-         "c.ini:3: store \"r\": service, after_replace and verify belong to personal stores"},
+         "c.ini:6: store \"r\": service, after_replace and verify belong to personal stores"},
         {"[monitor]\nfrequency = 0\n", "c.ini:2: frequency: expected a whole number from 1 to 366"},
         {"[monitor]\nhour = 24\n", "c.ini:2: hour: expected a whole number from 0 to 23"},
         {"[monitor]\nminute = 5x\n", "c.ini:2: minute: expected a whole number from 0 to 59"},
@@ -179,17 +180,17 @@ test_rejections(void **state)
          "c.ini:4: email_to and email_from go together"},
         {"[policy]\ndelete_old = no\n[store \"w\"]\nrole = personal\ncert = c\nkey = k\nverify = "
          "host\n",
-         "c.ini:3: store \"w\": verify: expected host:port"},
+         "c.ini:7: store \"w\": verify: expected host:port"},
         {"[policy]\ndelete_old = no\n[store \"a\"]\nrole = trust\npath = x.pem\n"
          "[store \"b\"]\nrole = personal\ncert = x.pem\nkey = k\n",
-         "c.ini:6: store \"b\": ./x.pem is also used by store \"a\""},
+         "c.ini:8: store \"b\": ./x.pem is also used by store \"a\""},
         {"[policy]\ndelete_old = no\n[store \"b\"]\nrole = personal\ncert = k\nkey = k\n",
-         "c.ini:3: store \"b\": ./k is also used by store \"b\""},
+         "c.ini:6: store \"b\": ./k is also used by store \"b\""},
         {"[store \"d\"]\nrole = deleted\npath = a\n[store \"e\"]\nrole = deleted\npath = b\n",
          "c.ini:4: store \"e\": a second store with role = deleted (one is allowed)"},
         {"[policy]\nexpiration_threshold = 30d\n[store \"w\"]\nrole = personal\ncert = w.crt\n"
          "key = w.key\n[store \"t\"]\nrole = trust\npath = c-deleted\n",
-         "c.ini:7: store \"t\": its path is where replaced certificates go when no store has "
+         "c.ini:9: store \"t\": its path is where replaced certificates go when no store has "
          "role = deleted"},
         {"[policy]\ndelete_old = no\n",
          "c.ini:1: no [store \"name\"] or [server \"name\"] sections"},
@@ -210,15 +211,15 @@ test_rejections(void **state)
         {"[server \"s\"]\ntrust_format = jks\n",
          "c.ini:2: trust_format: expected auto, bundle, hashdir, pkcs12 or pin"},
         {"[server \"s\"]\nconnect = h:1\ntrust = t\nurl = http://h/x\n",
-         "c.ini:1: server \"s\": url: expected https://host/path"},
+         "c.ini:4: server \"s\": url: expected https://host/path"},
         {"[server \"s\"]\nconnect = h:1\ntrust = t\nsources = url\n",
-         "c.ini:1: server \"s\": sources has url but there is no url"},
+         "c.ini:4: server \"s\": sources has url but there is no url"},
         {"[server \"s\"]\nconnect = h:1\ntrust = t\nsources = push\n",
-         "c.ini:1: server \"s\": sources has push but there is no announce"},
+         "c.ini:4: server \"s\": sources has push but there is no announce"},
         {"[server \"s\"]\nconnect = h:1\ntrust = t\ninterval = 0s\n",
-         "c.ini:1: server \"s\": interval must be more than 0"},
+         "c.ini:4: interval: '0s' is too short; at least 1s"},
         {"[server \"s\"]\nconnect = h:1\ntrust = t\ntrust_format = pin\npassword_file = p\n",
-         "c.ini:1: server \"s\": password_file is for a pkcs12 trust store"},
+         "c.ini:5: server \"s\": password_file is for a pkcs12 trust store"},
         {"[server \"s\"]\nconnect = h:1\ntrust = t\n[server \"s\"]\ntrust = u\n",
          "c.ini:4: server \"s\" defined twice"},
         {"[server \"s\"]\nrole = trust\n", "c.ini:2: unknown key 'role' in a server"},
@@ -623,7 +624,7 @@ samples(enum evc_key_type t, const char **ok, const char **bad)
     static const struct {
         const char *good, *bad;
     } s[EVC_KT_COUNT] = {
-        [EVC_KT_SPAN] = {"33%", "soon"},         [EVC_KT_SECONDS] = {"90d", "10%"},
+        [EVC_KT_SPAN] = {"33%", "soon"},         [EVC_KT_SECONDS] = {"1h", "10%"},
         [EVC_KT_WINDOW] = {"0", "-1"},           [EVC_KT_BOOL] = {"on", "maybe"},
         [EVC_KT_ROLE] = {"trust", "boss"},       [EVC_KT_PATH] = {"a/b", ""},
         [EVC_KT_TEXT] = {"any text", NULL},      [EVC_KT_INT] = {NULL, "x"},
@@ -666,7 +667,24 @@ test_every_key(void **state)
         ps.dir = "/d";
         ps.err = &err;
         ps.line = i + 1;
-        if (k->type == EVC_KT_INT) {
+        if (k->type == EVC_KT_SECONDS) {
+            /* A duration's bounds, in seconds, like an INT's. */
+            assert_true(k->min < k->max);
+            snprintf(v, sizeof(v), "%ds", k->min);
+            assert_int_equal(evc_config_set(&ps, k, base, v), 1);
+            assert_int_equal(*(int64_t *)((char *)base + k->offset), k->min);
+            snprintf(v, sizeof(v), "%ds", k->max);
+            assert_int_equal(evc_config_set(&ps, k, base, v), 1);
+            assert_int_equal(*(int64_t *)((char *)base + k->offset), k->max);
+            snprintf(v, sizeof(v), "%ds", k->max + 1);
+            assert_int_equal(evc_config_set(&ps, k, base, v), 0);
+            ps.failed = 0;
+            if (k->min > 0) {
+                snprintf(v, sizeof(v), "%ds", k->min - 1);
+                assert_int_equal(evc_config_set(&ps, k, base, v), 0);
+                ps.failed = 0;
+            }
+        } else if (k->type == EVC_KT_INT) {
             assert_true(k->min < k->max);
             snprintf(v, sizeof(v), "%d", k->min);
             assert_int_equal(evc_config_set(&ps, k, base, v), 1);
@@ -774,16 +792,173 @@ test_keep_fixed(void **state)
     evc_config_free(b);
 }
 
+/*
+ * An error from a cross-check or from check-config's disk checks about
+ * one key names that key's line, wherever the key is in its section; one
+ * about a missing key names the section's header.
+ */
+static void
+test_key_lines(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *want;
+    } bad[] = {
+        {"[server \"web\"]\nconnect = h:1\n; a comment\n\ntrust = t\ninterval = 0s\n",
+         "a.ini:6: interval: '0s' is too short; at least 1s"},
+        {"[policy]\ndelete_old = no\n\n[store \"w\"]\nrole = personal\ncert = c\nkey = k\n"
+         "verify = nohostport\n",
+         "a.ini:8: store \"w\": verify: expected host:port"},
+        {"[store \"r\"]\nrole = root\npath = r\nafter_replace = true\n",
+         "a.ini:4: store \"r\": service, after_replace and verify belong to personal stores"},
+        {"[store \"t\"]\nrole = trust\npath = t\n\nverify = h:1\n",
+         "a.ini:5: store \"t\": service, after_replace and verify belong to personal stores"},
+        {"[server \"s\"]\nurl = http://x/y\nconnect = h:1\ntrust = t\n",
+         "a.ini:2: server \"s\": url: expected https://host/path"},
+        {"[server \"s\"]\nsources = push\nconnect = h:1\ntrust = t\n",
+         "a.ini:2: server \"s\": sources has push but there is no announce"},
+        {"[policy]\ndelete_old = no\n[store \"w\"]\nrole = personal\npath = p\ncert = c\nkey = k\n",
+         "a.ini:5: store \"w\": a personal store needs cert and key (and no path)"},
+        {"[policy]\ndelete_old = no\n[store \"r\"]\nrole = root\npath = p\n\nkey = k\n",
+         "a.ini:7: store \"r\": this role needs path (and no cert or key)"},
+        /* Missing keys: the header's line. */
+        {"[store \"a\"]\npath = x\n", "a.ini:1: store \"a\": role is missing"},
+        {"\n[server \"s\"]\ntrust = t.pem\n",
+         "a.ini:2: server \"s\": connect and trust are needed"},
+    };
+    struct evc_config *c;
+    struct evc_err err;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&err, 0, sizeof(err));
+        c = NULL;
+        if (evc_config_parse(bad[i].text, strlen(bad[i].text), "a.ini", ".", &c, &err) !=
+            EVC_ERR_CONFIG) {
+            fail_msg("case %zu: accepted", i);
+        }
+        if (strncmp(err.detail, bad[i].want, strlen(bad[i].want)) != 0) {
+            fail_msg("case %zu: got '%s', want '%s'", i, err.detail, bad[i].want);
+        }
+    }
+}
+
+/* check-config's disk checks name the key's line too. */
+static void
+test_check_key_lines(void **state)
+{
+    static const char text[] = "[policy]\ndelete_old = no\n[store \"w\"]\nrole = personal\n"
+                               "cert = /nonexistent/c.crt\n\nkey = /nonexistent/k.key\n"
+                               "[store \"t\"]\nrole = trust\npath = /\n"
+                               "password_file = /nonexistent/pw\n";
+    struct evc_config *c = NULL;
+    struct evc_err err = {0};
+
+    (void)state;
+    assert_int_equal(evc_config_parse(text, strlen(text), "a.ini", "/", &c, &err), 0);
+    assert_int_equal(c->stores[0].key_lines[EVC_KEY_STORE_cert], 5);
+    assert_int_equal(c->stores[0].key_lines[EVC_KEY_STORE_key], 7);
+    assert_int_equal(c->stores[0].key_lines[EVC_KEY_STORE_verify], 0);
+    assert_int_equal(evc_config_check(c, EVC_CONFIG_USE_ANY, NULL, NULL, &err), EVC_ERR_CONFIG);
+    assert_string_equal(err.detail,
+                        "a.ini:5: store \"w\": cert /nonexistent/c.crt: No such file or directory");
+    /* Without the cert's failure, the next one is the password file's, at its line. */
+    free(c->stores[0].cert);
+    free(c->stores[0].key);
+    c->stores[0].cert = strdup("/");
+    c->stores[0].key = strdup("/");
+    assert_non_null(c->stores[0].cert);
+    assert_non_null(c->stores[0].key);
+    c->stores[0].role = EVC_ROLE_TRUST;
+    c->stores[0].path = strdup("/");
+    assert_non_null(c->stores[0].path);
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(evc_config_check(c, EVC_CONFIG_USE_ANY, NULL, NULL, &err), EVC_ERR_CONFIG);
+    assert_string_equal(
+        err.detail,
+        "a.ini:11: store \"t\": password_file /nonexistent/pw: No such file or directory");
+    evc_config_free(c);
+}
+
+/* Durations within the table's bounds, and a message that says them. */
+static void
+test_duration_bounds(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *want;
+    } bad[] = {
+        {"[store \"w\"]\nhook_timeout = 0s\n",
+         "c.ini:2: hook_timeout: '0s' is too short; at least 1s"},
+        {"[store \"w\"]\nverify_timeout = 0s\n",
+         "c.ini:2: verify_timeout: '0s' is too short; at least 1s"},
+        {"[server \"s\"]\nhook_timeout = 0m\n",
+         "c.ini:2: hook_timeout: '0m' is too short; at least 1s"},
+        {"[store \"w\"]\nhook_timeout = 2d\n",
+         "c.ini:2: hook_timeout: '2d' is too long; at most 1d"},
+        {"[policy]\ndeleted_retention = 36500000d\n",
+         "c.ini:2: deleted_retention: '36500000d' is too long; at most 3650d"},
+        {"[policy]\ndeleted_retention = 99999999999999999999s\n",
+         "c.ini:2: deleted_retention: '99999999999999999999s' is too long; at most 3650d"},
+        {"[server \"s\"]\ninterval = 366d\n",
+         "c.ini:2: interval: '366d' is too long; at most 365d"},
+        /* Not a duration at all: the form is asked for, not a bound. */
+        {"[policy]\ndeleted_retention = 90\n",
+         "c.ini:2: deleted_retention: expected a duration like 90d, not '90'"},
+        {"[policy]\ndeleted_retention = 9x\n", "c.ini:2: deleted_retention: expected a duration"},
+        {"[policy]\ndeleted_retention = d\n", "c.ini:2: deleted_retention: expected a duration"},
+        /* BOOL is lower case; the message names every word it takes. */
+        {"[policy]\nreuse_key = Yes\n",
+         "c.ini:2: reuse_key: expected true or false (or yes, on, no, off), not 'Yes'"},
+    };
+    static const char fine[] = "[policy]\ndeleted_retention = 0s\n[monitor]\nday_of_week = ANY\n"
+                               "[store \"w\"]\nrole = trust\npath = t\nhook_timeout = 1s\n"
+                               "verify_timeout = 1d\n";
+    struct evc_config *c;
+    struct evc_err err;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&err, 0, sizeof(err));
+        c = NULL;
+        if (evc_config_parse(bad[i].text, strlen(bad[i].text), "c.ini", ".", &c, &err) !=
+            EVC_ERR_CONFIG) {
+            fail_msg("case %zu: accepted", i);
+        }
+        if (strncmp(err.detail, bad[i].want, strlen(bad[i].want)) != 0) {
+            fail_msg("case %zu: got '%s', want '%s'", i, err.detail, bad[i].want);
+        }
+    }
+    /* The bounds themselves are taken; DAY is any case, "any" too. */
+    memset(&err, 0, sizeof(err));
+    c = NULL;
+    assert_int_equal(evc_config_parse(fine, strlen(fine), "c.ini", ".", &c, &err), 0);
+    assert_int_equal(c->policy.deleted_retention, 0);
+    assert_int_equal(c->monitor.schedule.day_of_week, -1);
+    assert_int_equal(c->stores[0].hook_timeout, 1);
+    assert_int_equal(c->stores[0].verify_timeout, 86400);
+    evc_config_free(c);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good),       cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_rejections), cmocka_unit_test(test_servers),
-        cmocka_unit_test(test_role_names), cmocka_unit_test(test_default_deleted),
-        cmocka_unit_test(test_state_path), cmocka_unit_test(test_lines),
-        cmocka_unit_test(test_syntax),     cmocka_unit_test(test_table_defaults),
-        cmocka_unit_test(test_every_key),  cmocka_unit_test(test_keep_fixed),
+        cmocka_unit_test(test_good),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_servers),
+        cmocka_unit_test(test_role_names),
+        cmocka_unit_test(test_default_deleted),
+        cmocka_unit_test(test_state_path),
+        cmocka_unit_test(test_lines),
+        cmocka_unit_test(test_syntax),
+        cmocka_unit_test(test_table_defaults),
+        cmocka_unit_test(test_every_key),
+        cmocka_unit_test(test_keep_fixed),
+        cmocka_unit_test(test_key_lines),
+        cmocka_unit_test(test_check_key_lines),
+        cmocka_unit_test(test_duration_bounds),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
