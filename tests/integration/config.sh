@@ -216,6 +216,7 @@ PIDS=
 AG=$!
 PIDS="$AG"
 check "agent started" wait_for agent.log "following 1 server" 20
+check "its start line names its state" grep -q "following 1 server; state ./agent.db" agent.log
 check "agent uses its state" test -e agent.db
 sed 's/^state = agent.db$/state = moved-agent.db/' agent.ini >agent.ini.t && mv agent.ini.t agent.ini
 kill -HUP "$AG"
