@@ -94,54 +94,8 @@ run() { # NAME WITH-AGENT ROTATIONS
     mkdir logs deleted
     mkcert web web.test "$LIFE" && mkcert svc svc.test "$LIFE" || { echo "FAIL: openssl ca made no certificate" >&2; return 1; }
     stores web && stores svc || return 1
-    cat >nginx.conf <<EOF
-pid $D/nginx.pid;
-error_log $D/logs/error.log;
-events {}
-http {
-    access_log off;
-    server {
-        listen 127.0.0.1:$WEB ssl;
-        ssl_certificate $D/web.crt;
-        ssl_certificate_key $D/web.key;
-        location = /ping { return 200 "ok\n"; }
-        location = /.well-known/evercert/successor {
-            alias $D/web.crt.sa;
-            default_type application/octet-stream;
-        }
-    }
-}
-EOF
-    cat >monitor.ini <<EOF
-[policy]
-expiration_threshold = 50%
-distribution_window = 50%
-
-[monitor]
-state = monitor.db
-
-[notify]
-log = stderr
-
-[store "web"]
-role = personal
-cert = web.crt
-key = web.key
-after_replace = nginx -p $D -c $D/nginx.conf -s reload
-verify = 127.0.0.1:$WEB
-verify_servername = web.test
-
-[store "svc"]
-role = personal
-cert = svc.crt
-key = svc.key
-verify = 127.0.0.1:$SVC
-verify_servername = svc.test
-
-[store "deleted"]
-role = deleted
-path = deleted
-EOF
+    rig_nginx_conf "$D"
+    rig_monitor_ini "$D"
     nginx -p "$D" -c "$D/nginx.conf" || { echo "FAIL: nginx did not start" >&2; return 1; }
     "$EVC" serve --cert svc.crt --key svc.key --sa svc.crt.sa --listen 127.0.0.1:$SVC \
         --announce-listen 127.0.0.1:$PUSH 2>serve.log &
@@ -154,43 +108,7 @@ EOF
     PIDS="$PIDS $MON"
     AGENT=
     if [ "$2" = 1 ]; then
-        cat >agent.ini <<EOF
-[agent]
-state = agent.db
-deleted = retired
-
-[server "web-bundle"]
-connect = 127.0.0.1:$WEB
-service = web.test
-trust = web.pem
-url = https://web.test/.well-known/evercert/successor
-sources = url
-interval = 1s
-
-[server "web-dir"]
-connect = 127.0.0.1:$WEB
-service = web.test
-trust = webdir
-url = https://web.test/.well-known/evercert/successor
-sources = url
-interval = 1s
-
-[server "svc-bundle"]
-connect = 127.0.0.1:$SVC
-service = svc.test
-trust = svc.pem
-announce = 127.0.0.1:$PUSH
-sources = handshake, push
-interval = 1s
-
-[server "svc-dir"]
-connect = 127.0.0.1:$SVC
-service = svc.test
-trust = svcdir
-announce = 127.0.0.1:$PUSH
-sources = handshake, push
-interval = 1s
-EOF
+        rig_agent_ini
         mkdir retired
         "$EVC" agent --config agent.ini 2>agent.log &
         AGENT=$!

@@ -66,3 +66,101 @@ EOF
     rm -f "$1.cnf" "$1.idx"* "$1.srl"* "$1.csr" 01.pem
     return $r
 }
+
+# The two-server rig of agent_e2e.sh and soak.sh, written into the working
+# directory: nginx serving web.crt on $WEB (its SA at the well-known URL),
+# the monitor's configuration for web (nginx) and svc (evercert serve on
+# $SVC, push on $PUSH), and an agent following both through a bundle and a
+# hashed directory each. DIR is the absolute working directory; EXTRA goes
+# into the file as given (lines ending in a newline).
+rig_nginx_conf() { # DIR
+    cat >nginx.conf <<EOF
+pid $1/nginx.pid;
+error_log $1/logs/error.log;
+events {}
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:$WEB ssl;
+        ssl_certificate $1/web.crt;
+        ssl_certificate_key $1/web.key;
+        location = /ping { return 200 "ok\n"; }
+        location = /.well-known/evercert/successor {
+            alias $1/web.crt.sa;
+            default_type application/octet-stream;
+        }
+    }
+}
+EOF
+}
+rig_monitor_ini() { # DIR [EXTRA: lines for [policy]]
+    cat >monitor.ini <<EOF
+[policy]
+expiration_threshold = 50%
+distribution_window = 50%
+${2:-}
+[monitor]
+state = monitor.db
+
+[notify]
+log = stderr
+
+[store "web"]
+role = personal
+cert = web.crt
+key = web.key
+after_replace = nginx -p $1 -c $1/nginx.conf -s reload
+verify = 127.0.0.1:$WEB
+verify_servername = web.test
+
+[store "svc"]
+role = personal
+cert = svc.crt
+key = svc.key
+verify = 127.0.0.1:$SVC
+verify_servername = svc.test
+
+[store "deleted"]
+role = deleted
+path = deleted
+EOF
+}
+rig_agent_ini() { # [EXTRA: sections before [agent]]
+    cat >agent.ini <<EOF
+${1:-}[agent]
+state = agent.db
+deleted = retired
+
+[server "web-bundle"]
+connect = 127.0.0.1:$WEB
+service = web.test
+trust = web.pem
+url = https://web.test/.well-known/evercert/successor
+sources = url
+interval = 1s
+
+[server "web-dir"]
+connect = 127.0.0.1:$WEB
+service = web.test
+trust = webdir
+url = https://web.test/.well-known/evercert/successor
+sources = url
+interval = 1s
+
+[server "svc-bundle"]
+connect = 127.0.0.1:$SVC
+service = svc.test
+trust = svc.pem
+announce = 127.0.0.1:$PUSH
+sources = handshake, push
+interval = 1s
+
+[server "svc-dir"]
+connect = 127.0.0.1:$SVC
+service = svc.test
+trust = svcdir
+announce = 127.0.0.1:$PUSH
+sources = handshake, push
+interval = 1s
+EOF
+}

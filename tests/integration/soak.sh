@@ -116,95 +116,13 @@ pin() { # NAME
 mkdir logs deleted retired "$T/webdir" "$T/svcdir"
 mkcert web web.test "$LW" && mkcert svc svc.test "$LS" || { echo "FAIL: openssl ca made no certificate" >&2; exit 1; }
 : >web.pem && : >svc.pem && pin web && pin svc
-cat >nginx.conf <<EOF
-pid $T/nginx.pid;
-error_log $T/logs/error.log;
-events {}
-http {
-    access_log off;
-    server {
-        listen 127.0.0.1:$WEB ssl;
-        ssl_certificate $T/web.crt;
-        ssl_certificate_key $T/web.key;
-        location = /ping { return 200 "ok\n"; }
-        location = /.well-known/evercert/successor {
-            alias $T/web.crt.sa;
-            default_type application/octet-stream;
-        }
-    }
-}
-EOF
-cat >monitor.ini <<EOF
-[policy]
-expiration_threshold = 50%
-distribution_window = 50%
+rig_nginx_conf "$T"
+rig_monitor_ini "$T" "deleted_retention = 60s
+"
+rig_agent_ini "[policy]
 deleted_retention = 60s
 
-[monitor]
-state = monitor.db
-
-[notify]
-log = stderr
-
-[store "web"]
-role = personal
-cert = web.crt
-key = web.key
-after_replace = nginx -p $T -c $T/nginx.conf -s reload
-verify = 127.0.0.1:$WEB
-verify_servername = web.test
-
-[store "svc"]
-role = personal
-cert = svc.crt
-key = svc.key
-verify = 127.0.0.1:$SVC
-verify_servername = svc.test
-
-[store "deleted"]
-role = deleted
-path = deleted
-EOF
-cat >agent.ini <<EOF
-[policy]
-deleted_retention = 60s
-
-[agent]
-state = agent.db
-deleted = retired
-
-[server "web-bundle"]
-connect = 127.0.0.1:$WEB
-service = web.test
-trust = web.pem
-url = https://web.test/.well-known/evercert/successor
-sources = url
-interval = 1s
-
-[server "web-dir"]
-connect = 127.0.0.1:$WEB
-service = web.test
-trust = webdir
-url = https://web.test/.well-known/evercert/successor
-sources = url
-interval = 1s
-
-[server "svc-bundle"]
-connect = 127.0.0.1:$SVC
-service = svc.test
-trust = svc.pem
-announce = 127.0.0.1:$PUSH
-sources = handshake, push
-interval = 1s
-
-[server "svc-dir"]
-connect = 127.0.0.1:$SVC
-service = svc.test
-trust = svcdir
-announce = 127.0.0.1:$PUSH
-sources = handshake, push
-interval = 1s
-EOF
+"
 
 nginx -p "$T" -c "$T/nginx.conf" || { echo "FAIL: nginx did not start" >&2; exit 1; }
 "$EVC" serve --cert svc.crt --key svc.key --sa svc.crt.sa --listen 127.0.0.1:$SVC \
