@@ -20,7 +20,8 @@ struct evc_ini_item {
 typedef int (*evc_ini_fn)(void *arg, const struct evc_ini_item *it);
 
 /*
- * Read text (len bytes, no NUL inside; changed in place: the strings
+ * Read text (len bytes, no NUL inside, and text[len] writable: a value
+ * that ends the text is ended there; changed in place: the strings
  * handed out point into it). Returns 0, what fn returned when it was not
  * 0, or -1 on a line that is not INI, with *line and *why saying where
  * and what.
