@@ -91,7 +91,9 @@ deadline_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, v
     (void)argl;
     (void)argp;
     if (d != NULL) {
-        event_free(d->ev);
+        if (d->ev != NULL) {
+            event_free(d->ev);
+        }
         free(d);
     }
 }
@@ -148,8 +150,13 @@ on_connection(struct event_base *base, void *arg)
     struct bufferevent *bev;
     struct deadline *d;
 
+    /*
+     * Returning NULL (out of memory only) makes evhttp read the socket as
+     * plain HTTP: a client's ClientHello is no request line, so it gets a
+     * 400 in the clear and a close, and nothing is served.
+     */
     if (ssl == NULL) {
-        return NULL; /* evhttp closes the socket */
+        return NULL;
     }
     if ((d = calloc(1, sizeof(*d))) == NULL || SSL_set_ex_data(ssl, deadline_index, d) != 1) {
         free(d);
@@ -159,8 +166,7 @@ on_connection(struct event_base *base, void *arg)
     bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
                                          BEV_OPT_CLOSE_ON_FREE);
     if (bev == NULL) {
-        SSL_free(ssl); /* and d with it */
-        return NULL;
+        return NULL; /* libevent freed the SSL (BEV_OPT_CLOSE_ON_FREE), and d with it */
     }
     d->bev = bev;
     d->tv.tv_sec = s->request_timeout;

@@ -123,13 +123,20 @@ evc_server_push_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
     /* Small writes (an SA) go out at once, not after a delayed ACK. */
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (ssl == NULL || c == NULL ||
-        (c->handshake = evtimer_new(s->base, push_handshake_late, c)) == NULL ||
-        (c->bev = bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                                 BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+        (c->handshake = evtimer_new(s->base, push_handshake_late, c)) == NULL) {
         SSL_free(ssl);
         if (c != NULL && c->handshake != NULL) {
             event_free(c->handshake);
         }
+        free(c);
+        evutil_closesocket(fd);
+        return;
+    }
+    c->bev = bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                            BEV_OPT_CLOSE_ON_FREE);
+    if (c->bev == NULL) {
+        /* libevent freed the SSL; its socket BIO does not own fd. */
+        event_free(c->handshake);
         free(c);
         evutil_closesocket(fd);
         return;

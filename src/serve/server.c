@@ -41,18 +41,23 @@ static struct registered {
     struct evc_server *s;
 } registry[64];
 
-static void
+/* -1 when full: a listener without its server could not pause on accept errors, and would spin. */
+static int
 registry_add(struct evconnlistener *l, struct evc_server *s)
 {
+    int r = -1;
+
     pthread_mutex_lock(&registry_lock);
     for (size_t i = 0; i < sizeof(registry) / sizeof(registry[0]); i++) {
         if (registry[i].l == NULL) {
             registry[i].l = l;
             registry[i].s = s;
+            r = 0;
             break;
         }
     }
     pthread_mutex_unlock(&registry_lock);
+    return r;
 }
 
 static struct evc_server *
@@ -240,7 +245,12 @@ listen_on(struct evc_server *s, const char *addr, evconnlistener_cb cb, struct e
      */
     (void)setsockopt(evconnlistener_get_fd(*out), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     evconnlistener_set_error_cb(*out, on_accept_error);
-    registry_add(*out, s);
+    if (registry_add(*out, s) != 0) {
+        evconnlistener_free(*out);
+        *out = NULL;
+        return evc_err_set(err, EVC_ERR_LIMIT, "%s: this process listens on %zu addresses already",
+                           addr, sizeof(registry) / sizeof(registry[0]));
+    }
     return 0;
 }
 
