@@ -59,8 +59,14 @@ evc_buf_reserve(struct evc_buf *b, size_t n)
     while (alloc < want) {
         alloc = alloc > SIZE_MAX / 2 ? want : alloc * 2;
     }
-    if ((p = realloc(b->data, alloc)) == NULL) {
+    /* Not realloc: the old block may hold a key, and it is wiped before it goes. */
+    if ((p = malloc(alloc)) == NULL) {
         return EVC_ERR_NOMEM;
+    }
+    if (b->data != NULL) {
+        memcpy(p, b->data, b->len);
+        OPENSSL_cleanse(b->data, b->alloc);
+        free(b->data);
     }
     b->data = p;
     b->alloc = alloc;
