@@ -107,6 +107,26 @@ enum evc_agent_wait_level {
 EVC_EXPORT enum evc_agent_wait_level
 evc_agent_wait_level(evc_time published_at, evc_time activate_at, evc_time now, evc_time *next);
 
+/*
+ * The name this client gives its servers (an Acknowledgement's clientId
+ * and the URL's client=) from [agent] client_id: configured as it is
+ * (checked: 1..64 of the clientId characters), "none" for none, NULL for
+ * host with every other character left out, cut to EVC_ACK_ID_MAX bytes.
+ * out gets the name, "" for none. Pure.
+ */
+EVC_EXPORT void evc_agent_client_id(const char *configured, const char *host,
+                                    char out[EVC_ACK_ID_MAX + 1]);
+
+/*
+ * url with what the client holds as its query (docs/PROTOCOL.md, the
+ * well-known URL): held=G, and client=ID when id is not "", after any
+ * query url has (joined by &) and before a fragment. id must be of the
+ * clientId characters, which need no escaping. 0, or EVC_ERR_LIMIT when
+ * it does not fit in cap bytes with its NUL (out is then ""). Pure.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_agent_url_held(const char *url, uint64_t held, const char *id,
+                                               char *out, size_t cap);
+
 /* --- the agent -------------------------------------------------------------- */
 
 struct evc_agent_opts {

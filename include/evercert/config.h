@@ -56,6 +56,8 @@ struct evc_monitor_conf {
 struct evc_agent_conf {
     char *state;   /* SQLite file; NULL = the default */
     char *deleted; /* deleted store for expired predecessors; NULL: they stay */
+    /* The name given in acknowledgements and URL fetches; NULL: the host name; "none": none. */
+    char *client_id;
 };
 
 /* Where a server's successors may come from (sources =). */

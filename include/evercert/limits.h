@@ -56,6 +56,12 @@
 #define EVC_AGENT_REJECT_EVENTS_MAX 256
 
 /*
+ * The URL the agent fetches, with its held= and client= query: a
+ * configuration line can hold the URL, the query adds at most 102 bytes.
+ */
+#define EVC_URL_HELD_MAX (EVC_CONFIG_LINE_MAX + 128)
+
+/*
  * Rejection log lines per server: the first BURST of each window, then
  * one line for the window with the count of those held back.
  */

@@ -32,6 +32,18 @@ struct evc_push {
      */
     int refused_waits;
     uint64_t refused_at_generation;
+    /*
+     * The acknowledgements (docs/PROTOCOL.md): the generation installed,
+     * told once the channel verified the server and again whenever a newer
+     * one is written. An ack that could not be written whole at once keeps
+     * its bytes, as SSL_write must be called again with the same ones.
+     */
+    int acked_any;  /* an ack went out whole on this connection */
+    uint64_t acked; /* its generation */
+    uint8_t ack[EVC_ACK_MAX];
+    size_t ack_len;      /* 0: none being written */
+    uint64_t ack_gen;    /* the generation of the one being written */
+    int64_t ack_look_at; /* monotonic ms when the state is next read for a newer generation */
 };
 
 /*
@@ -149,6 +161,14 @@ void evc_push_read(struct evc_agent *a, size_t i);
 /* Drop a reader that has sat on part of an object too long; *next_ms: its deadline. */
 void evc_push_check(struct evc_agent *a, size_t i, int64_t now_ms, int64_t *next_ms);
 void evc_push_close(struct evc_agent *a, size_t i, const char *why);
+/*
+ * Tell server i's push channel the generation installed now, if it has
+ * not been told it (or finish writing the ack that waits). Never blocks;
+ * a write that fails drops the channel as a read error does.
+ */
+void evc_push_ack(struct evc_agent *a, size_t i);
+/* 1 when server i's push channel has an ack half written (the loop then waits to write). */
+int evc_push_ack_waits(const struct evc_agent *a, size_t i);
 
 /* --- runtime.c: the runtime, and how the agent tells --- */
 
@@ -186,6 +206,9 @@ void evc_agent_reject_event(struct evc_agent *a, size_t i, evc_time now, const c
 
 /* The earlier of *next and t; 0 is no time. */
 void evc_agent_next_at(evc_time *next, evc_time t);
+
+/* The name this agent gives its servers ([agent] client_id); "" for none. */
+void evc_agent_id(const struct evc_agent *a, char out[EVC_ACK_ID_MAX + 1]);
 
 /* The index of the server named name in the configuration, or -1. */
 long evc_agent_server_index(const struct evc_agent *a, const char *name);

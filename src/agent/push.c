@@ -11,6 +11,14 @@
  * each drop the connection with the reason logged; the next attempt waits
  * with exponential backoff and jitter. The connect and handshake have one
  * deadline and end at once when a stop signal waits.
+ *
+ * The client speaks once per generation: an Acknowledgement of the
+ * generation installed, right after the channel verified the server and
+ * after each durable write of a newer one (this process's, or `evercert
+ * approve`'s, seen by reading the state every PUSH_LOOK_MS). The
+ * generation comes from the state, where it is recorded only after the
+ * trust store was written: an SA that waits for a person or a hold-down
+ * is never told as held.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -66,6 +74,10 @@ evc_push_close(struct evc_agent *a, size_t i, const char *why)
     p->partial_since = 0;
     p->offered = 0;
     p->refused_waits = 0;
+    p->acked_any = 0;
+    p->acked = 0;
+    p->ack_len = 0;
+    p->ack_look_at = 0;
     schedule_retry(p);
 }
 
@@ -136,25 +148,99 @@ evc_push_connect(struct evc_agent *a, size_t i)
     evc_probe_clear(&pr);
     X509_STORE_free(store);
     evc_agent_server_clear(&known);
+    evc_push_ack(a, i);
+}
+
+/*
+ * The generation of the last SA this agent wrote for server i (0: none):
+ * recorded after its trust store change was durable. -1 when the state
+ * cannot be read.
+ */
+static int
+installed(struct evc_agent *a, size_t i, uint64_t *g)
+{
+    struct evc_agent_server known;
+    struct evc_err err = {0};
+
+    *g = 0;
+    if (evc_state_agent_server(a->st, a->conf->servers[i].name, &known, &err) != 0) {
+        evc_logf(&a->log, LOG_ERR, "server=%s %s", a->conf->servers[i].name, evc_err_message(&err));
+        return -1;
+    }
+    *g = known.generation;
+    evc_agent_server_clear(&known);
+    return 0;
 }
 
 /* The generation of the last SA this agent took for server i; 0: none, or unknown. */
 static uint64_t
 generation_of(struct evc_agent *a, size_t i)
 {
-    struct evc_agent_server known;
-    struct evc_err err = {0};
     uint64_t g = 0;
 
-    if (evc_state_agent_server(a->st, a->conf->servers[i].name, &known, &err) == 0) {
-        g = known.generation;
-        evc_agent_server_clear(&known);
-    }
+    (void)installed(a, i, &g);
     return g;
 }
 
-/* How often a channel whose SA was refused looks for a successor taken meanwhile. */
-#define PUSH_REFUSED_LOOK_MS 2000
+int
+evc_push_ack_waits(const struct evc_agent *a, size_t i)
+{
+    return a->push[i].c.fd != -1 && a->push[i].ack_len > 0;
+}
+
+void
+evc_push_ack(struct evc_agent *a, size_t i)
+{
+    struct evc_push *p = &a->push[i];
+    const char *name = a->conf->servers[i].name;
+    struct evc_ack ack;
+    char why[200];
+    int n, e;
+
+    if (p->c.fd == -1) {
+        return;
+    }
+    if (p->ack_len == 0) {
+        memset(&ack, 0, sizeof(ack));
+        /* Unknown is not told: a lower generation than the last would be a false report. */
+        if (installed(a, i, &ack.generation) != 0 || (p->acked_any && ack.generation <= p->acked)) {
+            return;
+        }
+        evc_agent_id(a, ack.client_id);
+        if (evc_ack_encode(&ack, p->ack, sizeof(p->ack), &p->ack_len) != 0) {
+            evc_logf(&a->log, LOG_ERR, "server=%s cannot encode an acknowledgement", name);
+            p->ack_len = 0;
+            return;
+        }
+        p->ack_gen = ack.generation;
+    }
+    ERR_clear_error();
+    n = SSL_write(p->c.ssl, p->ack, (int)p->ack_len);
+    if (n <= 0) {
+        e = SSL_get_error(p->c.ssl, n);
+        if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+            return; /* the same bytes again when the socket takes them */
+        }
+        snprintf(why, sizeof(why), "the acknowledgement of generation %llu was not sent: %s",
+                 (unsigned long long)p->ack_gen,
+                 e == SSL_ERROR_ZERO_RETURN ? "closed by the server" : "connection lost");
+        ERR_clear_error();
+        evc_push_close(a, i, why);
+        return;
+    }
+    p->acked_any = 1;
+    p->acked = p->ack_gen;
+    p->ack_len = 0;
+    evc_logf(&a->log, LOG_INFO, "server=%s push channel: told the server generation %llu is held",
+             name, (unsigned long long)p->acked);
+}
+
+/*
+ * How often an open channel reads the state for a successor written
+ * meanwhile by another process (`evercert approve`): one to acknowledge,
+ * or one an SA refused here may follow.
+ */
+#define PUSH_LOOK_MS 2000
 
 void
 evc_push_read(struct evc_agent *a, size_t i)
@@ -180,7 +266,8 @@ evc_push_read(struct evc_agent *a, size_t i)
             p->offered++;
             evc_buf_reset(&p->in);
             p->partial_since = 0;
-            return; /* one object per wakeup */
+            evc_push_ack(a, i); /* written now, if the SA was taken */
+            return;             /* one object per wakeup */
         }
         if (budget == 0) {
             return;
@@ -232,9 +319,15 @@ evc_push_check(struct evc_agent *a, size_t i, int64_t now_ms, int64_t *next_ms)
         return;
     }
     /* `evercert approve` is another process: look at the state again soon. */
-    if (p->c.fd != -1 && p->refused_waits &&
-        (*next_ms == 0 || now_ms + PUSH_REFUSED_LOOK_MS < *next_ms)) {
-        *next_ms = now_ms + PUSH_REFUSED_LOOK_MS;
+    if (p->c.fd != -1 && now_ms >= p->ack_look_at) {
+        p->ack_look_at = now_ms + PUSH_LOOK_MS;
+        evc_push_ack(a, i);
+        if (p->c.fd == -1) {
+            return;
+        }
+    }
+    if (p->c.fd != -1 && (*next_ms == 0 || p->ack_look_at < *next_ms)) {
+        *next_ms = p->ack_look_at;
     }
     if (p->c.fd == -1 || p->partial_since == 0) {
         return;

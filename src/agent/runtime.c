@@ -65,6 +65,17 @@ evc_agent_open(struct evc_agent *a, const char *config_path, int64_t clock_offse
 }
 
 void
+evc_agent_id(const struct evc_agent *a, char out[EVC_ACK_ID_MAX + 1])
+{
+    char host[256] = "";
+
+    if (a->conf->agent.client_id == NULL && gethostname(host, sizeof(host) - 1) != 0) {
+        host[0] = '\0';
+    }
+    evc_agent_client_id(a->conf->agent.client_id, host, out);
+}
+
+void
 evc_agent_close(struct evc_agent *a)
 {
     evc_state_close(a->st);

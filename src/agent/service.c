@@ -169,6 +169,7 @@ int
 evc_agent_run(const struct evc_agent_opts *o, int *status, struct evc_err *err)
 {
     struct evc_agent a;
+    struct sigaction ignore, oldpipe;
     sigset_t mask, old, stopmask;
     struct pollfd *pfd = NULL;
     int64_t *due = NULL;
@@ -177,11 +178,17 @@ evc_agent_run(const struct evc_agent_opts *o, int *status, struct evc_err *err)
     evc_time next;
 
     *status = 3;
+    /* An ack may be written to a channel the server has closed: EPIPE, not a signal. */
+    memset(&ignore, 0, sizeof(ignore));
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    sigaction(SIGPIPE, &ignore, &oldpipe);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if ((r = evc_agent_open(&a, o->config_path, o->clock_offset, 1, err)) != 0) {
         if (r == EVC_ERR_BUSY) {
             evc_err_set(err, r, "%s: another evercert agent runs on this state", o->config_path);
         }
+        sigaction(SIGPIPE, &oldpipe, NULL);
         return r;
     }
     if ((r = evc_agent_runtime_alloc(&a, err)) != 0) {
@@ -230,6 +237,7 @@ evc_agent_run(const struct evc_agent_opts *o, int *status, struct evc_err *err)
             if ((v->sources & (EVC_SOURCE_HANDSHAKE | EVC_SOURCE_URL)) && due[i] <= now) {
                 evc_agent_contact(&a, i, now);
                 due[i] = now + v->interval;
+                evc_push_ack(&a, i); /* a successor the contact wrote, told now */
             }
             evc_push_connect(&a, i);
             evc_push_check(&a, i, mono, &wake_ms);
@@ -266,7 +274,7 @@ evc_agent_run(const struct evc_agent_opts *o, int *status, struct evc_err *err)
         pfd[n++].events = POLLIN;
         for (size_t i = 0; i < a.conf->nservers; i++) {
             pfd[n].fd = a.push[i].c.fd;
-            pfd[n++].events = POLLIN;
+            pfd[n++].events = POLLIN | (evc_push_ack_waits(&a, i) ? POLLOUT : 0);
             if (a.push[i].c.fd != -1 && SSL_has_pending(a.push[i].c.ssl)) {
                 timeout = 0;
             }
@@ -293,6 +301,9 @@ evc_agent_run(const struct evc_agent_opts *o, int *status, struct evc_err *err)
                                          SSL_has_pending(a.push[i].c.ssl))) {
                 evc_push_read(&a, i);
             }
+            if (evc_push_ack_waits(&a, i) && (pfd[i + 1].revents & POLLOUT)) {
+                evc_push_ack(&a, i);
+            }
         }
     }
     *status = 0;
@@ -311,5 +322,6 @@ out:
     evc_agent_runtime_free(&a);
     evc_agent_close(&a);
     curl_global_cleanup();
+    sigaction(SIGPIPE, &oldpipe, NULL);
     return r;
 }

@@ -81,6 +81,29 @@ struct pending {
     evc_time now; /* the clock, moved by --at */
 };
 
+/*
+ * The server's own deadline (activateBy): the latest it switches, when it
+ * waits for its clients to hold the successor.
+ */
+static void
+activate_by_text(const struct evc_sa *sa, evc_time now, char *out, size_t len)
+{
+    char when[EVC_TIME_TEXT_MAX], left[32];
+
+    if (sa->activate_by == 0) {
+        snprintf(out, len, "not said");
+        return;
+    }
+    evc_time_format(sa->activate_by, when);
+    if (sa->activate_by >= now) {
+        evc_span_format(sa->activate_by - now, left, sizeof(left));
+        snprintf(out, len, "%s, in %s (the server switches by then at the latest)", when, left);
+    } else {
+        evc_span_format(now - sa->activate_by, left, sizeof(left));
+        snprintf(out, len, "%s, passed %s ago (the server has switched)", when, left);
+    }
+}
+
 /* The approval deadline of a pending SA: when the server switches, and how near that is. */
 static void
 deadline_text(const struct evc_sa *sa, evc_time now, char *out, size_t len)
@@ -90,6 +113,16 @@ deadline_text(const struct evc_sa *sa, evc_time now, char *out, size_t len)
     evc_time rise;
 
     lv = evc_agent_wait_level(sa->published_at, sa->activate_at, now, &rise);
+    if (lv == EVC_WAIT_CRITICAL && sa->activate_by > now) {
+        /* A server that waits for its clients waits for this one too, until activateBy. */
+        evc_span_format(now - sa->activate_at, left, sizeof(left));
+        evc_time_format(sa->activate_by, warn);
+        snprintf(out, len,
+                 "passed %s ago: the server waits for its clients until %s at the latest; "
+                 "this one is not ready until it is approved (CRITICAL)",
+                 left, warn);
+        return;
+    }
     if (lv == EVC_WAIT_CRITICAL) {
         evc_span_format(now - sa->activate_at, left, sizeof(left));
         snprintf(out, len,
@@ -134,7 +167,7 @@ on_pending(void *arg, const struct evc_agent_sa *s)
     BIO *bio = BIO_new(BIO_s_mem());
     static const char *const names[] = {"early", "warning", "critical"};
     enum evc_agent_wait_level lv;
-    char deadline[200] = "";
+    char deadline[300] = "", by[200] = "", bytime[EVC_TIME_TEXT_MAX] = "";
     evc_time t, rise;
     int waiting;
     json_t *row;
@@ -173,10 +206,17 @@ on_pending(void *arg, const struct evc_agent_sa *s)
     lv = evc_agent_wait_level(sa->published_at, sa->activate_at, p->now, &rise);
     if (waiting) {
         deadline_text(sa, p->now, deadline, sizeof(deadline));
+        activate_by_text(sa, p->now, by, sizeof(by));
+    }
+    if (sa->activate_by != 0) {
+        evc_time_format(sa->activate_by, bytime);
     }
     if (p->json) {
+        int said = waiting && sa->activate_by != 0;
+
         row = json_pack(
-            "{s:I, s:s, s:s, s:I, s:s, s:s, s:o*, s:s, s:s, s:s, s:s, s:s, s:s, s:o*, s:o*, s:o*}",
+            "{s:I, s:s, s:s, s:I, s:s, s:s, s:o*, s:s, s:s, s:s, s:s, s:s, s:s, s:o*, s:o*, s:o*, "
+            "s:o*, s:o*}",
             "id", (json_int_t)s->id, "server", s->server, "service", sa->service, "generation",
             (json_int_t)sa->generation, "current_sha256", cur, "successor_sha256", succ, "subject",
             evc_text_jstring(subject != NULL ? subject : ""), "not_before", nb, "not_after", na,
@@ -184,7 +224,9 @@ on_pending(void *arg, const struct evc_agent_sa *s)
             evc_sa_status_name(s->status), "deadline", waiting ? json_string(act) : json_null(),
             "seconds_left",
             waiting ? json_integer((json_int_t)(sa->activate_at - p->now)) : json_null(), "urgency",
-            waiting ? json_string(names[lv]) : json_null());
+            waiting ? json_string(names[lv]) : json_null(), "activate_by",
+            said ? json_string(bytime) : json_null(), "activate_by_seconds_left",
+            said ? json_integer((json_int_t)(sa->activate_by - p->now)) : json_null());
         if (row == NULL || json_array_append_new(p->list, row) != 0) {
             p->failed = 1;
         }
@@ -200,7 +242,7 @@ on_pending(void *arg, const struct evc_agent_sa *s)
                evc_sa_status_name(s->status), cur, succ, p->failed ? "?" : (const char *)shown.data,
                nb, na, act, seen, s->source);
         if (waiting) {
-            printf("    deadline  %s\n", deadline);
+            printf("    deadline  %s\n    latest    %s\n", deadline, by);
         }
     }
     p->n++;

@@ -145,6 +145,7 @@ evc_cmd_announce(int argc, char **argv)
         {"service", required_argument, NULL, 'n'},
         {"generation", required_argument, NULL, 'g'},
         {"activate-at", required_argument, NULL, 'A'},
+        {"activate-by", required_argument, NULL, 'B'},
         {"anchor", required_argument, NULL, 'a'},
         {"link", required_argument, NULL, 'l'},
         {"out", required_argument, NULL, 'o'},
@@ -199,6 +200,13 @@ evc_cmd_announce(int argc, char **argv)
             }
             have_act |= c == 'A';
             break;
+        case 'B':
+            if (evc_time_parse(optarg, &p.activate_by) != 0 || p.activate_by == 0) {
+                evc_cli_error("--activate-by",
+                              "'%s': expected an RFC 3339 time like 2027-01-31T00:00:00Z", optarg);
+                goto out;
+            }
+            break;
         case 'a':
             if (nanchors >= ANCHORS_MAX) {
                 evc_cli_error("--anchor", "at most %d", ANCHORS_MAX);
@@ -229,6 +237,11 @@ evc_cmd_announce(int argc, char **argv)
         !have_gen || !have_act || out == NULL || optind != argc) {
         evc_cli_error("announce", "--current, --current-key, --successor, --successor-key, "
                                   "--service, --generation, --activate-at and --out are required");
+        goto out;
+    }
+    if (p.activate_by != 0 && p.activate_by < p.activate_at) {
+        evc_cli_error("--activate-by", "before --activate-at: the server switches at the earliest "
+                                       "at activate_at and at the latest at activate_by");
         goto out;
     }
     if (read_certs(cur, &cc) != 0 || read_key(curk, &ck) != 0 || read_certs(succ, &sc) != 0 ||

@@ -95,6 +95,8 @@
       "The agent's SQLite state; unset, /var/lib/evercert/agent.db as root, else evercert-agent.db beside the file.") \
     X(AGENT, deleted, PATH, deleted, 0, 0, NULL, 1, \
       "A deleted store for expired predecessors; unset, they stay.") \
+    X(AGENT, client_id, TEXT, client_id, 0, 0, NULL, 1, \
+      "The name this client gives its servers in acknowledgements and URL fetches: 1..64 letters, digits or . _ - : @; none gives none; unset, the host name with other characters left out, at most 64 bytes.") \
     X(SERVER, connect, HOSTPORT, connect, 0, 0, NULL, 1, \
       "The server to follow (required).") \
     X(SERVER, service, TEXT, service, 0, 0, NULL, 1, \
@@ -146,7 +148,8 @@
       "A store renewal works on; one section per store, [store \"NAME\"].")                        \
     S(MONITOR, "monitor", "[monitor]", "The monitor's schedule, state and metrics.")               \
     S(NOTIFY, "notify", "[notify]", "How the monitor and the agent tell people.")                  \
-    S(AGENT, "agent", "[agent]", "The agent's state and deleted store.")                           \
+    S(AGENT, "agent", "[agent]",                                                                   \
+      "The agent's state, deleted store and the name it gives its servers.")                       \
     S(SERVER, "server", "a server",                                                                \
       "A server the agent follows; one section per server, [server \"NAME\"].")
 

@@ -573,6 +573,7 @@ evc_config_free(struct evc_config *c)
     free(c->servers);
     free(c->agent.state);
     free(c->agent.deleted);
+    free(c->agent.client_id);
     free(c->stores);
     free(c->key_lines);
     free(c->file);

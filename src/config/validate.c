@@ -49,6 +49,24 @@ server_key_fail(struct evc_parser *ps, const struct evc_server_conf *v, int key,
     return fail(ps, "server \"%s\": %s", v->name, why);
 }
 
+/*
+ * [agent] client_id: none, or 1..64 of the Acknowledgement's clientId
+ * characters (docs/PROTOCOL.md), the same set the server accepts.
+ */
+static int
+client_id_ok(const char *id)
+{
+    size_t n = strlen(id);
+
+    if (strcmp(id, "none") == 0) {
+        return 1;
+    }
+    if (n == 0 || n > 64) {
+        return 0;
+    }
+    return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-:@") == n;
+}
+
 /* A server's missing keys and defaults. */
 static int
 validate_server(struct evc_parser *ps, struct evc_server_conf *v)
@@ -268,6 +286,11 @@ evc_config_validate(struct evc_parser *ps)
         return fail(ps, "log = journal needs evercert built with libsystemd");
     }
 #endif
+    if (c->agent.client_id != NULL && !client_id_ok(c->agent.client_id)) {
+        ps->line = c->key_lines[EVC_KEY_AGENT_client_id];
+        return fail(ps, "client_id: expected none or 1..64 letters, digits or . _ - : @, not '%s'",
+                    c->agent.client_id);
+    }
     if ((c->notify.email_to != NULL) != (c->notify.email_from != NULL)) {
         ps->line = c->key_lines[c->notify.email_to != NULL ? EVC_KEY_NOTIFY_email_to
                                                            : EVC_KEY_NOTIFY_email_from];
