@@ -248,16 +248,17 @@ evc_agent_contact(struct evc_agent *a, size_t i, evc_time now)
         X509 *uleaf = NULL;
         struct evc_agent_server now_held;
         char id[EVC_ACK_ID_MAX + 1], url[EVC_URL_HELD_MAX];
+        uint64_t held = known.generation;
 
         /* What is held now, the handshake's SA included if it was just written. */
         if (evc_state_agent_server(a->st, v->name, &now_held, &err) != 0) {
             evc_logf(&a->log, LOG_ERR, "server=%s %s", v->name, evc_err_message(&err));
-            now_held.generation = known.generation;
         } else {
+            held = now_held.generation;
             evc_agent_server_clear(&now_held);
         }
         evc_agent_id(a, id);
-        if (evc_agent_url_held(v->url, now_held.generation, id, url, sizeof(url)) != 0) {
+        if (evc_agent_url_held(v->url, held, id, url, sizeof(url)) != 0) {
             /* A URL too long for the query: fetched as configured, holding nothing said. */
             snprintf(url, sizeof(url), "%s", v->url);
         }

@@ -1003,6 +1003,80 @@ test_reject_events_bounded(void **state)
     rmdir(dir);
 }
 
+/* The name given to servers: as configured, none, or the host name cut to the clientId set. */
+static void
+test_client_id(void **state)
+{
+    static const struct {
+        const char *configured, *host, *want;
+    } cases[] = {
+        {NULL, "web-01.example.test", "web-01.example.test"},
+        {NULL, "my host!name", "myhostname"},             /* others left out */
+        {NULL, "\xc3\xa9t\xc3\xa9", "t"},                 /* bytes of UTF-8 too */
+        {NULL, "", ""},                                   /* no host name: none */
+        {NULL, "!!!", ""},                                /* nothing left: none */
+        {"none", "host", ""},                             /* none: none */
+        {"agent-7@site:a_b", "host", "agent-7@site:a_b"}, /* as configured */
+        {"bad id", "host", ""},                           /* never a bad ack */
+        {"", "host", ""},
+    };
+    char out[EVC_ACK_ID_MAX + 1], host[200];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memset(out, 'x', sizeof(out));
+        evc_agent_client_id(cases[i].configured, cases[i].host, out);
+        assert_string_equal(out, cases[i].want);
+    }
+    /* Cut to 64 bytes; 65 configured are refused (the configuration's check says so first). */
+    memset(host, 'h', sizeof(host) - 1);
+    host[sizeof(host) - 1] = '\0';
+    evc_agent_client_id(NULL, host, out);
+    assert_int_equal(strlen(out), EVC_ACK_ID_MAX);
+    host[EVC_ACK_ID_MAX] = '\0';
+    evc_agent_client_id(host, "x", out);
+    assert_string_equal(out, host);
+    host[EVC_ACK_ID_MAX] = 'h';
+    host[EVC_ACK_ID_MAX + 1] = '\0';
+    evc_agent_client_id(host, "x", out);
+    assert_string_equal(out, "");
+}
+
+/* The URL fetch's query: after the URL's own, before a fragment, held always, client when named. */
+static void
+test_url_held(void **state)
+{
+    static const struct {
+        const char *url, *id;
+        uint64_t held;
+        const char *want;
+    } cases[] = {
+        {"https://h/.well-known/evercert/successor", "a-1", 5,
+         "https://h/.well-known/evercert/successor?held=5&client=a-1"},
+        {"https://h/.well-known/evercert/successor", "", 0,
+         "https://h/.well-known/evercert/successor?held=0"},
+        {"https://h/p?x=1", "c", 7, "https://h/p?x=1&held=7&client=c"},
+        {"https://h/p?", "c", 7, "https://h/p?held=7&client=c"},
+        {"https://h/p?x=1&", "", 7, "https://h/p?x=1&held=7"},
+        {"https://h/p#frag", "c", 1, "https://h/p?held=1&client=c#frag"},
+        {"https://h/p?a#f?g", "", 2, "https://h/p?a&held=2#f?g"},
+        {"https://h/p", "", UINT64_MAX, "https://h/p?held=18446744073709551615"},
+    };
+    char out[200];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(
+            evc_agent_url_held(cases[i].url, cases[i].held, cases[i].id, out, sizeof(out)), 0);
+        assert_string_equal(out, cases[i].want);
+    }
+    /* Exactly the room it needs, and one byte less. */
+    assert_int_equal(evc_agent_url_held("https://h/p", 12, "ab", out, 30), 0);
+    assert_string_equal(out, "https://h/p?held=12&client=ab");
+    assert_int_equal(evc_agent_url_held("https://h/p", 12, "ab", out, 29), EVC_ERR_LIMIT);
+    assert_string_equal(out, "");
+}
+
 int
 main(void)
 {
@@ -1026,6 +1100,9 @@ main(void)
         cmocka_unit_test(test_reject_events_bounded),
         cmocka_unit_test(test_sa_status_names),
         cmocka_unit_test(test_sa_status_stored),
+        /* What the agent tells its servers it holds. */
+        cmocka_unit_test(test_client_id),
+        cmocka_unit_test(test_url_held),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
