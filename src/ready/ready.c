@@ -320,6 +320,9 @@ evc_ready_observe_group(struct evc_ready *r, const struct evc_ready_group *g, co
     if (idlen > 0 && !evc_ready_id_ok(id, idlen)) {
         idlen = 0;
     }
+    if (idlen == 0) {
+        id = "";
+    }
     b = bucket_of(r, g, id, idlen);
     for (e = r->buckets[b]; e != NULL; e = e->hnext) {
         if (memcmp(&e->g, g, sizeof(*g)) == 0 && strlen(e->id) == idlen &&
