@@ -353,13 +353,14 @@ evc_ready_observe_group(struct evc_ready *r, const struct evc_ready_group *g, co
         e->hnext = r->buckets[b];
         r->buckets[b] = e;
         r->n++;
-        maybe_grow(r);
     }
     e->held = held;
     e->seen = at;
     e->seq = ++r->seq;
     e->src = (uint8_t)src;
     lru_push(r, e);
+    /* After the push: the rehash walks the LRU list, which must hold every entry. */
+    maybe_grow(r);
 }
 
 void

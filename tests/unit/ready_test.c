@@ -212,6 +212,19 @@ test_cap(void **state)
     assert_string_equal(s.unready[1].addr, "192.0.2.1");
     assert_string_equal(s.unready[2].addr, "192.0.2.4");
     evc_ready_free(r);
+    /* Filling the table through its growths loses no entry: seen again, nothing is forgotten. */
+    r = tracker(0, 1000);
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < 1000; i++) {
+            snprintf(a, sizeof(a), "10.1.%d.%d", i >> 8, i & 255);
+            obs(r, a, i % 3 == 0 ? "x" : NULL, 5, EVC_READY_HELLO, T0 + k);
+        }
+    }
+    evc_ready_count(r, 5, T0 + 2, &s);
+    assert_int_equal(s.entries, 1000);
+    assert_int_equal(s.forgotten, 0);
+    assert_int_equal(s.clients, 1000);
+    evc_ready_free(r);
     /* Many: the table never holds more than its cap, and the list stops at its own. */
     r = tracker(0, 1000);
     for (int i = 0; i < 5000; i++) {
