@@ -103,7 +103,7 @@ EVC_EXPORT void evc_server_stats(const struct evc_server *s, struct evc_server_s
 
 /*
  * What the clients hold now against the SA served (ready.h); all zero
- * but the time with readiness off.
+ * but the time with readiness off. In the base's thread, as the rest.
  */
 struct evc_ready_summary;
 EVC_EXPORT void evc_server_readiness(struct evc_server *s, struct evc_ready_summary *out);

@@ -8,6 +8,7 @@
  * meant for loopback or a unix socket, which is made 0600.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +182,26 @@ unix_listen(const char *path, struct evc_err *err)
     return fd;
 }
 
+/* 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104. */
+static int
+loopback(const struct sockaddr_storage *ss)
+{
+    const uint8_t *a;
+
+    if (ss->ss_family == AF_INET) {
+        a = (const uint8_t *)&((const struct sockaddr_in *)(const void *)ss)->sin_addr;
+        return a[0] == 127;
+    }
+    if (ss->ss_family == AF_INET6) {
+        static const uint8_t one[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+        a = ((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr.s6_addr;
+        return memcmp(a, one, 16) == 0 || (memcmp(a, mapped, 12) == 0 && a[12] == 127);
+    }
+    return 0;
+}
+
 int
 evc_server_status_new(struct evc_server *s, const char *where, struct evc_err *err)
 {
@@ -227,6 +248,12 @@ evc_server_status_new(struct evc_server *s, const char *where, struct evc_err *e
         if (evhttp_bind_listener(s->status_http, l) == NULL) {
             evconnlistener_free(l);
             return evc_err_set(err, EVC_ERR_NOMEM, "%s: cannot serve HTTP", where);
+        }
+        if (!loopback(&ss)) {
+            evc_server_logf(s,
+                            "the status listener %s is not on loopback: it has no "
+                            "authentication, anyone who reaches it reads the clients",
+                            where);
         }
     }
     return 0;

@@ -118,6 +118,7 @@ get() { curl -sS --cacert root/ca.crt --resolve web.test:$PORT:127.0.0.1 "$@"; }
     --status-listen 127.0.0.1:$SPORT 2>serve.log &
 PIDS="$PIDS $!"
 check "serve starts with a status listener" wait_for serve.log "status on 127.0.0.1:$SPORT" 5
+check "... on loopback, without a warning" test "$(grep -c 'not on loopback' serve.log)" = 0
 
 # Nobody yet: nobody to wait for.
 status "status at the start" 0 st
