@@ -92,7 +92,11 @@ EVC_EXPORT EVC_MUST_USE int evc_ready_observe_text(struct evc_ready *r, const ch
                                                    size_t len, const char *id, uint64_t held,
                                                    enum evc_ready_source src, evc_time at);
 
-/* Count the clients seen in [now - window, ...] against successor into out. O(n log n). */
+/*
+ * Count the clients seen in [now - window, ...] against successor into
+ * out. O(n log n). Out of memory, it counts every entry a client and none
+ * ready: unknown is never ready.
+ */
 EVC_EXPORT void evc_ready_count(struct evc_ready *r, uint64_t successor, evc_time now,
                                 struct evc_ready_summary *out);
 

@@ -470,9 +470,14 @@ evc_ready_count(struct evc_ready *r, uint64_t successor, evc_time now,
     out->window = r->window;
     out->entries = r->n;
     out->forgotten = r->forgotten;
-    if (r->n == 0 || (v = calloc(r->n, sizeof(*v))) == NULL ||
-        (c = calloc(r->n, sizeof(*c))) == NULL) {
+    if (r->n == 0) {
+        return;
+    }
+    if ((v = calloc(r->n, sizeof(*v))) == NULL || (c = calloc(r->n, sizeof(*c))) == NULL) {
+        /* A count that cannot be made says not ready (the deadline bounds the wait), never ready.
+         */
         free(v);
+        out->clients = r->n;
         return;
     }
     for (e = r->newest; e != NULL; e = e->older) {
