@@ -5,7 +5,9 @@
 # on the same EC P-256 certificate, in one run: full and resumed TLS 1.3
 # handshake rates, what the SA adds to a handshake, and what a certificate
 # change costs: the delay until new handshakes get the new certificate,
-# old and new interleaved, and idle keep-alive connections cut.
+# old and new interleaved, and idle keep-alive connections cut; and what
+# counting readiness costs: evercert serve with and without it, handshakes
+# carrying the extension, and the tracker's memory (bench/ready_bench).
 #
 # usage: bench/tls_bench.sh [BUILD-DIR] [SECONDS]
 set -eu
@@ -64,6 +66,22 @@ for kind in full resumed; do
 done
 echo "the SA in the handshake (evercert serve, client at generation 0):"
 printf '  with the SA        '; "$TB" rate $P1 "$S" 2 sa
+echo "readiness (handshakes with the extension at the highest generation: counted, no SA sent):"
+"$EVC" serve --cert a.crt --key a.key --sa ab.sa --listen 127.0.0.1:$((P4 + 2)) 2>ready-on.log &
+PIDS="$PIDS $!"
+"$EVC" serve --cert a.crt --key a.key --sa ab.sa --listen 127.0.0.1:$((P4 + 3)) --no-readiness 2>ready-off.log &
+PIDS="$PIDS $!"
+sleep 0.5
+# Interleaved, twice each, so a drift of the machine falls on both.
+on=0 off=0
+for round in 1 2; do
+    r=$("$TB" rate $((P4 + 2)) "$S" 2 ext); on=$((on + ${r%% *}))
+    printf '  tracking on  (%s) %s\n' $round "$r"
+    r=$("$TB" rate $((P4 + 3)) "$S" 2 ext); off=$((off + ${r%% *}))
+    printf '  --no-readiness (%s) %s\n' $round "$r"
+done
+awk -v a=$on -v b=$off 'BEGIN { printf "  ratio on/off: %.3f\n", a / b }'
+printf '  the tracker alone: '; "$B/bench/ready_bench" | tr '\n' ' '; echo
 echo "a certificate change, 50 idle keep-alive connections open:"
 printf '  evercert serve     '
 "$TB" swap $P1 b.crt 50 -- "cp b.key live.key.t && mv live.key.t live.key && cp b.crt live.crt.t && mv live.crt.t live.crt"

@@ -2,9 +2,11 @@
 /*
  * TLS measurements against any server on 127.0.0.1, with OpenSSL alone:
  *
- *   tlsbench rate PORT SECONDS THREADS full|resumed|sa
+ *   tlsbench rate PORT SECONDS THREADS full|resumed|sa|ext
  *       handshakes per second (TLS 1.3, EC P-256); "sa" sends the evercert
- *       extension with generation 0 and reports the bytes the server sent
+ *       extension with generation 0 and reports the bytes the server sent;
+ *       "ext" sends it with the highest generation (the server counts it
+ *       for readiness and sends no SA)
  *   tlsbench swap PORT NEW.crt IDLE -- COMMAND...
  *       opens IDLE keep-alive connections, runs COMMAND (a reload or a
  *       file swap), then reports the ms until the first handshake with
@@ -42,7 +44,7 @@ static int port;
 static SSL_CTX *ctx;
 static double deadline;
 static atomic_long count, fails, bytes_in;
-static int mode; /* 0 full, 1 resumed, 2 sa */
+static int mode; /* 0 full, 1 resumed, 2 sa, 3 ext */
 
 static double
 now_s(void)
@@ -78,6 +80,7 @@ ext_add(SSL *s, unsigned int type, unsigned int context, const unsigned char **o
         X509 *x, size_t chainidx, int *al, void *arg)
 {
     static const unsigned char zero[8] = {0};
+    static const unsigned char newest[8] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
     (void)s;
     (void)type;
@@ -86,7 +89,8 @@ ext_add(SSL *s, unsigned int type, unsigned int context, const unsigned char **o
     (void)chainidx;
     (void)al;
     (void)arg;
-    *out = zero;
+    /* "ext": a client that holds everything, so no SA comes back; "sa": one that holds nothing. */
+    *out = mode == 3 ? newest : zero;
     *outlen = 8;
     return 1;
 }
@@ -395,8 +399,11 @@ main(int argc, char **argv)
         pthread_t th[16];
         double t0, t;
 
-        mode = strcmp(argv[5], "resumed") == 0 ? 1 : strcmp(argv[5], "sa") == 0 ? 2 : 0;
-        if (mode == 2) {
+        mode = strcmp(argv[5], "resumed") == 0 ? 1
+               : strcmp(argv[5], "sa") == 0    ? 2
+               : strcmp(argv[5], "ext") == 0   ? 3
+                                               : 0;
+        if (mode == 2 || mode == 3) {
             SSL_CTX_add_custom_ext(ctx, 0xFF5E,
                                    SSL_EXT_CLIENT_HELLO | SSL_EXT_TLS1_3_ENCRYPTED_EXTENSIONS,
                                    ext_add, NULL, NULL, ext_parse, NULL);

@@ -73,8 +73,10 @@ check "a client with generation 1 gets none" sh -c "'$EVC' probe 127.0.0.1:$PORT
 check "probe fails on an untrusted server, with OpenSSL's reason" test $? = 2
 check "the reason is named" grep -q "unable to get local issuer certificate" probe.out
 
-# The push channel: a listener gets the current SA, then each new one.
-openssl s_client -connect 127.0.0.1:$APORT -servername web.test -CAfile root/ca.crt -quiet </dev/zero >pushed.bin 2>/dev/null &
+# The push channel: a listener gets the current SA, then each new one. It sends
+# nothing (stdin is empty): the server reads acknowledgements only, and drops
+# a connection that sends anything else.
+openssl s_client -connect 127.0.0.1:$APORT -servername web.test -CAfile root/ca.crt -quiet </dev/null >pushed.bin 2>/dev/null &
 PUSH=$!
 PIDS="$PIDS $PUSH"
 i=0; while [ "$(stat -c %s pushed.bin 2>/dev/null || echo 0)" -lt "$(stat -c %s ab.sa)" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
@@ -135,7 +137,7 @@ for n in 16385 20000; do
     check "$n bytes: with no SA in it" grep -q '^SA *none' probe$n.out
     check "$n bytes: curl's handshake succeeds" sh -c "curl -sSf --cacert root/ca.crt --resolve web.test:$HPORT:127.0.0.1 https://web.test:$HPORT/ | grep -qx $(fp a.crt)"
     check "$n bytes: s_client's handshake succeeds" sh -c "echo | openssl s_client -connect 127.0.0.1:$HPORT -servername web.test -CAfile root/ca.crt -verify_return_error 2>&1 | grep -q 'Verify return code: 0 (ok)'"
-    openssl s_client -connect 127.0.0.1:$HAPORT -servername web.test -CAfile root/ca.crt -quiet </dev/zero >pushed$n.bin 2>/dev/null &
+    openssl s_client -connect 127.0.0.1:$HAPORT -servername web.test -CAfile root/ca.crt -quiet </dev/null >pushed$n.bin 2>/dev/null &
     p=$!
     i=0; while [ "$(stat -c %s pushed$n.bin 2>/dev/null || echo 0)" -lt $n ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
     kill $p 2>/dev/null
