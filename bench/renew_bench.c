@@ -104,8 +104,8 @@ memory_rate(const char *spec, const struct fixture *f, evc_time now, int n)
         EVP_PKEY *k = NULL;
         X509 *x = NULL;
         struct evc_buf sa;
-        struct evc_sa_params sp = {"web.test", 1,    now,  now + 3600, f->leaf,
-                                   f->key,     NULL, NULL, NULL,       NULL};
+        struct evc_sa_params sp = {"web.test", 1,    now,  now + 3600, f->leaf, f->key,
+                                   NULL,       NULL, NULL, NULL,       0};
 
         evc_buf_init(&sa, EVC_SA_MAX);
         if (evc_key_generate(spec, &k, &err) != 0 ||

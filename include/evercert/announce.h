@@ -32,6 +32,13 @@
 #define EVC_SA_HANDSHAKE_MAX ((size_t)16 * 1024)
 /* successor and anchors hold 1..8 certificates each. */
 #define EVC_SA_CERTS_MAX 8
+/*
+ * activateBy, a signed attribute (of the current key's signer when evercert
+ * writes it; read from any signer): the latest moment the server switches (it may wait for its
+ * clients until then). A UUID OID (X.667), so no registry is needed; clients that do not know it
+ * ignore it.
+ */
+#define EVC_SA_ACTIVATE_BY_OID "2.25.164594110015757007141534605945301123798"
 /* serviceName: a host name (RFC 1035 LDH labels) or an IP address literal. */
 #define EVC_SA_SERVICE_MAX 253
 
@@ -40,6 +47,7 @@ struct evc_sa {
     uint64_t generation;
     evc_time published_at;
     evc_time activate_at;
+    evc_time activate_by;       /* the server's deadline (signed attribute); 0: not said */
     STACK_OF(X509) * successor; /* leaf first */
     STACK_OF(X509) * anchors;   /* new roots and their links; NULL when absent */
 };
@@ -55,6 +63,7 @@ struct evc_sa_params {
     EVP_PKEY *successor_key;
     STACK_OF(X509) * chain;   /* issuers of the successor, or NULL */
     STACK_OF(X509) * anchors; /* a new root and its link certificates, or NULL */
+    evc_time activate_by;     /* the latest the server switches; 0: not said */
 };
 
 /*
@@ -89,6 +98,36 @@ EVC_EXPORT EVC_MUST_USE int evc_sa_service_check(const char *name, size_t len, c
  */
 EVC_EXPORT EVC_MUST_USE int evc_sa_signers(const uint8_t *der, size_t len, uint8_t (*fps)[32],
                                            size_t max, size_t *n, struct evc_err *err);
+
+/* --- the acknowledgement (client to server, on the push channel) ---------- */
+
+/*
+ * A client's word that it has written a successor (docs/PROTOCOL.md):
+ *   Acknowledgement ::= SEQUENCE { version INTEGER (1), generation INTEGER (0..MAX),
+ *                                  clientId UTF8String (SIZE (1..64)) OPTIONAL }
+ * The server only counts it; it can make a switch wait, never come sooner.
+ */
+#define EVC_ACK_MAX 128
+#define EVC_ACK_ID_MAX 64
+
+struct evc_ack {
+    uint64_t generation;                /* the newest the client has installed */
+    char client_id[EVC_ACK_ID_MAX + 1]; /* "" when absent */
+};
+
+/* 0 when id (len bytes) is 1..64 letters, digits or . _ - : @; else EVC_ERR_PARSE. Pure. */
+EVC_EXPORT EVC_MUST_USE int evc_ack_id_check(const char *id, size_t len);
+/* DER into out (cap bytes; EVC_ACK_MAX always suffices). EVC_ERR_USAGE for a bad id. */
+EVC_EXPORT EVC_MUST_USE int evc_ack_encode(const struct evc_ack *a, uint8_t *out, size_t cap,
+                                           size_t *len);
+/*
+ * Read exactly one acknowledgement of len bytes: strict DER (minimal
+ * lengths and integers), nothing after it. EVC_ERR_PARSE or EVC_ERR_LIMIT
+ * with the reason in *why (static; why may be NULL); out is zeroed on
+ * error. Pure, linear.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_ack_parse(const uint8_t *der, size_t len, struct evc_ack *out,
+                                          const char **why);
 
 /* --- the client's decision ------------------------------------------------ */
 

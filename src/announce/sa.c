@@ -79,12 +79,17 @@ signable(EVP_PKEY *k)
     return id == EVP_PKEY_RSA || id == EVP_PKEY_EC;
 }
 
-/* Add a signer whose signingTime is the caller's now, not the wall clock. */
+/*
+ * Add a signer whose signingTime is the caller's now, not the wall clock,
+ * and, when by is not 0, the activateBy attribute.
+ */
 static int
-add_signer(CMS_ContentInfo *cms, X509 *cert, EVP_PKEY *key, evc_time now)
+add_signer(CMS_ContentInfo *cms, X509 *cert, EVP_PKEY *key, evc_time now, evc_time by)
 {
     CMS_SignerInfo *si;
     ASN1_TIME *t = NULL;
+    ASN1_GENERALIZEDTIME *g = NULL;
+    ASN1_OBJECT *oid = NULL;
     int ok;
 
     si = CMS_add1_signer(cms, cert, key, NULL, CMS_PARTIAL | CMS_BINARY | CMS_NOSMIMECAP);
@@ -92,8 +97,59 @@ add_signer(CMS_ContentInfo *cms, X509 *cert, EVP_PKEY *key, evc_time now)
         return 0;
     }
     ok = CMS_signed_add1_attr_by_NID(si, NID_pkcs9_signingTime, t->type, t, -1);
+    if (ok && by != 0) {
+        ok = (oid = OBJ_txt2obj(EVC_SA_ACTIVATE_BY_OID, 1)) != NULL &&
+             (g = ASN1_GENERALIZEDTIME_set(NULL, (time_t)by)) != NULL &&
+             CMS_signed_add1_attr_by_OBJ(si, oid, V_ASN1_GENERALIZEDTIME, g, -1);
+    }
+    ASN1_GENERALIZEDTIME_free(g);
+    ASN1_OBJECT_free(oid);
     ASN1_TIME_free(t);
     return ok;
+}
+
+/*
+ * activateBy, from whichever signer carries it (SignerInfos is a SET, so
+ * DER sorts it and no signer is "first" once encoded; every signature is
+ * checked by the client's rule 2). 0 with *by (0 when absent); -1 when a
+ * signer has it more than once or with other than one GeneralizedTime,
+ * two signers disagree, or it falls before activate_at.
+ */
+static int
+read_activate_by(CMS_ContentInfo *cms, evc_time activate_at, evc_time *by)
+{
+    STACK_OF(CMS_SignerInfo) *sis = CMS_get0_SignerInfos(cms);
+    ASN1_OBJECT *oid;
+    int r = -1;
+
+    *by = 0;
+    if ((oid = OBJ_txt2obj(EVC_SA_ACTIVATE_BY_OID, 1)) == NULL) {
+        return -1;
+    }
+    for (int k = 0; sis != NULL && k < sk_CMS_SignerInfo_num(sis); k++) {
+        CMS_SignerInfo *si = sk_CMS_SignerInfo_value(sis, k);
+        X509_ATTRIBUTE *a;
+        ASN1_TYPE *v;
+        evc_time t;
+        int i;
+
+        if ((i = CMS_signed_get_attr_by_OBJ(si, oid, -1)) < 0) {
+            continue;
+        }
+        if (CMS_signed_get_attr_by_OBJ(si, oid, i) >= 0 ||
+            (a = CMS_signed_get_attr(si, i)) == NULL || X509_ATTRIBUTE_count(a) != 1 ||
+            (v = X509_ATTRIBUTE_get0_type(a, 0)) == NULL || v->type != V_ASN1_GENERALIZEDTIME ||
+            evc_asn1_time(v->value.generalizedtime, &t) != 0 || t < activate_at ||
+            (*by != 0 && t != *by)) {
+            *by = 0;
+            goto out;
+        }
+        *by = t;
+    }
+    r = 0;
+out:
+    ASN1_OBJECT_free(oid);
+    return r;
 }
 
 int
@@ -166,6 +222,9 @@ evc_sa_encode(const struct evc_sa_params *p, struct evc_buf *out, struct evc_err
                            "the service name must be a host name or an IP address: %s",
                            p->service == NULL ? "none given" : why);
     }
+    if (p->activate_by != 0 && p->activate_by < p->activate_at) {
+        return evc_err_set(err, EVC_ERR_USAGE, "activateBy falls before activateAt");
+    }
     if (nsucc > EVC_SA_CERTS_MAX ||
         (p->anchors != NULL && sk_X509_num(p->anchors) > (int)EVC_SA_CERTS_MAX)) {
         return evc_err_set(err, EVC_ERR_LIMIT, "an SA carries at most %d certificates per list",
@@ -194,8 +253,8 @@ evc_sa_encode(const struct evc_sa_params *p, struct evc_buf *out, struct evc_err
         goto out;
     }
     if ((cms = CMS_sign(NULL, NULL, NULL, NULL, CMS_PARTIAL | CMS_BINARY)) == NULL ||
-        !add_signer(cms, p->current, p->current_key, p->published_at) ||
-        !add_signer(cms, p->successor, p->successor_key, p->published_at) ||
+        !add_signer(cms, p->current, p->current_key, p->published_at, p->activate_by) ||
+        !add_signer(cms, p->successor, p->successor_key, p->published_at, 0) ||
         !CMS_final(cms, in, NULL, CMS_BINARY)) {
         r = evc_err_openssl(err, EVC_ERR_CRYPTO, "cannot sign the SA");
         goto out;
@@ -281,6 +340,11 @@ evc_sa_decode(const uint8_t *der, size_t len, struct evc_sa **out, struct evc_er
         evc_asn1_time(si->published_at, &sa->published_at) != 0 ||
         evc_asn1_time(si->activate_at, &sa->activate_at) != 0) {
         r = evc_err_openssl(err, EVC_ERR_PARSE, "bad generation or time");
+        goto out;
+    }
+    if (read_activate_by(cms, sa->activate_at, &sa->activate_by) != 0) {
+        r = evc_err_set(err, EVC_ERR_PARSE,
+                        "bad activateBy: not one GeneralizedTime at or after activateAt");
         goto out;
     }
     if (sk_X509_num(si->successor) < 1 || sk_X509_num(si->successor) > (int)EVC_SA_CERTS_MAX ||

@@ -409,7 +409,7 @@ evc_cmd_inspect(int argc, char **argv)
     size_t nsig = 0;
     evc_time now = evc_time_now();
     json_t *root = NULL, *sigs = NULL;
-    char hex[65], t1[EVC_TIME_TEXT_MAX], t2[EVC_TIME_TEXT_MAX];
+    char hex[65], t1[EVC_TIME_TEXT_MAX], t2[EVC_TIME_TEXT_MAX], t3[EVC_TIME_TEXT_MAX];
     int c, json = 0, ret = EVC_EXIT_FAILURE;
 
     memset(&v, 0, sizeof(v));
@@ -498,6 +498,12 @@ evc_cmd_inspect(int argc, char **argv)
         jset(root, "signers", sigs = json_array()) != 0) {
         goto nomem;
     }
+    if (sa->activate_by != 0) {
+        evc_time_format(sa->activate_by, t3);
+        if (jset(root, "activate_by", json_string(t3)) != 0) {
+            goto nomem;
+        }
+    }
     for (size_t i = 0; i < nsig && i < 4; i++) {
         evc_text_hex(fps[i], 32, hex);
         if (json_array_append_new(sigs, json_string(hex)) != 0) {
@@ -537,6 +543,9 @@ evc_cmd_inspect(int argc, char **argv)
 
         if (r == 0 && printf("generation    %llu\npublished at  %s\nactivate at   %s\n",
                              (unsigned long long)sa->generation, t1, t2) < 0) {
+            r = EVC_ERR_IO;
+        }
+        if (r == 0 && sa->activate_by != 0 && printf("activate by   %s\n", t3) < 0) {
             r = EVC_ERR_IO;
         }
         for (size_t i = 0; r == 0 && i < json_array_size(succ); i++) {

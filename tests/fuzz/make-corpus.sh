@@ -24,7 +24,7 @@ at=2026-01-01T00:00:00Z
 activate=2026-06-01T00:00:00Z
 days=3650
 
-for t in sa ext frame url pem der pkcs12 cert config time span mail; do
+for t in ack sa ext frame url pem der pkcs12 cert config time span mail; do
     mkdir -p "$corpus/$t"
     find "$corpus/$t" -type f ! -name 'regress-*' -exec rm -f {} +
 done
@@ -102,6 +102,12 @@ printf '\060\200\000\000' >"$corpus/frame/indefinite"
 printf '\060\205\000\000\000\000\001' >"$corpus/frame/five-length-bytes"
 printf '\060\203\001\000\001' >"$corpus/frame/over-cap"
 printf '\060\003\002\001\001\060\000' >"$corpus/frame/small"
+
+# --- acknowledgements (the push channel, client to server) --------------------
+printf '\060\006\002\001\001\002\001\005' >"$corpus/ack/gen5"
+printf '\060\017\002\001\001\002\001\007\014\007agent-7' >"$corpus/ack/named"
+printf '\060\016\002\001\001\002\011\000\377\377\377\377\377\377\377\377' >"$corpus/ack/max"
+printf '\060\006\002\001\002\002\001\005' >"$corpus/ack/version2"
 
 # --- PEM --------------------------------------------------------------------------
 cp cur.crt "$corpus/pem/leaf.pem"

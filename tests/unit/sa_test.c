@@ -141,7 +141,7 @@ test_renew_keeps_the_attributes(void **state)
 }
 
 static void
-encode(struct pki *p, uint64_t gen, struct evc_buf *out, X509 **succ)
+encode_by(struct pki *p, uint64_t gen, evc_time by, struct evc_buf *out, X509 **succ)
 {
     struct evc_err err = {0};
     STACK_OF(X509) *anchors = sk_X509_new_null();
@@ -159,8 +159,15 @@ encode(struct pki *p, uint64_t gen, struct evc_buf *out, X509 **succ)
     sp.successor = *succ;
     sp.successor_key = p->key2;
     sp.anchors = anchors;
+    sp.activate_by = by;
     assert_int_equal(evc_sa_encode(&sp, out, &err), 0);
     sk_X509_pop_free(anchors, X509_free);
+}
+
+static void
+encode(struct pki *p, uint64_t gen, struct evc_buf *out, X509 **succ)
+{
+    encode_by(p, gen, 0, out, succ);
 }
 
 static void
@@ -183,7 +190,42 @@ test_sa_round_trip(void **state)
     assert_int_equal(X509_cmp(sk_X509_value(sa->successor, 0), succ), 0);
     assert_int_equal(sk_X509_num(sa->anchors), 1);
     assert_int_equal(X509_cmp(sk_X509_value(sa->anchors, 0), p->ca), 0);
+    assert_int_equal(sa->activate_by, 0); /* not said */
     evc_sa_free(sa);
+    X509_free(succ);
+    evc_buf_free(&b);
+}
+
+/* The server's deadline travels as a signed attribute of the first signer and comes back. */
+static void
+test_sa_activate_by(void **state)
+{
+    struct pki *p = *state;
+    struct evc_buf b;
+    struct evc_sa *sa = NULL;
+    struct evc_err err = {0};
+    struct evc_sa_params sp;
+    X509 *succ = NULL;
+
+    evc_buf_init(&b, EVC_SA_MAX);
+    encode_by(p, 8, NOW + 7200, &b, &succ);
+    assert_int_equal(evc_sa_decode(b.data, b.len, &sa, &err), 0);
+    assert_int_equal(sa->activate_at, NOW + 3600);
+    assert_int_equal(sa->activate_by, NOW + 7200);
+    evc_sa_free(sa);
+    /* A deadline before activateAt is refused when writing. */
+    memset(&sp, 0, sizeof(sp));
+    sp.service = "web.test";
+    sp.generation = 9;
+    sp.published_at = NOW;
+    sp.activate_at = NOW + 3600;
+    sp.activate_by = NOW + 60;
+    sp.current = p->leaf;
+    sp.current_key = p->key;
+    sp.successor = succ;
+    sp.successor_key = p->key2;
+    evc_buf_reset(&b);
+    assert_int_equal(evc_sa_encode(&sp, &b, &err), EVC_ERR_USAGE);
     X509_free(succ);
     evc_buf_free(&b);
 }
@@ -389,13 +431,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_make),
-        cmocka_unit_test(test_renew_keeps_the_attributes),
-        cmocka_unit_test(test_sa_round_trip),
-        cmocka_unit_test(test_sa_rejections),
-        cmocka_unit_test(test_sa_exact_cap),
-        cmocka_unit_test(test_service_names),
-        cmocka_unit_test(test_sa_bad_service_read),
+        cmocka_unit_test(test_make),           cmocka_unit_test(test_renew_keeps_the_attributes),
+        cmocka_unit_test(test_sa_round_trip),  cmocka_unit_test(test_sa_activate_by),
+        cmocka_unit_test(test_sa_rejections),  cmocka_unit_test(test_sa_exact_cap),
+        cmocka_unit_test(test_service_names),  cmocka_unit_test(test_sa_bad_service_read),
         cmocka_unit_test(test_deleted_header),
     };
 

@@ -96,7 +96,7 @@ static void
 build(struct evc_buf *b, const char *service, uint64_t gen, evc_time activate, X509 *cur,
       EVP_PKEY *ck, X509 *succ, EVP_PKEY *sk)
 {
-    struct evc_sa_params p = {service, gen, NOW, activate, cur, ck, succ, sk, NULL, NULL};
+    struct evc_sa_params p = {service, gen, NOW, activate, cur, ck, succ, sk, NULL, NULL, 0};
     struct evc_err err = {0};
 
     evc_buf_init(b, EVC_SA_MAX + 16);
@@ -609,8 +609,8 @@ static void
 build_anchored(struct fx *f, X509 *succ, X509 *const *anchors, struct evc_buf *b)
 {
     STACK_OF(X509) *a = sk_X509_new_null();
-    struct evc_sa_params p = {"web.test", 1,    NOW,     NOW + HOUR, f->cur,
-                              f->key,     succ, f->nkey, NULL,       a};
+    struct evc_sa_params p = {"web.test", 1,       NOW,  NOW + HOUR, f->cur, f->key,
+                              succ,       f->nkey, NULL, a,          0};
     struct evc_err err = {0};
 
     for (size_t i = 0; anchors[i] != NULL; i++) {

@@ -91,7 +91,7 @@ setup(void **state)
     write_pem(f->b_key, NULL, bk);
     write_pem(f->ca, f->ca_x, NULL);
     {
-        struct evc_sa_params p = {"web.test", 7, NOW, NOW + 600, a, ak, b, bk, NULL, NULL};
+        struct evc_sa_params p = {"web.test", 7, NOW, NOW + 600, a, ak, b, bk, NULL, NULL, 0};
 
         evc_buf_init(&sa, EVC_SA_MAX);
         assert_int_equal(evc_sa_encode(&p, &sa, &err), 0);
