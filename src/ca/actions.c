@@ -316,6 +316,7 @@ evc_renew_stage(struct run *run, size_t i, enum evc_stale stale, struct evc_rene
     by = evc_policy_activate_by(run->policy, sp.activate_at, not_before(leaf(p)),
                                 not_after(leaf(p)));
     v->activate_by = run->policy->activate == EVC_ACTIVATE_READY ? by : 0;
+    sp.activate_by = v->activate_by;
     if ((r = evc_sa_encode(&sp, &sa, err)) == EVC_ERR_BAD_KEY) {
         /*
          * No SA can be signed with this key (Ed25519 in OpenSSL 3.0), so
