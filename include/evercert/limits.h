@@ -122,4 +122,17 @@
 #define EVC_SERVE_BODY_MAX 65536
 #define EVC_SERVE_PUSH_BUFFER_MAX (256 * 1024)
 
+/*
+ * Readiness (ready.h): a client's id, the same bound as the acknowledgement's
+ * (announce.h defines it identically); the most entries a tracker may be
+ * given; the status text (GET /status) a reader takes; acknowledgements a
+ * push connection may send in EVC_SERVE_ACK_WINDOW_S seconds before it is
+ * dropped.
+ */
+#define EVC_ACK_ID_MAX 64
+#define EVC_READY_ENTRIES_MAX ((size_t)16 * 1024 * 1024)
+#define EVC_READY_STATUS_MAX ((size_t)64 * 1024)
+#define EVC_SERVE_ACK_BURST 10
+#define EVC_SERVE_ACK_WINDOW_S 10
+
 #endif

@@ -24,7 +24,7 @@ at=2026-01-01T00:00:00Z
 activate=2026-06-01T00:00:00Z
 days=3650
 
-for t in ack sa ext frame url pem der pkcs12 cert config time span mail; do
+for t in ack sa ext frame url pem der pkcs12 cert config time span mail status query log; do
     mkdir -p "$corpus/$t"
     find "$corpus/$t" -type f ! -name 'regress-*' -exec rm -f {} +
 done
@@ -108,6 +108,18 @@ printf '\060\006\002\001\001\002\001\005' >"$corpus/ack/gen5"
 printf '\060\017\002\001\001\002\001\007\014\007agent-7' >"$corpus/ack/named"
 printf '\060\016\002\001\001\002\011\000\377\377\377\377\377\377\377\377' >"$corpus/ack/max"
 printf '\060\006\002\001\002\002\001\005' >"$corpus/ack/version2"
+
+# --- readiness: the status text, the URL's query, access logs --------------------
+printf 'evercert-status 1\nat 2026-12-01T00:00:00Z\nsuccessor 5\nwindow 604800\nclients 12\nready 10\nentries 14\nforgotten 0\ngeneration 5 10\ngeneration 4 2\nunready 192.0.2.7 agent-7 4 2026-12-01T00:00:00Z ack\nunready 2001:db8::/64 - 4 2026-12-01T00:00:00Z hello\n' >"$corpus/status/full"
+printf 'evercert-status 1\r\nat 2026-12-01T00:00:00Z\r\nsuccessor 0\r\nwindow 1\r\nclients 0\r\nready 0\r\n' >"$corpus/status/crlf"
+printf 'evercert-status 1\nat 2026-12-01T00:00:00Z\nsuccessor 5\nwindow 1\nclients 1\nready 2\n' >"$corpus/status/more-ready"
+printf 'held=5' >"$corpus/query/held"
+printf 'held=5&client=agent-7' >"$corpus/query/named"
+printf 'x=1&client=a&held=18446744073709551615' >"$corpus/query/max"
+printf 'held=5&held=6' >"$corpus/query/repeated"
+printf 'held=18446744073709551616' >"$corpus/query/over"
+printf '192.0.2.1 - - [01/Dec/2026:00:00:00 +0000] "GET /.well-known/evercert/successor?held=5&client=a HTTP/1.1" 200 1234 "-" "evercert"\n' >"$corpus/log/combined"
+printf '2001:db8::5 - u [01/Dec/2026:01:00:05 +0100] "GET https://h/.well-known/evercert/successor?held=4 HTTP/1.1" 404 0\n192.0.2.4 - - [01/Dec/2026:00:00:08 +0000] "GET /a\\"b HTTP/1.1" 400 1\ngarbage\n' >"$corpus/log/common"
 
 # --- PEM --------------------------------------------------------------------------
 cp cur.crt "$corpus/pem/leaf.pem"
