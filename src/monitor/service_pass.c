@@ -362,9 +362,9 @@ log_result(struct monitor *m, const struct evc_renew_result *res, evc_time now)
                     (strcmp(a->action, "wait") == 0 || strcmp(a->action, "activate") == 0);
 
         mlog(m,
-             failed                                                      ? LOG_ERR
+             failed                                                          ? LOG_ERR
              : strcmp(a->reason, "deadline") == 0 || (named && a->done == 0) ? LOG_WARNING
-                                                                         : LOG_INFO,
+                                                                             : LOG_INFO,
              "action=%s store=%s reason=%s old=%s new=%s done=%d detail=\"%s\"%s%s%s%s%s",
              a->action, a->store, a->reason, a->has_old ? hex : "-", a->has_new ? hex2 : "-",
              a->done, a->detail, a->verified != 0 ? " verify=" : "",
@@ -390,6 +390,7 @@ evc_monitor_pass(struct monitor *m, const char *trigger, char *summary, size_t l
     memset(&res, 0, sizeof(res));
     evc_config_renew_opts(m->conf, &ro);
     ro.now = started;
+    ro.readiness = evc_monitor_readiness;
     mlog(m, LOG_INFO, "pass started (%s)", trigger);
     r = evc_renew_run(&ro, &res, &err);
     if (r != 0) {
