@@ -8,6 +8,7 @@
 # at T0, live at T0+10m at the earliest, by T0+20m at the latest:
 #   web: one client of two holds the successor at T0+12m -> wait, the
 #        other named; both at T0+13m -> live at T0+14m, before the deadline;
+#   big: a client not ready more than 16 MiB back in its log is not read;
 #   api: one client never takes it -> wait (the log unreadable for a
 #        while: still a wait, saying why), live at the deadline T0+20m,
 #        the report and the log naming the client.
@@ -62,12 +63,13 @@ monitor() { # monitor SECONDS-AFTER-T0: one pass, its log in mon-N.log, the repo
 
 # --- the set-up: a root, two certificates of 100 minutes with 40 left -------------
 "$EVC" ca init --out root --subject "CN=Activate Root" >/dev/null
-for s in web api; do
+for s in web api big; do
     "$EVC" issue --ca root --cn $s.test --san DNS:$s.test --minutes 100 --at "$(iso -3600)" \
         --out-cert $s.crt --out-key $s.key >/dev/null
 done
 : >web.log
 : >api.log
+: >big.log
 cat >c.ini <<EOF
 [policy]
 expiration_threshold = 50%
@@ -101,6 +103,12 @@ role = personal
 cert = api.crt
 key = api.key
 access_log = api.log
+
+[store "big"]
+role = personal
+cert = big.crt
+key = big.key
+access_log = big.log
 EOF
 status "the configuration is clean" 0 "$EVC" check-config c.ini
 WEB0=$(fp web.crt)
@@ -109,7 +117,7 @@ API0=$(fp api.crt)
 # --- T0: both renewed; the SA carries the deadline -------------------------------
 monitor 0
 check "renewed at T0, the deadline 20 minutes before the old end" js report-0.json \
-    "len([a for a in r['actions'] if a['action'] == 'renew' and a['activate_by'] == '$(iso 1200)']) == 2"
+    "len([a for a in r['actions'] if a['action'] == 'renew' and a['activate_by'] == '$(iso 1200)']) == 3"
 check "successors staged" test -f web.crt.next -a -f api.crt.next
 "$EVC" inspect web.crt.sa >sa.txt 2>&1
 check "the SA says the deadline (activateBy)" grep -q "^activate by  *$(iso 1200)" sa.txt
@@ -126,7 +134,19 @@ hit web.log 600 192.0.2.8 "held=0&client=agent-8"
 hit web.log 610 192.0.2.8 "held=0"
 hit api.log 620 198.51.100.9 "held=0&client=agent-9"
 hit api.log 630 198.51.100.10 "held=1&client=agent-10"
+# big: a client not ready, then more than 16 MiB of other lines, then a ready one.
+# Only the last 16 MiB are read (from a line start): the first is not seen.
+hit big.log 640 203.0.113.5 "held=0&client=agent-5"
+python3 -c "
+import sys
+line = '203.0.113.6 - - [01/Dec/2026:00:00:00 +0000] \"GET /index.html HTTP/1.1\" 200 512 \"-\" \"curl\"\n'
+with open('big.log', 'a') as f:
+    f.write(line * (17 * 1024 * 1024 // len(line) + 1))
+"
+hit big.log 650 203.0.113.7 "held=1&client=agent-7b"
 monitor 720
+check "only the access log's last 16 MiB count" js report-720.json \
+    "$(act big)['action'] == 'activate' and $(act big)['readiness']['clients'] == 1"
 check "web waits for its clients" js report-720.json \
     "$(act web)['reason'] == 'not-ready' and $(act web)['action'] == 'wait'"
 check "the wait counts 1 of 2 address groups" js report-720.json \
