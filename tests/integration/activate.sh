@@ -20,7 +20,9 @@ EVC=$(cd "$(dirname "$EVC")" && pwd)/$(basename "$EVC")
 T=$(mktemp -d /tmp/evc-activate-XXXXXX)
 export TZ=UTC LC_ALL=C
 SMTPD=
+MON=
 cleanup() {
+    [ -n "$MON" ] && kill "$MON" 2>/dev/null
     [ -n "$SMTPD" ] && kill "$SMTPD" 2>/dev/null
     [ -n "${KEEP:-}" ] || rm -rf "$T"
 }
@@ -191,7 +193,21 @@ check "the mail is sent once per successor" test "$(grep -c 'Subject:.*NOT READY
 # --- T0+20m: the deadline: api goes live without agent-9, named ---------------------
 monitor 1199
 check "a second before the deadline api waits" js report-1199.json "$(act api)['action'] == 'wait'"
-monitor 1200
+# The monitor on its own clock from 5 s before the deadline: it counts the clients
+# again every second (a tenth of the time left, at least 1 s), logs the wait once
+# in that minute, and makes api live at the deadline.
+"$EVC" monitor --config c.ini --at "$(iso 1195)" 2>mon-1200.log &
+MON=$!
+wait_for mon-1200.log "action=activate store=api reason=deadline" 20 && ok ||
+    bad "the running monitor made api live at its deadline: $(cat mon-1200.log)"
+kill "$MON" 2>/dev/null
+wait "$MON" 2>/dev/null
+MON=
+cp report.json report-1200.json
+check "a waiting successor is counted again every second near its deadline" \
+    test "$(grep -c 'pass started' mon-1200.log)" -ge 4
+check "its wait is logged once a minute, not at every count" \
+    test "$(grep -c 'action=wait store=api' mon-1200.log)" = 1
 check "api goes live at its deadline" js report-1200.json \
     "$(act api)['action'] == 'activate' and $(act api)['reason'] == 'deadline' and $(act api)['done']"
 check "the deadline's report names the client that was not ready" js report-1200.json \
