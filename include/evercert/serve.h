@@ -37,6 +37,17 @@ struct evc_server_opts {
                                   to the request's end (a push connection: to its handshake's
                                   end), 1..86400; 0: 30 */
     int handle_signals;        /* 1: SIGTERM and SIGINT stop it (evc_server_stop, 2 s) */
+    /*
+     * Readiness (ready.h): the generation each client holds, from its
+     * handshakes, its acknowledgements on the push channel and the query
+     * of its well-known fetches, served as plain HTTP (GET /status, GET
+     * /metrics) on status_listen: ADDR:PORT or unix:PATH (made 0600), or
+     * NULL for none. It has no authentication: bind it to loopback.
+     */
+    const char *status_listen;
+    int64_t ready_window; /* seconds a client's report counts; 0: EVC_READY_WINDOW_DEFAULT */
+    size_t ready_max;     /* entries kept; 0: EVC_READY_ENTRIES_DEFAULT */
+    int no_readiness;     /* 1: no tracking at all (the status says no clients) */
     /* One line per event (listening, swaps, refusals, pushes); NULL: silent. */
     void (*log)(void *arg, const char *line);
     void *log_arg;
@@ -52,6 +63,9 @@ struct evc_server_stats {
     uint64_t sa_pushed;        /* SAs written down push connections */
     uint64_t swaps;            /* contexts published after the first */
     uint64_t refused;          /* changed files not used (broken pair, bad SA) */
+    uint64_t acks;             /* acknowledgements read on the push channel */
+    uint64_t push_dropped;     /* push connections dropped for what they sent */
+    uint64_t status_requests;  /* answered on the status listener */
 };
 
 /*
@@ -86,6 +100,13 @@ EVC_EXPORT void evc_server_stop(struct evc_server *s, int grace_ms);
 EVC_EXPORT EVC_MUST_USE int evc_server_reload(struct evc_server *s, struct evc_err *err);
 
 EVC_EXPORT void evc_server_stats(const struct evc_server *s, struct evc_server_stats *out);
+
+/*
+ * What the clients hold now against the SA served (ready.h); all zero
+ * but the time with readiness off.
+ */
+struct evc_ready_summary;
+EVC_EXPORT void evc_server_readiness(struct evc_server *s, struct evc_ready_summary *out);
 
 /* Close every connection and listener; the base stays if it is the caller's. NULL: nothing. */
 EVC_EXPORT void evc_server_free(struct evc_server *s);

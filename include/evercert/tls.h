@@ -148,6 +148,15 @@ EVC_EXPORT SSL *evc_tls_server_ssl(struct evc_tls_server *s);
 EVC_EXPORT void evc_tls_server_current(struct evc_tls_server *s, uint8_t sha256[32],
                                        uint64_t *sa_generation);
 
+/*
+ * Call cb(arg, ssl, have) once per connection whose client sent the
+ * extension, when its handshake completes, with the generation it holds
+ * (on every context the holder builds, before and after swaps). It runs
+ * in the thread doing the handshake; NULL: none.
+ */
+EVC_EXPORT void evc_tls_server_on_hello(struct evc_tls_server *s,
+                                        void (*cb)(void *arg, SSL *ssl, uint64_t have), void *arg);
+
 /* The published SA's bytes, copied into out (empty if none). */
 EVC_EXPORT EVC_MUST_USE int evc_tls_server_sa(struct evc_tls_server *s, struct evc_buf *out);
 

@@ -47,6 +47,7 @@ int evc_cmd_announce(int argc, char **argv);
 int evc_cmd_inspect(int argc, char **argv);
 int evc_cmd_probe(int argc, char **argv);
 int evc_cmd_serve(int argc, char **argv);
+int evc_cmd_status(int argc, char **argv);
 int evc_cmd_agent(int argc, char **argv);
 int evc_cmd_pending(int argc, char **argv);
 int evc_cmd_approve(int argc, char **argv);

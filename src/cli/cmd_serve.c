@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "evercert/ready.h"
 #include "evercert/serve.h"
+#include "evercert/time.h"
 #include "cli.h"
 
 static void
@@ -28,6 +30,10 @@ evc_cmd_serve(int argc, char **argv)
         {"no-well-known", no_argument, NULL, 'W'},
         {"idle-timeout", required_argument, NULL, 'i'},
         {"request-timeout", required_argument, NULL, 'r'},
+        {"status-listen", required_argument, NULL, 'S'},
+        {"ready-window", required_argument, NULL, 'w'},
+        {"ready-max", required_argument, NULL, 'm'},
+        {"no-readiness", no_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -36,8 +42,10 @@ evc_cmd_serve(int argc, char **argv)
     struct evc_server *s = NULL;
     struct evc_server_stats st;
     struct evc_err err = {0};
+    struct evc_span span;
     char *end;
     long v;
+    unsigned long long u;
     int c;
 
     optind = 1;
@@ -78,6 +86,31 @@ evc_cmd_serve(int argc, char **argv)
             }
             *(c == 'i' ? &o.idle_timeout : &o.request_timeout) = (int)v;
             break;
+        case 'S':
+            o.status_listen = optarg;
+            break;
+        case 'w':
+            if (evc_span_parse(optarg, &span) != 0 || span.unit != EVC_SPAN_SECONDS ||
+                span.value < 1 || span.value > (int64_t)3650 * 86400) {
+                evc_cli_error(optarg, "--ready-window: expected a duration like 7d or 2s, 1s to "
+                                      "3650d");
+                return EVC_EXIT_FAILURE;
+            }
+            o.ready_window = span.value;
+            break;
+        case 'm':
+            u = strtoull(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || *optarg == '-' || u < 1 ||
+                u > EVC_READY_ENTRIES_MAX) {
+                evc_cli_error(optarg, "--ready-max: expected entries, 1 to %zu",
+                              (size_t)EVC_READY_ENTRIES_MAX);
+                return EVC_EXIT_FAILURE;
+            }
+            o.ready_max = (size_t)u;
+            break;
+        case 'R':
+            o.no_readiness = 1;
+            break;
         case 'h':
             evc_cli_help("serve", 0);
             return 0;
@@ -88,7 +121,8 @@ evc_cmd_serve(int argc, char **argv)
     }
     if (o.cert == NULL || o.key == NULL || o.nlisten == 0 || optind != argc) {
         evc_cli_error("serve", "usage: evercert serve --cert F --key F [--chain F] [--sa F] "
-                               "--listen ADDR:PORT [--announce-listen ADDR:PORT]");
+                               "--listen ADDR:PORT [--announce-listen ADDR:PORT] "
+                               "[--status-listen ADDR:PORT|unix:PATH]");
         return EVC_EXIT_FAILURE;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -100,11 +134,13 @@ evc_cmd_serve(int argc, char **argv)
     evc_server_stats(s, &st);
     fprintf(stderr,
             "evercert serve: %llu connections, %llu requests (%llu not found), %llu SAs by URL, "
-            "%llu push connections, %llu SAs pushed, %llu swaps, %llu changes refused\n",
+            "%llu push connections, %llu SAs pushed, %llu acknowledgements, %llu swaps, "
+            "%llu changes refused\n",
             (unsigned long long)st.connections, (unsigned long long)st.requests,
             (unsigned long long)st.not_found, (unsigned long long)st.sa_by_url,
             (unsigned long long)st.push_connections, (unsigned long long)st.sa_pushed,
-            (unsigned long long)st.swaps, (unsigned long long)st.refused);
+            (unsigned long long)st.acks, (unsigned long long)st.swaps,
+            (unsigned long long)st.refused);
     evc_server_free(s);
     return 0;
 }

@@ -78,15 +78,25 @@ static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
 } commands[] = {
-    {"scan", evc_cmd_scan},         {"ca", evc_cmd_ca},
-    {"issue", evc_cmd_issue},       {"selfsign", evc_cmd_selfsign},
-    {"renew", evc_cmd_renew},       {"activate", evc_cmd_activate},
-    {"monitor", evc_cmd_monitor},   {"history", evc_cmd_history},
-    {"announce", evc_cmd_announce}, {"probe", evc_cmd_probe},
-    {"serve", evc_cmd_serve},       {"inspect", evc_cmd_inspect},
-    {"agent", evc_cmd_agent},       {"pending", evc_cmd_pending},
-    {"approve", evc_cmd_approve},   {"reject", evc_cmd_reject},
-    {"demo", evc_cmd_demo},         {"check-config", evc_cmd_check_config},
+    {"scan", evc_cmd_scan},
+    {"ca", evc_cmd_ca},
+    {"issue", evc_cmd_issue},
+    {"selfsign", evc_cmd_selfsign},
+    {"renew", evc_cmd_renew},
+    {"activate", evc_cmd_activate},
+    {"monitor", evc_cmd_monitor},
+    {"history", evc_cmd_history},
+    {"announce", evc_cmd_announce},
+    {"probe", evc_cmd_probe},
+    {"serve", evc_cmd_serve},
+    {"status", evc_cmd_status},
+    {"inspect", evc_cmd_inspect},
+    {"agent", evc_cmd_agent},
+    {"pending", evc_cmd_pending},
+    {"approve", evc_cmd_approve},
+    {"reject", evc_cmd_reject},
+    {"demo", evc_cmd_demo},
+    {"check-config", evc_cmd_check_config},
 };
 
 int

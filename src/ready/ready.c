@@ -26,6 +26,7 @@ struct entry {
     uint8_t src;
     uint64_t held;
     evc_time seen;
+    uint64_t seq;                /* order of the reports, for two in one second */
     struct entry *hnext;         /* the bucket's chain */
     struct entry *newer, *older; /* the LRU list */
 };
@@ -34,6 +35,7 @@ struct evc_ready {
     int64_t window;
     size_t max, n;
     uint64_t forgotten;
+    uint64_t seq;
     uint64_t k0, k1; /* the hash key */
     struct entry **buckets;
     size_t nbuckets; /* a power of two, grown with n up to the cap */
@@ -318,6 +320,9 @@ evc_ready_observe_group(struct evc_ready *r, const struct evc_ready_group *g, co
     if (idlen > 0 && !evc_ready_id_ok(id, idlen)) {
         idlen = 0;
     }
+    if (idlen == 0) {
+        id = "";
+    }
     b = bucket_of(r, g, id, idlen);
     for (e = r->buckets[b]; e != NULL; e = e->hnext) {
         if (memcmp(&e->g, g, sizeof(*g)) == 0 && strlen(e->id) == idlen &&
@@ -352,6 +357,7 @@ evc_ready_observe_group(struct evc_ready *r, const struct evc_ready_group *g, co
     }
     e->held = held;
     e->seen = at;
+    e->seq = ++r->seq;
     e->src = (uint8_t)src;
     lru_push(r, e);
 }
@@ -415,6 +421,13 @@ by_group(const void *a, const void *b)
     return memcmp(&x->g, &y->g, sizeof(x->g));
 }
 
+/* Reported later: by time, and in one second by the order the reports came in. */
+static int
+newer(const struct entry *a, const struct entry *b)
+{
+    return a->seen > b->seen || (a->seen == b->seen && a->seq > b->seq);
+}
+
 struct client {
     uint64_t held;
     const struct entry *who; /* the entry that holds the group back */
@@ -468,17 +481,17 @@ evc_ready_count(struct evc_ready *r, uint64_t successor, evc_time now,
     }
     qsort(v, n, sizeof(*v), by_group);
     for (size_t i = 0, j; i < n; i = j) {
-        evc_time named = INT64_MIN;
+        const struct entry *named = NULL;
         struct client k = {UINT64_MAX, NULL};
 
         for (j = i; j < n && by_group(&v[i], &v[j]) == 0; j++) {
-            if (v[j]->id[0] != '\0' && v[j]->seen > named) {
-                named = v[j]->seen;
+            if (v[j]->id[0] != '\0' && (named == NULL || newer(v[j], named))) {
+                named = v[j];
             }
         }
         for (size_t m = i; m < j; m++) {
             /* An unnamed word older than a named one: that client has spoken since. */
-            if (v[m]->id[0] == '\0' && v[m]->seen < named) {
+            if (v[m]->id[0] == '\0' && named != NULL && newer(named, v[m])) {
                 continue;
             }
             if (k.who == NULL || v[m]->held < k.held ||

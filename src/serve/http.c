@@ -20,7 +20,8 @@
  *
  * Answers: "/" and "/ping" give the SHA-256 (hex) of the certificate the
  * connection was given; EVC_SERVE_WELL_KNOWN gives the SA's DER (404 when
- * there is none or it is turned off); anything else 404.
+ * there is none or it is turned off), and its query's held= and client=
+ * are a readiness report; anything else 404.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@
 
 #include "evercert/announce.h"
 #include "evercert/keys.h"
+#include "evercert/ready.h"
 #include "base/text.h"
 #include "serve/serve_int.h"
 
@@ -291,6 +293,16 @@ on_request(struct evhttp_request *req, void *arg)
         return;
     }
     if (path != NULL && s->well_known && strcmp(path, EVC_SERVE_WELL_KNOWN) == 0) {
+        const char *q = evhttp_uri_get_query(uri);
+        struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+        char id[EVC_ACK_ID_MAX + 1];
+        uint64_t held;
+
+        /* ?held=G&client=ID: what this client holds (docs/PROTOCOL.md); a bad query says nothing.
+         */
+        if (q != NULL && evcon != NULL && evc_ready_query_parse(q, strlen(q), &held, id) == 1) {
+            evc_server_observe(s, evhttp_connection_get_addr(evcon), id, held, EVC_READY_URL);
+        }
         evc_buf_init(&sa, EVC_SA_MAX);
         if (evc_tls_server_sa(s->tls, &sa) == 0 && sa.len > 0) {
             if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {

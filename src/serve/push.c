@@ -3,7 +3,12 @@
  * The push channel (docs/PROTOCOL.md, "The push channel"): a TLS listener of its own,
  * not HTTP. Every connection gets the SA there is when it connects and
  * each new SA the moment it is loaded, as DER objects back to back
- * (src/agent/push.c reads them). Listeners have nothing to say; a reader
+ * (src/agent/push.c reads them). A client says one thing back: an
+ * acknowledgement (docs/PROTOCOL.md) of the generation it installed, which
+ * is counted for readiness. Anything else, an acknowledgement over
+ * EVC_ACK_MAX, or more than EVC_SERVE_ACK_BURST in EVC_SERVE_ACK_WINDOW_S
+ * seconds drops the connection: a client has no reason to, and the
+ * server reads no more than one small object at a time. A reader
  * that falls EVC_SERVE_PUSH_BUFFER_MAX behind is dropped, so one slow
  * client cannot make the server hold SAs for it without bound, and one
  * that has not finished its handshake by the request timeout is dropped,
@@ -11,6 +16,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -21,7 +27,10 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include <time.h>
+
 #include "evercert/announce.h"
+#include "evercert/ready.h"
 #include "serve/serve_int.h"
 
 struct push_conn {
@@ -29,6 +38,10 @@ struct push_conn {
     struct event *handshake; /* the deadline of the TLS handshake */
     struct evc_server *s;
     struct push_conn *next, *prev;
+    struct sockaddr_storage peer;
+    char peer_text[64];
+    int64_t acks_at[EVC_SERVE_ACK_BURST]; /* monotonic ms of the last acknowledgements, a ring */
+    size_t acks_next, acks_seen;
 };
 
 static void
@@ -73,11 +86,108 @@ push_handshake_late(evutil_socket_t fd, short what, void *arg)
     push_drop(c->s, c);
 }
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* The peer as ADDR:PORT or [ADDR]:PORT, for the log. */
+static void
+peer_format(const struct sockaddr *sa, char *out, size_t n)
+{
+    char a[INET6_ADDRSTRLEN];
+
+    snprintf(out, n, "?");
+    if (sa == NULL) {
+        return;
+    }
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+
+        if (inet_ntop(AF_INET, &in->sin_addr, a, sizeof(a)) != NULL) {
+            snprintf(out, n, "%s:%u", a, (unsigned)ntohs(in->sin_port));
+        }
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+
+        if (inet_ntop(AF_INET6, &in6->sin6_addr, a, sizeof(a)) != NULL) {
+            snprintf(out, n, "[%s]:%u", a, (unsigned)ntohs(in6->sin6_port));
+        }
+    }
+}
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+push_refuse(struct push_conn *c, const char *why)
+{
+    struct evc_server *s = c->s;
+
+    evc_server_logf(s, "push %s: %s; connection dropped", c->peer_text, why);
+    s->st.push_dropped++;
+    push_drop(s, c);
+}
+
+/* Acknowledgements, whole ones only; anything else ends the connection. */
 static void
 push_read(struct bufferevent *bev, void *arg)
 {
-    (void)arg;
-    evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+    struct push_conn *c = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+
+    for (;;) {
+        uint8_t der[EVC_ACK_MAX];
+        size_t have = evbuffer_get_length(in), len;
+        struct evc_ack a;
+        const char *why = NULL;
+        int64_t now;
+
+        if (have < 2) {
+            return;
+        }
+        (void)evbuffer_copyout(in, der, 2);
+        /* A SEQUENCE with a one-byte length: a longer form is over the cap or not DER. */
+        if (der[0] != 0x30) {
+            push_refuse(c, "sent something other than an acknowledgement");
+            return;
+        }
+        if ((der[1] & 0x80) != 0 || (size_t)der[1] + 2 > EVC_ACK_MAX) {
+            push_refuse(c, "an acknowledgement over " STR(EVC_ACK_MAX) " bytes");
+            return;
+        }
+        len = (size_t)der[1] + 2;
+        if (have < len) {
+            return;
+        }
+        (void)evbuffer_remove(in, der, len);
+        if (evc_ack_parse(der, len, &a, &why) != 0) {
+            char line[160];
+
+            snprintf(line, sizeof(line), "a malformed acknowledgement (%s)",
+                     why != NULL ? why : "?");
+            push_refuse(c, line);
+            return;
+        }
+        /* A client acknowledges after a write: a few a minute at most, never a stream. */
+        now = mono_ms();
+        if (c->acks_seen >= EVC_SERVE_ACK_BURST &&
+            now - c->acks_at[c->acks_next] < (int64_t)EVC_SERVE_ACK_WINDOW_S * 1000) {
+            push_refuse(c, "more than " STR(EVC_SERVE_ACK_BURST) " acknowledgements in " STR(
+                               EVC_SERVE_ACK_WINDOW_S) " s");
+            return;
+        }
+        c->acks_at[c->acks_next] = now;
+        c->acks_next = (c->acks_next + 1) % EVC_SERVE_ACK_BURST;
+        c->acks_seen++;
+        c->s->st.acks++;
+        evc_server_observe(c->s, (const struct sockaddr *)&c->peer, a.client_id, a.generation,
+                           EVC_READY_ACK);
+    }
 }
 
 void
@@ -118,8 +228,6 @@ evc_server_push_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
     int one = 1;
 
     (void)l;
-    (void)sa;
-    (void)len;
     /* Small writes (an SA) go out at once, not after a delayed ACK. */
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (ssl == NULL || c == NULL ||
@@ -142,6 +250,10 @@ evc_server_push_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
         return;
     }
     c->s = s;
+    if (sa != NULL && len > 0 && (size_t)len <= sizeof(c->peer)) {
+        memcpy(&c->peer, sa, (size_t)len);
+    }
+    peer_format(sa, c->peer_text, sizeof(c->peer_text));
     (void)event_add(c->handshake, &tv);
     bufferevent_setcb(c->bev, push_read, NULL, push_event, c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);

@@ -14,6 +14,7 @@
 #include "evercert/tls.h"
 
 struct evconnlistener;
+struct evc_ready;
 struct evhttp;
 struct event;
 struct push_conn;
@@ -30,6 +31,9 @@ struct evc_server {
     struct evconnlistener *listeners[EVC_SERVE_LISTEN_MAX]; /* owned by http */
     size_t nlisteners;
     struct evconnlistener *announce; /* the push channel's */
+    struct evc_ready *ready;         /* NULL: readiness off */
+    struct evhttp *status_http;      /* the status listener's responder, or NULL */
+    char *status_unix;               /* the socket file it made, removed at the end */
     struct event *inotify_ev, *timer, *debounce, *sigterm, *sigint, *resume, *grace;
     int inotify_fd;
     struct stat seen[3];
@@ -57,6 +61,12 @@ void evc_server_push_accept(struct evconnlistener *l, evutil_socket_t fd, struct
                             int len, void *arg);
 void evc_server_push_all(struct evc_server *s);
 void evc_server_push_free(struct evc_server *s);
+
+/* status.c: the readiness a client gives (handshake, ack, URL), and the status listener. */
+void evc_server_observe(struct evc_server *s, const struct sockaddr *peer, const char *id,
+                        uint64_t held, int src);
+int evc_server_status_new(struct evc_server *s, const char *where, struct evc_err *err);
+void evc_server_status_free(struct evc_server *s);
 
 /* watch.c: remember the files as they are, watch them, and reload on a change. */
 int evc_server_watch_start(struct evc_server *s, struct evc_err *err);

@@ -23,6 +23,7 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 
+#include "evercert/ready.h"
 #include "serve/serve_int.h"
 
 #define IDLE_DEFAULT 300   /* seconds; a connection silent longer is closed */
@@ -266,6 +267,20 @@ on_accept_unbound(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr 
     evutil_closesocket(fd);
 }
 
+/* A handshake whose client said which generation it holds: the peer of its socket holds it. */
+static void
+on_hello(void *arg, SSL *ssl, uint64_t have)
+{
+    struct evc_server *s = arg;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    int fd = SSL_get_fd(ssl);
+
+    if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+        evc_server_observe(s, (struct sockaddr *)&ss, NULL, have, EVC_READY_HELLO);
+    }
+}
+
 static char *
 dup_opt(const char *p, int *bad)
 {
@@ -313,6 +328,13 @@ evc_server_new(struct evc_server **out, const struct evc_server_opts *o, struct 
         r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
         goto out;
     }
+    if (!o->no_readiness) {
+        struct evc_ready_opts ro = {o->ready_window, o->ready_max};
+
+        if ((r = evc_ready_new(&s->ready, &ro, err)) != 0) {
+            goto out;
+        }
+    }
     if ((r = evc_tls_server_new(&s->tls, err)) != 0 ||
         (r = evc_tls_server_load(s->tls, s->cert, s->key, s->chain, s->sa, evc_time_now(), err)) !=
             0) {
@@ -352,6 +374,12 @@ evc_server_new(struct evc_server **out, const struct evc_server_opts *o, struct 
         (r = listen_on(s, o->push_listen, evc_server_push_accept, &s->announce, err)) != 0) {
         goto out;
     }
+    if (o->status_listen != NULL && (r = evc_server_status_new(s, o->status_listen, err)) != 0) {
+        goto out;
+    }
+    if (s->ready != NULL) {
+        evc_tls_server_on_hello(s->tls, on_hello, s);
+    }
     if ((r = evc_server_watch_start(s, err)) != 0) {
         goto out;
     }
@@ -370,9 +398,12 @@ evc_server_new(struct evc_server **out, const struct evc_server_opts *o, struct 
             at += (size_t)snprintf(where + at, sizeof(where) - at, "%s%s", i > 0 ? ", " : "",
                                    o->listen[i]);
         }
-        evc_server_logf(s, "listening on %s%s%s", where,
+        evc_server_logf(s, "listening on %s%s%s%s%s%s", where,
                         o->push_listen != NULL ? ", announcing on " : "",
-                        o->push_listen != NULL ? o->push_listen : "");
+                        o->push_listen != NULL ? o->push_listen : "",
+                        o->status_listen != NULL ? ", status on " : "",
+                        o->status_listen != NULL ? o->status_listen : "",
+                        s->ready == NULL ? "; readiness off" : "");
     }
     *out = s;
     s = NULL;
@@ -406,6 +437,7 @@ evc_server_free(struct evc_server *s)
     registry_drop(s);
     evc_server_push_free(s);
     evc_server_http_free(s);
+    evc_server_status_free(s);
     if (s->announce != NULL) {
         evconnlistener_free(s->announce);
     }
@@ -426,6 +458,7 @@ evc_server_free(struct evc_server *s)
         event_base_free(s->base);
     }
     evc_tls_server_free(s->tls);
+    evc_ready_free(s->ready);
     free(s->cert);
     free(s->key);
     free(s->chain);

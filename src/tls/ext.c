@@ -21,6 +21,7 @@
 struct conn_state {
     uint64_t have;
     int have_set;
+    int have_told; /* evc_tls_hello_take handed it over */
     uint8_t *sa;
     size_t sa_len;
 };
@@ -212,6 +213,20 @@ ext_parse(SSL *s, unsigned int type, unsigned int context, const unsigned char *
         c->sa_len = inlen;
         return 1;
     }
+    return 1;
+}
+
+int
+evc_tls_hello_take(SSL *s, uint64_t *have)
+{
+    struct conn_state *c = SSL_get_ex_data(s, conn_idx);
+
+    *have = 0;
+    if (c == NULL || !c->have_set || c->have_told) {
+        return 0;
+    }
+    c->have_told = 1;
+    *have = c->have;
     return 1;
 }
 

@@ -31,7 +31,42 @@ struct evc_tls_server {
     uint8_t sha256[32];
     uint64_t sa_generation;
     unsigned char ticket_keys[80];
+    void (*on_hello)(void *arg, SSL *ssl, uint64_t have);
+    void *on_hello_arg;
 };
+
+/* A handshake done: tell the holder's caller what the client said it holds, once per SSL. */
+static void
+info_cb(const SSL *ssl, int where, int ret)
+{
+    struct evc_tls_server *s;
+    void (*cb)(void *, SSL *, uint64_t);
+    void *arg;
+    uint64_t have;
+
+    (void)ret;
+    if (!(where & SSL_CB_HANDSHAKE_DONE) ||
+        (s = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl))) == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    cb = s->on_hello;
+    arg = s->on_hello_arg;
+    pthread_mutex_unlock(&s->lock);
+    if (cb != NULL && evc_tls_hello_take((SSL *)ssl, &have)) {
+        cb(arg, (SSL *)ssl, have);
+    }
+}
+
+void
+evc_tls_server_on_hello(struct evc_tls_server *s, void (*cb)(void *arg, SSL *ssl, uint64_t have),
+                        void *arg)
+{
+    pthread_mutex_lock(&s->lock);
+    s->on_hello = cb;
+    s->on_hello_arg = arg;
+    pthread_mutex_unlock(&s->lock);
+}
 
 int
 evc_tls_server_new(struct evc_tls_server **out, struct evc_err *err)
@@ -156,10 +191,11 @@ evc_tls_server_load(struct evc_tls_server *s, const char *cert, const char *key,
         SSL_CTX_check_private_key(ctx) != 1 ||
         !SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"evercert", 8) ||
         SSL_CTX_set_tlsext_ticket_keys(ctx, s->ticket_keys, sizeof(s->ticket_keys)) != 1 ||
-        !evc_tls_ext_add(ctx)) {
+        !evc_tls_ext_add(ctx) || !SSL_CTX_set_app_data(ctx, s)) {
         r = evc_err_openssl(err, EVC_ERR_CRYPTO, "cannot build the TLS context");
         goto out;
     }
+    SSL_CTX_set_info_callback(ctx, info_cb);
     for (int i = 1; i < sk_X509_num(certs); i++) {
         if (!SSL_CTX_add1_chain_cert(ctx, sk_X509_value(certs, i))) {
             r = evc_err_openssl(err, EVC_ERR_CRYPTO, "cannot add the chain");

@@ -32,6 +32,12 @@ void evc_tls_sa_free(struct evc_tls_sa *sa);
  */
 int evc_ext_parse_have(const uint8_t *in, size_t inlen, uint64_t *have);
 int evc_ext_parse_sa(const uint8_t *in, size_t inlen);
+/*
+ * Server side, after the handshake: 1 and the generation the client's
+ * ClientHello carried, the first time it is asked for one connection;
+ * 0 when the client sent none or it was handed over already.
+ */
+int evc_tls_hello_take(SSL *s, uint64_t *have);
 
 /* A connected TCP socket with send/receive timeouts, or -1 with err set. */
 int evc_tls_connect(const char *host, const char *port, int timeout_ms, struct evc_err *err);

@@ -103,6 +103,18 @@ test_nat_rule(void **state)
     assert_string_equal(s.unready[0].id, "");
     assert_int_equal(s.unready[0].held, 4);
     assert_int_equal(s.unready[0].src, EVC_READY_HELLO);
+    /* In one second the order of the reports decides. */
+    obs(r, "198.51.100.2", NULL, 4, EVC_READY_HELLO, T0 + 41);
+    obs(r, "198.51.100.2", "web-3", 5, EVC_READY_ACK, T0 + 41);
+    evc_ready_count(r, 5, T0 + 42, &s);
+    assert_int_equal(s.clients, 2);
+    assert_int_equal(s.ready, 1);
+    obs(r, "198.51.100.2", NULL, 4, EVC_READY_HELLO, T0 + 41);
+    evc_ready_count(r, 5, T0 + 42, &s);
+    assert_int_equal(s.ready, 0);
+    evc_ready_free(r);
+    r = tracker(0, 0);
+    obs(r, "198.51.100.1", NULL, 4, EVC_READY_HELLO, T0 + 30);
     /* Two named clients: the group holds the lower. */
     obs(r, "198.51.100.1", "web-1", 5, EVC_READY_ACK, T0 + 50);
     obs(r, "198.51.100.1", "web-2", 3, EVC_READY_URL, T0 + 51);

@@ -1,0 +1,257 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+#
+# Readiness in evercert serve, with real clients on 127.0.0.0/8 (each
+# source address its own client): handshakes with the extension (evercert
+# probe --have-generation), acknowledgements on the push channel (a small
+# Python TLS client writing the DER), fetches of the well-known URL with
+# ?held=&client= (curl --interface), read back from the status listener
+# (evercert status, curl on /metrics). Checks the counts, the NAT rule
+# (one address, a named and an unnamed client), the cap (--ready-max 3:
+# the least recently seen forgotten), that garbage, an acknowledgement
+# over 128 bytes and a flood of them drop the push connection and leave
+# the server up, that a bad query counts nothing, that the unix socket is
+# 0600, and that --no-readiness counts nothing. The window is checked
+# with explicit times in tests/unit/ready_test.c.
+#
+# usage: ready.sh PATH-TO-EVERCERT
+set -u
+EVC=${1:?usage: ready.sh PATH-TO-EVERCERT}
+EVC=$(cd "$(dirname "$EVC")" && pwd)/$(basename "$EVC")
+HERE=$(cd "$(dirname "$0")" && pwd)
+T=$(mktemp -d /tmp/evc-ready-XXXXXX)
+PIDS=
+cleanup() {
+    for p in $PIDS; do kill "$p" 2>/dev/null; done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+. "$HERE/lib.sh"
+for tool in curl openssl python3; do
+    command -v $tool >/dev/null || { echo "ready.sh: SKIP: $tool is not installed" >&2; exit 77; }
+done
+cd "$T" || exit 1
+# Source addresses other than 127.0.0.1 need the whole 127/8 on lo (Linux has it).
+if ! python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.9", 0))' 2>/dev/null; then
+    echo "ready.sh: SKIP: cannot bind 127.0.0.9 (no 127.0.0.0/8 on the loopback)" >&2
+    exit 77
+fi
+BASE=$((20000 + ($$ + 11000) % 20000))
+PORT=$BASE PUSH=$((BASE + 1)) SPORT=$((BASE + 2))
+WK=/.well-known/evercert/successor
+
+"$EVC" ca init --out root >/dev/null
+for n in a b; do
+    "$EVC" issue --ca root --cn web.test --san DNS:web.test,IP:127.0.0.1 --days 30 --out-cert $n.crt --out-key $n.key >/dev/null
+done
+"$EVC" announce --current a.crt --current-key a.key --successor b.crt --successor-key b.key \
+    --service web.test --generation 5 --activate-at "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)" --out ab.sa >/dev/null
+
+# ack.py SRC PORT [--close-expected] ITEM...: one push connection from SRC;
+# each ITEM is GEN[:ID] (an acknowledgement), raw:HEX (bytes as given) or
+# flood:N (N acknowledgements of generation 1). Exit 0 when, with
+# --close-expected, the server closed the connection within 10 s, or,
+# without, it did not close it on what was sent (1 s after the last write).
+cat >ack.py <<'PY'
+import socket, ssl, sys, time
+src, port = sys.argv[1], int(sys.argv[2])
+close_expected = "--close-expected" in sys.argv
+items = [a for a in sys.argv[3:] if a != "--close-expected"]
+
+def der_int(v):
+    b = v.to_bytes(max(1, (v.bit_length() + 7) // 8), "big")
+    if b[0] & 0x80:
+        b = b"\0" + b
+    return b"\x02" + bytes([len(b)]) + b
+
+def ack(gen, cid):
+    body = der_int(1) + der_int(gen)
+    if cid:
+        body += b"\x0c" + bytes([len(cid)]) + cid.encode()
+    return b"\x30" + bytes([len(body)]) + body
+
+raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+raw.bind((src, 0))
+raw.settimeout(10)
+raw.connect(("127.0.0.1", port))
+ctx = ssl.create_default_context(cafile="root/ca.crt")
+conn = ctx.wrap_socket(raw, server_hostname="web.test")
+out = b""
+for it in items:
+    if it.startswith("raw:"):
+        out += bytes.fromhex(it[4:])
+    elif it.startswith("flood:"):
+        out += ack(1, "") * int(it[6:])
+    else:
+        g, _, cid = it.partition(":")
+        out += ack(int(g), cid)
+closed = False
+try:
+    conn.sendall(out)
+    conn.settimeout(10 if close_expected else 1)
+    while True:
+        chunk = conn.recv(65536)   # the SA comes first; then nothing but a close
+        if not chunk:
+            closed = True
+            break
+except socket.timeout:
+    pass
+except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
+    closed = True
+sys.exit(0 if closed == close_expected else 1)
+PY
+# st: the status text of the first server
+st() { "$EVC" status "127.0.0.1:$SPORT"; }
+# st_has TEXT SECONDS: the status holds the line TEXT, within a bound (reports
+# from another connection may reach the server a moment after the client is done)
+st_has() {
+    i=0
+    while [ $i -lt $(($2 * 10)) ]; do
+        st 2>/dev/null | grep -qx -- "$1" && return 0
+        sleep 0.1; i=$((i + 1))
+    done
+    return 1
+}
+get() { curl -sS --cacert root/ca.crt --resolve web.test:$PORT:127.0.0.1 "$@"; }
+
+"$EVC" serve --cert a.crt --key a.key --sa ab.sa --listen 127.0.0.1:$PORT --announce-listen 127.0.0.1:$PUSH \
+    --status-listen 127.0.0.1:$SPORT 2>serve.log &
+PIDS="$PIDS $!"
+check "serve starts with a status listener" wait_for serve.log "status on 127.0.0.1:$SPORT" 5
+
+# Nobody yet: nobody to wait for.
+status "status at the start" 0 st
+check "the status text's first line" grep -qx "evercert-status 1" "$T/out"
+check "the successor is the SA's generation" grep -qx "successor 5" "$T/out"
+check "no clients" grep -qx "clients 0" "$T/out"
+check "the default window" grep -qx "window 604800" "$T/out"
+
+# A handshake with the extension from 127.0.0.1, holding 4: one client, not ready.
+"$EVC" probe 127.0.0.1:$PORT --servername web.test --trust root/ca.crt --have-generation 4 >/dev/null 2>&1
+check "a handshake is counted" st_has "clients 1" 5
+check "... not ready" st_has "ready 0" 1
+st >st1.txt 2>&1
+check "... and listed, unnamed, by hello" grep -qE '^unready 127\.0\.0\.1 - 4 [0-9TZ:-]+ hello$' st1.txt
+# A handshake without the extension says nothing: curl from 127.0.0.4.
+get --interface 127.0.0.4 -o /dev/null "https://web.test:$PORT/"
+check "a handshake without the extension counts nothing" st_has "clients 1" 1
+
+# The NAT rule: at the same address a named client acknowledges 5: the
+# unnamed word is older, that client has spoken since; the group is ready.
+check "an acknowledgement is read, the connection stays" python3 ack.py 127.0.0.1 $PUSH 5:agent-1
+check "a named acknowledgement after the unnamed handshake: ready" st_has "ready 1" 5
+check "... still one client (one address)" st_has "clients 1" 1
+# A newer unnamed handshake at 4: someone behind that address still holds 4.
+"$EVC" probe 127.0.0.1:$PORT --servername web.test --trust root/ca.crt --have-generation 4 >/dev/null 2>&1
+check "a newer unnamed handshake at 4: not ready again" st_has "ready 0" 5
+# A peer speaks only for its own address: agent-1 acknowledging 5 from
+# 127.0.0.2 does not make 127.0.0.1 ready.
+check "an acknowledgement from another address" python3 ack.py 127.0.0.2 $PUSH 5:agent-1
+check "... is another client, ready" st_has "clients 2" 5
+check "... and 127.0.0.1 stays not ready" st_has "ready 1" 1
+
+# The URL: held= and client= on the well-known fetch, from 127.0.0.3.
+status "a fetch with ?held=5&client=web-3" 0 get --interface 127.0.0.3 -o sa.der "https://web.test:$PORT$WK?held=5&client=web-3"
+check "... gets the SA" cmp sa.der ab.sa
+check "... is a third client, ready" st_has "clients 3" 1
+check "... ready 2" st_has "ready 2" 1
+# Bad queries count nothing (each fetch is answered before the status is asked).
+for q in "held=x" "held=4&held=4" "held=%2B4" "held=4&client=a%20b" "held=18446744073709551616" "client=web-5"; do
+    get --interface 127.0.0.5 -o /dev/null "https://web.test:$PORT$WK?$q"
+done
+check "bad queries count nothing" st_has "clients 3" 1
+
+# The push channel reads acknowledgements and nothing else.
+check "garbage drops the push connection" python3 ack.py 127.0.0.6 $PUSH --close-expected raw:474554202f20485454502f312e300d0a0d0a
+check "... and says why" wait_for serve.log "sent something other than an acknowledgement; connection dropped" 5
+long=$(python3 -c 'print("30817f" + "00" * 127)')
+check "an acknowledgement over 128 bytes drops the connection" python3 ack.py 127.0.0.6 $PUSH --close-expected raw:$long
+check "... and says why" wait_for serve.log "an acknowledgement over 128 bytes" 5
+check "a malformed acknowledgement (version 2) drops the connection" python3 ack.py 127.0.0.6 $PUSH --close-expected raw:3006020102020105
+check "ten acknowledgements are fine" python3 ack.py 127.0.0.7 $PUSH flood:10
+check "eleven at once drop the connection" python3 ack.py 127.0.0.8 $PUSH --close-expected flood:11
+check "... and says why" wait_for serve.log "more than 10 acknowledgements in 10 s" 5
+check "the server stays up" st_has "evercert-status 1" 2
+check "what a dropped connection said before counts (ten at 1)" st_has "generation 1 2" 2
+
+# Metrics, and nothing else on the status listener.
+status "GET /metrics" 0 curl -sS "http://127.0.0.1:$SPORT/metrics"
+check "metrics: clients by generation" grep -qx 'evercert_clients{generation="5"} 2' "$T/out"
+check "metrics: seen" grep -qxE 'evercert_clients_seen [0-9]+' "$T/out"
+check "metrics: successor" grep -qx 'evercert_successor_generation 5' "$T/out"
+check "metrics: forgotten" grep -qx 'evercert_clients_forgotten_total 0' "$T/out"
+check "metrics: serve's acknowledgements" grep -qxE 'evercert_serve_acks_total [0-9]+' "$T/out"
+check "metrics: dropped push connections" grep -qx 'evercert_serve_push_dropped_total 4' "$T/out"
+status "another path: 404" 0 curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SPORT/other"
+check "... 404" grep -qx 404 "$T/out"
+status "POST /status: refused" 0 curl -sS -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$SPORT/status"
+check "... 501 (only GET and HEAD)" grep -qx 501 "$T/out"
+
+# evercert status against nothing: 2, naming the address.
+status "status: nothing listening" 2 "$EVC" status --timeout 2 127.0.0.1:$((BASE + 3))
+check "... names the address" grep -q "127.0.0.1:$((BASE + 3))" "$T/err"
+status "status: usage" 3 "$EVC" status
+kill $PIDS 2>/dev/null; wait 2>/dev/null; PIDS=
+
+# The cap, on a unix socket: four clients, three entries; the least recently seen goes.
+"$EVC" serve --cert a.crt --key a.key --sa ab.sa --listen 127.0.0.1:$PORT --announce-listen 127.0.0.1:$PUSH \
+    --status-listen "unix:$T/st.sock" --ready-max 3 --ready-window 1d 2>serve2.log &
+PIDS="$PIDS $!"
+check "serve starts on a unix socket" wait_for serve2.log "status on unix:$T/st.sock" 5
+check "the socket is 0600" test "$(stat -c %a "$T/st.sock")" = 600
+for i in 1 2 3 4; do
+    python3 ack.py 127.0.0.$((10 + i)) $PUSH 4:c$i
+    i2=0
+    until "$EVC" status "unix:$T/st.sock" 2>/dev/null | grep -q "^unready 127.0.0.$((10 + i)) "; do
+        [ $i2 -ge 50 ] && break; sleep 0.1; i2=$((i2 + 1))
+    done
+done
+status "status on the unix socket" 0 "$EVC" status "unix:$T/st.sock"
+check "three entries" grep -qx "entries 3" "$T/out"
+check "one forgotten" grep -qx "forgotten 1" "$T/out"
+check "three clients" grep -qx "clients 3" "$T/out"
+check "the window given" grep -qx "window 86400" "$T/out"
+check "the least recently seen is gone" test "$(grep -c '^unready 127.0.0.11 ' "$T/out")" = 0
+check "the newest is there" grep -q '^unready 127.0.0.14 c4 4 ' "$T/out"
+kill $PIDS 2>/dev/null; wait 2>/dev/null; PIDS=
+check "the socket is removed at the end" test ! -e "$T/st.sock"
+
+# A second serve cannot take a socket in use; a stale one is replaced.
+python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$T/stale.sock"
+"$EVC" serve --cert a.crt --key a.key --listen 127.0.0.1:$PORT --status-listen "unix:$T/stale.sock" 2>serve3.log &
+PIDS="$PIDS $!"
+check "a stale socket is replaced" wait_for serve3.log "status on unix:$T/stale.sock" 5
+"$EVC" serve --cert a.crt --key a.key --listen 127.0.0.1:$((BASE + 4)) --status-listen "unix:$T/stale.sock" 2>serve4.log
+check "a socket in use is refused" grep -q "another process listens there" serve4.log
+kill $PIDS 2>/dev/null; wait 2>/dev/null; PIDS=
+
+# --no-readiness: handshakes and acknowledgements count nothing.
+"$EVC" serve --cert a.crt --key a.key --sa ab.sa --listen 127.0.0.1:$PORT --announce-listen 127.0.0.1:$PUSH \
+    --status-listen 127.0.0.1:$SPORT --no-readiness 2>serve5.log &
+PIDS="$PIDS $!"
+check "serve starts with readiness off" wait_for serve5.log "readiness off" 5
+"$EVC" probe 127.0.0.1:$PORT --servername web.test --trust root/ca.crt --have-generation 4 >/dev/null 2>&1
+python3 ack.py 127.0.0.1 $PUSH 4:x
+get -o /dev/null "https://web.test:$PORT$WK?held=4"
+status "status with readiness off" 0 st
+check "... no clients" grep -qx "clients 0" "$T/out"
+metrics_has() { # LINE SECONDS
+    i=0
+    while [ $i -lt $(($2 * 10)) ]; do
+        curl -sS "http://127.0.0.1:$SPORT/metrics" 2>/dev/null | grep -qx -- "$1" && return 0
+        sleep 0.1; i=$((i + 1))
+    done
+    return 1
+}
+check "... the acknowledgement was still read" metrics_has "evercert_serve_acks_total 1" 5
+check "... and not counted" metrics_has "evercert_clients_seen 0" 1
+kill $PIDS 2>/dev/null; wait 2>/dev/null; PIDS=
+
+# Bad options.
+status "--ready-window 0" 3 "$EVC" serve --cert a.crt --key a.key --listen 127.0.0.1:$PORT --ready-window 0s
+status "--ready-window 10%" 3 "$EVC" serve --cert a.crt --key a.key --listen 127.0.0.1:$PORT --ready-window 10%
+status "--ready-max 0" 3 "$EVC" serve --cert a.crt --key a.key --listen 127.0.0.1:$PORT --ready-max 0
+status "--status-listen nonsense" 3 "$EVC" serve --cert a.crt --key a.key --listen 127.0.0.1:$PORT --status-listen nonsense
+check "... names it" grep -q "nonsense" "$T/err"
+
+summary ready.sh
