@@ -183,8 +183,8 @@ from_status(const struct evc_store_conf *store, uint64_t generation, struct evc_
         return EVC_ERR_NOMEM;
     }
     if ((r = evc_ready_status_fetch(store->readiness, STATUS_TIMEOUT_MS, sum, &err)) != 0) {
-        snprintf(out->error, sizeof(out->error), "readiness %.100s: %.140s", store->readiness,
-                 evc_err_message(&err));
+        /* The message names where already. */
+        snprintf(out->error, sizeof(out->error), "readiness: %.240s", evc_err_message(&err));
     } else if (sum->successor != generation) {
         /* Its clients are counted against another SA: they say nothing of this one. */
         snprintf(out->error, sizeof(out->error),

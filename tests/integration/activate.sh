@@ -9,6 +9,9 @@
 #   web: one client of two holds the successor at T0+12m -> wait, the
 #        other named; both at T0+13m -> live at T0+14m, before the deadline;
 #   big: a client not ready more than 16 MiB back in its log is not read;
+#   srv: readiness = unix:PATH, a real `evercert serve --status-listen`
+#        counting URL fetches from 127.0.0.2 and .3: unreachable and another
+#        generation are waits; ready -> live;
 #   api: one client never takes it -> wait (the log unreadable for a
 #        while: still a wait, saying why), live at the deadline T0+20m,
 #        the report and the log naming the client.
@@ -21,9 +24,11 @@ T=$(mktemp -d /tmp/evc-activate-XXXXXX)
 export TZ=UTC LC_ALL=C
 SMTPD=
 MON=
+SERVE=
 cleanup() {
     [ -n "$MON" ] && kill "$MON" 2>/dev/null
     [ -n "$SMTPD" ] && kill "$SMTPD" 2>/dev/null
+    [ -n "$SERVE" ] && kill "$SERVE" 2>/dev/null
     [ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
@@ -46,6 +51,7 @@ while ! python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', in
     i=$((i + 1))
 done
 
+WK=/.well-known/evercert/successor
 T0=$(date -u +%s)
 # iso SECONDS-AFTER-T0: the --at form
 iso() { date -u -d "@$((T0 + $1))" +%Y-%m-%dT%H:%M:%SZ; }
@@ -215,7 +221,88 @@ check "the deadline's report names the client that was not ready" js report-1200
 check "the live certificate is api's successor" test "$(fp api.crt)" = "$API1"
 check "the monitor's log warns with the client's name" grep -q 'action=activate store=api reason=deadline.*unready=".*agent-9' mon-1200.log
 
-# (The same decisions against a real `evercert serve --status-listen`, readiness =,
-# belong here once serve counts its clients.)
+# --- readiness = unix:PATH: a real `evercert serve` counts its clients ---------------
+# srv, in its own configuration, renewed at T0 like the others; serve offers its SA
+# on 127.0.0.1 and counts the well-known URL's ?held=&client= from 127.0.0.2 and .3.
+if ! python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.3", 0))' 2>/dev/null ||
+    ! command -v curl >/dev/null; then
+    echo "note: no 127.0.0.0/8 on the loopback or no curl: the serve part is skipped" >&2
+else
+    PORT=$((SMTP + 1))
+    serve_start() { # serve_start [--sa FILE]
+        "$EVC" serve --cert srv.crt --key srv.key "$@" --listen 127.0.0.1:$PORT \
+            --status-listen "unix:$T/st.sock" 2>>serve.log &
+        SERVE=$!
+        wait_for serve.log "status on unix:$T/st.sock" 5 || bad "serve started: $(cat serve.log)"
+    }
+    serve_stop() { kill "$SERVE" 2>/dev/null; wait "$SERVE" 2>/dev/null; SERVE=; : >serve.log; }
+    get() { curl -sS -o /dev/null --cacert root/ca.crt --resolve srv.test:$PORT:127.0.0.1 "$@"; }
+    # status_has LINE: serve's status holds LINE (a fetch may be counted a moment after it ends)
+    status_has() {
+        i=0
+        until "$EVC" status "unix:$T/st.sock" 2>/dev/null | grep -qx "$1"; do
+            [ $i -ge 50 ] && return 1
+            sleep 0.1
+            i=$((i + 1))
+        done
+    }
+    smon() { # smon SECONDS-AFTER-T0: one pass over s.ini, the report in s-report-N.json
+        "$EVC" monitor --config s.ini --once --at "$(iso "$1")" 2>"smon-$1.log" >/dev/null
+        cp s-report.json "s-report-$1.json" 2>/dev/null
+    }
+    "$EVC" issue --ca root --cn srv.test --san DNS:srv.test --minutes 100 --at "$(iso -3600)" \
+        --out-cert srv.crt --out-key srv.key >/dev/null
+    cat >s.ini <<EOF
+[policy]
+expiration_threshold = 50%
+distribution_window = 10m
+activate = ready
+activate_margin = 20m
+delete_old = false
+
+[monitor]
+enabled = false
+state = s-state.db
+
+[notify]
+report_file = s-report.json
+
+[store "root"]
+role = root
+path = root
+
+[store "srv"]
+role = personal
+cert = srv.crt
+key = srv.key
+readiness = unix:st.sock
+EOF
+    smon 0
+    SRV1=$(fp srv.crt.next)
+    # Nothing listens yet: unknown, so it waits, saying why.
+    smon 700
+    check "an unreachable status listener is a wait" js s-report-700.json \
+        "$(act srv)['action'] == 'wait' and 'clients not counted: readiness: unix:' in $(act srv)['detail']"
+    # A serve without the SA counts against generation 0: not the staged one.
+    serve_start
+    smon 705
+    check "a status about another generation is a wait, saying so" js s-report-705.json \
+        "$(act srv)['action'] == 'wait' and 'counts generation 0, not the staged 1' in $(act srv)['detail']"
+    serve_stop
+    serve_start --sa srv.crt.sa
+    get --interface 127.0.0.2 "https://srv.test:$PORT$WK?held=0&client=c-2"
+    get --interface 127.0.0.3 "https://srv.test:$PORT$WK?held=1&client=c-3"
+    status_has "clients 2" || bad "serve counted the two fetches: $("$EVC" status "unix:$T/st.sock" 2>&1)"
+    smon 720
+    check "serve's count: srv waits for 127.0.0.2" js s-report-720.json \
+        "$(act srv)['action'] == 'wait' and $(act srv)['readiness']['clients'] == 2 and '127.0.0.2 c-2 0' in $(act srv)['readiness']['unready']"
+    get --interface 127.0.0.2 "https://srv.test:$PORT$WK?held=1&client=c-2"
+    status_has "ready 2" || bad "serve counted the new fetch: $("$EVC" status "unix:$T/st.sock" 2>&1)"
+    smon 840
+    check "srv goes live when serve counts its clients ready" js s-report-840.json \
+        "$(act srv)['action'] == 'activate' and $(act srv)['reason'] == 'activate'"
+    check "srv's live certificate is its successor" test "$(fp srv.crt)" = "$SRV1"
+    serve_stop
+fi
 
 summary activate.sh
