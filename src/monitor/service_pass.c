@@ -373,6 +373,24 @@ log_result(struct monitor *m, const struct evc_renew_result *res, evc_time now)
     }
 }
 
+/*
+ * A pass on the clock that only counted the clients of waiting successors
+ * again: one a minute while they wait, so the history does not keep them.
+ */
+static int
+recount_only(const char *trigger, int r, const struct evc_renew_result *res)
+{
+    if (r != 0 || strcmp(trigger, "due") != 0 || res->nactions == 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < res->nactions; i++) {
+        if (strcmp(res->actions[i].action, "wait") != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* One pass: renew what is due, then tell. Returns the pass's Nagios status. */
 int
 evc_monitor_pass(struct monitor *m, const char *trigger, char *summary, size_t len)
@@ -450,7 +468,9 @@ evc_monitor_pass(struct monitor *m, const char *trigger, char *summary, size_t l
     rec.trigger = trigger;
     rec.message = r != 0 ? evc_err_message(&err) : NULL;
     rec.status = status;
-    if (evc_state_record_run(m->st, &rec, &res, &serr) != 0) {
+    if (recount_only(trigger, r, &res)) {
+        /* Counted again, nothing else: the wait is in the log and the report, not the history. */
+    } else if (evc_state_record_run(m->st, &rec, &res, &serr) != 0) {
         mlog(m, LOG_ERR, "history not written: %s", evc_err_message(&serr));
     }
     if (metrics_write(m, &mx, &serr) != 0) {

@@ -214,6 +214,9 @@ check "a waiting successor is counted again every second near its deadline" \
     test "$(grep -c 'pass started' mon-1200.log)" -ge 4
 check "its wait is logged once a minute, not at every count" \
     test "$(grep -c 'action=wait store=api' mon-1200.log)" = 1
+"$EVC" history --config c.ini --format json >history.json
+check "the history keeps the activation, not every count before it" js history.json \
+    "len([x for x in r['runs'] if x['trigger'] == 'due']) == 1"
 check "api goes live at its deadline" js report-1200.json \
     "$(act api)['action'] == 'activate' and $(act api)['reason'] == 'deadline' and $(act api)['done']"
 check "the deadline's report names the client that was not ready" js report-1200.json \
