@@ -131,6 +131,9 @@ check "successors staged" test -f web.crt.next -a -f api.crt.next
 check "the SA says the deadline (activateBy)" grep -q "^activate by  *$(iso 1200)" sa.txt
 WEB1=$(fp web.crt.next)
 API1=$(fp api.crt.next)
+# The deadline announced is the one kept: a margin changed now moves no staged successor's.
+sed -i 's/^activate_margin = 20m$/activate_margin = 5m/' c.ini
+check "the margin changed" grep -q "^activate_margin = 5m" c.ini
 
 # --- T0+5m: before activate_at nothing goes live, ready or not ---------------------
 hit web.log 200 192.0.2.7 "held=1&client=agent-7"
