@@ -94,6 +94,15 @@
 #define EVC_SWAP_SLACK 300
 
 /*
+ * activate = ready: a successor waiting for its clients is counted again
+ * at least this often (seconds), and the monitor reads at most this much
+ * of the end of an access log: the lines of the readiness window, not a
+ * year of history, and a bounded cost per pass.
+ */
+#define EVC_READY_RECHECK_MAX 60
+#define EVC_READY_LOG_TAIL_MAX (16 * 1024 * 1024)
+
+/*
  * How far an SA's generation may move past the last accepted one (renew
  * adds 1): one SA with 2^64-1 would make every later one a rollback.
  */

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "evercert/error.h"
+#include "evercert/renew.h"
 #include "evercert/time.h"
 
 struct evc_monitor_opts {
@@ -37,5 +38,15 @@ EVC_EXPORT EVC_MUST_USE int evc_monitor_run(const struct evc_monitor_opts *o, in
  */
 EVC_EXPORT EVC_MUST_USE int evc_monitor_trigger(const char *config_path, char *reply, size_t len,
                                                 int *status, struct evc_err *err);
+
+/*
+ * The readiness callback of a renewal run (evc_renew_opts.readiness, arg
+ * unused) under activate = ready: asks store's readiness status listener
+ * (5 s at most; its successor must be generation) or counts its
+ * access_log's last 16 MiB over readiness_window at now. 0 with out
+ * filled, or a negative code with out->error naming the source and why.
+ */
+EVC_EXPORT int evc_monitor_readiness(void *arg, const struct evc_store_conf *store,
+                                     uint64_t generation, evc_time now, struct evc_readiness *out);
 
 #endif

@@ -3,7 +3,7 @@
  * What renewal works on: the roles of stores, one store's settings, and
  * the policy (thresholds, what to keep, when a successor goes live). The
  * configuration file fills these (evercert/config.h); the ca layer reads
- * them and decides with evc_policy_activate_at.
+ * them and decides with evc_policy_activate_at and evc_policy_activate_by.
  */
 #ifndef EVERCERT_POLICY_H
 #define EVERCERT_POLICY_H
@@ -33,7 +33,24 @@ struct evc_store_conf {
     unsigned long line;      /* of the [store "name"] header */
     unsigned long *key_lines; /* per key of the configuration's table, the line that set it */
     int implicit;             /* deleted: added because no store has role = deleted (line 0) */
+    /*
+     * personal, under activate = ready: where the clients' generations
+     * are counted. readiness is the status listener of the `evercert
+     * serve` serving this store (HOST:PORT or unix:PATH); access_log a
+     * web server's access log in Common or Combined Log Format, counted
+     * over readiness_window seconds (default 7 days).
+     */
+    char *readiness;
+    char *access_log;
+    int64_t readiness_window;
 };
+
+/*
+ * When a staged successor goes live: at its activate_at whatever the
+ * clients hold (at), or once they hold it (ready), bounded by a deadline
+ * before the old certificate ends.
+ */
+enum evc_activate { EVC_ACTIVATE_AT = 0, EVC_ACTIVATE_READY };
 
 struct evc_policy {
     struct evc_thresholds thresholds; /* expiration_threshold, prenotification */
@@ -43,6 +60,9 @@ struct evc_policy {
     int64_t deleted_retention;        /* seconds, default 90 days */
     int window_set;                   /* distribution_window given */
     struct evc_span window;           /* valid when window_set */
+    enum evc_activate activate;       /* default at */
+    unsigned ready_share;             /* ready: the share of clients, 1..100 (default 100) */
+    struct evc_span margin;           /* ready: the deadline's distance from the old end (10%) */
 };
 
 /* "root", "personal", "trust", "deleted"; "?" for anything else. */
@@ -56,5 +76,14 @@ EVC_EXPORT const char *evc_role_name(enum evc_role r);
  */
 EVC_EXPORT evc_time evc_policy_activate_at(const struct evc_policy *p, evc_time now,
                                            evc_time not_after);
+
+/*
+ * The latest moment a successor going live at activate_at may wait for
+ * its clients, for an old certificate valid from not_before to not_after:
+ * with activate = ready, max(activate_at, not_after - margin), the margin
+ * a share of that lifetime or a duration; with activate = at, activate_at.
+ */
+EVC_EXPORT evc_time evc_policy_activate_by(const struct evc_policy *p, evc_time activate_at,
+                                           evc_time not_before, evc_time not_after);
 
 #endif

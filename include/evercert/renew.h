@@ -21,6 +21,19 @@
 #include "evercert/error.h"
 #include "evercert/time.h"
 
+/*
+ * What the clients of one personal store hold, as the caller counted it
+ * for a staged successor's generation: known (0: could not be counted,
+ * error says why; unknown is never ready), address groups seen and those
+ * holding the generation, and the unready ones named, cut to fit.
+ */
+struct evc_readiness {
+    int known;
+    size_t clients, ready;
+    char unready[512];
+    char error[256];
+};
+
 struct evc_renew_opts {
     const struct evc_policy *policy;
     const struct evc_store_conf *stores; /* every store, in the configuration's order */
@@ -35,6 +48,16 @@ struct evc_renew_opts {
     int dry_run;       /* decide and report, write nothing */
     int activate_only; /* `evercert activate`: only swap staged successors */
     int plan_only;     /* read, classify and plan; list the actions due, carry out none */
+    /*
+     * Under activate = ready, how ready the clients of store are for
+     * generation at now (0, or a negative code with out->error set). Asked
+     * for each staged successor past its activate_at, never in a
+     * plan_only run; NULL: the clients are never known to be ready, and
+     * successors go live at their deadline. The ca layer does no I/O for it.
+     */
+    int (*readiness)(void *arg, const struct evc_store_conf *store, uint64_t generation,
+                     evc_time now, struct evc_readiness *out);
+    void *readiness_arg;
 };
 
 /* One certificate found in the stores, classified at now. */
@@ -57,13 +80,17 @@ struct evc_renew_cert {
 
 /* One step of the plan, and what came of it. */
 struct evc_renew_action {
-    const char *action; /* "recreate-root", "renew", "add-signer", "activate", ... */
-    const char *reason; /* "threshold", "expired", "root-recreated", ... or "" */
+    const char *action; /* "recreate-root", "renew", "add-signer", "activate", "wait", ... */
+    const char *reason; /* "threshold", "expired", "root-recreated", "deadline", ... or "" */
     const char *store;
     int has_old, has_new;
     uint8_t old_sha256[32];
     uint8_t new_sha256[32];
     evc_time activate_at;  /* renew: when the successor goes live */
+    evc_time activate_by;  /* renew, wait, activate under ready: its deadline (0: none) */
+    int ready_known;       /* wait, activate under ready: the clients were counted ... */
+    size_t clients, ready; /* ... these address groups seen, these holding the successor ... */
+    char unready[512];     /* ... and these not ready, named; or why they could not be counted */
     int done;              /* 1 once written (0 in a dry run) */
     int hook_ran;          /* activate: after_replace ran ... */
     int hook_status;       /* ... with this exit status (128+N: signal N; -1: not started) */

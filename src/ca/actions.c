@@ -215,9 +215,8 @@ evc_renew_stale_note(const struct personal_st *p, enum evc_stale st, char *out, 
              st == EVC_STALE_DEBRIS ? p->debris : evc_stale_name(st));
 }
 
-/* Put note in front of what v->detail says already, cut to fit. */
-static void
-detail_prepend(struct evc_renew_action *v, const char *note)
+void
+evc_renew_detail_prepend(struct evc_renew_action *v, const char *note)
 {
     char rest[sizeof(v->detail)];
     size_t n = strlen(note), m = strlen(v->detail), room = sizeof(v->detail) - 1;
@@ -256,6 +255,7 @@ evc_renew_stage(struct run *run, size_t i, enum evc_stale stale, struct evc_rene
     struct evc_buf sa;
     char service[EVC_SA_SERVICE_MAX + 1], note[200];
     struct evc_sa_params sp;
+    evc_time by;
     int r;
 
     evc_buf_init(&sa, EVC_SA_MAX + 1); /* + 1: the buffer keeps a NUL after the bytes */
@@ -312,6 +312,11 @@ evc_renew_stage(struct run *run, size_t i, enum evc_stale stale, struct evc_rene
     sp.successor_key = nkey;
     sp.anchors = anchors;
     v->activate_at = sp.activate_at;
+    /* Under activate = at the deadline is activate_at itself: no activateBy to announce. */
+    by = evc_policy_activate_by(run->policy, sp.activate_at, not_before(leaf(p)),
+                                not_after(leaf(p)));
+    v->activate_by = run->policy->activate == EVC_ACTIVATE_READY ? by : 0;
+    sp.activate_by = v->activate_by;
     if ((r = evc_sa_encode(&sp, &sa, err)) == EVC_ERR_BAD_KEY) {
         /*
          * No SA can be signed with this key (Ed25519 in OpenSSL 3.0), so
@@ -330,7 +335,7 @@ evc_renew_stage(struct run *run, size_t i, enum evc_stale stale, struct evc_rene
         }
         snprintf(v->detail, sizeof(v->detail), "no SA for %s keys; swapped at once",
                  EVP_PKEY_get0_type_name(p->nkey));
-        detail_prepend(v, note);
+        evc_renew_detail_prepend(v, note);
         goto out;
     }
     if (r != 0) {
@@ -346,13 +351,15 @@ evc_renew_stage(struct run *run, size_t i, enum evc_stale stale, struct evc_rene
              anchors != NULL && rs->link == NULL
                  ? "; the new root has no link: clients must be given it by hand"
                  : "");
-    detail_prepend(v, note);
+    evc_renew_detail_prepend(v, note);
     sk_X509_pop_free(p->next, X509_free);
     EVP_PKEY_free(p->nkey);
     p->next = next;
     p->nkey = nkey;
     p->activate_at = sp.activate_at;
+    p->activate_by = by;
     p->generation = sp.generation;
+    p->made = 1;
     next = NULL;
     nkey = NULL;
     r = 0;

@@ -258,6 +258,12 @@ evc_renew_facts(struct run *run, struct evc_err *err)
 
             f->staged = 1;
             f->activate_at = p->activate_at;
+            /* An SA from before activateBy: the deadline the policy gives it now. */
+            if (p->activate_by == 0) {
+                p->activate_by = evc_policy_activate_by(run->policy, p->activate_at, f->not_before,
+                                                        f->not_after);
+            }
+            f->activate_by = p->activate_by;
             f->staged_not_before = not_before(n);
             f->staged_not_after = not_after(n);
             f->staged_is_live = same_sha(n, x);

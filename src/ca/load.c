@@ -321,6 +321,7 @@ load_staged(struct personal_st *p)
     p->next = next;
     p->nkey = nkey;
     p->activate_at = sa->activate_at;
+    p->activate_by = sa->activate_by;
     next = NULL;
     nkey = NULL;
 out:

@@ -8,12 +8,14 @@
 
 #include "ca/plan.h"
 
-static const char *const action_names[] = {"purge",  "create-root", "recreate-root",
-                                           "renew",  "add-signer",  "activate",
-                                           "retire", "repair",      "note"};
+static const char *const action_names[] = {"purge",      "create-root", "recreate-root", "renew",
+                                           "add-signer", "activate",    "retire",        "repair",
+                                           "note",       "wait"};
 static const char *const reason_names[] = {
-    "",        "expired",   "threshold", "root-recreated", "activate",
-    "retired", "retention", "no-root",   "stale-successor"};
+    "",          "expired", "threshold",       "root-recreated", "activate", "retired",
+    "retention", "no-root", "stale-successor", "deadline",       "not-ready"};
+_Static_assert(sizeof(action_names) / sizeof(action_names[0]) == EVC_ACT_COUNT,
+               "a name for every action");
 static const char *const stale_names[] = {"", "expired", "not yet valid",
                                           "signed by a replaced root", "not a whole set"};
 
@@ -74,6 +76,19 @@ stale_of(const struct evc_fact_personal *c, const struct evc_facts *f, int root_
     return EVC_STALE_NONE;
 }
 
+/*
+ * A successor past its activate_at: live now (activate = at, or its
+ * clients are ready), at its deadline, or it waits for its clients.
+ */
+static enum evc_reason
+go_live(const struct evc_facts *f, evc_time by, int ready)
+{
+    if (f->policy->activate != EVC_ACTIVATE_READY || ready) {
+        return EVC_REASON_WINDOW;
+    }
+    return f->now >= by ? EVC_REASON_DEADLINE : EVC_REASON_NOT_READY;
+}
+
 struct out {
     struct evc_action *v;
     size_t n;
@@ -132,8 +147,12 @@ evc_plan_make(const struct evc_facts *f, struct evc_action *v, size_t max)
             if (st != EVC_STALE_NONE && c->kind != EVC_KIND_EXTERNAL && c->kind != EVC_KIND_ROOT) {
                 emit(&o, EVC_ACT_ACTIVATE, i, EVC_REASON_STALE);
                 mark_stale(&o, st);
-            } else if (c->staged && (c->staged_is_live || f->now >= c->activate_at)) {
+            } else if (c->staged && c->staged_is_live) {
                 emit(&o, EVC_ACT_ACTIVATE, i, EVC_REASON_WINDOW);
+            } else if (c->staged && f->now >= c->activate_at) {
+                enum evc_reason why = go_live(f, c->activate_by, c->ready);
+
+                emit(&o, why == EVC_REASON_NOT_READY ? EVC_ACT_WAIT : EVC_ACT_ACTIVATE, i, why);
             }
         }
         return o.full ? EVC_ERR_LIMIT : (long)o.n;
@@ -222,13 +241,20 @@ evc_plan_make(const struct evc_facts *f, struct evc_action *v, size_t max)
     for (size_t i = 0; i < f->npersonals; i++) {
         const struct evc_fact_personal *c = &f->personals[i];
         evc_time at = renew[i] ? evc_policy_activate_at(p, f->now, c->not_after) : c->activate_at;
+        evc_time by =
+            renew[i] ? evc_policy_activate_by(p, at, c->not_before, c->not_after) : c->activate_by;
+        enum evc_reason why;
 
-        if (c->kind == EVC_KIND_EXTERNAL || c->kind == EVC_KIND_ROOT) {
+        if (c->kind == EVC_KIND_EXTERNAL || c->kind == EVC_KIND_ROOT || !(renew[i] || c->staged)) {
             continue;
         }
         /* A successor made in this run waits for its time even where the last one is live. */
-        if ((renew[i] || c->staged) && ((c->staged_is_live && !renew[i]) || f->now >= at)) {
+        if (c->staged_is_live && !renew[i]) {
             emit(&o, EVC_ACT_ACTIVATE, i, EVC_REASON_WINDOW);
+        } else if (f->now >= at) {
+            /* No client can hold a successor made in this run. */
+            why = go_live(f, by, !renew[i] && c->ready);
+            emit(&o, why == EVC_REASON_NOT_READY ? EVC_ACT_WAIT : EVC_ACT_ACTIVATE, i, why);
         }
     }
     /*
@@ -243,6 +269,17 @@ evc_plan_make(const struct evc_facts *f, struct evc_action *v, size_t max)
         }
     }
     return o.full ? EVC_ERR_LIMIT : (long)o.n;
+}
+
+int64_t
+evc_plan_recheck(evc_time now, evc_time activate_by)
+{
+    int64_t d = (activate_by - now) / 10;
+
+    if (d > EVC_READY_RECHECK_MAX) {
+        d = EVC_READY_RECHECK_MAX;
+    }
+    return d >= 1 ? d : 1;
 }
 
 /* Room for jitter after a renewal moment: a twentieth of the time left, at most 10 minutes. */
@@ -312,6 +349,13 @@ evc_plan_clock(const struct evc_facts *f, struct evc_plan_clock *out)
         ends(out, c->not_after);
         if (stale != EVC_STALE_NONE || (staged_ok && c->staged_is_live)) {
             out->overdue++; /* a successor to make again, or an activation's clean-up */
+        } else if (staged_ok && p->activate == EVC_ACTIVATE_READY && f->now >= c->activate_at &&
+                   f->now < c->activate_by) {
+            /* Waiting for its clients: count them again soon, and go live at the deadline. */
+            out->waiting++;
+            moment(out, f->now, f->now + evc_plan_recheck(f->now, c->activate_by), 0);
+            moment(out, f->now, c->activate_by, 0);
+            moment(out, f->now, c->staged_not_after, 0);
         } else if (staged_ok) {
             moment(out, f->now, c->activate_at, 0);
             /* Should it outlive its window (a distribution window past its end), then too. */

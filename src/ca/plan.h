@@ -39,6 +39,8 @@ struct evc_fact_personal {
     int staged_by_root;   /* the staged successor is signed by the root's current key */
     int staged_is_live;   /* the staged successor is already the live certificate */
     evc_time activate_at; /* of the staged successor */
+    evc_time activate_by; /* its deadline: the SA's activateBy, else the policy's */
+    int ready;            /* activate = ready: its clients were counted and are ready */
     evc_time staged_not_before, staged_not_after; /* of the staged successor */
     int debris; /* .next files that are not a whole set agreeing with their SA */
 };
@@ -91,6 +93,7 @@ enum evc_action_type {
     EVC_ACT_RETIRE,      /* signers[index] leaves its trust store for the deleted store */
     EVC_ACT_REPAIR,      /* never planned: the executor's report of a store it mended */
     EVC_ACT_NOTE,        /* never planned: a state left as it is, reported */
+    EVC_ACT_WAIT,        /* personals[index]: past activate_at, its clients not ready yet */
     EVC_ACT_COUNT
 };
 
@@ -103,8 +106,10 @@ enum evc_reason {
     EVC_REASON_WINDOW,   /* activation time reached */
     EVC_REASON_RETIRED,
     EVC_REASON_RETENTION,
-    EVC_REASON_NO_ROOT, /* its root is in no root store */
-    EVC_REASON_STALE,   /* its staged successor can never go live: made again */
+    EVC_REASON_NO_ROOT,   /* its root is in no root store */
+    EVC_REASON_STALE,     /* its staged successor can never go live: made again */
+    EVC_REASON_DEADLINE,  /* activate = ready: live at its deadline, clients ready or not */
+    EVC_REASON_NOT_READY, /* activate = ready: it waits for its clients */
 };
 
 /* Why a staged successor can never go live, so that it is replaced. */
@@ -126,7 +131,10 @@ struct evc_action {
 /*
  * Fill out (room for max actions) with the plan, in the order the monitor
  * runs it: purge, create default roots, recreate roots, renew, add
- * signers, activate, retire.
+ * signers, activate (or wait), retire. Under activate = ready a successor
+ * past its activate_at goes live when its clients are ready (reason
+ * activate) or at its deadline (deadline); before that it waits (wait,
+ * not-ready). One made in this run has no clients holding it yet.
  * Returns the number of actions, or EVC_ERR_LIMIT if max is too small.
  */
 long evc_plan_make(const struct evc_facts *f, struct evc_action *out, size_t max);
@@ -134,8 +142,11 @@ long evc_plan_make(const struct evc_facts *f, struct evc_action *out, size_t max
 /*
  * The planner's clock: when the plan next changes by time alone, so the
  * monitor sleeps exactly until then. Every rule of evc_plan_make that
- * waits for a moment (a threshold, an activate_at, a retirement, the end
- * of a retention) counts; external certificates do not.
+ * waits for a moment (a threshold, an activate_at, a deadline, a
+ * retirement, the end of a retention) counts; external certificates do
+ * not. A successor waiting for its clients is counted again every
+ * EVC_READY_RECHECK_MAX seconds, or a tenth of the time to its deadline
+ * when that is shorter (at least 1 s): readiness changes by itself.
  */
 struct evc_plan_clock {
     evc_time next;     /* the earliest such moment after now; 0: none */
@@ -143,10 +154,14 @@ struct evc_plan_clock {
                           its moment plus its slack (renewals allow a share of their
                           time left: room for jitter) */
     evc_time deadline; /* the earliest end of a certificate evercert replaces; 0: none */
+    size_t waiting;    /* successors waiting for their clients: counted again at next */
     size_t overdue;    /* rules whose moment is now or past */
 };
 
 void evc_plan_clock(const struct evc_facts *f, struct evc_plan_clock *out);
+
+/* How long a successor waiting for its clients at now waits before they are counted again. */
+int64_t evc_plan_recheck(evc_time now, evc_time activate_by);
 
 const char *evc_action_name(enum evc_action_type t);
 const char *evc_reason_name(enum evc_reason r);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The policy's decisions that need no store: role names and when a
- * successor goes live. They belong to renewal, so the configuration file
- * fills the structs and the ca layer owns what they mean.
+ * The policy's decisions that need no store: role names, when a
+ * successor goes live and how long it may wait for its clients. They
+ * belong to renewal, so the configuration file fills the structs and the
+ * ca layer owns what they mean.
  */
 #include "evercert/policy.h"
 
@@ -37,4 +38,22 @@ evc_policy_activate_at(const struct evc_policy *p, evc_time now, evc_time not_af
         window = left * 9 / 10;
     }
     return now + window;
+}
+
+evc_time
+evc_policy_activate_by(const struct evc_policy *p, evc_time activate_at, evc_time not_before,
+                       evc_time not_after)
+{
+    int64_t life = not_after - not_before, margin;
+
+    if (p->activate != EVC_ACTIVATE_READY) {
+        return activate_at;
+    }
+    /* A share is of the old certificate's whole lifetime: the deadline does not drift. */
+    margin = evc_span_seconds(&p->margin, life > 0 ? life : 0);
+    /* Compared in subtraction form: a margin of any size cannot overflow. */
+    if (margin < 0 || margin >= not_after - activate_at) {
+        return activate_at;
+    }
+    return not_after - margin;
 }

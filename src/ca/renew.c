@@ -21,6 +21,7 @@ action_store(const struct run *run, const struct evc_action *a)
         return run->roots[a->index].conf->name;
     case EVC_ACT_RENEW:
     case EVC_ACT_ACTIVATE:
+    case EVC_ACT_WAIT:
         return run->pers[a->index].conf->name;
     default:
         return "";
@@ -67,6 +68,7 @@ evc_renew_run(const struct evc_renew_opts *o, struct evc_renew_result *res, stru
     if ((r = evc_renew_repair(run, err)) != 0) {
         goto out;
     }
+    evc_renew_ask_readiness(run);
     memset(&f, 0, sizeof(f));
     f.now = o->now;
     f.activate_only = o->activate_only;
@@ -137,7 +139,13 @@ evc_renew_run(const struct evc_renew_opts *o, struct evc_renew_result *res, stru
             r = evc_renew_add_signer(run, a->index, v, err);
             break;
         case EVC_ACT_ACTIVATE:
-            r = evc_renew_activate(run, a, v, err);
+            if ((r = evc_renew_activate(run, a, v, err)) == 0) {
+                evc_renew_readiness_note(run, a, v);
+            }
+            break;
+        case EVC_ACT_WAIT:
+            evc_renew_wait(run, a, v);
+            r = 0;
             break;
         case EVC_ACT_RETIRE:
             r = evc_renew_retire(run, a->index, v, err);
@@ -152,8 +160,9 @@ evc_renew_run(const struct evc_renew_opts *o, struct evc_renew_result *res, stru
                         v->store, v->detail);
             goto out;
         }
-        /* A stale successor that `activate` left alone: nothing was written. */
-        v->done = !o->dry_run && !(a->type == EVC_ACT_ACTIVATE && a->reason == EVC_REASON_STALE);
+        /* A stale successor that `activate` left alone, or one that waits: nothing was written. */
+        v->done = !o->dry_run && !(a->type == EVC_ACT_ACTIVATE && a->reason == EVC_REASON_STALE) &&
+                  a->type != EVC_ACT_WAIT;
     }
     r = evc_renew_commit_staged(run, err);
     for (size_t i = 0; r == 0 && i < run->npers; i++) {

@@ -2,7 +2,8 @@
 /*
  * What the files of the renewal run share: the stores as read (load.c),
  * the facts the planner gets from them (facts.c), the report rows
- * (rows.c), the actions that change them (actions.c, swap.c) and the run
+ * (rows.c), the actions that change them (actions.c, swap.c), the
+ * clients' readiness under activate = ready (readiness.c) and the run
  * that holds it all (renew.c). Private to src/ca.
  */
 #ifndef EVC_CA_RENEW_INT_H
@@ -70,6 +71,11 @@ struct personal_st {
     STACK_OF(X509) * next;
     EVP_PKEY *nkey;
     evc_time activate_at;
+    evc_time activate_by; /* the SA's activateBy; 0 when it has none */
+    /* activate = ready: what the clients hold of the staged successor, when asked. */
+    int ready_asked;
+    struct evc_readiness ready;
+    int made; /* the staged successor was made in this run */
     /* .next files that are not a whole set: what is wrong, for the report; "" if none. */
     char debris[EVC_PATH_MAX + 64];
     int leftover; /* a lone <key>.next that is the live key */
@@ -209,5 +215,17 @@ int evc_renew_swap(struct run *run, struct personal_st *p, struct evc_renew_acti
                    struct evc_err *err);
 int evc_renew_activate(struct run *run, const struct evc_action *a, struct evc_renew_action *v,
                        struct evc_err *err);
+
+/* readiness.c: activate = ready, the clients' side of an activation. */
+
+/* Ask o->readiness about each staged successor past its activate_at; set the facts' ready. */
+void evc_renew_ask_readiness(struct run *run);
+/* A waiting successor's action line: its deadline, counts and unready clients. */
+void evc_renew_wait(struct run *run, const struct evc_action *a, struct evc_renew_action *v);
+/* The same figures on an activation under ready (before the swap writes its own detail). */
+void evc_renew_readiness_note(struct run *run, const struct evc_action *a,
+                              struct evc_renew_action *v);
+/* Put note in front of what v->detail says already, cut to fit. */
+void evc_renew_detail_prepend(struct evc_renew_action *v, const char *note);
 
 #endif

@@ -117,6 +117,8 @@ run(const char *cmd, int argc, char **argv, int activate_only)
         return EVC_EXIT_FAILURE;
     }
     evc_config_renew_opts(conf, &o);
+    o.readiness =
+        evc_monitor_readiness; /* activate = ready counts the clients as the monitor does */
     r = evc_renew_run(&o, &res, &err);
     if (r != 0) {
         evc_cli_error(cmd, "%s", evc_err_message(&err));

@@ -126,6 +126,16 @@ check_stores(struct check *ck)
                               s->key, 0)) != 0) {
                 return r;
             }
+            /* A log nobody can read leaves every successor waiting for its deadline. */
+            if (s->access_log != NULL && access(s->access_log, F_OK) == -1) {
+                warn(ck, key_line(s->key_lines, EVC_KEY_STORE_access_log, s->line),
+                     "%saccess_log %s: %s; until it can be read, successors go live at their "
+                     "deadline",
+                     who, s->access_log, strerror(errno));
+            } else if ((r = readable(ck, key_line(s->key_lines, EVC_KEY_STORE_access_log, s->line),
+                                     who, "access_log", s->access_log, 0)) != 0) {
+                return r;
+            }
             break;
         case EVC_ROLE_ROOT:
         case EVC_ROLE_TRUST:

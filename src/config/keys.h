@@ -39,6 +39,10 @@
       "How long deleted-store entries are kept.") \
     X(POLICY, distribution_window, WINDOW, window, 0, 0, NULL, 1, \
       "Time from publishing a successor to activating it: a duration, a share of the time left, or 0; unset, a third of the time left, at most 7d.") \
+    X(POLICY, activate, ACTIVATE, activate, 0, 0, "at", 1, \
+      "When a staged successor goes live: at its activation time (at), or once past it when the clients hold it (ready: all of them; ready:SHARE, like ready:95%, that share of them), at the latest at the deadline activate_margin sets. Each personal store then needs readiness or access_log.") \
+    X(POLICY, activate_margin, SPAN, margin, 0, 0, "10%", 1, \
+      "With activate = ready: the deadline is this long before the old certificate ends (a duration, or a share of its lifetime), never before the activation time.") \
     X(STORE, role, ROLE, role, 0, 0, NULL, 1, \
       "What the store holds (required).") \
     X(STORE, path, PATH, path, 0, 0, NULL, 1, \
@@ -63,6 +67,12 @@
       "The SNI name for verify; unset, its host.") \
     X(STORE, verify_timeout, SECONDS, verify_timeout, 1, EVC_CONFIG_DAY, "10s", 1, \
       "How long verify keeps trying.") \
+    X(STORE, readiness, ENDPOINT, readiness, 0, 0, NULL, 1, \
+      "personal, with activate = ready: the status listener of the evercert serve that serves this store (its --status-listen), asked what its clients hold.") \
+    X(STORE, access_log, PATH, access_log, 0, 0, NULL, 1, \
+      "personal, with activate = ready (instead of readiness): the access log of the web server serving this store's successor URL, in Common or Combined Log Format; its last 16 MiB are read.") \
+    X(STORE, readiness_window, SECONDS, readiness_window, 60, 365 * EVC_CONFIG_DAY, "7d", 1, \
+      "With access_log: clients seen this long ago or less are counted.") \
     X(MONITOR, enabled, BOOL, enabled, 0, 0, "true", 1, \
       "Run the scheduled full report pass; with false, --once and --trigger still work.") \
     X(MONITOR, frequency, INT, schedule.frequency, 1, 366, "14", 1, \
@@ -139,7 +149,11 @@
     T(HOSTPORT, "HOST:PORT", "a host name or address and a port 1..65535; [::1]:443")              \
     T(FORMAT, "FORMAT", "auto, bundle, hashdir, pkcs12 or pin")                                    \
     T(POLICY, "POLICY", "auto, manual, ca or holddown=DURATION")                                   \
-    T(SOURCES, "SOURCES", "one or more of handshake, push, url, comma-separated")
+    T(SOURCES, "SOURCES", "one or more of handshake, push, url, comma-separated")                  \
+    T(ACTIVATE, "at|ready|ready:SHARE", "at, ready, or ready:SHARE with SHARE 1..100, % optional") \
+    T(ENDPOINT, "HOST:PORT|unix:PATH",                                                             \
+      "a host and port, or unix: and a socket's path (a relative one starts at the file's "        \
+      "directory)")
 
 #define EVC_CONFIG_SECTIONS(S)                                                                     \
     S(POLICY, "policy", "[policy]",                                                                \

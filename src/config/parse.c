@@ -188,6 +188,77 @@ set_sources(struct evc_parser *ps, const struct evc_key_def *k, unsigned *f, con
     return 1;
 }
 
+/* at, ready or ready:SHARE (1..100, with or without %): activate and ready_share. */
+static int
+set_activate(struct evc_parser *ps, const struct evc_key_def *k, void *base, const char *v)
+{
+    struct evc_policy *p = base;
+    const char *q = v + 6;
+    size_t n;
+    long share = 0;
+
+    if (strcmp(v, "at") == 0 || strcmp(v, "ready") == 0) {
+        p->activate = v[0] == 'a' ? EVC_ACTIVATE_AT : EVC_ACTIVATE_READY;
+        p->ready_share = 100;
+        return 1;
+    }
+    /* Digits only, at most three: no sign, no blank, nothing strtol would also take. */
+    n = strncmp(v, "ready:", 6) == 0 ? strspn(q, "0123456789") : 0;
+    if (n >= 1 && n <= 3 && (q[n] == '\0' || (q[n] == '%' && q[n + 1] == '\0'))) {
+        for (size_t i = 0; i < n; i++) {
+            share = share * 10 + (q[i] - '0');
+        }
+    }
+    if (share < 1 || share > 100) {
+        return fail(ps,
+                    "%s: expected at, ready or ready:SHARE with SHARE 1..100 (like ready:95%%), "
+                    "not '%s'",
+                    k->name, v);
+    }
+    p->activate = EVC_ACTIVATE_READY;
+    p->ready_share = (unsigned)share;
+    return 1;
+}
+
+/* HOST:PORT, or unix: and a socket path (relative to the file's directory). */
+static int
+set_endpoint(struct evc_parser *ps, const struct evc_key_def *k, char **f, const char *v)
+{
+    const char *colon = strrchr(v, ':');
+    char *end = NULL;
+    long port;
+
+    if (strncmp(v, "unix:", 5) == 0) {
+        if (v[5] == '\0') {
+            return fail(ps, "%s: unix: needs a socket's path", k->name);
+        }
+        if (!set_path(ps, f, v + 5)) {
+            return 0;
+        }
+        /* Kept with its prefix: the monitor tells a socket from a host by it. */
+        size_t n = strlen(*f) + 6;
+        char *u = malloc(n);
+
+        if (u == NULL) {
+            return fail(ps, "out of memory");
+        }
+        snprintf(u, n, "unix:%s", *f);
+        free(*f);
+        *f = u;
+        return 1;
+    }
+    port = colon != NULL ? strtol(colon + 1, &end, 10) : 0;
+    if (colon == NULL || colon == v || colon[1] == '\0' || *end != '\0' || port < 1 ||
+        port > 65535) {
+        return fail(ps, "%s: expected host:port or unix:PATH, not '%s'", k->name, v);
+    }
+    free(*f);
+    if ((*f = strdup(v)) == NULL) {
+        return fail(ps, "out of memory");
+    }
+    return 1;
+}
+
 /* Only digits and the units d, h, m, s, a unit after each number: a duration's form. */
 static int
 duration_form(const char *v)
@@ -332,6 +403,10 @@ evc_config_set(struct evc_parser *ps, const struct evc_key_def *k, void *base, c
         return set_policy(ps, k, base, v);
     case EVC_KT_SOURCES:
         return set_sources(ps, k, f, v);
+    case EVC_KT_ACTIVATE:
+        return set_activate(ps, k, base, v);
+    case EVC_KT_ENDPOINT:
+        return set_endpoint(ps, k, f, v);
     case EVC_KT_TEXT:
         free(*(char **)f);
         if ((*(char **)f = strdup(v)) == NULL) {
@@ -546,6 +621,8 @@ evc_config_free(struct evc_config *c)
         free(s->after_replace);
         free(s->verify);
         free(s->verify_servername);
+        free(s->readiness);
+        free(s->access_log);
         free(s->key_lines);
     }
     free(c->monitor.state);

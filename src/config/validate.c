@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "evercert/config.h"
 #include "evercert/limits.h"
@@ -15,6 +16,9 @@
 #include "config/config_int.h"
 
 #define fail evc_config_fail
+
+/* The room for a path in a unix socket's address, with its NUL. */
+#define EVC_SUN_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
 
 /* The keys of a store's files, in the order validate lists them: path, cert, key. */
 static const int files_key[3] = {EVC_KEY_STORE_path, EVC_KEY_STORE_cert, EVC_KEY_STORE_key};
@@ -236,6 +240,33 @@ evc_config_validate(struct evc_parser *ps)
                                   : s->after_replace != NULL ? EVC_KEY_STORE_after_replace
                                                              : EVC_KEY_STORE_verify,
                                   "service, after_replace and verify belong to personal stores");
+        }
+        if (s->role != EVC_ROLE_PERSONAL && (s->readiness != NULL || s->access_log != NULL)) {
+            return store_key_fail(
+                ps, s, s->readiness != NULL ? EVC_KEY_STORE_readiness : EVC_KEY_STORE_access_log,
+                "readiness and access_log belong to personal stores");
+        }
+        if (s->readiness != NULL && s->access_log != NULL) {
+            /* The later of the two is the one too many. */
+            int later = s->key_lines != NULL && s->key_lines[EVC_KEY_STORE_readiness] >
+                                                    s->key_lines[EVC_KEY_STORE_access_log]
+                            ? EVC_KEY_STORE_readiness
+                            : EVC_KEY_STORE_access_log;
+
+            return store_key_fail(ps, s, later, "readiness and access_log: one or the other");
+        }
+        if (s->readiness != NULL && strncmp(s->readiness, "unix:", 5) == 0 &&
+            strlen(s->readiness + 5) >= EVC_SUN_PATH_MAX) {
+            return store_key_fail(ps, s, EVC_KEY_STORE_readiness,
+                                  "readiness: the socket's path is too long for a unix socket");
+        }
+        /* Waiting for clients needs a way to count them, or every successor waits for its deadline.
+         */
+        if (s->role == EVC_ROLE_PERSONAL && c->policy.activate == EVC_ACTIVATE_READY &&
+            s->readiness == NULL && s->access_log == NULL) {
+            return store_fail(ps, s,
+                              "activate = ready needs readiness = HOST:PORT|unix:PATH or "
+                              "access_log = PATH in each personal store");
         }
         if (s->verify != NULL && strrchr(s->verify, ':') == NULL) {
             return store_key_fail(ps, s, EVC_KEY_STORE_verify, "verify: expected host:port");

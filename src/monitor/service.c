@@ -76,6 +76,7 @@ reload(struct monitor *m)
     (void)evc_config_keep_fixed(m->conf, c, say_fixed, m);
     evc_config_free(m->conf);
     m->conf = c;
+    memset(m->wait_logged, 0, sizeof(m->wait_logged));
     apply_log(m);
     if (evc_monitor_plan_next(m, &err) != 0) {
         mlog(m, LOG_ERR, "%s", evc_err_message(&err));

@@ -38,6 +38,12 @@ struct monitor {
     size_t overdue;
     evc_time last_run;
     struct evc_log log;
+    /*
+     * A successor waiting for its clients is counted again every minute
+     * or faster; its log line with the unready clients comes at most once
+     * a minute per store (by the store's index; a reload starts afresh).
+     */
+    evc_time wait_logged[EVC_CONFIG_STORES_MAX];
 };
 
 /* Retries after a pass that left work due: 5 s, doubling, at most an hour. */

@@ -157,13 +157,41 @@ out:
 
 static const char *const severity[] = {"ok", "prenotify", "threshold", "expired", "not_yet_valid"};
 
+/*
+ * A successor still waiting for its clients within the last quarter of its
+ * wait (activate_at to the deadline): people are told once, while there
+ * is time to approve it on the clients.
+ */
+#define LATE_NOTICE "wait-near-deadline"
+
+static int
+is_late(const struct evc_renew_action *a, evc_time now)
+{
+    return strcmp(a->action, "wait") == 0 && a->has_new && a->activate_by > a->activate_at &&
+           now >= a->activate_by - (a->activate_by - a->activate_at) / 4;
+}
+
+/* A late wait not told before (its successor's notice), 1; else 0. */
+static size_t
+late_wait(struct monitor *m, const struct evc_renew_action *a, evc_time now, struct evc_err *err)
+{
+    char hex[65];
+    int changed = 0;
+
+    if (!is_late(a, now)) {
+        return 0;
+    }
+    fp_hex(a->new_sha256, hex);
+    return evc_state_notice_changed(m->st, hex, LATE_NOTICE, &changed, err) == 0 && changed;
+}
+
 /* The e-mail: warnings once per certificate per state change, every replacement, any error. */
 static void
 send_mail(struct monitor *m, const struct evc_renew_result *res, const char *error, evc_time now)
 {
     const struct evc_notify_conf *n = &m->conf->notify;
     char *body = NULL, subject[256], hex[65], line[512];
-    size_t len = 0, news = 0, worst = 0, done = 0, renewed = 0;
+    size_t len = 0, news = 0, worst = 0, done = 0, renewed = 0, late = 0;
     struct evc_err err = {0};
     FILE *f;
 
@@ -188,14 +216,27 @@ send_mail(struct monitor *m, const struct evc_renew_result *res, const char *err
         done += res->actions[i].done;
         renewed += res->actions[i].done && (strcmp(res->actions[i].action, "renew") == 0 ||
                                             strcmp(res->actions[i].action, "recreate-root") == 0);
+        late += late_wait(m, &res->actions[i], now, &err);
     }
-    if (news == 0 && done == 0 && error == NULL && failures(res) == 0) {
+    if (news == 0 && done == 0 && error == NULL && failures(res) == 0 && late == 0) {
         fclose(f);
         free(body);
         return; /* nothing new to tell */
     }
     if (error != NULL) {
         fprintf(f, "The run stopped: %s\n\n", error);
+    }
+    for (size_t i = 0; i < res->nactions; i++) {
+        const struct evc_renew_action *a = &res->actions[i];
+        char by[EVC_TIME_TEXT_MAX];
+
+        if (is_late(a, now)) {
+            evc_time_format(a->activate_by, by);
+            fprintf(f,
+                    "Store %s: its successor goes live by %s whether its clients hold it or "
+                    "not (%s). Not ready: %s\n\n",
+                    a->store, by, a->detail, a->unready[0] != '\0' ? a->unready : "-");
+        }
     }
     if (evc_renew_report_text(res, 0, now, f) != 0) {
         fprintf(f, "\n(the rest of the report could not be built)\n");
@@ -218,9 +259,10 @@ send_mail(struct monitor *m, const struct evc_renew_result *res, const char *err
             worst_text[k++] = ' ';
             worst_text[k] = '\0';
         }
-        snprintf(subject, sizeof(subject), "evercert: %s%s%zu renewed, %zu action%s%s",
+        snprintf(subject, sizeof(subject), "evercert: %s%s%zu renewed, %zu action%s%s%s",
                  error != NULL ? "ERROR, " : "", worst_text, renewed, done, done == 1 ? "" : "s",
-                 failures(res) > 0 ? ", a hook or check FAILED" : "");
+                 failures(res) > 0 ? ", a hook or check FAILED" : "",
+                 late > 0 ? ", clients NOT READY near a deadline" : "");
     }
     if (evc_notify_mail(n, subject, body, now, &err) != 0) {
         /* Not remembered as told: the next run tries again. */
@@ -228,6 +270,18 @@ send_mail(struct monitor *m, const struct evc_renew_result *res, const char *err
         goto out;
     }
     mlog(m, LOG_INFO, "mail sent to %s: %s", n->email_to, subject);
+    /* Each late wait is told once per successor. */
+    for (size_t i = 0; i < res->nactions; i++) {
+        const struct evc_renew_action *a = &res->actions[i];
+
+        if (is_late(a, now)) {
+            fp_hex(a->new_sha256, hex);
+            if (evc_state_notice_set(m->st, hex, LATE_NOTICE, now, &err) != 0) {
+                mlog(m, LOG_ERR, "%s", evc_err_message(&err));
+                break;
+            }
+        }
+    }
     for (size_t i = 0; i < res->ncerts; i++) {
         const struct evc_renew_cert *c = &res->certs[i];
 
@@ -242,9 +296,37 @@ out:
     free(body);
 }
 
+/* The index of a store by name, or -1. */
+static long
+store_index(const struct evc_config *c, const char *name)
+{
+    for (size_t i = 0; i < c->nstores; i++) {
+        if (strcmp(c->stores[i].name, name) == 0) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+/* A wait is logged at most once a minute per store: it is counted again far more often. */
+static int
+wait_quiet(struct monitor *m, const struct evc_renew_action *a, evc_time now)
+{
+    long i = store_index(m->conf, a->store);
+
+    if (strcmp(a->action, "wait") != 0 || i < 0) {
+        return 0;
+    }
+    if (m->wait_logged[i] != 0 && now >= m->wait_logged[i] && now - m->wait_logged[i] < 60) {
+        return 1;
+    }
+    m->wait_logged[i] = now;
+    return 0;
+}
+
 /* The message log: one line per finding and per action, with stable keys. */
 static void
-log_result(const struct monitor *m, const struct evc_renew_result *res)
+log_result(struct monitor *m, const struct evc_renew_result *res, evc_time now)
 {
     char hex[65], hex2[65], when[EVC_TIME_TEXT_MAX];
 
@@ -263,6 +345,9 @@ log_result(const struct monitor *m, const struct evc_renew_result *res)
     for (size_t i = 0; i < res->nactions; i++) {
         const struct evc_renew_action *a = &res->actions[i];
 
+        if (wait_quiet(m, a, now)) {
+            continue;
+        }
         if (a->has_old) {
             fp_hex(a->old_sha256, hex);
         }
@@ -272,12 +357,38 @@ log_result(const struct monitor *m, const struct evc_renew_result *res)
         int failed =
             (a->hook_ran && a->hook_status != 0) || a->hook_status == -1 || a->verified < 0;
 
-        mlog(m, failed ? LOG_ERR : LOG_INFO,
-             "action=%s store=%s reason=%s old=%s new=%s done=%d detail=\"%s\"%s%s", a->action,
-             a->store, a->reason, a->has_old ? hex : "-", a->has_new ? hex2 : "-", a->done,
-             a->detail, a->verified != 0 ? " verify=" : "",
-             a->verified != 0 ? a->verify_detail : "");
+        /* Who holds a successor back, or went without it at the deadline, is named. */
+        int named = a->activate_by != 0 && a->unready[0] != '\0' &&
+                    (strcmp(a->action, "wait") == 0 || strcmp(a->action, "activate") == 0);
+
+        mlog(m,
+             failed                                                          ? LOG_ERR
+             : strcmp(a->reason, "deadline") == 0 || (named && a->done == 0) ? LOG_WARNING
+                                                                             : LOG_INFO,
+             "action=%s store=%s reason=%s old=%s new=%s done=%d detail=\"%s\"%s%s%s%s%s",
+             a->action, a->store, a->reason, a->has_old ? hex : "-", a->has_new ? hex2 : "-",
+             a->done, a->detail, a->verified != 0 ? " verify=" : "",
+             a->verified != 0 ? a->verify_detail : "", named ? " unready=\"" : "",
+             named ? a->unready : "", named ? "\"" : "");
     }
+}
+
+/*
+ * A pass on the clock that only counted the clients of waiting successors
+ * again: one a minute while they wait, so the history does not keep them.
+ */
+static int
+recount_only(const char *trigger, int r, const struct evc_renew_result *res)
+{
+    if (r != 0 || strcmp(trigger, "due") != 0 || res->nactions == 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < res->nactions; i++) {
+        if (strcmp(res->actions[i].action, "wait") != 0) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 /* One pass: renew what is due, then tell. Returns the pass's Nagios status. */
@@ -297,12 +408,13 @@ evc_monitor_pass(struct monitor *m, const char *trigger, char *summary, size_t l
     memset(&res, 0, sizeof(res));
     evc_config_renew_opts(m->conf, &ro);
     ro.now = started;
+    ro.readiness = evc_monitor_readiness;
     mlog(m, LOG_INFO, "pass started (%s)", trigger);
     r = evc_renew_run(&ro, &res, &err);
     if (r != 0) {
         mlog(m, LOG_ERR, "pass failed: %s", evc_err_message(&err));
     }
-    log_result(m, &res);
+    log_result(m, &res, started);
     for (size_t i = 0; i < res.nactions; i++) {
         done += res.actions[i].done;
     }
@@ -356,7 +468,9 @@ evc_monitor_pass(struct monitor *m, const char *trigger, char *summary, size_t l
     rec.trigger = trigger;
     rec.message = r != 0 ? evc_err_message(&err) : NULL;
     rec.status = status;
-    if (evc_state_record_run(m->st, &rec, &res, &serr) != 0) {
+    if (recount_only(trigger, r, &res)) {
+        /* Counted again, nothing else: the wait is in the log and the report, not the history. */
+    } else if (evc_state_record_run(m->st, &rec, &res, &serr) != 0) {
         mlog(m, LOG_ERR, "history not written: %s", evc_err_message(&serr));
     }
     if (metrics_write(m, &mx, &serr) != 0) {

@@ -98,6 +98,14 @@ certs_table(const struct evc_renew_result *r, FILE *out, struct evc_buf *b1, str
     return rc;
 }
 
+/* A successor that waited for its clients, or waits: the counts belong to it. */
+static int
+readiness_of(const struct evc_renew_action *a)
+{
+    return a->activate_by != 0 &&
+           (strcmp(a->action, "wait") == 0 || strcmp(a->action, "activate") == 0);
+}
+
 /*
  * What came of an action after its fingerprints: when it goes live, the
  * note or error, the verification, and NOT DONE when it failed.
@@ -107,18 +115,30 @@ action_tail(const struct evc_renew_action *a, int dry_run, int activate, struct 
             struct evc_buf *b, int *bad)
 {
     char when[EVC_TIME_TEXT_MAX];
-    int rc = 0;
+    int rc = 0, wait = strcmp(a->action, "wait") == 0;
 
     evc_buf_reset(tail);
     if (activate) {
-        rc = evc_buf_puts(tail, dry_run ? "would be activated" : a->done ? "activated" : "");
+        rc = evc_buf_puts(tail, wait      ? "waiting for its clients"
+                                : dry_run ? "would be activated"
+                                : a->done ? "activated"
+                                          : "");
     }
     if (rc == 0 && a->activate_at != 0) {
         evc_time_format(a->activate_at, when);
         rc = evc_buf_printf(tail, "%sactivate at %s", tail->len > 0 ? " " : "", when);
     }
+    if (rc == 0 && a->activate_by != 0) {
+        evc_time_format(a->activate_by, when);
+        rc = evc_buf_printf(tail, "%sdeadline %s", tail->len > 0 ? " " : "", when);
+    }
     if (rc == 0 && a->detail[0] != '\0') {
         rc = evc_buf_printf(tail, "%s(%s)", tail->len > 0 ? " " : "", vis(b, a->detail, bad));
+    }
+    /* Who held the successor back, or went without it at the deadline. */
+    if (rc == 0 && readiness_of(a) && a->unready[0] != '\0') {
+        rc = evc_buf_printf(tail, "%s[not ready: %s]", tail->len > 0 ? " " : "",
+                            vis(b, a->unready, bad));
     }
     if (rc == 0 && a->verified != 0) {
         rc = evc_buf_printf(tail, "%s[%s: %s]", tail->len > 0 ? " " : "",
@@ -126,7 +146,7 @@ action_tail(const struct evc_renew_action *a, int dry_run, int activate, struct 
                             vis(b, a->verify_detail, bad));
     }
     /* A note, or a stale successor activate leaves to renew, is no work left undone. */
-    if (rc == 0 && !a->done && !dry_run && strcmp(a->action, "note") != 0 &&
+    if (rc == 0 && !a->done && !dry_run && strcmp(a->action, "note") != 0 && !wait &&
         strcmp(a->reason, "stale-successor") != 0) {
         rc = evc_buf_printf(tail, "%sNOT DONE", tail->len > 0 ? " " : "");
     }
@@ -302,8 +322,26 @@ action_json(const struct evc_renew_action *a, json_t *acts)
         put(o, "old_sha256", fp_json(a->has_old, a->old_sha256)) != 0 ||
         put(o, "new_sha256", fp_json(a->has_new, a->new_sha256)) != 0 ||
         put(o, "activate_at", a->activate_at != 0 ? time_json(a->activate_at) : json_null()) != 0 ||
+        put(o, "activate_by", a->activate_by != 0 ? time_json(a->activate_by) : json_null()) != 0 ||
         put(o, "done", json_boolean(a->done)) != 0 || put_text(o, "detail", a->detail) != 0) {
         goto fail;
+    }
+    if (readiness_of(a)) {
+        /* The clients as counted: known, how many, and who was not ready (or why unknown). */
+        v = json_object();
+        if (put(v, "known", json_boolean(a->ready_known)) != 0 ||
+            put(v, "clients",
+                a->ready_known ? json_integer((json_int_t)a->clients) : json_null()) != 0 ||
+            put(v, "ready", a->ready_known ? json_integer((json_int_t)a->ready) : json_null()) !=
+                0 ||
+            put_text(v, "unready", a->unready) != 0) {
+            goto fail;
+        }
+        if (put(o, "readiness", v) != 0) {
+            v = NULL;
+            goto fail;
+        }
+        v = NULL;
     }
     if (a->hook_ran || a->hook_status == -1) {
         h = json_object();

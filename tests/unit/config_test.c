@@ -624,13 +624,21 @@ samples(enum evc_key_type t, const char **ok, const char **bad)
     static const struct {
         const char *good, *bad;
     } s[EVC_KT_COUNT] = {
-        [EVC_KT_SPAN] = {"33%", "soon"},         [EVC_KT_SECONDS] = {"1h", "10%"},
-        [EVC_KT_WINDOW] = {"0", "-1"},           [EVC_KT_BOOL] = {"on", "maybe"},
-        [EVC_KT_ROLE] = {"trust", "boss"},       [EVC_KT_PATH] = {"a/b", ""},
-        [EVC_KT_TEXT] = {"any text", NULL},      [EVC_KT_INT] = {NULL, "x"},
-        [EVC_KT_WEEKDAY] = {"Friday", "funday"}, [EVC_KT_HOSTPORT] = {"[::1]:443", "h:0"},
-        [EVC_KT_FORMAT] = {"pin", "jks"},        [EVC_KT_POLICY] = {"holddown=2d", "trusting"},
+        [EVC_KT_SPAN] = {"33%", "soon"},
+        [EVC_KT_SECONDS] = {"1h", "10%"},
+        [EVC_KT_WINDOW] = {"0", "-1"},
+        [EVC_KT_BOOL] = {"on", "maybe"},
+        [EVC_KT_ROLE] = {"trust", "boss"},
+        [EVC_KT_PATH] = {"a/b", ""},
+        [EVC_KT_TEXT] = {"any text", NULL},
+        [EVC_KT_INT] = {NULL, "x"},
+        [EVC_KT_WEEKDAY] = {"Friday", "funday"},
+        [EVC_KT_HOSTPORT] = {"[::1]:443", "h:0"},
+        [EVC_KT_FORMAT] = {"pin", "jks"},
+        [EVC_KT_POLICY] = {"holddown=2d", "trusting"},
         [EVC_KT_SOURCES] = {"push, url", ","},
+        [EVC_KT_ACTIVATE] = {"ready:95%", "ready:0"},
+        [EVC_KT_ENDPOINT] = {"unix:s.sock", "h:0"},
     };
 
     *ok = s[t].good;
@@ -729,6 +737,8 @@ test_every_key(void **state)
     free(store.after_replace);
     free(store.verify);
     free(store.verify_servername);
+    free(store.readiness);
+    free(store.access_log);
     free(server.connect);
     free(server.service);
     free(server.trust);
@@ -940,6 +950,139 @@ test_duration_bounds(void **state)
     evc_config_free(c);
 }
 
+/* activate, activate_margin and the readiness sources: what they set, and their defaults. */
+static void
+test_activate(void **state)
+{
+    static const char *const text = "[policy]\n"
+                                    "delete_old = no\n"
+                                    "activate = ready:95%\n"
+                                    "activate_margin = 2d\n"
+                                    "[store \"web\"]\n"
+                                    "role = personal\n"
+                                    "cert = c\n"
+                                    "key = k\n"
+                                    "readiness = unix:run/status.sock\n"
+                                    "[store \"api\"]\n"
+                                    "role = personal\n"
+                                    "cert = c2\n"
+                                    "key = k2\n"
+                                    "access_log = /var/log/nginx/access.log\n"
+                                    "readiness_window = 1d\n";
+    static const struct {
+        const char *v;
+        unsigned share;
+    } shares[] = {{"ready", 100}, {"ready:1", 1}, {"ready:100%", 100}, {"ready:007", 7}};
+    struct evc_config *c = NULL;
+    struct evc_err err = {0};
+    char buf[256];
+
+    (void)state;
+    assert_int_equal(evc_config_parse(text, strlen(text), "c.ini", "/etc/e", &c, &err), 0);
+    assert_int_equal(c->policy.activate, EVC_ACTIVATE_READY);
+    assert_int_equal(c->policy.ready_share, 95);
+    assert_int_equal(c->policy.margin.unit, EVC_SPAN_SECONDS);
+    assert_int_equal(c->policy.margin.value, 2 * 86400);
+    assert_string_equal(c->stores[0].readiness, "unix:/etc/e/run/status.sock");
+    assert_null(c->stores[0].access_log);
+    assert_int_equal(c->stores[0].readiness_window, 7 * 86400);
+    assert_string_equal(c->stores[1].access_log, "/var/log/nginx/access.log");
+    assert_int_equal(c->stores[1].readiness_window, 86400);
+    evc_config_free(c);
+    /* The defaults: at, and a margin of 10% of the old lifetime; no source is needed. */
+    snprintf(buf, sizeof(buf),
+             "[policy]\ndelete_old = no\n[store \"w\"]\nrole = personal\n"
+             "cert = c\nkey = k\n");
+    assert_int_equal(evc_config_parse(buf, strlen(buf), "c.ini", ".", &c, &err), 0);
+    assert_int_equal(c->policy.activate, EVC_ACTIVATE_AT);
+    assert_int_equal(c->policy.margin.unit, EVC_SPAN_PERCENT);
+    assert_int_equal(c->policy.margin.value, 10);
+    evc_config_free(c);
+    for (size_t i = 0; i < sizeof(shares) / sizeof(shares[0]); i++) {
+        snprintf(buf, sizeof(buf),
+                 "[policy]\ndelete_old = no\nactivate = %s\n[store \"w\"]\nrole = personal\n"
+                 "cert = c\nkey = k\nreadiness = 127.0.0.1:9000\n",
+                 shares[i].v);
+        assert_int_equal(evc_config_parse(buf, strlen(buf), "c.ini", ".", &c, &err), 0);
+        assert_int_equal(c->policy.activate, EVC_ACTIVATE_READY);
+        assert_int_equal(c->policy.ready_share, shares[i].share);
+        assert_string_equal(c->stores[0].readiness, "127.0.0.1:9000");
+        evc_config_free(c);
+    }
+}
+
+/* Every refusal of the activation keys, at the line that is wrong. */
+static void
+test_activate_bad(void **state)
+{
+    static const char *const values[] = {"ready:0",   "ready:101", "ready:-5",  "ready: 5",
+                                         "ready:5%%", "ready:",    "later",     "ready:1000",
+                                         "READY",     "ready:+5",  "ready:5 %", "at:5"};
+    static const struct {
+        const char *text;
+        const char *want;
+    } bad[] = {
+        /* ready without a way to count the clients: the store's header. */
+        {"[policy]\ndelete_old = no\nactivate = ready\n\n[store \"w\"]\nrole = personal\n"
+         "cert = c\nkey = k\n",
+         "a.ini:5: store \"w\": activate = ready needs readiness = HOST:PORT|unix:PATH or "
+         "access_log = PATH in each personal store"},
+        /* Both sources: the later line. */
+        {"[policy]\ndelete_old = no\n[store \"w\"]\nrole = personal\ncert = c\nkey = k\n"
+         "access_log = a.log\nreadiness = h:1\n",
+         "a.ini:8: store \"w\": readiness and access_log: one or the other"},
+        {"[policy]\ndelete_old = no\n[store \"w\"]\nrole = personal\ncert = c\nkey = k\n"
+         "readiness = h:1\naccess_log = a.log\n",
+         "a.ini:8: store \"w\": readiness and access_log: one or the other"},
+        /* A source on a store without clients. */
+        {"[store \"t\"]\nrole = trust\npath = t\naccess_log = a.log\n",
+         "a.ini:4: store \"t\": readiness and access_log belong to personal stores"},
+        {"[store \"w\"]\nrole = personal\ncert = c\nkey = k\nreadiness = h:0\n",
+         "a.ini:5: readiness: expected host:port or unix:PATH, not 'h:0'"},
+        {"[store \"w\"]\nrole = personal\ncert = c\nkey = k\nreadiness = unix:\n",
+         "a.ini:5: readiness: unix: needs a socket's path"},
+        {"[policy]\ndelete_old = no\n[store \"w\"]\nrole = personal\ncert = c\nkey = k\n"
+         "readiness = unix:/"
+         "a123456789a123456789a123456789a123456789a123456789a123456789a123456789a123456789"
+         "a123456789a123456789a123456789\n",
+         "a.ini:7: store \"w\": readiness: the socket's path is too long for a unix socket"},
+        {"[store \"w\"]\nrole = personal\ncert = c\nkey = k\nreadiness_window = 30s\n",
+         "a.ini:5: readiness_window: '30s' is too short; at least 1m"},
+        {"[store \"w\"]\nrole = personal\ncert = c\nkey = k\nreadiness_window = 366d\n",
+         "a.ini:5: readiness_window: '366d' is too long; at most 365d"},
+        {"[policy]\nactivate_margin = soon\n",
+         "a.ini:2: activate_margin: expected a duration like 60d or 33%, not 'soon'"},
+    };
+    struct evc_config *c;
+    struct evc_err err;
+    char buf[256], want[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        memset(&err, 0, sizeof(err));
+        c = NULL;
+        snprintf(buf, sizeof(buf), "[policy]\n\nactivate = %s\n", values[i]);
+        assert_int_equal(evc_config_parse(buf, strlen(buf), "a.ini", ".", &c, &err),
+                         EVC_ERR_CONFIG);
+        snprintf(want, sizeof(want),
+                 "a.ini:3: activate: expected at, ready or ready:SHARE with SHARE 1..100 (like "
+                 "ready:95%%), not '%s'",
+                 values[i]);
+        assert_string_equal(err.detail, want);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&err, 0, sizeof(err));
+        c = NULL;
+        if (evc_config_parse(bad[i].text, strlen(bad[i].text), "a.ini", ".", &c, &err) !=
+            EVC_ERR_CONFIG) {
+            fail_msg("case %zu: accepted", i);
+        }
+        if (strcmp(err.detail, bad[i].want) != 0) {
+            fail_msg("case %zu: got '%s', want '%s'", i, err.detail, bad[i].want);
+        }
+    }
+}
+
 int
 main(void)
 {
@@ -959,6 +1102,8 @@ main(void)
         cmocka_unit_test(test_key_lines),
         cmocka_unit_test(test_check_key_lines),
         cmocka_unit_test(test_duration_bounds),
+        cmocka_unit_test(test_activate),
+        cmocka_unit_test(test_activate_bad),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -560,6 +560,174 @@ test_clock_short_lived(void **state)
     assert_int_equal(c.latest, NOW + 21);
 }
 
+/* activate = ready, with a deadline: every branch of the decision past activate_at. */
+static void
+test_activate_ready(void **state)
+{
+    struct evc_policy p = policy();
+    struct evc_fact_personal w = chained(30, -1);
+    struct evc_facts f = {.now = NOW, .policy = &p, .personals = &w, .npersonals = 1};
+
+    (void)state;
+    p.activate = EVC_ACTIVATE_READY;
+    p.ready_share = 100;
+    w.kind = EVC_KIND_SELF_SIGNED;
+    stage(&w, NOW + DAY);
+    w.staged_by_root = 0;
+    w.activate_by = NOW + 20 * DAY;
+    /* Before activate_at nothing goes live, ready or not. */
+    for (int ready = 0; ready <= 1; ready++) {
+        w.ready = ready;
+        f.activate_only = 0;
+        assert_string_equal(plan_why(&f), "");
+        f.activate_only = 1;
+        assert_string_equal(plan_why(&f), "");
+    }
+    /* Ready at activate_at (or before: counted now): live now. */
+    f.now = NOW + DAY;
+    w.ready = 1;
+    f.activate_only = 0;
+    assert_string_equal(plan_why(&f), "activate:0:activate");
+    f.activate_only = 1;
+    assert_string_equal(plan_why(&f), "activate:0:activate");
+    /* Not ready, or not known to be (the same fact): it waits, and writes nothing. */
+    w.ready = 0;
+    f.activate_only = 0;
+    assert_string_equal(plan_why(&f), "wait:0:not-ready");
+    f.activate_only = 1;
+    assert_string_equal(plan_why(&f), "wait:0:not-ready");
+    f.now = NOW + 20 * DAY - 1;
+    assert_string_equal(plan_why(&f), "wait:0:not-ready");
+    /* At the deadline it goes live without them. */
+    f.now = NOW + 20 * DAY;
+    assert_string_equal(plan_why(&f), "activate:0:deadline");
+    f.activate_only = 0;
+    assert_string_equal(plan_why(&f), "activate:0:deadline");
+    /* Ready and at the deadline: they were ready. */
+    w.ready = 1;
+    assert_string_equal(plan_why(&f), "activate:0:activate");
+    /* activate = at ignores the clients. */
+    w.ready = 0;
+    p.activate = EVC_ACTIVATE_AT;
+    f.now = NOW + DAY;
+    assert_string_equal(plan_why(&f), "activate:0:activate");
+    /* Already live: activate only cleans up, whatever the clients hold. */
+    p.activate = EVC_ACTIVATE_READY;
+    w.staged_is_live = 1;
+    w.not_before = w.staged_not_before;
+    w.not_after = w.staged_not_after;
+    assert_string_equal(plan_why(&f), "activate:0:activate");
+    f.activate_only = 1;
+    assert_string_equal(plan_why(&f), "activate:0:activate");
+}
+
+/* A successor made in this run has no client holding it: it waits, or goes live at its deadline. */
+static void
+test_activate_ready_made_now(void **state)
+{
+    struct evc_policy p = policy();
+    struct evc_fact_personal w = chained(10, -1);
+    struct evc_facts f = {.now = NOW, .policy = &p, .personals = &w, .npersonals = 1};
+
+    (void)state;
+    w.kind = EVC_KIND_SELF_SIGNED;
+    w.ready = 1; /* about no successor: it cannot count for the new one */
+    p.activate = EVC_ACTIVATE_READY;
+    p.ready_share = 100;
+    p.window_set = 1;
+    p.window.unit = EVC_SPAN_SECONDS;
+    p.window.value = 0;
+    p.margin.unit = EVC_SPAN_SECONDS;
+    p.margin.value = DAY;
+    assert_string_equal(plan_why(&f), "renew:0:threshold wait:0:not-ready");
+    /* A margin as long as the time left: the deadline is activate_at, now. */
+    p.margin.value = 10 * DAY;
+    assert_string_equal(plan_why(&f), "renew:0:threshold activate:0:deadline");
+    p.activate = EVC_ACTIVATE_AT;
+    assert_string_equal(plan_why(&f), "renew:0:threshold activate:0:activate");
+}
+
+static void
+test_activate_by(void **state)
+{
+    struct evc_policy p = policy();
+
+    (void)state;
+    /* activate = at: the deadline is activate_at itself. */
+    assert_int_equal(evc_policy_activate_by(&p, NOW, NOW - 90 * DAY, NOW + 10 * DAY), NOW);
+    p.activate = EVC_ACTIVATE_READY;
+    /* 10% of a 100-day lifetime before the end. */
+    p.margin.unit = EVC_SPAN_PERCENT;
+    p.margin.value = 10;
+    assert_int_equal(evc_policy_activate_by(&p, NOW, NOW - 90 * DAY, NOW + 10 * DAY), NOW);
+    assert_int_equal(evc_policy_activate_by(&p, NOW, NOW - 80 * DAY, NOW + 20 * DAY),
+                     NOW + 10 * DAY);
+    /* A duration; never before activate_at; no overflow from any margin. */
+    p.margin.unit = EVC_SPAN_SECONDS;
+    p.margin.value = 3 * DAY;
+    assert_int_equal(evc_policy_activate_by(&p, NOW, NOW - 80 * DAY, NOW + 20 * DAY),
+                     NOW + 17 * DAY);
+    assert_int_equal(evc_policy_activate_by(&p, NOW + 18 * DAY, NOW - 80 * DAY, NOW + 20 * DAY),
+                     NOW + 18 * DAY);
+    p.margin.value = INT64_MAX;
+    assert_int_equal(evc_policy_activate_by(&p, NOW, NOW - 80 * DAY, NOW + 20 * DAY), NOW);
+    p.margin.value = 0;
+    assert_int_equal(evc_policy_activate_by(&p, NOW, NOW - 80 * DAY, NOW + 20 * DAY),
+                     NOW + 20 * DAY);
+    /* Ended already: activate_at. */
+    assert_int_equal(evc_policy_activate_by(&p, NOW, NOW - 80 * DAY, NOW - 1), NOW);
+}
+
+/*
+ * A successor waiting for its clients is counted again within a minute,
+ * or a tenth of the time to its deadline (at least 1 s), and at the
+ * deadline; waiting is not work overdue.
+ */
+static void
+test_clock_waiting(void **state)
+{
+    struct evc_policy p = policy();
+    struct evc_fact_personal w = chained(30, -1);
+    struct evc_facts f = {.now = NOW, .policy = &p, .personals = &w, .npersonals = 1};
+    struct evc_plan_clock c;
+
+    (void)state;
+    p.activate = EVC_ACTIVATE_READY;
+    w.kind = EVC_KIND_SELF_SIGNED;
+    stage(&w, NOW + DAY);
+    w.staged_by_root = 0;
+    w.activate_by = NOW + 20 * DAY;
+    evc_plan_clock(&f, &c);
+    assert_int_equal(c.next, NOW + DAY);
+    assert_int_equal(c.waiting, 0);
+    f.now = NOW + DAY;
+    evc_plan_clock(&f, &c);
+    assert_int_equal(c.next, NOW + DAY + 60);
+    assert_int_equal(c.latest, NOW + DAY + 60);
+    assert_int_equal(c.overdue, 0);
+    assert_int_equal(c.waiting, 1);
+    f.now = NOW + 20 * DAY - 300;
+    evc_plan_clock(&f, &c);
+    assert_int_equal(c.next, f.now + 30);
+    f.now = NOW + 20 * DAY - 5;
+    evc_plan_clock(&f, &c);
+    assert_int_equal(c.next, f.now + 1);
+    /* At the deadline the activation is due. */
+    f.now = NOW + 20 * DAY;
+    evc_plan_clock(&f, &c);
+    assert_int_equal(c.overdue, 1);
+    assert_int_equal(c.waiting, 0);
+    /* activate = at: past activate_at is work due, not a wait. */
+    p.activate = EVC_ACTIVATE_AT;
+    f.now = NOW + DAY;
+    evc_plan_clock(&f, &c);
+    assert_int_equal(c.overdue, 1);
+    assert_int_equal(c.waiting, 0);
+    assert_int_equal(evc_plan_recheck(NOW, NOW + 5 * DAY), 60);
+    assert_int_equal(evc_plan_recheck(NOW, NOW + 100), 10);
+    assert_int_equal(evc_plan_recheck(NOW, NOW), 1);
+}
+
 int
 main(void)
 {
@@ -581,6 +749,10 @@ main(void)
         cmocka_unit_test(test_clock_names_the_planners_next_moment),
         cmocka_unit_test(test_clock_staged_retire_purge_external),
         cmocka_unit_test(test_clock_short_lived),
+        cmocka_unit_test(test_activate_ready),
+        cmocka_unit_test(test_activate_ready_made_now),
+        cmocka_unit_test(test_activate_by),
+        cmocka_unit_test(test_clock_waiting),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

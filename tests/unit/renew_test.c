@@ -348,14 +348,170 @@ test_opts(void **state)
     evc_renew_result_clear(&res);
 }
 
+/* What the readiness callback of the tests answers, and what it was asked. */
+struct answer {
+    int r;
+    struct evc_readiness out;
+    int calls;
+    const struct evc_store_conf *store;
+    uint64_t generation;
+    evc_time now;
+};
+
+static int
+answer_cb(void *arg, const struct evc_store_conf *store, uint64_t generation, evc_time now,
+          struct evc_readiness *out)
+{
+    struct answer *a = arg;
+
+    a->calls++;
+    a->store = store;
+    a->generation = generation;
+    a->now = now;
+    *out = a->out;
+    return a->r;
+}
+
+/* Ask once more, as a new run would, with the facts made again. */
+static void
+ask(struct fixture *f)
+{
+    struct evc_err err = {0};
+
+    f->run->pers[0].ready_asked = 0;
+    assert_int_equal(evc_renew_facts(f->run, &err), 0);
+    evc_renew_ask_readiness(f->run);
+}
+
+/*
+ * activate = ready: the callback is asked about the staged generation past
+ * activate_at; ready means known and enough of the address groups; an
+ * error, an unknown count or no callback at all is never ready; the
+ * wait's report line carries the counts, the deadline and who is not ready.
+ */
+static void
+test_readiness(void **state)
+{
+    struct fixture *f = fixture_new();
+    X509 *leaf_cert = server(f->k1, NULL, f->k1, "/CN=web", NOW - 80 * DAY, NOW + 20 * DAY);
+    struct personal_st *p;
+    struct answer a;
+    struct evc_action act = {EVC_ACT_WAIT, 0, EVC_REASON_NOT_READY, EVC_STALE_NONE};
+    struct evc_renew_action v;
+
+    (void)state;
+    memset(&a, 0, sizeof(a));
+    f->policy.activate = EVC_ACTIVATE_READY;
+    f->policy.ready_share = 50;
+    f->policy.margin.unit = EVC_SPAN_PERCENT;
+    f->policy.margin.value = 10;
+    f->o.readiness = answer_cb;
+    f->o.readiness_arg = &a;
+    p = add_personal(f, 1, leaf_cert, f->k1);
+    assert_non_null(p->next = sk_X509_new_null());
+    assert_true(sk_X509_push(p->next,
+                             server(f->k2, NULL, f->k2, "/CN=web", NOW - DAY, NOW + 89 * DAY)) > 0);
+    p->generation = 5;
+    p->activate_at = NOW + DAY;
+    /* Before activate_at nobody is asked. */
+    ask(f);
+    assert_int_equal(a.calls, 0);
+    assert_false(f->run->fpers[0].ready);
+    /* The SA had no activateBy: the policy's, 10% of 100 days before the end. */
+    assert_int_equal(f->run->fpers[0].activate_by, NOW + 10 * DAY);
+    p->activate_at = NOW - DAY;
+    a.out.known = 1;
+    a.out.clients = 4;
+    a.out.ready = 2;
+    ask(f);
+    assert_int_equal(a.calls, 1);
+    assert_ptr_equal(a.store, &f->conf[1]);
+    assert_int_equal(a.generation, 5);
+    assert_int_equal(a.now, NOW);
+    assert_true(f->run->fpers[0].ready);
+    /* One of four is not half. */
+    a.out.ready = 1;
+    snprintf(a.out.unready, sizeof(a.out.unready), "192.0.2.7 agent-7 4");
+    ask(f);
+    assert_false(f->run->fpers[0].ready);
+    memset(&v, 0, sizeof(v));
+    evc_renew_wait(f->run, &act, &v);
+    assert_int_equal(v.activate_at, NOW - DAY);
+    assert_int_equal(v.activate_by, NOW + 10 * DAY);
+    assert_true(v.ready_known);
+    assert_int_equal(v.clients, 4);
+    assert_int_equal(v.ready, 1);
+    assert_string_equal(v.unready, "192.0.2.7 agent-7 4");
+    assert_string_equal(v.detail, "1 of 4 clients hold generation 5 (50% needed); live by "
+                                  "2027-01-25T08:00:00Z at the latest");
+    assert_true(v.has_old && v.has_new);
+    /* Nobody seen in the window: nobody to wait for. */
+    a.out.clients = 0;
+    a.out.ready = 0;
+    ask(f);
+    assert_true(f->run->fpers[0].ready);
+    /* Unknown: said so, and never ready, even with figures that would be. */
+    a.out.known = 0;
+    a.out.clients = a.out.ready = 3;
+    ask(f);
+    assert_false(f->run->fpers[0].ready);
+    assert_string_equal(p->ready.error, "they could not be counted");
+    a.out.known = 1;
+    a.r = EVC_ERR_IO;
+    snprintf(a.out.error, sizeof(a.out.error), "127.0.0.1:9: connection refused");
+    ask(f);
+    assert_false(f->run->fpers[0].ready);
+    memset(&v, 0, sizeof(v));
+    evc_renew_wait(f->run, &act, &v);
+    assert_false(v.ready_known);
+    assert_string_equal(v.unready, "unknown");
+    assert_non_null(strstr(v.detail, "clients not counted: 127.0.0.1:9: connection refused"));
+    /* The callback's text is held to its buffers. */
+    a.r = 0;
+    memset(a.out.unready, 'x', sizeof(a.out.unready));
+    memset(a.out.error, 'y', sizeof(a.out.error));
+    ask(f);
+    assert_int_equal(strlen(p->ready.unready), sizeof(p->ready.unready) - 1);
+    /* At the deadline the activation names who was not ready. */
+    a.out.ready = 1;
+    a.out.clients = 4;
+    snprintf(a.out.unready, sizeof(a.out.unready), "192.0.2.7 - 4");
+    ask(f);
+    act.type = EVC_ACT_ACTIVATE;
+    act.reason = EVC_REASON_DEADLINE;
+    memset(&v, 0, sizeof(v));
+    snprintf(v.detail, sizeof(v.detail), "after_replace ran");
+    evc_renew_readiness_note(f->run, &act, &v);
+    assert_string_equal(v.detail, "deadline 2027-01-25T08:00:00Z reached; 1 of 4 clients hold "
+                                  "generation 5 (50% needed); after_replace ran");
+    assert_string_equal(v.unready, "192.0.2.7 - 4");
+    /* Without a callback, or in a run that only plans, nothing is asked and nothing is ready. */
+    f->o.readiness = NULL;
+    ask(f);
+    assert_false(f->run->fpers[0].ready);
+    assert_string_equal(p->ready.error, "nothing counts them here");
+    f->o.readiness = answer_cb;
+    f->o.plan_only = 1;
+    a.calls = 0;
+    a.out.ready = 4;
+    ask(f);
+    assert_int_equal(a.calls, 0);
+    assert_false(f->run->fpers[0].ready);
+    /* activate = at asks nobody. */
+    f->o.plan_only = 0;
+    f->policy.activate = EVC_ACTIVATE_AT;
+    ask(f);
+    assert_int_equal(a.calls, 0);
+    fixture_free(f);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_opts),
-        cmocka_unit_test(test_kinds),
-        cmocka_unit_test(test_orphan),
-        cmocka_unit_test(test_staged),
+        cmocka_unit_test(test_opts),      cmocka_unit_test(test_kinds),
+        cmocka_unit_test(test_orphan),    cmocka_unit_test(test_staged),
+        cmocka_unit_test(test_readiness),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -268,6 +268,87 @@ test_log_escapes(void **state)
                         "evercert monitor: hook said: \\xff\\xfe ok \\x1b[2J\\u009b\\x09tab\n");
 }
 
+/*
+ * A successor waiting for its clients, and one that went live at its
+ * deadline: both reports show the deadline, the counts and who was not
+ * ready (escaped); a wait is not work left undone.
+ */
+static void
+test_renew_report_wait(void **state)
+{
+    struct evc_renew_result r;
+    struct evc_renew_action a[3];
+    char *out = NULL;
+    size_t outlen = 0;
+    FILE *f;
+    json_t *j, *rd;
+    json_error_t je;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    memset(a, 0, sizeof(a));
+    a[0].action = "wait";
+    a[0].reason = "not-ready";
+    a[0].store = "web";
+    a[0].activate_at = 1800000000;
+    a[0].activate_by = 1800086400;
+    a[0].ready_known = 1;
+    a[0].clients = 3;
+    a[0].ready = 1;
+    snprintf(a[0].unready, sizeof(a[0].unready), "192.0.2.7 agent-\x1b 4, 192.0.2.8 - 3");
+    snprintf(a[0].detail, sizeof(a[0].detail), "1 of 3 clients hold generation 5");
+    a[1] = a[0];
+    a[1].action = "activate";
+    a[1].reason = "deadline";
+    a[1].done = 1;
+    /* An activation under activate = at has no deadline and no counts. */
+    a[2].action = "activate";
+    a[2].reason = "activate";
+    a[2].store = "api";
+    a[2].done = 1;
+    r.actions = a;
+    r.nactions = 3;
+    f = open_memstream(&out, &outlen);
+    assert_int_equal(evc_renew_report_text(&r, 0, 1800000000, f), 0);
+    fclose(f);
+    assert_non_null(strstr(out, "wait     web not-ready  activate at 2027-01-15T08:00:00Z "
+                                "deadline 2027-01-16T08:00:00Z (1 of 3 clients hold generation 5) "
+                                "[not ready: 192.0.2.7 agent-\\x1b 4, 192.0.2.8 - 3]\n"));
+    assert_non_null(strstr(out, "activate web deadline   activate at"));
+    assert_null(strstr(out, "NOT DONE"));
+    assert_null(strstr(strstr(out, "activate api"), "not ready"));
+    free(out);
+    out = NULL;
+    f = open_memstream(&out, &outlen);
+    assert_int_equal(evc_activate_report_text(&r, 0, 1800000000, f), 0);
+    fclose(f);
+    assert_non_null(strstr(out, "waiting for its clients activate at"));
+    assert_non_null(strstr(out, "2 successors activated"));
+    free(out);
+    out = NULL;
+    f = open_memstream(&out, &outlen);
+    assert_int_equal(evc_renew_report_json(&r, 0, 1800000000, NULL, f), 0);
+    fclose(f);
+    assert_non_null(j = json_loads(out, 0, &je));
+    for (size_t i = 0; i < 2; i++) {
+        json_t *act = json_array_get(json_object_get(j, "actions"), i);
+
+        assert_string_equal(json_string_value(json_object_get(act, "activate_by")),
+                            "2027-01-16T08:00:00Z");
+        rd = json_object_get(act, "readiness");
+        assert_true(json_is_true(json_object_get(rd, "known")));
+        assert_int_equal(json_integer_value(json_object_get(rd, "clients")), 3);
+        assert_int_equal(json_integer_value(json_object_get(rd, "ready")), 1);
+        assert_string_equal(json_string_value(json_object_get(rd, "unready")),
+                            "192.0.2.7 agent-\x1b 4, 192.0.2.8 - 3");
+    }
+    assert_null(json_object_get(json_array_get(json_object_get(j, "actions"), 2), "readiness"));
+    assert_true(json_is_null(
+        json_object_get(json_array_get(json_object_get(j, "actions"), 2), "activate_by")));
+    json_decref(j);
+    free(out);
+}
+
 int
 main(void)
 {
@@ -276,6 +357,7 @@ main(void)
         cmocka_unit_test(test_text_sorted_and_escaped),
         cmocka_unit_test(test_prometheus_grouped),
         cmocka_unit_test(test_renew_report_untrusted),
+        cmocka_unit_test(test_renew_report_wait),
         cmocka_unit_test(test_log_escapes),
     };
 
