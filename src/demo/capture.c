@@ -47,10 +47,11 @@ last_line(const char *path, char *out, size_t len)
 }
 
 void
-demo_capture_start(struct demo_capture *c, const char *out_dir, const char *tmp, int port_a,
-                   int port_b)
+demo_capture_start(struct demo_capture *c, const char *out_dir, const char *tmp, const int *ports,
+                   int nports)
 {
-    char filter[96];
+    char filter[32 * DEMO_RUNS_MAX];
+    size_t fl = 0;
     char *argv[] = {"tshark", "-q", "-i", "lo", "-f", filter, "-w", c->file, NULL};
     pid_t pid;
     int r;
@@ -58,7 +59,11 @@ demo_capture_start(struct demo_capture *c, const char *out_dir, const char *tmp,
     memset(c, 0, sizeof(*c));
     snprintf(c->file, sizeof(c->file), "%s/capture.pcapng", out_dir);
     snprintf(c->log, sizeof(c->log), "%s/tshark.log", tmp);
-    snprintf(filter, sizeof(filter), "tcp port %d or tcp port %d", port_a, port_b);
+    filter[0] = '\0';
+    for (int i = 0; i < nports && i < DEMO_RUNS_MAX; i++) {
+        fl += (size_t)snprintf(filter + fl, sizeof(filter) - fl, "%stcp port %d",
+                               i > 0 ? " or " : "", ports[i]);
+    }
     if ((r = demo_spawn(argv, 1, c->log, &pid)) != 0) {
         snprintf(c->why, sizeof(c->why), "%s",
                  r == ENOENT ? "tshark is not installed" : strerror(r));
@@ -101,11 +106,11 @@ flag(const char *f, size_t n)
 }
 
 int
-demo_wire_parse(const char *text, size_t len, int port_a, int port_b, struct demo_wire out[2])
+demo_wire_parse(const char *text, size_t len, const int *ports, int nports, struct demo_wire *out)
 {
     const char *p = text, *end = text + len;
 
-    memset(out, 0, 2 * sizeof(*out));
+    memset(out, 0, (size_t)nports * sizeof(*out));
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *eol = nl != NULL ? nl : end;
@@ -132,7 +137,11 @@ demo_wire_parse(const char *text, size_t len, int port_a, int port_b, struct dem
         }
         sport = strtol(f[0], NULL, 10);
         dport = strtol(f[1], NULL, 10);
-        run = sport == port_a || dport == port_a ? 0 : sport == port_b || dport == port_b ? 1 : -1;
+        for (int i = 0; i < nports && run < 0; i++) {
+            if (sport == ports[i] || dport == ports[i]) {
+                run = i;
+            }
+        }
         if (run < 0) {
             continue;
         }
@@ -161,8 +170,8 @@ demo_wire_parse(const char *text, size_t len, int port_a, int port_b, struct dem
 }
 
 int
-demo_capture_summarise(struct demo_capture *c, const char *tmp, int port_a, int port_b,
-                       struct demo_wire out[2])
+demo_capture_summarise(struct demo_capture *c, const char *tmp, const int *ports, int nports,
+                       struct demo_wire *out)
 {
     char txt[4200];
     char *argv[] = {"tshark",
@@ -213,7 +222,7 @@ demo_capture_summarise(struct demo_capture *c, const char *tmp, int port_a, int 
         evc_buf_free(&b);
         return -1;
     }
-    r = demo_wire_parse((const char *)b.data, b.len, port_a, port_b, out);
+    r = demo_wire_parse((const char *)b.data, b.len, ports, nports, out);
     evc_buf_free(&b);
     return r;
 }

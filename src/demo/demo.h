@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `evercert demo`: the study's experiment on 127.0.0.1. Two runs at the
- * same time, each with its own `evercert serve`, the same clients and the
- * same timings. "existing" replaces the certificate at expiry and a
- * simulated person fixes the clients' trust stores later; "evercert"
- * renews at the threshold, announces the successor in the handshake and
- * swaps at activate_at. Every figure is computed from what the clients
- * recorded, never from the settings.
+ * same time (three with --manual), each with its own `evercert serve`,
+ * the same clients and the same timings. "existing" replaces the
+ * certificate at expiry and a simulated person fixes the clients' trust
+ * stores later; "evercert" renews at the threshold, announces the
+ * successor in the handshake and swaps at activate_at; "evercert-ready"
+ * swaps once its clients hold the successor, by a deadline. Every figure is computed from what the
+ * clients recorded, never from the settings.
  *
  * This layer sits beside cli/ (it runs the whole stack) and is linked
  * into the command only, not into libevercert.
@@ -173,11 +174,13 @@ struct demo_settings {
 
 /* Run-time state of one run. */
 struct demo_run {
-    const char *name; /* "existing" or "evercert" */
+    const char *name; /* "existing", "evercert" or "evercert-ready" */
     const struct demo_settings *set;
     char dir[4096]; /* its files, under the temporary directory */
     char cert[4200], key[4200], sa[4200], config[4200];
     int port, announce_port;
+    int ready;       /* the monitor waits for the clients: activate = ready */
+    int status_port; /* serve's status listener, which that monitor asks */
     int server_pid;
     int monitor_pid;
     char monitor_log[4300];
@@ -219,25 +222,30 @@ struct demo_capture {
     char why[256]; /* why there is no capture */
 };
 
-/* Start capturing the two ports; c->running says whether it did, c->why why not. */
-void demo_capture_start(struct demo_capture *c, const char *out_dir, const char *tmp, int port_a,
-                        int port_b);
+/* Start capturing the runs' ports; c->running says whether it did, c->why why not. */
+void demo_capture_start(struct demo_capture *c, const char *out_dir, const char *tmp,
+                        const int *ports, int nports);
 void demo_capture_stop(struct demo_capture *c);
-/* Summarise the capture per run with tshark -r; 0, or -1 with c->why. */
-int demo_capture_summarise(struct demo_capture *c, const char *tmp, int port_a, int port_b,
-                           struct demo_wire out[2]);
+/* Summarise the capture per run (out[i] for ports[i]) with tshark -r; 0, or -1 with c->why. */
+int demo_capture_summarise(struct demo_capture *c, const char *tmp, const int *ports, int nports,
+                           struct demo_wire *out);
 /*
  * Count tshark's "-T fields" lines (srcport,dstport,syn,ack,fin,reset,
  * alert descriptions) per server port. Pure; lines that are not of that
  * shape are skipped.
  */
-int demo_wire_parse(const char *text, size_t len, int port_a, int port_b, struct demo_wire out[2]);
+int demo_wire_parse(const char *text, size_t len, const int *ports, int nports,
+                    struct demo_wire *out);
+
+/* existing, evercert, and with --manual evercert-ready (activate = ready) */
+#define DEMO_RUNS_MAX 3
 
 struct demo_result {
-    struct demo_run runs[2]; /* existing, evercert */
+    struct demo_run runs[DEMO_RUNS_MAX];
+    int nruns;
     struct demo_capture capture;
     int wire_ok; /* wire holds the capture's summary */
-    struct demo_wire wire[2];
+    struct demo_wire wire[DEMO_RUNS_MAX];
     double duration;
     char tmp[4096];
 };

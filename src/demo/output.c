@@ -76,7 +76,7 @@ demo_write_data(const struct demo_result *res, const char *dir, struct evc_err *
     FILE *f;
     int r;
 
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < res->nruns; i++) {
         if ((r = write_csv(&res->runs[i], dir, err)) != 0) {
             return r;
         }
@@ -85,11 +85,14 @@ demo_write_data(const struct demo_result *res, const char *dir, struct evc_err *
     if ((f = open_memstream(&text, &len)) == NULL) {
         return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
     }
-    fprintf(f, "# step existing_ok existing_failed evercert_ok evercert_failed (median ms from "
-               "the TCP connect)\n");
+    fprintf(f, "# step");
+    for (int i = 0; i < res->nruns; i++) {
+        fprintf(f, " %s_ok %s_failed", res->runs[i].name, res->runs[i].name);
+    }
+    fprintf(f, " (median ms from the TCP connect)\n");
     for (int st = 0; st < DEMO_STEPS; st++) {
         fprintf(f, "\"%s\"", step_names[st]);
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < res->nruns; i++) {
             double ok = res->runs[i].fig.step_ok[st], bad = res->runs[i].fig.step_failed[st];
 
             if (ok >= 0) {
@@ -179,32 +182,41 @@ demo_draw_charts(const struct demo_result *res, const char *dir, int *drawn, cha
             "set terminal pngcairo size 1200,800 font ',10'\n"
             "set datafile separator ','\n"
             "set output 'timeline.png'\n"
-            "set multiplot layout 2,1 title \"Each client's sessions over time (dashed: "
+            "set multiplot layout %d,1 title \"Each client's sessions over time (dashed: "
             "the server presents a new certificate)\"\n"
             "set xlabel 'seconds'\nset ylabel 'client'\nset key outside right\n"
             "set xrange [0:%.0f]\nset yrange [-1:%d]\n",
-            ceil(res->duration), s->clients + s->open_sessions);
+            res->nruns, ceil(res->duration), s->clients + s->open_sessions);
     snprintf(title, sizeof(title),
              "existing: replaced at expiry, trust stores fixed by hand %d s later", s->manual_fix);
     timeline_panel(f, &res->runs[0], title);
     snprintf(title, sizeof(title),
-             "evercert: renewed at half its life, announced in the handshake, swapped");
+             "evercert: renewed at half its life, announced in the handshake, swapped%s",
+             res->nruns > 2 ? " at activate_at" : "");
     timeline_panel(f, &res->runs[1], title);
-    fprintf(f, "unset multiplot\nunset arrow\n"
-               "set output 'handshake.png'\n"
-               "set datafile separator whitespace\nset datafile missing '?'\n"
-               "set style data histograms\nset style histogram clustered gap 1\n"
-               "set style fill solid 0.8 border -1\nset xtics rotate by -20\n"
-               "set xrange [*:*]\nset yrange [0:*]\nset xlabel ''\n"
-               "set ylabel 'ms from the TCP connect (median)'\n"
-               "set multiplot layout 1,2 title 'Handshake steps as the clients timed them'\n"
-               "set title 'existing'\n"
-               "plot 'steps.dat' using 2:xtic(1) title 'succeeded' lc rgb '#2a9d2a', '' using 3 "
-               "title 'failed' lc rgb '#d62728'\n"
-               "set title 'evercert'\n"
-               "plot 'steps.dat' using 4:xtic(1) title 'succeeded' lc rgb '#2a9d2a', '' using 5 "
-               "title 'failed' lc rgb '#d62728'\n"
-               "unset multiplot\n");
+    if (res->nruns > 2) {
+        snprintf(title, sizeof(title),
+                 "evercert-ready: the same, swapped once every client holds the successor");
+        timeline_panel(f, &res->runs[2], title);
+    }
+    fprintf(f,
+            "unset multiplot\nunset arrow\n"
+            "set output 'handshake.png'\n"
+            "set datafile separator whitespace\nset datafile missing '?'\n"
+            "set style data histograms\nset style histogram clustered gap 1\n"
+            "set style fill solid 0.8 border -1\nset xtics rotate by -20\n"
+            "set xrange [*:*]\nset yrange [0:*]\nset xlabel ''\n"
+            "set ylabel 'ms from the TCP connect (median)'\n"
+            "set multiplot layout 1,%d title 'Handshake steps as the clients timed them'\n",
+            res->nruns);
+    for (int i = 0; i < res->nruns; i++) {
+        fprintf(f,
+                "set title '%s'\n"
+                "plot 'steps.dat' using %d:xtic(1) title 'succeeded' lc rgb '#2a9d2a', '' using %d "
+                "title 'failed' lc rgb '#d62728'\n",
+                res->runs[i].name, 2 + 2 * i, 3 + 2 * i);
+    }
+    fprintf(f, "unset multiplot\n");
     fclose(f);
     r = write_text(dir, "demo.gp", text, len, err);
     free(text);
@@ -378,6 +390,7 @@ run_json(const struct demo_run *run)
         put(m, "passes", run->monitor_passes >= 0 ? json_integer(run->monitor_passes) : json_null(),
             &bad);
         put(m, "passes_asked_for", json_integer(run->monitor_triggered), &bad);
+        put(m, "activate", json_string(run->ready ? "ready" : "at"), &bad);
         put(o, "monitor", m, &bad);
     } else {
         put(o, "monitor", json_null(), &bad);
@@ -441,7 +454,7 @@ demo_json(const struct demo_result *res)
     put(set, "capture",
         res->wire_ok ? json_string("tshark on lo, capture.pcapng") : json_string(res->capture.why),
         &bad);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < res->nruns; i++) {
         json_t *r = run_json(&res->runs[i]);
 
         put(r, "capture", res->wire_ok ? wire_json(&res->wire[i]) : json_null(), &bad);
@@ -485,17 +498,29 @@ converge_text(const struct demo_figures *g, char *out, size_t len)
     }
 }
 
+/* One row of the table: a label and each run's value, formatted by the caller. */
+static void
+row(FILE *f, const struct demo_result *res, const char *label, char v[DEMO_RUNS_MAX][64])
+{
+    fprintf(f, "%-34s", label);
+    for (int i = 0; i < res->nruns; i++) {
+        fprintf(f, " %15s", v[i]);
+    }
+    fputc('\n', f);
+}
+
 void
 demo_text(const struct demo_result *res, const char *out_dir, int drawn, FILE *f)
 {
     const struct demo_settings *s = res->runs[0].set;
     const struct demo_figures *a = &res->runs[0].fig, *b = &res->runs[1].fig;
-    char x[256], y[256];
+    char x[256], v[DEMO_RUNS_MAX][64];
+    int n = s->clients + s->open_sessions;
 
     fprintf(f,
             "evercert demo: %d clients each open a new TLS session every %.1f s, and %d more "
             "keep one session open;\n"
-            "both runs at the same time, %.0f s, each with its own evercert serve on 127.0.0.1; "
+            "%s runs at the same time, %.0f s, each with its own evercert serve on 127.0.0.1; "
             "certificates live %d s.\n"
             "  existing: the certificate is replaced at expiry; a person fixes the clients' trust "
             "stores %d s later.\n"
@@ -504,40 +529,62 @@ demo_text(const struct demo_result *res, const char *out_dir, int drawn, FILE *f
             "    each client's own agent (policy %s) takes the successor from its TLS 1.3 "
             "handshakes\n"
             "    or, for the TLS 1.2 clients (the odd-numbered half), from serve's push "
-            "channel.\n\n",
-            s->clients, s->interval_ms / 1000.0, s->open_sessions, res->duration, s->lifetime,
-            s->manual_fix, s->manual ? "manual" : "auto");
-    fprintf(f, "%-34s %14s %14s\n", "", "existing", "evercert");
-    fprintf(f, "%-34s %14ld %14ld\n", "sessions", a->sessions, b->sessions);
-    fprintf(f, "%-34s %14ld %14ld\n", "failed handshakes", a->failed_handshakes,
-            b->failed_handshakes);
-    {
-        struct demo_group ga, gb;
-        int n = s->clients + s->open_sessions;
-
-        demo_group_sum(a, res->runs[0].agent, n, 1, -1, &ga);
-        demo_group_sum(b, res->runs[1].agent, n, 1, -1, &gb);
-        fprintf(f, "%-34s %14ld %14ld\n", "  of them by TLS 1.2 clients", ga.failed, gb.failed);
+            "channel.\n",
+            s->clients, s->interval_ms / 1000.0, s->open_sessions,
+            res->nruns > 2 ? "three" : "both", res->duration, s->lifetime, s->manual_fix,
+            s->manual ? "manual" : "auto");
+    if (res->nruns > 2) {
+        fprintf(f, "  evercert-ready: the same, but the monitor swaps once serve has seen every "
+                   "client hold the\n    successor (activate = ready), at the latest a tenth of "
+                   "the lifetime before the old one ends.\n");
     }
-    fprintf(f, "%-34s %12.1f s %12.1f s\n", "downtime, all clients together", a->downtime_total,
-            b->downtime_total);
-    fprintf(f, "%-34s %12.1f s %12.1f s\n", "downtime, worst client", a->downtime_worst,
-            b->downtime_worst);
-    converge_text(a, x, sizeof(x));
-    converge_text(b, y, sizeof(y));
-    fprintf(f, "%-34s %14s %14s\n", "all clients trust the new cert", x, y);
-    fprintf(f, "%-34s %14.1f %14.1f\n", "SA bytes per handshake", a->sa_bytes_per_handshake,
-            b->sa_bytes_per_handshake);
-    fprintf(f, "%-34s %14d %14d\n", "renewals the clients saw", a->renewals, b->renewals);
-    snprintf(x, sizeof(x), "%ld/%ld", a->open_requests - a->open_failed, a->open_requests);
-    snprintf(y, sizeof(y), "%ld/%ld", b->open_requests - b->open_failed, b->open_requests);
-    fprintf(f, "%-34s %14s %14s\n", "requests on open sessions, ok", x, y);
-    alerts_text(a->alerts, x, sizeof(x));
-    alerts_text(b->alerts, y, sizeof(y));
-    fprintf(f, "TLS alerts: existing: %s; evercert: %s\n", x, y);
+    fputc('\n', f);
+    fprintf(f, "%-34s", "");
+    for (int i = 0; i < res->nruns; i++) {
+        fprintf(f, " %15s", res->runs[i].name);
+    }
+    fputc('\n', f);
+#define EACH(fmt, ...)                                                                             \
+    for (int i = 0; i < res->nruns; i++) {                                                         \
+        const struct demo_figures *g = &res->runs[i].fig;                                          \
+        (void)g;                                                                                   \
+        snprintf(v[i], sizeof(v[i]), fmt, __VA_ARGS__);                                            \
+    }
+    EACH("%ld", g->sessions);
+    row(f, res, "sessions", v);
+    EACH("%ld", g->failed_handshakes);
+    row(f, res, "failed handshakes", v);
+    for (int i = 0; i < res->nruns; i++) {
+        struct demo_group gr;
+
+        demo_group_sum(&res->runs[i].fig, res->runs[i].agent, n, 1, -1, &gr);
+        snprintf(v[i], sizeof(v[i]), "%ld", gr.failed);
+    }
+    row(f, res, "  of them by TLS 1.2 clients", v);
+    EACH("%.1f s", g->downtime_total);
+    row(f, res, "downtime, all clients together", v);
+    EACH("%.1f s", g->downtime_worst);
+    row(f, res, "downtime, worst client", v);
+    for (int i = 0; i < res->nruns; i++) {
+        converge_text(&res->runs[i].fig, v[i], sizeof(v[i]));
+    }
+    row(f, res, "all clients trust the new cert", v);
+    EACH("%.1f", g->sa_bytes_per_handshake);
+    row(f, res, "SA bytes per handshake", v);
+    EACH("%d", g->renewals);
+    row(f, res, "renewals the clients saw", v);
+    EACH("%ld/%ld", g->open_requests - g->open_failed, g->open_requests);
+    row(f, res, "requests on open sessions, ok", v);
+#undef EACH
+    fprintf(f, "TLS alerts:");
+    for (int i = 0; i < res->nruns; i++) {
+        alerts_text(res->runs[i].fig.alerts, x, sizeof(x));
+        fprintf(f, "%s %s: %s", i == 0 ? "" : ";", res->runs[i].name, x);
+    }
+    fprintf(f, "\n");
     if (res->wire_ok) {
         fprintf(f, "On the wire (tshark, capture.pcapng):");
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < res->nruns; i++) {
             alerts_text(res->wire[i].alerts, x, sizeof(x));
             fprintf(f, "%s %s: %ld connections (SYN), %ld FIN, %ld RST, TLS alerts %s",
                     i == 0 ? "" : ";", res->runs[i].name, res->wire[i].syn, res->wire[i].fin,
@@ -585,23 +632,26 @@ demo_text(const struct demo_result *res, const char *out_dir, int drawn, FILE *f
                 "by push.\n",
                 run->replacements, run->monitor_passes, run->monitor_triggered, acc, hs, pu);
     }
-    if (s->manual) {
+    for (int i = 1; s->manual && i < res->nruns; i++) {
+        const struct demo_run *run = &res->runs[i];
         struct demo_group ge, gl;
-        int n = s->clients + s->open_sessions;
 
-        demo_group_sum(b, res->runs[1].agent, n, -1, 0, &ge);
-        demo_group_sum(b, res->runs[1].agent, n, -1, 1, &gl);
+        demo_group_sum(&run->fig, run->agent, n, -1, 0, &ge);
+        demo_group_sum(&run->fig, run->agent, n, -1, 1, &gl);
         fprintf(f,
-                "Policy manual: a person approved %.1f s after each SA came (before activate_at) "
-                "for %d clients: %ld failed handshakes;\n"
-                "  %.1f s after (past activate_at) for %d clients: %ld failed handshakes, "
-                "downtime %.1f s together, %.1f s the worst client.\n",
-                s->approve_early, ge.clients, ge.failed, s->approve_late, gl.clients, gl.failed,
-                gl.down_total, gl.down_worst);
+                "Policy manual, %s (activate = %s): a person approved %.1f s after each SA came "
+                "(before activate_at)\n"
+                "  for %d clients: %ld failed handshakes; %.1f s after (past activate_at) for %d "
+                "clients: %ld failed\n  handshakes, downtime %.1f s together, %.1f s the worst "
+                "client.\n",
+                run->name, run->ready ? "ready" : "at", s->approve_early, ge.clients, ge.failed,
+                s->approve_late, gl.clients, gl.failed, gl.down_total, gl.down_worst);
     }
-    if (res->runs[1].log.sa_rejected > 0) {
-        fprintf(f, "Clients refused %ld SAs; the last reason: %s\n", res->runs[1].log.sa_rejected,
-                res->runs[1].log.sa_reason);
+    for (int i = 1; i < res->nruns; i++) {
+        if (res->runs[i].log.sa_rejected > 0) {
+            fprintf(f, "%s: clients refused %ld SAs; the last reason: %s\n", res->runs[i].name,
+                    res->runs[i].log.sa_rejected, res->runs[i].log.sa_reason);
+        }
     }
     fprintf(f, "\nRaw data%s: %s/\n", drawn ? " and charts (timeline.png, handshake.png)" : "",
             out_dir);

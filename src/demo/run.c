@@ -12,7 +12,11 @@
  *     `evercert serve` hands the SA out in the TLS 1.3 handshake and on
  *     its push channel; each client's own agent (client.c) decides and
  *     writes its trust store.
- * Both serve a self-signed certificate the clients trust directly, as in
+ *   evercert-ready (with --manual): the same, but its monitor waits until
+ *     its `evercert serve` has seen every client hold the successor
+ *     (activate = ready), at the latest a tenth of the lifetime before the
+ *     old certificate ends, so a person who approves late costs nothing.
+ * All serve a self-signed certificate the clients trust directly, as in
  * the study; each run has its own `evercert serve` on a loopback port.
  * Half the clients of each run speak TLS 1.2, as the study's did.
  */
@@ -170,8 +174,8 @@ not_after(const struct evc_buf *pem, evc_time *out, struct evc_err *err)
 static int
 start_server(struct demo_run *run, int with_sa, struct evc_err *err)
 {
-    char listen[32], announce[32], log[4300];
-    char *argv[14];
+    char listen[32], announce[32], status[32], log[4300];
+    char *argv[16];
     int n = 0;
     pid_t pid;
 
@@ -189,6 +193,11 @@ start_server(struct demo_run *run, int with_sa, struct evc_err *err)
         argv[n++] = run->sa;
         argv[n++] = "--announce-listen";
         argv[n++] = announce;
+    }
+    if (run->ready) {
+        snprintf(status, sizeof(status), "127.0.0.1:%d", run->status_port);
+        argv[n++] = "--status-listen";
+        argv[n++] = status;
     }
     argv[n++] = "--listen";
     argv[n++] = listen;
@@ -397,10 +406,10 @@ setup_run(struct demo_run *run, const char *tmp, const struct evc_buf *cert,
         run->agent[i].tls12 = i % 2 == 1;
         run->agent[i].late = run->set->manual && (i / 2) % 2 == 1;
     }
-    if ((r = free_port(&run->port, err)) != 0) {
+    if ((r = free_port(&run->port, err)) != 0 || (r = free_port(&run->announce_port, err)) != 0) {
         return r;
     }
-    return free_port(&run->announce_port, err);
+    return run->ready ? free_port(&run->status_port, err) : 0;
 }
 
 /*
@@ -438,25 +447,31 @@ write_agent_config(struct demo_run *run, int i, struct evc_err *err)
 }
 
 /*
- * The monitor's configuration for the evercert run: renew at half the
+ * The monitor's configuration for an evercert run: renew at half the
  * lifetime, activate after half the time left; serve watches the files,
- * so nothing runs after a replacement.
+ * so nothing runs after a replacement. The ready run's monitor also waits
+ * until its serve has seen every client hold the successor, at the
+ * latest a tenth of the lifetime before the old certificate ends.
  */
 static int
 write_monitor_config(struct demo_run *run, struct evc_err *err)
 {
-    char text[9000];
-    /* The state beside the configuration, never the system's (/var/lib/evercert as root). */
-    int n = snprintf(text, sizeof(text),
-                     "; evercert demo: the monitor renews at half the lifetime\n"
-                     "[monitor]\nstate = %s/monitor.db\n\n"
-                     "[policy]\nexpiration_threshold = 50%%\ndistribution_window = 50%%\n\n"
-                     "[store \"web\"]\nrole = personal\ncert = server/cert.pem\n"
-                     "key = server/key.pem\nservice = " SERVICE "\n\n"
-                     "[store \"deleted\"]\nrole = deleted\npath = deleted\n",
-                     run->dir);
-    int r;
+    char text[9000], ready[160] = "", source[64] = "";
+    int n, r;
 
+    if (run->ready) {
+        snprintf(ready, sizeof(ready), "activate = ready\nactivate_margin = 10%%\n");
+        snprintf(source, sizeof(source), "readiness = 127.0.0.1:%d\n", run->status_port);
+    }
+    /* The state beside the configuration, never the system's (/var/lib/evercert as root). */
+    n = snprintf(text, sizeof(text),
+                 "; evercert demo: the monitor renews at half the lifetime\n"
+                 "[monitor]\nstate = %s/monitor.db\n\n"
+                 "[policy]\nexpiration_threshold = 50%%\ndistribution_window = 50%%\n%s\n"
+                 "[store \"web\"]\nrole = personal\ncert = server/cert.pem\n"
+                 "key = server/key.pem\nservice = " SERVICE "\n%s\n"
+                 "[store \"deleted\"]\nrole = deleted\npath = deleted\n",
+                 run->dir, ready, source);
     if (n < 0 || (size_t)n >= sizeof(text)) {
         return evc_err_set(err, EVC_ERR_LIMIT, "%s: path too long", run->dir);
     }
@@ -467,23 +482,61 @@ write_monitor_config(struct demo_run *run, struct evc_err *err)
     return r;
 }
 
+/* An evercert run: its own serve (with SA and push channel), monitor and clients' agents. */
+static int
+start_evercert_run(struct demo_run *run, const char *tmp, const struct evc_buf *cert,
+                   const struct evc_buf *key, struct evc_err *err)
+{
+    int r;
+
+    if ((r = setup_run(run, tmp, cert, key, err)) != 0 ||
+        (r = write_monitor_config(run, err)) != 0 || (r = start_server(run, 1, err)) != 0) {
+        return r;
+    }
+    return start_monitor(run, err);
+}
+
+/* The monitor process swaps on its own; its log says when. Non-zero when it stopped. */
+static int
+look_at_monitor(struct demo_run *run, double now, double *done, struct evc_err *err)
+{
+    run->replacements = monitor_swaps(run);
+    if (*done < 0 && run->replacements >= run->set->rotations) {
+        *done = now + TAIL;
+    }
+    if (waitpid(run->monitor_pid, NULL, WNOHANG) == run->monitor_pid) {
+        run->monitor_pid = 0;
+        return evc_err_set(err, EVC_ERR_IO, "%s run: the monitor stopped (see %s)", run->name,
+                           run->monitor_log);
+    }
+    return 0;
+}
+
 int
 demo_run(const struct demo_settings *s, struct demo_result *res, demo_progress_fn progress,
          void *arg, struct evc_err *err)
 {
-    struct demo_run *a = &res->runs[0], *b = &res->runs[1];
-    struct demo_clients *ca = NULL, *cb = NULL;
+    struct demo_run *a = &res->runs[0];
+    struct demo_clients *clients[DEMO_RUNS_MAX] = {NULL};
     struct evc_buf cert, key, fix;
     evc_time a_expiry = 0;
-    double t0, fix_due = -1, next_look = 0, next_progress = 1, a_done = -1, b_done = -1;
+    double t0, fix_due = -1, next_look = 0, next_progress = 1, done[DEMO_RUNS_MAX];
     double cap = 3.0 * s->lifetime + s->manual_fix + 30;
+    int ports[DEMO_RUNS_MAX];
     int r;
 
     memset(res, 0, sizeof(*res));
+    /* With --manual, a third run waits for its clients (activate = ready) beside activate = at. */
+    res->nruns = s->manual ? 3 : 2;
     a->name = "existing";
-    b->name = "evercert";
-    a->set = b->set = s;
-    b->agents = 1;
+    res->runs[1].name = "evercert";
+    res->runs[2].name = "evercert-ready";
+    res->runs[2].ready = 1;
+    for (int i = 0; i < DEMO_RUNS_MAX; i++) {
+        res->runs[i].set = s;
+        res->runs[i].agents = i > 0;
+        done[i] = -1;
+    }
     evc_buf_init(&cert, (size_t)1 << 16);
     evc_buf_init(&key, (size_t)1 << 16);
     evc_buf_init(&fix, (size_t)1 << 16);
@@ -494,32 +547,34 @@ demo_run(const struct demo_settings *s, struct demo_result *res, demo_progress_f
         res->tmp[0] = '\0';
         goto out;
     }
-    /* One first certificate for both runs. */
+    /* One first certificate for every run. */
     if ((r = make_pair(s->lifetime, evc_time_now(), &cert, &key, err)) != 0 ||
         (r = not_after(&cert, &a_expiry, err)) != 0 ||
-        (r = setup_run(a, res->tmp, &cert, &key, err)) != 0 ||
-        (r = setup_run(b, res->tmp, &cert, &key, err)) != 0 ||
-        (r = write_monitor_config(b, err)) != 0 || (r = start_server(a, 0, err)) != 0 ||
-        (r = start_server(b, 1, err)) != 0 || (r = start_monitor(b, err)) != 0) {
+        (r = setup_run(a, res->tmp, &cert, &key, err)) != 0 || (r = start_server(a, 0, err)) != 0) {
         goto out;
     }
-    demo_capture_start(&res->capture, s->out_dir, res->tmp, a->port, b->port);
-    t0 = demo_now();
-    {
-        char dir[4300];
-
-        snprintf(dir, sizeof(dir), "%s/clients", a->dir);
-        if ((r = demo_clients_start(a, dir, t0, &ca, err)) != 0) {
+    for (int i = 1; i < res->nruns; i++) {
+        if ((r = start_evercert_run(&res->runs[i], res->tmp, &cert, &key, err)) != 0) {
             goto out;
         }
-        snprintf(dir, sizeof(dir), "%s/clients", b->dir);
-        if ((r = demo_clients_start(b, dir, t0, &cb, err)) != 0) {
+    }
+    for (int i = 0; i < res->nruns; i++) {
+        ports[i] = res->runs[i].port;
+    }
+    demo_capture_start(&res->capture, s->out_dir, res->tmp, ports, res->nruns);
+    t0 = demo_now();
+    for (int i = 0; i < res->nruns; i++) {
+        char dir[4300];
+
+        snprintf(dir, sizeof(dir), "%s/clients", res->runs[i].dir);
+        if ((r = demo_clients_start(&res->runs[i], dir, t0, &clients[i], err)) != 0) {
             goto out;
         }
     }
     for (;;) {
-        double now = demo_now() - t0;
+        double now = demo_now() - t0, planned;
         struct timespec ts = {0, 50000000};
+        int all_done = 1;
 
         if (demo_interrupted) {
             r = evc_err_set(err, EVC_ERR_IO, "interrupted; the servers are stopped and %s removed",
@@ -549,34 +604,31 @@ demo_run(const struct demo_settings *s, struct demo_result *res, demo_progress_f
                 goto out;
             }
             fix_due = -1;
-            if (a_done < 0) {
-                a_done = now + TAIL;
+            if (done[0] < 0) {
+                done[0] = now + TAIL;
             }
         }
-        /* evercert: the monitor process swaps on its own; its log says when. */
+        /* evercert: each monitor process swaps on its own; its log says when. */
         if (now >= next_look) {
-            b->replacements = monitor_swaps(b);
+            for (int i = 1; i < res->nruns; i++) {
+                if ((r = look_at_monitor(&res->runs[i], now, &done[i], err)) != 0) {
+                    goto out;
+                }
+            }
             next_look = now + LOOK_EVERY;
-            if (b_done < 0 && b->replacements >= s->rotations) {
-                b_done = now + TAIL;
+        }
+        planned = done[0] > 0 ? done[0] : (double)s->lifetime + s->manual_fix + TAIL;
+        for (int i = 0; i < res->nruns; i++) {
+            if (done[i] > planned) {
+                planned = done[i];
             }
-            if (waitpid(b->monitor_pid, NULL, WNOHANG) == b->monitor_pid) {
-                b->monitor_pid = 0;
-                r = evc_err_set(err, EVC_ERR_IO, "evercert run: the monitor stopped (see %s)",
-                                b->monitor_log);
-                goto out;
-            }
+            all_done = all_done && done[i] >= 0 && now >= done[i];
         }
         if (progress != NULL && now >= next_progress) {
-            double planned = a_done > 0 ? a_done : (double)s->lifetime + s->manual_fix + TAIL;
-
-            if (b_done > planned) {
-                planned = b_done;
-            }
             progress(res, now, planned, arg);
             next_progress += 1;
         }
-        if ((a_done >= 0 && b_done >= 0 && now >= a_done && now >= b_done) || now >= cap) {
+        if (all_done || now >= cap) {
             res->duration = now;
             break;
         }
@@ -584,26 +636,29 @@ demo_run(const struct demo_settings *s, struct demo_result *res, demo_progress_f
     }
     r = 0;
 out:
-    demo_clients_stop(ca);
-    demo_clients_stop(cb);
-    stop_monitor(b);
-    stop_server(a);
-    stop_server(b);
-    reap_server(a);
-    reap_server(b);
-    if (r == 0) {
-        b->replacements = monitor_swaps(b);
-        monitor_record(b);
+    for (int i = 0; i < res->nruns; i++) {
+        demo_clients_stop(clients[i]);
+    }
+    for (int i = 0; i < res->nruns; i++) {
+        stop_monitor(&res->runs[i]);
+        stop_server(&res->runs[i]);
+    }
+    for (int i = 0; i < res->nruns; i++) {
+        reap_server(&res->runs[i]);
+    }
+    for (int i = 1; r == 0 && i < res->nruns; i++) {
+        res->runs[i].replacements = monitor_swaps(&res->runs[i]);
+        monitor_record(&res->runs[i]);
     }
     demo_capture_stop(&res->capture);
     if (r == 0) {
         res->wire_ok =
-            demo_capture_summarise(&res->capture, res->tmp, a->port, b->port, res->wire) == 0;
+            demo_capture_summarise(&res->capture, res->tmp, ports, res->nruns, res->wire) == 0;
     }
     evc_buf_free(&cert);
     evc_buf_free(&key);
     evc_buf_free(&fix);
-    for (int i = 0; r == 0 && i < 2; i++) {
+    for (int i = 0; r == 0 && i < res->nruns; i++) {
         struct demo_run *run = &res->runs[i];
 
         if (demo_figures_compute(run->log.s, run->log.n, run->log.h, run->log.nh, s->clients,
@@ -621,7 +676,7 @@ out:
 void
 demo_result_free(struct demo_result *r)
 {
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < r->nruns; i++) {
         if (r->runs[i].name != NULL) {
             demo_log_free(&r->runs[i].log);
         }

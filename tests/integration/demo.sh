@@ -133,6 +133,13 @@ check "--manual: each late new-session client failed, TLS 1.2 and 1.3" mq '[.run
 check "--manual: no early client failed" mq '[.runs[1].clients[] | select(.agent.approval == "early") | .failed == 0] | all'
 # (the run ends 3 s after the third swap: a late client's third approval may not have come)
 check "--manual: each new-session client's approvals were evercert approve runs that worked" mq '[.runs[1].clients[] | select(.open_session | not) | .agent | .approvals_run >= 2 and .approvals_failed == 0 and .approved == .approvals_run and .accepted == .approved and .queued >= 3 and .rejected == 0] | all'
+# The third run waits for its clients (activate = ready): the same late approvals cost nothing.
+check "--manual: three runs, the third waiting for its clients" mq '[.runs[].name] == ["existing","evercert","evercert-ready"] and .runs[1].monitor.activate == "at" and .runs[2].monitor.activate == "ready"'
+check "--manual, activate = ready: no failed handshake, late approvers included" mq '.runs[2].failed_handshakes == 0 and .runs[2].open_session_failures == 0 and .runs[2].approved_late.clients == 4 and .runs[2].approved_late.failed == 0 and .runs[2].approved_late.tries > 0'
+check "--manual, activate = ready: and activate = at failed for the same clients in the same run" mq '.runs[1].approved_late.failed > 0'
+check "--manual, activate = ready: the monitor made the swaps, unasked" mq '.runs[2].monitor.swaps >= 3 and .runs[2].monitor.passes_asked_for == 0'
+check "--manual, activate = ready: every client held each successor before the swap" mq '.runs[2].converge_s < 0'
+check "--manual, activate = ready: no CSV session failed" sh -c "awk -F, 'NR > 1 && \$4 == 0' out4/sessions-evercert-ready.csv | grep -q . && exit 1; test -s out4/sessions-evercert-ready.csv"
 check "--manual: the failed sessions are the late clients' only (the CSV)" sh -c "awk -F, 'NR > 1 && \$4 == 0 && int(\$1 / 2) % 2 == 0' out4/sessions-evercert.csv | grep -q . && exit 1; awk -F, 'NR > 1 && \$4 == 0' out4/sessions-evercert.csv | grep -q ."
 
 # --- SIGTERM mid-run: the servers stop, the keys go, the status says so

@@ -232,10 +232,11 @@ test_wire_parse(void **state)
         "Running as user \"root\" and group \"root\".\n" /* tshark's chatter */
         "51000,4433\n"                                   /* too few fields */
         "51000,4433,0,1,0,0,999";                        /* an alert out of range, no newline */
+    static const int ports[] = {4433, 5544};
     struct demo_wire w[2];
 
     (void)state;
-    assert_int_equal(demo_wire_parse(text, sizeof(text) - 1, 4433, 5544, w), 0);
+    assert_int_equal(demo_wire_parse(text, sizeof(text) - 1, ports, 2, w), 0);
     assert_int_equal(w[0].packets, 6);
     assert_int_equal(w[0].syn, 1);
     assert_int_equal(w[0].fin, 1);
@@ -245,7 +246,7 @@ test_wire_parse(void **state)
     assert_int_equal(w[1].syn, 1);
     assert_int_equal(w[1].alerts[48], 1);
     assert_int_equal(w[1].alerts[45], 1);
-    assert_int_equal(demo_wire_parse("", 0, 4433, 5544, w), 0);
+    assert_int_equal(demo_wire_parse("", 0, ports, 2, w), 0);
     assert_int_equal(w[0].packets + w[1].packets, 0);
 }
 
