@@ -10,10 +10,10 @@
  * A client, the unit counted, is an address group: an IPv4 address, or
  * the /64 of an IPv6 address (a v4-mapped one is its IPv4). Within a
  * group each self-named client (ack, URL with client=) has an entry of
- * its own, and one more entry holds what the unnamed reports said. The
- * group holds the lowest generation of its entries, except that an
- * unnamed entry older than the group's newest named one is left out
- * (that client has spoken by name since). So a peer speaks for its own
+ * its own, and one more entry holds what the unnamed reports said last.
+ * The group holds the lowest generation of its named entries, or, where
+ * nobody named itself, the unnamed entry's (whoever spoke last, so it
+ * never judges a group that has names). So a peer speaks for its own
  * group only: it can make it look not ready, never make another ready.
  */
 #ifndef EVERCERT_READY_H

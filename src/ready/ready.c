@@ -26,7 +26,6 @@ struct entry {
     uint8_t src;
     uint64_t held;
     evc_time seen;
-    uint64_t seq;                /* order of the reports, for two in one second */
     struct entry *hnext;         /* the bucket's chain */
     struct entry *newer, *older; /* the LRU list */
 };
@@ -35,7 +34,6 @@ struct evc_ready {
     int64_t window;
     size_t max, n;
     uint64_t forgotten;
-    uint64_t seq;
     uint64_t k0, k1; /* the hash key */
     struct entry **buckets;
     size_t nbuckets; /* a power of two, grown with n up to the cap */
@@ -356,7 +354,6 @@ evc_ready_observe_group(struct evc_ready *r, const struct evc_ready_group *g, co
     }
     e->held = held;
     e->seen = at;
-    e->seq = ++r->seq;
     e->src = (uint8_t)src;
     lru_push(r, e);
     /* After the push: the rehash walks the LRU list, which must hold every entry. */
@@ -422,13 +419,6 @@ by_group(const void *a, const void *b)
     return memcmp(&x->g, &y->g, sizeof(x->g));
 }
 
-/* Reported later: by time, and in one second by the order the reports came in. */
-static int
-newer(const struct entry *a, const struct entry *b)
-{
-    return a->seen > b->seen || (a->seen == b->seen && a->seq > b->seq);
-}
-
 struct client {
     uint64_t held;
     const struct entry *who; /* the entry that holds the group back */
@@ -487,17 +477,20 @@ evc_ready_count(struct evc_ready *r, uint64_t successor, evc_time now,
     }
     qsort(v, n, sizeof(*v), by_group);
     for (size_t i = 0, j; i < n; i = j) {
-        const struct entry *named = NULL;
+        int named = 0;
         struct client k = {UINT64_MAX, NULL};
 
         for (j = i; j < n && by_group(&v[i], &v[j]) == 0; j++) {
-            if (v[j]->id[0] != '\0' && (named == NULL || newer(v[j], named))) {
-                named = v[j];
-            }
+            named |= v[j]->id[0] != '\0';
         }
         for (size_t m = i; m < j; m++) {
-            /* An unnamed word older than a named one: that client has spoken since. */
-            if (v[m]->id[0] == '\0' && named != NULL && newer(named, v[m])) {
+            /*
+             * Where clients name themselves, the names are the clients: the
+             * unnamed entry holds the latest of every unnamed report from
+             * the address (their own handshakes among them), which flips
+             * between clients and would judge the group by whoever spoke last.
+             */
+            if (v[m]->id[0] == '\0' && named) {
                 continue;
             }
             if (k.who == NULL || v[m]->held < k.held ||

@@ -137,17 +137,22 @@ check "... and listed, unnamed, by hello" grep -qE '^unready 127\.0\.0\.1 - 4 [0
 get --interface 127.0.0.4 -o /dev/null "https://web.test:$PORT/"
 check "a handshake without the extension counts nothing" st_has "clients 1" 1
 
-# The NAT rule: at the same address a named client acknowledges 5: the
-# unnamed word is older, that client has spoken since; the group is ready.
+# The NAT rule: at the same address a client names itself and acknowledges 5:
+# from then on the names are that address's clients; the group is ready.
 check "an acknowledgement is read, the connection stays" python3 ack.py 127.0.0.1 $PUSH 5:agent-1
 check "a named acknowledgement after the unnamed handshake: ready" st_has "ready 1" 5
 check "... still one client (one address)" st_has "clients 1" 1
-# A newer unnamed handshake at 4: someone behind that address still holds 4.
+# Unnamed handshakes there no longer judge it, even a newer one at 4 (it may
+# be agent-1's own, or anyone's: the unnamed entry is whoever spoke last).
 "$EVC" probe 127.0.0.1:$PORT --servername web.test --trust root/ca.crt --have-generation 4 >/dev/null 2>&1
-check "a newer unnamed handshake at 4: not ready again" st_has "ready 0" 5
-# A peer speaks only for its own address: agent-1 acknowledging 5 from
+check "a newer unnamed handshake at 4 does not judge a named group" st_has "ready 1" 1
+# A second named client there holding 4 holds the address back.
+check "a second named client at the address, holding 4" python3 ack.py 127.0.0.1 $PUSH 4:agent-9
+check "... not ready again" st_has "ready 0" 5
+check "... and it is the one named" sh -c "'$EVC' status 127.0.0.1:$SPORT | grep -qE '^unready 127\.0\.0\.1 agent-9 4 '"
+# A peer speaks only for its own address: agent-9 acknowledging 5 from
 # 127.0.0.2 does not make 127.0.0.1 ready.
-check "an acknowledgement from another address" python3 ack.py 127.0.0.2 $PUSH 5:agent-1
+check "an acknowledgement from another address" python3 ack.py 127.0.0.2 $PUSH 5:agent-9
 check "... is another client, ready" st_has "clients 2" 5
 check "... and 127.0.0.1 stays not ready" st_has "ready 1" 1
 

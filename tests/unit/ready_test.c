@@ -88,30 +88,34 @@ test_nat_rule(void **state)
     struct evc_ready *r = tracker(0, 0);
 
     (void)state;
-    /* Behind one address: an old unnamed client (hello, generation 4) and a named one. */
+    /* Behind one address, only unnamed reports: the latest one is the group's. */
     obs(r, "198.51.100.1", NULL, 4, EVC_READY_HELLO, T0);
-    obs(r, "198.51.100.1", "web-1", 5, EVC_READY_ACK, T0 + 10);
-    evc_ready_count(r, 5, T0 + 20, &s);
-    /* The unnamed word is older than the named one: that client has spoken since. */
+    evc_ready_count(r, 5, T0 + 5, &s);
     assert_int_equal(s.clients, 1);
-    assert_int_equal(s.ready, 1);
-    /* A newer unnamed word at generation 4: someone there still holds 4. */
-    obs(r, "198.51.100.1", NULL, 4, EVC_READY_HELLO, T0 + 30);
-    evc_ready_count(r, 5, T0 + 40, &s);
     assert_int_equal(s.ready, 0);
     assert_int_equal(s.nunready, 1);
     assert_string_equal(s.unready[0].id, "");
     assert_int_equal(s.unready[0].held, 4);
     assert_int_equal(s.unready[0].src, EVC_READY_HELLO);
-    /* In one second the order of the reports decides. */
-    obs(r, "198.51.100.2", NULL, 4, EVC_READY_HELLO, T0 + 41);
-    obs(r, "198.51.100.2", "web-3", 5, EVC_READY_ACK, T0 + 41);
-    evc_ready_count(r, 5, T0 + 42, &s);
-    assert_int_equal(s.clients, 2);
+    /* A client there names itself: the names are the group's clients from then on. */
+    obs(r, "198.51.100.1", "web-1", 5, EVC_READY_ACK, T0 + 10);
+    evc_ready_count(r, 5, T0 + 20, &s);
+    assert_int_equal(s.clients, 1);
     assert_int_equal(s.ready, 1);
-    obs(r, "198.51.100.2", NULL, 4, EVC_READY_HELLO, T0 + 41);
+    /* Unnamed handshakes, whoever's, do not judge it, however recent or old. */
+    obs(r, "198.51.100.1", NULL, 4, EVC_READY_HELLO, T0 + 30);
+    evc_ready_count(r, 5, T0 + 40, &s);
+    assert_int_equal(s.ready, 1);
+    /* A second named client there that holds 4 holds the group back. */
+    obs(r, "198.51.100.1", "web-9", 4, EVC_READY_ACK, T0 + 41);
     evc_ready_count(r, 5, T0 + 42, &s);
+    assert_int_equal(s.clients, 1);
     assert_int_equal(s.ready, 0);
+    assert_string_equal(s.unready[0].id, "web-9");
+    /* Its acknowledgement of 5: ready again. */
+    obs(r, "198.51.100.1", "web-9", 5, EVC_READY_ACK, T0 + 43);
+    evc_ready_count(r, 5, T0 + 44, &s);
+    assert_int_equal(s.ready, 1);
     evc_ready_free(r);
     r = tracker(0, 0);
     obs(r, "198.51.100.1", NULL, 4, EVC_READY_HELLO, T0 + 30);
