@@ -146,11 +146,12 @@ evc_cmd_demo(int argc, char **argv)
      * life later, and the next SA comes 40% of the life after it (a
      * successor starts a tenth of its life early, for clock skew). A
      * person approves 5% of the life after the SA came (before
-     * activate_at) for half the clients, 32% after (past activate_at,
-     * before the next SA) for the others.
+     * activate_at) for half the clients, 28% after (past activate_at,
+     * and early enough that a server waiting for its clients, whose
+     * cycles run later, still has them before its deadline) for the others.
      */
     s.approve_early = 0.05 * s.lifetime;
-    s.approve_late = 0.32 * s.lifetime;
+    s.approve_late = 0.28 * s.lifetime;
     if (stat(s.out_dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
         evc_cli_error("demo", "--out %s: not a directory", s.out_dir);
         return EVC_EXIT_FAILURE;

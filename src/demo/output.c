@@ -535,7 +535,7 @@ demo_text(const struct demo_result *res, const char *out_dir, int drawn, FILE *f
             s->manual ? "manual" : "auto");
     if (res->nruns > 2) {
         fprintf(f, "  evercert-ready: the same, but the monitor swaps once serve has seen every "
-                   "client hold the\n    successor (activate = ready), at the latest a tenth of "
+                   "client hold the\n    successor (activate = ready), at the latest 5%% of "
                    "the lifetime before the old one ends.\n");
     }
     fputc('\n', f);

@@ -14,8 +14,8 @@
  *     writes its trust store.
  *   evercert-ready (with --manual): the same, but its monitor waits until
  *     its `evercert serve` has seen every client hold the successor
- *     (activate = ready), at the latest a tenth of the lifetime before the
- *     old certificate ends, so a person who approves late costs nothing.
+ *     (activate = ready), at the latest 5% of the lifetime before the old
+ *     certificate ends, so a person who approves late costs nothing.
  * All serve a self-signed certificate the clients trust directly, as in
  * the study; each run has its own `evercert serve` on a loopback port.
  * Half the clients of each run speak TLS 1.2, as the study's did.
@@ -415,7 +415,10 @@ setup_run(struct demo_run *run, const char *tmp, const struct evc_buf *cert,
 /*
  * Client i's agent: its own state, trust store and deleted store. A TLS
  * 1.3 client learns successors from its own handshakes, a TLS 1.2 client
- * from serve's push channel.
+ * from serve's push channel. Every client is on 127.0.0.1, one address to
+ * the server, so each agent names itself; where the server counts its
+ * clients (the ready run) every agent holds the push channel open, whose
+ * acknowledgements carry that name.
  */
 static int
 write_agent_config(struct demo_run *run, int i, struct evc_err *err)
@@ -431,13 +434,16 @@ write_agent_config(struct demo_run *run, int i, struct evc_err *err)
     }
     n = snprintf(text, sizeof(text),
                  "; evercert demo: client %d's agent (TLS %s)\n"
-                 "[agent]\nstate = %s/agent.db\ndeleted = %s\n\n"
+                 "[agent]\nstate = %s/agent.db\ndeleted = %s\nclient_id = client-%02d\n\n"
                  "[notify]\nlog = none\n\n"
                  "[server \"web\"]\nconnect = 127.0.0.1:%d\nservice = " SERVICE "\n"
                  "trust = %s/trust.pem\ntrust_format = bundle\npolicy = %s\nsources = %s\n"
                  "announce = 127.0.0.1:%d\n",
-                 i, run->agent[i].tls12 ? "1.2" : "1.3", dir, del, run->port, dir,
-                 run->set->manual ? "manual" : "auto", run->agent[i].tls12 ? "push" : "handshake",
+                 i, run->agent[i].tls12 ? "1.2" : "1.3", dir, del, i, run->port, dir,
+                 run->set->manual ? "manual" : "auto",
+                 run->agent[i].tls12 ? "push"
+                 : run->ready        ? "handshake,push"
+                                     : "handshake",
                  run->announce_port);
     if (n < 0 || (size_t)n >= sizeof(text)) {
         return evc_err_set(err, EVC_ERR_LIMIT, "%s: path too long", dir);
@@ -451,7 +457,7 @@ write_agent_config(struct demo_run *run, int i, struct evc_err *err)
  * lifetime, activate after half the time left; serve watches the files,
  * so nothing runs after a replacement. The ready run's monitor also waits
  * until its serve has seen every client hold the successor, at the
- * latest a tenth of the lifetime before the old certificate ends.
+ * latest 5% of the lifetime before the old certificate ends.
  */
 static int
 write_monitor_config(struct demo_run *run, struct evc_err *err)
@@ -460,7 +466,7 @@ write_monitor_config(struct demo_run *run, struct evc_err *err)
     int n, r;
 
     if (run->ready) {
-        snprintf(ready, sizeof(ready), "activate = ready\nactivate_margin = 10%%\n");
+        snprintf(ready, sizeof(ready), "activate = ready\nactivate_margin = 5%%\n");
         snprintf(source, sizeof(source), "readiness = 127.0.0.1:%d\n", run->status_port);
     }
     /* The state beside the configuration, never the system's (/var/lib/evercert as root). */

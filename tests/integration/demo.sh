@@ -119,12 +119,12 @@ check "without tshark: no capture, and why" jq -e '.settings.capture == "tshark 
 
 # --- --manual: a person approves each SA, for half the clients before activate_at, for the
 # other half after it (30 s certificates: an SA comes at 15 s, activates at 22.5 s, the next
-# comes at 27 s; approvals 1.5 s or 9.6 s after an SA came)
+# comes at 27 s; approvals 1.5 s or 8.4 s after an SA came)
 TMPDIR=$T/tmp "$EVC" demo --manual --lifetime 30 --clients 8 --format json --out out4 >m.out 2>m.err
 st=$?
 check "--manual exits 0: no client approved in time failed" test $st = 0
 mq() { jq -e "$1" m.out; }
-check "--manual: the settings say so" mq '.settings.manual == true and .settings.approve_early_s == 1.5 and .settings.approve_late_s == 9.6'
+check "--manual: the settings say so" mq '.settings.manual == true and .settings.approve_early_s == 1.5 and .settings.approve_late_s == 8.4'
 check "--manual: the monitor made the swaps, unasked" mq '.runs[1].monitor.swaps >= 3 and .runs[1].monitor.passes_asked_for == 0'
 check "--manual: every agent under policy manual" mq '[.runs[1].clients[].agent.policy] | unique == ["manual"]'
 check "--manual: approved in time, no failure" mq '.runs[1].approved_early.clients == 6 and .runs[1].approved_early.failed == 0 and .runs[1].approved_early.downtime_total_s == 0'
