@@ -67,7 +67,12 @@ struct evc_ready_summary {
     } gens[EVC_READY_GENS_MAX]; /* by generation held, newest first */
     size_t ngens, gens_other;   /* gens used; clients of older generations not listed */
     struct evc_ready_client unready[EVC_READY_LIST_MAX]; /* least recently seen first */
-    size_t nunready;                                     /* listed; clients - ready may be more */
+    /*
+     * Listed: each entry that holds less than the successor in a group
+     * that is not ready (every named client there, or the address's
+     * unnamed reports), up to EVC_READY_LIST_MAX; there may be more.
+     */
+    size_t nunready;
 };
 
 /* A tracker; o may be NULL (defaults). 0, EVC_ERR_USAGE (a bound out of range) or EVC_ERR_NOMEM. */

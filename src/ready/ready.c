@@ -448,7 +448,7 @@ evc_ready_count(struct evc_ready *r, uint64_t successor, evc_time now,
                 struct evc_ready_summary *out)
 {
     struct entry **v = NULL, *e;
-    struct client *c = NULL;
+    struct client *c = NULL, *w = NULL;
     size_t n = 0, nc = 0, nun = 0;
 
     memset(out, 0, sizeof(*out));
@@ -463,10 +463,12 @@ evc_ready_count(struct evc_ready *r, uint64_t successor, evc_time now,
     if (r->n == 0) {
         return;
     }
-    if ((v = calloc(r->n, sizeof(*v))) == NULL || (c = calloc(r->n, sizeof(*c))) == NULL) {
+    if ((v = calloc(r->n, sizeof(*v))) == NULL || (c = calloc(r->n, sizeof(*c))) == NULL ||
+        (w = calloc(r->n, sizeof(*w))) == NULL) {
         /* A count that cannot be made says not ready (the deadline bounds the wait), never ready.
          */
         free(v);
+        free(c);
         out->clients = r->n;
         return;
     }
@@ -479,6 +481,7 @@ evc_ready_count(struct evc_ready *r, uint64_t successor, evc_time now,
     for (size_t i = 0, j; i < n; i = j) {
         int named = 0;
         struct client k = {UINT64_MAX, NULL};
+        size_t first = nun;
 
         for (j = i; j < n && by_group(&v[i], &v[j]) == 0; j++) {
             named |= v[j]->id[0] != '\0';
@@ -498,6 +501,14 @@ evc_ready_count(struct evc_ready *r, uint64_t successor, evc_time now,
                 k.held = v[m]->held;
                 k.who = v[m];
             }
+            /* Every client of the group that holds less is named, not one for all. */
+            if (v[m]->held < successor) {
+                w[nun].held = v[m]->held;
+                w[nun++].who = v[m];
+            }
+        }
+        if (k.held >= successor) {
+            nun = first; /* a group that is ready lists nobody */
         }
         c[nc++] = k;
     }
@@ -519,22 +530,18 @@ evc_ready_count(struct evc_ready *r, uint64_t successor, evc_time now,
         }
     }
     /* The unready, least recently seen first. */
-    for (size_t i = 0; i < nc; i++) {
-        if (c[i].held < successor) {
-            c[nun++] = c[i];
-        }
-    }
-    qsort(c, nun, sizeof(*c), by_seen);
+    qsort(w, nun, sizeof(*w), by_seen);
     for (size_t i = 0; i < nun && i < EVC_READY_LIST_MAX; i++) {
         struct evc_ready_client *u = &out->unready[i];
 
-        evc_ready_group_text(&c[i].who->g, u->addr);
-        memcpy(u->id, c[i].who->id, sizeof(u->id));
-        u->held = c[i].held;
-        u->seen = c[i].who->seen;
-        u->src = (enum evc_ready_source)c[i].who->src;
+        evc_ready_group_text(&w[i].who->g, u->addr);
+        memcpy(u->id, w[i].who->id, sizeof(u->id));
+        u->held = w[i].held;
+        u->seen = w[i].who->seen;
+        u->src = (enum evc_ready_source)w[i].who->src;
         out->nunready++;
     }
+    free(w);
     free(c);
     free(v);
 }

@@ -127,6 +127,15 @@ test_nat_rule(void **state)
     assert_int_equal(s.ready, 0);
     assert_string_equal(s.unready[0].id, "web-2");
     assert_int_equal(s.unready[0].held, 3);
+    assert_int_equal(s.nunready, 1); /* web-1 holds 5: not listed */
+    /* Every client of the group that holds less is named, not one for all. */
+    obs(r, "198.51.100.1", "web-3", 4, EVC_READY_ACK, T0 + 52);
+    evc_ready_count(r, 5, T0 + 60, &s);
+    assert_int_equal(s.clients, 1);
+    assert_int_equal(s.nunready, 2);
+    assert_string_equal(s.unready[0].id, "web-2");
+    assert_string_equal(s.unready[1].id, "web-3");
+    assert_int_equal(s.unready[1].held, 4);
     /* A peer speaks for its own group only: a named 5 from elsewhere changes nothing here. */
     obs(r, "203.0.113.9", "web-2", 5, EVC_READY_ACK, T0 + 61);
     evc_ready_count(r, 5, T0 + 62, &s);
@@ -137,8 +146,8 @@ test_nat_rule(void **state)
     obs(r, "203.0.113.10", "bad id", 1, EVC_READY_ACK, T0 + 63);
     evc_ready_count(r, 5, T0 + 64, &s);
     assert_int_equal(s.clients, 3);
-    assert_string_equal(s.unready[1].addr, "203.0.113.10");
-    assert_string_equal(s.unready[1].id, "");
+    assert_string_equal(s.unready[2].addr, "203.0.113.10");
+    assert_string_equal(s.unready[2].id, "");
     evc_ready_free(r);
 }
 
