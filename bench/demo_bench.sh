@@ -8,7 +8,9 @@
 # evercert's figure is 0). The evercert run is the real services: an
 # evercert monitor process swaps on its own clock and each client's agent
 # decides; the rows under it say what they did. With --manual among the
-# demo options, the early and late approvals' figures follow.
+# demo options, the early and late approvals' figures follow, for the
+# evercert run (activate = at) and the evercert-ready run (activate =
+# ready) that ran beside it.
 #
 # usage: bench/demo_bench.sh [BUILD-DIR] [TIMES] [DEMO-OPTIONS...]
 set -eu
@@ -64,7 +66,8 @@ jq -s -r '
     "",
     "evercert run: monitor swaps \($all | m(.runs[1].monitor.swaps)) in \($all | m(.runs[1].monitor.passes)) passes (\($all | m(.runs[1].monitor.passes_asked_for)) asked for); agents accepted \($all | m([.runs[1].clients[].agent.by_handshake] | add)) SAs from handshakes and \($all | m([.runs[1].clients[].agent.by_push] | add)) by push, refused \($all | m([.runs[1].clients[].agent.rejected] | add))",
     (if $s.manual then
-       "approved before activate_at: \($all | m(.runs[1].approved_early.failed)) failed handshakes, \($all | m(.runs[1].approved_early.downtime_total_s)) s down; after it: \($all | m(.runs[1].approved_late.failed)) failed, \($all | m(.runs[1].approved_late.downtime_total_s)) s down together, \($all | m(.runs[1].approved_late.downtime_worst_s)) s the worst client"
+       "activate = at: approved before activate_at: \($all | m(.runs[1].approved_early.failed)) failed handshakes, \($all | m(.runs[1].approved_early.downtime_total_s)) s down; after it: \($all | m(.runs[1].approved_late.failed)) failed, \($all | m(.runs[1].approved_late.downtime_total_s)) s down together, \($all | m(.runs[1].approved_late.downtime_worst_s)) s the worst client",
+       "activate = ready (same clients, same approvals, same time): approved before activate_at: \($all | m(.runs[2].approved_early.failed)) failed handshakes; after it: \($all | m(.runs[2].approved_late.failed)) failed, \($all | m(.runs[2].approved_late.downtime_total_s)) s down together; \($all | m(.runs[2].failed_handshakes)) failed of \($all | m(.runs[2].sessions)) sessions in all; monitor swaps \($all | m(.runs[2].monitor.swaps))"
      else empty end),
     "TLS alerts the existing run saw (median): " +
       ([$all[] | .runs[0].alerts | keys[]] | unique
