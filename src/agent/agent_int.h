@@ -44,6 +44,9 @@ struct evc_push {
     size_t ack_len;      /* 0: none being written */
     uint64_t ack_gen;    /* the generation of the one being written */
     int64_t ack_look_at; /* monotonic ms when the state is next read for a newer generation */
+    int64_t acked_at;    /* monotonic ms of the last whole ack: it is said again each interval */
+    int ack_wants_read;  /* the ack being written waits for the socket to be readable */
+    int state_said;      /* an unreadable state was logged; said again once it was read */
 };
 
 /*

@@ -78,6 +78,8 @@ evc_push_close(struct evc_agent *a, size_t i, const char *why)
     p->acked = 0;
     p->ack_len = 0;
     p->ack_look_at = 0;
+    p->acked_at = 0;
+    p->ack_wants_read = 0;
     schedule_retry(p);
 }
 
@@ -164,9 +166,15 @@ installed(struct evc_agent *a, size_t i, uint64_t *g)
 
     *g = 0;
     if (evc_state_agent_server(a->st, a->conf->servers[i].name, &known, &err) != 0) {
-        evc_logf(&a->log, LOG_ERR, "server=%s %s", a->conf->servers[i].name, evc_err_message(&err));
+        /* Read every 2 s: said once, not every time. */
+        if (!a->push[i].state_said) {
+            evc_logf(&a->log, LOG_ERR, "server=%s %s", a->conf->servers[i].name,
+                     evc_err_message(&err));
+            a->push[i].state_said = 1;
+        }
         return -1;
     }
+    a->push[i].state_said = 0;
     *g = known.generation;
     evc_agent_server_clear(&known);
     return 0;
@@ -185,7 +193,7 @@ generation_of(struct evc_agent *a, size_t i)
 int
 evc_push_ack_waits(const struct evc_agent *a, size_t i)
 {
-    return a->push[i].c.fd != -1 && a->push[i].ack_len > 0;
+    return a->push[i].c.fd != -1 && a->push[i].ack_len > 0 && !a->push[i].ack_wants_read;
 }
 
 void
@@ -202,8 +210,14 @@ evc_push_ack(struct evc_agent *a, size_t i)
     }
     if (p->ack_len == 0) {
         memset(&ack, 0, sizeof(ack));
-        /* Unknown is not told: a lower generation than the last would be a false report. */
-        if (installed(a, i, &ack.generation) != 0 || (p->acked_any && ack.generation <= p->acked)) {
+        /*
+         * Unknown is not told: a lower generation than the last would be a
+         * false report. The same one is said again each interval, so a
+         * server that counts clients over a window keeps this one.
+         */
+        if (installed(a, i, &ack.generation) != 0 || (p->acked_any && ack.generation < p->acked) ||
+            (p->acked_any && ack.generation == p->acked &&
+             evc_agent_mono_ms() - p->acked_at < a->conf->servers[i].interval * 1000)) {
             return;
         }
         evc_agent_id(a, ack.client_id);
@@ -219,7 +233,9 @@ evc_push_ack(struct evc_agent *a, size_t i)
     if (n <= 0) {
         e = SSL_get_error(p->c.ssl, n);
         if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
-            return; /* the same bytes again when the socket takes them */
+            /* The same bytes again when the socket takes them (or has something to read). */
+            p->ack_wants_read = e == SSL_ERROR_WANT_READ;
+            return;
         }
         snprintf(why, sizeof(why), "the acknowledgement of generation %llu was not sent: %s",
                  (unsigned long long)p->ack_gen,
@@ -228,11 +244,16 @@ evc_push_ack(struct evc_agent *a, size_t i)
         evc_push_close(a, i, why);
         return;
     }
-    p->acked_any = 1;
-    p->acked = p->ack_gen;
+    p->ack_wants_read = 0;
+    p->acked_at = evc_agent_mono_ms();
     p->ack_len = 0;
-    evc_logf(&a->log, LOG_INFO, "server=%s push channel: told the server generation %llu is held",
-             name, (unsigned long long)p->acked);
+    if (!p->acked_any || p->ack_gen != p->acked) {
+        p->acked_any = 1;
+        p->acked = p->ack_gen;
+        evc_logf(&a->log, LOG_INFO,
+                 "server=%s push channel: told the server generation %llu is held", name,
+                 (unsigned long long)p->acked);
+    }
 }
 
 /*

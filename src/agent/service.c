@@ -301,7 +301,9 @@ evc_agent_run(const struct evc_agent_opts *o, int *status, struct evc_err *err)
                                          SSL_has_pending(a.push[i].c.ssl))) {
                 evc_push_read(&a, i);
             }
-            if (evc_push_ack_waits(&a, i) && (pfd[i + 1].revents & POLLOUT)) {
+            /* An ack that waited for the socket: writable, or readable when TLS wanted a read. */
+            if (a.push[i].c.fd != -1 && a.push[i].ack_len > 0 &&
+                (pfd[i + 1].revents & (a.push[i].ack_wants_read ? POLLIN : POLLOUT))) {
                 evc_push_ack(&a, i);
             }
         }

@@ -170,12 +170,23 @@ not_after(const struct evc_buf *pem, evc_time *out, struct evc_err *err)
     return r;
 }
 
+/*
+ * The agents' interval: how often each repeats its acknowledgement, a
+ * tenth of the lifetime (at least 1 s); the server that counts them keeps
+ * a window of three of those (ready_window).
+ */
+static int
+agent_interval(const struct demo_settings *s)
+{
+    return s->lifetime / 10 > 1 ? s->lifetime / 10 : 1;
+}
+
 /* Start `evercert serve` for the run; wait until it listens. */
 static int
 start_server(struct demo_run *run, int with_sa, struct evc_err *err)
 {
-    char listen[32], announce[32], status[32], log[4300];
-    char *argv[16];
+    char listen[32], announce[32], status[32], window[32], log[4300];
+    char *argv[18];
     int n = 0;
     pid_t pid;
 
@@ -196,8 +207,11 @@ start_server(struct demo_run *run, int with_sa, struct evc_err *err)
     }
     if (run->ready) {
         snprintf(status, sizeof(status), "127.0.0.1:%d", run->status_port);
+        snprintf(window, sizeof(window), "%ds", 3 * agent_interval(run->set));
         argv[n++] = "--status-listen";
         argv[n++] = status;
+        argv[n++] = "--ready-window";
+        argv[n++] = window;
     }
     argv[n++] = "--listen";
     argv[n++] = listen;
@@ -438,13 +452,13 @@ write_agent_config(struct demo_run *run, int i, struct evc_err *err)
                  "[notify]\nlog = none\n\n"
                  "[server \"web\"]\nconnect = 127.0.0.1:%d\nservice = " SERVICE "\n"
                  "trust = %s/trust.pem\ntrust_format = bundle\npolicy = %s\nsources = %s\n"
-                 "announce = 127.0.0.1:%d\n",
+                 "announce = 127.0.0.1:%d\ninterval = %ds\n",
                  i, run->agent[i].tls12 ? "1.2" : "1.3", dir, del, i, run->port, dir,
                  run->set->manual ? "manual" : "auto",
                  run->agent[i].tls12 ? "push"
                  : run->ready        ? "handshake,push"
                                      : "handshake",
-                 run->announce_port);
+                 run->announce_port, agent_interval(run->set));
     if (n < 0 || (size_t)n >= sizeof(text)) {
         return evc_err_set(err, EVC_ERR_LIMIT, "%s: path too long", dir);
     }

@@ -158,7 +158,9 @@ check "an ack of generation 1 follows the approval on the same connection (withi
     wait_for m.log "conn=1 ack generation=1 id=agent-7@site" 15
 check "the ack came after the trust store held the successor" grep -q "generation=1 .*installed=yes" m.log
 check "never an ack of generation 1 before the write" sh -c "! grep -q 'generation=1 .*installed=no' m.log"
-check "one ack per generation on a connection" test "$(grep -c 'conn=1 ack' m.log)" = 2
+check "the acks on a connection never go back" sh -c "grep -o 'conn=1 ack generation=[0-9]*' m.log | sed 's/.*=//' | sort -c -n"
+# The same generation is said again each interval (2 s), so a server's window keeps the client.
+check "the ack is repeated each interval" sh -c "i=0; while [ \$(grep -c 'conn=1 ack generation=1 ' m.log) -lt 2 ] && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); done; [ \$(grep -c 'conn=1 ack generation=1 ' m.log) -ge 2 ]"
 check "the next URL fetch says generation 1" \
     wait_for logs/access.log 'GET /.well-known/evercert/successor?held=1&client=agent-7@site HTTP/1.1' 15
 check "n, not approved, is not told as held" sh -c "! grep -q 'generation=1' n.log"

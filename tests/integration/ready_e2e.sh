@@ -6,7 +6,8 @@
 # certificate that lives LIFETIME seconds (renewal at half of it,
 # activate_at halfway through the rest, the deadline 10% of the lifetime
 # before the end) and asks the status listener of the `evercert serve`
-# that serves it which generation each client holds. Two `evercert agent`
+# that serves it which generation each client holds (over a window of 6 s;
+# the agents say it again every second). Two `evercert agent`
 # services follow that server under policy = manual, each with its own
 # name, state and trust store: a person approves the successor for
 # "approver" (`evercert approve`, after activate_at has passed); nobody
@@ -44,7 +45,7 @@ OLD=$(fp svc.crt)
 NOT_AFTER=$(date -u -d "$(openssl x509 -in svc.crt -noout -enddate | sed 's/notAfter=//')" +%s)
 
 "$EVC" serve --cert svc.crt --key svc.key --sa svc.crt.sa --listen 127.0.0.1:$SVC \
-    --announce-listen 127.0.0.1:$PUSH --status-listen 127.0.0.1:$STAT 2>serve.log &
+    --announce-listen 127.0.0.1:$PUSH --status-listen 127.0.0.1:$STAT --ready-window 6s 2>serve.log &
 SERVE=$!
 check "serve starts with its status listener" wait_for serve.log "status on 127.0.0.1:$STAT" 10
 
@@ -151,7 +152,8 @@ acts = [a for a in r.get('actions', []) if a.get('action') == 'activate']
 sys.exit(0 if acts and acts[0].get('reason') == 'deadline' and 'never' in json.dumps(acts[0]) else 1)"
 check "serve presents the successor" sh -c "
     i=0; while [ \$i -lt 50 ]; do
-        '$EVC' probe 127.0.0.1:$SVC --servername svc.test --trust approver/trust.pem 2>/dev/null | grep -q '$OLD' || exit 0
+        '$EVC' probe 127.0.0.1:$SVC --servername svc.test --trust approver/trust.pem >probe.txt 2>&1 &&
+            ! grep -q '$OLD' probe.txt && exit 0
         sleep 0.1; i=\$((i + 1)); done; exit 1"
 check "approver's clients trust it" sh -c "'$EVC' probe 127.0.0.1:$SVC --servername svc.test --trust approver/trust.pem >/dev/null"
 summary ready_e2e.sh
