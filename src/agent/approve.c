@@ -45,7 +45,26 @@ wait_one(void *arg, const struct evc_agent_sa *s)
     evc_agent_next_at(&w->next, rise);
     evc_time_format(sa->activate_at, when);
     snprintf(key, sizeof(key), "agent-approval/%s/%s", v->name, s->sha256);
-    if (lv == EVC_WAIT_CRITICAL) {
+    if (sa->activate_by > sa->activate_at) {
+        /*
+         * The server waits for its clients (this one among them) up to
+         * activateBy: from activate_at on it may switch, at activateBy it does.
+         */
+        char by[EVC_TIME_TEXT_MAX];
+
+        evc_time_format(sa->activate_by, by);
+        evc_span_format(sa->activate_by > w->now ? sa->activate_by - w->now : 0, left,
+                        sizeof(left));
+        snprintf(line, sizeof(line),
+                 "%sserver=%s SA %lld (generation %llu) waits for approval (evercert approve "
+                 "%lld): the server may switch from %s and does by %s, in %s; from its switch "
+                 "connections fail until it is approved",
+                 lv == EVC_WAIT_CRITICAL  ? "CRITICAL: "
+                 : lv == EVC_WAIT_WARNING ? "WARNING: "
+                                          : "",
+                 v->name, (long long)s->id, (unsigned long long)sa->generation, (long long)s->id,
+                 when, by, left);
+    } else if (lv == EVC_WAIT_CRITICAL) {
         evc_span_format(w->now - sa->activate_at, left, sizeof(left));
         snprintf(line, sizeof(line),
                  "CRITICAL: server=%s SA %lld (generation %llu) is still not approved and the "
