@@ -140,5 +140,13 @@
 #define EVC_READY_STATUS_MAX ((size_t)64 * 1024)
 #define EVC_SERVE_ACK_BURST 10
 #define EVC_SERVE_ACK_WINDOW_S 10
+/*
+ * Push connections: at most EVC_SERVE_PUSH_MAX at once, EVC_SERVE_PUSH_PER_PEER
+ * of them from one address (an agent needs one per server), and part of an
+ * acknowledgement is held at most EVC_SERVE_ACK_PARTIAL_S seconds.
+ */
+#define EVC_SERVE_PUSH_MAX 4096
+#define EVC_SERVE_PUSH_PER_PEER 64
+#define EVC_SERVE_ACK_PARTIAL_S 10
 
 #endif

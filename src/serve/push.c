@@ -35,7 +35,8 @@
 
 struct push_conn {
     struct bufferevent *bev;
-    struct event *handshake; /* the deadline of the TLS handshake */
+    struct event *handshake; /* the deadline of the TLS handshake, then of part of an ack */
+    int connected;           /* the handshake is done */
     struct evc_server *s;
     struct push_conn *next, *prev;
     struct sockaddr_storage peer;
@@ -71,23 +72,31 @@ push_event(struct bufferevent *bev, short what, void *arg)
     (void)bev;
     if (what & BEV_EVENT_CONNECTED) {
         event_del(c->handshake);
+        c->connected = 1;
         return;
     }
     push_drop(c->s, c);
 }
 
+static void push_refuse(struct push_conn *c, const char *why);
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* The handshake, or the rest of an acknowledgement, did not come in time. */
 static void
-push_handshake_late(evutil_socket_t fd, short what, void *arg)
+push_late(evutil_socket_t fd, short what, void *arg)
 {
     struct push_conn *c = arg;
 
     (void)fd;
     (void)what;
-    push_drop(c->s, c);
+    if (!c->connected) {
+        push_drop(c->s, c);
+        return;
+    }
+    push_refuse(c, "held part of an acknowledgement for " STR(EVC_SERVE_ACK_PARTIAL_S) " s");
 }
-
-#define STR_(x) #x
-#define STR(x) STR_(x)
 
 /* The peer as ADDR:PORT or [ADDR]:PORT, for the log. */
 static void
@@ -133,6 +142,17 @@ push_refuse(struct push_conn *c, const char *why)
     push_drop(s, c);
 }
 
+/* Part of an acknowledgement waits for its rest, at most EVC_SERVE_ACK_PARTIAL_S. */
+static void
+partial(struct push_conn *c)
+{
+    struct timeval tv = {EVC_SERVE_ACK_PARTIAL_S, 0};
+
+    if (!event_pending(c->handshake, EV_TIMEOUT, NULL)) {
+        (void)event_add(c->handshake, &tv);
+    }
+}
+
 /* Acknowledgements, whole ones only; anything else ends the connection. */
 static void
 push_read(struct bufferevent *bev, void *arg)
@@ -147,7 +167,12 @@ push_read(struct bufferevent *bev, void *arg)
         const char *why = NULL;
         int64_t now;
 
+        if (have == 0) {
+            event_del(c->handshake);
+            return;
+        }
         if (have < 2) {
+            partial(c);
             return;
         }
         (void)evbuffer_copyout(in, der, 2);
@@ -156,15 +181,22 @@ push_read(struct bufferevent *bev, void *arg)
             push_refuse(c, "sent something other than an acknowledgement");
             return;
         }
-        if ((der[1] & 0x80) != 0 || (size_t)der[1] + 2 > EVC_ACK_MAX) {
+        if ((der[1] & 0x80) != 0) {
+            push_refuse(c, "an acknowledgement with a long-form length (over " STR(
+                               EVC_ACK_MAX) " bytes, or not DER)");
+            return;
+        }
+        if ((size_t)der[1] + 2 > EVC_ACK_MAX) {
             push_refuse(c, "an acknowledgement over " STR(EVC_ACK_MAX) " bytes");
             return;
         }
         len = (size_t)der[1] + 2;
         if (have < len) {
+            partial(c);
             return;
         }
         (void)evbuffer_remove(in, der, len);
+        event_del(c->handshake); /* a whole one: the next part has a deadline of its own */
         if (evc_ack_parse(der, len, &a, &why) != 0) {
             char line[160];
 
@@ -216,6 +248,61 @@ evc_server_push_all(struct evc_server *s)
     evc_buf_free(&sa);
 }
 
+/* The same address (not port) as a connection's peer? */
+static int
+same_peer(const struct sockaddr_storage *a, const struct sockaddr *b)
+{
+    if (a->ss_family != b->sa_family) {
+        return 0;
+    }
+    if (b->sa_family == AF_INET) {
+        return memcmp(&((const struct sockaddr_in *)(const void *)a)->sin_addr,
+                      &((const struct sockaddr_in *)(const void *)b)->sin_addr,
+                      sizeof(struct in_addr)) == 0;
+    }
+    if (b->sa_family == AF_INET6) {
+        return memcmp(&((const struct sockaddr_in6 *)(const void *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)(const void *)b)->sin6_addr,
+                      sizeof(struct in6_addr)) == 0;
+    }
+    return 0;
+}
+
+/*
+ * Room for one more push connection from sa: under EVC_SERVE_PUSH_MAX in
+ * all and EVC_SERVE_PUSH_PER_PEER from its address. A refusal is logged
+ * once a minute at most, with how many there were.
+ */
+static int
+push_room(struct evc_server *s, const struct sockaddr *sa, int len)
+{
+    struct push_conn *c;
+    size_t same = 0;
+    time_t now = time(NULL);
+
+    for (c = s->push; sa != NULL && len > 0 && c != NULL; c = c->next) {
+        same += same_peer(&c->peer, sa);
+    }
+    if (s->npush < EVC_SERVE_PUSH_MAX && same < EVC_SERVE_PUSH_PER_PEER) {
+        return 1;
+    }
+    s->st.push_dropped++;
+    s->push_refused++;
+    if (now - s->push_refused_said >= 60) {
+        char peer[64];
+
+        peer_format(sa, peer, sizeof(peer));
+        evc_server_logf(s,
+                        "push %s: refused: %zu connections (at most %d, %d from one address); "
+                        "%lu refused since the last such line",
+                        peer, s->npush, EVC_SERVE_PUSH_MAX, EVC_SERVE_PUSH_PER_PEER,
+                        s->push_refused);
+        s->push_refused = 0;
+        s->push_refused_said = now;
+    }
+    return 0;
+}
+
 void
 evc_server_push_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
                        void *arg)
@@ -228,10 +315,15 @@ evc_server_push_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
     int one = 1;
 
     (void)l;
+    if (!push_room(s, sa, len)) {
+        SSL_free(ssl);
+        free(c);
+        evutil_closesocket(fd);
+        return;
+    }
     /* Small writes (an SA) go out at once, not after a delayed ACK. */
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (ssl == NULL || c == NULL ||
-        (c->handshake = evtimer_new(s->base, push_handshake_late, c)) == NULL) {
+    if (ssl == NULL || c == NULL || (c->handshake = evtimer_new(s->base, push_late, c)) == NULL) {
         SSL_free(ssl);
         if (c != NULL && c->handshake != NULL) {
             event_free(c->handshake);

@@ -41,6 +41,8 @@ struct evc_server {
     uint8_t sa_noted[32]; /* the last SA said to be too large for the handshake */
     struct push_conn *push;
     size_t npush;
+    unsigned long push_refused; /* push connections refused at the caps since the last line */
+    time_t push_refused_said;   /* when that line was last written */
     struct evc_server_stats st;
     int stopping;
     time_t accept_said;          /* monotonic second an accept failure was last logged */
