@@ -23,7 +23,7 @@ T=$(mktemp -d /tmp/evc-ready-XXXXXX)
 PIDS=
 cleanup() {
     for p in $PIDS; do kill "$p" 2>/dev/null; done
-    rm -rf "$T"
+    [ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
 . "$HERE/lib.sh"
@@ -104,9 +104,10 @@ PY
 st() { "$EVC" status "127.0.0.1:$SPORT"; }
 # st_has TEXT SECONDS: the status holds the line TEXT, within a bound (reports
 # from another connection may reach the server a moment after the client is done)
+# (plus a second: the server counts at most once a second and answers with that count)
 st_has() {
     i=0
-    while [ $i -lt $(($2 * 10)) ]; do
+    while [ $i -lt $((($2 + 1) * 10)) ]; do
         st 2>/dev/null | grep -qx -- "$1" && return 0
         sleep 0.1; i=$((i + 1))
     done
@@ -126,6 +127,9 @@ check "the status text's first line" grep -qx "evercert-status 1" "$T/out"
 check "the successor is the SA's generation" grep -qx "successor 5" "$T/out"
 check "no clients" grep -qx "clients 0" "$T/out"
 check "the default window" grep -qx "window 604800" "$T/out"
+# Just started: it has not heard a whole window, so nobody seen is not "all ready".
+check "counting since the start" grep -qE "^since [0-9TZ:-]+$" "$T/out"
+check "... not complete" grep -qx "complete 0" "$T/out"
 
 # A handshake with the extension from 127.0.0.1, holding 4: one client, not ready.
 "$EVC" probe 127.0.0.1:$PORT --servername web.test --trust root/ca.crt --have-generation 4 >/dev/null 2>&1
@@ -186,6 +190,17 @@ check "metrics: clients by generation" grep -qx 'evercert_clients{generation="5"
 check "metrics: seen" grep -qxE 'evercert_clients_seen [0-9]+' "$T/out"
 check "metrics: successor" grep -qx 'evercert_successor_generation 5' "$T/out"
 check "metrics: forgotten" grep -qx 'evercert_clients_forgotten_total 0' "$T/out"
+check "metrics: not complete" grep -qx 'evercert_clients_complete 0' "$T/out"
+# A count sorts every entry: GETs reuse one count a second, never one per request.
+c0=$(curl -sS "http://127.0.0.1:$SPORT/metrics" | sed -n 's/^evercert_serve_readiness_counts_total //p')
+t0=$(date +%s)
+i=0
+while [ $i -lt 40 ]; do curl -sS -o /dev/null "http://127.0.0.1:$SPORT/status"; i=$((i + 1)); done
+t1=$(date +%s)
+c1=$(curl -sS "http://127.0.0.1:$SPORT/metrics" | sed -n 's/^evercert_serve_readiness_counts_total //p')
+counts=$((${c1:-999} - ${c0:-0}))
+check "41 GETs make at most one count a second ($counts in $((t1 - t0 + 1)) s)" \
+    test "$counts" -le $((t1 - t0 + 2))
 check "metrics: serve's acknowledgements" grep -qxE 'evercert_serve_acks_total [0-9]+' "$T/out"
 check "metrics: dropped push connections" grep -qx 'evercert_serve_push_dropped_total 4' "$T/out"
 status "another path: 404" 0 curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SPORT/other"
@@ -222,6 +237,34 @@ check "the newest is there" grep -q '^unready 127.0.0.14 c4 4 ' "$T/out"
 kill $PIDS 2>/dev/null; wait 2>/dev/null; PIDS=
 check "the socket is removed at the end" test ! -e "$T/st.sock"
 
+# One address inventing client ids (client= on fetches) fills its own group,
+# at most 16 names, and never pushes another address's client out of the table.
+"$EVC" serve --cert a.crt --key a.key --sa ab.sa --listen 127.0.0.1:$PORT --announce-listen 127.0.0.1:$PUSH \
+    --status-listen "unix:$T/st.sock" --ready-max 20 2>serve6.log &
+PIDS="$PIDS $!"
+check "serve starts with --ready-max 20" wait_for serve6.log "status on unix:$T/st.sock" 5
+python3 ack.py 127.0.0.21 $PUSH 4:real
+i=0
+until "$EVC" status "unix:$T/st.sock" 2>/dev/null | grep -q "^unready 127.0.0.21 real 4 "; do
+    [ $i -ge 50 ] && break; sleep 0.1; i=$((i + 1))
+done
+i=0
+while [ $i -lt 40 ]; do
+    get --interface 127.0.0.22 -o /dev/null "https://web.test:$PORT$WK?held=5&client=fake-$i"
+    i=$((i + 1))
+done
+# The status is counted at most once a second: ask until it has caught up.
+i=0
+until "$EVC" status "unix:$T/st.sock" 2>/dev/null | grep -qx "ready 1"; do
+    [ $i -ge 30 ] && break; sleep 0.1; i=$((i + 1))
+done
+status "status after 40 names from one address" 0 "$EVC" status "unix:$T/st.sock"
+check "... its group holds 16 of them: 17 entries" grep -qx "entries 17" "$T/out"
+check "... nothing forgotten" grep -qx "forgotten 0" "$T/out"
+check "... the other address's client is still counted, not ready" grep -q '^unready 127.0.0.21 real 4 ' "$T/out"
+check "... two clients, the inventor ready, the other not" grep -qx "ready 1" "$T/out"
+kill $PIDS 2>/dev/null; wait 2>/dev/null; PIDS=
+
 # A second serve cannot take a socket in use; a stale one is replaced.
 python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$T/stale.sock"
 "$EVC" serve --cert a.crt --key a.key --listen 127.0.0.1:$PORT --status-listen "unix:$T/stale.sock" 2>serve3.log &
@@ -239,8 +282,11 @@ check "serve starts with readiness off" wait_for serve5.log "readiness off" 5
 "$EVC" probe 127.0.0.1:$PORT --servername web.test --trust root/ca.crt --have-generation 4 >/dev/null 2>&1
 python3 ack.py 127.0.0.1 $PUSH 4:x
 get -o /dev/null "https://web.test:$PORT$WK?held=4"
-status "status with readiness off" 0 st
-check "... no clients" grep -qx "clients 0" "$T/out"
+# Off is not "nobody to wait for": /status answers 503, evercert status exits 2 saying so.
+status "status with readiness off" 2 st
+check "... says readiness is not counted" grep -q "HTTP status 503: readiness is not counted" "$T/err"
+status "GET /status with readiness off" 0 curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SPORT/status"
+check "... 503" grep -qx 503 "$T/out"
 metrics_has() { # LINE SECONDS
     i=0
     while [ $i -lt $(($2 * 10)) ]; do
@@ -250,7 +296,8 @@ metrics_has() { # LINE SECONDS
     return 1
 }
 check "... the acknowledgement was still read" metrics_has "evercert_serve_acks_total 1" 5
-check "... and not counted" metrics_has "evercert_clients_seen 0" 1
+status "metrics with readiness off" 0 curl -sS "http://127.0.0.1:$SPORT/metrics"
+check "... and no count of clients in them" test "$(grep -c '^evercert_clients' "$T/out")" = 0
 kill $PIDS 2>/dev/null; wait 2>/dev/null; PIDS=
 
 # Bad options.
