@@ -300,6 +300,66 @@ status "metrics with readiness off" 0 curl -sS "http://127.0.0.1:$SPORT/metrics"
 check "... and no count of clients in them" test "$(grep -c '^evercert_clients' "$T/out")" = 0
 kill $PIDS 2>/dev/null; wait 2>/dev/null; PIDS=
 
+# --- the monitor's side: an access log (activate = ready, access_log = PATH) --------
+# A successor of a 100-minute certificate with 40 left, staged at T0, live
+# from T0+10m, deadline T0+20m; the clients fetch with ?held= and the log
+# is read at the monitor's --at. The count is complete only when the lines
+# reach back a whole window (1 h here); logrotate's PATH.1 is read too; only
+# GET lines count.
+export TZ=UTC
+T0=$(date -u +%s)
+iso() { date -u -d "@$((T0 + $1))" +%Y-%m-%dT%H:%M:%SZ; }
+hit() { # hit LOG SECONDS-AFTER-T0 ADDR METHOD PATH-AND-QUERY
+    printf '%s - - [%s] "%s %s HTTP/1.1" 200 2817 "-" "evercert-agent/1"\n' \
+        "$3" "$(date -u -d "@$((T0 + $2))" '+%d/%b/%Y:%H:%M:%S +0000')" "$4" "$5" >>"$1"
+}
+js() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if ($2) else 1)" "$1"; }
+web() { echo "[a for a in r['actions'] if a['store'] == 'web' and a['action'] in ('wait', 'activate')][0]"; }
+mon() {
+    "$EVC" monitor --config m.ini --once --at "$(iso "$1")" 2>"mon-$1.log" >/dev/null
+    cp report.json "report-$1.json" 2>/dev/null
+}
+"$EVC" ca init --out mroot --subject "CN=Ready Root" >/dev/null
+"$EVC" issue --ca mroot --cn web.test --san DNS:web.test --minutes 100 --at "$(iso -3600)" \
+    --out-cert web.crt --out-key web.key >/dev/null
+: >web.log
+mconf() { # mconf READINESS-LINE
+    printf '%s\n' "[policy]" "expiration_threshold = 50%" "distribution_window = 10m" \
+        "activate = ready" "activate_margin = 20m" "delete_old = false" "" \
+        "[monitor]" "enabled = false" "state = state.db" "" "[notify]" "report_file = report.json" "" \
+        "[store \"root\"]" "role = root" "path = mroot" "" \
+        "[store \"web\"]" "role = personal" "cert = web.crt" "key = web.key" "$1" \
+        "readiness_window = 1h" >m.ini
+}
+# readiness = takes a numeric address: a name lookup has no deadline.
+mconf "readiness = localhost:9443"
+status "readiness = a host name" 1 "$EVC" check-config m.ini
+check "... is a configuration error naming the line" grep -qE "m.ini:23: .*readiness: expected a numeric ADDRESS:PORT" "$T/err"
+mconf "readiness = [::1]:9443"
+status "readiness = [::1]:9443" 0 "$EVC" check-config m.ini
+mconf "access_log = web.log"
+status "the access-log configuration is clean" 0 "$EVC" check-config m.ini
+mon 0
+check "staged at T0" test -f web.crt.next
+WEB0=$(fp web.crt)
+hit web.log 600 192.0.2.1 GET "$WK?held=1&client=agent-1"
+hit web.log 610 192.0.2.2 GET "$WK?held=1&client=agent-2"
+# A HEAD (or a POST) fetched no SA: it says nothing, whatever its query.
+hit web.log 620 192.0.2.3 HEAD "$WK?held=0&client=agent-3"
+hit web.log 630 192.0.2.3 POST "$WK?held=0&client=agent-3"
+mon 720
+check "a log that reaches back 2 minutes of a 1 h window: a wait" js report-720.json \
+    "$(web)['action'] == 'wait' and $(web)['reason'] == 'not-ready'"
+check "... saying why" js report-720.json \
+    "'web.log reaches back only to $(iso 600), not a whole window' in $(web)['detail'] and '2 of 2 clients' in $(web)['detail']"
+check "... the old certificate still serves" test "$(fp web.crt)" = "$WEB0"
+# The rotated log (delaycompress leaves web.log.1 plain) reaches back the window.
+hit web.log.1 -3000 192.0.2.9 GET /index.html
+mon 730
+check "with web.log.1 the count is complete: both GET clients hold it, web goes live" js report-730.json \
+    "$(web)['action'] == 'activate' and $(web)['reason'] == 'activate' and $(web)['done']"
+check "... the successor serves" test "$(fp web.crt)" != "$WEB0"
+
 # Bad options.
 status "--ready-window 0" 3 "$EVC" serve --cert a.crt --key a.key --listen 127.0.0.1:$PORT --ready-window 0s
 status "--ready-window 10%" 3 "$EVC" serve --cert a.crt --key a.key --listen 127.0.0.1:$PORT --ready-window 10%
