@@ -16,7 +16,9 @@
 
 #include <cmocka.h>
 
+#include "evercert/announce.h"
 #include "evercert/ready.h"
+#include "base/text.h"
 
 #define T0 ((evc_time)1796083200) /* 2026-12-01T00:00:00Z */
 
@@ -623,6 +625,37 @@ test_log_feed(void **state)
     evc_ready_free(r);
 }
 
+/* One charset: the acknowledgement's, the URL's and the tracker's ids agree byte for byte. */
+static void
+test_id_charset(void **state)
+{
+    char id[EVC_ACK_ID_MAX + 2], q[128];
+    uint64_t held;
+
+    (void)state;
+    for (int c = 0; c < 256; c++) {
+        int ok;
+
+        id[0] = 'a';
+        id[1] = (char)c;
+        ok = evc_text_id_check(id, 2) == 0;
+        assert_int_equal(ok, (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                 (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' ||
+                                 c == ':' || c == '@');
+        assert_int_equal(evc_ack_id_check(id, 2) == 0, ok);
+        if (c != '&' && c != 0) {
+            char got[EVC_ACK_ID_MAX + 1];
+
+            snprintf(q, sizeof(q), "held=1&client=a%c", c);
+            assert_int_equal(evc_ready_query_parse(q, strlen(q), &held, got), ok);
+        }
+    }
+    memset(id, 'x', sizeof(id));
+    assert_int_equal(evc_text_id_check(id, EVC_ACK_ID_MAX), 0);
+    assert_int_equal(evc_text_id_check(id, EVC_ACK_ID_MAX + 1), EVC_ERR_PARSE);
+    assert_int_equal(evc_text_id_check(id, 0), EVC_ERR_PARSE);
+}
+
 static void
 test_fetch_unreachable(void **state)
 {
@@ -659,6 +692,7 @@ main(void)
         cmocka_unit_test(test_prometheus),
         cmocka_unit_test(test_query),
         cmocka_unit_test(test_log_feed),
+        cmocka_unit_test(test_id_charset),
         cmocka_unit_test(test_fetch_unreachable),
     };
 
