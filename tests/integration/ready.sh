@@ -360,6 +360,25 @@ check "with web.log.1 the count is complete: both GET clients hold it, web goes 
     "$(web)['action'] == 'activate' and $(web)['reason'] == 'activate' and $(web)['done']"
 check "... the successor serves" test "$(fp web.crt)" != "$WEB0"
 
+# An answer's status is printed only as three digits: a peer's bytes are not echoed.
+cat >badhttp.py <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1]); s.listen(1)
+for answer in (b"HTTP/1.0 2\x1b]X OK\r\n\r\n", b"HTTP/1.0 503 No\r\n\r\nnot \x1b[31mnow\r\n"):
+    c, _ = s.accept(); c.recv(4096); c.sendall(answer); c.close()
+PY
+python3 badhttp.py "$T/bad.sock" &
+BADPID=$!
+i=0
+until [ -S "$T/bad.sock" ] || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
+status "status: an HTTP status that is not three digits" 2 "$EVC" status --timeout 2 "unix:$T/bad.sock"
+check "... is not printed" grep -q "bad.sock: not an HTTP status" "$T/err"
+check "... and nothing of it" test "$(grep -c "$(printf '\033')" "$T/err")" = 0
+status "status: a 503 with a body" 2 "$EVC" status --timeout 2 "unix:$T/bad.sock"
+check "... prints the code and the body up to its first control byte" grep -q "HTTP status 503: not $" "$T/err"
+wait $BADPID 2>/dev/null
+
 # Bad options.
 status "--ready-window 0" 3 "$EVC" serve --cert a.crt --key a.key --listen 127.0.0.1:$PORT --ready-window 0s
 status "--ready-window 10%" 3 "$EVC" serve --cert a.crt --key a.key --listen 127.0.0.1:$PORT --ready-window 10%
