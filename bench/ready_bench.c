@@ -60,7 +60,7 @@ main(int argc, char **argv)
 {
     size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 131072;
     size_t cap = argc > 2 ? strtoul(argv[2], NULL, 10) : 65536;
-    struct evc_ready_opts o = {0, cap};
+    struct evc_ready_opts o = {0, cap, 0};
     struct evc_ready *r = NULL;
     struct evc_ready_summary s;
     struct evc_err err = {0};

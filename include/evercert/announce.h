@@ -16,6 +16,7 @@
 
 #include "evercert/buf.h"
 #include "evercert/error.h"
+#include "evercert/limits.h"
 #include "evercert/time.h"
 
 /* An SA is at most this long (65,536 bytes is one); longer input is rejected before parsing. */
@@ -108,7 +109,6 @@ EVC_EXPORT EVC_MUST_USE int evc_sa_signers(const uint8_t *der, size_t len, uint8
  * The server only counts it; it can make a switch wait, never come sooner.
  */
 #define EVC_ACK_MAX 128
-#define EVC_ACK_ID_MAX 64
 
 struct evc_ack {
     uint64_t generation;                /* the newest the client has installed */

@@ -129,13 +129,17 @@
 #define EVC_SERVE_PUSH_BUFFER_MAX (256 * 1024)
 
 /*
- * Readiness (ready.h): a client's id, the same bound as the acknowledgement's
- * (announce.h defines it identically); the most entries a tracker may be
+ * Readiness (ready.h): a client's id, in acknowledgements, URL queries and
+ * [agent] client_id alike (its charset: base/text.h, evc_text_id_check); the
+ * named entries one address group may hold in a tracker (a new name in a
+ * full group replaces that group's least recently seen, so one address
+ * cannot push other clients out); the most entries a tracker may be
  * given; the status text (GET /status) a reader takes; acknowledgements a
  * push connection may send in EVC_SERVE_ACK_WINDOW_S seconds before it is
  * dropped.
  */
 #define EVC_ACK_ID_MAX 64
+#define EVC_READY_GROUP_NAMES_MAX 16
 #define EVC_READY_ENTRIES_MAX ((size_t)16 * 1024 * 1024)
 #define EVC_READY_STATUS_MAX ((size_t)64 * 1024)
 #define EVC_SERVE_ACK_BURST 10

@@ -38,6 +38,7 @@ enum evc_ready_source { EVC_READY_HELLO, EVC_READY_ACK, EVC_READY_URL };
 struct evc_ready_opts {
     int64_t window;     /* seconds a report counts; 0: EVC_READY_WINDOW_DEFAULT */
     size_t max_entries; /* 0: EVC_READY_ENTRIES_DEFAULT; at most EVC_READY_ENTRIES_MAX */
+    evc_time since;     /* when listening began (a server's start); 0: the first report's time */
 };
 #define EVC_READY_WINDOW_DEFAULT ((int64_t)7 * 86400)
 #define EVC_READY_ENTRIES_DEFAULT 65536
@@ -61,6 +62,13 @@ struct evc_ready_summary {
     size_t clients, ready; /* address groups seen in the window; of them holding >= successor */
     size_t entries;        /* in the table now */
     uint64_t forgotten;    /* entries dropped for the cap since the start */
+    evc_time since;        /* the start of what the tracker heard (at when it heard nothing) */
+    /*
+     * 1 only when at - since >= window and no entry seen within the
+     * window was forgotten at the cap: every client of the window could
+     * have been heard. A count that is not complete is never met.
+     */
+    int complete;
     struct {
         uint64_t generation;
         size_t clients;
@@ -73,6 +81,7 @@ struct evc_ready_summary {
      * unnamed reports), up to EVC_READY_LIST_MAX; there may be more.
      */
     size_t nunready;
+    size_t unready_total; /* such entries in all, listed or not */
 };
 
 /* A tracker; o may be NULL (defaults). 0, EVC_ERR_USAGE (a bound out of range) or EVC_ERR_NOMEM. */
@@ -86,8 +95,11 @@ EVC_EXPORT void evc_ready_free(struct evc_ready *r);
  * ignored), named id (NULL or "": unnamed; an id outside the charset of
  * evc_ack_id_check is taken as unnamed), holds held at time at. An entry
  * keeps its latest report; one older than what it has is ignored. At the
- * cap the least recently seen entry is forgotten. O(1). Out of memory
- * loses this report only.
+ * cap the least recently seen entry is forgotten (and a count within a
+ * window of its last report is not complete); a new name in a group
+ * that has EVC_READY_GROUP_NAMES_MAX replaces the group's least recently
+ * seen name, whose generation still holds the group back for a window.
+ * O(1). Out of memory loses this report only.
  */
 EVC_EXPORT void evc_ready_observe(struct evc_ready *r, const struct sockaddr *peer, const char *id,
                                   uint64_t held, enum evc_ready_source src, evc_time at);
@@ -105,7 +117,10 @@ EVC_EXPORT EVC_MUST_USE int evc_ready_observe_text(struct evc_ready *r, const ch
 EVC_EXPORT void evc_ready_count(struct evc_ready *r, uint64_t successor, evc_time now,
                                 struct evc_ready_summary *out);
 
-/* 1 when no client was seen or ready * 100 >= share_percent * clients; else 0. */
+/*
+ * 1 when the count is complete and ready * 100 >= share_percent * clients
+ * (no client seen: met only when complete); else 0.
+ */
 EVC_EXPORT int evc_ready_met(const struct evc_ready_summary *s, unsigned share_percent);
 
 /* The status text of GET /status (docs/PROTOCOL.md), appended to out. 0, EVC_ERR_LIMIT or NOMEM. */
@@ -142,7 +157,9 @@ EVC_EXPORT int evc_ready_query_parse(const char *q, size_t n, uint64_t *held,
  * Apache, Tomcat): every complete line whose request is a GET of
  * EVC_READY_PATH with a query that carries held= is a report
  * (EVC_READY_URL) from the line's host at the line's time. A last line
- * without its newline is left (its writer may be mid-line). Lines that
+ * without its newline is left (its writer may be mid-line). Only the GET
+ * method counts. Every line read moves the tracker's since back to its
+ * time: the count is complete once the lines reach back a window. Lines that
  * are no CLF at all are counted in *bad_lines (may be NULL). Returns the
  * number of reports taken. Pure but for r; linear.
  */

@@ -29,6 +29,7 @@
  */
 struct evc_readiness {
     int known;
+    int complete; /* the count covers a whole window (ready.h); else error says why not */
     size_t clients, ready;
     char unready[512];
     char error[256];

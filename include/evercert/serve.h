@@ -66,6 +66,7 @@ struct evc_server_stats {
     uint64_t acks;             /* acknowledgements read on the push channel */
     uint64_t push_dropped;     /* push connections dropped for what they sent */
     uint64_t status_requests;  /* answered on the status listener */
+    uint64_t status_counts;    /* counts of the clients made for it (at most one a second) */
 };
 
 /*

@@ -9,22 +9,12 @@
 #include <string.h>
 
 #include "evercert/announce.h"
+#include "base/text.h"
 
 int
 evc_ack_id_check(const char *id, size_t len)
 {
-    if (len == 0 || len > EVC_ACK_ID_MAX) {
-        return EVC_ERR_PARSE;
-    }
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)id[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-' || c == ':' || c == '@')) {
-            return EVC_ERR_PARSE;
-        }
-    }
-    return 0;
+    return evc_text_id_check(id, len);
 }
 
 /* Minimal two's-complement INTEGER content for a non-negative v: 1..9 bytes. */

@@ -9,6 +9,8 @@
 
 #include <jansson.h>
 
+#include "evercert/error.h"
+#include "evercert/limits.h"
 #include "base/text.h"
 
 size_t
@@ -313,6 +315,23 @@ evc_text_unhex(const char *s, uint8_t *out, size_t n)
     }
     for (k = 0; k < n; k++) {
         out[k] = (uint8_t)(hexval(s[2 * k]) << 4 | hexval(s[2 * k + 1]));
+    }
+    return 0;
+}
+
+int
+evc_text_id_check(const char *id, size_t len)
+{
+    if (id == NULL || len == 0 || len > EVC_ACK_ID_MAX) {
+        return EVC_ERR_PARSE;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)id[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-' || c == ':' || c == '@')) {
+            return EVC_ERR_PARSE;
+        }
     }
     return 0;
 }

@@ -53,6 +53,13 @@ int evc_text_utf8(struct evc_buf *b, const char *s);
 struct json_t;
 struct json_t *evc_text_jstring(const char *s);
 
+/*
+ * A client id (the acknowledgement's clientId, the URL's client=, [agent]
+ * client_id): 1..EVC_ACK_ID_MAX letters, digits or . _ - : @. 0, or
+ * EVC_ERR_PARSE. Pure. The one copy of the charset.
+ */
+int evc_text_id_check(const char *id, size_t len);
+
 /* Lower-case hex of n bytes into out, which holds 2 * n + 1 bytes. */
 void evc_text_hex(const uint8_t *p, size_t n, char *out);
 

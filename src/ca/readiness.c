@@ -9,14 +9,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/share.h"
 #include "ca/renew_int.h"
 
-/* Nobody seen in the window is nobody to wait for. */
+/* The tracker's rule (base/share.h): a count that may miss a client is never ready. */
 static int
 met(const struct evc_policy *p, const struct evc_readiness *r)
 {
-    return r->known && (r->clients == 0 || r->ready >= r->clients ||
-                        (uint64_t)r->ready * 100 >= (uint64_t)p->ready_share * r->clients);
+    return evc_share_met(r->known && r->complete, r->clients, r->ready, p->ready_share);
 }
 
 void
@@ -74,6 +74,14 @@ counts(const struct run *run, const struct personal_st *p, struct evc_renew_acti
     v->clients = p->ready.clients;
     v->ready = p->ready.ready;
     memcpy(v->unready, p->ready.unready, sizeof(v->unready));
+    if (!p->ready.complete) {
+        snprintf(note, len,
+                 "%zu of %zu clients hold generation %llu, a count that may miss "
+                 "some: %.160s",
+                 p->ready.ready, p->ready.clients, (unsigned long long)p->generation,
+                 p->ready.error[0] != '\0' ? p->ready.error : "not a whole window");
+        return;
+    }
     snprintf(note, len, "%zu of %zu clients hold generation %llu (%u%% needed)", p->ready.ready,
              p->ready.clients, (unsigned long long)p->generation, run->policy->ready_share);
 }

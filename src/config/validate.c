@@ -8,11 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <sys/un.h>
 
 #include "evercert/config.h"
 #include "evercert/limits.h"
 #include "base/file.h"
+#include "base/text.h"
 #include "config/config_int.h"
 
 #define fail evc_config_fail
@@ -60,15 +63,57 @@ server_key_fail(struct evc_parser *ps, const struct evc_server_conf *v, int key,
 static int
 client_id_ok(const char *id)
 {
-    size_t n = strlen(id);
+    return strcmp(id, "none") == 0 || evc_text_id_check(id, strlen(id)) == 0;
+}
 
-    if (strcmp(id, "none") == 0) {
-        return 1;
+/*
+ * [store] readiness: unix:PATH, or a numeric address and port (192.0.2.1:9443,
+ * [2001:db8::1]:9443). A host name is refused: its lookup has no deadline
+ * and would hold the monitor's pass.
+ */
+static int
+readiness_addr_ok(const char *w)
+{
+    char host[INET6_ADDRSTRLEN + 1];
+    const char *colon, *h = w, *port;
+    size_t hn;
+    uint8_t a[16];
+    unsigned long v = 0;
+
+    if (strncmp(w, "unix:", 5) == 0) {
+        return w[5] != '\0';
     }
-    if (n == 0 || n > 64) {
+    if (w[0] == '[') {
+        const char *rb = strchr(w, ']');
+
+        if (rb == NULL || rb[1] != ':') {
+            return 0;
+        }
+        h = w + 1;
+        hn = (size_t)(rb - h);
+        port = rb + 2;
+    } else {
+        if ((colon = strrchr(w, ':')) == NULL) {
+            return 0;
+        }
+        hn = (size_t)(colon - w);
+        port = colon + 1;
+    }
+    if (hn == 0 || hn >= sizeof(host)) {
         return 0;
     }
-    return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-:@") == n;
+    memcpy(host, h, hn);
+    host[hn] = '\0';
+    if (inet_pton(w[0] == '[' ? AF_INET6 : AF_INET, host, a) != 1) {
+        return 0;
+    }
+    if (port[0] == '\0' || strlen(port) > 5 || strspn(port, "0123456789") != strlen(port)) {
+        return 0;
+    }
+    for (const char *q = port; *q != '\0'; q++) {
+        v = v * 10 + (unsigned long)(*q - '0');
+    }
+    return v >= 1 && v <= 65535;
 }
 
 /* A server's missing keys and defaults. */
@@ -254,6 +299,11 @@ evc_config_validate(struct evc_parser *ps)
                             : EVC_KEY_STORE_access_log;
 
             return store_key_fail(ps, s, later, "readiness and access_log: one or the other");
+        }
+        if (s->readiness != NULL && !readiness_addr_ok(s->readiness)) {
+            return store_key_fail(ps, s, EVC_KEY_STORE_readiness,
+                                  "readiness: expected a numeric ADDRESS:PORT (127.0.0.1:9443, "
+                                  "[::1]:9443) or unix:PATH; a host name is not looked up");
         }
         if (s->readiness != NULL && strncmp(s->readiness, "unix:", 5) == 0 &&
             strlen(s->readiness + 5) >= EVC_SUN_PATH_MAX) {

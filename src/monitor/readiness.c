@@ -5,13 +5,16 @@
  * callback (evc_renew_opts.readiness). Either the status listener of the
  * `evercert serve` serving the store (readiness = HOST:PORT|unix:PATH),
  * which counted the handshakes, acknowledgements and URL fetches itself,
- * or a web server's access log (access_log = PATH), read here: its last
- * EVC_READY_LOG_TAIL_MAX bytes from a line start, counted over the
- * store's window at the run's now, so --at moves this clock too.
- * Whatever cannot be counted is unknown, never ready; the error says why.
+ * or a web server's access log (access_log = PATH), read here: the last
+ * EVC_READY_LOG_TAIL_MAX bytes of PATH.1 (logrotate's delaycompress
+ * leaves it plain) and PATH together, newest first, whole lines, counted
+ * over the store's window at the run's now, so --at moves this clock too.
+ * Whatever cannot be counted is unknown, never ready; a count that does
+ * not cover a whole window is not complete, never ready; the error says why.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +33,7 @@
 static void
 unready_text(const struct evc_ready_summary *s, char *out, size_t len)
 {
-    size_t n = 0, more = s->clients - s->ready;
+    size_t n = 0, more = s->unready_total;
 
     out[0] = '\0';
     for (size_t i = 0; i < s->nunready && n + 1 < len; i++) {
@@ -45,7 +48,7 @@ unready_text(const struct evc_ready_summary *s, char *out, size_t len)
         n += (size_t)w;
         more--;
     }
-    if (more > 0 && more <= s->clients) {
+    if (more > 0) {
         char tail[48];
 
         snprintf(tail, sizeof(tail), "%s%zu more", n > 0 ? " and " : "", more);
@@ -56,12 +59,34 @@ unready_text(const struct evc_ready_summary *s, char *out, size_t len)
 }
 
 static void
-fill(const struct evc_ready_summary *s, struct evc_readiness *out)
+fill(const struct evc_ready_summary *s, struct evc_readiness *out, const char *what)
 {
+    char since[EVC_TIME_TEXT_MAX];
+
     out->known = 1;
+    out->complete = s->complete;
     out->clients = s->clients;
     out->ready = s->ready;
-    unready_text(s, out->unready, sizeof(out->unready));
+    /* Listed or not, every unready entry is in the count of them. */
+    if (s->unready_total < s->nunready) {
+        struct evc_ready_summary t = *s;
+
+        t.unready_total = t.nunready;
+        unready_text(&t, out->unready, sizeof(out->unready));
+    } else {
+        unready_text(s, out->unready, sizeof(out->unready));
+    }
+    if (s->complete) {
+        return;
+    }
+    evc_time_format(s->since, since);
+    if (s->at - s->window < s->since) {
+        snprintf(out->error, sizeof(out->error),
+                 "%.120s reaches back only to %s, not a whole window", what, since);
+    } else {
+        snprintf(out->error, sizeof(out->error),
+                 "%.120s forgot clients seen within the window (its cap)", what);
+    }
 }
 
 /*
@@ -71,7 +96,7 @@ fill(const struct evc_ready_summary *s, struct evc_readiness *out)
  * an error like any other.
  */
 static int
-read_tail(const char *path, char **data, size_t *len, struct evc_err *err)
+read_tail(const char *path, size_t budget, char **data, size_t *len, struct evc_err *err)
 {
     struct stat sb;
     off_t start;
@@ -89,7 +114,7 @@ read_tail(const char *path, char **data, size_t *len, struct evc_err *err)
         r = evc_err_set(err, EVC_ERR_NOT_REGULAR, "access_log %s: not a regular file", path);
         goto out;
     }
-    want = sb.st_size > EVC_READY_LOG_TAIL_MAX ? EVC_READY_LOG_TAIL_MAX : (size_t)sb.st_size;
+    want = (uintmax_t)sb.st_size > budget ? budget : (size_t)sb.st_size;
     start = sb.st_size - (off_t)want;
     if ((buf = malloc(want + 1)) == NULL) {
         r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
@@ -141,8 +166,9 @@ from_log(const struct evc_store_conf *store, uint64_t generation, evc_time now,
     struct evc_ready *rd = NULL;
     struct evc_ready_summary *sum = NULL;
     struct evc_err err = {0};
-    char *data = NULL;
-    size_t len = 0, bad = 0;
+    char *data = NULL, *older = NULL, *path1 = NULL, what[300];
+    size_t len = 0, olen = 0, bad = 0, plen = strlen(store->access_log);
+    struct stat st;
     int r;
 
     memset(&ro, 0, sizeof(ro));
@@ -152,20 +178,40 @@ from_log(const struct evc_store_conf *store, uint64_t generation, evc_time now,
         r = evc_err_set(&err, EVC_ERR_NOMEM, "out of memory");
         goto out;
     }
-    if ((r = read_tail(store->access_log, &data, &len, &err)) != 0 ||
-        (r = evc_ready_new(&rd, &ro, &err)) != 0) {
+    if ((path1 = malloc(plen + 3)) == NULL) {
+        r = evc_err_set(&err, EVC_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    memcpy(path1, store->access_log, plen);
+    memcpy(path1 + plen, ".1", 3);
+    /* The newest lines win the budget; the rotated file gets what is left. */
+    if ((r = read_tail(store->access_log, EVC_READY_LOG_TAIL_MAX, &data, &len, &err)) != 0) {
+        goto out;
+    }
+    if (len < EVC_READY_LOG_TAIL_MAX && stat(path1, &st) == 0 &&
+        (r = read_tail(path1, EVC_READY_LOG_TAIL_MAX - len, &older, &olen, &err)) != 0) {
+        goto out;
+    }
+    if ((r = evc_ready_new(&rd, &ro, &err)) != 0) {
         goto out;
     }
     /* Lines that are no log line are skipped: a log is not ours to refuse. */
+    if (older != NULL) {
+        (void)evc_ready_log_feed(rd, (const uint8_t *)older, olen, &bad);
+    }
     (void)evc_ready_log_feed(rd, (const uint8_t *)data, len, &bad);
     evc_ready_count(rd, generation, now, sum);
-    fill(sum, out);
+    snprintf(what, sizeof(what), "the access log %s%s", store->access_log,
+             older != NULL ? " (with .1)" : "");
+    fill(sum, out, what);
     r = 0;
 out:
     if (r != 0) {
         snprintf(out->error, sizeof(out->error), "%s", evc_err_message(&err));
     }
     evc_ready_free(rd);
+    free(older);
+    free(path1);
     free(data);
     free(sum);
     return r;
@@ -192,7 +238,10 @@ from_status(const struct evc_store_conf *store, uint64_t generation, struct evc_
                  (unsigned long long)sum->successor, (unsigned long long)generation);
         r = EVC_ERR_POLICY;
     } else {
-        fill(sum, out);
+        char what[160];
+
+        snprintf(what, sizeof(what), "readiness %.100s", store->readiness);
+        fill(sum, out, what);
     }
     free(sum);
     return r;

@@ -116,7 +116,8 @@ connect_to(const char *where, long deadline, struct evc_err *err)
         }
         memset(&hints, 0, sizeof(hints));
         hints.ai_socktype = SOCK_STREAM;
-        hints.ai_flags = AI_NUMERICSERV;
+        /* Numeric only: a name lookup has no deadline and would hold the monitor's pass. */
+        hints.ai_flags = AI_NUMERICSERV | AI_NUMERICHOST;
         if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
             evc_err_set(err, EVC_ERR_IO, "%s: %s", where, gai_strerror(rc));
             return -1;
@@ -218,7 +219,27 @@ evc_ready_status_fetch(const char *where, long timeout_ms, struct evc_ready_summ
         goto out;
     }
     if (memcmp(b.data + 9, "200", 3) != 0) {
-        r = evc_err_set(err, EVC_ERR_IO, "%s: HTTP status %.3s", where, (const char *)b.data + 9);
+        const char *c = (const char *)b.data + 9;
+
+        /* The peer's bytes are printed only as three digits and a line of plain text. */
+        if (c[0] < '1' || c[0] > '5' || c[1] < '0' || c[1] > '9' || c[2] < '0' || c[2] > '9') {
+            r = evc_err_set(err, EVC_ERR_IO, "%s: not an HTTP status", where);
+        } else {
+            char why[81];
+            size_t k = 0;
+
+            why[0] = '\0';
+            if ((hend = memmem(b.data, b.len, "\r\n\r\n", 4)) != NULL) {
+                const uint8_t *m = hend + 4, *e = b.data + b.len;
+
+                while (m < e && k + 1 < sizeof(why) && *m >= 0x20 && *m < 0x7f) {
+                    why[k++] = (char)*m++;
+                }
+                why[k] = '\0';
+            }
+            r = evc_err_set(err, EVC_ERR_IO, "%s: HTTP status %.3s%s%s", where, c,
+                            k > 0 ? ": " : "", why);
+        }
         goto out;
     }
     if ((hend = memmem(b.data, b.len, "\r\n\r\n", 4)) == NULL) {

@@ -8,6 +8,14 @@
  * evc_ready_new, so peers that choose their addresses and ids (an IPv6
  * /48 holds 65536 groups) cannot pile them into one chain and make an
  * observation cost more than O(1).
+ *
+ * Named entries also hang on a list of their address group, at most
+ * EVC_READY_GROUP_NAMES_MAX of them: a new name in a full group replaces
+ * that group's least recently seen name, so one address inventing names
+ * fills its own group, never the table, and cannot push other groups'
+ * clients out. What a replaced name held still holds its group back for
+ * a window. Entries forgotten at the cap leave their newest time behind:
+ * a count that may miss a client seen in its window is not complete.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -18,7 +26,11 @@
 #include <sys/socket.h>
 
 #include "evercert/ready.h"
+#include "base/share.h"
+#include "base/text.h"
 #include "ready/ready_int.h"
+
+struct grp;
 
 struct entry {
     struct evc_ready_group g;
@@ -26,18 +38,36 @@ struct entry {
     uint8_t src;
     uint64_t held;
     evc_time seen;
-    struct entry *hnext;         /* the bucket's chain */
-    struct entry *newer, *older; /* the LRU list */
+    struct entry *hnext;           /* the bucket's chain */
+    struct entry *newer, *older;   /* the LRU list */
+    struct grp *grp;               /* a named entry's group; NULL when unnamed */
+    struct entry *gnewer, *golder; /* the group's names, most recently seen first */
+};
+
+/* An address group with names: its names' LRU list, and what replaced names held. */
+struct grp {
+    struct evc_ready_group g;
+    size_t nnamed;
+    struct entry *newest, *oldest;
+    uint64_t lost_held; /* the lowest generation a replaced name held */
+    evc_time lost_seen; /* the newest time a replaced name was seen; 0: none replaced */
+    struct grp *hnext;
 };
 
 struct evc_ready {
     int64_t window;
     size_t max, n;
     uint64_t forgotten;
+    evc_time since;       /* the start of what the tracker has heard */
+    int since_set;        /* 0: the first report sets since */
+    evc_time forgot_seen; /* the newest time an entry forgotten at the cap was seen */
+    int forgot_any;
     uint64_t k0, k1; /* the hash key */
     struct entry **buckets;
     size_t nbuckets; /* a power of two, grown with n up to the cap */
     struct entry *newest, *oldest;
+    struct grp **gbuckets;
+    size_t ngbuckets, ngroups; /* as the entries' */
 };
 
 const char *
@@ -58,18 +88,7 @@ evc_ready_source_name(enum evc_ready_source src)
 int
 evc_ready_id_ok(const char *id, size_t len)
 {
-    if (len == 0 || len > EVC_ACK_ID_MAX) {
-        return 0;
-    }
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)id[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-' || c == ':' || c == '@')) {
-            return 0;
-        }
-    }
-    return 1;
+    return evc_text_id_check(id, len) == 0;
 }
 
 /* From 16 bytes of an IPv6 address. */
@@ -182,6 +201,12 @@ siphash(uint64_t k0, uint64_t k1, const uint8_t *p, size_t n)
 }
 
 static size_t
+gbucket_of(const struct evc_ready *r, const struct evc_ready_group *g)
+{
+    return (size_t)siphash(r->k0, r->k1, (const uint8_t *)g, sizeof(*g)) & (r->ngbuckets - 1);
+}
+
+static size_t
 bucket_of(const struct evc_ready *r, const struct evc_ready_group *g, const char *id, size_t idlen)
 {
     uint8_t key[sizeof(*g) + EVC_ACK_ID_MAX];
@@ -212,11 +237,20 @@ evc_ready_new(struct evc_ready **out, const struct evc_ready_opts *o, struct evc
         return evc_err_set(err, EVC_ERR_IO, "readiness: no random bytes for the hash key");
     }
     if ((r = calloc(1, sizeof(*r))) == NULL ||
-        (r->buckets = calloc(64, sizeof(*r->buckets))) == NULL) {
+        (r->buckets = calloc(64, sizeof(*r->buckets))) == NULL ||
+        (r->gbuckets = calloc(64, sizeof(*r->gbuckets))) == NULL) {
+        if (r != NULL) {
+            free(r->buckets);
+        }
         free(r);
         return evc_err_set(err, EVC_ERR_NOMEM, "readiness: out of memory");
     }
     r->nbuckets = 64;
+    r->ngbuckets = 64;
+    if (o != NULL && o->since != 0) {
+        r->since = o->since;
+        r->since_set = 1;
+    }
     r->window = window;
     r->max = max;
     r->k0 = k[0];
@@ -237,6 +271,15 @@ evc_ready_free(struct evc_ready *r)
         next = e->older;
         free(e);
     }
+    for (size_t i = 0; i < r->ngbuckets; i++) {
+        struct grp *gp, *gn;
+
+        for (gp = r->gbuckets[i]; gp != NULL; gp = gn) {
+            gn = gp->hnext;
+            free(gp);
+        }
+    }
+    free(r->gbuckets);
     free(r->buckets);
     free(r);
 }
@@ -284,6 +327,132 @@ hash_unlink(struct evc_ready *r, struct entry *e)
     e->hnext = NULL;
 }
 
+static struct grp *
+grp_find(struct evc_ready *r, const struct evc_ready_group *g)
+{
+    struct grp *gp;
+
+    for (gp = r->gbuckets[gbucket_of(r, g)]; gp != NULL; gp = gp->hnext) {
+        if (memcmp(&gp->g, g, sizeof(*g)) == 0) {
+            return gp;
+        }
+    }
+    return NULL;
+}
+
+/* Double the group buckets as the entries' are; on no memory the chains grow longer. */
+static void
+grp_grow(struct evc_ready *r)
+{
+    struct grp **nb, **old = r->gbuckets, *gp, *gn;
+    size_t want = r->ngbuckets * 2, oldn = r->ngbuckets;
+
+    if (r->ngroups < r->ngbuckets || r->ngbuckets >= r->max) {
+        return;
+    }
+    if ((nb = calloc(want, sizeof(*nb))) == NULL) {
+        return;
+    }
+    r->gbuckets = nb;
+    r->ngbuckets = want;
+    for (size_t i = 0; i < oldn; i++) {
+        for (gp = old[i]; gp != NULL; gp = gn) {
+            size_t b = gbucket_of(r, &gp->g);
+
+            gn = gp->hnext;
+            gp->hnext = nb[b];
+            nb[b] = gp;
+        }
+    }
+    free(old);
+}
+
+static struct grp *
+grp_get(struct evc_ready *r, const struct evc_ready_group *g)
+{
+    struct grp *gp = grp_find(r, g);
+    size_t b;
+
+    if (gp != NULL) {
+        return gp;
+    }
+    if ((gp = calloc(1, sizeof(*gp))) == NULL) {
+        return NULL;
+    }
+    gp->g = *g;
+    b = gbucket_of(r, g);
+    gp->hnext = r->gbuckets[b];
+    r->gbuckets[b] = gp;
+    r->ngroups++;
+    grp_grow(r);
+    return gp;
+}
+
+static void
+grp_drop(struct evc_ready *r, struct grp *gp)
+{
+    struct grp **pp = &r->gbuckets[gbucket_of(r, &gp->g)];
+
+    while (*pp != NULL && *pp != gp) {
+        pp = &(*pp)->hnext;
+    }
+    if (*pp == gp) {
+        *pp = gp->hnext;
+    }
+    r->ngroups--;
+    free(gp);
+}
+
+static void
+grp_unlink(struct entry *e)
+{
+    struct grp *gp = e->grp;
+
+    if (e->gnewer != NULL) {
+        e->gnewer->golder = e->golder;
+    } else {
+        gp->newest = e->golder;
+    }
+    if (e->golder != NULL) {
+        e->golder->gnewer = e->gnewer;
+    } else {
+        gp->oldest = e->gnewer;
+    }
+    e->gnewer = e->golder = NULL;
+}
+
+static void
+grp_push(struct grp *gp, struct entry *e)
+{
+    e->grp = gp;
+    e->gnewer = NULL;
+    e->golder = gp->newest;
+    if (gp->newest != NULL) {
+        gp->newest->gnewer = e;
+    } else {
+        gp->oldest = e;
+    }
+    gp->newest = e;
+}
+
+/* Take e out of the table, the LRU list and its group (freed with its last name). */
+static void
+detach(struct evc_ready *r, struct entry *e)
+{
+    lru_unlink(r, e);
+    hash_unlink(r, e);
+    if (e->grp != NULL) {
+        struct grp *gp = e->grp;
+
+        grp_unlink(e);
+        e->grp = NULL;
+        if (--gp->nnamed == 0) {
+            grp_drop(r, gp);
+        }
+    }
+    r->n--;
+}
+
 /* Double the buckets while entries outnumber them; on no memory the chains just grow longer. */
 static void
 maybe_grow(struct evc_ready *r)
@@ -321,6 +490,10 @@ evc_ready_observe_group(struct evc_ready *r, const struct evc_ready_group *g, co
     if (idlen == 0) {
         id = "";
     }
+    if (!r->since_set) {
+        r->since = at;
+        r->since_set = 1;
+    }
     b = bucket_of(r, g, id, idlen);
     for (e = r->buckets[b]; e != NULL; e = e->hnext) {
         if (memcmp(&e->g, g, sizeof(*g)) == 0 && strlen(e->id) == idlen &&
@@ -333,16 +506,44 @@ evc_ready_observe_group(struct evc_ready *r, const struct evc_ready_group *g, co
             return; /* an older word than the one kept (a log read out of order) */
         }
         lru_unlink(r, e);
+        if (e->grp != NULL) {
+            grp_unlink(e);
+            grp_push(e->grp, e);
+        }
     } else {
-        if (r->n >= r->max && r->oldest != NULL) {
+        struct grp *gp = idlen > 0 ? grp_find(r, g) : NULL;
+
+        if (gp != NULL && gp->nnamed >= EVC_READY_GROUP_NAMES_MAX) {
+            /* A full group makes room among its own names, never another group's. */
+            e = gp->oldest;
+            if (gp->lost_seen == 0 || e->held < gp->lost_held) {
+                gp->lost_held = e->held;
+            }
+            if (e->seen > gp->lost_seen) {
+                gp->lost_seen = e->seen;
+            }
+            detach(r, e);
+            memset(e, 0, sizeof(*e));
+        } else if (r->n >= r->max && r->oldest != NULL) {
             e = r->oldest;
-            lru_unlink(r, e);
-            hash_unlink(r, e);
-            r->n--;
+            if (!r->forgot_any || e->seen > r->forgot_seen) {
+                r->forgot_seen = e->seen;
+            }
+            r->forgot_any = 1;
             r->forgotten++;
+            detach(r, e);
             memset(e, 0, sizeof(*e));
         } else if ((e = calloc(1, sizeof(*e))) == NULL) {
             return;
+        }
+        /* Found again: the cap may have dropped the group with its last name. */
+        if (idlen > 0 && (gp = grp_get(r, g)) == NULL) {
+            free(e);
+            return;
+        }
+        if (gp != NULL) {
+            grp_push(gp, e);
+            gp->nnamed++;
         }
         e->g = *g;
         memcpy(e->id, id, idlen);
@@ -454,12 +655,19 @@ evc_ready_count(struct evc_ready *r, uint64_t successor, evc_time now,
     memset(out, 0, sizeof(*out));
     out->successor = successor;
     out->at = now;
+    out->since = now;
     if (r == NULL) {
         return;
     }
     out->window = r->window;
     out->entries = r->n;
     out->forgotten = r->forgotten;
+    if (r->since_set) {
+        out->since = r->since;
+    }
+    /* Heard from the start of a whole window, and nobody seen in it forgotten since. */
+    out->complete = r->since_set && now - r->window >= r->since &&
+                    !(r->forgot_any && r->forgot_seen >= now - r->window);
     if (r->n == 0) {
         return;
     }
@@ -470,6 +678,7 @@ evc_ready_count(struct evc_ready *r, uint64_t successor, evc_time now,
         free(v);
         free(c);
         out->clients = r->n;
+        out->complete = 0;
         return;
     }
     for (e = r->newest; e != NULL; e = e->older) {
@@ -487,6 +696,15 @@ evc_ready_count(struct evc_ready *r, uint64_t successor, evc_time now,
             named |= v[j]->id[0] != '\0';
         }
         for (size_t m = i; m < j; m++) {
+            const struct grp *gp = v[m]->grp;
+
+            /* Names its group replaced hold it back for a window: a flood of names is no word. */
+            if (gp != NULL && gp->lost_seen >= now - r->window && k.held > gp->lost_held) {
+                k.held = gp->lost_held;
+                if (k.who == NULL) {
+                    k.who = v[m];
+                }
+            }
             /*
              * Where clients name themselves, the names are the clients: the
              * unnamed entry holds the latest of every unnamed report from
@@ -530,6 +748,7 @@ evc_ready_count(struct evc_ready *r, uint64_t successor, evc_time now,
         }
     }
     /* The unready, least recently seen first. */
+    out->unready_total = nun;
     qsort(w, nun, sizeof(*w), by_seen);
     for (size_t i = 0; i < nun && i < EVC_READY_LIST_MAX; i++) {
         struct evc_ready_client *u = &out->unready[i];
@@ -549,10 +768,16 @@ evc_ready_count(struct evc_ready *r, uint64_t successor, evc_time now,
 int
 evc_ready_met(const struct evc_ready_summary *s, unsigned share_percent)
 {
-    if (s->clients == 0) {
-        return 1;
+    return evc_share_met(s->complete, s->clients, s->ready, share_percent);
+}
+
+void
+evc_ready_heard(struct evc_ready *r, evc_time t)
+{
+    if (!r->since_set || t < r->since) {
+        r->since = t;
+        r->since_set = 1;
     }
-    return (uint64_t)s->ready * 100 >= (uint64_t)share_percent * s->clients;
 }
 
 size_t

@@ -43,15 +43,18 @@ u64_parse(const char *p, size_t n, uint64_t *out)
 int
 evc_ready_status_text(const struct evc_ready_summary *s, struct evc_buf *out)
 {
-    char at[EVC_TIME_TEXT_MAX];
+    char at[EVC_TIME_TEXT_MAX], since[EVC_TIME_TEXT_MAX];
     int r;
 
     evc_time_format(s->at, at);
+    evc_time_format(s->since, since);
     if ((r = evc_buf_printf(out,
                             "evercert-status 1\nat %s\nsuccessor %llu\nwindow %lld\nclients %zu\n"
-                            "ready %zu\nentries %zu\nforgotten %llu\n",
+                            "ready %zu\nentries %zu\nforgotten %llu\nsince %s\ncomplete %d\n"
+                            "unready_total %zu\n",
                             at, (unsigned long long)s->successor, (long long)s->window, s->clients,
-                            s->ready, s->entries, (unsigned long long)s->forgotten)) != 0) {
+                            s->ready, s->entries, (unsigned long long)s->forgotten, since,
+                            s->complete ? 1 : 0, s->unready_total)) != 0) {
         return r;
     }
     for (size_t i = 0; i < s->ngens && i < EVC_READY_GENS_MAX; i++) {
@@ -162,7 +165,16 @@ unready_parse(const char *p, const char *end, struct evc_ready_client *u)
     return token(&p, end, &t, &n) == 0 ? -1 : 0; /* nothing after */
 }
 
-enum { HAVE_AT = 1, HAVE_SUCC = 2, HAVE_WINDOW = 4, HAVE_CLIENTS = 8, HAVE_READY = 16 };
+enum {
+    HAVE_AT = 1,
+    HAVE_SUCC = 2,
+    HAVE_WINDOW = 4,
+    HAVE_CLIENTS = 8,
+    HAVE_READY = 16,
+    HAVE_SINCE = 32,
+    HAVE_COMPLETE = 64,
+    HAVE_ALL = 127
+};
 
 int
 evc_ready_status_parse(const uint8_t *bytes, size_t n, struct evc_ready_summary *out,
@@ -215,6 +227,27 @@ evc_ready_status_parse(const uint8_t *bytes, size_t n, struct evc_ready_summary 
                 goto bad;
             }
             have |= HAVE_AT;
+        } else if (word_is(k, kn, "since")) {
+            if (token(&q, le, &t, &tn) != 0 || time_token(t, tn, &out->since) != 0) {
+                why = "since: expected an RFC 3339 time";
+                goto bad;
+            }
+            have |= HAVE_SINCE;
+        } else if (word_is(k, kn, "complete")) {
+            /* Only "1" is complete: anything else is a count that may miss a client. */
+            if (token(&q, le, &t, &tn) != 0 || (!word_is(t, tn, "0") && !word_is(t, tn, "1"))) {
+                why = "complete: expected 0 or 1";
+                goto bad;
+            }
+            out->complete = t[0] == '1';
+            have |= HAVE_COMPLETE;
+        } else if (word_is(k, kn, "unready_total")) {
+            if (token(&q, le, &t, &tn) != 0 || u64_parse(t, tn, &v) != 0 ||
+                v > (uint64_t)INT64_MAX) {
+                why = "expected a number";
+                goto bad;
+            }
+            out->unready_total = (size_t)v;
         } else if (word_is(k, kn, "successor") || word_is(k, kn, "window") ||
                    word_is(k, kn, "clients") || word_is(k, kn, "ready") ||
                    word_is(k, kn, "entries") || word_is(k, kn, "forgotten")) {
@@ -292,11 +325,11 @@ evc_ready_status_parse(const uint8_t *bytes, size_t n, struct evc_ready_summary 
         why = "empty";
         goto bad;
     }
-    if ((have & (HAVE_AT | HAVE_SUCC | HAVE_WINDOW | HAVE_CLIENTS | HAVE_READY)) !=
-        (HAVE_AT | HAVE_SUCC | HAVE_WINDOW | HAVE_CLIENTS | HAVE_READY)) {
+    if ((have & HAVE_ALL) != HAVE_ALL) {
         memset(out, 0, sizeof(*out));
         return evc_err_set(err, EVC_ERR_PARSE,
-                           "status: missing at, successor, window, clients or ready");
+                           "status: missing at, successor, window, clients, ready, since or "
+                           "complete");
     }
     if (out->ready > out->clients) {
         memset(out, 0, sizeof(*out));
@@ -343,9 +376,12 @@ evc_ready_prometheus(const struct evc_ready_summary *s, struct evc_buf *out)
         "# HELP evercert_successor_generation The generation counted against (0: no SA).\n"
         "# TYPE evercert_successor_generation gauge\nevercert_successor_generation %llu\n"
         "# HELP evercert_clients_forgotten_total Entries forgotten at the cap.\n"
-        "# TYPE evercert_clients_forgotten_total counter\nevercert_clients_forgotten_total %llu\n",
+        "# TYPE evercert_clients_forgotten_total counter\nevercert_clients_forgotten_total %llu\n"
+        "# HELP evercert_clients_complete 1 when the count covers a whole window, nobody in it "
+        "forgotten.\n"
+        "# TYPE evercert_clients_complete gauge\nevercert_clients_complete %d\n",
         s->clients, s->ready, s->clients == 0 ? 1.0 : (double)s->ready / (double)s->clients,
-        (unsigned long long)s->successor, (unsigned long long)s->forgotten);
+        (unsigned long long)s->successor, (unsigned long long)s->forgotten, s->complete ? 1 : 0);
 }
 
 /* --- the URL's query ---------------------------------------------------------- */
@@ -444,7 +480,7 @@ clf_time(const char *p, size_t n, evc_time *out)
  * and the request target (method and protocol dropped). 0 or -1.
  */
 static int
-clf_line(const char *p, const char *end, const char **host, size_t *hn, evc_time *t,
+clf_line(const char *p, const char *end, const char **host, size_t *hn, evc_time *t, int *get,
          const char **target, size_t *tn)
 {
     const char *x, *tok, *rq;
@@ -484,9 +520,13 @@ clf_line(const char *p, const char *end, const char **host, size_t *hn, evc_time
     {
         const char *q = rq;
 
+        *get = 0;
         if (token(&q, x, &tok, &n) != 0 || token(&q, x, target, tn) != 0) {
             *target = rq;
             *tn = 0;
+        } else {
+            /* Only a GET fetched the SA; a HEAD or a POST to the path said nothing. */
+            *get = word_is(tok, n, "GET");
         }
     }
     return 0;
@@ -503,6 +543,7 @@ evc_ready_log_feed(struct evc_ready *r, const uint8_t *bytes, size_t n, size_t *
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p)), *le, *host, *target, *path;
         size_t hn, tn, pn;
+        int get = 0;
         evc_time t;
         uint64_t held;
         char id[EVC_ACK_ID_MAX + 1];
@@ -519,12 +560,19 @@ evc_ready_log_feed(struct evc_ready *r, const uint8_t *bytes, size_t n, size_t *
             p = nl + 1;
             continue;
         }
-        if (clf_line(p, le, &host, &hn, &t, &target, &tn) != 0) {
+        if (clf_line(p, le, &host, &hn, &t, &get, &target, &tn) != 0) {
             bad++;
             p = nl + 1;
             continue;
         }
         p = nl + 1;
+        /* The log reaches back to its earliest line, whatever that line asked. */
+        if (r != NULL) {
+            evc_ready_heard(r, t);
+        }
+        if (!get) {
+            continue;
+        }
         /* absolute-form: http://host/path, https://host/path */
         path = target;
         pn = tn;

@@ -30,10 +30,12 @@ struct evc_server {
     struct evhttp *http;
     struct evconnlistener *listeners[EVC_SERVE_LISTEN_MAX]; /* owned by http */
     size_t nlisteners;
-    struct evconnlistener *announce; /* the push channel's */
-    struct evc_ready *ready;         /* NULL: readiness off */
-    struct evhttp *status_http;      /* the status listener's responder, or NULL */
-    char *status_unix;               /* the socket file it made, removed at the end */
+    struct evconnlistener *announce;        /* the push channel's */
+    struct evc_ready *ready;                /* NULL: readiness off */
+    struct evhttp *status_http;             /* the status listener's responder, or NULL */
+    char *status_unix;                      /* the socket file it made, removed at the end */
+    struct evc_ready_summary *status_cache; /* the last count, reused within its second */
+    uint64_t status_cache_gen;
     struct event *inotify_ev, *timer, *debounce, *sigterm, *sigint, *resume, *grace;
     int inotify_fd;
     struct stat seen[3];

@@ -329,7 +329,7 @@ evc_server_new(struct evc_server **out, const struct evc_server_opts *o, struct 
         goto out;
     }
     if (!o->no_readiness) {
-        struct evc_ready_opts ro = {o->ready_window, o->ready_max};
+        struct evc_ready_opts ro = {o->ready_window, o->ready_max, evc_time_now()};
 
         if ((r = evc_ready_new(&s->ready, &ro, err)) != 0) {
             goto out;

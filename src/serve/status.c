@@ -35,14 +35,42 @@ evc_server_observe(struct evc_server *s, const struct sockaddr *peer, const char
     }
 }
 
-void
-evc_server_readiness(struct evc_server *s, struct evc_ready_summary *out)
+/*
+ * The count behind /status and /metrics, made at most once a second (and
+ * again when the SA changes): a count sorts every entry, and GETs must not
+ * make the event loop do it per request. NULL when out of memory.
+ */
+static const struct evc_ready_summary *
+readiness(struct evc_server *s)
 {
     uint8_t fp[32];
     uint64_t gen = 0;
+    evc_time now = evc_time_now();
 
     evc_tls_server_current(s->tls, fp, &gen);
-    evc_ready_count(s->ready, gen, evc_time_now(), out);
+    if (s->status_cache == NULL &&
+        (s->status_cache = calloc(1, sizeof(*s->status_cache))) == NULL) {
+        return NULL;
+    }
+    if (s->status_cache->at != now || s->status_cache_gen != gen) {
+        evc_ready_count(s->ready, gen, now, s->status_cache);
+        s->status_cache_gen = gen;
+        s->st.status_counts++;
+    }
+    return s->status_cache;
+}
+
+void
+evc_server_readiness(struct evc_server *s, struct evc_ready_summary *out)
+{
+    const struct evc_ready_summary *c = s->ready != NULL ? readiness(s) : NULL;
+
+    if (c != NULL) {
+        *out = *c;
+    } else {
+        /* Off or out of memory: an empty count, never complete, never met. */
+        evc_ready_count(NULL, 0, evc_time_now(), out);
+    }
 }
 
 static void
@@ -84,11 +112,16 @@ serve_metrics(const struct evc_server_stats *st, size_t npush, struct evc_buf *b
         "# HELP evercert_serve_swaps_total Contexts published after the first.\n"
         "# TYPE evercert_serve_swaps_total counter\nevercert_serve_swaps_total %llu\n"
         "# HELP evercert_serve_refused_total Changed files not used.\n"
-        "# TYPE evercert_serve_refused_total counter\nevercert_serve_refused_total %llu\n",
+        "# TYPE evercert_serve_refused_total counter\nevercert_serve_refused_total %llu\n"
+        "# HELP evercert_serve_readiness_counts_total Counts of the clients made (at most one a "
+        "second).\n"
+        "# TYPE evercert_serve_readiness_counts_total counter\n"
+        "evercert_serve_readiness_counts_total %llu\n",
         (unsigned long long)st->connections, (unsigned long long)st->requests,
         (unsigned long long)st->sa_by_url, npush, (unsigned long long)st->sa_pushed,
         (unsigned long long)st->acks, (unsigned long long)st->push_dropped,
-        (unsigned long long)st->swaps, (unsigned long long)st->refused);
+        (unsigned long long)st->swaps, (unsigned long long)st->refused,
+        (unsigned long long)st->status_counts);
 }
 
 static void
@@ -97,7 +130,7 @@ on_status(struct evhttp_request *req, void *arg)
     struct evc_server *s = arg;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
-    struct evc_ready_summary sum;
+    const struct evc_ready_summary *sum;
     struct evc_buf b;
     int metrics = path != NULL && strcmp(path, "/metrics") == 0;
 
@@ -106,10 +139,26 @@ on_status(struct evhttp_request *req, void *arg)
         status_reply(req, HTTP_NOTFOUND, "Not Found", "text/plain", "not found\n", 10);
         return;
     }
+    if (s->ready == NULL && !metrics) {
+        /* Counting is off: an empty count would read as "nobody to wait for". */
+        status_reply(req, HTTP_SERVUNAVAIL, "Service Unavailable", "text/plain",
+                     "readiness is not counted\n", 25);
+        return;
+    }
     evc_buf_init(&b, (size_t)1 << 20);
-    evc_server_readiness(s, &sum);
-    if ((metrics ? (evc_ready_prometheus(&sum, &b) != 0 || serve_metrics(&s->st, s->npush, &b) != 0)
-                 : evc_ready_status_text(&sum, &b) != 0)) {
+    if (s->ready == NULL) {
+        if (serve_metrics(&s->st, s->npush, &b) != 0) {
+            status_reply(req, HTTP_INTERNAL, "Internal Server Error", "text/plain", "no memory\n",
+                         10);
+        } else {
+            status_reply(req, HTTP_OK, "OK", "text/plain; version=0.0.4", b.data, b.len);
+        }
+        evc_buf_free(&b);
+        return;
+    }
+    if ((sum = readiness(s)) == NULL ||
+        (metrics ? (evc_ready_prometheus(sum, &b) != 0 || serve_metrics(&s->st, s->npush, &b) != 0)
+                 : evc_ready_status_text(sum, &b) != 0)) {
         status_reply(req, HTTP_INTERNAL, "Internal Server Error", "text/plain", "no memory\n", 10);
     } else {
         status_reply(req, HTTP_OK, "OK",
@@ -262,6 +311,8 @@ evc_server_status_new(struct evc_server *s, const char *where, struct evc_err *e
 void
 evc_server_status_free(struct evc_server *s)
 {
+    free(s->status_cache);
+    s->status_cache = NULL;
     if (s->status_http != NULL) {
         evhttp_free(s->status_http);
         s->status_http = NULL;

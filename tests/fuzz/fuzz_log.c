@@ -14,7 +14,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct evc_ready *r = NULL;
-    struct evc_ready_opts o = {86400, 8};
+    struct evc_ready_opts o = {86400, 8, 0};
     struct evc_ready_summary s;
     size_t bad = 0, lines = 0;
     int taken;

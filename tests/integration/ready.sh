@@ -23,7 +23,7 @@ T=$(mktemp -d /tmp/evc-ready-XXXXXX)
 PIDS=
 cleanup() {
     for p in $PIDS; do kill "$p" 2>/dev/null; done
-    rm -rf "$T"
+    [ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
 . "$HERE/lib.sh"
@@ -104,9 +104,10 @@ PY
 st() { "$EVC" status "127.0.0.1:$SPORT"; }
 # st_has TEXT SECONDS: the status holds the line TEXT, within a bound (reports
 # from another connection may reach the server a moment after the client is done)
+# (plus a second: the server counts at most once a second and answers with that count)
 st_has() {
     i=0
-    while [ $i -lt $(($2 * 10)) ]; do
+    while [ $i -lt $((($2 + 1) * 10)) ]; do
         st 2>/dev/null | grep -qx -- "$1" && return 0
         sleep 0.1; i=$((i + 1))
     done
@@ -126,6 +127,9 @@ check "the status text's first line" grep -qx "evercert-status 1" "$T/out"
 check "the successor is the SA's generation" grep -qx "successor 5" "$T/out"
 check "no clients" grep -qx "clients 0" "$T/out"
 check "the default window" grep -qx "window 604800" "$T/out"
+# Just started: it has not heard a whole window, so nobody seen is not "all ready".
+check "counting since the start" grep -qE "^since [0-9TZ:-]+$" "$T/out"
+check "... not complete" grep -qx "complete 0" "$T/out"
 
 # A handshake with the extension from 127.0.0.1, holding 4: one client, not ready.
 "$EVC" probe 127.0.0.1:$PORT --servername web.test --trust root/ca.crt --have-generation 4 >/dev/null 2>&1
@@ -186,6 +190,17 @@ check "metrics: clients by generation" grep -qx 'evercert_clients{generation="5"
 check "metrics: seen" grep -qxE 'evercert_clients_seen [0-9]+' "$T/out"
 check "metrics: successor" grep -qx 'evercert_successor_generation 5' "$T/out"
 check "metrics: forgotten" grep -qx 'evercert_clients_forgotten_total 0' "$T/out"
+check "metrics: not complete" grep -qx 'evercert_clients_complete 0' "$T/out"
+# A count sorts every entry: GETs reuse one count a second, never one per request.
+c0=$(curl -sS "http://127.0.0.1:$SPORT/metrics" | sed -n 's/^evercert_serve_readiness_counts_total //p')
+t0=$(date +%s)
+i=0
+while [ $i -lt 40 ]; do curl -sS -o /dev/null "http://127.0.0.1:$SPORT/status"; i=$((i + 1)); done
+t1=$(date +%s)
+c1=$(curl -sS "http://127.0.0.1:$SPORT/metrics" | sed -n 's/^evercert_serve_readiness_counts_total //p')
+counts=$((${c1:-999} - ${c0:-0}))
+check "41 GETs make at most one count a second ($counts in $((t1 - t0 + 1)) s)" \
+    test "$counts" -le $((t1 - t0 + 2))
 check "metrics: serve's acknowledgements" grep -qxE 'evercert_serve_acks_total [0-9]+' "$T/out"
 check "metrics: dropped push connections" grep -qx 'evercert_serve_push_dropped_total 4' "$T/out"
 status "another path: 404" 0 curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SPORT/other"
@@ -222,6 +237,34 @@ check "the newest is there" grep -q '^unready 127.0.0.14 c4 4 ' "$T/out"
 kill $PIDS 2>/dev/null; wait 2>/dev/null; PIDS=
 check "the socket is removed at the end" test ! -e "$T/st.sock"
 
+# One address inventing client ids (client= on fetches) fills its own group,
+# at most 16 names, and never pushes another address's client out of the table.
+"$EVC" serve --cert a.crt --key a.key --sa ab.sa --listen 127.0.0.1:$PORT --announce-listen 127.0.0.1:$PUSH \
+    --status-listen "unix:$T/st.sock" --ready-max 20 2>serve6.log &
+PIDS="$PIDS $!"
+check "serve starts with --ready-max 20" wait_for serve6.log "status on unix:$T/st.sock" 5
+python3 ack.py 127.0.0.21 $PUSH 4:real
+i=0
+until "$EVC" status "unix:$T/st.sock" 2>/dev/null | grep -q "^unready 127.0.0.21 real 4 "; do
+    [ $i -ge 50 ] && break; sleep 0.1; i=$((i + 1))
+done
+i=0
+while [ $i -lt 40 ]; do
+    get --interface 127.0.0.22 -o /dev/null "https://web.test:$PORT$WK?held=5&client=fake-$i"
+    i=$((i + 1))
+done
+# The status is counted at most once a second: ask until it has caught up.
+i=0
+until "$EVC" status "unix:$T/st.sock" 2>/dev/null | grep -qx "ready 1"; do
+    [ $i -ge 30 ] && break; sleep 0.1; i=$((i + 1))
+done
+status "status after 40 names from one address" 0 "$EVC" status "unix:$T/st.sock"
+check "... its group holds 16 of them: 17 entries" grep -qx "entries 17" "$T/out"
+check "... nothing forgotten" grep -qx "forgotten 0" "$T/out"
+check "... the other address's client is still counted, not ready" grep -q '^unready 127.0.0.21 real 4 ' "$T/out"
+check "... two clients, the inventor ready, the other not" grep -qx "ready 1" "$T/out"
+kill $PIDS 2>/dev/null; wait 2>/dev/null; PIDS=
+
 # A second serve cannot take a socket in use; a stale one is replaced.
 python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$T/stale.sock"
 "$EVC" serve --cert a.crt --key a.key --listen 127.0.0.1:$PORT --status-listen "unix:$T/stale.sock" 2>serve3.log &
@@ -239,8 +282,11 @@ check "serve starts with readiness off" wait_for serve5.log "readiness off" 5
 "$EVC" probe 127.0.0.1:$PORT --servername web.test --trust root/ca.crt --have-generation 4 >/dev/null 2>&1
 python3 ack.py 127.0.0.1 $PUSH 4:x
 get -o /dev/null "https://web.test:$PORT$WK?held=4"
-status "status with readiness off" 0 st
-check "... no clients" grep -qx "clients 0" "$T/out"
+# Off is not "nobody to wait for": /status answers 503, evercert status exits 2 saying so.
+status "status with readiness off" 2 st
+check "... says readiness is not counted" grep -q "HTTP status 503: readiness is not counted" "$T/err"
+status "GET /status with readiness off" 0 curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SPORT/status"
+check "... 503" grep -qx 503 "$T/out"
 metrics_has() { # LINE SECONDS
     i=0
     while [ $i -lt $(($2 * 10)) ]; do
@@ -250,8 +296,88 @@ metrics_has() { # LINE SECONDS
     return 1
 }
 check "... the acknowledgement was still read" metrics_has "evercert_serve_acks_total 1" 5
-check "... and not counted" metrics_has "evercert_clients_seen 0" 1
+status "metrics with readiness off" 0 curl -sS "http://127.0.0.1:$SPORT/metrics"
+check "... and no count of clients in them" test "$(grep -c '^evercert_clients' "$T/out")" = 0
 kill $PIDS 2>/dev/null; wait 2>/dev/null; PIDS=
+
+# --- the monitor's side: an access log (activate = ready, access_log = PATH) --------
+# A successor of a 100-minute certificate with 40 left, staged at T0, live
+# from T0+10m, deadline T0+20m; the clients fetch with ?held= and the log
+# is read at the monitor's --at. The count is complete only when the lines
+# reach back a whole window (1 h here); logrotate's PATH.1 is read too; only
+# GET lines count.
+export TZ=UTC
+T0=$(date -u +%s)
+iso() { date -u -d "@$((T0 + $1))" +%Y-%m-%dT%H:%M:%SZ; }
+hit() { # hit LOG SECONDS-AFTER-T0 ADDR METHOD PATH-AND-QUERY
+    printf '%s - - [%s] "%s %s HTTP/1.1" 200 2817 "-" "evercert-agent/1"\n' \
+        "$3" "$(date -u -d "@$((T0 + $2))" '+%d/%b/%Y:%H:%M:%S +0000')" "$4" "$5" >>"$1"
+}
+js() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if ($2) else 1)" "$1"; }
+web() { echo "[a for a in r['actions'] if a['store'] == 'web' and a['action'] in ('wait', 'activate')][0]"; }
+mon() {
+    "$EVC" monitor --config m.ini --once --at "$(iso "$1")" 2>"mon-$1.log" >/dev/null
+    cp report.json "report-$1.json" 2>/dev/null
+}
+"$EVC" ca init --out mroot --subject "CN=Ready Root" >/dev/null
+"$EVC" issue --ca mroot --cn web.test --san DNS:web.test --minutes 100 --at "$(iso -3600)" \
+    --out-cert web.crt --out-key web.key >/dev/null
+: >web.log
+mconf() { # mconf READINESS-LINE
+    printf '%s\n' "[policy]" "expiration_threshold = 50%" "distribution_window = 10m" \
+        "activate = ready" "activate_margin = 20m" "delete_old = false" "" \
+        "[monitor]" "enabled = false" "state = state.db" "" "[notify]" "report_file = report.json" "" \
+        "[store \"root\"]" "role = root" "path = mroot" "" \
+        "[store \"web\"]" "role = personal" "cert = web.crt" "key = web.key" "$1" \
+        "readiness_window = 1h" >m.ini
+}
+# readiness = takes a numeric address: a name lookup has no deadline.
+mconf "readiness = localhost:9443"
+status "readiness = a host name" 1 "$EVC" check-config m.ini
+check "... is a configuration error naming the line" grep -qE "m.ini:23: .*readiness: expected a numeric ADDRESS:PORT" "$T/err"
+mconf "readiness = [::1]:9443"
+status "readiness = [::1]:9443" 0 "$EVC" check-config m.ini
+mconf "access_log = web.log"
+status "the access-log configuration is clean" 0 "$EVC" check-config m.ini
+mon 0
+check "staged at T0" test -f web.crt.next
+WEB0=$(fp web.crt)
+hit web.log 600 192.0.2.1 GET "$WK?held=1&client=agent-1"
+hit web.log 610 192.0.2.2 GET "$WK?held=1&client=agent-2"
+# A HEAD (or a POST) fetched no SA: it says nothing, whatever its query.
+hit web.log 620 192.0.2.3 HEAD "$WK?held=0&client=agent-3"
+hit web.log 630 192.0.2.3 POST "$WK?held=0&client=agent-3"
+mon 720
+check "a log that reaches back 2 minutes of a 1 h window: a wait" js report-720.json \
+    "$(web)['action'] == 'wait' and $(web)['reason'] == 'not-ready'"
+check "... saying why" js report-720.json \
+    "'web.log reaches back only to $(iso 600), not a whole window' in $(web)['detail'] and '2 of 2 clients' in $(web)['detail']"
+check "... the old certificate still serves" test "$(fp web.crt)" = "$WEB0"
+# The rotated log (delaycompress leaves web.log.1 plain) reaches back the window.
+hit web.log.1 -3000 192.0.2.9 GET /index.html
+mon 730
+check "with web.log.1 the count is complete: both GET clients hold it, web goes live" js report-730.json \
+    "$(web)['action'] == 'activate' and $(web)['reason'] == 'activate' and $(web)['done']"
+check "... the successor serves" test "$(fp web.crt)" != "$WEB0"
+
+# An answer's status is printed only as three digits: a peer's bytes are not echoed.
+cat >badhttp.py <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1]); s.listen(1)
+for answer in (b"HTTP/1.0 2\x1b]X OK\r\n\r\n", b"HTTP/1.0 503 No\r\n\r\nnot \x1b[31mnow\r\n"):
+    c, _ = s.accept(); c.recv(4096); c.sendall(answer); c.close()
+PY
+python3 badhttp.py "$T/bad.sock" &
+BADPID=$!
+i=0
+until [ -S "$T/bad.sock" ] || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
+status "status: an HTTP status that is not three digits" 2 "$EVC" status --timeout 2 "unix:$T/bad.sock"
+check "... is not printed" grep -q "bad.sock: not an HTTP status" "$T/err"
+check "... and nothing of it" test "$(grep -c "$(printf '\033')" "$T/err")" = 0
+status "status: a 503 with a body" 2 "$EVC" status --timeout 2 "unix:$T/bad.sock"
+check "... prints the code and the body up to its first control byte" grep -q "HTTP status 503: not $" "$T/err"
+wait $BADPID 2>/dev/null
 
 # Bad options.
 status "--ready-window 0" 3 "$EVC" serve --cert a.crt --key a.key --listen 127.0.0.1:$PORT --ready-window 0s

@@ -16,7 +16,9 @@
 
 #include <cmocka.h>
 
+#include "evercert/announce.h"
 #include "evercert/ready.h"
+#include "base/text.h"
 
 #define T0 ((evc_time)1796083200) /* 2026-12-01T00:00:00Z */
 
@@ -24,7 +26,7 @@ static struct evc_ready *
 tracker(int64_t window, size_t max)
 {
     struct evc_ready *r = NULL;
-    struct evc_ready_opts o = {window, max};
+    struct evc_ready_opts o = {window, max, 0};
     struct evc_err err = {0};
 
     assert_int_equal(evc_ready_new(&r, &o, &err), 0);
@@ -250,6 +252,9 @@ test_cap(void **state)
     assert_int_equal(s.clients, 1000);
     assert_int_equal(s.ready, 50);
     assert_int_equal(s.nunready, EVC_READY_LIST_MAX);
+    assert_int_equal(s.unready_total, 950); /* all of them, not only those listed */
+    assert_int_equal(s.complete, 0);        /* 4000 forgotten within the window */
+    assert_false(evc_ready_met(&s, 1));
     assert_string_equal(s.unready[0].addr, "10.0.15.160"); /* 4000, the oldest kept */
     assert_int_equal(s.ngens, EVC_READY_GENS_MAX);
     assert_int_equal(s.gens[0].generation, 19);
@@ -262,7 +267,7 @@ static void
 test_bounds(void **state)
 {
     struct evc_ready *r = NULL;
-    struct evc_ready_opts o = {0, EVC_READY_ENTRIES_MAX + 1};
+    struct evc_ready_opts o = {0, EVC_READY_ENTRIES_MAX + 1, 0};
     struct evc_err err = {0};
 
     (void)state;
@@ -285,6 +290,7 @@ test_met(void **state)
 
     (void)state;
     memset(&m, 0, sizeof(m));
+    m.complete = 1;
     m.clients = 12;
     m.ready = 10;
     assert_true(evc_ready_met(&m, 83));
@@ -292,6 +298,72 @@ test_met(void **state)
     assert_false(evc_ready_met(&m, 100));
     m.ready = 12;
     assert_true(evc_ready_met(&m, 100));
+    /* Nobody seen is met only in a complete count; a count that may miss one is never met. */
+    m.clients = m.ready = 0;
+    assert_true(evc_ready_met(&m, 100));
+    m.complete = 0;
+    assert_false(evc_ready_met(&m, 100));
+    m.clients = m.ready = 12;
+    assert_false(evc_ready_met(&m, 1));
+}
+
+static void
+test_complete(void **state)
+{
+    struct evc_ready *r = NULL;
+    struct evc_ready_opts o = {100, 2, T0};
+    struct evc_err err = {0};
+
+    (void)state;
+    /* Just started: nobody heard yet is not nobody to wait for. */
+    assert_int_equal(evc_ready_new(&r, &o, &err), 0);
+    evc_ready_count(r, 5, T0 + 50, &s);
+    assert_int_equal(s.clients, 0);
+    assert_int_equal(s.since, T0);
+    assert_int_equal(s.complete, 0);
+    assert_false(evc_ready_met(&s, 100));
+    evc_ready_count(r, 5, T0 + 100, &s);
+    assert_int_equal(s.complete, 1);
+    assert_true(evc_ready_met(&s, 100));
+    /* An entry seen within the window forgotten at the cap: the count is not complete. */
+    obs(r, "192.0.2.1", NULL, 4, EVC_READY_HELLO, T0 + 200);
+    obs(r, "192.0.2.2", NULL, 5, EVC_READY_HELLO, T0 + 201);
+    obs(r, "192.0.2.3", NULL, 5, EVC_READY_HELLO, T0 + 202);
+    evc_ready_count(r, 5, T0 + 203, &s);
+    assert_int_equal(s.clients, 2);
+    assert_int_equal(s.ready, 2);
+    assert_int_equal(s.forgotten, 1);
+    assert_int_equal(s.complete, 0);
+    assert_false(evc_ready_met(&s, 100));
+    /* Once what was forgotten is out of the window, the count is whole again. */
+    evc_ready_count(r, 5, T0 + 301, &s);
+    assert_int_equal(s.complete, 1);
+    evc_ready_free(r);
+}
+
+static void
+test_names_cap(void **state)
+{
+    struct evc_ready *r = tracker(0, 100);
+    char id[32];
+
+    (void)state;
+    /* A real client that is not ready, then one address inventing names by the thousand. */
+    obs(r, "192.0.2.1", "real", 4, EVC_READY_ACK, T0);
+    obs(r, "198.51.100.1", "victim", 4, EVC_READY_ACK, T0);
+    for (int i = 0; i < 5000; i++) {
+        snprintf(id, sizeof(id), "fake-%d", i);
+        obs(r, "192.0.2.1", id, 5, EVC_READY_URL, T0 + 1 + i);
+    }
+    evc_ready_count(r, 5, T0 + 6000, &s);
+    /* Its own group filled, not the table: the other group is still there, nothing forgotten. */
+    assert_int_equal(s.entries, 1 + EVC_READY_GROUP_NAMES_MAX);
+    assert_int_equal(s.forgotten, 0);
+    assert_int_equal(s.clients, 2);
+    /* What the names it replaced held still holds its own group back: neither is ready. */
+    assert_int_equal(s.ready, 0);
+    assert_string_equal(s.unready[0].id, "victim");
+    evc_ready_free(r);
 }
 
 static void
@@ -323,6 +395,9 @@ test_status_text(void **state)
                                          "ready 10\n"
                                          "entries 12\n"
                                          "forgotten 0\n"
+                                         "since 2026-12-01T00:00:00Z\n"
+                                         "complete 0\n"
+                                         "unready_total 2\n"
                                          "generation 5 10\n"
                                          "generation 4 1\n"
                                          "generation 3 1\n"
@@ -333,6 +408,24 @@ test_status_text(void **state)
     assert_string_equal(evc_buf_str(&b2), evc_buf_str(&b));
     assert_int_equal(back.clients, 12);
     assert_int_equal(back.nunready, 2);
+    assert_int_equal(back.unready_total, 2);
+    assert_int_equal(back.since, T0);
+    assert_int_equal(back.complete, 0);
+    /* since and complete are required: a reader never takes a missing one for complete. */
+    {
+        const char *no_complete = "evercert-status 1\nat 2026-12-01T00:00:00Z\nsuccessor 5\n"
+                                  "window 1\nclients 0\nready 0\nsince 2026-11-01T00:00:00Z\n";
+        const char *bad_complete = "evercert-status 1\nat 2026-12-01T00:00:00Z\nsuccessor 5\n"
+                                   "window 1\nclients 0\nready 0\nsince 2026-11-01T00:00:00Z\n"
+                                   "complete 2\n";
+
+        assert_int_equal(
+            evc_ready_status_parse((const uint8_t *)no_complete, strlen(no_complete), &back, &err),
+            EVC_ERR_PARSE);
+        assert_int_equal(evc_ready_status_parse((const uint8_t *)bad_complete, strlen(bad_complete),
+                                                &back, &err),
+                         EVC_ERR_PARSE);
+    }
     evc_buf_free(&b);
     evc_buf_free(&b2);
     evc_ready_free(r);
@@ -365,7 +458,8 @@ test_status_parse_bad(void **state)
     struct evc_ready_summary out;
     struct evc_err err = {0};
     const char *ok = "evercert-status 1\r\nat 2026-12-01T00:00:00Z\r\nsuccessor 5\nwindow 1\n"
-                     "clients 0\nready 0\nsomething new 1 2 3\n";
+                     "clients 0\nready 0\nsince 2026-11-01T00:00:00Z\ncomplete 1\n"
+                     "something new 1 2 3\n";
     struct evc_buf big;
 
     (void)state;
@@ -378,6 +472,7 @@ test_status_parse_bad(void **state)
     }
     assert_int_equal(evc_ready_status_parse((const uint8_t *)ok, strlen(ok), &out, &err), 0);
     assert_int_equal(out.successor, 5);
+    assert_int_equal(out.complete, 1);
     /* 17 generation lines: over the list. */
     evc_buf_init(&big, 1 << 20);
     assert_int_equal(evc_buf_puts(&big, "evercert-status 1\nat 2026-12-01T00:00:00Z\nsuccessor 5\n"
@@ -499,6 +594,13 @@ test_log_feed(void **state)
         /* a host name (HostnameLookups on): no address, nothing */
         "host.example - - [01/Dec/2026:00:00:09 +0000] \"GET /.well-known/evercert/successor?"
         "held=5 HTTP/1.1\" 200 1\n"
+        /* only a GET fetched the SA */
+        "192.0.2.6 - - [01/Dec/2026:00:00:09 +0000] \"HEAD /.well-known/evercert/successor?"
+        "held=5 HTTP/1.1\" 200 0\n"
+        "192.0.2.6 - - [01/Dec/2026:00:00:09 +0000] \"POST /.well-known/evercert/successor?"
+        "held=5 HTTP/1.1\" 405 0\n"
+        /* an earlier line of another request: the log reaches back to it */
+        "192.0.2.7 - - [30/Nov/2026:00:00:00 +0000] \"GET / HTTP/1.1\" 200 1\n"
         "\n"
         /* the last line without its newline is left */
         "192.0.2.9 - - [01/Dec/2026:00:00:10 +0000] \"GET /.well-known/evercert/successor?held=1 "
@@ -515,7 +617,43 @@ test_log_feed(void **state)
     assert_string_equal(s.unready[0].addr, "192.0.2.2");
     assert_int_equal(s.unready[0].seen, T0 + 5); /* 01:00:05 +0100 */
     assert_int_equal(s.unready[0].src, EVC_READY_URL);
+    /* The lines reach back a day, not the 7 d window: not complete. */
+    assert_int_equal(s.since, T0 - 86400);
+    assert_int_equal(s.complete, 0);
+    evc_ready_count(r, 5, T0 - 86400 + EVC_READY_WINDOW_DEFAULT, &s);
+    assert_int_equal(s.complete, 1);
     evc_ready_free(r);
+}
+
+/* One charset: the acknowledgement's, the URL's and the tracker's ids agree byte for byte. */
+static void
+test_id_charset(void **state)
+{
+    char id[EVC_ACK_ID_MAX + 2], q[128];
+    uint64_t held;
+
+    (void)state;
+    for (int c = 0; c < 256; c++) {
+        int ok;
+
+        id[0] = 'a';
+        id[1] = (char)c;
+        ok = evc_text_id_check(id, 2) == 0;
+        assert_int_equal(ok, (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                 (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' ||
+                                 c == ':' || c == '@');
+        assert_int_equal(evc_ack_id_check(id, 2) == 0, ok);
+        if (c != '&' && c != 0) {
+            char got[EVC_ACK_ID_MAX + 1];
+
+            snprintf(q, sizeof(q), "held=1&client=a%c", c);
+            assert_int_equal(evc_ready_query_parse(q, strlen(q), &held, got), ok);
+        }
+    }
+    memset(id, 'x', sizeof(id));
+    assert_int_equal(evc_text_id_check(id, EVC_ACK_ID_MAX), 0);
+    assert_int_equal(evc_text_id_check(id, EVC_ACK_ID_MAX + 1), EVC_ERR_PARSE);
+    assert_int_equal(evc_text_id_check(id, 0), EVC_ERR_PARSE);
 }
 
 static void
@@ -529,6 +667,11 @@ test_fetch_unreachable(void **state)
     assert_non_null(strstr(err.detail, "unix:/nonexistent/evercert.sock"));
     memset(&err, 0, sizeof(err));
     assert_int_equal(evc_ready_status_fetch("nohostport", 1000, &s, &err), EVC_ERR_USAGE);
+    /* A host name is not looked up (no deadline on a lookup): refused before any connection. */
+    memset(&err, 0, sizeof(err));
+    assert_int_not_equal(evc_ready_status_fetch("localhost:1", 1000, &s, &err), 0);
+    assert_null(strstr(err.detail, "refused"));
+    assert_non_null(strstr(err.detail, "localhost:1"));
 }
 
 int
@@ -542,11 +685,14 @@ main(void)
         cmocka_unit_test(test_cap),
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_met),
+        cmocka_unit_test(test_complete),
+        cmocka_unit_test(test_names_cap),
         cmocka_unit_test(test_status_text),
         cmocka_unit_test(test_status_parse_bad),
         cmocka_unit_test(test_prometheus),
         cmocka_unit_test(test_query),
         cmocka_unit_test(test_log_feed),
+        cmocka_unit_test(test_id_charset),
         cmocka_unit_test(test_fetch_unreachable),
     };
 

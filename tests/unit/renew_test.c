@@ -421,6 +421,7 @@ test_readiness(void **state)
     assert_int_equal(f->run->fpers[0].activate_by, NOW + 10 * DAY);
     p->activate_at = NOW - DAY;
     a.out.known = 1;
+    a.out.complete = 1;
     a.out.clients = 4;
     a.out.ready = 2;
     ask(f);
@@ -450,6 +451,20 @@ test_readiness(void **state)
     a.out.ready = 0;
     ask(f);
     assert_true(f->run->fpers[0].ready);
+    /* A count that may miss a client (not a whole window) is never ready, nobody or everybody. */
+    a.out.complete = 0;
+    snprintf(a.out.error, sizeof(a.out.error), "the access log x reaches back only to T");
+    ask(f);
+    assert_false(f->run->fpers[0].ready);
+    a.out.clients = a.out.ready = 3;
+    ask(f);
+    assert_false(f->run->fpers[0].ready);
+    memset(&v, 0, sizeof(v));
+    evc_renew_wait(f->run, &act, &v);
+    assert_non_null(strstr(v.detail, "3 of 3 clients hold generation 5, a count that may miss "
+                                     "some: the access log x reaches back only to T"));
+    a.out.complete = 1;
+    a.out.error[0] = '\0';
     /* Unknown: said so, and never ready, even with figures that would be. */
     a.out.known = 0;
     a.out.clients = a.out.ready = 3;
