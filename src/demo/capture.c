@@ -115,7 +115,7 @@ demo_wire_parse(const char *text, size_t len, const int *ports, int nports, stru
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *eol = nl != NULL ? nl : end;
         const char *f[7];
-        size_t fl[7];
+        size_t fl[7] = {0};
         int nf = 0, run = -1;
         long sport, dport;
 

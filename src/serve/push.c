@@ -293,9 +293,9 @@ push_room(struct evc_server *s, const struct sockaddr *sa, int len)
 
         peer_format(sa, peer, sizeof(peer));
         evc_server_logf(s,
-                        "push %s: refused: %zu connections (at most %d, %d from one address); "
-                        "%lu refused since the last such line",
-                        peer, s->npush, EVC_SERVE_PUSH_MAX, EVC_SERVE_PUSH_PER_PEER,
+                        "push %s: refused: %zu connections from its address, %zu in all (at most "
+                        "%d and %d); %lu refused since the last such line",
+                        peer, same, s->npush, EVC_SERVE_PUSH_PER_PEER, EVC_SERVE_PUSH_MAX,
                         s->push_refused);
         s->push_refused = 0;
         s->push_refused_said = now;

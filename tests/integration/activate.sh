@@ -116,6 +116,7 @@ role = personal
 cert = big.crt
 key = big.key
 access_log = big.log
+readiness_window = 1h
 EOF
 status "the configuration is clean" 0 "$EVC" check-config c.ini
 WEB0=$(fp web.crt)
@@ -134,6 +135,16 @@ API1=$(fp api.crt.next)
 sed -i 's/^activate_margin = 20m$/activate_margin = 5m/' c.ini
 check "the margin changed" grep -q "^activate_margin = 5m" c.ini
 
+# A count is complete only when the log reaches back a whole window: each log
+# starts with a line older than that (another client's page).
+early() { # early LOG SECONDS-AFTER-T0
+    printf '%s - - [%s] "GET /index.html HTTP/1.1" 200 512 "-" "curl"\n' 192.0.2.200 \
+        "$(date -u -d "@$((T0 + $2))" '+%d/%b/%Y:%H:%M:%S +0000')" >>"$1"
+}
+early web.log -4000
+early api.log $((-8 * 86400))
+early big.log -4000
+
 # --- T0+5m: before activate_at nothing goes live, ready or not ---------------------
 hit web.log 200 192.0.2.7 "held=1&client=agent-7"
 monitor 300
@@ -147,12 +158,13 @@ hit api.log 630 198.51.100.10 "held=1&client=agent-10"
 # big: a client not ready, then more than 16 MiB of other lines, then a ready one.
 # Only the last 16 MiB are read (from a line start): the first is not seen.
 hit big.log 640 203.0.113.5 "held=0&client=agent-5"
+# (dated an hour and more back, so the 16 MiB read still reach back big's 1 h window)
 python3 -c "
 import sys
-line = '203.0.113.6 - - [01/Dec/2026:00:00:00 +0000] \"GET /index.html HTTP/1.1\" 200 512 \"-\" \"curl\"\n'
+line = '203.0.113.6 - - [%s] \"GET /index.html HTTP/1.1\" 200 512 \"-\" \"curl\"\n' % sys.argv[1]
 with open('big.log', 'a') as f:
     f.write(line * (17 * 1024 * 1024 // len(line) + 1))
-"
+" "$(date -u -d "@$((T0 - 4000))" '+%d/%b/%Y:%H:%M:%S +0000')"
 hit big.log 650 203.0.113.7 "held=1&client=agent-7b"
 monitor 720
 check "only the access log's last 16 MiB count" js report-720.json \
@@ -246,7 +258,7 @@ else
     status_has() {
         i=0
         until "$EVC" status "unix:$T/st.sock" 2>/dev/null | grep -qx "$1"; do
-            [ $i -ge 50 ] && return 1
+            [ $i -ge 100 ] && return 1
             sleep 0.1
             i=$((i + 1))
         done
@@ -294,7 +306,9 @@ EOF
     check "a status about another generation is a wait, saying so" js s-report-705.json \
         "$(act srv)['action'] == 'wait' and 'counts generation 0, not the staged 1' in $(act srv)['detail']"
     serve_stop
-    serve_start --sa srv.crt.sa
+    # A window of 4 s: serve's count is complete once it has counted that long.
+    serve_start --sa srv.crt.sa --ready-window 4s
+    status_has "complete 1" || bad "serve's count became complete: $("$EVC" status "unix:$T/st.sock" 2>&1)"
     get --interface 127.0.0.2 "https://srv.test:$PORT$WK?held=0&client=c-2"
     get --interface 127.0.0.3 "https://srv.test:$PORT$WK?held=1&client=c-3"
     status_has "clients 2" || bad "serve counted the two fetches: $("$EVC" status "unix:$T/st.sock" 2>&1)"
@@ -302,6 +316,7 @@ EOF
     check "serve's count: srv waits for 127.0.0.2" js s-report-720.json \
         "$(act srv)['action'] == 'wait' and $(act srv)['readiness']['clients'] == 2 and '127.0.0.2 c-2 0' in $(act srv)['readiness']['unready']"
     get --interface 127.0.0.2 "https://srv.test:$PORT$WK?held=1&client=c-2"
+    get --interface 127.0.0.3 "https://srv.test:$PORT$WK?held=1&client=c-3"
     status_has "ready 2" || bad "serve counted the new fetch: $("$EVC" status "unix:$T/st.sock" 2>&1)"
     smon 840
     check "srv goes live when serve counts its clients ready" js s-report-840.json \

@@ -88,7 +88,7 @@ for it in items:
 closed = False
 try:
     conn.sendall(out)
-    conn.settimeout(10 if close_expected else 1)
+    conn.settimeout(15 if close_expected else 1)
     while True:
         chunk = conn.recv(65536)   # the SA comes first; then nothing but a close
         if not chunk:
@@ -174,13 +174,43 @@ check "bad queries count nothing" st_has "clients 3" 1
 # The push channel reads acknowledgements and nothing else.
 check "garbage drops the push connection" python3 ack.py 127.0.0.6 $PUSH --close-expected raw:474554202f20485454502f312e300d0a0d0a
 check "... and says why" wait_for serve.log "sent something other than an acknowledgement; connection dropped" 5
-long=$(python3 -c 'print("30817f" + "00" * 127)')
+long=$(python3 -c 'print("307f" + "00" * 127)')
 check "an acknowledgement over 128 bytes drops the connection" python3 ack.py 127.0.0.6 $PUSH --close-expected raw:$long
 check "... and says why" wait_for serve.log "an acknowledgement over 128 bytes" 5
+longform=$(python3 -c 'print("30817f" + "00" * 127)')
+check "a long-form length drops the connection" python3 ack.py 127.0.0.6 $PUSH --close-expected raw:$longform
+check "... and says why" wait_for serve.log "an acknowledgement with a long-form length" 5
 check "a malformed acknowledgement (version 2) drops the connection" python3 ack.py 127.0.0.6 $PUSH --close-expected raw:3006020102020105
 check "ten acknowledgements are fine" python3 ack.py 127.0.0.7 $PUSH flood:10
 check "eleven at once drop the connection" python3 ack.py 127.0.0.8 $PUSH --close-expected flood:11
 check "... and says why" wait_for serve.log "more than 10 acknowledgements in 10 s" 5
+# Part of an acknowledgement is held 10 s at most.
+check "half an acknowledgement drops the connection after 10 s" python3 ack.py 127.0.0.11 $PUSH --close-expected raw:3006020101
+check "... and says why" wait_for serve.log "held part of an acknowledgement for 10 s" 5
+# At most 64 push connections from one address: the 65th is refused at once.
+cat >many.py <<'PY'
+import socket, ssl, sys
+src, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+ctx = ssl.create_default_context(cafile="root/ca.crt")
+held = []
+def one():
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    raw.bind((src, 0))
+    raw.settimeout(10)
+    raw.connect(("127.0.0.1", port))
+    c = ctx.wrap_socket(raw, server_hostname="web.test")
+    c.recv(65536)  # the SA: the connection is up
+    return c
+for i in range(n):
+    held.append(one())
+try:
+    one()
+    sys.exit(1)
+except (ConnectionResetError, BrokenPipeError, ssl.SSLError, socket.timeout, OSError):
+    sys.exit(0)
+PY
+check "64 push connections from one address are held, the 65th is refused" python3 many.py 127.0.0.12 $PUSH 64
+check "... and the refusal is logged" wait_for serve.log "refused: 64 connections from its address" 5
 check "the server stays up" st_has "evercert-status 1" 2
 check "what a dropped connection said before counts (ten at 1)" st_has "generation 1 2" 2
 
@@ -202,7 +232,7 @@ counts=$((${c1:-999} - ${c0:-0}))
 check "41 GETs make at most one count a second ($counts in $((t1 - t0 + 1)) s)" \
     test "$counts" -le $((t1 - t0 + 2))
 check "metrics: serve's acknowledgements" grep -qxE 'evercert_serve_acks_total [0-9]+' "$T/out"
-check "metrics: dropped push connections" grep -qx 'evercert_serve_push_dropped_total 4' "$T/out"
+check "metrics: dropped push connections" grep -qx 'evercert_serve_push_dropped_total 7' "$T/out"
 status "another path: 404" 0 curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SPORT/other"
 check "... 404" grep -qx 404 "$T/out"
 status "POST /status: refused" 0 curl -sS -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$SPORT/status"
