@@ -7,11 +7,13 @@
  * (Prometheus) in plain HTTP. The listener has no authentication: it is
  * meant for loopback or a unix socket, which is made 0600.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -124,6 +126,39 @@ serve_metrics(const struct evc_server_stats *st, size_t npush, struct evc_buf *b
         (unsigned long long)st->status_counts);
 }
 
+/*
+ * A Host a local client sends: none, localhost, or an address literal. A
+ * name is a page in a browser that a DNS answer pointed here (rebinding),
+ * which must not read the clients' addresses.
+ */
+static int
+host_is_local(const char *host)
+{
+    char h[INET6_ADDRSTRLEN + 8];
+    unsigned char a[16];
+    size_t n;
+
+    if (host == NULL) {
+        return 1;
+    }
+    if (host[0] == '[') {
+        n = strcspn(host + 1, "]");
+        if (host[1 + n] != ']' || n >= sizeof(h)) {
+            return 0;
+        }
+        memcpy(h, host + 1, n);
+        h[n] = '\0';
+        return inet_pton(AF_INET6, h, a) == 1;
+    }
+    n = strcspn(host, ":");
+    if (n >= sizeof(h)) {
+        return 0;
+    }
+    memcpy(h, host, n);
+    h[n] = '\0';
+    return strcasecmp(h, "localhost") == 0 || inet_pton(AF_INET, h, a) == 1;
+}
+
 static void
 on_status(struct evhttp_request *req, void *arg)
 {
@@ -135,6 +170,12 @@ on_status(struct evhttp_request *req, void *arg)
     int metrics = path != NULL && strcmp(path, "/metrics") == 0;
 
     s->st.status_requests++;
+    if (!host_is_local(evhttp_find_header(evhttp_request_get_input_headers(req), "Host"))) {
+        static const char why[] = "only a local Host: an address or localhost\n";
+
+        status_reply(req, 403, "Forbidden", "text/plain", why, sizeof(why) - 1);
+        return;
+    }
     if (path == NULL || (!metrics && strcmp(path, "/status") != 0)) {
         status_reply(req, HTTP_NOTFOUND, "Not Found", "text/plain", "not found\n", 10);
         return;

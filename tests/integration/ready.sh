@@ -211,6 +211,11 @@ except (ConnectionResetError, BrokenPipeError, ssl.SSLError, socket.timeout, OSE
 PY
 check "64 push connections from one address are held, the 65th is refused" python3 many.py 127.0.0.12 $PUSH 64
 check "... and the refusal is logged" wait_for serve.log "refused: 64 connections from its address" 5
+# A page a DNS answer pointed here sends its own name as Host: refused.
+status "a Host that is a name" 0 curl -sS -o /dev/null -w '%{http_code}' -H 'Host: evil.example' "http://127.0.0.1:$SPORT/status"
+check "... is refused (403)" grep -qx 403 "$T/out"
+status "Host: localhost" 0 curl -sS -o /dev/null -w '%{http_code}' -H 'Host: localhost:1' "http://127.0.0.1:$SPORT/status"
+check "... is served" grep -qx 200 "$T/out"
 check "the server stays up" st_has "evercert-status 1" 2
 check "what a dropped connection said before counts (ten at 1)" st_has "generation 1 2" 2
 
