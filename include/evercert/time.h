@@ -29,6 +29,9 @@ struct evc_span {
 
 /* The wall clock; the only function here that reads it. */
 EVC_EXPORT evc_time evc_time_now(void);
+/* Milliseconds on the monotonic clock, for deadlines and intervals that a clock jump must not move.
+ */
+EVC_EXPORT int64_t evc_mono_ms(void);
 
 /*
  * Parse RFC 3339 ("2026-11-22T10:00:00Z", "...T11:00:00+01:00", fractions

@@ -150,7 +150,6 @@ int evc_agent_fetch(const char *url, const char *connect, X509_STORE *trust, lon
                     int cancel_fd, struct evc_buf *body, X509 **leaf, struct evc_err *err);
 
 /* --- the push channel (push.c) --- */
-int64_t evc_agent_mono_ms(void);
 /* Connect server i's push channel if it is time; logs why not. */
 void evc_push_connect(struct evc_agent *a, size_t i);
 /*

@@ -25,6 +25,7 @@
 #include "evercert/keys.h"
 #include "evercert/limits.h"
 #include "evercert/stores.h"
+#include "evercert/time.h"
 #include "base/text.h"
 #include "agent/agent_int.h"
 
@@ -358,7 +359,7 @@ evc_agent_offer(struct evc_agent *a, size_t i, const uint8_t *der, size_t len, X
                                    vd.reason == EVC_SA_R_CONFLICT ? "conflict" : "reject", id, gen,
                                    source, evc_sa_reason_name(vd.reason), vd.message);
         } else if (a->reject_log != NULL) {
-            evc_ratelimit_note(&a->reject_log[i], evc_agent_mono_ms());
+            evc_ratelimit_note(&a->reject_log[i], evc_mono_ms());
         }
         if (vd.reason == EVC_SA_R_CONFLICT) {
             char line[300];

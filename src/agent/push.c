@@ -29,6 +29,7 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include "evercert/time.h"
 #include "agent/agent_int.h"
 
 #define PUSH_CONNECT_TIMEOUT_MS 5000 /* TCP connect and TLS handshake, together */
@@ -36,22 +37,13 @@
 #define PUSH_BACKOFF_CAP_MS 300000u  /* 5 minutes */
 #define PUSH_READ_BUDGET 16384       /* bytes read in one wakeup */
 
-int64_t
-evc_agent_mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 schedule_retry(struct evc_push *p)
 {
     uint32_t rnd = 0;
 
     (void)RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
-    p->retry_at = evc_agent_mono_ms() + evc_agent_backoff(p->attempts, PUSH_BACKOFF_CAP_MS, rnd);
+    p->retry_at = evc_mono_ms() + evc_agent_backoff(p->attempts, PUSH_BACKOFF_CAP_MS, rnd);
     if (p->attempts < 32) {
         p->attempts++;
     }
@@ -118,7 +110,7 @@ evc_push_connect(struct evc_agent *a, size_t i)
     struct evc_err err = {0};
     X509_STORE *store;
 
-    if (!(v->sources & EVC_SOURCE_PUSH) || p->c.fd != -1 || evc_agent_mono_ms() < p->retry_at) {
+    if (!(v->sources & EVC_SOURCE_PUSH) || p->c.fd != -1 || evc_mono_ms() < p->retry_at) {
         return;
     }
     if (evc_state_agent_server(a->st, v->name, &known, &err) != 0 ||
@@ -217,7 +209,7 @@ evc_push_ack(struct evc_agent *a, size_t i)
          */
         if (installed(a, i, &ack.generation) != 0 || (p->acked_any && ack.generation < p->acked) ||
             (p->acked_any && ack.generation == p->acked &&
-             evc_agent_mono_ms() - p->acked_at < a->conf->servers[i].interval * 1000)) {
+             evc_mono_ms() - p->acked_at < a->conf->servers[i].interval * 1000)) {
             return;
         }
         evc_agent_id(a, ack.client_id);
@@ -245,7 +237,7 @@ evc_push_ack(struct evc_agent *a, size_t i)
         return;
     }
     p->ack_wants_read = 0;
-    p->acked_at = evc_agent_mono_ms();
+    p->acked_at = evc_mono_ms();
     p->ack_len = 0;
     if (!p->acked_any || p->ack_gen != p->acked) {
         p->acked_any = 1;
@@ -319,7 +311,7 @@ evc_push_read(struct evc_agent *a, size_t i)
             return;
         }
         if (p->partial_since == 0) {
-            p->partial_since = evc_agent_mono_ms();
+            p->partial_since = evc_mono_ms();
         }
         p->in.len += (size_t)n;
         budget -= (size_t)n;

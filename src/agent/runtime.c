@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "evercert/limits.h"
+#include "evercert/time.h"
 #include "agent/agent_int.h"
 
 evc_time
@@ -198,7 +199,7 @@ evc_agent_reject_event(struct evc_agent *a, size_t i, evc_time now, const char *
     unsigned held = 0, repeats = 0;
 
     if (a->reject_log != NULL &&
-        !evc_ratelimit_take(&a->reject_log[i], evc_agent_mono_ms(), EVC_AGENT_REJECT_LOG_BURST,
+        !evc_ratelimit_take(&a->reject_log[i], evc_mono_ms(), EVC_AGENT_REJECT_LOG_BURST,
                             (int64_t)EVC_AGENT_REJECT_LOG_WINDOW_S * 1000, &held, &repeats)) {
         return;
     }

@@ -27,6 +27,7 @@
 #endif
 
 #include "evercert/limits.h"
+#include "evercert/time.h"
 #include "agent/agent_int.h"
 
 #define ONCE_PUSH_WAIT_MS 1000
@@ -71,7 +72,7 @@ evc_agent_runtime_free(struct evc_agent *a)
     int64_t next = 0;
 
     for (size_t i = 0; a->push != NULL && i < a->conf->nservers; i++) {
-        evc_agent_reject_flush(a, i, evc_agent_mono_ms(), 1, &next);
+        evc_agent_reject_flush(a, i, evc_mono_ms(), 1, &next);
         evc_tls_conn_close(&a->push[i].c);
         X509_free(a->push[i].leaf);
         evc_buf_free(&a->push[i].in);
@@ -89,11 +90,11 @@ once_push(struct evc_agent *a)
     struct pollfd pfd;
 
     for (size_t i = 0; i < a->conf->nservers; i++) {
-        int64_t end = evc_agent_mono_ms() + ONCE_PUSH_WAIT_MS;
+        int64_t end = evc_mono_ms() + ONCE_PUSH_WAIT_MS;
 
         evc_push_connect(a, i);
         while (a->push[i].c.fd != -1 && a->push[i].offered == 0) {
-            int64_t left = end - evc_agent_mono_ms();
+            int64_t left = end - evc_mono_ms();
 
             if (left <= 0) {
                 break;
@@ -227,7 +228,7 @@ evc_agent_run(const struct evc_agent_opts *o, int *status, struct evc_err *err)
     sd_say("READY=1");
     while (!stop) {
         evc_time now = evc_agent_now(&a);
-        int64_t mono = evc_agent_mono_ms(), wake_ms = 0, timeout;
+        int64_t mono = evc_mono_ms(), wake_ms = 0, timeout;
         size_t n = 0;
 
         evc_agent_tick(&a, now, &next);
@@ -241,7 +242,7 @@ evc_agent_run(const struct evc_agent_opts *o, int *status, struct evc_err *err)
             }
             evc_push_connect(&a, i);
             evc_push_check(&a, i, mono, &wake_ms);
-            evc_agent_reject_flush(&a, i, evc_agent_mono_ms(), 0, &wake_ms);
+            evc_agent_reject_flush(&a, i, evc_mono_ms(), 0, &wake_ms);
             if ((v->sources & (EVC_SOURCE_HANDSHAKE | EVC_SOURCE_URL)) &&
                 (next == 0 || due[i] < next)) {
                 next = due[i];

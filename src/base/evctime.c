@@ -24,6 +24,15 @@ evc_time_now(void)
     return (evc_time)ts.tv_sec;
 }
 
+int64_t
+evc_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int64_t
 days_from_civil(int64_t y, int m, int d)
 {

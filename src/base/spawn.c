@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "evercert/time.h"
 #include "base/spawn.h"
 
 int
@@ -73,15 +74,6 @@ evc_spawn_split(const char *cmd, char *buf, char *argv[EVC_SPAWN_ARGS_MAX + 1])
     }
     argv[n] = NULL;
     return n == 0 ? EVC_ERR_PARSE : 0;
-}
-
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 extern char **environ;
@@ -192,12 +184,12 @@ start(char *const argv[], int search_path, char *const envp[], int out, pid_t *p
 static int
 collect(pid_t pid, int fd, int64_t timeout, struct evc_spawn_result *res)
 {
-    int64_t deadline = mono_ms() + timeout * 1000, killed_at = 0;
+    int64_t deadline = evc_mono_ms() + timeout * 1000, killed_at = 0;
     int exited = 0, eof = 0, status = 0;
 
     for (;;) {
         struct pollfd pfd = {fd, POLLIN, 0};
-        int64_t now = mono_ms(), left, step;
+        int64_t now = evc_mono_ms(), left, step;
         siginfo_t si;
         char chunk[512];
         ssize_t n;

@@ -415,7 +415,7 @@ wait_until(struct client *c, double next)
         return;
     }
     evc_push_connect(a, 0);
-    evc_push_check(a, 0, evc_agent_mono_ms(), &wake);
+    evc_push_check(a, 0, evc_mono_ms(), &wake);
     pfd.fd = a->push[0].c.fd;
     if (pfd.fd != -1 && SSL_has_pending(a->push[0].c.ssl)) {
         ms = 0;

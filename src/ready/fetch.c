@@ -18,15 +18,7 @@
 #include <unistd.h>
 
 #include "evercert/ready.h"
-
-static long
-ms_now(void)
-{
-    struct timespec ts;
-
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "evercert/time.h"
 
 /* Wait for events on fd until deadline: 1 ready, 0 timed out, -1 error. */
 static int
@@ -34,7 +26,7 @@ wait_fd(int fd, short events, long deadline)
 {
     for (;;) {
         struct pollfd pfd = {fd, events, 0};
-        long left = deadline - ms_now();
+        long left = deadline - evc_mono_ms();
         int n;
 
         if (left <= 0) {
@@ -160,7 +152,7 @@ evc_ready_status_fetch(const char *where, long timeout_ms, struct evc_ready_summ
 {
     static const char req[] =
         "GET /status HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-    long deadline = ms_now() + (timeout_ms > 0 ? timeout_ms : 1);
+    long deadline = evc_mono_ms() + (timeout_ms > 0 ? timeout_ms : 1);
     struct evc_buf b;
     size_t off = 0;
     int fd, r = EVC_ERR_IO, w;

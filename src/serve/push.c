@@ -31,6 +31,7 @@
 
 #include "evercert/announce.h"
 #include "evercert/ready.h"
+#include "evercert/time.h"
 #include "serve/serve_int.h"
 
 struct push_conn {
@@ -123,15 +124,6 @@ peer_format(const struct sockaddr *sa, char *out, size_t n)
     }
 }
 
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 push_refuse(struct push_conn *c, const char *why)
 {
@@ -206,7 +198,7 @@ push_read(struct bufferevent *bev, void *arg)
             return;
         }
         /* A client acknowledges after a write: a few a minute at most, never a stream. */
-        now = mono_ms();
+        now = evc_mono_ms();
         if (c->acks_seen >= EVC_SERVE_ACK_BURST &&
             now - c->acks_at[c->acks_next] < (int64_t)EVC_SERVE_ACK_WINDOW_S * 1000) {
             push_refuse(c, "more than " STR(EVC_SERVE_ACK_BURST) " acknowledgements in " STR(
