@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -67,6 +68,7 @@ struct client {
     double next_tick;
     uint64_t held[64]; /* leaves its trust store held so far */
     size_t nheld;
+    double loaded; /* when it last read its trust store */
 };
 
 struct demo_clients {
@@ -100,18 +102,44 @@ leaf_id(X509 *x)
     return id;
 }
 
-/* The client's trust store as it is now; new certificates in it are noted as held from t. */
+/*
+ * When the store read at t was written: its modification time on the run's clock, never
+ * before the previous read nor after t. A client reads its store once a session, so t alone
+ * would date a successor up to a session late, after a swap that waited for it.
+ */
+static double
+written_at(const struct client *c, double t)
+{
+    struct stat sb;
+    struct timespec now;
+    double age, w;
+
+    if (stat(c->trust, &sb) != 0 || clock_gettime(CLOCK_REALTIME, &now) != 0) {
+        return t;
+    }
+    age =
+        (double)(now.tv_sec - sb.st_mtim.tv_sec) + (double)(now.tv_nsec - sb.st_mtim.tv_nsec) / 1e9;
+    w = t - (age > 0 ? age : 0);
+    return w < c->loaded ? c->loaded : w;
+}
+
+/* The client's trust store as it is now; new certificates in it are noted as held from when
+ * it was written. */
 static X509_STORE *
 load_trust(struct client *c, double t)
 {
     X509_STORE *st = X509_STORE_new();
     STACK_OF(X509_OBJECT) * objs;
+    double since;
 
     if (st == NULL || X509_STORE_load_file(st, c->trust) != 1) {
         X509_STORE_free(st);
         ERR_clear_error();
         return NULL;
     }
+    /* Stat after the read: a write in between dates what was read later, never earlier. */
+    since = written_at(c, t);
+    c->loaded = t;
     objs = X509_STORE_get0_objects(st);
     for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
         X509 *x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
@@ -122,7 +150,7 @@ load_trust(struct client *c, double t)
         }
         if (id != 0 && k == c->nheld && c->nheld < sizeof(c->held) / sizeof(c->held[0])) {
             c->held[c->nheld++] = id;
-            (void)demo_log_hold(&c->run->log, t, id, c->id);
+            (void)demo_log_hold(&c->run->log, since, id, c->id);
         }
     }
     return st;
