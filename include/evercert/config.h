@@ -66,11 +66,12 @@ struct evc_agent_conf {
 #define EVC_SOURCE_URL 4u
 
 enum evc_trust_format {
-    EVC_TRUST_AUTO = 0, /* from the content: a directory, a PEM bundle or PKCS#12 */
+    EVC_TRUST_AUTO = 0, /* from the content: a directory, a PEM bundle, PKCS#12, NSS */
     EVC_TRUST_BUNDLE,
     EVC_TRUST_HASHDIR,
     EVC_TRUST_PKCS12,
-    EVC_TRUST_PIN /* one certificate: the one the server presents */
+    EVC_TRUST_PIN, /* one certificate: the one the server presents */
+    EVC_TRUST_NSS  /* an NSS database directory (cert9.db): Firefox, Chromium */
 };
 
 /* One [server "name"] the agent follows. */
@@ -80,7 +81,7 @@ struct evc_server_conf {
     char *service; /* the name it is verified for; default connect's host */
     char *trust;   /* the trust store the applications use */
     enum evc_trust_format trust_format;
-    char *password_file; /* for a PKCS#12 trust store */
+    char *password_file; /* for a PKCS#12 trust store or an NSS database */
     int policy;          /* enum evc_sa_policy_mode; holddown is auto with a hold */
     int64_t holddown;    /* seconds an SA must be seen before it is accepted; 0: none */
     unsigned sources;    /* EVC_SOURCE_*; 0 until validated: all the server offers */

@@ -27,6 +27,7 @@ evc_agent_trust_load(struct evc_agent *a, size_t i, struct evc_trust **out, stru
     const struct evc_server_conf *v = &a->conf->servers[i];
     struct evc_buf pw;
     const char *want = NULL, *got;
+    char nss[EVC_PATH_MAX + 8];
     int r;
 
     *out = NULL;
@@ -40,8 +41,10 @@ evc_agent_trust_load(struct evc_agent *a, size_t i, struct evc_trust **out, stru
             pw.len--;
         }
     }
-    if ((r = evc_trust_load(v->trust, v->password_file != NULL ? evc_buf_str(&pw) : NULL, out,
-                            err)) != 0) {
+    /* An NSS database is named as one, so a directory without cert9.db says so. */
+    snprintf(nss, sizeof(nss), "nss:%s", v->trust);
+    if ((r = evc_trust_load(v->trust_format == EVC_TRUST_NSS ? nss : v->trust,
+                            v->password_file != NULL ? evc_buf_str(&pw) : NULL, out, err)) != 0) {
         goto out;
     }
     got = evc_trust_format(*out);
@@ -56,6 +59,9 @@ evc_agent_trust_load(struct evc_agent *a, size_t i, struct evc_trust **out, stru
         break;
     case EVC_TRUST_PKCS12:
         want = "PKCS#12";
+        break;
+    case EVC_TRUST_NSS:
+        want = "NSS database";
         break;
     default:
         break;

@@ -112,11 +112,11 @@
     X(SERVER, service, TEXT, service, 0, 0, NULL, 1, \
       "The name it is verified for; unset, the host of connect.") \
     X(SERVER, trust, PATH, trust, 0, 0, NULL, 1, \
-      "The trust store the applications use (required).") \
+      "The trust store the applications use (required); nss:DIR or sql:DIR names an NSS database directory.") \
     X(SERVER, trust_format, FORMAT, trust_format, 0, 0, "auto", 1, \
-      "The trust store's format; auto reads it from the content: a directory is a hashed directory, a file a PEM bundle or PKCS#12.") \
+      "The trust store's format; auto reads it from the content: a directory holding cert9.db is an NSS database (nss: Firefox, Chromium), another directory a hashed directory, a file a PEM bundle or PKCS#12.") \
     X(SERVER, password_file, PATH, password_file, 0, 0, NULL, 1, \
-      "For a PKCS#12 trust store: the password is the file's first line.") \
+      "For a PKCS#12 trust store or an NSS database: the password is the file's first line (an NSS database without it: the empty password).") \
     X(SERVER, policy, POLICY, policy, 0, 0, "auto", 1, \
       "Which successors are taken: auto, manual (a person approves), ca (a new root only with its link) or holddown=DURATION.") \
     X(SERVER, sources, SOURCES, sources, 0, 0, NULL, 1, \
@@ -147,7 +147,7 @@
     T(INT, "NUMBER", "a whole number")                                                             \
     T(WEEKDAY, "DAY", "sunday .. saturday, or any; in any case (Monday, ANY)")                     \
     T(HOSTPORT, "HOST:PORT", "a host name or address and a port 1..65535; [::1]:443")              \
-    T(FORMAT, "FORMAT", "auto, bundle, hashdir, pkcs12 or pin")                                    \
+    T(FORMAT, "FORMAT", "auto, bundle, hashdir, pkcs12, pin or nss")                             \
     T(POLICY, "POLICY", "auto, manual, ca or holddown=DURATION")                                   \
     T(SOURCES, "SOURCES", "one or more of handshake, push, url, comma-separated")                  \
     T(ACTIVATE, "at|ready|ready:SHARE", "at, ready, or ready:SHARE with SHARE 1..100, % optional") \

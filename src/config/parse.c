@@ -41,7 +41,7 @@ static const char *const section_names[] = {EVC_CONFIG_SECTIONS(EVC_S_WHAT)};
 static const char *const weekday_names[] = {"sunday",   "monday", "tuesday", "wednesday",
                                             "thursday", "friday", "saturday"};
 static const char *const role_names[] = {"root", "personal", "trust", "deleted"};
-static const char *const format_names[] = {"auto", "bundle", "hashdir", "pkcs12", "pin"};
+static const char *const format_names[] = {"auto", "bundle", "hashdir", "pkcs12", "pin", "nss"};
 static const char *const policy_names[] = {"auto", "manual", "ca"};
 static const char *const source_names[] = {"handshake", "push", "url"};
 
@@ -132,6 +132,29 @@ set_path(struct evc_parser *ps, char **dst, const char *v)
     if (strlen(*dst) >= EVC_PATH_MAX) {
         return fail(ps, "path too long");
     }
+    return 1;
+}
+
+/* "nss:" and the path as set_path makes it. */
+static int
+set_nss_path(struct evc_parser *ps, char **dst, const char *v)
+{
+    char *p;
+    size_t n;
+
+    if (*v == '\0') {
+        return fail(ps, "trust: no directory after nss: or sql:");
+    }
+    if (set_path(ps, dst, v) != 1) {
+        return 0;
+    }
+    n = strlen(*dst) + 5;
+    if ((p = malloc(n)) == NULL) {
+        return fail(ps, "out of memory");
+    }
+    snprintf(p, n, "nss:%s", *dst);
+    free(*dst);
+    *dst = p;
     return 1;
 }
 
@@ -349,6 +372,11 @@ evc_config_set(struct evc_parser *ps, const struct evc_key_def *k, void *base, c
         if (*v == '\0') {
             return fail(ps, "%s: empty path", k->name);
         }
+        /* trust = nss:DIR or sql:DIR: the prefix stays until the server is validated. */
+        if (k == &evc_config_keys[EVC_KEY_SERVER_trust] &&
+            (strncmp(v, "nss:", 4) == 0 || strncmp(v, "sql:", 4) == 0)) {
+            return set_nss_path(ps, (char **)f, v + 4);
+        }
         return set_path(ps, (char **)f, v);
     case EVC_KT_INT: {
         char *end;
@@ -398,7 +426,8 @@ evc_config_set(struct evc_parser *ps, const struct evc_key_def *k, void *base, c
                 return 1;
             }
         }
-        return fail(ps, "%s: expected auto, bundle, hashdir, pkcs12 or pin, not '%s'", k->name, v);
+        return fail(ps, "%s: expected auto, bundle, hashdir, pkcs12, pin or nss, not '%s'", k->name,
+                    v);
     case EVC_KT_POLICY:
         return set_policy(ps, k, base, v);
     case EVC_KT_SOURCES:

@@ -156,10 +156,22 @@ validate_server(struct evc_parser *ps, struct evc_server_conf *v)
             return fail(ps, "out of memory");
         }
     }
+    /* trust = nss:DIR selects the format; a trust_format that says otherwise is a mistake. */
+    if (strncmp(v->trust, "nss:", 4) == 0) {
+        if (v->trust_format != EVC_TRUST_AUTO && v->trust_format != EVC_TRUST_NSS) {
+            char why[128];
+
+            snprintf(why, sizeof(why), "trust = nss:DIR is an NSS database, not trust_format = %s",
+                     evc_trust_format_name(v->trust_format));
+            return server_key_fail(ps, v, EVC_KEY_SERVER_trust_format, why);
+        }
+        v->trust_format = EVC_TRUST_NSS;
+        memmove(v->trust, v->trust + 4, strlen(v->trust + 4) + 1);
+    }
     if (v->password_file != NULL && v->trust_format != EVC_TRUST_AUTO &&
-        v->trust_format != EVC_TRUST_PKCS12) {
+        v->trust_format != EVC_TRUST_PKCS12 && v->trust_format != EVC_TRUST_NSS) {
         return server_key_fail(ps, v, EVC_KEY_SERVER_password_file,
-                               "password_file is for a pkcs12 trust store");
+                               "password_file is for a pkcs12 trust store or an nss database");
     }
     return 1;
 }

@@ -30,6 +30,7 @@
 #include "base/atomic.h"
 #include "base/file.h"
 #include "base/text.h"
+#include "store/nss.h"
 
 struct collect {
     STACK_OF(X509) * certs;
@@ -608,6 +609,7 @@ static const struct evc_trust_ops trust_ops[] = {
     {"PEM bundle", bundle_load, bundle_add, bundle_remove},
     {"hashed directory", hashdir_load, hashdir_add, hashdir_remove},
     {"PKCS#12", pkcs12_load, pkcs12_add, pkcs12_remove},
+    {"NSS database", evc_nss_load, evc_nss_add, evc_nss_remove},
 };
 
 int
@@ -616,10 +618,15 @@ evc_trust_load(const char *path, const char *password, struct evc_trust **out, s
     struct evc_trust *t = NULL;
     struct stat st;
     struct evc_buf head;
-    int r = EVC_ERR_INTERNAL;
+    int nss = 0, r = EVC_ERR_INTERNAL;
 
     *out = NULL;
     evc_buf_init(&head, EVC_STORE_FILE_MAX);
+    /* "nss:DIR" and "sql:DIR" (NSS's own spelling) name an NSS database whatever DIR holds. */
+    if (evc_nss_path(path) != NULL) {
+        nss = 1;
+        path = evc_nss_path(path);
+    }
     if (stat(path, &st) == -1) {
         return evc_err_set(err, evc_errno_code(errno), "%s: %s", path, strerror(errno));
     }
@@ -631,7 +638,9 @@ evc_trust_load(const char *path, const char *password, struct evc_trust **out, s
         r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
         goto out;
     }
-    if (S_ISDIR(st.st_mode)) {
+    if (nss || (S_ISDIR(st.st_mode) && evc_nss_detect(path))) {
+        t->ops = &trust_ops[3];
+    } else if (S_ISDIR(st.st_mode)) {
         t->ops = &trust_ops[1];
     } else {
         if ((r = evc_file_read(path, EVC_STORE_FILE_MAX, &head, err)) != 0) {

@@ -209,7 +209,11 @@ test_rejections(void **state)
          "c.ini:2: sources: 'carrier-pigeon' is not handshake, push or url"},
         {"[server \"s\"]\nsources = ,\n", "c.ini:2: sources: expected one or more"},
         {"[server \"s\"]\ntrust_format = jks\n",
-         "c.ini:2: trust_format: expected auto, bundle, hashdir, pkcs12 or pin"},
+         "c.ini:2: trust_format: expected auto, bundle, hashdir, pkcs12, pin or nss"},
+        {"[server \"s\"]\nconnect = h:1\ntrust = nss:ff\ntrust_format = bundle\n",
+         "c.ini:4: server \"s\": trust = nss:DIR is an NSS database, not trust_format = bundle"},
+        {"[server \"s\"]\nconnect = h:1\ntrust = sql:\n",
+         "c.ini:3: trust: no directory after nss: or sql:"},
         {"[server \"s\"]\nconnect = h:1\ntrust = t\nurl = http://h/x\n",
          "c.ini:4: server \"s\": url: expected https://host/path"},
         {"[server \"s\"]\nconnect = h:1\ntrust = t\nsources = url\n",
@@ -219,7 +223,7 @@ test_rejections(void **state)
         {"[server \"s\"]\nconnect = h:1\ntrust = t\ninterval = 0s\n",
          "c.ini:4: interval: '0s' is too short; at least 1s"},
         {"[server \"s\"]\nconnect = h:1\ntrust = t\ntrust_format = pin\npassword_file = p\n",
-         "c.ini:5: server \"s\": password_file is for a pkcs12 trust store"},
+         "c.ini:5: server \"s\": password_file is for a pkcs12 trust store or an nss database"},
         {"[server \"s\"]\nconnect = h:1\ntrust = t\n[server \"s\"]\ntrust = u\n",
          "c.ini:4: server \"s\" defined twice"},
         {"[server \"s\"]\nrole = trust\n", "c.ini:2: unknown key 'role' in a server"},
@@ -264,7 +268,10 @@ test_servers(void **state)
         "announce = 127.0.0.1:8444\ninterval = 10m\n"
         "after_change = systemctl reload app\n"
         "[server \"pin\"]\nconnect = h:1\ntrust = p.pem\ntrust_format = pin\n"
-        "policy = manual\nannounce = h:2\nsources = push, handshake\n";
+        "policy = manual\nannounce = h:2\nsources = push, handshake\n"
+        "[server \"firefox\"]\nconnect = h:1\ntrust = sql:profile\npassword_file = pw\n"
+        "[server \"chromium\"]\nconnect = h:1\ntrust = nss:/home/u/.pki/nssdb\n"
+        "trust_format = nss\n";
     struct evc_config *c;
     struct evc_err err;
 
@@ -274,7 +281,7 @@ test_servers(void **state)
         fail_msg("%s", err.detail);
     }
     assert_int_equal(c->nstores, 0);
-    assert_int_equal(c->nservers, 3);
+    assert_int_equal(c->nservers, 5);
     assert_string_equal(c->agent.state, "/var/lib/evercert/agent.db");
     assert_string_equal(c->agent.deleted, "/etc/gone");
     assert_string_equal(c->servers[0].name, "web");
@@ -296,6 +303,13 @@ test_servers(void **state)
     assert_int_equal(c->servers[2].policy, 1);
     assert_int_equal(c->servers[2].trust_format, EVC_TRUST_PIN);
     assert_int_equal(c->servers[2].sources, EVC_SOURCE_HANDSHAKE | EVC_SOURCE_PUSH);
+    /* nss:DIR and sql:DIR select the NSS format; the path is the directory's. */
+    assert_string_equal(c->servers[3].trust, "/etc/profile");
+    assert_int_equal(c->servers[3].trust_format, EVC_TRUST_NSS);
+    assert_string_equal(c->servers[3].password_file, "/etc/pw");
+    assert_string_equal(c->servers[4].trust, "/home/u/.pki/nssdb");
+    assert_int_equal(c->servers[4].trust_format, EVC_TRUST_NSS);
+    assert_string_equal(evc_trust_format_name(EVC_TRUST_NSS), "nss");
     assert_string_equal(evc_trust_format_name(EVC_TRUST_PKCS12), "pkcs12");
     evc_config_free(c);
 }
