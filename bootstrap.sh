@@ -19,10 +19,14 @@ case $mode in run | test) ;; *) echo "usage: $0 run|test" >&2; exit 2 ;; esac
 PACKAGES="build-essential cmake ninja-build pkg-config openssl libssl-dev
 libsqlite3-dev libcurl4-openssl-dev libevent-dev libsystemd-dev libcmocka-dev libjansson-dev jq coreutils util-linux tzdata
 clang-format gnuplot-nox tshark"
+# NSS trust stores (cert9.db, Firefox and Chromium) are written through NSS itself.
+PACKAGES="$PACKAGES libnss3-dev"
 # The tests also need real peers: nginx and curl, a mail sink (Python 3.11's smtpd),
 # and Java's keytool for PKCS#12; clang and its libFuzzer runtime for the fuzz targets.
 if [ "$mode" = test ]; then
     PACKAGES="$PACKAGES nginx-light curl python3 clang libclang-rt-14-dev"
+    # NSS databases judged by certutil (nss.sh); headless Chromium and Firefox ESR (browsers.sh).
+    PACKAGES="$PACKAGES libnss3-tools chromium firefox-esr"
 fi
 missing=
 for p in $PACKAGES; do
