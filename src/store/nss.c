@@ -155,6 +155,21 @@ db_open(const char *dir, const char *password, int rw, struct nssdb *db, struct 
         db_close(db);
         return r;
     }
+    /*
+     * A database never given a password (made by NSS_Initialize, not by
+     * certutil -N or a browser) gets the empty one, as Firefox and Chromium
+     * give it at their first start; listing needs none.
+     */
+    if (PK11_NeedUserInit(db->slot)) {
+        if (rw && PK11_InitPin(db->slot, NULL, "") != SECSuccess) {
+            int r = evc_err_set(err, EVC_ERR_IO, "%s: NSS cannot set up the database: %s", dir,
+                                reason());
+
+            db_close(db);
+            return r;
+        }
+        return 0;
+    }
     if (PK11_NeedLogin(db->slot) && !PK11_IsLoggedIn(db->slot, NULL) &&
         PK11_CheckUserPassword(db->slot, password != NULL ? password : "") != SECSuccess) {
         db_close(db);
