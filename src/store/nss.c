@@ -219,11 +219,17 @@ plain_nick(const char *n)
 static CERTCertificate *
 find(PK11SlotInfo *slot, const SECItem *der, CERTCertTrust *tr, char *nick, size_t nicksz)
 {
-    CERTCertList *list = PK11_ListCertsInSlot(slot);
+    CERTCertList *list;
     CERTCertListNode *node;
-    CERTCertificate *c = NULL;
+    CERTCertificate *c;
 
-    if (list == NULL) {
+    /* The lookup by DER is an index search; only a certificate that is there needs the listing. */
+    if ((c = PK11_FindCertFromDERCertItem(slot, der, NULL)) == NULL) {
+        return NULL;
+    }
+    CERT_DestroyCertificate(c);
+    c = NULL;
+    if ((list = PK11_ListCertsInSlot(slot)) == NULL) {
         return NULL;
     }
     for (node = CERT_LIST_HEAD(list); !CERT_LIST_END(node, list); node = CERT_LIST_NEXT(node)) {
@@ -377,8 +383,6 @@ evc_nss_remove(struct evc_trust *t, size_t i, struct evc_err *err)
     struct evc_trust_cert *c = &t->certs[i];
     struct nssdb db;
     CERTCertificate *cert = NULL;
-    CERTCertTrust tr;
-    char nick[EVC_NSS_NICK_MAX];
     unsigned char *der = NULL;
     SECItem item;
     int n, r;
@@ -397,8 +401,7 @@ evc_nss_remove(struct evc_trust *t, size_t i, struct evc_err *err)
         goto out;
     }
     /* Gone already (a person deleted it, or a run stopped after the delete): nothing to do. */
-    if ((cert = find(db.slot, &item, &tr, nick, sizeof(nick))) != NULL &&
-        strncmp(nick, NICK_PREFIX, sizeof(NICK_PREFIX) - 1) == 0 &&
+    if ((cert = PK11_FindCertFromDERCertItem(db.slot, &item, NULL)) != NULL &&
         SEC_DeletePermCertificate(cert) != SECSuccess) {
         r = evc_err_set(err, EVC_ERR_IO, "%s: NSS cannot delete %s: %s", t->path, c->file,
                         reason());
