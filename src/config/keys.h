@@ -147,7 +147,7 @@
     T(INT, "NUMBER", "a whole number")                                                             \
     T(WEEKDAY, "DAY", "sunday .. saturday, or any; in any case (Monday, ANY)")                     \
     T(HOSTPORT, "HOST:PORT", "a host name or address and a port 1..65535; [::1]:443")              \
-    T(FORMAT, "FORMAT", "auto, bundle, hashdir, pkcs12, pin or nss")                             \
+    T(FORMAT, "FORMAT", "auto, bundle, hashdir, pkcs12, pin or nss")                               \
     T(POLICY, "POLICY", "auto, manual, ca or holddown=DURATION")                                   \
     T(SOURCES, "SOURCES", "one or more of handshake, push, url, comma-separated")                  \
     T(ACTIVATE, "at|ready|ready:SHARE", "at, ready, or ready:SHARE with SHARE 1..100, % optional") \

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * NSS databases as trust stores, read back with NSS itself: the trust
- * each kind of certificate gets (a CA C,,; a self-signed server
+ * given to each kind of certificate (a CA C,,; a self-signed server
  * certificate CP,,), what is listed (SSL trust, distrust as a reject
  * mark, nothing without SSL flags), removal of evercert's own entries
  * only, several databases in one process, the nss: and sql: names, and
