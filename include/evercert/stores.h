@@ -44,7 +44,7 @@ EVC_EXPORT void evc_pem_certs_free(struct evc_pem_cert *v, size_t n);
 struct evc_trust_cert {
     X509 *x; /* with the trust settings of a TRUSTED CERTIFICATE block */
     uint8_t sha256[32];
-    char *file; /* the file of a hashed directory that holds it; NULL otherwise */
+    char *file; /* the file of a hashed directory that holds it; an NSS nickname; else NULL */
     int linked; /* OpenSSL finds it: always, but in a hashed directory only with a <hash>.N link */
     size_t start, end; /* a PEM bundle: the bytes of its block */
 };
@@ -65,7 +65,10 @@ struct evc_trust {
 /*
  * Read the trust store at path: a directory is a hashed directory (every
  * file in it must hold certificates), a file a PEM bundle or a PKCS#12
- * truststore. Errors name the file and the reason.
+ * truststore; a directory holding cert9.db, or "nss:DIR" or "sql:DIR",
+ * is an NSS database (src/store/nss.c: what evercert adds is named
+ * "evercert <hex>" and only that is ever deleted; a CA is trusted C,,,
+ * another certificate CP,,). Errors name the file and the reason.
  *
  * What is not evercert's stays as it is through every change: a bundle
  * gets one block appended or one block cut, every other byte kept

@@ -19,7 +19,9 @@
 # line for that load, serve's request counter). Pass: every load of the
 # kept profiles succeeds through every rotation, the unkept ones load
 # before the first rotation and fail after it, and certutil shows the
-# user's own entries still there with their own trust.
+# user's own entries still there with their own trust. Why CP,,: two more
+# profiles hold the first web certificate trusted one way only, and
+# Firefox refuses it as a trusted peer (P,,), Chromium as a CA (C,,).
 #
 # usage: browsers.sh PATH-TO-EVERCERT [LIFETIME-SECONDS [ROTATIONS]]
 set -u
@@ -34,7 +36,7 @@ for tool in nginx curl certutil chromium firefox-esr; do
         exit 77
     }
 done
-[ "$LIFE" -ge 40 ] || { echo "usage: a lifetime of at least 40 s (browser loads take seconds)" >&2; exit 2; }
+[ "$LIFE" -ge 60 ] || { echo "usage: a lifetime of at least 60 s (browser loads take seconds)" >&2; exit 2; }
 T=$(mktemp -d /tmp/evc-browsers-XXXXXX)
 export TZ=UTC
 PIDS=
@@ -61,7 +63,7 @@ mkcert web web.test "$LIFE" && mkcert svc svc.test "$LIFE" || { echo "FAIL: open
 nssdb() { # PROFILE: the directory its browser reads
     case $1 in chromium-*) echo "$T/$1/home/.pki/nssdb" ;; *) echo "$T/$1" ;; esac
 }
-for p in chromium-a firefox-a chromium-n firefox-n; do
+for p in chromium-a firefox-a chromium-n firefox-n chromium-c firefox-p; do
     db=$(nssdb $p)
     mkdir -p "$db" "$T/$p/home" &&
         certutil -N -d "sql:$db" --empty-password &&
@@ -69,6 +71,9 @@ for p in chromium-a firefox-a chromium-n firefox-n; do
         certutil -A -d "sql:$db" -n "my svc server" -t "CP,," -i svc.crt ||
         { echo "FAIL: certutil cannot make the profile $p" >&2; exit 1; }
 done
+certutil -M -d "sql:$(nssdb chromium-c)" -n "my web server" -t "C,," &&
+    certutil -M -d "sql:$(nssdb firefox-p)" -n "my web server" -t "P,," ||
+    { echo "FAIL: certutil -M" >&2; exit 1; }
 
 cat >nginx.conf <<EOF
 pid $D/nginx.pid;
@@ -169,8 +174,10 @@ load() {
 }
 round() { for s in web svc; do for p in "$@"; do load "$p" "$s"; done; done; }
 
-# Before the first rotation every profile loads both pages.
+# Before the first rotation every profile loads both pages; one trust flag alone is not enough.
 round chromium-a firefox-a chromium-n firefox-n
+load chromium-c web
+load firefox-p web
 limit=$((LIFE * 3 / 4 + ROT * LIFE * 2 / 5 + 60))
 while { [ "$(rotations web)" -lt "$ROT" ] || [ "$(rotations svc)" -lt "$ROT" ]; } && [ $(($(now) - START)) -lt $limit ]; do
     round chromium-a firefox-a
@@ -183,6 +190,8 @@ ELAPSED=$(($(now) - START))
 for p in chromium-a firefox-a chromium-n firefox-n; do
     certutil -L -d "sql:$(nssdb $p)" >"$OUT/$p-after.txt" 2>&1
 done
+check "Chromium refuses a self-signed server certificate trusted C,, only" grep -q " chromium-c web rotation=0 FAIL " loads.log
+check "Firefox refuses a self-signed server certificate trusted P,, only" grep -q " firefox-p web rotation=0 FAIL " loads.log
 
 echo "browsers: $(rotations web) rotations of web (nginx), $(rotations svc) of svc (evercert serve), ${LIFE} s certificates, $ELAPSED s"
 for p in chromium-a firefox-a chromium-n firefox-n; do
