@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
 #include <openssl/provider.h>
 
 #include "evercert/time.h"
@@ -110,8 +109,9 @@ main(int argc, char **argv)
         evc_cli_help("evercert", 1);
         return EVC_EXIT_FAILURE;
     }
-    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-        printf("evercert %s (%s)\n", EVC_VERSION, OpenSSL_version(OPENSSL_VERSION));
+    /* One line a package script can compare: "evercert VERSION". */
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0 || strcmp(cmd, "version") == 0) {
+        printf("evercert %s\n", EVC_VERSION);
         return 0;
     }
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
