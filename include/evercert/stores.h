@@ -65,7 +65,8 @@ struct evc_trust {
 /*
  * Read the trust store at path: a directory is a hashed directory (every
  * file in it must hold certificates), a file a PEM bundle or a PKCS#12
- * truststore. Errors name the file and the reason.
+ * truststore; "system:DIR" is a system trust directory (one .crt file per
+ * certificate, no links). Errors name the file and the reason.
  *
  * What is not evercert's stays as it is through every change: a bundle
  * gets one block appended or one block cut, every other byte kept

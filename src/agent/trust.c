@@ -27,6 +27,7 @@ evc_agent_trust_load(struct evc_agent *a, size_t i, struct evc_trust **out, stru
     const struct evc_server_conf *v = &a->conf->servers[i];
     struct evc_buf pw;
     const char *want = NULL, *got;
+    char sys[EVC_PATH_MAX];
     int r;
 
     *out = NULL;
@@ -40,8 +41,14 @@ evc_agent_trust_load(struct evc_agent *a, size_t i, struct evc_trust **out, stru
             pw.len--;
         }
     }
-    if ((r = evc_trust_load(v->trust, v->password_file != NULL ? evc_buf_str(&pw) : NULL, out,
-                            err)) != 0) {
+    /* No content tells a system directory from a hashed one: its prefix says which. */
+    if (v->trust_format == EVC_TRUST_SYSTEM &&
+        evc_path_fmt(sys, sizeof(sys), "system:%s", v->trust) != 0) {
+        r = evc_err_set(err, EVC_ERR_LIMIT, "%s: the path is too long", v->trust);
+        goto out;
+    }
+    if ((r = evc_trust_load(v->trust_format == EVC_TRUST_SYSTEM ? sys : v->trust,
+                            v->password_file != NULL ? evc_buf_str(&pw) : NULL, out, err)) != 0) {
         goto out;
     }
     got = evc_trust_format(*out);
@@ -56,6 +63,9 @@ evc_agent_trust_load(struct evc_agent *a, size_t i, struct evc_trust **out, stru
         break;
     case EVC_TRUST_PKCS12:
         want = "PKCS#12";
+        break;
+    case EVC_TRUST_SYSTEM:
+        want = "system directory";
         break;
     default:
         break;

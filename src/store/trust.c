@@ -30,6 +30,7 @@
 #include "base/atomic.h"
 #include "base/file.h"
 #include "base/text.h"
+#include "store/sysdir.h"
 
 struct collect {
     STACK_OF(X509) * certs;
@@ -608,6 +609,7 @@ static const struct evc_trust_ops trust_ops[] = {
     {"PEM bundle", bundle_load, bundle_add, bundle_remove},
     {"hashed directory", hashdir_load, hashdir_add, hashdir_remove},
     {"PKCS#12", pkcs12_load, pkcs12_add, pkcs12_remove},
+    {"system directory", evc_trust_sysdir_load, evc_trust_sysdir_add, evc_trust_sysdir_remove},
 };
 
 int
@@ -616,10 +618,16 @@ evc_trust_load(const char *path, const char *password, struct evc_trust **out, s
     struct evc_trust *t = NULL;
     struct stat st;
     struct evc_buf head;
+    const struct evc_trust_ops *ops = NULL;
     int r = EVC_ERR_INTERNAL;
 
     *out = NULL;
     evc_buf_init(&head, EVC_STORE_FILE_MAX);
+    /* "system:DIR" names a system trust directory, which no content tells from a hashed one. */
+    if (strncmp(path, EVC_TRUST_SYSDIR_PREFIX, strlen(EVC_TRUST_SYSDIR_PREFIX)) == 0) {
+        path += strlen(EVC_TRUST_SYSDIR_PREFIX);
+        ops = &trust_ops[3];
+    }
     if (stat(path, &st) == -1) {
         return evc_err_set(err, evc_errno_code(errno), "%s: %s", path, strerror(errno));
     }
@@ -631,7 +639,13 @@ evc_trust_load(const char *path, const char *password, struct evc_trust **out, s
         r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
         goto out;
     }
-    if (S_ISDIR(st.st_mode)) {
+    if (ops != NULL && !S_ISDIR(st.st_mode)) {
+        r = evc_err_set(err, EVC_ERR_USAGE, "%s: a system trust store is a directory", path);
+        goto out;
+    }
+    if (ops != NULL) {
+        t->ops = ops;
+    } else if (S_ISDIR(st.st_mode)) {
         t->ops = &trust_ops[1];
     } else {
         if ((r = evc_file_read(path, EVC_STORE_FILE_MAX, &head, err)) != 0) {

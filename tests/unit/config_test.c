@@ -208,8 +208,8 @@ test_rejections(void **state)
         {"[server \"s\"]\nsources = handshake, carrier-pigeon\n",
          "c.ini:2: sources: 'carrier-pigeon' is not handshake, push or url"},
         {"[server \"s\"]\nsources = ,\n", "c.ini:2: sources: expected one or more"},
-        {"[server \"s\"]\ntrust_format = jks\n",
-         "c.ini:2: trust_format: expected auto, bundle, hashdir, pkcs12 or pin"},
+        {"[server \"s\"]\ntrust_format = keychain\n",
+         "c.ini:2: trust_format: expected auto, bundle, hashdir, pkcs12, pin or system"},
         {"[server \"s\"]\nconnect = h:1\ntrust = t\nurl = http://h/x\n",
          "c.ini:4: server \"s\": url: expected https://host/path"},
         {"[server \"s\"]\nconnect = h:1\ntrust = t\nsources = url\n",
@@ -264,7 +264,9 @@ test_servers(void **state)
         "announce = 127.0.0.1:8444\ninterval = 10m\n"
         "after_change = systemctl reload app\n"
         "[server \"pin\"]\nconnect = h:1\ntrust = p.pem\ntrust_format = pin\n"
-        "policy = manual\nannounce = h:2\nsources = push, handshake\n";
+        "policy = manual\nannounce = h:2\nsources = push, handshake\n"
+        "[server \"sys\"]\nconnect = h:1\ntrust = /usr/local/share/ca-certificates/web\n"
+        "trust_format = system\n";
     struct evc_config *c;
     struct evc_err err;
 
@@ -274,7 +276,7 @@ test_servers(void **state)
         fail_msg("%s", err.detail);
     }
     assert_int_equal(c->nstores, 0);
-    assert_int_equal(c->nservers, 3);
+    assert_int_equal(c->nservers, 4);
     assert_string_equal(c->agent.state, "/var/lib/evercert/agent.db");
     assert_string_equal(c->agent.deleted, "/etc/gone");
     assert_string_equal(c->servers[0].name, "web");
@@ -297,6 +299,8 @@ test_servers(void **state)
     assert_int_equal(c->servers[2].trust_format, EVC_TRUST_PIN);
     assert_int_equal(c->servers[2].sources, EVC_SOURCE_HANDSHAKE | EVC_SOURCE_PUSH);
     assert_string_equal(evc_trust_format_name(EVC_TRUST_PKCS12), "pkcs12");
+    assert_int_equal(c->servers[3].trust_format, EVC_TRUST_SYSTEM);
+    assert_string_equal(evc_trust_format_name(EVC_TRUST_SYSTEM), "system");
     evc_config_free(c);
 }
 
