@@ -192,6 +192,8 @@ evc_agent_run(const struct evc_agent_opts *o, int *status, struct evc_err *err)
         sigaction(SIGPIPE, &oldpipe, NULL);
         return r;
     }
+    a.log.tee = o->on_line;
+    a.log.tee_arg = o->line_arg;
     if ((r = evc_agent_runtime_alloc(&a, err)) != 0) {
         goto out;
     }
