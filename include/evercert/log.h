@@ -26,7 +26,7 @@ struct evc_log {
     int sink;        /* 0 stderr, 1 syslog, 2 journal, 3 none */
     char prefix[32]; /* "evercert monitor" on stderr */
     /*
-     * Set by the caller, kept by evc_log_init: also gets every line as the
+     * Cleared by evc_log_init; set after it: also gets every line as the
      * sink does (escaped), whatever the sink, so a command can report them
      * (--format json).
      */

@@ -27,6 +27,8 @@ evc_log_init(struct evc_log *l, const char *mode, const char *prefix)
               : strcmp(mode, "none") == 0    ? SINK_NONE
                                              : SINK_STDERR;
     snprintf(l->prefix, sizeof(l->prefix), "%s", prefix);
+    l->tee = NULL;
+    l->tee_arg = NULL;
     if (l->sink == SINK_SYSLOG) {
         openlog("evercert", LOG_PID, LOG_DAEMON);
     }

@@ -70,6 +70,8 @@ err 3 pending --config /nonexistent.ini
 err 3 approve --config /nonexistent.ini 1
 err 3 reject --config /nonexistent.ini 1
 err 3 demo --clients 0
+err 3 check-config --bogus
+err 3 check-config
 err 3 nosuch
 err 3 help nosuch
 check "getopt's complaint names the command" sh -c "'$EVC' scan --bogus 2>&1 | grep -qx \"evercert: scan: unrecognized option '--bogus'\""
