@@ -27,6 +27,8 @@ if [ "$mode" = test ]; then
     PACKAGES="$PACKAGES nginx-light curl python3 clang libclang-rt-14-dev"
     # NSS databases judged by certutil (nss.sh); headless Chromium and Firefox ESR (browsers.sh).
     PACKAGES="$PACKAGES libnss3-tools chromium firefox-esr"
+    # Packaging: dpkg-buildflags' build, the system trust store, the bash completion.
+    PACKAGES="$PACKAGES dpkg-dev p11-kit ca-certificates bash-completion"
 fi
 missing=
 for p in $PACKAGES; do
@@ -48,7 +50,8 @@ if [ "$mode" = test ] && ! command -v keytool >/dev/null && [ "$(id -u)" = 0 ]; 
         default-jre-headless || echo "bootstrap: no Java; the keytool checks will be skipped" >&2
 fi
 
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# -DEVC_WERROR=ON: a warning fails the project's own builds (a distribution's leaves it off).
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVC_WERROR=ON >/dev/null
 cmake --build build
 
 if [ "$mode" = run ]; then
@@ -59,9 +62,20 @@ fi
 
 ./scripts/lint.sh
 (cd build && ctest --output-on-failure)
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEVC_SANITIZE=ON >/dev/null
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEVC_SANITIZE=ON -DEVC_WERROR=ON >/dev/null
 cmake --build build-asan
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --output-on-failure)
+# The builds distributions make: Release, and Debian's flags from dpkg-buildflags
+# (-O2, _FORTIFY_SOURCE, -fstack-protector-strong, -Werror=format-security, relro),
+# warning-clean; their unit tests only.
+cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DEVC_WERROR=ON >/dev/null
+cmake --build build-release
+(cd build-release && ctest --output-on-failure -R '^unit/')
+CFLAGS="$(dpkg-buildflags --get CFLAGS) $(dpkg-buildflags --get CPPFLAGS)" \
+    LDFLAGS="$(dpkg-buildflags --get LDFLAGS)" \
+    cmake -S . -B build-dpkg -G Ninja -DCMAKE_BUILD_TYPE=None -DEVC_WERROR=ON >/dev/null
+cmake --build build-dpkg
+(cd build-dpkg && ctest --output-on-failure -R '^unit/')
 # Each parser of outside bytes under libFuzzer for a bounded time; a finding fails the run.
 ./scripts/fuzz.sh 20

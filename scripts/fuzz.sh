@@ -38,7 +38,7 @@ printf '#include <stddef.h>\n#include <stdint.h>\nint LLVMFuzzerTestOneInput(con
 clang -fsanitize=fuzzer,address,undefined -o "$work/probe" "$work/probe.c" 2>"$work/probe.log" ||
     unavailable "clang cannot link with -fsanitize=fuzzer ($(head -n 1 "$work/probe.log"))"
 
-CC=clang cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVC_FUZZ=ON >/dev/null
+CC=clang cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVC_FUZZ=ON -DEVC_WERROR=ON >/dev/null
 cmake --build build-fuzz --target fuzz
 
 status=0

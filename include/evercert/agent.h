@@ -133,6 +133,9 @@ struct evc_agent_opts {
     const char *config_path;
     int once;             /* contact each server once, then return */
     int64_t clock_offset; /* seconds added to the wall clock (--at) */
+    /* If set, also gets every log line (escaped) with its syslog priority. */
+    void (*on_line)(void *arg, int prio, const char *line);
+    void *line_arg;
 };
 
 /*

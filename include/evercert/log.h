@@ -25,6 +25,13 @@ struct evc_notify_conf {
 struct evc_log {
     int sink;        /* 0 stderr, 1 syslog, 2 journal, 3 none */
     char prefix[32]; /* "evercert monitor" on stderr */
+    /*
+     * Cleared by evc_log_init; set after it: also gets every line as the
+     * sink does (escaped), whatever the sink, so a command can report them
+     * (--format json).
+     */
+    void (*tee)(void *arg, int prio, const char *line);
+    void *tee_arg;
 };
 
 /* Set up the sink mode ("stderr", "syslog", "journal", "none"; NULL: stderr). */

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "evercert/error.h"
 #include "evercert/renew.h"
@@ -19,6 +20,7 @@ struct evc_monitor_opts {
     const char *config_path;
     int once;             /* one full pass now, then return */
     int64_t clock_offset; /* seconds added to the wall clock (--at) */
+    FILE *report;         /* with once: also gets the pass's JSON report, as report_file does */
 };
 
 /*

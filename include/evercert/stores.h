@@ -68,7 +68,8 @@ struct evc_trust {
  * truststore; a directory holding cert9.db, or "nss:DIR" or "sql:DIR",
  * is an NSS database (src/store/nss.c: what evercert adds is named
  * "evercert <hex>" and only that is ever deleted; a CA is trusted C,,,
- * another certificate CP,,). Errors name the file and the reason.
+ * another certificate CP,,); "system:DIR" is a system trust directory (one
+ * .crt file per certificate, no links). Errors name the file and the reason.
  *
  * What is not evercert's stays as it is through every change: a bundle
  * gets one block appended or one block cut, every other byte kept

@@ -27,7 +27,7 @@ evc_agent_trust_load(struct evc_agent *a, size_t i, struct evc_trust **out, stru
     const struct evc_server_conf *v = &a->conf->servers[i];
     struct evc_buf pw;
     const char *want = NULL, *got;
-    char nss[EVC_PATH_MAX + 8];
+    char named[EVC_PATH_MAX + 8];
     int r;
 
     *out = NULL;
@@ -41,9 +41,20 @@ evc_agent_trust_load(struct evc_agent *a, size_t i, struct evc_trust **out, stru
             pw.len--;
         }
     }
-    /* An NSS database is named as one, so a directory without cert9.db says so. */
-    snprintf(nss, sizeof(nss), "nss:%s", v->trust);
-    if ((r = evc_trust_load(v->trust_format == EVC_TRUST_NSS ? nss : v->trust,
+    /*
+     * An NSS database and a system directory are named as such: a directory without
+     * cert9.db says so, and no content tells a system directory from a hashed one.
+     */
+    if (v->trust_format == EVC_TRUST_NSS || v->trust_format == EVC_TRUST_SYSTEM) {
+        if (evc_path_fmt(named, sizeof(named), "%s:%s",
+                         v->trust_format == EVC_TRUST_NSS ? "nss" : "system", v->trust) != 0) {
+            r = evc_err_set(err, EVC_ERR_LIMIT, "%s: the path is too long", v->trust);
+            goto out;
+        }
+    }
+    if ((r = evc_trust_load(v->trust_format == EVC_TRUST_NSS || v->trust_format == EVC_TRUST_SYSTEM
+                                ? named
+                                : v->trust,
                             v->password_file != NULL ? evc_buf_str(&pw) : NULL, out, err)) != 0) {
         goto out;
     }
@@ -62,6 +73,9 @@ evc_agent_trust_load(struct evc_agent *a, size_t i, struct evc_trust **out, stru
         break;
     case EVC_TRUST_NSS:
         want = "NSS database";
+        break;
+    case EVC_TRUST_SYSTEM:
+        want = "system directory";
         break;
     default:
         break;

@@ -32,6 +32,9 @@ void evc_secret_free(struct evc_secret *s);
 /* --at TIME: *offset gets TIME minus the wall clock; -1 (said on stderr) if TIME is bad. */
 int evc_cli_at(const char *arg, int64_t *offset);
 
+/* A Nagios status's name: "ok", "warning", "critical" or "unknown". */
+const char *evc_cli_nagios_name(int status);
+
 /* EVERCERT_FAULT_AT=N: end the process (status 99) at its N-th disk-changing step. */
 void evc_cli_fault_init(void);
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 #include <jansson.h>
 #include <openssl/bio.h>
@@ -19,22 +20,133 @@
 #include "x509/x509_int.h"
 #include "cli.h"
 
+/*
+ * agent --once --format json: what the log says, as one document. Each
+ * line that names its server ("server=NAME ...") goes under that server;
+ * every configured server is listed, with no events if nothing happened.
+ */
+struct once_json {
+    json_t *servers; /* name -> {"name", "events": []} */
+    json_t *order;   /* the servers in the configuration's order */
+    json_t *events;  /* lines of no server */
+    int failed;
+};
+
+static const char *
+prio_name(int prio)
+{
+    return prio <= LOG_ERR ? "error" : prio == LOG_WARNING ? "warning" : "info";
+}
+
+static json_t *
+server_entry(struct once_json *j, const char *name)
+{
+    json_t *s = json_object_get(j->servers, name);
+
+    if (s == NULL) {
+        s = json_pack("{s:o, s:[]}", "name", evc_text_jstring(name), "events");
+        if (s == NULL || json_object_set_new(j->servers, name, s) != 0 ||
+            json_array_append(j->order, s) != 0) {
+            j->failed = 1;
+            return NULL;
+        }
+    }
+    return s;
+}
+
+static void
+on_line(void *arg, int prio, const char *line)
+{
+    struct once_json *j = arg;
+    json_t *list = j->events, *s, *ev;
+    const char *msg = line;
+    char name[256];
+
+    if (strncmp(line, "server=", 7) == 0) {
+        size_t n = strcspn(line + 7, " ");
+
+        if (n < sizeof(name)) {
+            memcpy(name, line + 7, n);
+            name[n] = '\0';
+            msg = line[7 + n] == ' ' ? line + 8 + n : line + 7 + n;
+            if ((s = server_entry(j, name)) != NULL) {
+                list = json_object_get(s, "events");
+            }
+        }
+    }
+    ev = json_pack("{s:s, s:o}", "level", prio_name(prio), "message", evc_text_jstring(msg));
+    if (ev == NULL || json_array_append_new(list, ev) != 0) {
+        j->failed = 1;
+    }
+}
+
+static int
+print_once_json(struct once_json *j, const char *config_path, int status)
+{
+    struct evc_config *c = NULL;
+    struct evc_err err = {0};
+    json_t *root = NULL, *servers = json_array();
+    int r = -1;
+
+    /* Every configured server, in order; then any the log named that is not (none). */
+    if (servers != NULL && evc_config_load(config_path, &c, &err) == 0) {
+        for (size_t i = 0; i < c->nservers; i++) {
+            json_t *s = server_entry(j, c->servers[i].name);
+
+            if (s == NULL || json_array_append(servers, s) != 0) {
+                j->failed = 1;
+            }
+        }
+    }
+    evc_config_free(c);
+    for (size_t i = 0; servers != NULL && i < json_array_size(j->order); i++) {
+        json_t *s = json_array_get(j->order, i);
+        size_t k;
+
+        for (k = 0; k < json_array_size(servers) && json_array_get(servers, k) != s; k++) {
+        }
+        if (k == json_array_size(servers) && json_array_append(servers, s) != 0) {
+            j->failed = 1;
+        }
+    }
+    root = json_pack("{s:i, s:s, s:o, s:O}", "status", status, "status_text",
+                     evc_cli_nagios_name(status), "servers", servers, "events", j->events);
+    if (root != NULL && !j->failed && json_dumpf(root, stdout, JSON_INDENT(2)) == 0 &&
+        fputc('\n', stdout) != EOF && fflush(stdout) == 0) {
+        r = 0;
+    }
+    json_decref(root);
+    return r;
+}
+
 int
 evc_cmd_agent(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"once", no_argument, NULL, 'o'},
-        {"at", required_argument, NULL, 'a'},     {"help", no_argument, NULL, 'h'},
-        {"check-config", no_argument, NULL, 'C'}, {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"once", no_argument, NULL, 'o'},
+        {"at", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {"check-config", no_argument, NULL, 'C'},
+        {"format", required_argument, NULL, 'f'},
+        {NULL, 0, NULL, 0},
     };
     struct evc_agent_opts o;
     struct evc_err err = {0};
-    int c, status = 0, check = 0;
+    struct once_json j = {NULL, NULL, NULL, 0};
+    int c, status = 0, check = 0, json = 0, ret;
 
     memset(&o, 0, sizeof(o));
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:oa:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:oa:f:h", longopts, NULL)) != -1) {
         switch (c) {
+        case 'f':
+            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
+                evc_cli_error("--format", "'%s': expected text or json", optarg);
+                return EVC_EXIT_FAILURE;
+            }
+            json = strcmp(optarg, "json") == 0;
+            break;
         case 'c':
             o.config_path = optarg;
             break;
@@ -57,20 +169,42 @@ evc_cmd_agent(int argc, char **argv)
             return EVC_EXIT_FAILURE;
         }
     }
-    if (o.config_path == NULL || optind != argc || (check && o.once)) {
-        evc_cli_error("agent",
-                      "usage: evercert agent --config FILE [--once | --check-config] [--at TIME]");
+    if (o.config_path == NULL || optind != argc || (check && o.once) || (json && !o.once)) {
+        evc_cli_error("agent", "usage: evercert agent --config FILE [--once [--format text|json] | "
+                               "--check-config] [--at TIME]");
         return EVC_EXIT_FAILURE;
     }
     if (check) {
         return evc_cli_check_config(o.config_path, EVC_CONFIG_USE_AGENT);
     }
     evc_cli_fault_init();
+    if (json) {
+        j.servers = json_object();
+        j.order = json_array();
+        j.events = json_array();
+        if (j.servers == NULL || j.order == NULL || j.events == NULL) {
+            evc_cli_error("agent", "out of memory");
+            ret = EVC_EXIT_FAILURE;
+            goto out;
+        }
+        o.on_line = on_line;
+        o.line_arg = &j;
+    }
     if (evc_agent_run(&o, &status, &err) != 0) {
         evc_cli_error("agent", "%s", evc_err_message(&err));
-        return EVC_EXIT_FAILURE;
+        ret = EVC_EXIT_FAILURE;
+        goto out;
     }
-    return status;
+    ret = status;
+    if (json && print_once_json(&j, o.config_path, status) != 0) {
+        evc_cli_error("agent", "the JSON report could not be built whole");
+        ret = EVC_EXIT_FAILURE;
+    }
+out:
+    json_decref(j.servers);
+    json_decref(j.order);
+    json_decref(j.events);
+    return ret;
 }
 
 struct pending {

@@ -371,6 +371,10 @@ evc_cmd_ca(int argc, char **argv)
     memset(&a, 0, sizeof(a));
     a.profile = EVC_PROFILE_ROOT;
     a.now = evc_time_now();
+    /* getopt's complaints name argv[0]: "evercert: ca init: why". */
+    static char name[] = "evercert: ca init";
+
+    argv[1] = name;
     if ((r = parse_args("ca", argc - 1, argv + 1, &a)) != 0) {
         return r > 0 ? 0 : EVC_EXIT_FAILURE;
     }

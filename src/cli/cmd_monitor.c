@@ -2,6 +2,7 @@
 /* evercert monitor (the service, --once, --trigger) and evercert history. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -15,27 +16,58 @@
 #include "base/text.h"
 #include "cli.h"
 
+/*
+ * monitor --once --format json: the pass's report (as report_file gets
+ * it: certificates, actions, error) with the pass's Nagios status, one
+ * document on stdout. The log lines still go to the log.
+ */
+static int
+print_once_json(const char *buf, size_t len, int status)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(buf, len, 0, &jerr);
+    int r = -1;
+
+    if (root == NULL) {
+        root = json_object();
+    }
+    if (root != NULL && json_object_set_new(root, "status", json_integer(status)) == 0 &&
+        json_object_set_new(root, "status_text", json_string(evc_cli_nagios_name(status))) == 0 &&
+        json_dumpf(root, stdout, JSON_INDENT(2)) == 0 && fputc('\n', stdout) != EOF &&
+        fflush(stdout) == 0) {
+        r = 0;
+    }
+    json_decref(root);
+    return r;
+}
+
 int
 evc_cmd_monitor(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"once", no_argument, NULL, 'o'},
-        {"trigger", no_argument, NULL, 't'},
-        {"at", required_argument, NULL, 'a'},
-        {"help", no_argument, NULL, 'h'},
-        {"check-config", no_argument, NULL, 'C'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'}, {"once", no_argument, NULL, 'o'},
+        {"trigger", no_argument, NULL, 't'},      {"at", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},         {"check-config", no_argument, NULL, 'C'},
+        {"format", required_argument, NULL, 'f'}, {NULL, 0, NULL, 0},
     };
     struct evc_monitor_opts o;
     struct evc_err err = {0};
-    int c, trigger = 0, status = 0, check = 0;
+    int c, trigger = 0, status = 0, check = 0, json = 0, r;
+    char *buf = NULL;
+    size_t blen = 0;
     evc_time at;
 
     memset(&o, 0, sizeof(o));
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:ota:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:ota:f:h", longopts, NULL)) != -1) {
         switch (c) {
+        case 'f':
+            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
+                evc_cli_error("--format", "'%s': expected text or json", optarg);
+                return EVC_EXIT_FAILURE;
+            }
+            json = strcmp(optarg, "json") == 0;
+            break;
         case 'c':
             o.config_path = optarg;
             break;
@@ -65,9 +97,10 @@ evc_cmd_monitor(int argc, char **argv)
         }
     }
     if (o.config_path == NULL || optind != argc || (trigger && o.once) ||
-        (check && (trigger || o.once))) {
-        evc_cli_error("monitor", "usage: evercert monitor --config FILE [--once | --trigger | "
-                                 "--check-config] [--at TIME]");
+        (check && (trigger || o.once)) || (json && !o.once)) {
+        evc_cli_error("monitor",
+                      "usage: evercert monitor --config FILE [--once [--format text|json] "
+                      "| --trigger | --check-config] [--at TIME]");
         return EVC_EXIT_FAILURE;
     }
     if (check) {
@@ -83,10 +116,24 @@ evc_cmd_monitor(int argc, char **argv)
         fputs(reply + 2, stdout);
         return status;
     }
-    if (evc_monitor_run(&o, &status, &err) != 0) {
-        evc_cli_error("monitor", "%s", evc_err_message(&err));
+    if (json && (o.report = open_memstream(&buf, &blen)) == NULL) {
+        evc_cli_error("monitor", "out of memory");
         return EVC_EXIT_FAILURE;
     }
+    r = evc_monitor_run(&o, &status, &err);
+    if (o.report != NULL && fclose(o.report) != 0) {
+        status = EVC_EXIT_FAILURE;
+    }
+    if (r != 0) {
+        evc_cli_error("monitor", "%s", evc_err_message(&err));
+        free(buf);
+        return EVC_EXIT_FAILURE;
+    }
+    if (json && print_once_json(buf != NULL ? buf : "", blen, status) != 0) {
+        evc_cli_error("monitor", "the JSON report could not be written");
+        status = EVC_EXIT_FAILURE;
+    }
+    free(buf);
     return status;
 }
 

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
 #include <openssl/provider.h>
 
 #include "evercert/time.h"
@@ -62,6 +61,14 @@ evc_cli_error(const char *what, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+const char *
+evc_cli_nagios_name(int status)
+{
+    static const char *const names[] = {"ok", "warning", "critical", "unknown"};
+
+    return status >= 0 && status <= 3 ? names[status] : "unknown";
+}
+
 int
 evc_cli_help(const char *name, int to_stderr)
 {
@@ -110,8 +117,9 @@ main(int argc, char **argv)
         evc_cli_help("evercert", 1);
         return EVC_EXIT_FAILURE;
     }
-    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-        printf("evercert %s (%s)\n", EVC_VERSION, OpenSSL_version(OPENSSL_VERSION));
+    /* One line a package script can compare: "evercert VERSION". */
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0 || strcmp(cmd, "version") == 0) {
+        printf("evercert %s\n", EVC_VERSION);
         return 0;
     }
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
@@ -139,6 +147,14 @@ main(int argc, char **argv)
     legacy = OSSL_PROVIDER_try_load(NULL, "legacy", 1);
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(cmd, commands[i].name) == 0) {
+            /*
+             * getopt names argv[0] in its complaints ("unrecognized option"):
+             * this makes them "evercert: scan: why" like every other error.
+             */
+            static char name[64];
+
+            snprintf(name, sizeof(name), "evercert: %s", commands[i].name);
+            argv[1] = name;
             ret = commands[i].run(argc - 1, argv + 1);
             break;
         }

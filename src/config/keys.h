@@ -114,7 +114,7 @@
     X(SERVER, trust, PATH, trust, 0, 0, NULL, 1, \
       "The trust store the applications use (required); nss:DIR or sql:DIR names an NSS database directory.") \
     X(SERVER, trust_format, FORMAT, trust_format, 0, 0, "auto", 1, \
-      "The trust store's format; auto reads it from the content: a directory holding cert9.db is an NSS database (nss: Firefox, Chromium), another directory a hashed directory, a file a PEM bundle or PKCS#12.") \
+      "The trust store's format; auto reads it from the content: a directory holding cert9.db is an NSS database (nss: Firefox, Chromium), another directory a hashed directory, a file a PEM bundle or PKCS#12. system: a directory of one PEM .crt file per certificate, without hash links, as update-ca-certificates (/usr/local/share/ca-certificates/NAME) and p11-kit (/etc/ca-certificates/trust-source/anchors) read; after_change runs their refresh.") \
     X(SERVER, password_file, PATH, password_file, 0, 0, NULL, 1, \
       "For a PKCS#12 trust store or an NSS database: the password is the file's first line (an NSS database without it: the empty password).") \
     X(SERVER, policy, POLICY, policy, 0, 0, "auto", 1, \

@@ -3,6 +3,7 @@
  * One pass of the monitor: the renewal run, then telling people (the log,
  * the JSON report, e-mail, the metrics file) and the state's history.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -418,7 +419,7 @@ evc_monitor_pass(struct monitor *m, const char *trigger, char *summary, size_t l
     for (size_t i = 0; i < res.nactions; i++) {
         done += res.actions[i].done;
     }
-    if (m->conf->notify.report_file != NULL) {
+    if (m->conf->notify.report_file != NULL || (m->o->once && m->o->report != NULL)) {
         char *buf = NULL;
         size_t blen = 0;
         FILE *f = open_memstream(&buf, &blen);
@@ -432,8 +433,15 @@ evc_monitor_pass(struct monitor *m, const char *trigger, char *summary, size_t l
 
             if (fclose(f) != 0 || built != 0) {
                 mlog(m, LOG_ERR, "report not written: it could not be built whole");
-            } else if (write_stream_file(m->conf->notify.report_file, buf, blen, &serr) != 0) {
-                mlog(m, LOG_ERR, "report not written: %s", evc_err_message(&serr));
+            } else {
+                if (m->o->once && m->o->report != NULL &&
+                    fwrite(buf, 1, blen, m->o->report) != blen) {
+                    mlog(m, LOG_ERR, "report not handed over: %s", strerror(errno));
+                }
+                if (m->conf->notify.report_file != NULL &&
+                    write_stream_file(m->conf->notify.report_file, buf, blen, &serr) != 0) {
+                    mlog(m, LOG_ERR, "report not written: %s", evc_err_message(&serr));
+                }
             }
             free(buf);
         }

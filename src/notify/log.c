@@ -27,6 +27,8 @@ evc_log_init(struct evc_log *l, const char *mode, const char *prefix)
               : strcmp(mode, "none") == 0    ? SINK_NONE
                                              : SINK_STDERR;
     snprintf(l->prefix, sizeof(l->prefix), "%s", prefix);
+    l->tee = NULL;
+    l->tee_arg = NULL;
     if (l->sink == SINK_SYSLOG) {
         openlog("evercert", LOG_PID, LOG_DAEMON);
     }
@@ -40,7 +42,7 @@ evc_logf(const struct evc_log *l, int prio, const char *fmt, ...)
     struct evc_buf b;
     va_list ap;
 
-    if (l->sink == SINK_NONE) {
+    if (l->sink == SINK_NONE && l->tee == NULL) {
         return;
     }
     va_start(ap, fmt);
@@ -53,6 +55,9 @@ evc_logf(const struct evc_log *l, int prio, const char *fmt, ...)
      */
     evc_buf_init(&b, 4 * sizeof(raw));
     line = evc_text_nvis(&b, raw, 4 * sizeof(raw) - 1) == 0 ? evc_buf_str(&b) : "(unprintable)";
+    if (l->tee != NULL) {
+        l->tee(l->tee_arg, prio, line);
+    }
     if (l->sink == SINK_SYSLOG) {
         syslog(prio, "%s", line);
     } else if (l->sink == SINK_JOURNAL) {

@@ -31,6 +31,7 @@
 #include "base/file.h"
 #include "base/text.h"
 #include "store/nss.h"
+#include "store/sysdir.h"
 
 struct collect {
     STACK_OF(X509) * certs;
@@ -605,11 +606,15 @@ hashdir_remove(struct evc_trust *t, size_t i, struct evc_err *err)
     return r;
 }
 
+/* The rows of trust_ops. */
+enum { TRUST_BUNDLE, TRUST_HASHDIR, TRUST_PKCS12, TRUST_NSS, TRUST_SYSTEM };
+
 static const struct evc_trust_ops trust_ops[] = {
     {"PEM bundle", bundle_load, bundle_add, bundle_remove},
     {"hashed directory", hashdir_load, hashdir_add, hashdir_remove},
     {"PKCS#12", pkcs12_load, pkcs12_add, pkcs12_remove},
     {"NSS database", evc_nss_load, evc_nss_add, evc_nss_remove},
+    {"system directory", evc_trust_sysdir_load, evc_trust_sysdir_add, evc_trust_sysdir_remove},
 };
 
 int
@@ -618,14 +623,21 @@ evc_trust_load(const char *path, const char *password, struct evc_trust **out, s
     struct evc_trust *t = NULL;
     struct stat st;
     struct evc_buf head;
-    int nss = 0, r = EVC_ERR_INTERNAL;
+    const struct evc_trust_ops *ops = NULL;
+    int r = EVC_ERR_INTERNAL;
 
     *out = NULL;
     evc_buf_init(&head, EVC_STORE_FILE_MAX);
-    /* "nss:DIR" and "sql:DIR" (NSS's own spelling) name an NSS database whatever DIR holds. */
+    /*
+     * "nss:DIR" and "sql:DIR" (NSS's own spelling) name an NSS database whatever DIR holds;
+     * "system:DIR" a system trust directory, which no content tells from a hashed one.
+     */
     if (evc_nss_path(path) != NULL) {
-        nss = 1;
         path = evc_nss_path(path);
+        ops = &trust_ops[TRUST_NSS];
+    } else if (strncmp(path, EVC_TRUST_SYSDIR_PREFIX, strlen(EVC_TRUST_SYSDIR_PREFIX)) == 0) {
+        path += strlen(EVC_TRUST_SYSDIR_PREFIX);
+        ops = &trust_ops[TRUST_SYSTEM];
     }
     if (stat(path, &st) == -1) {
         return evc_err_set(err, evc_errno_code(errno), "%s: %s", path, strerror(errno));
@@ -638,17 +650,24 @@ evc_trust_load(const char *path, const char *password, struct evc_trust **out, s
         r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
         goto out;
     }
-    if (nss || (S_ISDIR(st.st_mode) && evc_nss_detect(path))) {
-        t->ops = &trust_ops[3];
+    if (ops == &trust_ops[TRUST_SYSTEM] && !S_ISDIR(st.st_mode)) {
+        r = evc_err_set(err, EVC_ERR_USAGE, "%s: a system trust store is a directory", path);
+        goto out;
+    }
+    if (ops != NULL) {
+        t->ops = ops;
+    } else if (S_ISDIR(st.st_mode) && evc_nss_detect(path)) {
+        t->ops = &trust_ops[TRUST_NSS];
     } else if (S_ISDIR(st.st_mode)) {
-        t->ops = &trust_ops[1];
+        t->ops = &trust_ops[TRUST_HASHDIR];
     } else {
         if ((r = evc_file_read(path, EVC_STORE_FILE_MAX, &head, err)) != 0) {
             evc_err_set(err, r, "%s: %s", path, evc_err_message(err));
             goto out;
         }
-        t->ops = evc_format_detect(head.data, head.len) == EVC_FORMAT_PKCS12 ? &trust_ops[2]
-                                                                             : &trust_ops[0];
+        t->ops = evc_format_detect(head.data, head.len) == EVC_FORMAT_PKCS12
+                     ? &trust_ops[TRUST_PKCS12]
+                     : &trust_ops[TRUST_BUNDLE];
     }
     if ((r = t->ops->load(t, err)) != 0) {
         goto out;
@@ -667,7 +686,7 @@ evc_trust_add(struct evc_trust *t, X509 *x, struct evc_err *err)
 {
     int r;
 
-    if (push(t, x, t->ops == &trust_ops[1] ? "" : NULL) != 0) {
+    if (push(t, x, t->ops == &trust_ops[TRUST_HASHDIR] ? "" : NULL) != 0) {
         return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
     }
     if ((r = t->ops->add(t, x, err)) != 0) {

@@ -208,8 +208,8 @@ test_rejections(void **state)
         {"[server \"s\"]\nsources = handshake, carrier-pigeon\n",
          "c.ini:2: sources: 'carrier-pigeon' is not handshake, push or url"},
         {"[server \"s\"]\nsources = ,\n", "c.ini:2: sources: expected one or more"},
-        {"[server \"s\"]\ntrust_format = jks\n",
-         "c.ini:2: trust_format: expected auto, bundle, hashdir, pkcs12, pin or nss"},
+        {"[server \"s\"]\ntrust_format = keychain\n",
+         "c.ini:2: trust_format: expected auto, bundle, hashdir, pkcs12, pin, nss or system"},
         {"[server \"s\"]\nconnect = h:1\ntrust = nss:ff\ntrust_format = bundle\n",
          "c.ini:4: server \"s\": trust = nss:DIR is an NSS database, not trust_format = bundle"},
         {"[server \"s\"]\nconnect = h:1\ntrust = sql:\n",
@@ -271,7 +271,10 @@ test_servers(void **state)
         "policy = manual\nannounce = h:2\nsources = push, handshake\n"
         "[server \"firefox\"]\nconnect = h:1\ntrust = sql:profile\npassword_file = pw\n"
         "[server \"chromium\"]\nconnect = h:1\ntrust = nss:/home/u/.pki/nssdb\n"
-        "trust_format = nss\n";
+        "trust_format = nss\n"
+
+        "[server \"sys\"]\nconnect = h:1\ntrust = /usr/local/share/ca-certificates/web\n"
+        "trust_format = system\n";
     struct evc_config *c;
     struct evc_err err;
 
@@ -281,7 +284,7 @@ test_servers(void **state)
         fail_msg("%s", err.detail);
     }
     assert_int_equal(c->nstores, 0);
-    assert_int_equal(c->nservers, 5);
+    assert_int_equal(c->nservers, 6);
     assert_string_equal(c->agent.state, "/var/lib/evercert/agent.db");
     assert_string_equal(c->agent.deleted, "/etc/gone");
     assert_string_equal(c->servers[0].name, "web");
@@ -311,6 +314,8 @@ test_servers(void **state)
     assert_int_equal(c->servers[4].trust_format, EVC_TRUST_NSS);
     assert_string_equal(evc_trust_format_name(EVC_TRUST_NSS), "nss");
     assert_string_equal(evc_trust_format_name(EVC_TRUST_PKCS12), "pkcs12");
+    assert_int_equal(c->servers[5].trust_format, EVC_TRUST_SYSTEM);
+    assert_string_equal(evc_trust_format_name(EVC_TRUST_SYSTEM), "system");
     evc_config_free(c);
 }
 

@@ -215,8 +215,9 @@ test_unhex(void **state)
         "009fgf10",
         "009f ff1",
         "009fff1\n",
-        "009f\xff"
-        "f10",
+        /* One literal, cut so that \xff ends its escape; not two entries. */
+        ("009f\xff"
+         "f10"),
         "009f:f10",
     };
     const uint8_t want[] = {0x00, 0x9f, 0xff, 0x10};
