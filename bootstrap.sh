@@ -23,6 +23,8 @@ clang-format gnuplot-nox tshark"
 # and Java's keytool for PKCS#12; clang and its libFuzzer runtime for the fuzz targets.
 if [ "$mode" = test ]; then
     PACKAGES="$PACKAGES nginx-light curl python3 clang libclang-rt-14-dev"
+    # Java keystores and Tomcat: keytool, javac for the tests' Java client, tomcat10 as a real peer.
+    PACKAGES="$PACKAGES default-jdk-headless tomcat10"
 fi
 missing=
 for p in $PACKAGES; do

@@ -57,6 +57,9 @@ evc_agent_trust_load(struct evc_agent *a, size_t i, struct evc_trust **out, stru
     case EVC_TRUST_PKCS12:
         want = "PKCS#12";
         break;
+    case EVC_TRUST_JKS:
+        want = "JKS";
+        break;
     default:
         break;
     }

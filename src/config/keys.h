@@ -114,9 +114,9 @@
     X(SERVER, trust, PATH, trust, 0, 0, NULL, 1, \
       "The trust store the applications use (required).") \
     X(SERVER, trust_format, FORMAT, trust_format, 0, 0, "auto", 1, \
-      "The trust store's format; auto reads it from the content: a directory is a hashed directory, a file a PEM bundle or PKCS#12.") \
+      "The trust store's format; auto reads it from the content: a directory is a hashed directory, a file a PEM bundle, PKCS#12 or a Java keystore (jks: JKS or JCEKS, by its magic).") \
     X(SERVER, password_file, PATH, password_file, 0, 0, NULL, 1, \
-      "For a PKCS#12 trust store: the password is the file's first line.") \
+      "For a PKCS#12 or jks trust store: the password is the file's first line (a Java keystore is written only with it).") \
     X(SERVER, policy, POLICY, policy, 0, 0, "auto", 1, \
       "Which successors are taken: auto, manual (a person approves), ca (a new root only with its link) or holddown=DURATION.") \
     X(SERVER, sources, SOURCES, sources, 0, 0, NULL, 1, \

@@ -41,7 +41,7 @@ static const char *const section_names[] = {EVC_CONFIG_SECTIONS(EVC_S_WHAT)};
 static const char *const weekday_names[] = {"sunday",   "monday", "tuesday", "wednesday",
                                             "thursday", "friday", "saturday"};
 static const char *const role_names[] = {"root", "personal", "trust", "deleted"};
-static const char *const format_names[] = {"auto", "bundle", "hashdir", "pkcs12", "pin"};
+static const char *const format_names[] = {"auto", "bundle", "hashdir", "pkcs12", "pin", "jks"};
 static const char *const policy_names[] = {"auto", "manual", "ca"};
 static const char *const source_names[] = {"handshake", "push", "url"};
 
@@ -398,7 +398,8 @@ evc_config_set(struct evc_parser *ps, const struct evc_key_def *k, void *base, c
                 return 1;
             }
         }
-        return fail(ps, "%s: expected auto, bundle, hashdir, pkcs12 or pin, not '%s'", k->name, v);
+        return fail(ps, "%s: expected auto, bundle, hashdir, pkcs12, pin or jks, not '%s'", k->name,
+                    v);
     case EVC_KT_POLICY:
         return set_policy(ps, k, base, v);
     case EVC_KT_SOURCES:

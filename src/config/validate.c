@@ -157,9 +157,9 @@ validate_server(struct evc_parser *ps, struct evc_server_conf *v)
         }
     }
     if (v->password_file != NULL && v->trust_format != EVC_TRUST_AUTO &&
-        v->trust_format != EVC_TRUST_PKCS12) {
+        v->trust_format != EVC_TRUST_PKCS12 && v->trust_format != EVC_TRUST_JKS) {
         return server_key_fail(ps, v, EVC_KEY_SERVER_password_file,
-                               "password_file is for a pkcs12 trust store");
+                               "password_file is for a pkcs12 or jks trust store");
     }
     return 1;
 }

@@ -22,6 +22,7 @@
 #include <openssl/x509.h>
 
 #include "evercert/buf.h"
+#include "evercert/jks.h"
 #include "evercert/keys.h"
 #include "evercert/limits.h"
 #include "evercert/pkcs12.h"
@@ -30,6 +31,7 @@
 #include "base/atomic.h"
 #include "base/file.h"
 #include "base/text.h"
+#include "store/jks.h"
 
 struct collect {
     STACK_OF(X509) * certs;
@@ -342,6 +344,7 @@ pkcs12_write(struct evc_trust *t, size_t skip, X509 *add, struct evc_err *err)
         (r = evc_atomic_write(t->path, b.data, b.len, 0644, err)) == 0 &&
         (r = evc_pkcs12_doc_parse(b.data, b.len, t->password, &d, err)) == 0) {
         evc_pkcs12_doc_free(t->p12);
+        evc_jks_free(t->jks);
         t->p12 = d;
     }
     evc_buf_free(&b);
@@ -608,6 +611,7 @@ static const struct evc_trust_ops trust_ops[] = {
     {"PEM bundle", bundle_load, bundle_add, bundle_remove},
     {"hashed directory", hashdir_load, hashdir_add, hashdir_remove},
     {"PKCS#12", pkcs12_load, pkcs12_add, pkcs12_remove},
+    {"JKS", evc_trust_jks_load, evc_trust_jks_add, evc_trust_jks_remove},
 };
 
 int
@@ -638,8 +642,11 @@ evc_trust_load(const char *path, const char *password, struct evc_trust **out, s
             evc_err_set(err, r, "%s: %s", path, evc_err_message(err));
             goto out;
         }
-        t->ops = evc_format_detect(head.data, head.len) == EVC_FORMAT_PKCS12 ? &trust_ops[2]
-                                                                             : &trust_ops[0];
+        enum evc_format f = evc_format_detect(head.data, head.len);
+
+        t->ops = f == EVC_FORMAT_PKCS12                         ? &trust_ops[2]
+                 : f == EVC_FORMAT_JKS || f == EVC_FORMAT_JCEKS ? &trust_ops[3]
+                                                                : &trust_ops[0];
     }
     if ((r = t->ops->load(t, err)) != 0) {
         goto out;

@@ -351,18 +351,6 @@ evc_jks_parse(const uint8_t *data, size_t len, const char *password, struct evc_
                          EVC_JKS_ENTRIES_MAX);
         goto out;
     }
-    /* The digest first: a wrong password says so before any entry is believed. */
-    if (password != NULL) {
-        if ((rc = evc_jks_digest(password, data, len - DIGEST_LEN, md, err)) != 0) {
-            goto out;
-        }
-        if (CRYPTO_memcmp(md, data + len - DIGEST_LEN, DIGEST_LEN) != 0) {
-            rc = evc_err_set(err, EVC_ERR_BAD_PASSWORD,
-                             "wrong password (or the keystore was changed)");
-            goto out;
-        }
-        ks->verified = 1;
-    }
     for (uint32_t i = 0; i < count; i++) {
         if (ks->n == cap) {
             size_t ncap = cap ? cap * 2 : 8;
@@ -387,6 +375,21 @@ evc_jks_parse(const uint8_t *data, size_t len, const char *password, struct evc_
     if (r.off != r.end) {
         rc = evc_err_set(err, EVC_ERR_TRAILING, "%zu bytes after the last entry", r.end - r.off);
         goto out;
+    }
+    /*
+     * The digest after the layout, so a cut file is told as cut; nothing
+     * read so far is believed before it matches.
+     */
+    if (password != NULL) {
+        if ((rc = evc_jks_digest(password, data, len - DIGEST_LEN, md, err)) != 0) {
+            goto out;
+        }
+        if (CRYPTO_memcmp(md, data + len - DIGEST_LEN, DIGEST_LEN) != 0) {
+            rc = evc_err_set(err, EVC_ERR_BAD_PASSWORD,
+                             "wrong password (or the keystore was changed)");
+            goto out;
+        }
+        ks->verified = 1;
     }
     if ((ks->data = malloc(len)) == NULL) {
         rc = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
