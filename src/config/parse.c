@@ -618,6 +618,9 @@ evc_config_free(struct evc_config *c)
         free(s->cert);
         free(s->key);
         free(s->password_file);
+        free(s->keystore);
+        free(s->alias);
+        free(s->publish);
         free(s->service);
         free(s->after_replace);
         free(s->verify);

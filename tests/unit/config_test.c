@@ -828,7 +828,7 @@ test_key_lines(void **state)
         {"[server \"s\"]\nsources = push\nconnect = h:1\ntrust = t\n",
          "a.ini:2: server \"s\": sources has push but there is no announce"},
         {"[policy]\ndelete_old = no\n[store \"w\"]\nrole = personal\npath = p\ncert = c\nkey = k\n",
-         "a.ini:5: store \"w\": a personal store needs cert and key (and no path)"},
+         "a.ini:5: store \"w\": a personal store needs cert and key, or keystore (and no path)"},
         {"[policy]\ndelete_old = no\n[store \"r\"]\nrole = root\npath = p\n\nkey = k\n",
          "a.ini:7: store \"r\": this role needs path (and no cert or key)"},
         /* Missing keys: the header's line. */
