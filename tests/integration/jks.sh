@@ -160,4 +160,59 @@ check "retire: the key entry is as it was" cmp mykey.before mykey.ret
 check "retire: the retired certificate is in the deleted store" sh -c "grep -l 'deleted-at' deleted/* | xargs -n1 openssl x509 -noout -fingerprint -sha256 -in | sed 's/.*=//; s/://g' | tr A-F a-f | grep -q $(fp a.crt)"
 check "java: after the retirement the JKS still trusts the successor" jget trust.jks JKS changeit
 
+# --- personal keystores: what renew refuses, naming the file and the reason, writing nothing
+soon() { date -u -d "+$1" +%Y-%m-%dT%H:%M:%SZ; }
+kt -genkeypair -keystore two.jks -storetype JKS -storepass changeit -keypass changeit -alias first \
+    -keyalg EC -groupname secp256r1 -dname CN=first.test -ext san=dns:first.test -validity 30
+kt -genkeypair -keystore two.jks -storetype JKS -storepass changeit -keypass changeit -alias second \
+    -keyalg EC -groupname secp256r1 -dname CN=second.test -ext san=dns:second.test -validity 30
+cp two.jks two.orig
+mkdir www
+cat >ks.ini <<EOF
+[monitor]
+state = ks.db
+
+[store "two"]
+role = personal
+keystore = two.jks
+password_file = pw
+EOF
+status "renew: a keystore with two key entries and no alias" 3 "$EVC" renew --config ks.ini
+check "the error names the line, the keystore and both aliases" sh -c "grep -q 'line 4: ./two.jks holds 2 key entries (.*); name one with alias' '$T/err' && grep -q '\"first\"' '$T/err' && grep -q '\"second\"' '$T/err'"
+printf 'alias = third\n' >>ks.ini
+status "renew: an alias the keystore does not hold" 3 "$EVC" renew --config ks.ini
+check "the error names the alias" grep -q 'two.jks: no key entry with the alias "third"' "$T/err"
+sed -i 's/alias = third/alias = second/; s/password_file = pw/password_file = badpw/' ks.ini
+status "renew: a keystore with a wrong password" 3 "$EVC" renew --config ks.ini
+check "the error names the keystore and the wrong password" grep -q "two.jks: wrong password" "$T/err"
+check "the refused keystore is unchanged" cmp two.jks two.orig
+sed -i 's/password_file = badpw/password_file = pw/' ks.ini
+printf 'publish = %s/nowhere\n' "$T" >>ks.ini
+status "renew: publish = a directory that does not exist" 3 "$EVC" renew --config ks.ini --at "$(soon '25 days')"
+check "the error names the web root" grep -q "publish = $T/nowhere is not a directory" "$T/err"
+check "nothing was staged beside the keystore" test ! -e two.jks.next -a ! -e two.jks.sa -a ! -e two.jks.key.next
+sed -i "s|publish = $T/nowhere|publish = www|" ks.ini
+status "renew: the entry named by alias" 0 "$EVC" renew --config ks.ini --at "$(soon '25 days')"
+check "its successor is staged as PEM beside the keystore, the key 0600" test "$(stat -c %a two.jks.key.next)" = 600
+check "the SA is published at the well-known path" cmp two.jks.sa www/.well-known/evercert/successor
+check "the published directories are 0755" test "$(stat -c %a www/.well-known)" = 755 -a "$(stat -c %a www/.well-known/evercert)" = 755
+status "activate: the successor goes into the keystore" 0 "$EVC" activate --config ks.ini --at "$(soon '28 days')"
+kt -list -v -keystore two.orig -storepass changeit -alias first >first.before
+kt -list -v -keystore two.jks -storepass changeit -alias first >first.after
+check "keytool: the other key entry is as it was" cmp first.before first.after
+check "keytool: the renewed key opens with the keystore's password" \
+    keytool -importkeystore -srckeystore two.jks -srcstorepass changeit -srcalias second -srckeypass changeit \
+    -destkeystore second.p12 -deststoretype PKCS12 -deststorepass changeit -noprompt
+openssl pkcs12 -in second.p12 -passin pass:changeit -clcerts -nokeys -out second.crt 2>/dev/null
+openssl pkcs12 -in second.p12 -passin pass:changeit -nocerts -nodes -out second.key 2>/dev/null
+check "the key in the keystore is the certificate's" sh -c "test \"\$(openssl pkey -in second.key -pubout 2>/dev/null)\" = \"\$(openssl x509 -in second.crt -noout -pubkey)\""
+check "the certificate in the keystore is the SA's successor" sh -c "\"$EVC\" inspect two.jks.sa --format json | grep -q \"\$(fp second.crt)\""
+# A PKCS#12 keystore that holds more than its key entry is refused, not thinned.
+kt -genkeypair -keystore mixed.p12 -storetype PKCS12 -storepass changeit -alias tomcat \
+    -keyalg EC -groupname secp256r1 -dname CN=mixed.test -validity 30
+kt -importcert -noprompt -keystore mixed.p12 -storepass changeit -alias other -file other.crt
+printf '[monitor]\nstate = mx.db\n[store "mixed"]\nrole = personal\nkeystore = mixed.p12\npassword_file = pw\n' >mx.ini
+status "renew: a PKCS#12 keystore with a trusted entry beside its key" 3 "$EVC" renew --config mx.ini
+check "the error says why" grep -q "mixed.p12 holds trusted certificates besides its key entry" "$T/err"
+
 summary jks

@@ -831,6 +831,18 @@ test_key_lines(void **state)
          "a.ini:5: store \"w\": a personal store needs cert and key, or keystore (and no path)"},
         {"[policy]\ndelete_old = no\n[store \"r\"]\nrole = root\npath = p\n\nkey = k\n",
          "a.ini:7: store \"r\": this role needs path (and no cert or key)"},
+        /* keystore instead of cert and key; alias with it; publish for personal stores. */
+        {"[policy]\ndelete_old = no\n[store \"w\"]\nrole = personal\nkeystore = k.jks\n\ncert = "
+         "c\n",
+         "a.ini:7: store \"w\": keystore or cert and key: one or the other"},
+        {"[policy]\ndelete_old = no\n[store \"w\"]\nrole = personal\ncert = c\nkey = k\nalias = "
+         "a\n",
+         "a.ini:7: store \"w\": alias needs keystore"},
+        {"[policy]\ndelete_old = no\n[store \"t\"]\nrole = trust\npath = t\npublish = /srv\n",
+         "a.ini:6: store \"t\": keystore, alias and publish belong to personal stores"},
+        {"[policy]\ndelete_old = no\n[store \"a\"]\nrole = personal\nkeystore = k.jks\n"
+         "[store \"b\"]\nrole = personal\nkeystore = k.jks\n",
+         "a.ini:8: store \"b\": ./k.jks is also used by store \"a\""},
         /* Missing keys: the header's line. */
         {"[store \"a\"]\npath = x\n", "a.ini:1: store \"a\": role is missing"},
         {"\n[server \"s\"]\ntrust = t.pem\n",
