@@ -344,7 +344,6 @@ pkcs12_write(struct evc_trust *t, size_t skip, X509 *add, struct evc_err *err)
         (r = evc_atomic_write(t->path, b.data, b.len, 0644, err)) == 0 &&
         (r = evc_pkcs12_doc_parse(b.data, b.len, t->password, &d, err)) == 0) {
         evc_pkcs12_doc_free(t->p12);
-        evc_jks_free(t->jks);
         t->p12 = d;
     }
     evc_buf_free(&b);
@@ -725,6 +724,7 @@ evc_trust_free(struct evc_trust *t)
     free(t->certs);
     evc_buf_free(&t->pem);
     evc_pkcs12_doc_free(t->p12);
+    evc_jks_free(t->jks);
     if (t->password != NULL) {
         OPENSSL_cleanse(t->password, strlen(t->password));
         free(t->password);

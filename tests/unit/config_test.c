@@ -733,6 +733,9 @@ test_every_key(void **state)
     free(store.cert);
     free(store.key);
     free(store.password_file);
+    free(store.keystore);
+    free(store.alias);
+    free(store.publish);
     free(store.service);
     free(store.after_replace);
     free(store.verify);
