@@ -14,7 +14,8 @@
 # client (the JDK's TrustManager on the agent's JKS and PKCS#12 stores)
 # and curl (on the agent's PEM stores), through ROTATIONS rotations of
 # each keystore with 0 failures; beside them the same clients on copies
-# of the stores nobody updates, which must fail after the first rotation.
+# of the stores nobody updates, which must fail after the first rotation;
+# and a Python client keeping one connection open, which the reloads keep.
 #
 # usage: tomcat.sh PATH-TO-EVERCERT [LIFETIME-SECONDS [ROTATIONS]]
 set -u
@@ -26,7 +27,7 @@ LIFE=${2:-24}
 ROT=${3:-2}
 CATALINA_HOME=${CATALINA_HOME:-/usr/share/tomcat10}
 [ -x "$CATALINA_HOME/bin/catalina.sh" ] || { echo "SKIP: tomcat10 is not installed ($CATALINA_HOME)" >&2; exit 77; }
-for tool in java javac keytool curl; do
+for tool in java javac keytool curl python3; do
     command -v $tool >/dev/null || { echo "SKIP: $tool is not installed (a JDK: default-jdk-headless)" >&2; exit 77; }
 done
 T=$(mktemp -d /tmp/evc-tomcat-XXXXXX)
@@ -73,13 +74,14 @@ mkdir -p "$CB/conf" "$CB/logs" "$CB/temp" "$CB/work" "$CB/webapps/ROOT" "$CB/web
 cp /etc/tomcat10/web.xml /etc/tomcat10/catalina.properties /etc/tomcat10/logging.properties "$CB/conf/" 2>/dev/null ||
     cp "$CATALINA_HOME/conf/web.xml" "$CB/conf/"
 echo "tomcat web" >"$CB/webapps/ROOT/index.html"
+echo ok >"$CB/webapps/ROOT/ping" # what tlsclient.py asks for
 echo "tomcat alt" >"$CB/webapps/alt/index.html"
 cat >"$CB/conf/server.xml" <<EOF
 <?xml version="1.0" encoding="UTF-8"?>
 <Server port="-1" shutdown="SHUTDOWN">
   <Service name="Catalina">
     <Connector port="$PJ" address="127.0.0.1" protocol="org.apache.coyote.http11.Http11NioProtocol"
-               SSLEnabled="true" maxThreads="20">
+               SSLEnabled="true" maxThreads="20" maxKeepAliveRequests="-1">
       <SSLHostConfig>
         <Certificate certificateKeystoreFile="$T/web.jks" certificateKeystoreType="JKS"
                      certificateKeystorePassword="changeit" certificateKeyAlias="tomcat"/>
@@ -201,6 +203,9 @@ jloop $PP /alt/ trust.p12 PKCS12 java-alt.log &
 PIDS="$PIDS $!"
 jloop $PJ / static.jks JKS static-java-web.log &
 PIDS="$PIDS $!"
+# One connection kept open across the reloads, as an application keeps one.
+python3 "$HERE/tlsclient.py" web 127.0.0.1 $PJ web.test web.pem STOP py-web.log $((limit + 10)) >py-web.out 2>&1 &
+PIDS="$PIDS $!"
 
 rotations() { grep -c "action=activate store=$1 .*done=1" monitor.log 2>/dev/null; }
 while { [ "$(rotations web)" -lt "$ROT" ] || [ "$(rotations alt)" -lt "$ROT" ]; } && [ $(($(now) - START)) -lt $limit ]; do
@@ -229,6 +234,7 @@ echo "tomcat: $(rotations web) rotations of the JKS keystore, $(rotations alt) o
 for l in java-web curl-web java-alt curl-alt static-java-web static-curl-web; do
     echo "  $l: $(oks $l.log) ok, $(fails $l.log) failed"
 done
+echo "  $(cat py-web.out)"
 check "the monitor rotated the JKS keystore $ROT times" test "$(rotations web)" -ge "$ROT"
 check "the monitor rotated the PKCS#12 keystore $ROT times" test "$(rotations alt)" -ge "$ROT"
 check "every swap was reloaded by JMX and verified (JKS)" test "$(grep -c "verify=127.0.0.1:$PJ serves it" monitor.log)" -ge "$ROT"
@@ -237,6 +243,8 @@ for l in java-web curl-web java-alt curl-alt; do
     check "$l: clients connected" test "$(oks $l.log)" -ge 10
     check "$l: 0 failures on the agent's store" test "$(fails $l.log)" = 0
 done
+check "Tomcat kept the open connection across the reloads" test "$(grep -c " connect " py-web.log)" = 1
+check "the requests on it were answered" test "$(grep -c " ok" py-web.log)" -ge 10
 check "java-web met $((ROT + 1)) certificates" test "$(awk '/ java ok / { print $4 }' java-web.log | sort -u | wc -l)" -ge $((ROT + 1))
 check "without the agent, Java fails after the first rotation" test "$(fails static-java-web.log)" -ge 1
 check "without the agent, curl fails after the first rotation" test "$(fails static-curl-web.log)" -ge 1
