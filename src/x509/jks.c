@@ -442,6 +442,16 @@ evc_jks_each(const uint8_t *data, size_t len, const char *password,
             struct evc_cert_loc loc = {index++, 0, e->certs[k].off,
                                        e->certs[k].off + e->certs[k].len, 0};
 
+            if (e->certs[k].len == 0) {
+                struct evc_err be = {0};
+
+                /* An entry that says it holds no bytes is a bad certificate; the others are read.
+                 */
+                evc_err_set(&be, EVC_ERR_BAD_DER, "certificate %zu (entry \"%.60s\") is empty",
+                            loc.index, e->alias);
+                r = sink->bad(sink->arg, &loc, &be);
+                continue;
+            }
             r = sink->cert(sink->arg, data + e->certs[k].off, e->certs[k].len, &loc);
         }
     }
