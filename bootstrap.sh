@@ -29,6 +29,8 @@ if [ "$mode" = test ]; then
     PACKAGES="$PACKAGES libnss3-tools chromium firefox-esr"
     # Packaging: dpkg-buildflags' build, the system trust store, the bash completion.
     PACKAGES="$PACKAGES dpkg-dev p11-kit ca-certificates bash-completion"
+    # Java keystores and Tomcat: keytool, javac for the tests' Java client, tomcat10 as a real peer.
+    PACKAGES="$PACKAGES default-jdk-headless tomcat10"
 fi
 missing=
 for p in $PACKAGES; do

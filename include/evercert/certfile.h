@@ -13,7 +13,14 @@
 
 #include "evercert/error.h"
 
-enum evc_format { EVC_FORMAT_UNKNOWN = 0, EVC_FORMAT_PEM, EVC_FORMAT_DER, EVC_FORMAT_PKCS12 };
+enum evc_format {
+    EVC_FORMAT_UNKNOWN = 0,
+    EVC_FORMAT_PEM,
+    EVC_FORMAT_DER,
+    EVC_FORMAT_PKCS12,
+    EVC_FORMAT_JKS,  /* a Java keystore, magic 0xFEEDFEED */
+    EVC_FORMAT_JCEKS /* a Java JCE keystore, magic 0xCECECECE */
+};
 
 /* Where a certificate sits in its file. */
 struct evc_cert_loc {

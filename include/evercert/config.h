@@ -70,9 +70,10 @@ enum evc_trust_format {
     EVC_TRUST_BUNDLE,
     EVC_TRUST_HASHDIR,
     EVC_TRUST_PKCS12,
-    EVC_TRUST_PIN,   /* one certificate: the one the server presents */
-    EVC_TRUST_NSS,   /* an NSS database directory (cert9.db): Firefox, Chromium */
-    EVC_TRUST_SYSTEM /* update-ca-certificates' or p11-kit's directory: one .crt a certificate */
+    EVC_TRUST_PIN,    /* one certificate: the one the server presents */
+    EVC_TRUST_NSS,    /* an NSS database directory (cert9.db): Firefox, Chromium */
+    EVC_TRUST_SYSTEM, /* update-ca-certificates' or p11-kit's directory: one .crt a certificate */
+    EVC_TRUST_JKS     /* a Java keystore's trusted certificate entries */
 };
 
 /* One [server "name"] the agent follows. */

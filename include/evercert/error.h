@@ -34,7 +34,7 @@
     X(BAD_DER, -203, "invalid DER")                                                                \
     X(BAD_PEM, -204, "invalid PEM")                                                                \
     X(BAD_TIME, -205, "invalid time")                                                              \
-    X(UNKNOWN_FORMAT, -206, "no certificate found (not PEM, DER or PKCS#12)")                      \
+    X(UNKNOWN_FORMAT, -206, "no certificate found (not PEM, DER, PKCS#12 or JKS)")                 \
     X(LIMIT, -207, "over a size limit")                                                            \
     X(BAD_DURATION, -208, "invalid duration")                                                      \
     X(CONFIG, -209, "invalid configuration")                                                       \

@@ -80,6 +80,14 @@
 #define EVC_PKCS12_ITER_MAX 1000000
 
 /*
+ * Java keystores (JKS, JCEKS): entries read from one file and certificates
+ * in one key entry's chain. keytool's own stores hold a few hundred
+ * entries (Java's cacerts about 150); a chain is rarely over 5.
+ */
+#define EVC_JKS_ENTRIES_MAX 100000
+#define EVC_JKS_CHAIN_MAX 64
+
+/*
  * A column of a text table (scan, renew, activate, history) is as wide as
  * its widest value up to this many characters; a longer value shifts its
  * own row only, so one long path cannot push every row off the screen.

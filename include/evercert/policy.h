@@ -22,7 +22,10 @@ struct evc_store_conf {
     char *path;              /* root: a directory (ca.crt, ca.key) or .p12; trust, deleted */
     char *cert;              /* personal: certificate (leaf first) */
     char *key;               /* personal: its key */
-    char *password_file;     /* for a .p12 path */
+    char *password_file;     /* for a .p12 path, a Java keystore path, a keystore */
+    char *keystore;          /* personal, instead of cert and key: JKS or PKCS#12 */
+    char *alias;             /* keystore: its key entry; NULL: the only one */
+    char *publish;           /* personal: a web root that gets each SA at the well-known URL */
     char *service;           /* personal: the name in its SA; default the first DNS SAN or the CN */
     char *after_replace;     /* personal: a command run after a swap */
     int after_replace_shell; /* run it with /bin/sh -c; else split on blanks and exec */

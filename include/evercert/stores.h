@@ -51,6 +51,7 @@ struct evc_trust_cert {
 
 struct evc_trust_ops;
 struct evc_pkcs12_doc;
+struct evc_jks;
 
 struct evc_trust {
     char *path;
@@ -60,16 +61,19 @@ struct evc_trust {
     size_t n;
     struct evc_buf pem;         /* a PEM bundle: the file as it is on disk */
     struct evc_pkcs12_doc *p12; /* a PKCS#12 truststore: every safe and bag as on disk */
+    struct evc_jks *jks;        /* a Java keystore: every entry as on disk */
 };
 
 /*
  * Read the trust store at path: a directory is a hashed directory (every
- * file in it must hold certificates), a file a PEM bundle or a PKCS#12
- * truststore; a directory holding cert9.db, or "nss:DIR" or "sql:DIR",
- * is an NSS database (src/store/nss.c: what evercert adds is named
- * "evercert <hex>" and only that is ever deleted; a CA is trusted C,,,
- * another certificate CP,,); "system:DIR" is a system trust directory (one
- * .crt file per certificate, no links). Errors name the file and the reason.
+ * file in it must hold certificates), a file a PEM bundle, a PKCS#12
+ * truststore or a Java keystore (JKS or JCEKS: its trusted certificate
+ * entries; written only with its password); a directory holding cert9.db,
+ * or "nss:DIR" or "sql:DIR", is an NSS database (src/store/nss.c: what
+ * evercert adds is named "evercert <hex>" and only that is ever deleted; a
+ * CA is trusted C,,, another certificate CP,,); "system:DIR" is a system
+ * trust directory (one .crt file per certificate, no links). Errors name
+ * the file and the reason.
  *
  * What is not evercert's stays as it is through every change: a bundle
  * gets one block appended or one block cut, every other byte kept

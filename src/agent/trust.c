@@ -77,6 +77,9 @@ evc_agent_trust_load(struct evc_agent *a, size_t i, struct evc_trust **out, stru
     case EVC_TRUST_SYSTEM:
         want = "system directory";
         break;
+    case EVC_TRUST_JKS:
+        want = "JKS";
+        break;
     default:
         break;
     }

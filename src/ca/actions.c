@@ -14,11 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include "evercert/announce.h"
+#include "base/file.h"
 #include "ca/renew_int.h"
 
 int
@@ -162,6 +165,29 @@ service_of(const struct personal_st *p, char *out, size_t outlen)
 }
 
 /*
+ * publish = DIR: where the SA goes for a web server that serves DIR as is,
+ * the subdirectories made (0755) when the run writes. DIR itself must
+ * exist: a web root that is not there is a mistake, not something to make.
+ */
+static int
+publish_path(const struct run *run, const struct personal_st *p, char *out, size_t outlen,
+             struct evc_err *err)
+{
+    char dir[EVC_PATH_MAX];
+    struct stat st;
+
+    if (stat(p->conf->publish, &st) == -1 || !S_ISDIR(st.st_mode)) {
+        return evc_err_set(err, EVC_ERR_NOENT, "store \"%s\": publish = %s is not a directory",
+                           p->conf->name, p->conf->publish);
+    }
+    if (evc_path_fmt(dir, sizeof(dir), "%s/.well-known/evercert", p->conf->publish) != 0 ||
+        evc_path_fmt(out, outlen, "%s/successor", dir) != 0) {
+        return evc_err_set(err, EVC_ERR_LIMIT, "%s: path too long", p->conf->publish);
+    }
+    return writes(run) ? evc_mkdirs(dir, 0755, err) : 0;
+}
+
+/*
  * Stage a successor: <key>.next, <cert>.next, then <cert>.sa, in the run's
  * group commit (renamed in this order after one sync). load_staged()
  * accepts the three only when they agree, so a crash anywhere in between
@@ -186,6 +212,15 @@ write_staged(struct run *run, struct personal_st *p, STACK_OF(X509) * next, EVP_
         (r = evc_batch_write(run->batch, p->next_cert, c.data, c.len, 0644, err)) != 0 ||
         (r = evc_batch_write(run->batch, p->sa_path, sa->data, sa->len, 0644, err)) != 0) {
         goto out;
+    }
+    /* Renamed after the .sa: a crash between the two is repaired by the next run. */
+    if (p->conf->publish != NULL) {
+        char pub[EVC_PATH_MAX];
+
+        if ((r = publish_path(run, p, pub, sizeof(pub), err)) != 0 ||
+            (r = evc_batch_write(run->batch, pub, sa->data, sa->len, 0644, err)) != 0) {
+            goto out;
+        }
     }
 out:
     evc_buf_free(&c);
@@ -409,6 +444,48 @@ evc_renew_repair(struct run *run, struct evc_err *err)
             snprintf(v->detail, sizeof(v->detail), "%s", evc_err_message(err));
             return r;
         }
+        v->done = writes(run);
+        run->repairs++;
+    }
+    /* publish = DIR: the web root holds the SA the store has (set later, or a run stopped). */
+    for (size_t i = 0; i < run->npers; i++) {
+        struct personal_st *p = &run->pers[i];
+        struct evc_buf sa, cur;
+        char pub[EVC_PATH_MAX];
+        int same;
+
+        if (p->conf->publish == NULL) {
+            continue;
+        }
+        evc_buf_init(&sa, EVC_SA_MAX);
+        evc_buf_init(&cur, EVC_SA_MAX);
+        if (evc_file_read(p->sa_path, EVC_SA_MAX, &sa, NULL) != 0) {
+            evc_buf_free(&sa);
+            continue; /* no SA yet: nothing to publish */
+        }
+        if ((r = publish_path(run, p, pub, sizeof(pub), err)) != 0) {
+            evc_buf_free(&sa);
+            return r;
+        }
+        same = evc_file_read(pub, EVC_SA_MAX, &cur, NULL) == 0 && cur.len == sa.len &&
+               memcmp(cur.data, sa.data, sa.len) == 0;
+        evc_buf_free(&cur);
+        if (same) {
+            evc_buf_free(&sa);
+            continue;
+        }
+        if ((v = evc_renew_action_add(run, &a, p->conf->name)) == NULL) {
+            evc_buf_free(&sa);
+            return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+        }
+        snprintf(v->detail, sizeof(v->detail), "%.110s did not hold %.110s; published", pub,
+                 p->sa_path);
+        if (writes(run) && (r = evc_atomic_write(pub, sa.data, sa.len, 0644, err)) != 0) {
+            evc_buf_free(&sa);
+            snprintf(v->detail, sizeof(v->detail), "%s", evc_err_message(err));
+            return r;
+        }
+        evc_buf_free(&sa);
         v->done = writes(run);
         run->repairs++;
     }

@@ -331,24 +331,41 @@ out:
     evc_sa_free(sa);
 }
 
+/*
+ * A keystore's successor is staged beside it as PEM, as a pair's is:
+ * KEYSTORE.next (the chain), KEYSTORE.key.next (the key, 0600) and
+ * KEYSTORE.sa; a swap writes the keystore itself.
+ */
 static int
 load_personal(struct personal_st *p, struct evc_err *err)
 {
+    const char *cert = p->conf->keystore != NULL ? p->conf->keystore : p->conf->cert;
     int r;
 
-    if ((r = read_chain(p->conf->cert, &p->chain, err)) != 0 ||
-        (r = read_key(p->conf->key, &p->key, err)) != 0) {
-        return r;
+    if (p->conf->keystore != NULL) {
+        if ((r = read_password(p->conf, &p->ks_password, err)) != 0 ||
+            (r = evc_renew_keystore_load(p, err)) != 0) {
+            return r;
+        }
+        if ((r = evc_key_check(leaf(p), p->key, err)) != 0) {
+            return evc_err_set(err, r, "%s: the key of \"%s\" does not match its certificate",
+                               p->conf->keystore, p->ks_alias);
+        }
+    } else {
+        if ((r = read_chain(p->conf->cert, &p->chain, err)) != 0 ||
+            (r = read_key(p->conf->key, &p->key, err)) != 0) {
+            return r;
+        }
+        if ((r = evc_key_check(leaf(p), p->key, err)) != 0) {
+            return evc_err_set(err, r, "%s does not match %s", p->conf->key, p->conf->cert);
+        }
     }
-    if ((r = evc_key_check(leaf(p), p->key, err)) != 0) {
-        return evc_err_set(err, r, "%s does not match %s", p->conf->key, p->conf->cert);
-    }
-    if ((size_t)snprintf(p->next_cert, sizeof(p->next_cert), "%s.next", p->conf->cert) >=
+    if ((size_t)snprintf(p->next_cert, sizeof(p->next_cert), "%s.next", cert) >=
             sizeof(p->next_cert) ||
-        (size_t)snprintf(p->next_key, sizeof(p->next_key), "%s.next", p->conf->key) >=
-            sizeof(p->next_key) ||
-        (size_t)snprintf(p->sa_path, sizeof(p->sa_path), "%s.sa", p->conf->cert) >=
-            sizeof(p->sa_path)) {
+        (size_t)snprintf(p->next_key, sizeof(p->next_key),
+                         p->conf->keystore != NULL ? "%s.key.next" : "%s.next",
+                         p->conf->keystore != NULL ? cert : p->conf->key) >= sizeof(p->next_key) ||
+        (size_t)snprintf(p->sa_path, sizeof(p->sa_path), "%s.sa", cert) >= sizeof(p->sa_path)) {
         return evc_err_set(err, EVC_ERR_LIMIT, "path too long");
     }
     load_staged(p);
@@ -380,7 +397,7 @@ cmp_file_id(const void *a, const void *b)
 static int
 check_distinct(const struct evc_store_conf *stores, size_t nstores, struct evc_err *err)
 {
-    struct file_id *ids = calloc(nstores * 3 + 1, sizeof(*ids));
+    struct file_id *ids = calloc(nstores * 4 + 1, sizeof(*ids));
     size_t n = 0;
     struct stat st;
     int r = 0;
@@ -389,9 +406,9 @@ check_distinct(const struct evc_store_conf *stores, size_t nstores, struct evc_e
         return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < nstores; i++) {
-        const char *f[3] = {stores[i].path, stores[i].cert, stores[i].key};
+        const char *f[4] = {stores[i].path, stores[i].cert, stores[i].key, stores[i].keystore};
 
-        for (size_t k = 0; k < 3; k++) {
+        for (size_t k = 0; k < 4; k++) {
             if (f[k] != NULL && stat(f[k], &st) == 0) {
                 ids[n++] = (struct file_id){st.st_dev, st.st_ino, i, f[k]};
             }
@@ -494,6 +511,8 @@ evc_renew_unload(struct run *run)
         sk_X509_pop_free(run->pers[i].next, X509_free);
         EVP_PKEY_free(run->pers[i].key);
         EVP_PKEY_free(run->pers[i].nkey);
+        free(run->pers[i].ks_alias);
+        free_password(run->pers[i].ks_password);
     }
     for (size_t i = 0; i < run->ntrusts; i++) {
         evc_trust_free(run->trusts[i].t);

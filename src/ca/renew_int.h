@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "evercert/ca.h"
+#include "evercert/certfile.h"
 #include "evercert/limits.h"
 #include "evercert/renew.h"
 #include "evercert/stores.h"
@@ -79,6 +80,10 @@ struct personal_st {
     /* .next files that are not a whole set: what is wrong, for the report; "" if none. */
     char debris[EVC_PATH_MAX + 64];
     int leftover; /* a lone <key>.next that is the live key */
+    /* keystore = : its format (JKS or PKCS#12), the key entry's alias, the password (wiped). */
+    enum evc_format ks_format;
+    char *ks_alias;
+    char *ks_password;
 };
 
 struct trust_st {
@@ -215,6 +220,25 @@ int evc_renew_swap(struct run *run, struct personal_st *p, struct evc_renew_acti
                    struct evc_err *err);
 int evc_renew_activate(struct run *run, const struct evc_action *a, struct evc_renew_action *v,
                        struct evc_err *err);
+
+/* keystore.c: personal stores kept in a JKS or PKCS#12 keystore (keystore =). */
+
+/*
+ * Read the key entry (alias =, or the only one) into p->chain and p->key;
+ * p->ks_password must be set. Errors name the keystore; several key
+ * entries without alias, or none with it, are EVC_ERR_CONFIG.
+ */
+int evc_renew_keystore_load(struct personal_st *p, struct evc_err *err);
+/* Write the keystore with chain and key under the same alias, atomically and durably. */
+int evc_renew_keystore_save(const struct run *run, const struct personal_st *p,
+                            STACK_OF(X509) * chain, EVP_PKEY *key, struct evc_err *err);
+
+/* The file a personal store is known by: its keystore, else its certificate. */
+static inline const char *
+personal_file(const struct personal_st *p)
+{
+    return p->conf->keystore != NULL ? p->conf->keystore : p->conf->cert;
+}
 
 /* readiness.c: activate = ready, the clients' side of an activation. */
 

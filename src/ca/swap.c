@@ -34,8 +34,10 @@ run_hook(const struct personal_st *p, struct evc_renew_action *v)
         return;
     }
     snprintf(e1, sizeof(e1), "EVERCERT_STORE=%s", p->conf->name);
-    snprintf(e2, sizeof(e2), "EVERCERT_CERT=%s", p->conf->cert);
-    snprintf(e3, sizeof(e3), "EVERCERT_KEY=%s", p->conf->key);
+    /* A keystore holds both. */
+    snprintf(e2, sizeof(e2), "EVERCERT_CERT=%s", personal_file(p));
+    snprintf(e3, sizeof(e3), "EVERCERT_KEY=%s",
+             p->conf->keystore != NULL ? p->conf->keystore : p->conf->key);
     fflush(NULL);
     if (evc_spawn_run(p->conf->after_replace, p->conf->after_replace_shell, p->conf->hook_timeout,
                       env, &res, &err) != 0) {
@@ -137,10 +139,16 @@ evc_renew_swap(struct run *run, struct personal_st *p, struct evc_renew_action *
     if (!live && ((r = evc_key_check(n, p->nkey, err)) != 0 ||
                   not_before(n) > run->o->now + EVC_SWAP_SLACK || not_after(n) <= run->o->now)) {
         r = evc_err_set(err, r != 0 ? r : EVC_ERR_BAD_TIME,
-                        "the successor of %s is not a valid pair now; not swapped", p->conf->cert);
+                        "the successor of %s is not a valid pair now; not swapped",
+                        personal_file(p));
         goto out;
     }
-    if (!live) {
+    if (!live && p->conf->keystore != NULL) {
+        if ((r = evc_renew_keep_deleted(run, leaf(p), p->conf->name, "renewed", err)) != 0 ||
+            (r = evc_renew_keystore_save(run, p, p->next, p->nkey, err)) != 0) {
+            goto out;
+        }
+    } else if (!live) {
         if ((r = evc_renew_keep_deleted(run, leaf(p), p->conf->name, "renewed", err)) != 0 ||
             (r = evc_renew_pem_chain(p->next, &c, err)) != 0 ||
             (r = evc_key_pem(p->nkey, &k, err)) != 0 ||

@@ -120,10 +120,15 @@ check_stores(struct check *ck)
         snprintf(who, sizeof(who), "store \"%s\": ", s->name);
         switch (s->role) {
         case EVC_ROLE_PERSONAL:
-            if ((r = readable(ck, key_line(s->key_lines, EVC_KEY_STORE_cert, s->line), who, "cert",
-                              s->cert, 0)) != 0 ||
-                (r = readable(ck, key_line(s->key_lines, EVC_KEY_STORE_key, s->line), who, "key",
-                              s->key, 0)) != 0) {
+            if (s->keystore != NULL) {
+                if ((r = readable(ck, key_line(s->key_lines, EVC_KEY_STORE_keystore, s->line), who,
+                                  "keystore", s->keystore, 0)) != 0) {
+                    return r;
+                }
+            } else if ((r = readable(ck, key_line(s->key_lines, EVC_KEY_STORE_cert, s->line), who,
+                                     "cert", s->cert, 0)) != 0 ||
+                       (r = readable(ck, key_line(s->key_lines, EVC_KEY_STORE_key, s->line), who,
+                                     "key", s->key, 0)) != 0) {
                 return r;
             }
             /* A log nobody can read leaves every successor waiting for its deadline. */

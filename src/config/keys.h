@@ -48,11 +48,17 @@
     X(STORE, path, PATH, path, 0, 0, NULL, 1, \
       "root: a directory (ca.crt, ca.key) or PKCS#12 file; trust: a PEM bundle, hashed directory or PKCS#12 file; deleted: a directory.") \
     X(STORE, cert, PATH, cert, 0, 0, NULL, 1, \
-      "personal: the certificate, leaf first (required).") \
+      "personal: the certificate, leaf first (required unless keystore is set).") \
     X(STORE, key, PATH, key, 0, 0, NULL, 1, \
-      "personal: its unencrypted PEM key (required).") \
+      "personal: its unencrypted PEM key (required unless keystore is set).") \
     X(STORE, password_file, PATH, password_file, 0, 0, NULL, 1, \
-      "For a PKCS#12 path: the password is the file's first line.") \
+      "For a PKCS#12 or Java keystore path or keystore: the password is the file's first line.") \
+    X(STORE, keystore, PATH, keystore, 0, 0, NULL, 1, \
+      "personal, instead of cert and key: a Java keystore (JKS) or PKCS#12 file holding the key and its chain under an alias; renewed in place, every other entry kept.") \
+    X(STORE, alias, TEXT, alias, 0, 0, NULL, 1, \
+      "With keystore: the alias of the key entry; unset, the keystore's only key entry.") \
+    X(STORE, publish, PATH, publish, 0, 0, NULL, 1, \
+      "personal: a web root (an existing directory); each SA renew writes is also written to DIR/.well-known/evercert/successor.") \
     X(STORE, service, TEXT, service, 0, 0, NULL, 1, \
       "personal: the name its SA speaks for; unset, the first DNS name, else the common name.") \
     X(STORE, after_replace, TEXT, after_replace, 0, 0, NULL, 1, \
@@ -114,9 +120,9 @@
     X(SERVER, trust, PATH, trust, 0, 0, NULL, 1, \
       "The trust store the applications use (required); nss:DIR or sql:DIR names an NSS database directory.") \
     X(SERVER, trust_format, FORMAT, trust_format, 0, 0, "auto", 1, \
-      "The trust store's format; auto reads it from the content: a directory holding cert9.db is an NSS database (nss: Firefox, Chromium), another directory a hashed directory, a file a PEM bundle or PKCS#12. system: a directory of one PEM .crt file per certificate, without hash links, as update-ca-certificates (/usr/local/share/ca-certificates/NAME) and p11-kit (/etc/ca-certificates/trust-source/anchors) read; after_change runs their refresh.") \
+      "The trust store's format; auto reads it from the content: a directory holding cert9.db is an NSS database (nss: Firefox, Chromium), another directory a hashed directory, a file a PEM bundle, PKCS#12 or a Java keystore (jks: JKS or JCEKS, by its magic). system: a directory of one PEM .crt file per certificate, without hash links, as update-ca-certificates (/usr/local/share/ca-certificates/NAME) and p11-kit (/etc/ca-certificates/trust-source/anchors) read; after_change runs their refresh.") \
     X(SERVER, password_file, PATH, password_file, 0, 0, NULL, 1, \
-      "For a PKCS#12 trust store or an NSS database: the password is the file's first line (an NSS database without it: the empty password).") \
+      "For a PKCS#12 or jks trust store or an NSS database: the password is the file's first line (a Java keystore is written only with it; an NSS database without it: the empty password).") \
     X(SERVER, policy, POLICY, policy, 0, 0, "auto", 1, \
       "Which successors are taken: auto, manual (a person approves), ca (a new root only with its link) or holddown=DURATION.") \
     X(SERVER, sources, SOURCES, sources, 0, 0, NULL, 1, \

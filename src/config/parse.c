@@ -42,7 +42,7 @@ static const char *const weekday_names[] = {"sunday",   "monday", "tuesday", "we
                                             "thursday", "friday", "saturday"};
 static const char *const role_names[] = {"root", "personal", "trust", "deleted"};
 static const char *const format_names[] = {"auto", "bundle", "hashdir", "pkcs12",
-                                           "pin",  "nss",    "system"};
+                                           "pin",  "nss",    "system",  "jks"};
 static const char *const policy_names[] = {"auto", "manual", "ca"};
 static const char *const source_names[] = {"handshake", "push", "url"};
 
@@ -427,7 +427,8 @@ evc_config_set(struct evc_parser *ps, const struct evc_key_def *k, void *base, c
                 return 1;
             }
         }
-        return fail(ps, "%s: expected auto, bundle, hashdir, pkcs12, pin, nss or system, not '%s'",
+        return fail(ps,
+                    "%s: expected auto, bundle, hashdir, pkcs12, pin, nss, system or jks, not '%s'",
                     k->name, v);
     case EVC_KT_POLICY:
         return set_policy(ps, k, base, v);
@@ -647,6 +648,9 @@ evc_config_free(struct evc_config *c)
         free(s->cert);
         free(s->key);
         free(s->password_file);
+        free(s->keystore);
+        free(s->alias);
+        free(s->publish);
         free(s->service);
         free(s->after_replace);
         free(s->verify);

@@ -23,8 +23,9 @@
 /* The room for a path in a unix socket's address, with its NUL. */
 #define EVC_SUN_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
 
-/* The keys of a store's files, in the order validate lists them: path, cert, key. */
-static const int files_key[3] = {EVC_KEY_STORE_path, EVC_KEY_STORE_cert, EVC_KEY_STORE_key};
+/* The keys of a store's files, in the order validate lists them: path, cert, key, keystore. */
+static const int files_key[4] = {EVC_KEY_STORE_path, EVC_KEY_STORE_cert, EVC_KEY_STORE_key,
+                                 EVC_KEY_STORE_keystore};
 
 static int
 store_fail(struct evc_parser *ps, const struct evc_store_conf *s, const char *why)
@@ -169,9 +170,11 @@ validate_server(struct evc_parser *ps, struct evc_server_conf *v)
         memmove(v->trust, v->trust + 4, strlen(v->trust + 4) + 1);
     }
     if (v->password_file != NULL && v->trust_format != EVC_TRUST_AUTO &&
-        v->trust_format != EVC_TRUST_PKCS12 && v->trust_format != EVC_TRUST_NSS) {
-        return server_key_fail(ps, v, EVC_KEY_SERVER_password_file,
-                               "password_file is for a pkcs12 trust store or an nss database");
+        v->trust_format != EVC_TRUST_PKCS12 && v->trust_format != EVC_TRUST_NSS &&
+        v->trust_format != EVC_TRUST_JKS) {
+        return server_key_fail(
+            ps, v, EVC_KEY_SERVER_password_file,
+            "password_file is for a pkcs12 or jks trust store or an nss database");
     }
     return 1;
 }
@@ -213,12 +216,12 @@ add_default_deleted(struct evc_parser *ps)
     }
     for (size_t i = 0; i < c->nstores; i++) {
         const struct evc_store_conf *o = &c->stores[i];
-        const char *files[3] = {o->path, o->cert, o->key};
+        const char *files[4] = {o->path, o->cert, o->key, o->keystore};
 
         if (strcmp(o->name, name) == 0) {
             name = "default-deleted";
         }
-        for (size_t k = 0; k < 3; k++) {
+        for (size_t k = 0; k < 4; k++) {
             if (files[k] != NULL && strcmp(files[k], path) == 0) {
                 return store_key_fail(
                     ps, o, files_key[k],
@@ -257,18 +260,25 @@ evc_config_validate(struct evc_parser *ps)
 
     for (size_t i = 0; i < c->nstores; i++) {
         struct evc_store_conf *s = &c->stores[i];
-        const char *files[3] = {s->path, s->cert, s->key};
+        const char *files[4] = {s->path, s->cert, s->key, s->keystore};
 
         switch (s->role) {
         case EVC_ROLE_PERSONAL:
             npersonal++;
             /* A key too many is told at its line, a missing one at the header. */
-            if (s->cert == NULL || s->key == NULL) {
-                return store_fail(ps, s, "a personal store needs cert and key (and no path)");
+            if (s->keystore != NULL && (s->cert != NULL || s->key != NULL)) {
+                return store_key_fail(ps, s,
+                                      s->cert != NULL ? EVC_KEY_STORE_cert : EVC_KEY_STORE_key,
+                                      "keystore or cert and key: one or the other");
+            }
+            if (s->keystore == NULL && (s->cert == NULL || s->key == NULL)) {
+                return store_fail(ps, s,
+                                  "a personal store needs cert and key, or keystore (and no path)");
             }
             if (s->path != NULL) {
-                return store_key_fail(ps, s, EVC_KEY_STORE_path,
-                                      "a personal store needs cert and key (and no path)");
+                return store_key_fail(
+                    ps, s, EVC_KEY_STORE_path,
+                    "a personal store needs cert and key, or keystore (and no path)");
             }
             break;
         case EVC_ROLE_ROOT:
@@ -297,6 +307,17 @@ evc_config_validate(struct evc_parser *ps)
                                   : s->after_replace != NULL ? EVC_KEY_STORE_after_replace
                                                              : EVC_KEY_STORE_verify,
                                   "service, after_replace and verify belong to personal stores");
+        }
+        if (s->role != EVC_ROLE_PERSONAL &&
+            (s->keystore != NULL || s->alias != NULL || s->publish != NULL)) {
+            return store_key_fail(ps, s,
+                                  s->keystore != NULL ? EVC_KEY_STORE_keystore
+                                  : s->alias != NULL  ? EVC_KEY_STORE_alias
+                                                      : EVC_KEY_STORE_publish,
+                                  "keystore, alias and publish belong to personal stores");
+        }
+        if (s->alias != NULL && s->keystore == NULL) {
+            return store_key_fail(ps, s, EVC_KEY_STORE_alias, "alias needs keystore");
         }
         if (s->role != EVC_ROLE_PERSONAL && (s->readiness != NULL || s->access_log != NULL)) {
             return store_key_fail(
@@ -336,10 +357,10 @@ evc_config_validate(struct evc_parser *ps)
         /* Two stores writing one file would undo each other's work. */
         for (size_t j = 0; j <= i; j++) {
             const struct evc_store_conf *o = &c->stores[j];
-            const char *ofiles[3] = {o->path, o->cert, o->key};
+            const char *ofiles[4] = {o->path, o->cert, o->key, o->keystore};
 
-            for (size_t a = 0; a < 3; a++) {
-                for (size_t b = 0; b < 3; b++) {
+            for (size_t a = 0; a < 4; a++) {
+                for (size_t b = 0; b < 4; b++) {
                     if (files[a] == NULL || ofiles[b] == NULL || (j == i && b <= a) ||
                         strcmp(files[a], ofiles[b]) != 0) {
                         continue;

@@ -87,7 +87,7 @@ metrics_scan(struct monitor *m, evc_time now, struct metrics *mx, struct evc_err
     /* What is in service: not the deleted store, which holds what expired on purpose. */
     for (size_t i = 0; i < c->nstores; i++) {
         if (c->stores[i].role == EVC_ROLE_PERSONAL) {
-            paths[n++] = c->stores[i].cert;
+            paths[n++] = c->stores[i].keystore != NULL ? c->stores[i].keystore : c->stores[i].cert;
         } else if (c->stores[i].role != EVC_ROLE_DELETED) {
             paths[n++] = c->stores[i].path;
         }

@@ -22,6 +22,7 @@
 #include <openssl/x509.h>
 
 #include "evercert/buf.h"
+#include "evercert/jks.h"
 #include "evercert/keys.h"
 #include "evercert/limits.h"
 #include "evercert/pkcs12.h"
@@ -32,6 +33,7 @@
 #include "base/text.h"
 #include "store/nss.h"
 #include "store/sysdir.h"
+#include "store/jks.h"
 
 struct collect {
     STACK_OF(X509) * certs;
@@ -607,7 +609,7 @@ hashdir_remove(struct evc_trust *t, size_t i, struct evc_err *err)
 }
 
 /* The rows of trust_ops. */
-enum { TRUST_BUNDLE, TRUST_HASHDIR, TRUST_PKCS12, TRUST_NSS, TRUST_SYSTEM };
+enum { TRUST_BUNDLE, TRUST_HASHDIR, TRUST_PKCS12, TRUST_NSS, TRUST_SYSTEM, TRUST_JKS };
 
 static const struct evc_trust_ops trust_ops[] = {
     {"PEM bundle", bundle_load, bundle_add, bundle_remove},
@@ -615,6 +617,7 @@ static const struct evc_trust_ops trust_ops[] = {
     {"PKCS#12", pkcs12_load, pkcs12_add, pkcs12_remove},
     {"NSS database", evc_nss_load, evc_nss_add, evc_nss_remove},
     {"system directory", evc_trust_sysdir_load, evc_trust_sysdir_add, evc_trust_sysdir_remove},
+    {"JKS", evc_trust_jks_load, evc_trust_jks_add, evc_trust_jks_remove},
 };
 
 int
@@ -665,9 +668,11 @@ evc_trust_load(const char *path, const char *password, struct evc_trust **out, s
             evc_err_set(err, r, "%s: %s", path, evc_err_message(err));
             goto out;
         }
-        t->ops = evc_format_detect(head.data, head.len) == EVC_FORMAT_PKCS12
-                     ? &trust_ops[TRUST_PKCS12]
-                     : &trust_ops[TRUST_BUNDLE];
+        enum evc_format f = evc_format_detect(head.data, head.len);
+
+        t->ops = f == EVC_FORMAT_PKCS12                         ? &trust_ops[TRUST_PKCS12]
+                 : f == EVC_FORMAT_JKS || f == EVC_FORMAT_JCEKS ? &trust_ops[TRUST_JKS]
+                                                                : &trust_ops[TRUST_BUNDLE];
     }
     if ((r = t->ops->load(t, err)) != 0) {
         goto out;
@@ -746,6 +751,7 @@ evc_trust_free(struct evc_trust *t)
     free(t->certs);
     evc_buf_free(&t->pem);
     evc_pkcs12_doc_free(t->p12);
+    evc_jks_free(t->jks);
     if (t->password != NULL) {
         OPENSSL_cleanse(t->password, strlen(t->password));
         free(t->password);

@@ -84,8 +84,9 @@ report(struct walk *w, const char *path, int code, const char *why)
 static int
 has_cert_extension(const char *name)
 {
-    static const char *const exts[] = {".pem", ".crt", ".cer", ".der",
-                                       ".p12", ".pfx", ".p7b", ".p7c"};
+    static const char *const exts[] = {".pem", ".crt",   ".cer",      ".der",
+                                       ".p12", ".pfx",   ".p7b",      ".p7c",
+                                       ".jks", ".jceks", ".keystore", ".truststore"};
     size_t n = strlen(name);
 
     for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {

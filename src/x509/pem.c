@@ -49,6 +49,10 @@ evc_format_name(enum evc_format f)
         return "DER";
     case EVC_FORMAT_PKCS12:
         return "PKCS#12";
+    case EVC_FORMAT_JKS:
+        return "JKS";
+    case EVC_FORMAT_JCEKS:
+        return "JCEKS";
     default:
         return "unknown";
     }
@@ -62,6 +66,13 @@ evc_format_detect(const uint8_t *data, size_t len)
     int tag, cls, ret;
     size_t hdr;
 
+    /* A Java keystore's magic first: an alias may spell a PEM marker. */
+    if (len >= 4 && data[0] == 0xfe && data[1] == 0xed && data[2] == 0xfe && data[3] == 0xed) {
+        return EVC_FORMAT_JKS;
+    }
+    if (len >= 4 && data[0] == 0xce && data[1] == 0xce && data[2] == 0xce && data[3] == 0xce) {
+        return EVC_FORMAT_JCEKS;
+    }
     if (memmem(data, len, PEM_BEGIN, strlen(PEM_BEGIN)) != NULL) {
         return EVC_FORMAT_PEM;
     }

@@ -19,7 +19,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = evc_der_element_len(data, size), total = 0;
     int r = evc_der_element_head(data, size, &total);
 
-    fuzz_check(f >= EVC_FORMAT_UNKNOWN && f <= EVC_FORMAT_PKCS12, "der", "unknown format value");
+    fuzz_check(f >= EVC_FORMAT_UNKNOWN && f <= EVC_FORMAT_JCEKS, "der", "unknown format value");
     fuzz_check(n <= size && (n == 0 || n >= 2), "der", "element length outside the input");
     fuzz_check(r == 0 || r == 1 || (r == EVC_ERR_BAD_DER && total == 0), "der",
                "the framer's answer is not 0, 1 or bad DER");

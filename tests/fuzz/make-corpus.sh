@@ -24,7 +24,7 @@ at=2026-01-01T00:00:00Z
 activate=2026-06-01T00:00:00Z
 days=3650
 
-for t in ack sa ext frame url pem der pkcs12 cert config time span mail status query log; do
+for t in ack sa ext frame url pem der pkcs12 jks cert config time span mail status query log; do
     mkdir -p "$corpus/$t"
     find "$corpus/$t" -type f ! -name 'regress-*' -exec rm -f {} +
 done
@@ -165,6 +165,17 @@ openssl pkcs12 -export -nokeys -in cur.crt -passout pass:other -noiter -nomacite
 openssl pkcs12 -export -nokeys -in cur.crt -passout pass:fuzz \
     -out "$corpus/pkcs12/default-rounds.p12"
 cp "$corpus/pkcs12/keystore.p12" "$corpus/der/keystore.p12"
+# Java keystores, made by keytool when a JDK is there (password "fuzzfuzz": keytool wants six characters).
+if command -v keytool >/dev/null; then
+    keytool -importkeystore -srckeystore "$corpus/pkcs12/keystore.p12" -srcstoretype PKCS12 -srcstorepass fuzz \
+        -destkeystore "$corpus/jks/keystore.jks" -deststoretype JKS -deststorepass fuzzfuzz -destkeypass fuzzfuzz -noprompt >/dev/null 2>&1
+    cp "$corpus/jks/keystore.jks" "$corpus/jks/trusted.jks"
+    keytool -importcert -noprompt -keystore "$corpus/jks/trusted.jks" -storepass fuzzfuzz -alias root \
+        -file root/ca.crt >/dev/null 2>&1
+    keytool -importcert -noprompt -keystore "$corpus/jks/trusted.jceks" -storetype JCEKS -storepass fuzzfuzz \
+        -alias root -file root/ca.crt >/dev/null 2>&1
+    head -c 200 "$corpus/jks/trusted.jks" >"$corpus/jks/truncated.jks"
+fi
 
 # --- configuration files ------------------------------------------------------------
 cat >"$corpus/config/renew.ini" <<'INI'

@@ -10,7 +10,10 @@
 # and an exit status that is not a failure. Then the states a person or a
 # lost disk leave: stale successors, .next files that are not a whole set,
 # a lone key.next, a missing deleted store, an emptied trust bundle, a root
-# made again by hand, a trust store edited by hand.
+# made again by hand, a trust store edited by hand. With keytool, a third
+# personal store is a Java keystore (keystore =, a key entry under an
+# alias beside a trusted entry, publish = a web root): every crash state
+# must recover for it as for the PEM pairs, judged by keytool and OpenSSL.
 # Certificates live ten minutes; time moves with --at; nothing sleeps.
 #
 # usage: recover.sh PATH-TO-EVERCERT PATH-TO-STORECHECK
@@ -32,6 +35,8 @@ T1=480  # renew: web and pin (ten minutes, due after five) get successors that s
 T2=590  # activate: after their activate_at (T1 + 108 s), before the old ones end (600)
 T3=660  # renew: the old pin has ended and leaves the bundle
 cd "$T" || exit 1
+KEYTOOL=$(command -v keytool)
+[ -n "$KEYTOOL" ] || echo "SKIP (part): keytool is not installed; no keystore store is crashed" >&2
 
 # A root, a chained server certificate, a pinned self-signed one, a bundle
 # that trusts both, and the deleted store.
@@ -43,7 +48,17 @@ mkdir S0 && (
     "$EVC" selfsign --cn pin.test --san DNS:pin.test --minutes 10 --at "$(at 0)" \
         --out-cert pin.crt --out-key pin.key >/dev/null
     cat root/ca.crt pin.crt >bundle.pem
-    mkdir deleted
+    mkdir deleted www
+    if [ -n "$KEYTOOL" ]; then
+        "$EVC" issue --ca root --cn ks.test --san DNS:ks.test --minutes 10 --at "$(at 0)" \
+            --out-cert ks.crt --out-key ks.key >/dev/null
+        openssl pkcs12 -export -in ks.crt -inkey ks.key -name server -out ks.p12 -passout pass:changeit
+        keytool -importkeystore -srckeystore ks.p12 -srcstoretype PKCS12 -srcstorepass changeit \
+            -destkeystore ks.jks -deststoretype JKS -deststorepass changeit -noprompt >/dev/null 2>&1
+        keytool -importcert -noprompt -keystore ks.jks -storepass changeit -alias other -file pin.crt >/dev/null 2>&1
+        rm ks.crt ks.key ks.p12
+        echo changeit >ks.pass
+    fi
     cat >c.ini <<EOF
 [policy]
 auto_replace = true
@@ -70,6 +85,16 @@ key = pin.key
 [store "bundle"]
 role = trust
 path = bundle.pem
+EOF
+    [ -z "$KEYTOOL" ] || cat >>c.ini <<EOF
+
+[store "ks"]
+role = personal
+keystore = ks.jks
+password_file = ks.pass
+publish = www
+EOF
+    cat >>c.ini <<EOF
 
 [store "deleted"]
 role = deleted
@@ -78,8 +103,14 @@ EOF
 ) || exit 1
 cp -a S0 S1 && "$EVC" renew --config S1/c.ini --at "$(at $T1)" >/dev/null 2>&1 || bad "the first renewal failed"
 check "both successors are staged" test -e S1/web.crt.next -a -e S1/pin.crt.next
+[ -z "$KEYTOOL" ] || check "the keystore's successor is staged and published" cmp S1/ks.jks.sa S1/www/.well-known/evercert/successor
 cp -a S1 S2 && "$EVC" activate --config S2/c.ini --at "$(at $T2)" >/dev/null 2>&1 || bad "the activation failed"
 check "both successors are live" test ! -e S2/web.crt.next -a ! -e S2/pin.crt.next
+ksleaf() { keytool -list -keystore "$1" -storepass changeit -alias server 2>/dev/null | grep 'SHA-256'; }
+if [ -n "$KEYTOOL" ]; then
+    k0=$(ksleaf S0/ks.jks) k2=$(ksleaf S2/ks.jks)
+    check "the keystore's successor is live" test ! -e S2/ks.jks.next -a -n "$k2" -a "$k2" != "$k0"
+fi
 
 gen() { # SA: its generation, 0 if none can be read
     if [ -e "$1" ]; then "$EVC" inspect "$1" --format json 2>/dev/null | jq -r '.generation // 0'; else echo 0; fi
@@ -95,6 +126,26 @@ settled() {
             "$SC" pair "$sd/$sp.crt.next" "$sd/$sp.key.next" sa "$sd/$sp.crt.sa" || { echo "$sp: .next debris" >&2; return 1; }
         fi
     done
+    [ -e "$sd/ks.jks" ] || return 0
+    if [ -e "$sd/ks.jks.next" ] || [ -e "$sd/ks.jks.key.next" ]; then
+        "$SC" pair "$sd/ks.jks.next" "$sd/ks.jks.key.next" sa "$sd/ks.jks.sa" || { echo "ks: .next debris" >&2; return 1; }
+    fi
+    if [ -e "$sd/ks.jks.sa" ]; then
+        cmp -s "$sd/ks.jks.sa" "$sd/www/.well-known/evercert/successor" || { echo "ks: the published SA is not the store's" >&2; return 1; }
+    fi
+    # The keystore loads whole (digest, key, pair) for evercert; Java's own reading below.
+    "$EVC" renew --config "$sd/c.ini" --at "$(at "$2")" --dry-run >/dev/null 2>&1 || { echo "ks: the keystore does not load" >&2; return 1; }
+    [ "${JUDGE_JAVA:-0}" = 1 ] || return 0
+    rm -f "$T/kx.p12"
+    keytool -importkeystore -srckeystore "$sd/ks.jks" -srcstorepass changeit -srcalias server -srckeypass changeit \
+        -destkeystore "$T/kx.p12" -deststoretype PKCS12 -deststorepass changeit -noprompt >/dev/null 2>&1 ||
+        { echo "ks: keytool cannot read the key entry" >&2; return 1; }
+    keytool -list -keystore "$sd/ks.jks" -storepass changeit -alias other >/dev/null 2>&1 || { echo "ks: the trusted entry is gone" >&2; return 1; }
+    openssl pkcs12 -in "$T/kx.p12" -passin pass:changeit -clcerts -nokeys -out "$T/kx.crt" 2>/dev/null &&
+        openssl pkcs12 -in "$T/kx.p12" -passin pass:changeit -nocerts -nodes -out "$T/kx.key" 2>/dev/null &&
+        "$SC" pair "$T/kx.crt" "$T/kx.key" || { echo "ks: the keystore's key is not its certificate's" >&2; return 1; }
+    openssl verify -attime "$sat" -CAfile "$sd/bundle.pem" "$T/kx.crt" >/dev/null 2>&1 ||
+        { echo "ks: the keystore's certificate is not valid at $(at "$2")" >&2; return 1; }
 }
 
 # --- 1. a crash at every step, then any clock ---------------------------------
@@ -136,6 +187,9 @@ for phase in renew activate retire; do
                 "$EVC" renew --config C/c.ini --at "$(at $t)" >"$T/out" 2>"$T/err" ||
                     { bad "$phase step $n, clock $jump: renew failed: $(cat "$T/err")"; continue; }
             fi
+            # Java judges the keystore once per crashed state; evercert's own load every time.
+            JUDGE_JAVA=0
+            [ $jump != none ] || JUDGE_JAVA=1
             settled C $t || { bad "$phase step $n, clock $jump: not settled"; continue; }
             g1=$(gen C/web.crt.sa)
             [ "$g1" -ge "$g0" ] || { bad "$phase step $n, clock $jump: the SA generation went down ($g0 -> $g1)"; continue; }

@@ -209,7 +209,7 @@ test_rejections(void **state)
          "c.ini:2: sources: 'carrier-pigeon' is not handshake, push or url"},
         {"[server \"s\"]\nsources = ,\n", "c.ini:2: sources: expected one or more"},
         {"[server \"s\"]\ntrust_format = keychain\n",
-         "c.ini:2: trust_format: expected auto, bundle, hashdir, pkcs12, pin, nss or system"},
+         "c.ini:2: trust_format: expected auto, bundle, hashdir, pkcs12, pin, nss, system or jks"},
         {"[server \"s\"]\nconnect = h:1\ntrust = nss:ff\ntrust_format = bundle\n",
          "c.ini:4: server \"s\": trust = nss:DIR is an NSS database, not trust_format = bundle"},
         {"[server \"s\"]\nconnect = h:1\ntrust = sql:\n",
@@ -223,7 +223,8 @@ test_rejections(void **state)
         {"[server \"s\"]\nconnect = h:1\ntrust = t\ninterval = 0s\n",
          "c.ini:4: interval: '0s' is too short; at least 1s"},
         {"[server \"s\"]\nconnect = h:1\ntrust = t\ntrust_format = pin\npassword_file = p\n",
-         "c.ini:5: server \"s\": password_file is for a pkcs12 trust store or an nss database"},
+         "c.ini:5: server \"s\": password_file is for a pkcs12 or jks trust store or an nss "
+         "database"},
         {"[server \"s\"]\nconnect = h:1\ntrust = t\n[server \"s\"]\ntrust = u\n",
          "c.ini:4: server \"s\" defined twice"},
         {"[server \"s\"]\nrole = trust\n", "c.ini:2: unknown key 'role' in a server"},
@@ -653,7 +654,7 @@ samples(enum evc_key_type t, const char **ok, const char **bad)
         [EVC_KT_INT] = {NULL, "x"},
         [EVC_KT_WEEKDAY] = {"Friday", "funday"},
         [EVC_KT_HOSTPORT] = {"[::1]:443", "h:0"},
-        [EVC_KT_FORMAT] = {"pin", "jks"},
+        [EVC_KT_FORMAT] = {"jks", "jceks"},
         [EVC_KT_POLICY] = {"holddown=2d", "trusting"},
         [EVC_KT_SOURCES] = {"push, url", ","},
         [EVC_KT_ACTIVATE] = {"ready:95%", "ready:0"},
@@ -752,6 +753,9 @@ test_every_key(void **state)
     free(store.cert);
     free(store.key);
     free(store.password_file);
+    free(store.keystore);
+    free(store.alias);
+    free(store.publish);
     free(store.service);
     free(store.after_replace);
     free(store.verify);
@@ -847,9 +851,21 @@ test_key_lines(void **state)
         {"[server \"s\"]\nsources = push\nconnect = h:1\ntrust = t\n",
          "a.ini:2: server \"s\": sources has push but there is no announce"},
         {"[policy]\ndelete_old = no\n[store \"w\"]\nrole = personal\npath = p\ncert = c\nkey = k\n",
-         "a.ini:5: store \"w\": a personal store needs cert and key (and no path)"},
+         "a.ini:5: store \"w\": a personal store needs cert and key, or keystore (and no path)"},
         {"[policy]\ndelete_old = no\n[store \"r\"]\nrole = root\npath = p\n\nkey = k\n",
          "a.ini:7: store \"r\": this role needs path (and no cert or key)"},
+        /* keystore instead of cert and key; alias with it; publish for personal stores. */
+        {"[policy]\ndelete_old = no\n[store \"w\"]\nrole = personal\nkeystore = k.jks\n\ncert = "
+         "c\n",
+         "a.ini:7: store \"w\": keystore or cert and key: one or the other"},
+        {"[policy]\ndelete_old = no\n[store \"w\"]\nrole = personal\ncert = c\nkey = k\nalias = "
+         "a\n",
+         "a.ini:7: store \"w\": alias needs keystore"},
+        {"[policy]\ndelete_old = no\n[store \"t\"]\nrole = trust\npath = t\npublish = /srv\n",
+         "a.ini:6: store \"t\": keystore, alias and publish belong to personal stores"},
+        {"[policy]\ndelete_old = no\n[store \"a\"]\nrole = personal\nkeystore = k.jks\n"
+         "[store \"b\"]\nrole = personal\nkeystore = k.jks\n",
+         "a.ini:8: store \"b\": ./k.jks is also used by store \"a\""},
         /* Missing keys: the header's line. */
         {"[store \"a\"]\npath = x\n", "a.ini:1: store \"a\": role is missing"},
         {"\n[server \"s\"]\ntrust = t.pem\n",
