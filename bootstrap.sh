@@ -23,6 +23,7 @@ clang-format gnuplot-nox tshark"
 # and Java's keytool for PKCS#12; clang and its libFuzzer runtime for the fuzz targets.
 if [ "$mode" = test ]; then
     PACKAGES="$PACKAGES nginx-light curl python3 clang libclang-rt-14-dev"
+    PACKAGES="$PACKAGES apache2 gnutls-bin" # Apache httpd beside nginx; GnuTLS's client (apache.sh, gnutls.sh)
 fi
 missing=
 for p in $PACKAGES; do
