@@ -101,6 +101,13 @@ sources = push
 interval = 1s
 EOF
 nginx -p "$D" -c "$D/nginx.conf" || { echo "FAIL: nginx did not start" >&2; exit 1; }
+# Debian 12's nginx 1.22 has TLS 1.3 off unless ssl_protocols says it (docs/PUBLISHING.md).
+if nginx -v 2>&1 | grep -q 'nginx/1\.22\.'; then
+    check "nginx 1.22 without ssl_protocols refuses TLS 1.3" sh -c \
+        "! echo | timeout 5 openssl s_client -tls1_3 -connect 127.0.0.1:$WEB -servername web.test >/dev/null 2>&1"
+    check "... and speaks TLS 1.2" sh -c \
+        "echo | timeout 5 openssl s_client -tls1_2 -connect 127.0.0.1:$WEB -servername web.test >/dev/null 2>&1"
+fi
 "$EVC" serve --cert svc.crt --key svc.key --sa svc.crt.sa --listen 127.0.0.1:$SVC \
     --announce-listen 127.0.0.1:$PUSH 2>serve.log &
 PIDS="$PIDS $!"
