@@ -65,8 +65,9 @@ info_cb(const SSL *ssl, int where, int ret)
  * the ticket keys kept across swaps it would go on past that certificate's
  * end, on trust it may no longer have, and fail hours later when the
  * session ends instead of meeting the successor at its next full
- * handshake. The ticket carries the session's lifetime, so setting it here
- * holds for tickets and the session-id cache alike.
+ * handshake. The lifetime is set as the ticket is made, and the ticket
+ * carries it. Only tickets cross a swap: a client that takes none resumes
+ * by session id from the context's own cache, which a swap leaves behind.
  */
 static int
 ticket_gen(SSL *ssl, void *arg)
