@@ -31,6 +31,7 @@ if [ "$mode" = test ]; then
     PACKAGES="$PACKAGES dpkg-dev p11-kit ca-certificates bash-completion"
     # Java keystores and Tomcat: keytool, javac for the tests' Java client, tomcat10 as a real peer.
     PACKAGES="$PACKAGES default-jdk-headless tomcat10"
+    PACKAGES="$PACKAGES apache2 gnutls-bin" # Apache httpd beside nginx; GnuTLS's client (apache.sh, gnutls.sh)
 fi
 missing=
 for p in $PACKAGES; do

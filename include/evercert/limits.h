@@ -135,6 +135,11 @@
 #define EVC_SERVE_HEAD_MAX 8192
 #define EVC_SERVE_BODY_MAX 65536
 #define EVC_SERVE_PUSH_BUFFER_MAX (256 * 1024)
+/*
+ * At a connection's close, what the client sent and nobody read is read
+ * and dropped first, up to this much, so the close is not a reset.
+ */
+#define EVC_SERVE_DRAIN_MAX (64 * 1024)
 
 /*
  * Readiness (ready.h): a client's id, in acknowledgements, URL queries and

@@ -18,6 +18,16 @@
  * beside Transfer-Encoding, or on HEAD, whose body evhttp does not read)
  * gets 400 and a close, so nothing after it is taken for a request.
  *
+ * A client may close its sending side right after its request (gnutls-cli
+ * with its input at an end sends the request and close_notify at once).
+ * evhttp would take the close for the end of the connection and drop the
+ * answer not yet written, so reading stops from a whole request until its
+ * answer is out; evhttp resumes it for the next one. Every connection that
+ * made a request ends with a close_notify after its last answer (RFC 8446,
+ * 6.1), so the client can tell the end from a cut, and what the client
+ * already sent is read first, so the kernel does not answer the close with
+ * a reset that could overtake the answer.
+ *
  * Answers: "/" and "/ping" give the SHA-256 (hex) of the certificate the
  * connection was given; EVC_SERVE_WELL_KNOWN gives the SA's DER (404 when
  * there is none or it is turned off), and its query's held= and client=
@@ -28,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -36,6 +47,7 @@
 #include <event2/http.h>
 #include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "evercert/announce.h"
@@ -77,6 +89,7 @@ struct deadline {
     struct bufferevent *bev;
     struct timeval tv;
     int armed;
+    int cut; /* the deadline shut the socket: nothing more is written on it */
 };
 
 static int deadline_index = -1;
@@ -117,6 +130,7 @@ deadline_fire(evutil_socket_t fd, short what, void *arg)
     (void)what;
     d->armed = 0;
     if (sock >= 0) {
+        d->cut = 1;
         (void)shutdown(sock, SHUT_RDWR);
     }
 }
@@ -140,6 +154,42 @@ deadline_start(struct evbuffer *in, const struct evbuffer_cb_info *info, void *a
     (void)in;
     if (info->n_added > 0 && !d->armed && event_add(d->ev, &d->tv) == 0) {
         d->armed = 1;
+    }
+}
+
+/*
+ * evhttp is about to free the connection (after an answer with a close,
+ * the client's close, the idle timeout, an error). Only when everything
+ * was written: a close_notify after a cut answer would say it was whole.
+ */
+static void
+on_close(struct evhttp_connection *evcon, void *arg)
+{
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+    SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+    evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
+    struct deadline *d = ssl != NULL ? SSL_get_ex_data(ssl, deadline_index) : NULL;
+    char sink[4096];
+    size_t drained = 0;
+    ssize_t n;
+
+    (void)arg;
+    if (ssl == NULL || fd < 0 || (d != NULL && d->cut)) {
+        return;
+    }
+    if (SSL_is_init_finished(ssl) && (SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN) == 0 &&
+        evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+        (void)SSL_shutdown(ssl); /* one record; the socket takes it or the client never sees it */
+    }
+    ERR_clear_error();
+    /*
+     * Bytes received and never read make close() send a reset, which may
+     * overtake the answer and the close_notify; what has arrived is read
+     * and dropped (at most EVC_SERVE_DRAIN_MAX, without waiting).
+     */
+    (void)shutdown(fd, SHUT_WR);
+    while (drained < EVC_SERVE_DRAIN_MAX && (n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0) {
+        drained += (size_t)n;
     }
 }
 
@@ -218,6 +268,8 @@ reply(struct evhttp_request *req, int code, const char *reason, const char *type
       size_t n)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct bufferevent *bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
     char len[24];
 
     /*
@@ -231,6 +283,15 @@ reply(struct evhttp_request *req, int code, const char *reason, const char *type
         evbuffer_add(evhttp_request_get_output_buffer(req), p, n);
     }
     evhttp_send_reply(req, code, reason, NULL);
+    /*
+     * evhttp reads on while it writes, to see a close; a close_notify
+     * read now would free the connection with this answer unwritten.
+     * The answer is only queued (written from the loop), so bev lives;
+     * evhttp reads again once it is out.
+     */
+    if (bev != NULL) {
+        (void)bufferevent_disable(bev, EV_READ);
+    }
 }
 
 /* The fingerprint of the certificate this connection's handshake used. */
@@ -259,10 +320,14 @@ on_request(struct evhttp_request *req, void *arg)
     struct evc_server *s = arg;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     struct deadline *d;
     struct evc_buf sa;
 
     s->st.requests++;
+    if (evcon != NULL) {
+        evhttp_connection_set_closecb(evcon, on_close, s);
+    }
     if ((d = deadline_of(req)) != NULL && d->armed) {
         event_del(d->ev); /* this request is whole; the next one's first byte starts anew */
         d->armed = 0;
@@ -294,7 +359,6 @@ on_request(struct evhttp_request *req, void *arg)
     }
     if (path != NULL && s->well_known && strcmp(path, EVC_SERVE_WELL_KNOWN) == 0) {
         const char *q = evhttp_uri_get_query(uri);
-        struct evhttp_connection *evcon = evhttp_request_get_connection(req);
         char id[EVC_ACK_ID_MAX + 1];
         uint64_t held;
 

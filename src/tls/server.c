@@ -5,7 +5,8 @@
  * reference-counted, so every SSL made before keeps the context it began
  * with, and the old one dies with its last connection. The session-ticket
  * keys and session-id context belong to the server, not to a context, so
- * a session made before a swap resumes after it.
+ * a session made before a swap resumes after it, but never past the end of
+ * the certificate it was made under (ticket_gen).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -56,6 +57,37 @@ info_cb(const SSL *ssl, int where, int ret)
     if (cb != NULL && evc_tls_hello_take((SSL *)ssl, &have)) {
         cb(arg, (SSL *)ssl, have);
     }
+}
+
+/*
+ * A session lives no longer than the certificate it was made under. A
+ * TLS 1.2 client that only resumes never sees the certificate again: with
+ * the ticket keys kept across swaps it would go on past that certificate's
+ * end, on trust it may no longer have, and fail hours later when the
+ * session ends instead of meeting the successor at its next full
+ * handshake. The lifetime is set as the ticket is made, and the ticket
+ * carries it. Only tickets cross a swap: a client that takes none resumes
+ * by session id from the context's own cache, which a swap leaves behind.
+ */
+static int
+ticket_gen(SSL *ssl, void *arg)
+{
+    SSL_SESSION *sess = SSL_get0_session(ssl);
+    X509 *mine = SSL_get_certificate(ssl);
+    int days = 0, secs = 0;
+    long left;
+
+    (void)arg;
+    if (sess == NULL || mine == NULL ||
+        !ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(mine))) {
+        ERR_clear_error();
+        return 1; /* the default lifetime; a handshake is not failed for it */
+    }
+    left = (long)days * 86400 + secs;
+    if (left < (long)SSL_SESSION_get_timeout(sess)) {
+        (void)SSL_SESSION_set_timeout(sess, left > 0 ? left : 0);
+    }
+    return 1;
 }
 
 void
@@ -191,7 +223,8 @@ evc_tls_server_load(struct evc_tls_server *s, const char *cert, const char *key,
         SSL_CTX_check_private_key(ctx) != 1 ||
         !SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"evercert", 8) ||
         SSL_CTX_set_tlsext_ticket_keys(ctx, s->ticket_keys, sizeof(s->ticket_keys)) != 1 ||
-        !evc_tls_ext_add(ctx) || !SSL_CTX_set_app_data(ctx, s)) {
+        SSL_CTX_set_session_ticket_cb(ctx, ticket_gen, NULL, NULL) != 1 || !evc_tls_ext_add(ctx) ||
+        !SSL_CTX_set_app_data(ctx, s)) {
         r = evc_err_openssl(err, EVC_ERR_CRYPTO, "cannot build the TLS context");
         goto out;
     }

@@ -164,3 +164,60 @@ sources = handshake, push
 interval = 1s
 EOF
 }
+
+# Apache httpd (Debian's apache2) as nginx is above, under DIR/apache: its
+# own ServerRoot, run directory and envvars, so Debian's apachectl drives
+# this instance with APACHE_CONFDIR=DIR/apache (as for /etc/apache2-NAME);
+# Listen 127.0.0.1:$WEB, mod_ssl serving DIR/web.crt, mod_alias mapping
+# the well-known URL to DIR/web.crt.sa, and a Combined access log in
+# DIR/apache/access.log. docs/PUBLISHING.md shows these lines.
+rig_apache_conf() { # DIR
+    mkdir -p "$1/apache/run" "$1/apache/htdocs" && printf 'ok\n' >"$1/apache/htdocs/ping" || return 1
+    cat >"$1/apache/envvars" <<EOF
+export APACHE_RUN_DIR=$1/apache/run
+export APACHE_LOCK_DIR=$1/apache/run
+export APACHE_PID_FILE=$1/apache/run/apache2.pid
+EOF
+    mods=/usr/lib/apache2/modules
+    # Started as root, Apache runs its workers as another user; they read
+    # only what is 0644 under directories of 0755 (the SA, the page).
+    user=
+    [ "$(id -u)" = 0 ] && user="User nobody
+Group nogroup"
+    cat >"$1/apache/apache2.conf" <<EOF
+$user
+ServerRoot "$1/apache"
+DefaultRuntimeDir "$1/apache/run"
+PidFile "$1/apache/run/apache2.pid"
+Mutex file:$1/apache/run default
+ErrorLog "$1/apache/error.log"
+LogLevel warn
+LoadModule mpm_event_module $mods/mod_mpm_event.so
+LoadModule authz_core_module $mods/mod_authz_core.so
+LoadModule mime_module $mods/mod_mime.so
+TypesConfig /dev/null
+LoadModule alias_module $mods/mod_alias.so
+LoadModule socache_shmcb_module $mods/mod_socache_shmcb.so
+LoadModule ssl_module $mods/mod_ssl.so
+StartServers 1
+ServerLimit 4
+ThreadsPerChild 8
+MaxRequestWorkers 32
+ServerName web.test
+Listen 127.0.0.1:$WEB
+DocumentRoot "$1/apache/htdocs"
+LogFormat "%h %l %u %t \"%r\" %>s %O \"%{Referer}i\" \"%{User-Agent}i\"" combined
+CustomLog "$1/apache/access.log" combined
+SSLSessionCache shmcb:$1/apache/run/ssl_scache(512000)
+<VirtualHost 127.0.0.1:$WEB>
+    ServerName web.test
+    SSLEngine on
+    SSLCertificateFile "$1/web.crt"
+    SSLCertificateKeyFile "$1/web.key"
+    Alias /.well-known/evercert/successor "$1/web.crt.sa"
+    <Location "/.well-known/evercert/successor">
+        ForceType application/octet-stream
+    </Location>
+</VirtualHost>
+EOF
+}

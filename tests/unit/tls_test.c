@@ -596,6 +596,54 @@ test_session_untrusted_fails_with_alert(void **state)
     evc_probe_clear(&p);
 }
 
+/*
+ * A session lives no longer than the certificate it was made under (an
+ * hour here, against OpenSSL's two hours): the ticket's lifetime says so,
+ * over TLS 1.2 and TLS 1.3, and a session resumes within it.
+ */
+static void
+test_session_ends_with_certificate(void **state)
+{
+    struct fx *f = *state;
+    const int versions[] = {TLS1_2_VERSION, TLS1_3_VERSION};
+
+    for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+        SSL_CTX *ctx = client_ctx(f, 0, versions[i]);
+        SSL *c = SSL_new(ctx), *s = evc_tls_server_ssl(f->srv);
+        SSL_SESSION *sess;
+        unsigned char byte;
+        unsigned long hint;
+
+        assert_non_null(c);
+        assert_non_null(s);
+        SSL_set_tlsext_host_name(c, "web.test");
+        assert_true(handshake(c, s));
+        /* TLS 1.3 tickets come after the handshake: read them. */
+        assert_true(SSL_read(c, &byte, 1) <= 0);
+        sess = SSL_get1_session(c);
+        assert_non_null(sess);
+        assert_true(SSL_SESSION_has_ticket(sess));
+        hint = SSL_SESSION_get_ticket_lifetime_hint(sess);
+        assert_true(hint <= 3600);
+        assert_true(hint > 3500);
+        /* A session ended without close_notify is not resumable (OpenSSL). */
+        (void)SSL_shutdown(c);
+        SSL_free(c);
+        SSL_free(s);
+
+        c = SSL_new(ctx);
+        s = evc_tls_server_ssl(f->srv);
+        SSL_set_tlsext_host_name(c, "web.test");
+        assert_int_equal(SSL_set_session(c, sess), 1);
+        assert_true(handshake(c, s));
+        assert_true(SSL_session_reused(c));
+        SSL_free(c);
+        SSL_free(s);
+        SSL_SESSION_free(sess);
+        SSL_CTX_free(ctx);
+    }
+}
+
 int
 main(void)
 {
@@ -610,6 +658,7 @@ main(void)
         cmocka_unit_test(test_sa_file_unusable),
         cmocka_unit_test(test_session_times_each_step),
         cmocka_unit_test(test_session_untrusted_fails_with_alert),
+        cmocka_unit_test(test_session_ends_with_certificate),
     };
 
     signal(SIGPIPE, SIG_IGN); /* a peer that closes first is an error, not a signal */
