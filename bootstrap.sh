@@ -21,36 +21,46 @@ libsqlite3-dev libcurl4-openssl-dev libevent-dev libsystemd-dev libcmocka-dev li
 clang-format gnuplot-nox tshark"
 # NSS trust stores (cert9.db, Firefox and Chromium) are written through NSS itself.
 PACKAGES="$PACKAGES libnss3-dev"
-# The tests also need real peers: nginx and curl, a mail sink (Python 3.11's smtpd),
-# and Java's keytool for PKCS#12; clang and its libFuzzer runtime for the fuzz targets.
+# The tests also need nginx and curl, a mail sink (Python 3.11's smtpd), clang and its
+# libFuzzer runtime for the fuzz targets, and dpkg-buildflags for Debian's build.
 if [ "$mode" = test ]; then
-    PACKAGES="$PACKAGES nginx-light curl python3 clang libclang-rt-14-dev"
-    # NSS databases judged by certutil (nss.sh); headless Chromium and Firefox ESR (browsers.sh).
-    PACKAGES="$PACKAGES libnss3-tools chromium firefox-esr"
-    # Packaging: dpkg-buildflags' build, the system trust store, the bash completion.
-    PACKAGES="$PACKAGES dpkg-dev p11-kit ca-certificates bash-completion"
-    # Java keystores and Tomcat: keytool, javac for the tests' Java client, tomcat10 as a real peer.
-    PACKAGES="$PACKAGES default-jdk-headless tomcat10"
-    PACKAGES="$PACKAGES apache2 gnutls-bin" # Apache httpd beside nginx; GnuTLS's client (apache.sh, gnutls.sh)
+    PACKAGES="$PACKAGES nginx-light curl python3 clang libclang-rt-14-dev dpkg-dev"
 fi
-missing=
-for p in $PACKAGES; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
+# The peers the tests meet, each optional: a package that cannot be installed makes its
+# tests skip, saying what is missing, and the rest still run.
+#   libnss3-tools chromium firefox-esr    NSS databases by certutil; the browsers (nss.sh, browsers.sh)
+#   default-jdk-headless tomcat10         keytool, javac for the Java client, Tomcat (jks.sh, tomcat.sh)
+#   apache2 gnutls-bin                    Apache httpd beside nginx; GnuTLS's client (apache.sh, gnutls.sh)
+#   p11-kit ca-certificates bash-completion   the system trust store; the completion (sysstore.sh, install.sh)
+PEERS="libnss3-tools chromium firefox-esr default-jdk-headless tomcat10 apache2 gnutls-bin
+p11-kit ca-certificates bash-completion"
+[ "$mode" = test ] || PEERS=
+missing() {
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+    done
+}
+# shellcheck disable=SC2086
+need=$(missing $PACKAGES | tr '\n' ' ')
+# shellcheck disable=SC2086
+want=$(missing $PEERS | tr '\n' ' ')
+if [ -n "$need$want" ]; then
     if [ "$(id -u)" != 0 ]; then
-        echo "bootstrap: missing packages:$missing (run as root to install them)" >&2
-        exit 1
+        echo "bootstrap: missing packages: $need$want(run as root to install them)" >&2
+        [ -n "$need" ] && exit 1
+    else
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -q
+        # shellcheck disable=SC2086
+        [ -z "$need" ] || apt-get install -y -q --no-install-recommends $need
+        # shellcheck disable=SC2086
+        if [ -n "$want" ] && ! apt-get install -y -q --no-install-recommends $want; then
+            for p in $want; do
+                apt-get install -y -q --no-install-recommends "$p" ||
+                    echo "bootstrap: $p could not be installed; the tests that need it will skip, saying so" >&2
+            done
+        fi
     fi
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
-    # shellcheck disable=SC2086
-    apt-get install -y -q --no-install-recommends $missing
-fi
-# keytool is optional: the PKCS#12 test skips, saying so, where Java cannot be installed.
-if [ "$mode" = test ] && ! command -v keytool >/dev/null && [ "$(id -u)" = 0 ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-        default-jre-headless || echo "bootstrap: no Java; the keytool checks will be skipped" >&2
 fi
 
 # -DEVC_WERROR=ON: a warning fails the project's own builds (a distribution's leaves it off).
