@@ -13,11 +13,19 @@
 #include "evercert/cert.h"
 #include "evercert/report.h"
 
+struct evc_scan_secret {
+    const char *path;
+    const char *password;
+};
+
 struct evc_scan_opts {
     evc_time now; /* the moment to classify at */
     struct evc_thresholds thresholds;
     const char *password; /* PKCS#12; NULL for none */
-    int jobs;             /* worker threads; 0 for one per online CPU */
+    /* Files with a password of their own (a keystore's password_file), by the path given. */
+    const struct evc_scan_secret *secrets;
+    size_t nsecrets;
+    int jobs; /* worker threads; 0 for one per online CPU */
     /*
      * Called from the calling thread about every 200 ms once a scan has run
      * for a second, and once more with done set; NULL for none.

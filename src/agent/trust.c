@@ -32,14 +32,8 @@ evc_agent_trust_load(struct evc_agent *a, size_t i, struct evc_trust **out, stru
 
     *out = NULL;
     evc_buf_init(&pw, EVC_PASSWORD_MAX + 2);
-    if (v->password_file != NULL) {
-        if ((r = evc_file_read(v->password_file, EVC_PASSWORD_MAX, &pw, err)) != 0) {
-            evc_err_set(err, r, "%s: %s", v->password_file, evc_err_message(err));
-            goto out;
-        }
-        while (pw.len > 0 && (pw.data[pw.len - 1] == '\n' || pw.data[pw.len - 1] == '\r')) {
-            pw.len--;
-        }
+    if (v->password_file != NULL && (r = evc_password_read(v->password_file, &pw, err)) != 0) {
+        goto out;
     }
     /*
      * An NSS database and a system directory are named as such: a directory without

@@ -12,6 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
+#include "evercert/limits.h"
 #include "base/file.h"
 
 int
@@ -135,6 +138,24 @@ evc_path_fmt(char *out, size_t outsz, const char *fmt, ...)
             out[0] = '\0';
         }
         return EVC_ERR_LIMIT;
+    }
+    return 0;
+}
+
+int
+evc_password_read(const char *path, struct evc_buf *out, struct evc_err *err)
+{
+    size_t n;
+    int r;
+
+    if ((r = evc_file_read(path, EVC_PASSWORD_MAX, out, err)) != 0) {
+        return evc_err_set(err, r, "%s: %s", path, evc_err_message(err));
+    }
+    for (n = 0; n < out->len && out->data[n] != '\n' && out->data[n] != '\r'; n++) {
+    }
+    if (n < out->len) {
+        OPENSSL_cleanse(out->data + n, out->len - n);
+        out->len = n;
     }
     return 0;
 }

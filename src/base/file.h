@@ -22,6 +22,13 @@ int evc_file_read(const char *path, size_t max, struct evc_buf *out, struct evc_
 int evc_path_fmt(char *out, size_t outsz, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * A password_file's password: its first line, without the line break, into
+ * out (initialised with room for EVC_PASSWORD_MAX + 2 bytes; evc_buf_free
+ * wipes it). The error names the file.
+ */
+int evc_password_read(const char *path, struct evc_buf *out, struct evc_err *err);
+
 /* Map an errno value from open/stat to our code. */
 int evc_errno_code(int e);
 

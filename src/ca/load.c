@@ -37,7 +37,6 @@ static int
 read_password(const struct evc_store_conf *s, char **out, struct evc_err *err)
 {
     struct evc_buf b;
-    size_t n;
     int r;
 
     *out = NULL;
@@ -45,14 +44,8 @@ read_password(const struct evc_store_conf *s, char **out, struct evc_err *err)
         return 0;
     }
     evc_buf_init(&b, EVC_PASSWORD_MAX + 2);
-    if ((r = evc_file_read(s->password_file, EVC_PASSWORD_MAX, &b, err)) != 0) {
-        evc_err_set(err, r, "%s: %s", s->password_file, evc_err_message(err));
-        evc_buf_free(&b);
-        return r;
-    }
-    for (n = 0; n < b.len && b.data[n] != '\n' && b.data[n] != '\r'; n++) {
-    }
-    if ((*out = strndup((const char *)b.data, n)) == NULL) {
+    if ((r = evc_password_read(s->password_file, &b, err)) == 0 &&
+        (*out = strdup(evc_buf_str(&b))) == NULL) {
         r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
     }
     evc_buf_free(&b);

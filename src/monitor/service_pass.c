@@ -9,10 +9,12 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "evercert/limits.h"
 #include "evercert/renew_report.h"
 #include "evercert/scan.h"
 #include "evercert/schedule.h"
 #include "base/atomic.h"
+#include "base/file.h"
 #include "base/text.h"
 #include "monitor/service_int.h"
 
@@ -71,29 +73,51 @@ static int
 metrics_scan(struct monitor *m, evc_time now, struct metrics *mx, struct evc_err *err)
 {
     const struct evc_config *c = m->conf;
-    const char **paths = calloc(c->nstores * 2 + 1, sizeof(*paths));
+    const char **paths = calloc(c->nstores + 1, sizeof(*paths));
+    struct evc_scan_secret *secrets = calloc(c->nstores + 1, sizeof(*secrets));
+    struct evc_buf *pw = calloc(c->nstores + 1, sizeof(*pw));
     struct evc_scan_opts so;
     struct evc_report *rep = NULL;
     struct evc_summary sum;
-    size_t n = 0;
+    size_t n = 0, ns = 0;
     int r = EVC_ERR_INTERNAL;
 
     memset(mx, 0, sizeof(*mx));
     mx->status = 3;
-    if (paths == NULL || (mx->f = open_memstream(&mx->buf, &mx->len)) == NULL) {
+    if (paths == NULL || secrets == NULL || pw == NULL ||
+        (mx->f = open_memstream(&mx->buf, &mx->len)) == NULL) {
         r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
         goto out;
     }
-    /* What is in service: not the deleted store, which holds what expired on purpose. */
+    /*
+     * What is in service: not the deleted store, which holds what expired on purpose. A store
+     * with a password_file (a keystore, a PKCS#12 file) is read with its own password.
+     */
     for (size_t i = 0; i < c->nstores; i++) {
-        if (c->stores[i].role == EVC_ROLE_PERSONAL) {
-            paths[n++] = c->stores[i].keystore != NULL ? c->stores[i].keystore : c->stores[i].cert;
-        } else if (c->stores[i].role != EVC_ROLE_DELETED) {
-            paths[n++] = c->stores[i].path;
+        const struct evc_store_conf *st = &c->stores[i];
+
+        if (st->role == EVC_ROLE_DELETED) {
+            continue;
         }
+        paths[n] = st->role != EVC_ROLE_PERSONAL ? st->path
+                   : st->keystore != NULL        ? st->keystore
+                                                 : st->cert;
+        if (st->password_file != NULL) {
+            evc_buf_init(&pw[ns], EVC_PASSWORD_MAX + 2);
+            if ((r = evc_password_read(st->password_file, &pw[ns], err)) != 0) {
+                ns++;
+                goto out;
+            }
+            secrets[ns].path = paths[n];
+            secrets[ns].password = evc_buf_str(&pw[ns]);
+            ns++;
+        }
+        n++;
     }
     evc_scan_opts_default(&so, now);
     so.thresholds = c->policy.thresholds;
+    so.secrets = secrets;
+    so.nsecrets = ns;
     so.jobs = 1;
     memset(&sum, 0, sizeof(sum));
     if ((r = evc_report_new(EVC_REPORT_PROMETHEUS, mx->f, 0, &rep)) != 0 ||
@@ -103,6 +127,11 @@ metrics_scan(struct monitor *m, evc_time now, struct metrics *mx, struct evc_err
     mx->status = evc_scan_exit_status(&sum);
 out:
     evc_report_free(rep);
+    for (size_t i = 0; pw != NULL && i < ns; i++) {
+        evc_buf_free(&pw[i]);
+    }
+    free(pw);
+    free(secrets);
     free(paths);
     return r;
 }

@@ -84,12 +84,8 @@ evc_notify_mail(const struct evc_notify_conf *n, const char *subject, const char
     }
     evc_buf_init(&pw, EVC_PASSWORD_MAX + 2);
     if (n->smtp_password_file != NULL &&
-        (r = evc_file_read(n->smtp_password_file, EVC_PASSWORD_MAX, &pw, err)) != 0) {
-        evc_err_set(err, r, "%s: %s", n->smtp_password_file, evc_err_message(err));
+        (r = evc_password_read(n->smtp_password_file, &pw, err)) != 0) {
         goto out;
-    }
-    while (pw.len > 0 && (pw.data[pw.len - 1] == '\n' || pw.data[pw.len - 1] == '\r')) {
-        pw.len--;
     }
     memset(&mail, 0, sizeof(mail));
     mail.to = n->email_to;

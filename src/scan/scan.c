@@ -247,6 +247,11 @@ read_one(struct worker *w, const struct file_job *job)
     struct evc_err e = {0};
     int r;
 
+    for (size_t i = 0; i < w->s->o->nsecrets; i++) {
+        if (strcmp(w->s->o->secrets[i].path, job->path) == 0) {
+            so.password = w->s->o->secrets[i].password;
+        }
+    }
     w->path = job->path;
     if ((r = evc_file_read(job->path, EVC_STORE_FILE_MAX, &w->data, &e)) != 0) {
         return add_error(w, "%s", evc_err_message(&e));

@@ -45,7 +45,7 @@ now() { date +%s; }
 BASE=$((20000 + $$ % 20000 / 8 * 8))
 PJ=$BASE PP=$((BASE + 1)) JMX=$((BASE + 2))
 
-javac -d . "$HERE/java/TlsGet.java" "$HERE/java/TomcatReload.java" || { bad "javac"; exit 1; }
+javac -d . "$HERE/java/TlsGet.java" "$HERE/../../contrib/tomcat/TomcatReload.java" || { bad "javac"; exit 1; }
 
 # --- the keystores, as keytool leaves them: a key entry "tomcat", and a CA beside it in the JKS
 echo changeit >pw
@@ -122,6 +122,7 @@ distribution_window = 50%
 
 [monitor]
 state = monitor.db
+metrics_file = metrics.prom
 
 [notify]
 log = stderr
@@ -254,6 +255,9 @@ check "keytool reads the renewed key entry" keytool -importkeystore -srckeystore
     -srcalias tomcat -destkeystore out.p12 -deststoretype PKCS12 -deststorepass changeit -noprompt
 check "the PKCS#12 keystore keeps the alias" sh -c "keytool -list -keystore alt.p12 -storepass changeit 2>/dev/null | grep -q '^tomcat,'"
 check "the published SA is the store's" cmp web.jks.sa "$CB/webapps/ROOT/.well-known/evercert/successor"
+# The keystores are read with their password_file in the monitor's own scan, too.
+check "the monitor's metrics read both keystores without an error" grep -qx 'evercert_scan_errors 0' metrics.prom
+check "the metrics hold the PKCS#12 keystore's certificate" grep -q 'alt.p12' metrics.prom
 check "the monitor ended every pass without an error" sh -c "! grep -q 'pass ended: status=[23]' monitor.log"
 if [ $fail != 0 ]; then
     echo "--- monitor.log" >&2 && tail -30 monitor.log >&2
