@@ -14,8 +14,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "evercert/certfile.h"
 #include "evercert/config.h"
+#include "evercert/jks.h"
 #include "evercert/limits.h"
+#include "base/file.h"
+#include "base/text.h"
 #include "config/config_int.h"
 
 struct check {
@@ -106,6 +110,73 @@ writable_dir(struct check *ck, unsigned long line, const char *what, const char 
     }
 }
 
+/*
+ * A keystore as renew will read it: with a password_file, a JKS or PKCS#12 file, and (a JKS,
+ * whose entries can be listed without the password) one key entry or the one alias names.
+ */
+static int
+check_keystore(struct check *ck, const struct evc_store_conf *s, const char *who)
+{
+    unsigned long line = key_line(s->key_lines, EVC_KEY_STORE_keystore, s->line);
+    struct evc_buf b, names;
+    struct evc_jks *ks = NULL;
+    struct evc_err e = {0};
+    size_t nkeys = 0;
+    long found = -1;
+    enum evc_format f;
+    int r = 0;
+
+    if (s->password_file == NULL) {
+        return evc_err_set(ck->err, EVC_ERR_CONFIG,
+                           "%s:%lu: %skeystore %s: its key needs the keystore's password "
+                           "(password_file)",
+                           ck->c->file, line, who, s->keystore);
+    }
+    evc_buf_init(&b, EVC_STORE_FILE_MAX);
+    evc_buf_init(&names, 512);
+    if (evc_file_read(s->keystore, EVC_STORE_FILE_MAX, &b, &e) != 0) {
+        goto out; /* readable() has told why */
+    }
+    f = evc_format_detect(b.data, b.len);
+    if (f == EVC_FORMAT_JCEKS || (f != EVC_FORMAT_JKS && f != EVC_FORMAT_PKCS12)) {
+        r = evc_err_set(ck->err, EVC_ERR_CONFIG, "%s:%lu: %skeystore %s: %s", ck->c->file, line,
+                        who, s->keystore,
+                        f == EVC_FORMAT_JCEKS ? "a JCEKS keystore, which renew cannot write"
+                                              : "not a JKS or PKCS#12 keystore");
+        goto out;
+    }
+    if (f != EVC_FORMAT_JKS || evc_jks_parse(b.data, b.len, NULL, &ks, &e) != 0) {
+        goto out; /* PKCS#12 needs the password to list its entries; renew tells */
+    }
+    for (size_t i = 0; i < ks->n; i++) {
+        if (ks->entries[i].tag == EVC_JKS_KEY) {
+            nkeys++;
+            if (s->alias != NULL && strcmp(ks->entries[i].alias, s->alias) == 0) {
+                found = (long)i;
+            }
+            (void)evc_text_nvis(&names, nkeys > 1 ? ", " : "", 2);
+            (void)evc_text_nvis(&names, ks->entries[i].alias, 60);
+        }
+    }
+    if (s->alias != NULL && found < 0) {
+        r = evc_err_set(ck->err, EVC_ERR_CONFIG,
+                        "%s:%lu: %salias: %s has no key entry with that alias (its key entries: "
+                        "%s)",
+                        ck->c->file, key_line(s->key_lines, EVC_KEY_STORE_alias, line), who,
+                        s->keystore, nkeys > 0 ? evc_buf_str(&names) : "none");
+    } else if (s->alias == NULL && nkeys != 1) {
+        r = evc_err_set(
+            ck->err, EVC_ERR_CONFIG, "%s:%lu: %skeystore %s holds %zu key entries%s%s%s",
+            ck->c->file, line, who, s->keystore, nkeys, nkeys > 1 ? " (" : "",
+            nkeys > 1 ? evc_buf_str(&names) : "", nkeys > 1 ? "); name one with alias" : "");
+    }
+out:
+    evc_jks_free(ks);
+    evc_buf_free(&names);
+    evc_buf_free(&b);
+    return r;
+}
+
 static int
 check_stores(struct check *ck)
 {
@@ -122,7 +193,8 @@ check_stores(struct check *ck)
         case EVC_ROLE_PERSONAL:
             if (s->keystore != NULL) {
                 if ((r = readable(ck, key_line(s->key_lines, EVC_KEY_STORE_keystore, s->line), who,
-                                  "keystore", s->keystore, 0)) != 0) {
+                                  "keystore", s->keystore, 0)) != 0 ||
+                    (r = check_keystore(ck, s, who)) != 0) {
                     return r;
                 }
             } else if ((r = readable(ck, key_line(s->key_lines, EVC_KEY_STORE_cert, s->line), who,
@@ -182,6 +254,26 @@ check_servers(struct check *ck)
         if ((r = readable(ck, key_line(v->key_lines, EVC_KEY_SERVER_password_file, v->line), who,
                           "password_file", v->password_file, 0)) != 0) {
             return r;
+        }
+        /* The agent writes a Java keystore only with its password, and never makes an NSS database.
+         */
+        if (v->trust_format == EVC_TRUST_JKS && v->password_file == NULL) {
+            warn(ck, key_line(v->key_lines, EVC_KEY_SERVER_trust_format, v->line),
+                 "%strust %s: a Java keystore is written only with its password (password_file); "
+                 "without it every successor fails",
+                 who, v->trust);
+        }
+        if (v->trust_format == EVC_TRUST_NSS) {
+            char db[EVC_PATH_MAX];
+
+            if (evc_path_fmt(db, sizeof(db), "%s/cert9.db", v->trust) != 0 || stat(db, &st) == -1) {
+                return evc_err_set(ck->err, EVC_ERR_CONFIG,
+                                   "%s:%lu: %strust %s: no NSS database (cert9.db) there; the "
+                                   "agent never makes one (certutil -N, or start the browser once)",
+                                   ck->c->file,
+                                   key_line(v->key_lines, EVC_KEY_SERVER_trust, v->line), who,
+                                   v->trust);
+            }
         }
         if (stat(v->trust, &st) == -1) {
             unsigned long line = key_line(v->key_lines, EVC_KEY_SERVER_trust, v->line);

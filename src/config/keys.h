@@ -54,7 +54,7 @@
     X(STORE, password_file, PATH, password_file, 0, 0, NULL, 1, \
       "For a PKCS#12 or Java keystore path or keystore: the password is the file's first line.") \
     X(STORE, keystore, PATH, keystore, 0, 0, NULL, 1, \
-      "personal, instead of cert and key: a Java keystore (JKS) or PKCS#12 file holding the key and its chain under an alias; renewed in place, every other entry kept.") \
+      "personal, instead of cert and key: a Java keystore (JKS) or PKCS#12 file holding the key and its chain under an alias; renewed in place under that alias. A JKS keeps every other entry byte for byte; a PKCS#12 keystore must hold only its key entry and chain (OpenSSL writes it whole); JCEKS is read by scan only.") \
     X(STORE, alias, TEXT, alias, 0, 0, NULL, 1, \
       "With keystore: the alias of the key entry; unset, the keystore's only key entry.") \
     X(STORE, publish, PATH, publish, 0, 0, NULL, 1, \

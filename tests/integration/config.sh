@@ -228,4 +228,39 @@ kill -TERM "$AG"
 wait "$AG" 2>/dev/null
 PIDS=
 
+# 5. Stores check-config can judge before a run fails on them: a keystore without its
+# password or with several key entries and no alias, an NSS database that is not there,
+# a Java keystore trust store the agent could never write.
+printf 'changeit\n' >ks.pw
+mkdir nssdir
+cat >nss.ini <<'INI'
+[server "ff"]
+connect = 127.0.0.1:1
+trust = nss:nssdir
+INI
+status "an NSS trust store without cert9.db" 1 "$EVC" check-config nss.ini
+check "the NSS error names the line and why" grep -q "^nss.ini:3: server \"ff\": trust .*nssdir: no NSS database (cert9.db) there" err
+if command -v keytool >/dev/null; then
+    for a in one two; do
+        keytool -genkeypair -keystore two.jks -storetype JKS -storepass changeit -keypass changeit \
+            -alias $a -keyalg EC -groupname secp256r1 -dname CN=$a.test -validity 1 >/dev/null 2>&1
+    done
+    printf '[store "tc"]\nrole = personal\nkeystore = two.jks\npassword_file = ks.pw\n' >two.ini
+    status "a keystore with two key entries and no alias" 1 "$EVC" check-config two.ini
+    check "... names the line and both aliases" grep -qE "^two.ini:3: store \"tc\": keystore ./two.jks holds 2 key entries \((one, two|two, one)\); name one with alias" err
+    printf '[store "tc"]\nrole = personal\nkeystore = two.jks\npassword_file = ks.pw\nalias = three\n' >three.ini
+    status "an alias the keystore does not have" 1 "$EVC" check-config three.ini
+    check "... names the alias's line" grep -qE "^three.ini:5: store \"tc\": alias: ./two.jks has no key entry with that alias \(its key entries: (one, two|two, one)\)" err
+    printf '[store "tc"]\nrole = personal\nkeystore = two.jks\nalias = two\n' >nopw.ini
+    status "a keystore without password_file" 1 "$EVC" check-config nopw.ini
+    check "... says the key needs the password" grep -q "^nopw.ini:3: store \"tc\": keystore ./two.jks: its key needs the keystore's password (password_file)" err
+    printf '[store "tc"]\nrole = personal\nkeystore = two.jks\nalias = two\npassword_file = ks.pw\n' >ok.ini
+    status "a keystore with its alias and password" 0 "$EVC" check-config ok.ini
+    printf '[server "j"]\nconnect = 127.0.0.1:1\ntrust = two.jks\ntrust_format = jks\n' >jks.ini
+    status "a jks trust store without password_file is a warning" 0 "$EVC" check-config jks.ini
+    check "... saying every successor would fail" grep -q "^jks.ini:4: warning: server \"j\": trust .*two.jks: a Java keystore is written only with its password" err
+else
+    echo "note: keytool is not installed: the keystore checks of check-config are not tried" >&2
+fi
+
 summary config
