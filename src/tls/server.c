@@ -6,7 +6,7 @@
  * with, and the old one dies with its last connection. The session-ticket
  * keys and session-id context belong to the server, not to a context, so
  * a session made before a swap resumes after it, but never past the end of
- * the certificate it was made under (ticket_gen, ticket_dec).
+ * the certificate it was made under (ticket_gen, ticket_dec, cache_new).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -73,9 +73,10 @@ info_cb(const SSL *ssl, int where, int ret)
  * certificate of the full handshake (its appdata), every ticket made
  * from a resumed session carries it on, and the decryption refuses a
  * ticket past it (a full handshake with the published certificate) and
- * caps the session's timeout at it. Only tickets cross a swap, and only
- * tickets resume: the session-id cache is off (server_ctx), since a
- * cached session would carry no end of its own.
+ * caps the session's timeout at it. Only tickets cross a swap: a client
+ * that takes none (curl over TLS 1.2) resumes by session id from the
+ * context's own cache, which a swap leaves behind, and cache_new caps
+ * what that cache keeps at the same end.
  */
 #define TICKET_END_LEN 8
 
@@ -146,6 +147,21 @@ ticket_gen(SSL *ssl, void *arg)
     }
     cap_timeout(sess, end);
     return 1;
+}
+
+/*
+ * A session entering the context's session-id cache ends with the
+ * certificate it was made under too. 0: the cache keeps its own reference.
+ */
+static int
+cache_new(SSL *ssl, SSL_SESSION *sess)
+{
+    int64_t end;
+
+    if (ticket_end(sess, &end) == 0 || cert_end(SSL_get_certificate(ssl), &end) == 0) {
+        cap_timeout(sess, end);
+    }
+    return 0;
 }
 
 static SSL_TICKET_RETURN
@@ -315,8 +331,7 @@ evc_tls_server_load(struct evc_tls_server *s, const char *cert, const char *key,
         goto out;
     }
     SSL_CTX_set_info_callback(ctx, info_cb);
-    /* Only tickets resume: they carry their certificate's end (ticket_gen). */
-    (void)SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_sess_set_new_cb(ctx, cache_new);
     for (int i = 1; i < sk_X509_num(certs); i++) {
         if (!SSL_CTX_add1_chain_cert(ctx, sk_X509_value(certs, i))) {
             r = evc_err_openssl(err, EVC_ERR_CRYPTO, "cannot add the chain");

@@ -658,6 +658,21 @@ session_ends_with_first_certificate(struct fx *f)
     assert_int_equal(evc_tls_server_new(&srv, &err), 0);
     assert_int_equal(evc_tls_server_load(srv, crt, key, NULL, NULL, NOW, &err), 0);
 
+    /* A TLS 1.2 client that takes no ticket: the session-id cache keeps it until the end only. */
+    {
+        SSL_CTX *c12 = client_ctx(f, 0, TLS1_2_VERSION);
+        SSL *c, *s = evc_tls_server_ssl(srv);
+
+        SSL_CTX_set_options(c12, SSL_OP_NO_TICKET);
+        c = SSL_new(c12);
+        SSL_set_tlsext_host_name(c, "web.test");
+        assert_true(handshake(c, s));
+        assert_false(SSL_SESSION_has_ticket(SSL_get_session(c)));
+        assert_true(SSL_SESSION_get_timeout(SSL_get_session(s)) <= 3);
+        SSL_free(c);
+        SSL_free(s);
+        SSL_CTX_free(c12);
+    }
     /* A full handshake under the short certificate: the ticket lives at most until its end. */
     {
         SSL *c = SSL_new(ctx), *s = evc_tls_server_ssl(srv);
