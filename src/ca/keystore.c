@@ -21,7 +21,6 @@
 
 #include "base/file.h"
 #include "ca/renew_int.h"
-#include "config/config_int.h"
 #include "evercert/jks.h"
 #include "evercert/keys.h"
 #include "evercert/pkcs12.h"
@@ -41,9 +40,7 @@ path_err(struct evc_err *err, int r, const char *path)
 static unsigned long
 alias_line(const struct evc_store_conf *s)
 {
-    return s->key_lines != NULL && s->key_lines[EVC_KEY_STORE_alias] != 0
-               ? s->key_lines[EVC_KEY_STORE_alias]
-               : s->line;
+    return s->alias_line != 0 ? s->alias_line : s->line;
 }
 
 /* Which key entry: the one alias names, or the only one. */
