@@ -35,6 +35,7 @@ struct evc_store_conf {
     int64_t verify_timeout;  /* seconds to keep trying (default 10) */
     unsigned long line;      /* of the [store "name"] header */
     unsigned long *key_lines; /* per key of the configuration's table, the line that set it */
+    unsigned long alias_line; /* of alias, for errors of layers that cannot read key_lines */
     int implicit;             /* deleted: added because no store has role = deleted (line 0) */
     /*
      * personal, under activate = ready: where the clients' generations

@@ -362,8 +362,14 @@ evc_mkdirs(const char *path, mode_t mode, struct evc_err *err)
         p[i] = '\0';
         if (stat(p, &st) == -1) {
             evc_fault_point();
-            if (mkdir(p, mode) == -1 && errno != EEXIST) {
-                return sys_err(err, "mkdir", p);
+            if (mkdir(p, mode) == -1) {
+                if (errno != EEXIST) {
+                    return sys_err(err, "mkdir", p);
+                }
+            } else if (chmod(p, mode) == -1) {
+                /* The umask narrowed it (UMask=0077 in the units); a web root's must be readable.
+                 */
+                return sys_err(err, "chmod", p);
             }
             if (evc_sync_parent(p, err) != 0) {
                 return err != NULL ? err->code : EVC_ERR_IO;

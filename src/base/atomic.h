@@ -48,7 +48,7 @@ int evc_durable_unlink(const char *path, struct evc_err *err);
 /* fsync the directory that holds path. */
 int evc_sync_parent(const char *path, struct evc_err *err);
 
-/* mkdir -p with mode for the parts it creates. */
+/* mkdir -p with mode for the parts it creates, whatever the umask. */
 int evc_mkdirs(const char *path, mode_t mode, struct evc_err *err);
 
 /*

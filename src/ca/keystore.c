@@ -36,6 +36,13 @@ path_err(struct evc_err *err, int r, const char *path)
     return evc_err_set(err, r, "%s: %s", path, evc_err_message(&e));
 }
 
+/* The line that set alias, for an error about it (the [store] header's when unset). */
+static unsigned long
+alias_line(const struct evc_store_conf *s)
+{
+    return s->alias_line != 0 ? s->alias_line : s->line;
+}
+
 /* Which key entry: the one alias names, or the only one. */
 static int
 jks_pick(const struct personal_st *p, const struct evc_jks *ks, size_t *out, struct evc_err *err)
@@ -48,7 +55,8 @@ jks_pick(const struct personal_st *p, const struct evc_jks *ks, size_t *out, str
         long i = evc_jks_find(ks, s->alias);
 
         if (i < 0 || ks->entries[i].tag != EVC_JKS_KEY) {
-            return evc_err_set(err, EVC_ERR_CONFIG, "%s: no key entry with the alias \"%s\"",
+            return evc_err_set(err, EVC_ERR_CONFIG,
+                               "line %lu: %s: no key entry with the alias \"%s\"", alias_line(s),
                                s->keystore, s->alias);
         }
         *out = (size_t)i;
@@ -223,8 +231,8 @@ p12_load(struct personal_st *p, const struct evc_buf *b, struct evc_err *err)
         goto out;
     }
     if (s->alias != NULL && (alias == NULL || strcmp(alias, s->alias) != 0)) {
-        r = evc_err_set(err, EVC_ERR_CONFIG, "%s: no key entry with the alias \"%s\"", s->keystore,
-                        s->alias);
+        r = evc_err_set(err, EVC_ERR_CONFIG, "line %lu: %s: no key entry with the alias \"%s\"",
+                        alias_line(s), s->keystore, s->alias);
         goto out;
     }
     if (!PKCS12_parse(p12, p->ks_password, &p->key, &cert, &ca) || p->key == NULL || cert == NULL) {

@@ -88,8 +88,15 @@ print_once_json(struct once_json *j, const char *config_path, int status)
     json_t *root = NULL, *servers = json_array();
     int r = -1;
 
-    /* Every configured server, in order; then any the log named that is not (none). */
-    if (servers != NULL && evc_config_load(config_path, &c, &err) == 0) {
+    /*
+     * Every configured server, in order; then any the log named that is not
+     * (none). A configuration that no longer loads is a failure, not a
+     * document with its servers left out.
+     */
+    if (servers != NULL && evc_config_load(config_path, &c, &err) != 0) {
+        evc_cli_error("agent", "%s", evc_err_message(&err));
+        j->failed = 1;
+    } else if (servers != NULL) {
         for (size_t i = 0; i < c->nservers; i++) {
             json_t *s = server_entry(j, c->servers[i].name);
 

@@ -19,19 +19,23 @@
 /*
  * monitor --once --format json: the pass's report (as report_file gets
  * it: certificates, actions, error) with the pass's Nagios status, one
- * document on stdout. The log lines still go to the log.
+ * document on stdout. The log lines still go to the log. No report, or
+ * one that does not parse as an object, prints nothing: a document of
+ * only the status would read as a pass that found nothing. 0, -1 when
+ * there was no whole report, -2 when it could not be written.
  */
 static int
 print_once_json(const char *buf, size_t len, int status)
 {
     json_error_t jerr;
-    json_t *root = json_loadb(buf, len, 0, &jerr);
-    int r = -1;
+    json_t *root = len > 0 ? json_loadb(buf, len, 0, &jerr) : NULL;
+    int r = -2;
 
-    if (root == NULL) {
-        root = json_object();
+    if (root == NULL || !json_is_object(root)) {
+        json_decref(root);
+        return -1;
     }
-    if (root != NULL && json_object_set_new(root, "status", json_integer(status)) == 0 &&
+    if (json_object_set_new(root, "status", json_integer(status)) == 0 &&
         json_object_set_new(root, "status_text", json_string(evc_cli_nagios_name(status))) == 0 &&
         json_dumpf(root, stdout, JSON_INDENT(2)) == 0 && fputc('\n', stdout) != EOF &&
         fflush(stdout) == 0) {
@@ -122,15 +126,19 @@ evc_cmd_monitor(int argc, char **argv)
     }
     r = evc_monitor_run(&o, &status, &err);
     if (o.report != NULL && fclose(o.report) != 0) {
-        status = EVC_EXIT_FAILURE;
+        free(buf);
+        buf = NULL;
+        blen = 0;
     }
     if (r != 0) {
         evc_cli_error("monitor", "%s", evc_err_message(&err));
         free(buf);
         return EVC_EXIT_FAILURE;
     }
-    if (json && print_once_json(buf != NULL ? buf : "", blen, status) != 0) {
-        evc_cli_error("monitor", "the JSON report could not be written");
+    if (json && (r = print_once_json(buf != NULL ? buf : "", blen, status)) != 0) {
+        evc_cli_error("monitor", "%s",
+                      r == -1 ? "the pass made no whole report (the log says why); no JSON written"
+                              : "the JSON report could not be written");
         status = EVC_EXIT_FAILURE;
     }
     free(buf);

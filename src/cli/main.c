@@ -13,6 +13,7 @@
 
 #include "evercert/time.h"
 #include "base/atomic.h"
+#include "base/text.h"
 #include "cli.h"
 #include "help.h"
 
@@ -52,13 +53,26 @@ evc_cli_fault_init(void)
 void
 evc_cli_error(const char *what, const char *fmt, ...)
 {
+    char msg[4096];
+    struct evc_buf shown;
     va_list ap;
 
-    fprintf(stderr, "evercert: %s: ", what);
+    /*
+     * The text may carry a peer's or a file's words (a keystore alias, an
+     * NSS nickname): escaped as one whole, so no control byte reaches the
+     * terminal whichever argument it came in.
+     */
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    evc_buf_init(&shown, EVC_TEXT_SHOW_MAX * 4 + 1);
+    if (evc_text_vis(&shown, what) != 0 || evc_buf_puts(&shown, ": ") != 0 ||
+        evc_text_nvis(&shown, msg, EVC_TEXT_SHOW_MAX * 3) != 0) {
+        fprintf(stderr, "evercert: (an error that cannot be shown)\n");
+    } else {
+        fprintf(stderr, "evercert: %s\n", evc_buf_str(&shown));
+    }
+    evc_buf_free(&shown);
 }
 
 const char *

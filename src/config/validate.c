@@ -319,6 +319,7 @@ evc_config_validate(struct evc_parser *ps)
         if (s->alias != NULL && s->keystore == NULL) {
             return store_key_fail(ps, s, EVC_KEY_STORE_alias, "alias needs keystore");
         }
+        s->alias_line = s->key_lines != NULL ? s->key_lines[EVC_KEY_STORE_alias] : 0;
         if (s->role != EVC_ROLE_PERSONAL && (s->readiness != NULL || s->access_log != NULL)) {
             return store_key_fail(
                 ps, s, s->readiness != NULL ? EVC_KEY_STORE_readiness : EVC_KEY_STORE_access_log,

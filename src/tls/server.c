@@ -6,11 +6,12 @@
  * with, and the old one dies with its last connection. The session-ticket
  * keys and session-id context belong to the server, not to a context, so
  * a session made before a swap resumes after it, but never past the end of
- * the certificate it was made under (ticket_gen).
+ * the certificate it was made under (ticket_gen, ticket_dec, cache_new).
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -61,33 +62,134 @@ info_cb(const SSL *ssl, int where, int ret)
 
 /*
  * A session lives no longer than the certificate it was made under. A
- * TLS 1.2 client that only resumes never sees the certificate again: with
- * the ticket keys kept across swaps it would go on past that certificate's
+ * client that only resumes never sees the certificate again: with the
+ * ticket keys kept across swaps it would go on past that certificate's
  * end, on trust it may no longer have, and fail hours later when the
  * session ends instead of meeting the successor at its next full
- * handshake. The lifetime is set as the ticket is made, and the ticket
- * carries it. Only tickets cross a swap: a client that takes none resumes
- * by session id from the context's own cache, which a swap leaves behind.
+ * handshake. The end is not the current certificate's: after a swap that
+ * is the successor, and a TLS 1.3 resumption copies the session with a
+ * new start and its old timeout, so a client resuming within each
+ * timeout would stay forever. So the ticket carries the end of the
+ * certificate of the full handshake (its appdata), every ticket made
+ * from a resumed session carries it on, and the decryption refuses a
+ * ticket past it (a full handshake with the published certificate) and
+ * caps the session's timeout at it. Only tickets cross a swap: a client
+ * that takes none (curl over TLS 1.2) resumes by session id from the
+ * context's own cache, which a swap leaves behind, and cache_new caps
+ * what that cache keeps at the same end.
  */
+#define TICKET_END_LEN 8
+
+static int
+cert_end(X509 *x, int64_t *end)
+{
+    int days = 0, secs = 0;
+
+    if (x == NULL || !ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x))) {
+        ERR_clear_error();
+        return -1;
+    }
+    *end = (int64_t)time(NULL) + (int64_t)days * 86400 + secs;
+    return 0;
+}
+
+/* The end a ticket carries, or -1 when it carries none of ours. */
+static int
+ticket_end(SSL_SESSION *sess, int64_t *end)
+{
+    void *data = NULL;
+    size_t len = 0;
+    uint64_t v = 0;
+
+    if (SSL_SESSION_get0_ticket_appdata(sess, &data, &len) != 1 || data == NULL ||
+        len != TICKET_END_LEN) {
+        return -1;
+    }
+    for (size_t i = 0; i < TICKET_END_LEN; i++) {
+        v = v << 8 | ((const unsigned char *)data)[i];
+    }
+    *end = (int64_t)v;
+    return 0;
+}
+
+/* The session ends at end at the latest, counted from its own start. */
+static void
+cap_timeout(SSL_SESSION *sess, int64_t end)
+{
+    int64_t left = end - (int64_t)SSL_SESSION_get_time(sess);
+
+    if (left < (int64_t)SSL_SESSION_get_timeout(sess)) {
+        (void)SSL_SESSION_set_timeout(sess, left > 0 ? (long)left : 0);
+    }
+}
+
 static int
 ticket_gen(SSL *ssl, void *arg)
 {
     SSL_SESSION *sess = SSL_get0_session(ssl);
-    X509 *mine = SSL_get_certificate(ssl);
-    int days = 0, secs = 0;
-    long left;
+    unsigned char be[TICKET_END_LEN];
+    int64_t end;
 
     (void)arg;
-    if (sess == NULL || mine == NULL ||
-        !ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(mine))) {
+    if (sess == NULL) {
+        return 1;
+    }
+    /* A resumed session keeps the end it came with; a new one takes its certificate's. */
+    if (ticket_end(sess, &end) != 0 && cert_end(SSL_get_certificate(ssl), &end) != 0) {
+        return 1; /* no end: its ticket is refused at resumption, a handshake is not failed */
+    }
+    for (size_t i = 0; i < TICKET_END_LEN; i++) {
+        be[i] = (unsigned char)((uint64_t)end >> (8 * (TICKET_END_LEN - 1 - i)));
+    }
+    if (SSL_SESSION_set1_ticket_appdata(sess, be, sizeof(be)) != 1) {
         ERR_clear_error();
-        return 1; /* the default lifetime; a handshake is not failed for it */
+        return 1;
     }
-    left = (long)days * 86400 + secs;
-    if (left < (long)SSL_SESSION_get_timeout(sess)) {
-        (void)SSL_SESSION_set_timeout(sess, left > 0 ? left : 0);
-    }
+    cap_timeout(sess, end);
     return 1;
+}
+
+/*
+ * A session entering the context's session-id cache ends with the
+ * certificate it was made under too. 0: the cache keeps its own reference.
+ */
+static int
+cache_new(SSL *ssl, SSL_SESSION *sess)
+{
+    int64_t end;
+
+    if (ticket_end(sess, &end) == 0 || cert_end(SSL_get_certificate(ssl), &end) == 0) {
+        cap_timeout(sess, end);
+    }
+    return 0;
+}
+
+static SSL_TICKET_RETURN
+ticket_dec(SSL *ssl, SSL_SESSION *sess, const unsigned char *keyname, size_t keyname_len,
+           SSL_TICKET_STATUS status, void *arg)
+{
+    int64_t end;
+
+    (void)ssl;
+    (void)keyname;
+    (void)keyname_len;
+    (void)arg;
+    switch (status) {
+    case SSL_TICKET_EMPTY:
+    case SSL_TICKET_NO_DECRYPT:
+        return SSL_TICKET_RETURN_IGNORE_RENEW;
+    case SSL_TICKET_SUCCESS:
+    case SSL_TICKET_SUCCESS_RENEW:
+        break;
+    default:
+        return SSL_TICKET_RETURN_ABORT;
+    }
+    /* Past its certificate's end, or with no end: a full handshake, under what is published now. */
+    if (sess == NULL || ticket_end(sess, &end) != 0 || (int64_t)time(NULL) >= end) {
+        return SSL_TICKET_RETURN_IGNORE_RENEW;
+    }
+    cap_timeout(sess, end);
+    return status == SSL_TICKET_SUCCESS_RENEW ? SSL_TICKET_RETURN_USE_RENEW : SSL_TICKET_RETURN_USE;
 }
 
 void
@@ -223,12 +325,13 @@ evc_tls_server_load(struct evc_tls_server *s, const char *cert, const char *key,
         SSL_CTX_check_private_key(ctx) != 1 ||
         !SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"evercert", 8) ||
         SSL_CTX_set_tlsext_ticket_keys(ctx, s->ticket_keys, sizeof(s->ticket_keys)) != 1 ||
-        SSL_CTX_set_session_ticket_cb(ctx, ticket_gen, NULL, NULL) != 1 || !evc_tls_ext_add(ctx) ||
-        !SSL_CTX_set_app_data(ctx, s)) {
+        SSL_CTX_set_session_ticket_cb(ctx, ticket_gen, ticket_dec, NULL) != 1 ||
+        !evc_tls_ext_add(ctx) || !SSL_CTX_set_app_data(ctx, s)) {
         r = evc_err_openssl(err, EVC_ERR_CRYPTO, "cannot build the TLS context");
         goto out;
     }
     SSL_CTX_set_info_callback(ctx, info_cb);
+    SSL_CTX_sess_set_new_cb(ctx, cache_new);
     for (int i = 1; i < sk_X509_num(certs); i++) {
         if (!SSL_CTX_add1_chain_cert(ctx, sk_X509_value(certs, i))) {
             r = evc_err_openssl(err, EVC_ERR_CRYPTO, "cannot add the chain");

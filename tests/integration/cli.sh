@@ -135,6 +135,24 @@ check "... web's events say what was written" jq -e '[.servers[0].events[].messa
 check "... gone's event is an error" jq -e '[.servers[1].events[] | select(.level == "error")] | length > 0' agent.json
 status "agent --once --format json again: 2" 2 "$EVC" agent --config agent.ini --once --format json
 check "... a document again" jq -e '.status == 2' "$T/out"
+# A configuration that no longer loads when the document is built (its
+# after_change broke it) fails the command: no document with no servers.
+cp a.crt trust2.pem
+cat >agent2.ini <<EOF
+[agent]
+state = agent2.db
+[server "web"]
+connect = 127.0.0.1:$PORT
+service = web.test
+trust = trust2.pem
+sources = handshake
+after_change = printf 'bogus line\\n' >>'$T/agent2.ini'
+after_change_shell = true
+EOF
+status "agent --once --format json: the configuration broken by after_change" 3 "$EVC" agent --config agent2.ini --once --format json
+check "... the successor was written (after_change ran)" sh -c "[ \$(grep -c 'BEGIN CERTIFICATE' trust2.pem) = 2 ]"
+check "... no JSON on standard output" test ! -s "$T/out"
+check "... the error names the configuration" grep -q '^evercert: agent: .*agent2.ini:[0-9]*: ' "$T/err"
 
 # --- monitor --once --format json: the pass's report with its status
 "$EVC" selfsign --cn web.test --san DNS:web.test --minutes 10 --at "$(at '-8 minutes')" \

@@ -48,6 +48,8 @@ done
 if command -v pkg-config >/dev/null; then
     PC="env PKG_CONFIG_PATH=$P/$libdir/pkgconfig PKG_CONFIG_SYSROOT_DIR=$D pkg-config"
     check "pkg-config knows evercert $version" sh -c "[ \"\$($PC --modversion evercert)\" = '$version' ]"
+    # A static link needs every library the static libevercert calls, NSS among them.
+    check "pkg-config --static --libs names nss" sh -c "$PC --static --libs evercert | grep -qw -- -lnss3"
     flags=$($PC --cflags --libs evercert)
     # A sanitizer build's library needs its runtime in the program too.
     if grep -q '^EVC_SANITIZE:BOOL=ON' "$B/CMakeCache.txt"; then

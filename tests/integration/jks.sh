@@ -181,7 +181,7 @@ status "renew: a keystore with two key entries and no alias" 3 "$EVC" renew --co
 check "the error names the line, the keystore and both aliases" sh -c "grep -q 'line 4: ./two.jks holds 2 key entries (.*); name one with alias' '$T/err' && grep -q '\"first\"' '$T/err' && grep -q '\"second\"' '$T/err'"
 printf 'alias = third\n' >>ks.ini
 status "renew: an alias the keystore does not hold" 3 "$EVC" renew --config ks.ini
-check "the error names the alias" grep -q 'two.jks: no key entry with the alias "third"' "$T/err"
+check "the error names the line that set the alias and the alias" grep -q 'line 8: .*two.jks: no key entry with the alias "third"' "$T/err"
 sed -i 's/alias = third/alias = second/; s/password_file = pw/password_file = badpw/' ks.ini
 status "renew: a keystore with a wrong password" 3 "$EVC" renew --config ks.ini
 check "the error names the keystore and the wrong password" grep -q "two.jks: wrong password" "$T/err"
@@ -192,10 +192,12 @@ status "renew: publish = a directory that does not exist" 3 "$EVC" renew --confi
 check "the error names the web root" grep -q "publish = $T/nowhere is not a directory" "$T/err"
 check "nothing was staged beside the keystore" test ! -e two.jks.next -a ! -e two.jks.sa -a ! -e two.jks.key.next
 sed -i "s|publish = $T/nowhere|publish = www|" ks.ini
-status "renew: the entry named by alias" 0 "$EVC" renew --config ks.ini --at "$(soon '25 days')"
+# Under the shipped units' UMask=0077 the web root must still be readable by the web server.
+status "renew: the entry named by alias (umask 077)" 0 sh -c 'umask 077; exec "$@"' sh "$EVC" renew --config ks.ini --at "$(soon '25 days')"
 check "its successor is staged as PEM beside the keystore, the key 0600" test "$(stat -c %a two.jks.key.next)" = 600
 check "the SA is published at the well-known path" cmp two.jks.sa www/.well-known/evercert/successor
-check "the published directories are 0755" test "$(stat -c %a www/.well-known)" = 755 -a "$(stat -c %a www/.well-known/evercert)" = 755
+check "the published directories are 0755 under umask 077" test "$(stat -c %a www/.well-known)" = 755 -a "$(stat -c %a www/.well-known/evercert)" = 755
+check "the published SA is 0644 under umask 077" test "$(stat -c %a www/.well-known/evercert/successor)" = 644
 status "activate: the successor goes into the keystore" 0 "$EVC" activate --config ks.ini --at "$(soon '28 days')"
 kt -list -v -keystore two.orig -storepass changeit -alias first >first.before
 kt -list -v -keystore two.jks -storepass changeit -alias first >first.after
@@ -207,6 +209,17 @@ openssl pkcs12 -in second.p12 -passin pass:changeit -clcerts -nokeys -out second
 openssl pkcs12 -in second.p12 -passin pass:changeit -nocerts -nodes -out second.key 2>/dev/null
 check "the key in the keystore is the certificate's" sh -c "test \"\$(openssl pkey -in second.key -pubout 2>/dev/null)\" = \"\$(openssl x509 -in second.crt -noout -pubkey)\""
 check "the certificate in the keystore is the SA's successor" sh -c "\"$EVC\" inspect two.jks.sa --format json | grep -q \"\$(fp second.crt)\""
+# An alias is the keystore's text, not ours: it reaches the terminal escaped.
+esc=$(printf '\033[31m')
+kt -genkeypair -keystore esc.jks -storetype JKS -storepass changeit -keypass changeit -alias "a${esc}red" \
+    -keyalg EC -groupname secp256r1 -dname CN=first.test -validity 30
+kt -genkeypair -keystore esc.jks -storetype JKS -storepass changeit -keypass changeit -alias second \
+    -keyalg EC -groupname secp256r1 -dname CN=second.test -validity 30
+check "keytool: an alias holding ESC [ 3 1 m" sh -c "keytool -list -keystore esc.jks -storepass changeit 2>/dev/null | grep -qF 'a${esc}red'"
+printf '[monitor]\nstate = esc.db\n[store "esc"]\nrole = personal\nkeystore = esc.jks\npassword_file = pw\n' >esc.ini
+status "renew: a keystore whose aliases hold a terminal escape" 3 "$EVC" renew --config esc.ini
+check "the error names the alias, escaped" grep -qF 'a\x1b[31mred' "$T/err"
+check "no ESC byte reaches stderr" sh -c "! grep -q \"\$(printf '\\033')\" '$T/err'"
 # A PKCS#12 keystore that holds more than its key entry is refused, not thinned.
 kt -genkeypair -keystore mixed.p12 -storetype PKCS12 -storepass changeit -alias tomcat \
     -keyalg EC -groupname secp256r1 -dname CN=mixed.test -validity 30

@@ -39,6 +39,7 @@ struct fx {
     char dir[64];
     char a_crt[96], a_key[96], b_crt[96], b_key[96], sa[96], ca[96];
     X509 *ca_x;
+    EVP_PKEY *ca_k;
     struct evc_tls_server *srv;
 };
 
@@ -104,7 +105,7 @@ setup(void **state)
     assert_int_equal(evc_tls_server_load(f->srv, f->a_crt, f->a_key, NULL, f->sa, NOW, &err), 0);
     X509_free(a);
     X509_free(b);
-    EVP_PKEY_free(ck);
+    f->ca_k = ck;
     EVP_PKEY_free(ak);
     EVP_PKEY_free(bk);
     *state = f;
@@ -119,6 +120,7 @@ teardown(void **state)
 
     evc_tls_server_free(f->srv);
     X509_free(f->ca_x);
+    EVP_PKEY_free(f->ca_k);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
     assert_int_equal(system(cmd), 0);
     free(f);
@@ -596,6 +598,151 @@ test_session_untrusted_fails_with_alert(void **state)
     evc_probe_clear(&p);
 }
 
+/* A TLS 1.3 resumption on srv with sess; 1 when it resumed. *next gets the new ticket's session. */
+static int
+resume13(struct evc_tls_server *srv, SSL_CTX *ctx, SSL_SESSION *sess, SSL_SESSION **next,
+         X509 **peer)
+{
+    SSL *c = SSL_new(ctx), *s = evc_tls_server_ssl(srv);
+    unsigned char byte;
+    int reused;
+
+    assert_non_null(c);
+    assert_non_null(s);
+    SSL_set_tlsext_host_name(c, "web.test");
+    assert_int_equal(SSL_set_session(c, sess), 1);
+    assert_true(handshake(c, s));
+    reused = SSL_session_reused(c);
+    assert_true(SSL_read(c, &byte, 1) <= 0); /* the new ticket */
+    *next = SSL_get1_session(c);
+    *peer = SSL_get1_peer_certificate(c);
+    (void)SSL_shutdown(c);
+    SSL_free(c);
+    SSL_free(s);
+    return reused;
+}
+
+/*
+ * A session made under a certificate that ends in seconds, resumed over
+ * TLS 1.3 after a swap to its successor: the new ticket still ends with
+ * the old certificate (OpenSSL copies a resumed session with a new start
+ * and the old timeout, and the published certificate is the successor's).
+ * Past the old certificate's end the ticket is refused, even by a client
+ * that still offers it, and the handshake is a full one with the successor.
+ */
+static void
+session_ends_with_first_certificate(struct fx *f)
+{
+    const char *sans[] = {"DNS:web.test"};
+    struct evc_cert_req req = {EVC_PROFILE_SERVER, NULL, "web.test", sans, 1, NOW - 60, NOW + 3};
+    struct evc_tls_server *srv = NULL;
+    struct evc_err err = {0};
+    SSL_CTX *ctx = client_ctx(f, 0, TLS1_3_VERSION);
+    SSL_SESSION *sess = NULL, *next = NULL;
+    EVP_PKEY *k = NULL;
+    X509 *x = NULL, *peer = NULL, *b = NULL;
+    char crt[112], key[112];
+    FILE *fp;
+    evc_time end;
+
+    snprintf(crt, sizeof(crt), "%s/short.crt", f->dir);
+    snprintf(key, sizeof(key), "%s/short.key", f->dir);
+    assert_int_equal(evc_key_generate("ec:P-256", &k, &err), 0);
+    assert_int_equal(evc_ca_make(&req, k, f->ca_x, f->ca_k, &x, &err), 0);
+    end = req.not_after;
+    write_pem(crt, x, NULL);
+    write_pem(key, NULL, k);
+    assert_non_null(fp = fopen(f->b_crt, "r"));
+    assert_non_null(b = PEM_read_X509(fp, NULL, NULL, NULL));
+    fclose(fp);
+    assert_int_equal(evc_tls_server_new(&srv, &err), 0);
+    assert_int_equal(evc_tls_server_load(srv, crt, key, NULL, NULL, NOW, &err), 0);
+
+    /* A TLS 1.2 client that takes no ticket: the session-id cache keeps it until the end only. */
+    {
+        SSL_CTX *c12 = client_ctx(f, 0, TLS1_2_VERSION);
+        SSL *c, *s = evc_tls_server_ssl(srv);
+
+        SSL_CTX_set_options(c12, SSL_OP_NO_TICKET);
+        c = SSL_new(c12);
+        SSL_set_tlsext_host_name(c, "web.test");
+        assert_true(handshake(c, s));
+        assert_false(SSL_SESSION_has_ticket(SSL_get_session(c)));
+        assert_true(SSL_SESSION_get_timeout(SSL_get_session(s)) <= 3);
+        SSL_free(c);
+        SSL_free(s);
+        SSL_CTX_free(c12);
+    }
+    /* A full handshake under the short certificate: the ticket lives at most until its end. */
+    {
+        SSL *c = SSL_new(ctx), *s = evc_tls_server_ssl(srv);
+        unsigned char byte;
+
+        SSL_set_tlsext_host_name(c, "web.test");
+        assert_true(handshake(c, s));
+        assert_true(SSL_read(c, &byte, 1) <= 0);
+        assert_non_null(sess = SSL_get1_session(c));
+        assert_true(SSL_SESSION_get_ticket_lifetime_hint(sess) <= 3);
+        (void)SSL_shutdown(c);
+        SSL_free(c);
+        SSL_free(s);
+    }
+    /* The swap: resumed, and the new ticket still ends with the short certificate, not b. */
+    assert_int_equal(evc_tls_server_load(srv, f->b_crt, f->b_key, NULL, NULL, NOW, &err), 0);
+    assert_true(resume13(srv, ctx, sess, &next, &peer));
+    assert_non_null(next);
+    assert_true(SSL_SESSION_get_ticket_lifetime_hint(next) <= 3);
+    assert_true((evc_time)SSL_SESSION_get_time(next) +
+                    (evc_time)SSL_SESSION_get_ticket_lifetime_hint(next) <=
+                end + 1);
+    X509_free(peer);
+    peer = NULL;
+
+    /*
+     * Resumed each second, each from the last: within the end every new
+     * ticket still ends there (not a second resumed from it later); past
+     * it the ticket is refused, even from a client that still offers it,
+     * and the handshake is a full one with b. At most 4 s.
+     */
+    for (;;) {
+        evc_time t, t2;
+        int reused;
+
+        sleep(1);
+        SSL_SESSION_free(sess);
+        sess = next;
+        next = NULL;
+        t = NOW;
+        (void)SSL_SESSION_set_time(sess, (long)t); /* so the client offers it anyway */
+        reused = resume13(srv, ctx, sess, &next, &peer);
+        t2 = NOW;
+        assert_non_null(next);
+        assert_non_null(peer);
+        if (t2 < end) {
+            assert_true(reused);
+            assert_true((evc_time)SSL_SESSION_get_time(next) +
+                            (evc_time)SSL_SESSION_get_ticket_lifetime_hint(next) <=
+                        end + 1);
+        } else if (t >= end || !reused) {
+            assert_false(reused);
+            assert_int_equal(X509_cmp(peer, b), 0);
+            assert_true(SSL_SESSION_get_ticket_lifetime_hint(next) > 3500); /* b's hour */
+            break;
+        }
+        X509_free(peer);
+        peer = NULL;
+    }
+
+    X509_free(peer);
+    X509_free(b);
+    X509_free(x);
+    EVP_PKEY_free(k);
+    SSL_SESSION_free(sess);
+    SSL_SESSION_free(next);
+    SSL_CTX_free(ctx);
+    evc_tls_server_free(srv);
+}
+
 /*
  * A session lives no longer than the certificate it was made under (an
  * hour here, against OpenSSL's two hours): the ticket's lifetime says so,
@@ -642,6 +789,7 @@ test_session_ends_with_certificate(void **state)
         SSL_SESSION_free(sess);
         SSL_CTX_free(ctx);
     }
+    session_ends_with_first_certificate(f);
 }
 
 int
