@@ -10,6 +10,7 @@
  *   store; and the repairs no plan needs.
  * The swap itself is in swap.c.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,11 +169,15 @@ service_of(const struct personal_st *p, char *out, size_t outlen)
  * publish = DIR: where the SA goes for a web server that serves DIR as is,
  * the subdirectories made (0755) when the run writes. DIR itself must
  * exist: a web root that is not there is a mistake, not something to make.
+ * DIR is followed as the operator named it, but nothing below it may be a
+ * symbolic link: whoever may write in a web root (the web server's user)
+ * must not be able to point the monitor's writes elsewhere.
  */
 static int
 publish_path(const struct run *run, const struct personal_st *p, char *out, size_t outlen,
              struct evc_err *err)
 {
+    static const char *const below[] = {"/.well-known", "/.well-known/evercert"};
     char dir[EVC_PATH_MAX];
     struct stat st;
 
@@ -180,11 +185,34 @@ publish_path(const struct run *run, const struct personal_st *p, char *out, size
         return evc_err_set(err, EVC_ERR_NOENT, "store \"%s\": publish = %s is not a directory",
                            p->conf->name, p->conf->publish);
     }
-    if (evc_path_fmt(dir, sizeof(dir), "%s/.well-known/evercert", p->conf->publish) != 0 ||
-        evc_path_fmt(out, outlen, "%s/successor", dir) != 0) {
+    for (size_t i = 0; i < sizeof(below) / sizeof(below[0]); i++) {
+        if (evc_path_fmt(dir, sizeof(dir), "%s%s", p->conf->publish, below[i]) != 0) {
+            return evc_err_set(err, EVC_ERR_LIMIT, "%s: path too long", p->conf->publish);
+        }
+        if (lstat(dir, &st) == 0) {
+            if (!S_ISDIR(st.st_mode)) {
+                return evc_err_set(err, EVC_ERR_POLICY,
+                                   "store \"%s\": %s is %s, not a directory: nothing is published "
+                                   "through it",
+                                   p->conf->name, dir,
+                                   S_ISLNK(st.st_mode) ? "a symbolic link" : "a file");
+            }
+        } else if (errno != ENOENT) {
+            return evc_err_set(err, evc_errno_code(errno), "%s: %s", dir, strerror(errno));
+        } else if (writes(run) && evc_mkdirs(dir, 0755, err) != 0) {
+            return err->code != 0 ? err->code : EVC_ERR_IO;
+        }
+    }
+    if (evc_path_fmt(out, outlen, "%s/successor", dir) != 0) {
         return evc_err_set(err, EVC_ERR_LIMIT, "%s: path too long", p->conf->publish);
     }
-    return writes(run) ? evc_mkdirs(dir, 0755, err) : 0;
+    if (lstat(out, &st) == 0 && !S_ISREG(st.st_mode)) {
+        return evc_err_set(err, EVC_ERR_POLICY,
+                           "store \"%s\": %s is %s, not a file: nothing is written through it",
+                           p->conf->name, out,
+                           S_ISLNK(st.st_mode) ? "a symbolic link" : "not a file");
+    }
+    return 0;
 }
 
 /*

@@ -599,5 +599,38 @@ ocol=$(grep '^  run 1 .* o2 ' "$T/out" | awk '{ print index($0, "threshold") }')
 check "history table: a long store name keeps the columns aligned ($rcol, $ocol)" test -n "$rcol" -a "$rcol" = "$ocol"
 cd "$T" || exit 1
 
+# publish = DIR: nothing below the web root may lead the monitor's writes elsewhere.
+mkdir -p "$T/pub" && cd "$T/pub" || exit 1
+"$EVC" selfsign --cn web.test --san DNS:web.test --days 1 --out-cert web.crt --out-key web.key >/dev/null 2>&1
+cat >pub.ini <<'INI'
+[policy]
+expiration_threshold = 90%
+distribution_window = 10m
+[store "web"]
+role = personal
+cert = web.crt
+key = web.key
+publish = www
+INI
+LATER=$(date -u -d '+13 hours' +%Y-%m-%dT%H:%M:%SZ) # past the renewal moment (half the day)
+mkdir www outside
+ln -s ../outside www/.well-known
+status "publish through a linked .well-known" 3 "$EVC" renew --config pub.ini --at "$LATER"
+check "... is refused, naming the link" grep -q "www/.well-known is a symbolic link, not a directory" "$T/out" "$T/err"
+check "... and nothing is written outside the web root" test -z "$(ls -A outside)"
+rm www/.well-known && mkdir -p www/.well-known && ln -s ../../outside www/.well-known/evercert
+status "publish through a linked evercert directory" 3 "$EVC" renew --config pub.ini --at "$LATER"
+check "... is refused" grep -q "www/.well-known/evercert is a symbolic link" "$T/out" "$T/err"
+check "... and nothing is written outside" test -z "$(ls -A outside)"
+rm www/.well-known/evercert && mkdir www/.well-known/evercert && echo keep >outside/victim
+ln -s ../../../outside/victim www/.well-known/evercert/successor
+status "publish onto a linked successor" 3 "$EVC" renew --config pub.ini --at "$LATER"
+check "... is refused" grep -q "www/.well-known/evercert/successor is a symbolic link, not a file" "$T/out" "$T/err"
+check "... and the file it points at is untouched" test "$(cat outside/victim)" = keep
+rm www/.well-known/evercert/successor
+status "publish into plain directories" 0 "$EVC" renew --config pub.ini --at "$LATER"
+check "... writes the SA there" cmp -s web.crt.sa www/.well-known/evercert/successor
+cd "$T" || exit 1
+
 echo "renew.sh: $pass passed, $fail failed"
 [ "$fail" = 0 ]
