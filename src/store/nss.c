@@ -48,6 +48,7 @@
 #include "base/file.h"
 #include "base/text.h"
 #include "store/nss.h"
+#include "store/trust_int.h"
 
 #define NICK_PREFIX "evercert "
 /* The token's name while evercert has the database open; nicknames come back prefixed by it. */
@@ -183,27 +184,6 @@ db_open(const char *dir, const char *password, int rw, struct nssdb *db, struct 
     return 0;
 }
 
-static int
-append(struct evc_trust *t, X509 *x, const char *nick)
-{
-    struct evc_trust_cert *c = realloc(t->certs, (t->n + 1) * sizeof(*c));
-
-    if (c == NULL) {
-        return EVC_ERR_NOMEM;
-    }
-    t->certs = c;
-    c = &t->certs[t->n];
-    memset(c, 0, sizeof(*c));
-    if (evc_x509_sha256(x, c->sha256) != 0 || (c->file = strdup(nick)) == NULL) {
-        free(c->file);
-        return EVC_ERR_NOMEM;
-    }
-    c->x = x;
-    c->linked = 1;
-    t->n++;
-    return 0;
-}
-
 /* A nickname as the database holds it, without the "token:" NSS puts before it. */
 static const char *
 plain_nick(const char *n)
@@ -291,8 +271,9 @@ evc_nss_load(struct evc_trust *t, struct evc_err *err)
             r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
             goto out;
         }
-        if (append(t, x, plain_nick((const char *)node->appData)) != 0) {
-            X509_free(x);
+        r = evc_trust_push(t, x, plain_nick((const char *)node->appData), 1);
+        X509_free(x);
+        if (r != 0) {
             r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
             goto out;
         }
