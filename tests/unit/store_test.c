@@ -1036,6 +1036,33 @@ test_sysdir_view(void **state)
     snprintf(p, sizeof(p), "%s/dangling.crt", sys);
     assert_int_equal(symlink("nowhere.crt", p), 0);
 
+    /* A DER file of two certificates (p11-kit reads DER): read, and never cut when one retires. */
+    {
+        size_t l1, l2;
+        uint8_t *d1 = tc_der(f->b, &l1), *d2 = tc_der(f->root, &l2);
+        FILE *fp;
+
+        snprintf(p, sizeof(p), "%s/sub/two-der.crt", sys);
+        assert_non_null(fp = fopen(p, "wb"));
+        assert_int_equal(fwrite(d1, 1, l1, fp), l1);
+        assert_int_equal(fwrite(d2, 1, l2, fp), l2);
+        assert_int_equal(fclose(fp), 0);
+        free(d1);
+        free(d2);
+        assert_int_equal(evc_trust_load(spec, NULL, &t, &err), 0);
+        assert_int_equal(t->n, 6);
+        while ((k = index_of(t, f->b)) >= 0) {
+            assert_int_equal(evc_trust_remove(t, (size_t)k, &err), 0);
+        }
+        assert_int_equal(t->n, 5);
+        evc_trust_free(t);
+        t = NULL;
+        assert_int_equal(evc_trust_load(spec, NULL, &t, &err), 0);
+        assert_int_equal(t->n, 6);
+        evc_trust_free(t);
+        t = NULL;
+        assert_int_equal(unlink(p), 0);
+    }
     assert_int_equal(evc_trust_load(spec, NULL, &t, &err), 0);
     assert_string_equal(evc_trust_format(t), "system directory");
     assert_int_equal(t->n, 4);
