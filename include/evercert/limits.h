@@ -31,6 +31,10 @@
 /* Directory levels a scan descends. */
 #define EVC_WALK_DEPTH_MAX 64
 
+/* Directory levels and *.crt files read in a system trust directory (trust format system). */
+#define EVC_SYSDIR_DEPTH_MAX 16
+#define EVC_SYSDIR_FILES_MAX 10000
+
 /* A path built while walking directories. */
 #define EVC_PATH_MAX 4096
 

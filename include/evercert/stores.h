@@ -68,12 +68,13 @@ struct evc_trust {
  * Read the trust store at path: a directory is a hashed directory (every
  * file in it must hold certificates), a file a PEM bundle, a PKCS#12
  * truststore or a Java keystore (JKS or JCEKS: its trusted certificate
- * entries; written only with its password); a directory holding cert9.db,
- * or "nss:DIR" or "sql:DIR", is an NSS database (src/store/nss.c: what
- * evercert adds is named "evercert <hex>" and only that is ever deleted; a
- * CA is trusted C,,, another certificate CP,,); "system:DIR" is a system
- * trust directory (one .crt file per certificate, no links). Errors name
- * the file and the reason.
+ * entries and its key entries' certificates; written only with its
+ * password); a directory holding cert9.db, or "nss:DIR" or "sql:DIR", is
+ * an NSS database (src/store/nss.c: what evercert adds is named
+ * "evercert <hex>" and only that is ever deleted; a CA is trusted C,,, a
+ * cA=FALSE one CP,,, any other P,,); "system:DIR" is a system trust
+ * directory (*.crt files at any depth, no links). Errors name the file
+ * and the reason.
  *
  * What is not evercert's stays as it is through every change: a bundle
  * gets one block appended or one block cut, every other byte kept

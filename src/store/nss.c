@@ -11,14 +11,17 @@
  *
  * The trust evercert gives depends on the kind of certificate: a CA is
  * "C,," (a trusted CA for TLS servers). A self-signed server certificate
- * (what a pin file holds) is "CP,,": Firefox takes such a certificate only
+ * (what a pin file holds) that says it is no CA (basicConstraints
+ * cA=FALSE) is "CP,,"; one that does not say (v1, no basicConstraints) is
+ * only "P,,", since C would let it issue for any name. Firefox takes such a certificate only
  * as a trust anchor (C) and refuses it as a trusted peer (P), Chromium
  * takes it only as a trusted leaf (P) and refuses it as an anchor (C);
  * both accept it with both (tests/integration/browsers.sh).
  *
  * What evercert adds is named "evercert <16 hex digits of its SHA-256>"
- * and only such entries are ever deleted; every other entry, with its
- * nickname and trust, stays as it is.
+ * and only such entries are ever deleted or given trust; every other
+ * entry, with its nickname and trust, stays as it is (adding a certificate
+ * a person's entry holds without TLS trust is an error).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -45,6 +48,7 @@
 #include "base/file.h"
 #include "base/text.h"
 #include "store/nss.h"
+#include "store/trust_int.h"
 
 #define NICK_PREFIX "evercert "
 /* The token's name while evercert has the database open; nicknames come back prefixed by it. */
@@ -180,27 +184,6 @@ db_open(const char *dir, const char *password, int rw, struct nssdb *db, struct 
     return 0;
 }
 
-static int
-append(struct evc_trust *t, X509 *x, const char *nick)
-{
-    struct evc_trust_cert *c = realloc(t->certs, (t->n + 1) * sizeof(*c));
-
-    if (c == NULL) {
-        return EVC_ERR_NOMEM;
-    }
-    t->certs = c;
-    c = &t->certs[t->n];
-    memset(c, 0, sizeof(*c));
-    if (evc_x509_sha256(x, c->sha256) != 0 || (c->file = strdup(nick)) == NULL) {
-        free(c->file);
-        return EVC_ERR_NOMEM;
-    }
-    c->x = x;
-    c->linked = 1;
-    t->n++;
-    return 0;
-}
-
 /* A nickname as the database holds it, without the "token:" NSS puts before it. */
 static const char *
 plain_nick(const char *n)
@@ -288,8 +271,9 @@ evc_nss_load(struct evc_trust *t, struct evc_err *err)
             r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
             goto out;
         }
-        if (append(t, x, plain_nick((const char *)node->appData)) != 0) {
-            X509_free(x);
+        r = evc_trust_push(t, x, plain_nick((const char *)node->appData), 1);
+        X509_free(x);
+        if (r != 0) {
             r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
             goto out;
         }
@@ -303,6 +287,60 @@ out:
     return r;
 }
 
+/* Trust as certutil writes it ("C,C,C"); libnss3 does not export its own encoder. */
+static void
+trust_string(const CERTCertTrust *tr, char *out, size_t outsz)
+{
+    const unsigned f[3] = {tr->sslFlags, tr->emailFlags, tr->objectSigningFlags};
+    size_t n = 0;
+
+    for (int i = 0; i < 3; i++) {
+        if ((f[i] & CERTDB_TERMINAL_RECORD) != 0 && (f[i] & CERTDB_TRUSTED) == 0) {
+            out[n++] = 'p';
+        }
+        if ((f[i] & CERTDB_TRUSTED) != 0) {
+            out[n++] = 'P';
+        }
+        if ((f[i] & CERTDB_VALID_CA) != 0 && (f[i] & CERTDB_TRUSTED_CA) == 0) {
+            out[n++] = 'c';
+        }
+        if ((f[i] & CERTDB_TRUSTED_CA) != 0) {
+            out[n++] = 'C';
+        }
+        if ((f[i] & CERTDB_TRUSTED_CLIENT_CA) != 0) {
+            out[n++] = 'T';
+        }
+        if (i < 2) {
+            out[n++] = ',';
+        }
+    }
+    out[n < outsz ? n : outsz - 1] = '\0';
+}
+
+/*
+ * The trust for x. Under NSS's classic verification (certutil -V) C makes
+ * a certificate an issuer whatever it says, so only a certificate that
+ * says it cannot issue (basicConstraints cA=FALSE, no keyCertSign) gets
+ * CP,,; one that says nothing (v1, no basicConstraints) is only a peer,
+ * P,,, which Firefox refuses for a self-signed server certificate.
+ */
+static const char *
+trust_for(X509 *x)
+{
+    uint32_t fl = X509_get_extension_flags(x);
+
+    if ((fl & EXFLAG_BCONS) == 0) {
+        return "P,,";
+    }
+    if ((fl & EXFLAG_CA) != 0) {
+        return X509_check_ca(x) > 0 ? "C,," : "P,,";
+    }
+    if ((fl & EXFLAG_KUSAGE) != 0 && (X509_get_key_usage(x) & KU_KEY_CERT_SIGN) != 0) {
+        return "P,,";
+    }
+    return "CP,,";
+}
+
 int
 evc_nss_add(struct evc_trust *t, X509 *x, struct evc_err *err)
 {
@@ -312,7 +350,7 @@ evc_nss_add(struct evc_trust *t, X509 *x, struct evc_err *err)
     CERTCertTrust trust;
     unsigned char *der = NULL;
     char nick[EVC_NSS_NICK_MAX], hex[17];
-    const char *flags = X509_check_ca(x) > 0 ? "C,," : "CP,,";
+    const char *flags = trust_for(x);
     SECItem item;
     int n, r;
 
@@ -329,8 +367,9 @@ evc_nss_add(struct evc_trust *t, X509 *x, struct evc_err *err)
     }
     /*
      * Already there: with SSL trust or a distrust mark it stays exactly as
-     * it is (a person's decision); without any (a cached copy) it gets the
-     * trust but keeps its nickname, so it is never taken for evercert's.
+     * it is (a person's decision). Another entry of a person's is never
+     * changed either (giving it TLS trust could not be undone without
+     * touching the trust it had); only evercert's own gets the trust.
      */
     if ((had = find(db.slot, &item, &trust, nick, sizeof(nick))) != NULL) {
         if ((trust.sslFlags & (CERTDB_TRUSTED_CA | CERTDB_TRUSTED)) != 0) {
@@ -340,6 +379,16 @@ evc_nss_add(struct evc_trust *t, X509 *x, struct evc_err *err)
             r = evc_err_set(err, EVC_ERR_POLICY,
                             "%s: %s is there marked not to be trusted for TLS; left as it is",
                             t->path, nick);
+            goto out;
+        }
+        if (strncmp(nick, NICK_PREFIX, sizeof(NICK_PREFIX) - 1) != 0) {
+            char ts[3 * 8];
+
+            trust_string(&trust, ts, sizeof(ts));
+            r = evc_err_set(err, EVC_ERR_POLICY,
+                            "%s: certificate %s is already there as %s (trust %s), not "
+                            "evercert's; its trust is left as it is",
+                            t->path, hex, nick, ts);
             goto out;
         }
     }

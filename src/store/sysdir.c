@@ -5,13 +5,16 @@
  * update-ca-certificates reads /usr/local/share/ca-certificates and
  * p11-kit reads /etc/ca-certificates/trust-source/anchors. evercert's own
  * files are named evercert-<first 8 bytes of the SHA-256 in hex>.crt;
- * every other file is read for the trust it gives and left as it is,
- * except that a retired certificate in a person's file goes with its file
- * (or with its block, when the file holds others). There are no hash
+ * every other file is read for the trust it gives and left as it is, also
+ * when a certificate in it is retired (the agent still keeps a copy in its
+ * deleted store; the file is the person's to remove). There are no hash
  * links: the system's own tool builds what applications read from this
  * directory, and the store's after_change runs it (update-ca-certificates,
  * trust extract-compat). Files are 0644, written atomically and durably.
- * Subdirectories and files not named *.crt or *.pem are not read.
+ * What is read is what update-ca-certificates reads (find -L DIR -name
+ * '*.crt'): files named *.crt, in subdirectories too (at most
+ * EVC_SYSDIR_DEPTH_MAX levels and EVC_SYSDIR_FILES_MAX files), symbolic
+ * links followed, a loop refused.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -32,38 +35,15 @@
 #include "base/file.h"
 #include "base/text.h"
 #include "store/sysdir.h"
+#include "store/trust_int.h"
 
-static int
-push(struct evc_trust *t, X509 *x, const char *file)
-{
-    struct evc_trust_cert *c = realloc(t->certs, (t->n + 1) * sizeof(*c));
-
-    if (c == NULL) {
-        return EVC_ERR_NOMEM;
-    }
-    t->certs = c;
-    c = &t->certs[t->n];
-    memset(c, 0, sizeof(*c));
-    if (evc_x509_sha256(x, c->sha256) != 0 || (c->file = strdup(file)) == NULL) {
-        free(c->file);
-        return EVC_ERR_NOMEM;
-    }
-    X509_up_ref(x);
-    c->x = x;
-    /* No links to make: whatever is in the directory is what the system tool reads. */
-    c->linked = 1;
-    t->n++;
-    return 0;
-}
-
-/* The names the system tools take: update-ca-certificates reads *.crt only. */
+/* The names update-ca-certificates takes (find -L DIR -name '*.crt'): dot files too. */
 static int
 is_cert_name(const char *n)
 {
     size_t len = strlen(n);
 
-    return n[0] != '.' && len > 4 &&
-           (strcmp(n + len - 4, ".crt") == 0 || strcmp(n + len - 4, ".pem") == 0);
+    return len >= 4 && strcmp(n + len - 4, ".crt") == 0;
 }
 
 static int
@@ -85,7 +65,7 @@ load_one(struct evc_trust *t, const char *path, const char *name, struct evc_err
             goto out;
         }
         for (int i = 0; i < sk_X509_num(certs) && r == 0; i++) {
-            r = push(t, sk_X509_value(certs, i), name);
+            r = evc_trust_push(t, sk_X509_value(certs, i), name, 1);
         }
     } else {
         if ((r = evc_pem_certs_parse(b.data, b.len, &v, &nv, err)) != 0) {
@@ -96,7 +76,7 @@ load_one(struct evc_trust *t, const char *path, const char *name, struct evc_err
             goto out;
         }
         for (size_t i = 0; i < nv && r == 0; i++) {
-            r = push(t, v[i].x, name);
+            r = evc_trust_push(t, v[i].x, name, 1);
         }
     }
     if (r != 0) {
@@ -114,31 +94,90 @@ out:
     return r;
 }
 
-int
-evc_trust_sysdir_load(struct evc_trust *t, struct evc_err *err)
+/* A walk through the directory tree: the directories above, to refuse a loop, and the count. */
+struct walk {
+    dev_t dev[EVC_SYSDIR_DEPTH_MAX + 1];
+    ino_t ino[EVC_SYSDIR_DEPTH_MAX + 1];
+    size_t files;
+};
+
+/*
+ * Every *.crt file under dir (rel: its name below t->path, "" at the top),
+ * symbolic links followed as find -L follows them. A link that points
+ * nowhere is skipped, as the system tool finds nothing to read there.
+ */
+static int
+walk_dir(struct evc_trust *t, struct walk *w, const char *dir, const char *rel, size_t depth,
+         struct evc_err *err)
 {
     DIR *d;
     struct dirent *de;
-    char p[EVC_PATH_MAX];
+    char p[EVC_PATH_MAX], name[EVC_PATH_MAX];
     struct stat st;
     int r = 0;
 
-    if ((d = opendir(t->path)) == NULL) {
-        return evc_err_set(err, evc_errno_code(errno), "%s: %s", t->path, strerror(errno));
+    if ((d = opendir(dir)) == NULL) {
+        return evc_err_set(err, evc_errno_code(errno), "%s: %s", dir, strerror(errno));
     }
     while (r == 0 && (de = readdir(d)) != NULL) {
-        if (!is_cert_name(de->d_name)) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
             continue;
         }
-        if (evc_path_fmt(p, sizeof(p), "%s/%s", t->path, de->d_name) != 0) {
-            r = evc_err_set(err, EVC_ERR_LIMIT, "%s/%s: the path is too long", t->path, de->d_name);
+        if (evc_path_fmt(p, sizeof(p), "%s/%s", dir, de->d_name) != 0 ||
+            evc_path_fmt(name, sizeof(name), "%s%s%s", rel, *rel != '\0' ? "/" : "", de->d_name) !=
+                0) {
+            r = evc_err_set(err, EVC_ERR_LIMIT, "%s/%s: the path is too long", dir, de->d_name);
         } else if (stat(p, &st) == -1) {
-            r = evc_err_set(err, evc_errno_code(errno), "%s: %s", p, strerror(errno));
-        } else if (S_ISREG(st.st_mode)) {
-            r = load_one(t, p, de->d_name, err);
+            if (errno != ENOENT || lstat(p, &st) == -1 || !S_ISLNK(st.st_mode)) {
+                r = evc_err_set(err, evc_errno_code(errno), "%s: %s", p, strerror(errno));
+            }
+        } else if (S_ISDIR(st.st_mode)) {
+            for (size_t k = 0; k <= depth && r == 0; k++) {
+                if (w->dev[k] == st.st_dev && w->ino[k] == st.st_ino) {
+                    r = evc_err_set(err, EVC_ERR_USAGE,
+                                    "%s: a symbolic link loop (a directory inside itself)", p);
+                }
+            }
+            if (r == 0 && depth + 1 > EVC_SYSDIR_DEPTH_MAX) {
+                r = evc_err_set(err, EVC_ERR_LIMIT, "%s: more than %d directory levels", p,
+                                EVC_SYSDIR_DEPTH_MAX);
+            }
+            if (r == 0) {
+                w->dev[depth + 1] = st.st_dev;
+                w->ino[depth + 1] = st.st_ino;
+                r = walk_dir(t, w, p, name, depth + 1, err);
+            }
+        } else if (S_ISREG(st.st_mode) && is_cert_name(de->d_name)) {
+            if (++w->files > EVC_SYSDIR_FILES_MAX) {
+                r = evc_err_set(err, EVC_ERR_LIMIT, "%s: more than %d certificate files", t->path,
+                                EVC_SYSDIR_FILES_MAX);
+            } else {
+                r = load_one(t, p, name, err);
+            }
         }
     }
     closedir(d);
+    return r;
+}
+
+int
+evc_trust_sysdir_load(struct evc_trust *t, struct evc_err *err)
+{
+    struct walk *w = calloc(1, sizeof(*w));
+    struct stat st;
+    int r;
+
+    if (w == NULL) {
+        return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+    }
+    if (stat(t->path, &st) == -1) {
+        r = evc_err_set(err, evc_errno_code(errno), "%s: %s", t->path, strerror(errno));
+    } else {
+        w->dev[0] = st.st_dev;
+        w->ino[0] = st.st_ino;
+        r = walk_dir(t, w, t->path, "", 0, err);
+    }
+    free(w);
     return r;
 }
 
@@ -167,53 +206,16 @@ evc_trust_sysdir_add(struct evc_trust *t, X509 *x, struct evc_err *err)
     return r;
 }
 
-/* Cut the block of the certificate with this SHA-256 out of the PEM file at p. */
-static int
-cut_block(const char *p, const uint8_t sha256[32], struct evc_err *err)
-{
-    struct evc_buf in, out;
-    struct evc_pem_cert *v = NULL;
-    size_t nv = 0, i;
-    uint8_t fp[32];
-    int r;
-
-    evc_buf_init(&in, EVC_STORE_FILE_MAX);
-    evc_buf_init(&out, EVC_STORE_FILE_MAX);
-    if ((r = evc_file_read(p, EVC_STORE_FILE_MAX, &in, err)) != 0 ||
-        (r = evc_pem_certs_parse(in.data, in.len, &v, &nv, err)) != 0) {
-        struct evc_err e = *err;
-
-        evc_err_set(err, e.code, "%s: %s", p, evc_err_message(&e));
-        goto out;
-    }
-    for (i = 0; i < nv; i++) {
-        if (evc_x509_sha256(v[i].x, fp) == 0 && CRYPTO_memcmp(fp, sha256, 32) == 0) {
-            break;
-        }
-    }
-    if (i == nv) {
-        r = evc_err_set(err, EVC_ERR_USAGE, "%s: the certificate is not (or no longer) there", p);
-        goto out;
-    }
-    if ((r = evc_buf_put(&out, in.data, v[i].start)) != 0 ||
-        (r = evc_buf_put(&out, in.data + v[i].end, in.len - v[i].end)) != 0) {
-        r = evc_err_set(err, r, "%s: %s", p, evc_strerror(r));
-        goto out;
-    }
-    r = evc_atomic_write(p, out.data, out.len, 0644, err);
-out:
-    evc_pem_certs_free(v, nv);
-    evc_buf_free(&in);
-    evc_buf_free(&out);
-    return r;
-}
-
 int
 evc_trust_sysdir_remove(struct evc_trust *t, size_t i, struct evc_err *err)
 {
     char p[EVC_PATH_MAX];
     int others = 0;
 
+    /* Not evercert's: a person's file stays whole, as the NSS backend keeps a person's entry. */
+    if (!evc_trust_own_name(t->certs[i].file)) {
+        return 0;
+    }
     if (evc_path_fmt(p, sizeof(p), "%s/%s", t->path, t->certs[i].file) != 0) {
         return evc_err_set(err, EVC_ERR_LIMIT, "%s: the path is too long", t->path);
     }
@@ -221,5 +223,5 @@ evc_trust_sysdir_remove(struct evc_trust *t, size_t i, struct evc_err *err)
         others = others || (k != i && strcmp(t->certs[k].file, t->certs[i].file) == 0);
     }
     /* A file that holds others too loses that block only; one that holds it alone goes. */
-    return others ? cut_block(p, t->certs[i].sha256, err) : evc_durable_unlink(p, err);
+    return others ? evc_trust_cut_block(p, t->certs[i].sha256, err) : evc_durable_unlink(p, err);
 }

@@ -34,6 +34,7 @@
 #include "store/nss.h"
 #include "store/sysdir.h"
 #include "store/jks.h"
+#include "store/trust_int.h"
 
 struct collect {
     STACK_OF(X509) * certs;
@@ -102,8 +103,8 @@ struct evc_trust_ops {
     int (*remove)(struct evc_trust *t, size_t i, struct evc_err *err); /* before the drop */
 };
 
-static int
-push(struct evc_trust *t, X509 *x, const char *file)
+int
+evc_trust_push(struct evc_trust *t, X509 *x, const char *file, int linked)
 {
     struct evc_trust_cert *c = realloc(t->certs, (t->n + 1) * sizeof(*c));
 
@@ -118,9 +119,23 @@ push(struct evc_trust *t, X509 *x, const char *file)
     }
     X509_up_ref(x);
     c->x = x;
-    c->linked = file == NULL;
+    c->linked = linked;
     t->n++;
     return 0;
+}
+
+int
+evc_trust_own_name(const char *name)
+{
+    return name != NULL && strncmp(name, EVC_TRUST_OWN_PREFIX, strlen(EVC_TRUST_OWN_PREFIX)) == 0 &&
+           strchr(name, '/') == NULL;
+}
+
+/* A certificate of a hashed directory is found once a link names it; elsewhere always. */
+static int
+push(struct evc_trust *t, X509 *x, const char *file)
+{
+    return evc_trust_push(t, x, file, file == NULL);
 }
 
 static int
@@ -541,9 +556,8 @@ hashdir_add(struct evc_trust *t, X509 *x, struct evc_err *err)
     return r;
 }
 
-/* Cut the block of the certificate with this SHA-256 out of the PEM file at p. */
-static int
-cut_block(const char *p, const uint8_t sha256[32], struct evc_err *err)
+int
+evc_trust_cut_block(const char *p, const uint8_t sha256[32], struct evc_err *err)
 {
     struct evc_buf in, out;
     struct evc_pem_cert *v = NULL;
@@ -598,7 +612,8 @@ hashdir_remove(struct evc_trust *t, size_t i, struct evc_err *err)
         others = others || (k != i && strcmp(t->certs[k].file, t->certs[i].file) == 0);
     }
     /* A file that holds others too loses that block only; one that holds it alone goes. */
-    if ((r = others ? cut_block(p, t->certs[i].sha256, err) : evc_durable_unlink(p, err)) != 0) {
+    if ((r = others ? evc_trust_cut_block(p, t->certs[i].sha256, err)
+                    : evc_durable_unlink(p, err)) != 0) {
         return r;
     }
     /* A file that was itself <hash>.N leaves a gap OpenSSL would stop at: the links move up. */

@@ -214,12 +214,19 @@ evc_jks_encode(const struct evc_jks *ks, const struct evc_jks_edit *edit, const 
     if (edit->trusted != NULL) {
         uint8_t sha[32];
         char alias[32], hex[17];
+        long had;
 
         if (evc_x509_sha256(edit->trusted, sha) != 0) {
             return evc_err_openssl(err, EVC_ERR_CRYPTO, "SHA-256");
         }
         evc_text_hex(sha, 8, hex);
         (void)snprintf(alias, sizeof(alias), "evercert-%s", hex);
+        /* Java keeps the last of two entries of one alias: the one there would be hidden. */
+        if ((had = evc_jks_find(ks, alias)) >= 0 && (size_t)had != edit->skip) {
+            return evc_err_set(err, EVC_ERR_POLICY,
+                               "the keystore already has an entry named %s; not added again",
+                               alias);
+        }
         if ((r = put_u32(out, EVC_JKS_TRUSTED)) != 0 || (r = put_utf(out, alias)) != 0 ||
             (r = put_u64(out, edit->now_ms)) != 0 ||
             (r = put_cert(out, ks->version, edit->trusted)) != 0) {

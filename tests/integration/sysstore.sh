@@ -5,8 +5,9 @@
 # file per certificate in a directory such as /usr/local/share/ca-certificates/NAME,
 # the real update-ca-certificates (its after_change) builds the bundle from
 # it, and curl on that bundle follows an evercert serve through two
-# rotations; retired certificates leave the directory and the bundle;
-# the files of others stay as they were. Everything is under a temporary
+# rotations; retired certificates evercert added leave the directory and
+# the bundle; the files of others stay as they were, also when their
+# certificate is retired. Everything is under a temporary
 # directory: the machine's own trust store is never touched.
 #
 # usage: sysstore.sh PATH-TO-EVERCERT
@@ -119,11 +120,11 @@ check "c is in the bundle" grep -q "$(sed -n 2p c.crt)" "$BUNDLE"
 check "swap to c" swap c.crt c.key
 check "curl on the system bundle reaches c" get
 
-# --- a ends: the agent retires it; update-ca-certificates drops it from the bundle.
+# --- a ends: the agent retires it. Its file is the person's: it stays as it was (the person
+# removes it), and a copy goes to the deleted store, as for an NSS database's foreign entries.
 status "agent --once after a's end" 0 "$EVC" agent --config agent.ini --once --at "$(at '+11 days')"
-check "a's file (the person's web.crt) is gone" test ! -e sys/local/web/web.crt
+check "a's file (the person's web.crt) stays as it was" cmp -s a.crt sys/local/web/web.crt
 check "a is in the deleted store" sh -c "grep -lq '$(sed -n 2p a.crt)' deleted/*"
-check "a is out of the bundle" sh -c "! grep -q '$(sed -n 2p a.crt)' '$BUNDLE'"
 check "b and c are still in the bundle" sh -c "grep -q '$(sed -n 2p b.crt)' '$BUNDLE' && grep -q '$(sed -n 2p c.crt)' '$BUNDLE'"
 check "curl still reaches c" get
 check "the other authority's file is unchanged" cmp -s other.orig sys/local/web/other-ca.crt
@@ -156,5 +157,31 @@ rm sys/local/web/broken.crt
 sed "s#trust = $T/sys/local/web#trust = $T/a.crt#" agent.ini >file.ini
 "$EVC" agent --config file.ini --once >out 2>err
 check "a file as a system trust store is refused, naming it" grep -q "a.crt: a system trust store is a directory" err
+
+# --- b ends: its file is evercert's, so it leaves the directory and the bundle; c stays.
+# (c is then past its renewal moment with no successor: the agent warns of a freeze, exit 1.)
+"$EVC" agent --config agent.ini --once --at "$(at '+21 days')" >b.out 2>&1
+check "the agent retires b" grep -q "event=retire reason=expired .*: $(fp b.crt)" b.out
+check "b's file (evercert's) is gone" test ! -e "$B"
+check "b is out of the bundle" sh -c "! grep -q '$(sed -n 2p b.crt)' '$BUNDLE'"
+check "c is still in the bundle" grep -q "$(sed -n 2p c.crt)" "$BUNDLE"
+check "the person's web.crt is still as it was" cmp -s a.crt sys/local/web/web.crt
+
+# --- update-ca-certificates reads *.crt at any depth, not *.pem: evercert reads the same.
+mkdir -p sys/local/web/sub
+cp other.crt sys/local/web/sub/deep.crt
+printf 'not a certificate\n' >sys/local/web/notes.pem
+# shellcheck disable=SC2086
+$UPDATE >ucc.log 2>&1 || bad "update-ca-certificates with a subdirectory"
+status "a .pem file is not read (update-ca-certificates does not read it)" 0 "$EVC" agent --config agent.ini --once
+printf -- '-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n' >sys/local/web/sub/broken.crt
+status "a broken .crt in a subdirectory is an error" 2 "$EVC" agent --config agent.ini --once
+check "... naming it" grep -q 'sub/broken.crt' "$T/out" "$T/err"
+rm sys/local/web/sub/broken.crt
+check "the subdirectory's file is unchanged" cmp -s other.crt sys/local/web/sub/deep.crt
+ln -s .. sys/local/web/sub/up
+status "a directory linked inside itself is an error" 2 "$EVC" agent --config agent.ini --once
+check "... naming the link" grep -q 'sub/up: a symbolic link loop' "$T/out" "$T/err"
+rm sys/local/web/sub/up
 
 summary sysstore

@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,9 @@
 #include "evercert/keys.h"
 #include "evercert/limits.h"
 #include "evercert/store.h"
+#include "evercert/stores.h"
+#include "base/atomic.h"
+#include "base/file.h"
 #include "testcert.h"
 #include "x509/jks_int.h"
 
@@ -416,13 +420,128 @@ test_password16(void **state)
     assert_int_equal(evc_jks_password16("abcdefghi", out, sizeof(out), &n), EVC_ERR_LIMIT);
 }
 
+/* A keystore that already has an entry of the alias an added certificate would get: refused. */
+static void
+test_duplicate_alias(void **state)
+{
+    struct evc_buf b, out;
+    struct evc_jks *ks = NULL;
+    struct evc_err e = {0};
+    uint8_t sha[32];
+    char alias[32];
+
+    (void)state;
+    assert_int_equal(evc_x509_sha256(other, sha), 0);
+    snprintf(alias, sizeof(alias), "evercert-%02x%02x%02x%02x%02x%02x%02x%02x", sha[0], sha[1],
+             sha[2], sha[3], sha[4], sha[5], sha[6], sha[7]);
+    /* A person's entry of that name (holding another certificate), as keytool would write it. */
+    evc_buf_init(&b, EVC_STORE_FILE_MAX);
+    put32(&b, EVC_JKS_MAGIC);
+    put32(&b, 2);
+    put32(&b, 1);
+    put32(&b, EVC_JKS_TRUSTED);
+    pututf(&b, alias);
+    put32(&b, 0);
+    put32(&b, 2000);
+    putcert(&b, ca, "X.509");
+    seal(&b, PW);
+    evc_buf_init(&out, EVC_STORE_FILE_MAX);
+    assert_int_equal(evc_jks_parse(b.data, b.len, PW, &ks, &e), 0);
+    {
+        struct evc_jks_edit ed = {SIZE_MAX, other, SIZE_MAX, NULL, NULL, 6000};
+
+        assert_int_equal(evc_jks_encode(ks, &ed, PW, &out, &e), EVC_ERR_POLICY);
+        assert_non_null(strstr(e.detail, alias));
+        assert_non_null(strstr(e.detail, "already has an entry"));
+    }
+    /* The same entry left out by the same edit: then the name is free. */
+    {
+        struct evc_jks_edit ed = {0, other, SIZE_MAX, NULL, NULL, 6000};
+
+        assert_int_equal(evc_jks_encode(ks, &ed, PW, &out, &e), 0);
+    }
+    evc_jks_free(ks);
+    evc_buf_free(&b);
+    evc_buf_free(&out);
+}
+
+/* The whole file's bytes. */
+static void
+read_all(const char *path, struct evc_buf *b)
+{
+    struct evc_err e = {0};
+
+    evc_buf_init(b, EVC_STORE_FILE_MAX);
+    assert_int_equal(evc_file_read(path, EVC_STORE_FILE_MAX, b, &e), 0);
+}
+
+/*
+ * As a trust store: the key entry's certificate is a member as Java's
+ * trust manager trusts it; neither it nor a person's trusted entry is
+ * ever removed; what evercert added is.
+ */
+static void
+test_trust_store(void **state)
+{
+    char dir[] = "/tmp/evc-jks-unit-XXXXXX", path[64], cmd[96];
+    struct evc_buf b, before, after;
+    struct evc_trust *t = NULL;
+    struct evc_err e = {0};
+    struct evc_jks *ks = NULL;
+    uint8_t fp[32];
+    long k;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/trust.jks", dir);
+    sample(&b, EVC_JKS_MAGIC);
+    assert_int_equal(evc_atomic_write(path, b.data, b.len, 0644, &e), 0);
+    assert_int_equal(evc_trust_load(path, PW, &t, &e), 0);
+    assert_string_equal(evc_trust_format(t), "JKS");
+    assert_int_equal(t->n, 2);
+    assert_int_equal(evc_x509_sha256(leafc, fp), 0);
+    assert_true(evc_trust_find(t, fp) >= 0);
+    assert_int_equal(evc_x509_sha256(ca, fp), 0);
+    assert_true(evc_trust_find(t, fp) >= 0);
+    /* Retiring the person's entries changes nothing on disk. */
+    read_all(path, &before);
+    while (t->n > 0) {
+        assert_int_equal(evc_trust_remove(t, 0, &e), 0);
+    }
+    read_all(path, &after);
+    assert_int_equal(after.len, before.len);
+    assert_memory_equal(after.data, before.data, before.len);
+    evc_buf_free(&after);
+    /* evercert's own entry goes again, and only it. */
+    assert_int_equal(evc_trust_add(t, other, &e), 0);
+    evc_trust_free(t);
+    assert_int_equal(evc_trust_load(path, PW, &t, &e), 0);
+    assert_int_equal(t->n, 3);
+    assert_int_equal(evc_x509_sha256(other, fp), 0);
+    assert_true((k = evc_trust_find(t, fp)) >= 0);
+    assert_int_equal(evc_trust_remove(t, (size_t)k, &e), 0);
+    evc_trust_free(t);
+    read_all(path, &after);
+    assert_int_equal(evc_jks_parse(after.data, after.len, PW, &ks, &e), 0);
+    assert_int_equal(ks->n, 2);
+    assert_string_equal(ks->entries[0].alias, "tomcat");
+    assert_string_equal(ks->entries[1].alias, "ca");
+    evc_jks_free(ks);
+    evc_buf_free(&after);
+    evc_buf_free(&before);
+    evc_buf_free(&b);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse),      cmocka_unit_test(test_store_read),
-        cmocka_unit_test(test_negatives),  cmocka_unit_test(test_write),
-        cmocka_unit_test(test_password16),
+        cmocka_unit_test(test_parse),       cmocka_unit_test(test_store_read),
+        cmocka_unit_test(test_negatives),   cmocka_unit_test(test_write),
+        cmocka_unit_test(test_password16),  cmocka_unit_test(test_duplicate_alias),
+        cmocka_unit_test(test_trust_store),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -304,13 +304,184 @@ test_missing(void **state)
     evc_trust_free(t);
 }
 
+/*
+ * A certificate a person's entry already holds without TLS trust (a CA
+ * trusted for e-mail and code signing only, ",C,C"): adding it is an
+ * error naming the entry, and neither the add nor a remove changes it.
+ */
+static void
+test_foreign_entry(void **state)
+{
+    char db[96];
+    EVP_PKEY *k = tc_key("ec:P-256");
+    X509 *ca = cert(k, "/CN=Mail Root", 1);
+    struct evc_trust *t = NULL;
+    struct evc_err err = {0};
+    int before;
+
+    (void)state;
+    snprintf(db, sizeof(db), "%s/foreign", dirs[0]);
+    make_db(db);
+    user_add(db, ca, "mail root", ",C,C");
+    before = ssl_flags(db, "mail root");
+    assert_int_equal(evc_trust_load(db, NULL, &t, &err), 0);
+    assert_int_equal(t->n, 0); /* no TLS trust: not a member */
+    assert_int_not_equal(evc_trust_add(t, ca, &err), 0);
+    assert_int_equal(err.code, EVC_ERR_POLICY);
+    assert_non_null(strstr(evc_err_message(&err), "already there as mail root (trust ,C,C)"));
+    assert_non_null(strstr(evc_err_message(&err), "not evercert's"));
+    assert_int_equal(t->n, 0);
+    evc_trust_free(t);
+    assert_int_equal(ssl_flags(db, "mail root"), before);
+    assert_int_equal(ssl_flags(db, nick_of(ca)), -1);
+
+    /* Given TLS trust by the person later, it is a member; removing it leaves it as it is. */
+    user_add(db, ca, "mail root", "C,C,C");
+    before = ssl_flags(db, "mail root");
+    assert_int_equal(evc_trust_load(db, NULL, &t, &err), 0);
+    assert_int_equal(t->n, 1);
+    assert_int_equal(evc_trust_remove(t, 0, &err), 0);
+    evc_trust_free(t);
+    assert_int_equal(ssl_flags(db, "mail root"), before);
+    X509_free(ca);
+    EVP_PKEY_free(k);
+}
+
+/* Whether NSS's classic verification (certutil -V -u V) takes x as a TLS server in dir. */
+static int
+nss_verifies(const char *dir, X509 *x)
+{
+    struct look l;
+    CERTCertificate *c;
+    size_t len;
+    uint8_t *der = tc_der(x, &len);
+    SECItem item = {siBuffer, der, (unsigned)len};
+    SECStatus rv;
+
+    look_open(dir, &l);
+    c = CERT_NewTempCertificate(CERT_GetDefaultCertDB(), &item, NULL, PR_FALSE, PR_TRUE);
+    assert_non_null(c);
+    rv = CERT_VerifyCertNow(CERT_GetDefaultCertDB(), c, PR_TRUE, certUsageSSLServer, NULL);
+    CERT_DestroyCertificate(c);
+    look_close(&l);
+    free(der);
+    return rv == SECSuccess;
+}
+
+/* Round trip through DER, so OpenSSL reads the extensions (and their flags) afresh. */
+static X509 *
+reparsed(X509 *x)
+{
+    size_t len;
+    uint8_t *der = tc_der(x, &len);
+    const unsigned char *p = der;
+    X509 *y = d2i_X509(NULL, &p, (long)len);
+
+    assert_non_null(y);
+    free(der);
+    X509_free(x);
+    return y;
+}
+
+/*
+ * A v3 self-signed certificate without basicConstraints is only P,,: given
+ * C it would issue for any name under NSS's classic verification. The
+ * control database, where a person gave it C, shows the test can tell.
+ */
+static void
+test_no_bc_issues_nothing(void **state)
+{
+    char db[96], ctl[96];
+    EVP_PKEY *k1 = tc_key("ec:P-256"), *k2 = tc_key("ec:P-256");
+    struct tc_spec s = {0};
+    X509 *nobc, *evil;
+    struct evc_trust *t = NULL;
+    struct evc_err err = {0};
+
+    (void)state;
+    s.key = k1;
+    s.subject = "/CN=web.test";
+    s.v1 = 1;
+    s.not_before = time(NULL) - 60;
+    s.not_after = time(NULL) + 86400;
+    nobc = tc_cert(&s);
+    assert_int_equal(X509_set_version(nobc, X509_VERSION_3), 1);
+    assert_true(X509_sign(nobc, k1, EVP_sha256()) > 0);
+    nobc = reparsed(nobc);
+    memset(&s, 0, sizeof(s));
+    s.key = k2;
+    s.signer = k1;
+    s.issuer = X509_get_subject_name(nobc);
+    s.subject = "/CN=evil.test";
+    s.sans = "DNS:evil.test";
+    s.not_before = time(NULL) - 60;
+    s.not_after = time(NULL) + 86400;
+    evil = tc_cert(&s);
+
+    snprintf(ctl, sizeof(ctl), "%s/nobc-control", dirs[0]);
+    make_db(ctl);
+    user_add(ctl, nobc, "given C", "C,,");
+    assert_int_equal(nss_verifies(ctl, evil), 1);
+
+    snprintf(db, sizeof(db), "%s/nobc", dirs[0]);
+    make_db(db);
+    assert_int_equal(evc_trust_load(db, NULL, &t, &err), 0);
+    assert_int_equal(evc_trust_add(t, nobc, &err), 0);
+    evc_trust_free(t);
+    assert_int_equal(ssl_flags(db, nick_of(nobc)), CERTDB_TRUSTED | CERTDB_TERMINAL_RECORD);
+    assert_int_equal(nss_verifies(db, evil), 0);
+    X509_free(nobc);
+    X509_free(evil);
+    EVP_PKEY_free(k1);
+    EVP_PKEY_free(k2);
+}
+
+/*
+ * The trust of a self-signed certificate follows what it says: cA=FALSE
+ * is CP,,; a v1 one without basicConstraints only P,, (C would let it
+ * issue for any name under NSS's classic verification).
+ */
+static void
+test_flags_by_kind(void **state)
+{
+    char db[96];
+    EVP_PKEY *k1 = tc_key("ec:P-256"), *k2 = tc_key("ec:P-256");
+    struct tc_spec s = {0};
+    X509 *v1, *leaf = cert(k2, "/CN=web.test", 0);
+    struct evc_trust *t = NULL;
+    struct evc_err err = {0};
+    char v1_nick[32];
+
+    (void)state;
+    s.key = k1;
+    s.subject = "/CN=old.test";
+    s.v1 = 1;
+    s.not_before = time(NULL) - 60;
+    s.not_after = time(NULL) + 86400;
+    v1 = tc_cert(&s);
+    snprintf(db, sizeof(db), "%s/kinds", dirs[0]);
+    make_db(db);
+    assert_int_equal(evc_trust_load(db, NULL, &t, &err), 0);
+    assert_int_equal(evc_trust_add(t, v1, &err), 0);
+    assert_int_equal(evc_trust_add(t, leaf, &err), 0);
+    evc_trust_free(t);
+    snprintf(v1_nick, sizeof(v1_nick), "%s", nick_of(v1));
+    assert_int_equal(ssl_flags(db, v1_nick), CERTDB_TRUSTED | CERTDB_TERMINAL_RECORD);
+    assert_int_equal(ssl_flags(db, nick_of(leaf)),
+                     CERTDB_VALID_CA | CERTDB_TRUSTED_CA | CERTDB_TRUSTED | CERTDB_TERMINAL_RECORD);
+    X509_free(v1);
+    X509_free(leaf);
+    EVP_PKEY_free(k1);
+    EVP_PKEY_free(k2);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kinds_and_foreign),
-        cmocka_unit_test(test_two_databases),
-        cmocka_unit_test(test_missing),
+        cmocka_unit_test(test_kinds_and_foreign), cmocka_unit_test(test_two_databases),
+        cmocka_unit_test(test_missing),           cmocka_unit_test(test_foreign_entry),
+        cmocka_unit_test(test_flags_by_kind),     cmocka_unit_test(test_no_bc_issues_nothing),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

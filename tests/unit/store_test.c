@@ -996,6 +996,120 @@ test_pem_certs_parse(void **state)
     free(pa);
 }
 
+/*
+ * A system trust directory is what update-ca-certificates reads (find -L
+ * DIR -name '*.crt'): *.crt files at any depth, a linked directory
+ * followed, *.pem not read, a loop refused naming it. A person's file is
+ * never removed or cut when its certificate is retired; evercert's own is.
+ */
+static void
+test_sysdir_view(void **state)
+{
+    struct fix *f = *state;
+    struct evc_trust *t = NULL;
+    struct evc_err err = {0};
+    char sys[128], p[256], q[256], spec[160], *pa = tc_pem(f->a), *po = tc_pem(f->other),
+                                              *pr = tc_pem(f->root), *pb = tc_pem(f->b),
+                                              *pl = tc_pem(f->leaf), *two, *got;
+    long k;
+
+    snprintf(sys, sizeof(sys), "%s/sys", f->dir);
+    snprintf(spec, sizeof(spec), "system:%s", sys);
+    snprintf(p, sizeof(p), "%s/sub/deep", sys);
+    assert_int_equal(mkdir(sys, 0755), 0);
+    snprintf(q, sizeof(q), "%s/sub", sys);
+    assert_int_equal(mkdir(q, 0755), 0);
+    assert_int_equal(mkdir(p, 0755), 0);
+    snprintf(q, sizeof(q), "%s/outside", f->dir);
+    assert_int_equal(mkdir(q, 0755), 0);
+    two = cat(pa, po);
+    snprintf(p, sizeof(p), "%s/person.crt", sys);
+    put(p, two, 0644);
+    snprintf(p, sizeof(p), "%s/sub/deep/root.crt", sys);
+    put(p, pr, 0644);
+    snprintf(p, sizeof(p), "%s/ignored.pem", sys);
+    put(p, pb, 0644);
+    snprintf(p, sizeof(p), "%s/outside/linked.crt", f->dir);
+    put(p, pl, 0644);
+    snprintf(p, sizeof(p), "%s/lnk", sys);
+    assert_int_equal(symlink("../outside", p), 0);
+    snprintf(p, sizeof(p), "%s/dangling.crt", sys);
+    assert_int_equal(symlink("nowhere.crt", p), 0);
+
+    /* A DER file of two certificates (p11-kit reads DER): read, and never cut when one retires. */
+    {
+        size_t l1, l2;
+        uint8_t *d1 = tc_der(f->b, &l1), *d2 = tc_der(f->root, &l2);
+        FILE *fp;
+
+        snprintf(p, sizeof(p), "%s/sub/two-der.crt", sys);
+        assert_non_null(fp = fopen(p, "wb"));
+        assert_int_equal(fwrite(d1, 1, l1, fp), l1);
+        assert_int_equal(fwrite(d2, 1, l2, fp), l2);
+        assert_int_equal(fclose(fp), 0);
+        free(d1);
+        free(d2);
+        assert_int_equal(evc_trust_load(spec, NULL, &t, &err), 0);
+        assert_int_equal(t->n, 6);
+        while ((k = index_of(t, f->b)) >= 0) {
+            assert_int_equal(evc_trust_remove(t, (size_t)k, &err), 0);
+        }
+        assert_int_equal(t->n, 5);
+        evc_trust_free(t);
+        t = NULL;
+        assert_int_equal(evc_trust_load(spec, NULL, &t, &err), 0);
+        assert_int_equal(t->n, 6);
+        evc_trust_free(t);
+        t = NULL;
+        assert_int_equal(unlink(p), 0);
+    }
+    assert_int_equal(evc_trust_load(spec, NULL, &t, &err), 0);
+    assert_string_equal(evc_trust_format(t), "system directory");
+    assert_int_equal(t->n, 4);
+    assert_true(index_of(t, f->a) >= 0);
+    assert_true(index_of(t, f->other) >= 0);
+    assert_true(index_of(t, f->root) >= 0);
+    assert_true(index_of(t, f->leaf) >= 0);
+    assert_int_equal(index_of(t, f->b), -1);
+
+    /* Retiring what a person's files hold leaves every file as it was. */
+    assert_int_equal(evc_trust_remove(t, (size_t)index_of(t, f->a), &err), 0);
+    assert_int_equal(evc_trust_remove(t, (size_t)index_of(t, f->root), &err), 0);
+    snprintf(p, sizeof(p), "%s/person.crt", sys);
+    got = slurp(p);
+    assert_string_equal(got, two);
+    free(got);
+    snprintf(p, sizeof(p), "%s/sub/deep/root.crt", sys);
+    got = slurp(p);
+    assert_string_equal(got, pr);
+    free(got);
+
+    /* evercert's own file comes and goes. */
+    assert_int_equal(evc_trust_add(t, f->b, &err), 0);
+    k = index_of(t, f->b);
+    assert_true(k >= 0);
+    snprintf(p, sizeof(p), "%s/%s", sys, t->certs[k].file);
+    assert_int_equal(access(p, F_OK), 0);
+    assert_int_equal(evc_trust_remove(t, (size_t)k, &err), 0);
+    assert_int_equal(access(p, F_OK), -1);
+    evc_trust_free(t);
+    t = NULL;
+
+    /* A directory linked inside itself: refused, naming the link. */
+    snprintf(p, sizeof(p), "%s/sub/up", sys);
+    assert_int_equal(symlink("..", p), 0);
+    assert_int_not_equal(evc_trust_load(spec, NULL, &t, &err), 0);
+    assert_null(t);
+    assert_non_null(strstr(evc_err_message(&err), "sub/up"));
+    assert_non_null(strstr(evc_err_message(&err), "loop"));
+    free(pa);
+    free(po);
+    free(pr);
+    free(pb);
+    free(pl);
+    free(two);
+}
+
 int
 main(void)
 {
@@ -1011,6 +1125,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_pkcs12_keeps_bags, fix_setup, fix_teardown),
         cmocka_unit_test_setup_teardown(test_pem_certs_parse, fix_setup, fix_teardown),
         cmocka_unit_test_setup_teardown(test_bundle_keeps_mode_owner, fix_setup, fix_teardown),
+        cmocka_unit_test_setup_teardown(test_sysdir_view, fix_setup, fix_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
