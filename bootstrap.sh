@@ -8,7 +8,7 @@
 #                         certificate expiry the old way and with evercert, on 127.0.0.1
 #   ./bootstrap.sh test   install what is missing, build, run all tests, then again
 #                         under AddressSanitizer and UndefinedBehaviorSanitizer, then
-#                         every fuzz target for 10 s (scripts/fuzz.sh)
+#                         every fuzz target for 5 s (scripts/fuzz.sh)
 #
 # Installing needs root (apt-get); with everything present it does not.
 set -eu
@@ -75,7 +75,8 @@ fi
 
 ./scripts/lint.sh
 # Two at a time: most tests wait on short-lived certificates, not on the CPU; the demo, the
-# soak and the browsers, which measure or load the machine, run alone (RUN_SERIAL).
+# soak and the browsers, which measure or load the machine, run alone (RUN_SERIAL, but for
+# the sanitizer build).
 (cd build && ctest -j2 --output-on-failure)
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEVC_SANITIZE=ON -DEVC_WERROR=ON >/dev/null
 cmake --build build-asan
@@ -95,4 +96,4 @@ CFLAGS="$(dpkg-buildflags --get CFLAGS) $(dpkg-buildflags --get CPPFLAGS)" \
 cmake --build build-dpkg
 (cd build-dpkg && ctest --output-on-failure -R '^unit/')
 # Each parser of outside bytes under libFuzzer for a bounded time; a finding fails the run.
-./scripts/fuzz.sh 10
+./scripts/fuzz.sh 5
