@@ -125,7 +125,7 @@ role = deleted
 path = deleted
 EOF
 }
-rig_agent_ini() { # [EXTRA: sections before [agent]]
+rig_agent_ini() { # [EXTRA: sections before [agent]] [SOURCES of the svc servers, default handshake, push]
     cat >agent.ini <<EOF
 ${1:-}[agent]
 state = agent.db
@@ -152,7 +152,7 @@ connect = 127.0.0.1:$SVC
 service = svc.test
 trust = svc.pem
 announce = 127.0.0.1:$PUSH
-sources = handshake, push
+sources = ${2:-handshake, push}
 interval = 1s
 
 [server "svc-dir"]
@@ -160,7 +160,7 @@ connect = 127.0.0.1:$SVC
 service = svc.test
 trust = svcdir
 announce = 127.0.0.1:$PUSH
-sources = handshake, push
+sources = ${2:-handshake, push}
 interval = 1s
 EOF
 }

@@ -63,43 +63,8 @@ for n in web svc; do
 done
 rig_nginx_conf "$D"
 rig_monitor_ini "$D"
-cat >agent.ini <<EOF
-[agent]
-state = agent.db
-deleted = retired
-
-[server "web-bundle"]
-connect = 127.0.0.1:$WEB
-service = web.test
-trust = web.pem
-url = https://web.test/.well-known/evercert/successor
-sources = url
-interval = 1s
-
-[server "web-dir"]
-connect = 127.0.0.1:$WEB
-service = web.test
-trust = webdir
-url = https://web.test/.well-known/evercert/successor
-sources = url
-interval = 1s
-
-[server "svc-bundle"]
-connect = 127.0.0.1:$SVC
-service = svc.test
-trust = svc.pem
-announce = 127.0.0.1:$PUSH
-sources = push
-interval = 1s
-
-[server "svc-dir"]
-connect = 127.0.0.1:$SVC
-service = svc.test
-trust = svcdir
-announce = 127.0.0.1:$PUSH
-sources = push
-interval = 1s
-EOF
+# The svc servers by push only: the source this test proves for serve.
+rig_agent_ini "" push
 nginx -p "$D" -c "$D/nginx.conf" || { echo "FAIL: nginx did not start" >&2; exit 1; }
 # Debian 12's nginx 1.22 has TLS 1.3 off unless ssl_protocols says it (docs/PUBLISHING.md).
 if nginx -v 2>&1 | grep -q 'nginx/1\.22\.'; then
