@@ -75,8 +75,7 @@ fi
 
 ./scripts/lint.sh
 # Two at a time: most tests wait on short-lived certificates, not on the CPU; the demo, the
-# soak and the browsers, which measure or load the machine, run alone (RUN_SERIAL, but for
-# the sanitizer build).
+# soak and the browsers, which measure or load the machine, run alone (RUN_SERIAL).
 (cd build && ctest -j2 --output-on-failure)
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DEVC_SANITIZE=ON -DEVC_WERROR=ON >/dev/null
 cmake --build build-asan
