@@ -17,7 +17,7 @@ mode=${1:-}
 case $mode in run | test) ;; *) echo "usage: $0 run|test" >&2; exit 2 ;; esac
 
 PACKAGES="build-essential cmake ninja-build pkg-config openssl libssl-dev
-libsqlite3-dev libcurl4-openssl-dev libevent-dev libsystemd-dev libcmocka-dev libjansson-dev jq coreutils util-linux tzdata
+libsqlite3-dev libpq-dev libcurl4-openssl-dev libevent-dev libsystemd-dev libcmocka-dev libjansson-dev jq coreutils util-linux tzdata
 clang-format gnuplot-nox tshark"
 # NSS trust stores (cert9.db, Firefox and Chromium) are written through NSS itself.
 PACKAGES="$PACKAGES libnss3-dev"
@@ -32,8 +32,9 @@ fi
 #   default-jdk-headless tomcat10         keytool, javac for the Java client, Tomcat (jks.sh, tomcat.sh)
 #   apache2 gnutls-bin                    Apache httpd beside nginx; GnuTLS's client (apache.sh, gnutls.sh)
 #   p11-kit ca-certificates bash-completion   the system trust store; the completion (sysstore.sh, install.sh)
+#   postgresql                            the fleet database, started by the tests in a temporary directory
 PEERS="libnss3-tools chromium firefox-esr default-jdk-headless tomcat10 apache2 gnutls-bin
-p11-kit ca-certificates bash-completion"
+p11-kit ca-certificates bash-completion postgresql"
 [ "$mode" = test ] || PEERS=
 missing() {
     for p in "$@"; do

@@ -221,3 +221,63 @@ SSLSessionCache shmcb:$1/apache/run/ssl_scache(512000)
 </VirtualHost>
 EOF
 }
+
+# free_port: a loopback TCP port the kernel just gave out and took back: far
+# less likely to collide with a parallel test than one derived from a PID.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# PostgreSQL of the test's own: pg_start makes a cluster in a directory of
+# its own (PostgreSQL refuses to run as root, so as root the server runs as
+# the postgres user, whose directory this is), starts it on a free loopback
+# port with trust authentication (loopback only) and sets PGURL to its
+# database `evercert`; the caller's trap runs pg_stop. Without PostgreSQL
+# the test skips, saying so.
+pg_as() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+pg_start() {
+    PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/initdb" ]; then
+        echo "SKIP: postgresql is not installed"
+        exit 77
+    fi
+    PGDIR=$(mktemp -d "${TMPDIR:-/tmp}/evercert-pg.XXXXXX") || return 1
+    [ "$(id -u)" != 0 ] || chown postgres "$PGDIR"
+    pg_as "$PGBIN/initdb" -D "$PGDIR/data" -A trust -U evercert -E UTF8 --no-sync >"$PGDIR/initdb.log" 2>&1 ||
+        { cat "$PGDIR/initdb.log" >&2; return 1; }
+    PGPORT=
+    for _try in 1 2 3; do
+        p=$(free_port)
+        if pg_as "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w -t 60 \
+            -o "-c listen_addresses=127.0.0.1 -p $p -k $PGDIR -c fsync=off" start >/dev/null 2>&1; then
+            PGPORT=$p
+            break
+        fi
+    done
+    [ -n "$PGPORT" ] || { cat "$PGDIR/server.log" >&2; return 1; }
+    "$PGBIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U evercert evercert || return 1
+    PGURL="postgresql://evercert@127.0.0.1:$PGPORT/evercert"
+    export PGBIN PGDIR PGPORT PGURL
+}
+# pg_sql SQL: run SQL in the test's database as its owner
+pg_sql() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -At -h 127.0.0.1 -p "$PGPORT" -U evercert -d evercert -c "$1"; }
+# pg_ro / pg_rw: the database takes no writes / takes them again (new sessions; old ones are ended)
+pg_ro() {
+    pg_sql "ALTER DATABASE evercert SET default_transaction_read_only = on" &&
+        pg_sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'evercert' AND pid <> pg_backend_pid()" >/dev/null
+}
+pg_rw() {
+    "$PGBIN/psql" -X -q -At -h 127.0.0.1 -p "$PGPORT" -U evercert -d evercert \
+        -c "SET default_transaction_read_only = off" -c "ALTER DATABASE evercert SET default_transaction_read_only = off"
+}
+# pg_down / pg_up: stop the server (it is unreachable) and start it again on the same port
+pg_down() { pg_as "$PGBIN/pg_ctl" -D "$PGDIR/data" -m fast -w stop >/dev/null 2>&1; }
+pg_up() {
+    pg_as "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $PGDIR -c fsync=off" start >/dev/null 2>&1
+}
+pg_stop() {
+    [ -n "${PGDIR:-}" ] || return 0
+    pg_down
+    rm -rf "$PGDIR"
+}
