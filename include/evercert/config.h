@@ -48,14 +48,18 @@ struct evc_schedule {
 struct evc_monitor_conf {
     int enabled; /* default true */
     struct evc_schedule schedule;
-    char *state;        /* SQLite file; NULL = the default */
+    char *state;        /* the local SQLite file; NULL = the default */
+    char *state_local;  /* as given; validation moves it into state */
+    char *fleet_url;    /* postgresql://... when state named one; else NULL */
     char *metrics_file; /* Prometheus text, or NULL */
 };
 
 /* The agent (the client side): where it keeps its state and what it retires. */
 struct evc_agent_conf {
-    char *state;   /* SQLite file; NULL = the default */
-    char *deleted; /* deleted store for expired predecessors; NULL: they stay */
+    char *state;       /* the local SQLite file; NULL = the default */
+    char *state_local; /* as given; validation moves it into state */
+    char *fleet_url;   /* postgresql://... when state named one; else NULL */
+    char *deleted;     /* deleted store for expired predecessors; NULL: they stay */
     /* The name given in acknowledgements and URL fetches; NULL: the host name; "none": none. */
     char *client_id;
 };
@@ -97,6 +101,16 @@ struct evc_server_conf {
     unsigned long *key_lines; /* per key of the table, the line that set it (0: not set) */
 };
 
+/* This host in the fleet's database. */
+struct evc_fleet_conf {
+    char *host;          /* NULL: the host name */
+    int64_t keep;        /* seconds the inventory keeps events (default 90d) */
+    int64_t stale;       /* seconds after which a host is silent (default 2h) */
+    char *password_file; /* the database password's file, or NULL */
+    char *key_file;      /* the fleet key sealing shared stores' keys, or NULL */
+    int64_t lease;       /* seconds a shared store's renewer holds it (default 60) */
+};
+
 struct evc_config {
     char *file;
     struct evc_policy policy;
@@ -105,6 +119,7 @@ struct evc_config {
     struct evc_store_conf *stores;
     size_t nstores;
     struct evc_agent_conf agent;
+    struct evc_fleet_conf fleet;
     struct evc_server_conf *servers;
     size_t nservers;
     unsigned long *key_lines; /* per key of the table, the line that set it (0: the default) */

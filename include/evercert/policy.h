@@ -25,6 +25,7 @@ struct evc_store_conf {
     char *password_file;     /* for a .p12 path, a Java keystore path, a keystore */
     char *keystore;          /* personal, instead of cert and key: JKS or PKCS#12 */
     char *alias;             /* keystore: its key entry; NULL: the only one */
+    int shared;              /* personal: one monitor of the fleet renews it for all hosts */
     char *publish;           /* personal: a web root that gets each SA at the well-known URL */
     char *service;           /* personal: the name in its SA; default the first DNS SAN or the CN */
     char *after_replace;     /* personal: a command run after a swap */

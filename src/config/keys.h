@@ -6,7 +6,7 @@
  * and evercert.conf(5) and `evercert check-config --keys` print it.
  *
  * X(section, name, type, field, min, max, default, reloadable, doc)
- *   section     POLICY, STORE, MONITOR, NOTIFY, AGENT or SERVER
+ *   section     POLICY, STORE, MONITOR, NOTIFY, AGENT, FLEET or SERVER
  *   type        how the value is read (enum evc_key_type, parse.c)
  *   field       the member of the section's struct it sets
  *   min, max    bounds of an INT, or of a SECONDS key in seconds (the
@@ -59,6 +59,8 @@
       "With keystore: the alias of the key entry; unset, the keystore's only key entry.") \
     X(STORE, publish, PATH, publish, 0, 0, NULL, 1, \
       "personal: a web root (an existing directory); each SA renew writes is also written to DIR/.well-known/evercert/successor.") \
+    X(STORE, shared, BOOL, shared, 0, 0, "false", 1, \
+      "personal: the same certificate on several hosts (behind a load balancer): one monitor of the fleet renews it and the others take its successor from the database; needs a postgresql:// state and [fleet] key_file.") \
     X(STORE, service, TEXT, service, 0, 0, NULL, 1, \
       "personal: the name its SA speaks for; unset, the first DNS name, else the common name.") \
     X(STORE, after_replace, TEXT, after_replace, 0, 0, NULL, 1, \
@@ -90,7 +92,9 @@
     X(MONITOR, minute, INT, schedule.minute, 0, 59, "30", 1, \
       "The minute of a scheduled pass.") \
     X(MONITOR, state, PATH, state, 0, 0, NULL, 0, \
-      "The monitor's SQLite state; unset, /var/lib/evercert/NAME.db for a file under /etc/ (state.db for /etc/evercert/evercert.ini or .conf), else NAME-state.db beside the file, NAME being its name without extension. A corrupt one is reported, never replaced.") \
+      "The monitor's state: a SQLite file, or postgresql://... (the fleet's database: the inventory and shared stores; the monitor then works from a local copy at state_local). For a file, unset, /var/lib/evercert/NAME.db for a file under /etc/ (state.db for /etc/evercert/evercert.ini or .conf), else NAME-state.db beside the file, NAME being its name without extension. A corrupt one is reported, never replaced.") \
+    X(MONITOR, state_local, PATH, state_local, 0, 0, NULL, 0, \
+      "With a postgresql:// state: the local SQLite state the monitor works from, and where changes wait while the database is away; unset, where state would be for a file.") \
     X(MONITOR, metrics_file, PATH, metrics_file, 0, 0, NULL, 1, \
       "A Prometheus textfile written after every pass.") \
     X(NOTIFY, log, TEXT, log, 0, 0, NULL, 1, \
@@ -108,11 +112,25 @@
     X(NOTIFY, smtp_password_file, PATH, smtp_password_file, 0, 0, NULL, 1, \
       "The SMTP password is this file's first line.") \
     X(AGENT, state, PATH, state, 0, 0, NULL, 0, \
-      "The agent's SQLite state; unset, /var/lib/evercert/agent.db as root, else evercert-agent.db beside the file.") \
+      "The agent's state: a SQLite file, or postgresql://... (the fleet's database; the agent then works from a local copy at state_local). For a file, unset, /var/lib/evercert/agent.db as root, else evercert-agent.db beside the file.") \
+    X(AGENT, state_local, PATH, state_local, 0, 0, NULL, 0, \
+      "With a postgresql:// state: the local SQLite state the agent works from; unset, where state would be for a file.") \
     X(AGENT, deleted, PATH, deleted, 0, 0, NULL, 1, \
       "A deleted store for expired predecessors; unset, they stay.") \
     X(AGENT, client_id, TEXT, client_id, 0, 0, NULL, 1, \
       "The name this client gives its servers in acknowledgements and URL fetches: 1..64 letters, digits or . _ - : @; none gives none; unset, the host name with other characters left out, at most 64 bytes.") \
+    X(FLEET, host, TEXT, host, 0, 0, NULL, 1, \
+      "This host's name in the fleet's database; unset, the host name.") \
+    X(FLEET, keep, SECONDS, keep, EVC_CONFIG_DAY, 3650 * EVC_CONFIG_DAY, "90d", 1, \
+      "How long the inventory keeps events (what was renewed, announced, accepted).") \
+    X(FLEET, stale, SECONDS, stale, 60, 365 * EVC_CONFIG_DAY, "2h", 1, \
+      "A host that has not reported for this long is listed as silent.") \
+    X(FLEET, password_file, PATH, password_file, 0, 0, NULL, 0, \
+      "The database password is this file's first line (never put it in the URL: it would show in ps and logs).") \
+    X(FLEET, key_file, PATH, key_file, 0, 0, NULL, 0, \
+      "The fleet key (32 bytes, 0600) every host of a shared store holds: the private keys published through the database are sealed under it.") \
+    X(FLEET, lease, SECONDS, lease, 5, EVC_CONFIG_DAY, "60s", 1, \
+      "How long a monitor holds the renewal of a shared store without renewing its lease; another takes over after it.") \
     X(SERVER, connect, HOSTPORT, connect, 0, 0, NULL, 1, \
       "The server to follow (required).") \
     X(SERVER, service, TEXT, service, 0, 0, NULL, 1, \
@@ -170,6 +188,8 @@
     S(NOTIFY, "notify", "[notify]", "How the monitor and the agent tell people.")                  \
     S(AGENT, "agent", "[agent]",                                                                   \
       "The agent's state, deleted store and the name it gives its servers.")                       \
+    S(FLEET, "fleet", "[fleet]",                                                                   \
+      "This host in the fleet's database (with a postgresql:// state).")                           \
     S(SERVER, "server", "a server",                                                                \
       "A server the agent follows; one section per server, [server \"NAME\"].")
 

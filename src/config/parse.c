@@ -25,6 +25,7 @@
 #define OFF_MONITOR(f) offsetof(struct evc_monitor_conf, f)
 #define OFF_NOTIFY(f) offsetof(struct evc_notify_conf, f)
 #define OFF_AGENT(f) offsetof(struct evc_agent_conf, f)
+#define OFF_FLEET(f) offsetof(struct evc_fleet_conf, f)
 #define OFF_SERVER(f) offsetof(struct evc_server_conf, f)
 #define EVC_K_DEF(sec, name, type, field, min, max, dflt, reload, doc)                             \
     {EVC_SEC_##sec, #name, EVC_KT_##type, OFF_##sec(field), min, max, dflt, reload, doc},
@@ -60,6 +61,7 @@ evc_trust_format_name(enum evc_trust_format f)
 #define SEC_NAME_MONITOR "monitor"
 #define SEC_NAME_NOTIFY "notify"
 #define SEC_NAME_AGENT "agent"
+#define SEC_NAME_FLEET "fleet"
 #define SEC_NAME_SERVER "server"
 #define EVC_T_FORM_DEF(t, form, words) static const char form_##t[] = form, words_##t[] = words;
 EVC_CONFIG_TYPES(EVC_T_FORM_DEF)
@@ -373,6 +375,16 @@ evc_config_set(struct evc_parser *ps, const struct evc_key_def *k, void *base, c
         if (*v == '\0') {
             return fail(ps, "%s: empty path", k->name);
         }
+        /* A state in PostgreSQL is a URL, not a path; validation moves it to fleet_url. */
+        if ((k == &evc_config_keys[EVC_KEY_MONITOR_state] ||
+             k == &evc_config_keys[EVC_KEY_AGENT_state]) &&
+            (strncmp(v, "postgresql://", 13) == 0 || strncmp(v, "postgres://", 11) == 0)) {
+            free(*(char **)f);
+            if ((*(char **)f = strdup(v)) == NULL) {
+                return fail(ps, "out of memory");
+            }
+            return 1;
+        }
         /* trust = nss:DIR or sql:DIR: the prefix stays until the server is validated. */
         if (k == &evc_config_keys[EVC_KEY_SERVER_trust] &&
             (strncmp(v, "nss:", 4) == 0 || strncmp(v, "sql:", 4) == 0)) {
@@ -547,7 +559,7 @@ static int
 begin_section(struct evc_parser *ps, const char *section)
 {
     static const enum evc_section plain[] = {EVC_SEC_POLICY, EVC_SEC_MONITOR, EVC_SEC_NOTIFY,
-                                             EVC_SEC_AGENT};
+                                             EVC_SEC_AGENT, EVC_SEC_FLEET};
     char *name;
 
     memset(ps->seen, 0, sizeof(ps->seen));
@@ -571,7 +583,7 @@ begin_section(struct evc_parser *ps, const char *section)
         return begin_store(ps, name);
     }
     return fail(ps,
-                "unknown section [%s] (expected [policy], [monitor], [notify], [agent], "
+                "unknown section [%s] (expected [policy], [monitor], [notify], [agent], [fleet], "
                 "[store \"name\"] or [server \"name\"])",
                 section);
 }
@@ -588,6 +600,8 @@ section_base(struct evc_parser *ps)
         return &ps->c->notify;
     case EVC_SEC_AGENT:
         return &ps->c->agent;
+    case EVC_SEC_FLEET:
+        return &ps->c->fleet;
     case EVC_SEC_SERVER:
         return ps->curv;
     case EVC_SEC_POLICY:
@@ -660,6 +674,8 @@ evc_config_free(struct evc_config *c)
         free(s->key_lines);
     }
     free(c->monitor.state);
+    free(c->monitor.state_local);
+    free(c->monitor.fleet_url);
     free(c->monitor.metrics_file);
     free(c->notify.log);
     free(c->notify.report_file);
@@ -683,6 +699,11 @@ evc_config_free(struct evc_config *c)
     }
     free(c->servers);
     free(c->agent.state);
+    free(c->agent.state_local);
+    free(c->agent.fleet_url);
+    free(c->fleet.host);
+    free(c->fleet.password_file);
+    free(c->fleet.key_file);
     free(c->agent.deleted);
     free(c->agent.client_id);
     free(c->stores);
@@ -719,7 +740,8 @@ evc_config_parse(const char *text, size_t len, const char *name, const char *dir
     if (!evc_config_defaults(&ps, EVC_SEC_POLICY, &ps.c->policy) ||
         !evc_config_defaults(&ps, EVC_SEC_MONITOR, &ps.c->monitor) ||
         !evc_config_defaults(&ps, EVC_SEC_NOTIFY, &ps.c->notify) ||
-        !evc_config_defaults(&ps, EVC_SEC_AGENT, &ps.c->agent)) {
+        !evc_config_defaults(&ps, EVC_SEC_AGENT, &ps.c->agent) ||
+        !evc_config_defaults(&ps, EVC_SEC_FLEET, &ps.c->fleet)) {
         r = EVC_ERR_INTERNAL;
         goto out;
     }

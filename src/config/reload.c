@@ -45,6 +45,8 @@ plain_base(const struct evc_config *c, enum evc_section s)
         return &m->notify;
     case EVC_SEC_AGENT:
         return &m->agent;
+    case EVC_SEC_FLEET:
+        return &m->fleet;
     default:
         return NULL;
     }
@@ -111,6 +113,26 @@ evc_config_keep_fixed(const struct evc_config *old, struct evc_config *new, evc_
         if (i == EVC_KEY_MONITOR_state) {
             keep_implicit_deleted(old, new);
         }
+    }
+    /* The database of a postgresql:// state, likewise (the local file is the state key's). */
+    for (int i = 0; i < 2; i++) {
+        const char *a = i == 0 ? old->monitor.fleet_url : old->agent.fleet_url;
+        char **b = i == 0 ? &new->monitor.fleet_url : &new->agent.fleet_url;
+        int key = i == 0 ? EVC_KEY_MONITOR_state : EVC_KEY_AGENT_state;
+        char msg[600], *copy = NULL;
+
+        if ((a == NULL && *b == NULL) || (a != NULL && *b != NULL && strcmp(a, *b) == 0) ||
+            (a != NULL && (copy = strdup(a)) == NULL)) {
+            continue;
+        }
+        snprintf(msg, sizeof(msg),
+                 "[%s] state changed in %s:%lu; takes effect after a restart (the fleet's "
+                 "database stays as it was)",
+                 i == 0 ? "monitor" : "agent", new->file, new->key_lines[key]);
+        free(*b);
+        *b = copy;
+        say(arg, msg);
+        kept++;
     }
     return kept;
 }

@@ -251,12 +251,40 @@ add_default_deleted(struct evc_parser *ps)
     return 1;
 }
 
+/*
+ * A state in PostgreSQL: the URL goes to fleet_url and state becomes the
+ * local file the service works from (state_local, or the default), so
+ * everything that opens the local state reads one field as before.
+ */
+static int
+fleet_state(struct evc_parser *ps, char **state, char **state_local, char **fleet_url,
+            int local_key, const char *section)
+{
+    if (*state != NULL &&
+        (strncmp(*state, "postgresql://", 13) == 0 || strncmp(*state, "postgres://", 11) == 0)) {
+        *fleet_url = *state;
+        *state = *state_local;
+        *state_local = NULL;
+    } else if (*state_local != NULL) {
+        ps->line = ps->c->key_lines[local_key];
+        return fail(ps, "[%s] state_local: only with a postgresql:// state", section);
+    }
+    return 1;
+}
+
 /* What only the whole file can tell. */
 int
 evc_config_validate(struct evc_parser *ps)
 {
     struct evc_config *c = ps->c;
     size_t ndeleted = 0, npersonal = 0;
+
+    if (!fleet_state(ps, &c->monitor.state, &c->monitor.state_local, &c->monitor.fleet_url,
+                     EVC_KEY_MONITOR_state_local, "monitor") ||
+        !fleet_state(ps, &c->agent.state, &c->agent.state_local, &c->agent.fleet_url,
+                     EVC_KEY_AGENT_state_local, "agent")) {
+        return 0;
+    }
 
     for (size_t i = 0; i < c->nstores; i++) {
         struct evc_store_conf *s = &c->stores[i];
@@ -315,6 +343,14 @@ evc_config_validate(struct evc_parser *ps)
                                   : s->alias != NULL  ? EVC_KEY_STORE_alias
                                                       : EVC_KEY_STORE_publish,
                                   "keystore, alias and publish belong to personal stores");
+        }
+        if (s->shared && s->role != EVC_ROLE_PERSONAL) {
+            return store_key_fail(ps, s, EVC_KEY_STORE_shared, "shared belongs to personal stores");
+        }
+        if (s->shared && (c->monitor.fleet_url == NULL || c->fleet.key_file == NULL)) {
+            return store_key_fail(ps, s, EVC_KEY_STORE_shared,
+                                  "shared needs a postgresql:// state in [monitor] and [fleet] "
+                                  "key_file");
         }
         if (s->alias != NULL && s->keystore == NULL) {
             return store_key_fail(ps, s, EVC_KEY_STORE_alias, "alias needs keystore");

@@ -558,6 +558,8 @@ base_of(struct evc_config *c, enum evc_section s)
         return &c->notify;
     case EVC_SEC_AGENT:
         return &c->agent;
+    case EVC_SEC_FLEET:
+        return &c->fleet;
     default:
         return &c->servers[0];
     }
@@ -570,8 +572,9 @@ base_of(struct evc_config *c, enum evc_section s)
 static void
 test_table_defaults(void **state)
 {
-    static const char *const head[] = {"[policy]\n", "[store \"s\"]\n", "[monitor]\n",
-                                       "[notify]\n", "[agent]\n",       "[server \"v\"]\n"};
+    static const char *const head[] = {"[policy]\n",      "[store \"s\"]\n", "[monitor]\n",
+                                       "[notify]\n",      "[agent]\n",       "[fleet]\n",
+                                       "[server \"v\"]\n"};
     static const char tail[] = "[store \"s\"]\nrole = trust\npath = t.pem\n"
                                "[server \"v\"]\nconnect = h:1\ntrust = v.pem\n";
     char text[8192];
@@ -770,6 +773,48 @@ test_every_key(void **state)
     free(server.announce);
     free(server.after_change);
     evc_config_free(c);
+}
+
+/* A postgresql:// state: the URL is the fleet's, the local file is state_local (or the default). */
+static void
+test_fleet_state(void **state)
+{
+    static const char *const bad[][2] = {
+        {"[monitor]\nstate_local = l.db\n",
+         "c.ini:2: [monitor] state_local: only with a postgresql"},
+        {"[agent]\nstate = /s.db\nstate_local = l.db\n", "c.ini:3: [agent] state_local: only with"},
+        {"[store \"w\"]\nrole = personal\ncert = c\nkey = k\nshared = yes\n",
+         "c.ini:5: store \"w\": shared needs a postgresql:// state"},
+        {"[monitor]\nstate = postgresql://h/d\n[store \"w\"]\nrole = personal\ncert = c\nkey = k\n"
+         "shared = yes\n",
+         "c.ini:7: store \"w\": shared needs"},
+    };
+    static const char fleet_good[] =
+        "[monitor]\nstate = postgresql://u@db.example/fleet\nstate_local = l.db\n"
+        "[agent]\nstate = postgres://db/f\n[fleet]\nkey_file = k\nhost = h1\n"
+        "[store \"w\"]\nrole = personal\ncert = c\nkey = k\nshared = yes\n";
+    struct evc_config *c = NULL;
+    struct evc_err err = {0};
+
+    (void)state;
+    assert_int_equal(evc_config_parse(fleet_good, strlen(fleet_good), "c.ini", "/d", &c, &err), 0);
+    assert_string_equal(c->monitor.fleet_url, "postgresql://u@db.example/fleet");
+    assert_string_equal(c->monitor.state, "/d/l.db");
+    assert_string_equal(c->agent.fleet_url, "postgres://db/f");
+    assert_null(c->agent.state);
+    assert_string_equal(c->fleet.host, "h1");
+    assert_int_equal(c->fleet.lease, 60);
+    assert_int_equal(c->fleet.stale, 7200);
+    assert_true(c->stores[0].shared);
+    evc_config_free(c);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&err, 0, sizeof(err));
+        assert_int_not_equal(
+            evc_config_parse(bad[i][0], strlen(bad[i][0]), "c.ini", "/d", &c, &err), 0);
+        if (strncmp(err.detail, bad[i][1], strlen(bad[i][1])) != 0) {
+            fail_msg("got '%s', want '%s...'", err.detail, bad[i][1]);
+        }
+    }
 }
 
 struct said {
@@ -1134,6 +1179,7 @@ main(void)
         cmocka_unit_test(test_table_defaults),
         cmocka_unit_test(test_every_key),
         cmocka_unit_test(test_keep_fixed),
+        cmocka_unit_test(test_fleet_state),
         cmocka_unit_test(test_key_lines),
         cmocka_unit_test(test_check_key_lines),
         cmocka_unit_test(test_duration_bounds),
