@@ -40,7 +40,7 @@ for tool in python3 openssl; do
     fi
 done
 cd "$T" || exit 1
-SMTP=$((20000 + $$ % 20000))
+SMTP=$(port_block 8)
 python3 -W ignore -m smtpd -n -c DebuggingServer 127.0.0.1:$SMTP >smtp.log 2>&1 &
 SMTPD=$!
 i=0

@@ -53,7 +53,7 @@ for tool in nginx curl python3; do
 done
 [ "$LIFE" -ge 20 ] || { echo "usage: a lifetime of at least 20 s (a rotation every 0.4 of it)" >&2; exit 2; }
 chmod 755 "$T" && cd "$T" || exit 1
-BASE=$((20000 + $$ % 20000 / 8 * 8))
+BASE=$(port_block 8)
 now() { date +%s; }
 
 

@@ -53,7 +53,7 @@ chmod 755 "$T" && cd "$T" || exit 1
 D=$T
 OUT=$T/loads
 mkdir logs deleted retired "$OUT"
-BASE=$((20000 + $$ % 20000 / 8 * 8))
+BASE=$(port_block 8)
 WEB=$BASE SVC=$((BASE + 1)) PUSH=$((BASE + 2)) STATUS=$((BASE + 3))
 now() { date +%s; }
 

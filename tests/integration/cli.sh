@@ -24,7 +24,7 @@ command -v jq >/dev/null || { echo "SKIP: jq is not installed"; exit 77; }
 at() { date -u -d "$1" +%Y-%m-%dT%H:%M:%SZ; }
 export TZ=UTC
 cd "$T" || exit 1
-PORT=$((20000 + $$ % 15000))
+PORT=$(port_block 8)
 
 # --- the version
 for v in -V --version; do

@@ -15,7 +15,8 @@ pass=0
 fail=0
 check() { d=$1; shift; if "$@" >/dev/null 2>&1; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $d" >&2; fi; }
 cd "$T" || exit 1
-PORT=$((20000 + $$ % 20000))
+. "$(cd "$(dirname "$0")" && pwd)/ports.sh"
+PORT=$(port_block 8)
 "$EVC" ca init --out root >/dev/null
 "$EVC" issue --ca root --cn web.test --san DNS:web.test --days 30 --out-cert a.crt --out-key a.key >/dev/null
 "$EVC" issue --ca root --cn web.test --san DNS:web.test --days 32 --out-cert b.crt --out-key b.key >/dev/null

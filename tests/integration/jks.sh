@@ -27,7 +27,7 @@ trap cleanup EXIT
 cd "$T" || exit 1
 at() { date -u -d "$1" +%Y-%m-%dT%H:%M:%SZ; }
 kt() { keytool "$@" 2>/dev/null; }
-PORT=$((20000 + $$ % 15000))
+PORT=$(port_block 8)
 SPORT=$((PORT + 1))
 
 # --- a server's two generations and the SA between them

@@ -222,11 +222,8 @@ SSLSessionCache shmcb:$1/apache/run/ssl_scache(512000)
 EOF
 }
 
-# free_port: a loopback TCP port the kernel just gave out and took back: far
-# less likely to collide with a parallel test than one derived from a PID.
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# Ports picked free (port_block, free_port); every test script lives beside lib.sh.
+. "$(cd "$(dirname "$0")" && pwd)/ports.sh"
 
 # PostgreSQL of the test's own: pg_start makes a cluster in a directory of
 # its own (PostgreSQL refuses to run as root, so as root the server runs as
@@ -247,7 +244,7 @@ pg_start() {
         { cat "$PGDIR/initdb.log" >&2; return 1; }
     PGPORT=
     for _try in 1 2 3; do
-        p=$(free_port)
+        p=$(port_block 1)
         if pg_as "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w -t 60 \
             -o "-c listen_addresses=127.0.0.1 -p $p -k $PGDIR -c fsync=off" start >/dev/null 2>&1; then
             PGPORT=$p

@@ -43,7 +43,8 @@ for tool in nginx curl python3; do
     fi
 done
 cd "$T" || exit 1
-PORT=$((20000 + $$ % 20000))
+. "$(cd "$(dirname "$0")" && pwd)/ports.sh"
+PORT=$(port_block 8)
 SMTP=$((PORT + 1))
 
 # --- the set-up: a root, a server certificate ending in 2 minutes, nginx, a mail sink

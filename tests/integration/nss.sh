@@ -35,7 +35,7 @@ trap 'exit 1' INT TERM HUP
 cd "$T" || exit 1
 export TZ=UTC
 at() { date -u -d "$1" +%Y-%m-%dT%H:%M:%SZ; }
-PORT=$((20000 + $$ % 15000))
+PORT=$(port_block 8)
 # nick DB: the lines of certutil -L, one "nickname|trust" per entry, sorted
 listing() { certutil -L -d "sql:$1" | tail -n +5 | sed -E 's/ +([cCpPTu]*,[cCpPTu]*,[cCpPTu]*) *$/|\1/' | sort; }
 evcnick() { echo "evercert $(fp "$1" | cut -c1-16)"; }

@@ -37,7 +37,7 @@ for tool in openssl python3; do
     command -v $tool >/dev/null || { echo "SKIP: $tool not installed" >&2; exit 77; }
 done
 cd "$T" || exit 1
-BASE=$((21000 + $$ % 9000 * 4))
+BASE=$(port_block 8)
 SVC=$BASE PUSH=$((BASE + 1)) STAT=$((BASE + 2))
 
 mkcert svc svc.test "$LIFE" || { echo "cannot make a certificate" >&2; exit 1; }

@@ -71,7 +71,7 @@ for tool in nginx curl python3; do
     command -v $tool >/dev/null || { echo "SKIP: $tool not installed (bootstrap.sh test installs it)" >&2; exit 77; }
 done
 chmod 755 "$T" && cd "$T" || exit 1
-BASE=$((20000 + $$ % 20000 / 8 * 8))
+BASE=$(port_block 8)
 WEB=$BASE SVC=$((BASE + 1)) PUSH=$((BASE + 2))
 now() { date +%s; }
 nowf() { date +%s.%N | cut -c1-14; }

@@ -28,7 +28,7 @@ UCC=$(command -v update-ca-certificates || echo /usr/sbin/update-ca-certificates
 command -v curl >/dev/null || { echo "SKIP: curl is not installed"; exit 77; }
 at() { date -u -d "$1" +%Y-%m-%dT%H:%M:%SZ; }
 cd "$T" || exit 1
-PORT=$((20000 + $$ % 15000))
+PORT=$(port_block 8)
 
 # Three generations, each ten days younger: the oldest ends first.
 "$EVC" selfsign --cn web.test --san DNS:web.test,IP:127.0.0.1 --days 30 --at "$(at '-20 days')" \

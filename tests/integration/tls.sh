@@ -35,7 +35,8 @@ wait_for() { # FILE TEXT SECONDS
     grep -qF -- "$2" "$1" 2>/dev/null
 }
 cd "$T" || exit 1
-PORT=$((20000 + $$ % 20000))
+. "$(cd "$(dirname "$0")" && pwd)/ports.sh"
+PORT=$(port_block 8)
 APORT=$((PORT + 1))
 SPORT=$((PORT + 2))
 URL="https://web.test:$PORT/"

@@ -42,7 +42,7 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 cd "$T" || exit 1
 now() { date +%s; }
-BASE=$((20000 + $$ % 20000 / 8 * 8))
+BASE=$(port_block 8)
 PJ=$BASE PP=$((BASE + 1)) JMX=$((BASE + 2))
 
 javac -d . "$HERE/java/TlsGet.java" "$HERE/../../contrib/tomcat/TomcatReload.java" || { bad "javac"; exit 1; }
