@@ -286,6 +286,66 @@ check_servers(struct check *ck)
     return 0;
 }
 
+/* A password in a URL is in every copy of the configuration; a password file is 0600. */
+static int
+url_password(const char *url)
+{
+    const char *auth = url != NULL ? strstr(url, "://") : NULL;
+    size_t end;
+    const char *at;
+
+    if (auth == NULL) {
+        return 0;
+    }
+    auth += 3;
+    end = strcspn(auth, "/?");
+    at = memchr(auth, '@', end);
+    return (at != NULL && memchr(auth, ':', (size_t)(at - auth)) != NULL) ||
+           strstr(url, "password=") != NULL;
+}
+
+/* [fleet]: its files are read at start, and a state in PostgreSQL keeps no password inline. */
+static int
+check_fleet(struct check *ck, enum evc_config_use use)
+{
+    const struct evc_config *c = ck->c;
+    const char *url = use == EVC_CONFIG_USE_AGENT ? c->agent.fleet_url : c->monitor.fleet_url;
+    const char *section = use == EVC_CONFIG_USE_AGENT ? "agent" : "monitor";
+    struct stat st;
+    int r;
+
+    if (url == NULL && use == EVC_CONFIG_USE_ANY) {
+        url = c->agent.fleet_url;
+        section = "agent";
+    }
+    if (url == NULL) {
+        if (c->fleet.host != NULL || c->fleet.password_file != NULL || c->fleet.key_file != NULL) {
+            warn(ck, evc_config_key_line(c, "fleet", "host"),
+                 "[fleet] is used only with a postgresql:// state");
+        }
+        return 0;
+    }
+    if (url_password(url)) {
+        warn(ck, evc_config_key_line(c, section, "state"),
+             "[%s] state: the URL holds a password; put it in [fleet] password_file (0600)",
+             section);
+    }
+    if ((r = readable(ck, evc_config_key_line(c, "fleet", "password_file"), "[fleet] ",
+                      "password_file", c->fleet.password_file, 0)) != 0 ||
+        (r = readable(ck, evc_config_key_line(c, "fleet", "key_file"), "[fleet] ", "key_file",
+                      c->fleet.key_file, 0)) != 0) {
+        return r;
+    }
+    if (c->fleet.key_file != NULL && stat(c->fleet.key_file, &st) == 0 && (st.st_mode & 077) != 0) {
+        return evc_err_set(ck->err, EVC_ERR_CONFIG,
+                           "%s:%lu: [fleet] key_file %s: readable by others (mode %03o); it must "
+                           "be 0600",
+                           c->file, evc_config_key_line(c, "fleet", "key_file"), c->fleet.key_file,
+                           (unsigned)(st.st_mode & 0777));
+    }
+    return 0;
+}
+
 int
 evc_config_check(const struct evc_config *c, enum evc_config_use use, evc_config_say_fn say,
                  void *arg, struct evc_err *err)
@@ -302,6 +362,9 @@ evc_config_check(const struct evc_config *c, enum evc_config_use use, evc_config
         return r;
     }
     if (use != EVC_CONFIG_USE_MONITOR && (r = check_servers(&ck)) != 0) {
+        return r;
+    }
+    if ((r = check_fleet(&ck, use)) != 0) {
         return r;
     }
     if ((r = readable(&ck, evc_config_key_line(c, "notify", "smtp_password_file"), "",

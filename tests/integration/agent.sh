@@ -37,7 +37,7 @@ for tool in nginx python3 jq; do
     command -v $tool >/dev/null || { echo "SKIP: $tool not installed" >&2; exit 77; }
 done
 chmod 755 "$T" && cd "$T" || exit 1
-. "$(cd "$(dirname "$0")" && pwd)/ports.sh"
+. "$SRC/tests/integration/ports.sh"
 PORT=$(port_block 100)
 APORT=$((PORT + 1)) NPORT=$((PORT + 2)) MPORT=$((PORT + 3)) HPORT=$((PORT + 4))
 GPORT=$((PORT + 5)) SPORT=$((PORT + 6)) CPORT=$((PORT + 7)) FPORT=$((PORT + 8))

@@ -157,6 +157,25 @@ printf '[policy]\nreuse_key = True\n' >bool.ini
 status "BOOL in another case" 1 "$EVC" check-config bool.ini
 check "BOOL says the words it takes" grep -qx "bool.ini:2: reuse_key: expected true or false (or yes, on, no, off), not 'True'" err
 
+# 5e. A state in PostgreSQL: the fleet's files are read at start; a password belongs in a 0600
+# file, not in the URL; a readable fleet key is refused. Nothing is connected to.
+printf 'h\n' >fleet.pw && chmod 600 fleet.pw
+head -c 32 /dev/urandom >fleet.key && chmod 600 fleet.key
+printf '[monitor]\nstate = postgresql://u:pw@127.0.0.1:1/f\n[fleet]\npassword_file = fleet.pw\nkey_file = fleet.key\n[store "s"]\nrole = trust\npath = ca.pem\n' >fleetpw.ini
+: >ca.pem
+status "a password in the state URL is a warning" 0 "$EVC" check-config fleetpw.ini
+check "... at the state's line" grep -q "^fleetpw.ini:2: warning: \[monitor\] state: the URL holds a password" err
+check "... and the password is not shown" sh -c '! grep -q "pw@" err'
+chmod 644 fleet.key
+status "a fleet key readable by others" 1 "$EVC" check-config fleetpw.ini
+check "... is refused at key_file's line" grep -q "^fleetpw.ini:5: \[fleet\] key_file ./fleet.key: readable by others (mode 644)" err
+printf '[monitor]\nstate = postgresql://127.0.0.1:1/f\n[fleet]\npassword_file = nowhere.pw\n[store "s"]\nrole = trust\npath = ca.pem\n' >fleetmiss.ini
+status "a missing fleet password file" 1 "$EVC" check-config fleetmiss.ini
+check "... names its line" grep -q "^fleetmiss.ini:4: \[fleet\] password_file ./nowhere.pw: No such file" err
+printf '[fleet]\nhost = a\n[store "s"]\nrole = trust\npath = ca.pem\n' >fleetnone.ini
+status "[fleet] without a postgresql:// state" 0 "$EVC" check-config fleetnone.ini
+check "... is a warning" grep -q "^fleetnone.ini:2: warning: \[fleet\] is used only with a postgresql:// state" err
+
 # 6. The manual page names every key of the table (the list from the command, not a copy).
 # Rendered with man where it is installed; else its roff source, where a key is ".B key = TYPE".
 if command -v man >/dev/null && command -v col >/dev/null; then

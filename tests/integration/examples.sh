@@ -14,8 +14,9 @@ trap '[ -n "$SRV" ] && kill $SRV 2>/dev/null; rm -rf "$T"' EXIT
 pass=0
 fail=0
 check() { d=$1; shift; if "$@" >/dev/null 2>&1; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $d" >&2; fi; }
+PORTS=$(cd "$(dirname "$0")" && pwd)/ports.sh
 cd "$T" || exit 1
-. "$(cd "$(dirname "$0")" && pwd)/ports.sh"
+. "$PORTS"
 PORT=$(port_block 8)
 "$EVC" ca init --out root >/dev/null
 "$EVC" issue --ca root --cn web.test --san DNS:web.test --days 30 --out-cert a.crt --out-key a.key >/dev/null

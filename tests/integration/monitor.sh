@@ -42,8 +42,9 @@ for tool in nginx curl python3; do
         exit 0
     fi
 done
+PORTS=$(cd "$(dirname "$0")" && pwd)/ports.sh
 cd "$T" || exit 1
-. "$(cd "$(dirname "$0")" && pwd)/ports.sh"
+. "$PORTS"
 PORT=$(port_block 8)
 SMTP=$((PORT + 1))
 

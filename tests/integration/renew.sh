@@ -295,7 +295,7 @@ fi
 # --- 3. real peers: nginx and curl ---------------------------------------------
 if command -v nginx >/dev/null && command -v curl >/dev/null; then
     setup N
-    . "$(cd "$(dirname "$0")" && pwd)/ports.sh"
+    . "$SRC/tests/integration/ports.sh"
     PORT=$(port_block 8)
     sed -i 's/distribution_window = 1h/distribution_window = 0/; s|^after_replace = .*|after_replace = nginx -p '"$T"'/N -c '"$T"'/N/nginx.conf -s reload\nverify = 127.0.0.1:'"$PORT"'\nverify_servername = web.test|; /^after_replace_shell/d' N/c.ini
     mkdir -p N/logs

@@ -35,7 +35,7 @@ wait_for() { # FILE TEXT SECONDS
     grep -qF -- "$2" "$1" 2>/dev/null
 }
 cd "$T" || exit 1
-. "$(cd "$(dirname "$0")" && pwd)/ports.sh"
+. "$HERE/ports.sh"
 PORT=$(port_block 8)
 APORT=$((PORT + 1))
 SPORT=$((PORT + 2))
