@@ -433,8 +433,21 @@ evc_db_migrate(struct evc_db *db, const char *component, const struct evc_db_mig
                struct evc_err *err)
 {
     struct evc_db_stmt *q = NULL;
+    struct evc_err quiet = {0};
     int r = 0, have = 0;
 
+    /*
+     * Current already: nothing is written, so a read-only database or a
+     * standby opens as well (the table may not be there yet: then migrate).
+     */
+    if (n > 0 && version_of(db, component, &have, &quiet) == 0 && have >= m[n - 1].version) {
+        if (have > m[n - 1].version) {
+            return evc_err_set(err, EVC_ERR_POLICY,
+                               "%s: %s schema version %d is newer than this evercert knows (%d)",
+                               db->name, component, have, m[n - 1].version);
+        }
+        return 0;
+    }
     for (size_t i = 0; i < n && r == 0; i++) {
         if ((r = evc_db_begin(db, err)) != 0) {
             return r;

@@ -85,7 +85,12 @@ int evc_db_bind_text(struct evc_db_stmt *q, int i, const char *s); /* NULL binds
 int evc_db_bind_blob(struct evc_db_stmt *q, int i, const void *p, size_t len);
 int evc_db_bind_null(struct evc_db_stmt *q, int i);
 int evc_db_step(struct evc_db_stmt *q, struct evc_err *err);
-/* Columns of the current row, 0-based. NULL reads as 0, "" and an empty blob. */
+/*
+ * Columns of the current row, 0-based. NULL reads as 0, "" and an empty
+ * blob. What a column returns lives until the next step, reset or
+ * finalize, and a blob's only until the next evc_db_col_blob on the same
+ * statement (PostgreSQL decodes into one buffer): copy it to keep it.
+ */
 int64_t evc_db_col_int64(struct evc_db_stmt *q, int i);
 const char *evc_db_col_text(struct evc_db_stmt *q, int i);
 const uint8_t *evc_db_col_blob(struct evc_db_stmt *q, int i, size_t *len);
