@@ -202,6 +202,7 @@ struct evc_shared_ctx {
     char host[EVC_SHARED_HOST_MAX + 1];
     int64_t lease;
     struct evc_db *db;
+    enum evc_db_fault fault; /* of the last failed open, when db is NULL */
     void (*log)(void *arg, int level, const char *msg);
     void *log_arg;
 };
@@ -222,6 +223,20 @@ say(struct evc_shared_ctx *c, int level, const char *fmt, ...)
     (void)vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     c->log(c->log_arg, level, msg);
+}
+
+/* out->detail, cut to fit (a reason is worth more whole, but never worth overflowing). */
+static void detail_set(struct evc_shared_offer *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+detail_set(struct evc_shared_offer *out, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vsnprintf(out->detail, sizeof(out->detail), fmt, ap);
+    va_end(ap);
 }
 
 static char *
@@ -311,9 +326,18 @@ connect_db(struct evc_shared_ctx *c, struct evc_err *err)
     evc_buf_free(&pw); /* wipes the password */
     if (r != 0) {
         c->db = NULL;
+        c->fault = EVC_DB_FAULT_DOWN;
         return r;
     }
     if ((r = evc_shared_migrate(c->db, err)) != 0) {
+        /*
+         * A read-only database (a standby) can still hand out what was
+         * published; taking a lease then fails, so nothing is made.
+         */
+        if (evc_db_fault(c->db) == EVC_DB_FAULT_READONLY) {
+            return 0;
+        }
+        c->fault = evc_db_fault(c->db);
         evc_db_close(c->db);
         c->db = NULL;
     }
@@ -334,18 +358,16 @@ static void
 down(struct evc_shared_ctx *c, const struct evc_store_conf *store, const struct evc_err *e,
      struct evc_shared_offer *out)
 {
-    char name[256];
-    enum evc_db_fault f = c->db != NULL ? evc_db_fault(c->db) : EVC_DB_FAULT_DOWN;
+    enum evc_db_fault f = c->db != NULL ? evc_db_fault(c->db) : c->fault;
 
-    evc_db_redact(c->url, name, sizeof(name));
     out->turn = EVC_SHARED_DOWN;
-    snprintf(out->detail, sizeof(out->detail),
-             "shared store \"%.40s\": fleet database %.60s %s; not renewing alone (%.80s)",
-             store->name, name,
-             f == EVC_DB_FAULT_READONLY ? "read-only"
-             : f == EVC_DB_FAULT_DOWN   ? "unreachable"
-                                        : "failed",
-             evc_err_message(e));
+    /* The database's message names it (redacted: never a password). */
+    detail_set(out, "shared store \"%.40s\": fleet database %s; not renewing alone (%s)",
+               store->name,
+               f == EVC_DB_FAULT_READONLY ? "read-only"
+               : f == EVC_DB_FAULT_DOWN   ? "unreachable"
+                                          : "failed",
+               evc_err_message(e));
     after_failure(c);
 }
 
@@ -390,10 +412,6 @@ fetch(struct evc_shared_ctx *c, const struct evc_store_conf *store, const uint8_
         goto out; /* none (0), or an error */
     }
     g = evc_db_col_int64(q, 0);
-    chain = evc_db_col_text(q, 2);
-    chain_len = strlen(chain);
-    sa = evc_db_col_blob(q, 3, &sa_len);
-    sealed = evc_db_col_blob(q, 4, &sealed_len);
     out->generation = (uint64_t)g;
     out->activate_at = evc_db_col_int64(q, 5);
     snprintf(out->who, sizeof(out->who), "%.*s", EVC_SHARED_HOST_MAX, evc_db_col_text(q, 6));
@@ -405,9 +423,19 @@ fetch(struct evc_shared_ctx *c, const struct evc_store_conf *store, const uint8_
                  "the published successor's generation or sha256 is malformed");
         goto out;
     }
-    if (chain_len == 0 || chain_len > EVC_SHARED_CHAIN_MAX || sa_len == 0 || sa_len > EVC_SA_MAX) {
+    /* Each column is copied before the next is read: a blob lives until the next is read. */
+    chain = evc_db_col_text(q, 2);
+    chain_len = strlen(chain);
+    if (chain_len == 0 || chain_len > EVC_SHARED_CHAIN_MAX ||
+        evc_buf_put(&out->chain, chain, chain_len) != 0) {
         snprintf(out->detail, sizeof(out->detail),
-                 "the published successor's chain or SA is empty or over its cap");
+                 "the published successor's chain is empty or over its cap");
+        goto out;
+    }
+    sa = evc_db_col_blob(q, 3, &sa_len);
+    if (sa_len == 0 || sa_len > EVC_SA_MAX || evc_buf_put(&out->sa, sa, sa_len) != 0) {
+        snprintf(out->detail, sizeof(out->detail),
+                 "the published successor's SA is empty or over its cap");
         goto out;
     }
     if (evc_fleet_key_load(c->key_file != NULL ? c->key_file : "", key, &e) != 0) {
@@ -418,21 +446,28 @@ fetch(struct evc_shared_ctx *c, const struct evc_store_conf *store, const uint8_
     ad.store = store->name;
     ad.generation = out->generation;
     memcpy(ad.leaf_sha256, out->leaf_sha256, 32);
-    if (evc_unseal(key, &ad, sealed, sealed_len, &out->key, &e) != 0) {
-        OPENSSL_cleanse(key, sizeof(key));
-        snprintf(out->detail, sizeof(out->detail), "%s", evc_err_message(&e));
-        goto out;
-    }
+    sealed = evc_db_col_blob(q, 4, &sealed_len);
+    r = evc_unseal(key, &ad, sealed, sealed_len, &out->key, &e);
     OPENSSL_cleanse(key, sizeof(key));
-    if (evc_buf_put(&out->chain, chain, chain_len) != 0 || evc_buf_put(&out->sa, sa, sa_len) != 0) {
-        evc_buf_free(&out->key);
-        snprintf(out->detail, sizeof(out->detail), "the published successor is over its cap");
+    if (r != 0) {
+        r = 1;
+        snprintf(out->detail, sizeof(out->detail), "%.200s", evc_err_message(&e));
         goto out;
     }
+    r = 1;
     out->turn = EVC_SHARED_USE;
     snprintf(out->detail, sizeof(out->detail), "generation %llu published by %s",
              (unsigned long long)out->generation, out->who);
 out:
+    if (r == 1 && out->turn == EVC_SHARED_REFUSED) {
+        char why[sizeof(out->detail)];
+
+        memcpy(why, out->detail, sizeof(why));
+        detail_set(out,
+                   "shared store \"%.40s\": generation %llu published by %.40s refused: %s; "
+                   "nothing staged",
+                   store->name, (unsigned long long)out->generation, out->who, why);
+    }
     evc_db_finalize(q);
     return r;
 }
