@@ -314,6 +314,22 @@ test_publish_fenced(void **state)
     evc_db_close(db);
 }
 
+static void
+clean(void)
+{
+    static const char *const names[] = {"raw",    "hex",  "hexnl", "short", "long",
+                                        "nothex", "open", "link",  "new"};
+    char p[256];
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+    snprintf(p, sizeof(p), "/tmp/evc-seal-test-%d.db", (int)getpid());
+    unlink(p);
+}
+
 int
 main(void)
 {
@@ -323,5 +339,8 @@ main(void)
         cmocka_unit_test(test_lease),     cmocka_unit_test(test_publish_fenced),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int r = cmocka_run_group_tests(tests, NULL, NULL);
+
+    clean();
+    return r;
 }
