@@ -153,6 +153,20 @@ struct evc_shared_pub {
 EVC_EXPORT EVC_MUST_USE int evc_shared_publish(struct evc_db *db, const struct evc_shared_pub *p,
                                                const char *host, struct evc_err *err);
 /*
+ * The newest successor published for the certificate whose SHA-256 is cur
+ * in store, above generation and not withdrawn, its key opened with key:
+ * 1 with out filled (turn USE; or REFUSED with the reason in detail when a
+ * field is malformed or over its cap, or the sealed key does not open),
+ * 0 when there is none, or a database error. out's buffers are
+ * initialised by the caller (the chain, the SA, the key: wiped when freed).
+ * The row is outside bytes: the ca layer checks what USE hands it.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_shared_fetch(struct evc_db *db, const char *store,
+                                             const uint8_t cur[32], uint64_t generation,
+                                             const uint8_t key[EVC_FLEET_KEY_LEN],
+                                             struct evc_shared_offer *out, struct evc_err *err);
+
+/*
  * The fleet's side of a shared store for the renewal run: a connection
  * opened on first use, this host's name, the fleet key and the lease
  * period, behind the callbacks of evc_renew_opts (evc_shared_hooks).

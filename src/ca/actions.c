@@ -329,10 +329,14 @@ evc_renew_stage(struct run *run, size_t i, enum evc_stale stale, struct evc_rene
      * A shared store: only the lease holder makes a successor; every other
      * host uses the one published, or waits. Nothing is written before.
      */
+    note[0] = '\0';
+    if (stale != EVC_STALE_NONE) {
+        evc_renew_stale_note(p, stale, note, sizeof(note));
+    }
     if (shared) {
         evc_renew_shared_turn(run, p, &offer);
         if (offer.turn == EVC_SHARED_USE) {
-            r = evc_renew_shared_use(run, p, &offer, v, err);
+            r = evc_renew_shared_use(run, p, &offer, note, v, err);
             goto out;
         }
         if (offer.turn != EVC_SHARED_MAKE) {
@@ -340,10 +344,6 @@ evc_renew_stage(struct run *run, size_t i, enum evc_stale stale, struct evc_rene
             r = 0;
             goto out;
         }
-    }
-    note[0] = '\0';
-    if (stale != EVC_STALE_NONE) {
-        evc_renew_stale_note(p, stale, note, sizeof(note));
     }
     if (stale != EVC_STALE_NONE && p->next != NULL && !run->o->dry_run &&
         (r = evc_renew_keep_deleted(run, sk_X509_value(p->next, 0), p->conf->name, note, err)) !=

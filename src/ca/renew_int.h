@@ -254,11 +254,12 @@ void evc_renew_shared_wait(struct evc_renew_action *v, enum evc_shared_turn turn
                            const char *detail);
 /*
  * Check a published successor (turn USE) against p's live certificate and
- * stage it; a refusal is a wait line naming the row and why (0, nothing
+ * stage it (a stale one it replaces, said by note, kept in the deleted
+ * store); a refusal is a wait line naming the row and why (0, nothing
  * written). An error only for a failure to write.
  */
 int evc_renew_shared_use(struct run *run, struct personal_st *p, const struct evc_shared_offer *o,
-                         struct evc_renew_action *v, struct evc_err *err);
+                         const char *note, struct evc_renew_action *v, struct evc_err *err);
 /*
  * Publish what this lease holder made, before it is staged: 0 when
  * published; 1 when not (v is then a wait line and nothing may be staged);

@@ -172,7 +172,7 @@ out:
 
 int
 evc_renew_shared_use(struct run *run, struct personal_st *p, const struct evc_shared_offer *o,
-                     struct evc_renew_action *v, struct evc_err *err)
+                     const char *note, struct evc_renew_action *v, struct evc_err *err)
 {
     STACK_OF(X509) *next = NULL;
     EVP_PKEY *nkey = NULL;
@@ -197,6 +197,12 @@ evc_renew_shared_use(struct run *run, struct personal_st *p, const struct evc_sh
         return 0;
     }
     evc_renew_set_new(v, sk_X509_value(next, 0));
+    /* A stale successor it replaces is kept, as renew keeps one it makes again. */
+    if (note[0] != '\0' && p->next != NULL &&
+        (r = evc_renew_keep_deleted(run, sk_X509_value(p->next, 0), p->conf->name, note, err)) !=
+            0) {
+        goto out;
+    }
     if ((r = evc_renew_write_staged(run, p, next, nkey, &o->sa, err)) != 0) {
         goto out;
     }
@@ -204,6 +210,7 @@ evc_renew_shared_use(struct run *run, struct personal_st *p, const struct evc_sh
     v->activate_by = run->policy->activate == EVC_ACTIVATE_READY ? sa->activate_by : 0;
     snprintf(v->detail, sizeof(v->detail), "generation %llu for %.100s from %.64s (shared)",
              (unsigned long long)sa->generation, sa->service, o->who);
+    evc_renew_detail_prepend(v, note);
     sk_X509_pop_free(p->next, X509_free);
     EVP_PKEY_free(p->nkey);
     p->next = next;

@@ -378,20 +378,14 @@ static const char sql_fetch[] =
 static const char sql_max[] =
     "SELECT COALESCE(MAX(generation), 0) FROM successors WHERE store = ?1";
 
-/*
- * The newest successor published for the certificate cur of store, above
- * generation: 1 with out filled (turn USE, or REFUSED with why when its
- * sealed key does not open or a field is out of bounds), 0 when there is
- * none, or a database error.
- */
-static int
-fetch(struct evc_shared_ctx *c, const struct evc_store_conf *store, const uint8_t cur[32],
-      uint64_t generation, struct evc_shared_offer *out, struct evc_err *err)
+int
+evc_shared_fetch(struct evc_db *db, const char *store, const uint8_t cur[32], uint64_t generation,
+                 const uint8_t key[EVC_FLEET_KEY_LEN], struct evc_shared_offer *out,
+                 struct evc_err *err)
 {
     struct evc_db_stmt *q = NULL;
     struct evc_seal_ad ad;
     struct evc_err e = {0};
-    uint8_t key[EVC_FLEET_KEY_LEN];
     const uint8_t *sa, *sealed;
     const char *chain;
     size_t sa_len, sealed_len, chain_len;
@@ -400,10 +394,10 @@ fetch(struct evc_shared_ctx *c, const struct evc_store_conf *store, const uint8_
     int r;
 
     hex(cur, 32, prev);
-    if ((r = evc_db_prepare(c->db, sql_fetch, &q, err)) != 0) {
+    if ((r = evc_db_prepare(db, sql_fetch, &q, err)) != 0) {
         return r;
     }
-    if (evc_db_bind_text(q, 1, store->name) != 0 || evc_db_bind_text(q, 2, prev) != 0 ||
+    if (evc_db_bind_text(q, 1, store) != 0 || evc_db_bind_text(q, 2, prev) != 0 ||
         evc_db_bind_int64(q, 3, (int64_t)generation) != 0) {
         r = evc_err_set(err, EVC_ERR_INTERNAL, "cannot bind");
         goto out;
@@ -438,18 +432,12 @@ fetch(struct evc_shared_ctx *c, const struct evc_store_conf *store, const uint8_
                  "the published successor's SA is empty or over its cap");
         goto out;
     }
-    if (evc_fleet_key_load(c->key_file != NULL ? c->key_file : "", key, &e) != 0) {
-        snprintf(out->detail, sizeof(out->detail), "%s", evc_err_message(&e));
-        goto out;
-    }
     memset(&ad, 0, sizeof(ad));
-    ad.store = store->name;
+    ad.store = store;
     ad.generation = out->generation;
     memcpy(ad.leaf_sha256, out->leaf_sha256, 32);
     sealed = evc_db_col_blob(q, 4, &sealed_len);
-    r = evc_unseal(key, &ad, sealed, sealed_len, &out->key, &e);
-    OPENSSL_cleanse(key, sizeof(key));
-    if (r != 0) {
+    if ((r = evc_unseal(key, &ad, sealed, sealed_len, &out->key, &e)) != 0) {
         r = 1;
         snprintf(out->detail, sizeof(out->detail), "%.200s", evc_err_message(&e));
         goto out;
@@ -466,9 +454,29 @@ out:
         detail_set(out,
                    "shared store \"%.40s\": generation %llu published by %.40s refused: %s; "
                    "nothing staged",
-                   store->name, (unsigned long long)out->generation, out->who, why);
+                   store, (unsigned long long)out->generation, out->who, why);
     }
     evc_db_finalize(q);
+    return r;
+}
+
+/* The fleet key, then what is published for cur (evc_shared_fetch); the key is wiped after. */
+static int
+fetch(struct evc_shared_ctx *c, const struct evc_store_conf *store, const uint8_t cur[32],
+      uint64_t generation, struct evc_shared_offer *out, struct evc_err *err)
+{
+    uint8_t key[EVC_FLEET_KEY_LEN];
+    struct evc_err e = {0};
+    int r;
+
+    if (evc_fleet_key_load(c->key_file != NULL ? c->key_file : "", key, &e) != 0) {
+        out->turn = EVC_SHARED_REFUSED;
+        detail_set(out, "shared store \"%.40s\": %s; not renewing", store->name,
+                   evc_err_message(&e));
+        return 1;
+    }
+    r = evc_shared_fetch(c->db, store->name, cur, generation, key, out, err);
+    OPENSSL_cleanse(key, sizeof(key));
     return r;
 }
 
@@ -503,7 +511,6 @@ take(void *arg, const struct evc_store_conf *store, const uint8_t cur[32], uint6
     struct evc_shared_ctx *c = arg;
     struct evc_lease l;
     struct evc_err err = {0};
-    uint8_t key[EVC_FLEET_KEY_LEN];
     char until[EVC_TIME_TEXT_MAX];
     uint64_t top;
     int r;
@@ -547,14 +554,6 @@ take(void *arg, const struct evc_store_conf *store, const uint8_t cur[32], uint6
         down(c, store, &err, out);
         return;
     }
-    /* A key nobody could open must not be published: the fleet key is read before making. */
-    if (evc_fleet_key_load(c->key_file != NULL ? c->key_file : "", key, &err) != 0) {
-        out->turn = EVC_SHARED_REFUSED;
-        snprintf(out->detail, sizeof(out->detail), "%s", evc_err_message(&err));
-        evc_lease_release(c->db, store->name, c->host, l.token, &err);
-        return;
-    }
-    OPENSSL_cleanse(key, sizeof(key));
     out->turn = EVC_SHARED_MAKE;
     out->generation = (top > generation ? top : generation) + 1;
     out->token = l.token;
