@@ -340,7 +340,7 @@ evc_renew_stage(struct run *run, size_t i, enum evc_stale stale, struct evc_rene
             goto out;
         }
         if (offer.turn != EVC_SHARED_MAKE) {
-            evc_renew_shared_wait(v, offer.turn, offer.detail);
+            evc_renew_shared_wait(v, offer.turn, "%s", offer.detail);
             r = 0;
             goto out;
         }
@@ -400,7 +400,7 @@ evc_renew_stage(struct run *run, size_t i, enum evc_stale stale, struct evc_rene
     sp.activate_by = v->activate_by;
     if ((r = evc_sa_encode(&sp, &sa, err)) == EVC_ERR_BAD_KEY && shared) {
         /* Followers check what they take by its SA: a shared store cannot do without one. */
-        evc_renew_shared_wait(v, EVC_SHARED_REFUSED,
+        evc_renew_shared_wait(v, EVC_SHARED_REFUSED, "%s",
                               "a shared store needs an SA, and none can be signed with this key");
         r = 0;
         goto out;

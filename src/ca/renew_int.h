@@ -250,8 +250,8 @@ void evc_renew_offer_clear(struct evc_shared_offer *o);
 /* Ask the fleet what this host does for p (no callbacks: EVC_SHARED_DOWN, never alone). */
 void evc_renew_shared_turn(struct run *run, struct personal_st *p, struct evc_shared_offer *o);
 /* v becomes a wait line (reason lease, fleet-down or refused) with detail: nothing written. */
-void evc_renew_shared_wait(struct evc_renew_action *v, enum evc_shared_turn turn,
-                           const char *detail);
+void evc_renew_shared_wait(struct evc_renew_action *v, enum evc_shared_turn turn, const char *fmt,
+                           ...) __attribute__((format(printf, 3, 4)));
 /*
  * Check a published successor (turn USE) against p's live certificate and
  * stage it (a stale one it replaces, said by note, kept in the deleted

@@ -15,6 +15,7 @@
  * store is never renewed alone: the live certificate stays and the run
  * says so on every pass.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -67,13 +68,17 @@ evc_renew_shared_turn(struct run *run, struct personal_st *p, struct evc_shared_
 
 /* The line of a shared store that was not renewed this time: nothing written. */
 void
-evc_renew_shared_wait(struct evc_renew_action *v, enum evc_shared_turn turn, const char *detail)
+evc_renew_shared_wait(struct evc_renew_action *v, enum evc_shared_turn turn, const char *fmt, ...)
 {
+    va_list ap;
+
     v->action = evc_action_name(EVC_ACT_WAIT);
     v->reason = evc_reason_name(turn == EVC_SHARED_WAIT      ? EVC_REASON_LEASE
                                 : turn == EVC_SHARED_REFUSED ? EVC_REASON_REFUSED
                                                              : EVC_REASON_FLEET_DOWN);
-    snprintf(v->detail, sizeof(v->detail), "%s", detail);
+    va_start(ap, fmt);
+    (void)vsnprintf(v->detail, sizeof(v->detail), fmt, ap); /* cut to fit */
+    va_end(ap);
 }
 
 /* Equal DER of one extension in both certificates, or absent from both. */
@@ -185,15 +190,10 @@ evc_renew_shared_use(struct run *run, struct personal_st *p, const struct evc_sh
         if (r < 0) {
             return evc_err_set(err, r, "cannot check a published successor");
         }
-        {
-            char d[sizeof(v->detail)];
-
-            snprintf(d, sizeof(d),
-                     "shared store \"%.64s\": generation %llu published by %.64s refused: %s; "
-                     "nothing staged",
-                     p->conf->name, (unsigned long long)o->generation, o->who, why);
-            evc_renew_shared_wait(v, EVC_SHARED_REFUSED, d);
-        }
+        evc_renew_shared_wait(v, EVC_SHARED_REFUSED,
+                              "shared store \"%.64s\": generation %llu published by %.64s "
+                              "refused: %s; nothing staged",
+                              p->conf->name, (unsigned long long)o->generation, o->who, why);
         return 0;
     }
     evc_renew_set_new(v, sk_X509_value(next, 0));
@@ -264,7 +264,7 @@ evc_renew_shared_publish(struct run *run, struct personal_st *p, uint64_t genera
     m.key_len = k.len;
     d[0] = '\0';
     if (run->o->shared_publish(run->o->shared_arg, p->conf, &m, run->o->now, d, sizeof(d)) != 0) {
-        evc_renew_shared_wait(v, EVC_SHARED_DOWN, d);
+        evc_renew_shared_wait(v, EVC_SHARED_DOWN, "%s", d);
         r = 1; /* not published: nothing is staged, and the run goes on */
         goto out;
     }
