@@ -315,6 +315,112 @@ test_publish_fenced(void **state)
 }
 
 static void
+offer_init(struct evc_shared_offer *o)
+{
+    memset(o, 0, sizeof(*o));
+    evc_buf_init(&o->chain, EVC_SHARED_CHAIN_MAX + 1);
+    evc_buf_init(&o->sa, 64 * 1024 + 1);
+    evc_buf_init(&o->key, EVC_SEAL_PLAIN_MAX + 1);
+}
+
+static void
+offer_clear(struct evc_shared_offer *o)
+{
+    evc_buf_free(&o->chain);
+    evc_buf_free(&o->sa);
+    evc_buf_free(&o->key);
+}
+
+/*
+ * What a follower fetches: the newest row for its live certificate above
+ * its generation, not withdrawn, its key opened; a row whose key or hash
+ * was changed is refused with the reason, its key never handed out.
+ */
+static void
+test_fetch(void **state)
+{
+    struct evc_db *db = lite();
+    struct evc_lease l;
+    struct evc_shared_pub p;
+    struct evc_shared_offer o;
+    struct evc_seal_ad ad = ad_for("web", 1, 0xaa);
+    struct evc_buf sealed;
+    struct evc_err err = {0};
+    uint8_t cur[32], other[32];
+    static const uint8_t sa[] = {0x30, 0x03, 0x02, 0x01, 0x01};
+
+    (void)state;
+    memset(cur, 0x11, sizeof(cur));
+    memset(other, 0x22, sizeof(other));
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(evc_lease_take(db, "web", "hostA", 1000, 60, &l, &err), 0);
+    evc_buf_init(&sealed, EVC_SEAL_RECORD_MAX);
+    assert_int_equal(evc_seal(key1, &ad, (const uint8_t *)secret, strlen(secret), &sealed, &err),
+                     0);
+    memset(&p, 0, sizeof(p));
+    p.store = "web";
+    p.generation = 1;
+    memcpy(p.prev_sha256, cur, 32);
+    memset(p.leaf_sha256, 0xaa, 32);
+    p.activate_at = 2000;
+    p.chain = (const uint8_t *)"-----BEGIN CERTIFICATE-----";
+    p.chain_len = 27;
+    p.sa = sa;
+    p.sa_len = sizeof(sa);
+    p.sealed = sealed.data;
+    p.sealed_len = sealed.len;
+    p.token = l.token;
+    assert_int_equal(evc_shared_publish(db, &p, "hostA", &err), 0);
+    offer_init(&o);
+    assert_int_equal(evc_shared_fetch(db, "web", cur, 0, key1, &o, &err), 1);
+    assert_int_equal(o.turn, EVC_SHARED_USE);
+    assert_int_equal(o.generation, 1);
+    assert_int_equal(o.activate_at, 2000);
+    assert_string_equal(o.who, "hostA");
+    assert_int_equal(o.key.len, strlen(secret));
+    assert_memory_equal(o.key.data, secret, o.key.len);
+    assert_int_equal(o.sa.len, sizeof(sa));
+    offer_clear(&o);
+    /* Another certificate, a generation already held, another store: nothing. */
+    offer_init(&o);
+    assert_int_equal(evc_shared_fetch(db, "web", other, 0, key1, &o, &err), 0);
+    assert_int_equal(evc_shared_fetch(db, "web", cur, 1, key1, &o, &err), 0);
+    assert_int_equal(evc_shared_fetch(db, "api", cur, 0, key1, &o, &err), 0);
+    /* Another fleet key: refused, the reason given, no key handed out. */
+    assert_int_equal(evc_shared_fetch(db, "web", cur, 0, key2, &o, &err), 1);
+    assert_int_equal(o.turn, EVC_SHARED_REFUSED);
+    assert_non_null(strstr(o.detail, "generation 1 published by hostA refused"));
+    assert_int_equal(o.key.len, 0);
+    offer_clear(&o);
+    /* The row's hash changed (the key was sealed for another leaf), then a malformed one. */
+    assert_int_equal(
+        evc_db_exec(db,
+                    "UPDATE successors SET sha256 = '"
+                    "abababababababababababababababababababababababababababababababab'",
+                    &err),
+        0);
+    offer_init(&o);
+    assert_int_equal(evc_shared_fetch(db, "web", cur, 0, key1, &o, &err), 1);
+    assert_int_equal(o.turn, EVC_SHARED_REFUSED);
+    assert_non_null(strstr(o.detail, "does not open"));
+    assert_int_equal(o.key.len, 0);
+    offer_clear(&o);
+    assert_int_equal(evc_db_exec(db, "UPDATE successors SET sha256 = 'zz'", &err), 0);
+    offer_init(&o);
+    assert_int_equal(evc_shared_fetch(db, "web", cur, 0, key1, &o, &err), 1);
+    assert_int_equal(o.turn, EVC_SHARED_REFUSED);
+    assert_non_null(strstr(o.detail, "malformed"));
+    offer_clear(&o);
+    /* A withdrawn row is never handed out. */
+    assert_int_equal(evc_db_exec(db, "UPDATE successors SET state = 'withdrawn'", &err), 0);
+    offer_init(&o);
+    assert_int_equal(evc_shared_fetch(db, "web", cur, 0, key1, &o, &err), 0);
+    offer_clear(&o);
+    evc_buf_free(&sealed);
+    evc_db_close(db);
+}
+
+static void
 clean(void)
 {
     static const char *const names[] = {"raw",    "hex",  "hexnl", "short", "long",
@@ -337,6 +443,7 @@ main(void)
         cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_refused),
         cmocka_unit_test(test_parse),     cmocka_unit_test(test_key_file),
         cmocka_unit_test(test_lease),     cmocka_unit_test(test_publish_fenced),
+        cmocka_unit_test(test_fetch),
     };
 
     int r = cmocka_run_group_tests(tests, NULL, NULL);
