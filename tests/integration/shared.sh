@@ -8,12 +8,14 @@
 #   1. the first renews and publishes; the other two take its successor:
 #      the same certificate, key and SA (so the same activate_at) on all
 #      three, and all three switch to it;
-#   2. the renewer stops after making the key, before publishing (the
-#      crash tests' EVERCERT_FAULT_AT: the process ends at that step, as
-#      under kill -9): the others wait while its lease runs, then one takes
-#      the lease over, makes the successor, and all converge on it;
-#   3. the renewer stops after publishing, before staging: the others take
-#      the published successor at once, and so does the renewer restarted;
+#   2. the renewer killed (kill -9) after taking the lease and making the
+#      key, while it waits to publish (a session of the test holds the
+#      table): the others wait while its lease runs, then one takes the
+#      lease over, makes the successor, and all converge on it;
+#   3. the renewer stopped after publishing, before staging (the crash
+#      tests' EVERCERT_FAULT_AT: the process ends at that step): the others
+#      take the published successor at once, and so does the renewer
+#      started again;
 #   4. a row changed in the database (the chain, the chain with its hash,
 #      the sealed key, the SA) is refused by a follower, named, and nothing
 #      is staged; restored, it is taken;
@@ -129,11 +131,31 @@ for h in A B C; do mon $h $t; done
 check "the three serve the successor" [ "$(sha A/web.crt)" = "$S1" ] && check "B too" [ "$(sha B/web.crt)" = "$S1" ] &&
     check "C too" [ "$(sha C/web.crt)" = "$S1" ]
 
-# --- 2. the renewer stops before publishing ----------------------------------------
+# --- 2. the renewer killed before publishing ----------------------------------------
+# A session holds SHARE on successors (reads pass, writes wait), so A, having
+# taken the lease and made the key, waits inside its publication: killed there.
 R=$(($(nb A/web.crt) + 301))
-mon A $R EVERCERT_FAULT_AT=1
-check "A stopped with the lease, before publishing (status 99)" [ "$rc" = 99 ]
-check "A logged the lease" logs A "lease taken"
+"$PGBIN/psql" -X -q -h 127.0.0.1 -p "$PGPORT" -U evercert -d evercert -c "BEGIN" \
+    -c "LOCK TABLE successors IN SHARE MODE" -c "SELECT pg_sleep(120)" >/dev/null 2>&1 &
+LOCKER=$!
+locks() { pg_sql "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'successors' AND l.granted = $1 AND l.mode <> 'AccessShareLock'"; }
+i=0
+while [ "$(locks true)" = 0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+"$EVC" monitor --once --config A/c.ini --at "$(at "$R")" >/dev/null 2>A/last.log &
+RENEWER=$!
+i=0
+while { ! grep -q "lease taken" A/last.log || [ "$(locks false)" = 0 ]; } && [ $i -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+check "A holds the lease" logs A "lease taken"
+check "A waits to publish" [ "$(locks false)" != 0 ]
+kill -KILL $RENEWER
+wait $RENEWER 2>/dev/null
+pg_sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()" >/dev/null
+wait $LOCKER 2>/dev/null
+check "A, killed (kill -9), published nothing" [ "$(pg_sql "SELECT count(*) FROM successors WHERE generation = 2")" = 0 ]
+check "A staged nothing" [ ! -e A/web.crt.next ]
 check "nothing is published" [ "$(pg_sql "SELECT count(*) FROM successors WHERE generation = 2")" = 0 ]
 mon B $((R + 1))
 check "B waits while A's lease runs" logs B "hostA holds the lease until"
