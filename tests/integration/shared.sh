@@ -21,7 +21,9 @@
 #      is staged; restored, it is taken;
 #   5. the database stopped, then read-only: nobody renews the shared store
 #      alone, each says so, and the pass reports the failure; back, one
-#      renews, and the others take its successor from a read-only database.
+#      renews, and the others take its successor from a read-only database;
+#   6. three monitors running on their own clocks: one makes the successor,
+#      the others take it (retrying while its lease runs).
 #
 # usage: shared.sh PATH-TO-EVERCERT
 set -u
@@ -251,6 +253,28 @@ mon A $((R + 3))
 mon B $((R + 4))
 check "the others follow, even from a read-only database" same3 web.crt.next
 pg_rw >/dev/null
+
+# --- 6. three monitors on their own clocks --------------------------------------------
+t=$(($(na A/web.crt) - 5))
+for h in A B C; do mon $h $t; done
+check "the three serve generation 5" same3 web.crt
+R=$(($(nb A/web.crt) + 301))
+off=$((R - 3 - $(date -u +%s)))
+PIDS=
+for h in A B C; do
+    "$EVC" monitor --config "$h/c.ini" --at "$(at $(($(date -u +%s) + off)))" 2>"$h/daemon.log" &
+    PIDS="$PIDS $!"
+done
+# Each wakes at the renewal moment plus its jitter (up to a twentieth of the time left).
+i=0
+while ! { [ -s A/web.crt.next ] && same3 web.crt.next; } && [ $i -lt 600 ]; do
+    sleep 0.2
+    i=$((i + 1))
+done
+for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
+for p in $PIDS; do wait "$p" 2>/dev/null; done
+check "three monitors on their clocks converge on one successor" same3 web.crt.next
+check "made by exactly one of them" [ "$(cat A/daemon.log B/daemon.log C/daemon.log | grep -c 'making generation')" = 1 ]
 
 if [ $fail != 0 ]; then
     for h in A B C; do
