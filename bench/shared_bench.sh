@@ -12,6 +12,7 @@ N=${2:-1000}
 . "$(dirname "$0")/../tests/integration/lib.sh"
 W=$(mktemp -d /tmp/evc-sharedbench-XXXXXX)
 trap 'pg_stop; rm -rf "$W"' EXIT
+trap 'exit 1' INT TERM HUP PIPE
 pg_start
 "$B/bench/shared_bench" "$PGURL" "$N"
 echo

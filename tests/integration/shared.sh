@@ -32,11 +32,14 @@ EVC=$(cd "$(dirname "$EVC")" && pwd)/$(basename "$EVC")
 . "$(dirname "$0")/lib.sh"
 T=$(mktemp -d /tmp/evc-shared-XXXXXX)
 export TZ=UTC
+PIDS=
 cleanup() {
+    for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done
     pg_stop
     [ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM HUP PIPE
 pg_start || { echo "FAIL: PostgreSQL did not start"; exit 1; }
 [ "$(id -u)" != 0 ] || chmod 755 "$T"
 cd "$T" || exit 1
