@@ -24,6 +24,7 @@
 #include "evercert/shared.h"
 #include "base/atomic.h"
 #include "base/file.h"
+#include "base/text.h"
 #include "db/db.h"
 
 static const struct evc_db_migration migrations[] = {
@@ -53,42 +54,18 @@ evc_shared_migrate(struct evc_db *db, struct evc_err *err)
                           err);
 }
 
+/*
+ * A host name read from a row, as it may be shown: the charset of ids
+ * (letters, digits and . _ - : @), else a placeholder; a row is outside bytes.
+ */
 static void
-hex(const uint8_t *p, size_t n, char *out)
+host_show(char *out, size_t len, const char *s)
 {
-    static const char d[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[p[i] >> 4];
-        out[2 * i + 1] = d[p[i] & 15];
+    if (evc_text_id_check(s, strlen(s)) == 0) {
+        snprintf(out, len, "%s", s);
+    } else {
+        snprintf(out, len, "(a host name not shown)");
     }
-    out[2 * n] = '\0';
-}
-
-/* 0 when s is exactly 64 lower-case hexadecimal digits, into out. Pure. */
-static int
-unhex32(const char *s, uint8_t out[32])
-{
-    if (strlen(s) != 64) {
-        return -1;
-    }
-    for (size_t i = 0; i < 32; i++) {
-        int v = 0;
-
-        for (size_t k = 0; k < 2; k++) {
-            char c = s[2 * i + k];
-
-            if (c >= '0' && c <= '9') {
-                v = v * 16 + (c - '0');
-            } else if (c >= 'a' && c <= 'f') {
-                v = v * 16 + (c - 'a' + 10);
-            } else {
-                return -1;
-            }
-        }
-        out[i] = (uint8_t)v;
-    }
-    return 0;
 }
 
 static const char sql_check_lease[] =
@@ -118,8 +95,8 @@ evc_shared_publish(struct evc_db *db, const struct evc_shared_pub *p, const char
     }
     memcpy(chain, p->chain, p->chain_len);
     chain[p->chain_len] = '\0';
-    hex(p->prev_sha256, 32, prev);
-    hex(p->leaf_sha256, 32, sha);
+    evc_text_hex(p->prev_sha256, 32, prev);
+    evc_text_hex(p->leaf_sha256, 32, sha);
     if ((r = evc_db_begin(db, err)) != 0) {
         goto out;
     }
@@ -278,6 +255,15 @@ evc_shared_ctx_new(const struct evc_config *conf, const char *url,
         snprintf(c->host, sizeof(c->host), "localhost");
     }
     c->host[sizeof(c->host) - 1] = '\0';
+    /* The name every other host shows: refused here rather than hidden there. */
+    if (evc_text_id_check(c->host, strlen(c->host)) != 0 ||
+        (conf->fleet.host != NULL && strlen(conf->fleet.host) > EVC_SHARED_HOST_MAX)) {
+        r = evc_err_set(err, EVC_ERR_CONFIG,
+                        "[fleet] host \"%.64s\": at most %d letters, digits and . _ - : @; shared "
+                        "stores are not renewed",
+                        c->host, EVC_SHARED_HOST_MAX);
+        goto out;
+    }
     c->lease = conf->fleet.lease > 0 ? conf->fleet.lease : 60;
     c->log = log;
     c->log_arg = log_arg;
@@ -393,7 +379,7 @@ evc_shared_fetch(struct evc_db *db, const char *store, const uint8_t cur[32], ui
     int64_t g;
     int r;
 
-    hex(cur, 32, prev);
+    evc_text_hex(cur, 32, prev);
     if ((r = evc_db_prepare(db, sql_fetch, &q, err)) != 0) {
         return r;
     }
@@ -408,11 +394,11 @@ evc_shared_fetch(struct evc_db *db, const char *store, const uint8_t cur[32], ui
     g = evc_db_col_int64(q, 0);
     out->generation = (uint64_t)g;
     out->activate_at = evc_db_col_int64(q, 5);
-    snprintf(out->who, sizeof(out->who), "%.*s", EVC_SHARED_HOST_MAX, evc_db_col_text(q, 6));
+    host_show(out->who, sizeof(out->who), evc_db_col_text(q, 6));
     r = 1;
     out->turn = EVC_SHARED_REFUSED;
     /* A row is outside bytes: every field is bounded before it is used. */
-    if (g <= 0 || unhex32(evc_db_col_text(q, 1), out->leaf_sha256) != 0) {
+    if (g <= 0 || evc_text_unhex(evc_db_col_text(q, 1), out->leaf_sha256, 32) != 0) {
         snprintf(out->detail, sizeof(out->detail),
                  "the published successor's generation or sha256 is malformed");
         goto out;
@@ -534,11 +520,11 @@ take(void *arg, const struct evc_store_conf *store, const uint8_t cur[32], uint6
     evc_time_format(l.until, until);
     if (!l.held) {
         out->turn = EVC_SHARED_WAIT;
-        snprintf(out->who, sizeof(out->who), "%s", l.holder);
+        host_show(out->who, sizeof(out->who), l.holder);
         snprintf(out->detail, sizeof(out->detail),
                  "shared store \"%.64s\": %.64s holds the lease until %s (token %lld); waiting "
                  "for its successor",
-                 store->name, l.holder, until, (long long)l.token);
+                 store->name, out->who, until, (long long)l.token);
         return;
     }
     /* What the previous holder published just before its lease ended is used, not made again. */
