@@ -101,7 +101,8 @@ struct evc_renew_opts {
      * Shared stores: asked before a successor is made (current is the
      * SHA-256 of the live leaf, generation the last staged locally), and
      * told what the lease holder made before it stages it (0, or an error
-     * with detail set: nothing is staged then). Never called in a dry or
+     * with detail set: nothing is staged then; EVC_ERR_POLICY when the
+     * lease was taken over meanwhile). Never called in a dry or
      * plan-only run. NULL: a shared store is never renewed by this run
      * alone. out's buffers are initialised by the caller.
      */

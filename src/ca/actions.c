@@ -325,14 +325,14 @@ evc_renew_stage(struct run *run, size_t i, enum evc_stale stale, struct evc_rene
     evc_buf_init(&sa, EVC_SA_MAX + 1); /* + 1: the buffer keeps a NUL after the bytes */
     evc_renew_offer_init(&offer);
     evc_renew_set_old(v, leaf(p));
-    /*
-     * A shared store: only the lease holder makes a successor; every other
-     * host uses the one published, or waits. Nothing is written before.
-     */
     note[0] = '\0';
     if (stale != EVC_STALE_NONE) {
         evc_renew_stale_note(p, stale, note, sizeof(note));
     }
+    /*
+     * A shared store: only the lease holder makes a successor; every other
+     * host uses the one published, or waits. Nothing is written before.
+     */
     if (shared) {
         evc_renew_shared_turn(run, p, &offer);
         if (offer.turn == EVC_SHARED_USE) {

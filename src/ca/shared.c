@@ -263,8 +263,10 @@ evc_renew_shared_publish(struct run *run, struct personal_st *p, uint64_t genera
     m.key = k.data;
     m.key_len = k.len;
     d[0] = '\0';
-    if (run->o->shared_publish(run->o->shared_arg, p->conf, &m, run->o->now, d, sizeof(d)) != 0) {
-        evc_renew_shared_wait(v, EVC_SHARED_DOWN, "%s", d);
+    if ((r = run->o->shared_publish(run->o->shared_arg, p->conf, &m, run->o->now, d, sizeof(d))) !=
+        0) {
+        /* A lease taken over meanwhile is the new holder's turn; anything else, the database's. */
+        evc_renew_shared_wait(v, r == EVC_ERR_POLICY ? EVC_SHARED_WAIT : EVC_SHARED_DOWN, "%s", d);
         r = 1; /* not published: nothing is staged, and the run goes on */
         goto out;
     }
