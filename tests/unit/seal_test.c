@@ -381,6 +381,14 @@ test_fetch(void **state)
     assert_memory_equal(o.key.data, secret, o.key.len);
     assert_int_equal(o.sa.len, sizeof(sa));
     offer_clear(&o);
+    /* A host name in a row is outside bytes: shown only when it is an id. */
+    assert_int_equal(evc_db_exec(db, "UPDATE successors SET made_by = 'host\"A' || char(27)", &err),
+                     0);
+    offer_init(&o);
+    assert_int_equal(evc_shared_fetch(db, "web", cur, 0, key1, &o, &err), 1);
+    assert_string_equal(o.who, "(a host name not shown)");
+    offer_clear(&o);
+    assert_int_equal(evc_db_exec(db, "UPDATE successors SET made_by = 'hostA'", &err), 0);
     /* Another certificate, a generation already held, another store: nothing. */
     offer_init(&o);
     assert_int_equal(evc_shared_fetch(db, "web", other, 0, key1, &o, &err), 0);
