@@ -170,4 +170,15 @@
 #define EVC_SERVE_PUSH_PER_PEER 64
 #define EVC_SERVE_ACK_PARTIAL_S 10
 
+/*
+ * Shared stores (shared.h): a host's name in a lease or successor row
+ * (longer is refused); a sealed private key (PEM of an RSA 8192 key is
+ * under 7 KB) and its record; a published chain (PEM) and its SA are read
+ * from the database under EVC_SHARED_CHAIN_MAX and EVC_SA_MAX.
+ */
+#define EVC_SHARED_HOST_MAX 63
+#define EVC_SEAL_PLAIN_MAX ((size_t)16 * 1024)
+#define EVC_SEAL_RECORD_MAX (EVC_SEAL_PLAIN_MAX + 64)
+#define EVC_SHARED_CHAIN_MAX ((size_t)256 * 1024)
+
 #endif

@@ -16,9 +16,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "evercert/buf.h"
 #include "evercert/cert.h"
 #include "evercert/policy.h"
 #include "evercert/error.h"
+#include "evercert/limits.h"
 #include "evercert/time.h"
 
 /*
@@ -33,6 +35,42 @@ struct evc_readiness {
     size_t clients, ready;
     char unready[512];
     char error[256];
+};
+
+/*
+ * A shared store's successor ([store] shared = yes), as the fleet decides
+ * it for this host (include/evercert/shared.h fills these callbacks).
+ */
+enum evc_shared_turn {
+    EVC_SHARED_MAKE = 0, /* this host holds the lease and nothing is published: make it */
+    EVC_SHARED_USE,      /* a successor is published: stage it once the ca layer checked it */
+    EVC_SHARED_WAIT,     /* another host holds the lease and has published nothing yet */
+    EVC_SHARED_DOWN,     /* the fleet's database cannot be reached or written: not alone */
+    EVC_SHARED_REFUSED,  /* what is published cannot be used (its sealed key does not open) */
+};
+
+struct evc_shared_offer {
+    enum evc_shared_turn turn;
+    uint64_t generation;               /* MAKE: the generation to make; USE: the published one */
+    int64_t token;                     /* MAKE: the lease's fencing token, for the publication */
+    evc_time activate_at;              /* USE */
+    uint8_t leaf_sha256[32];           /* USE: the leaf its key was sealed for */
+    struct evc_buf chain;              /* USE: PEM, leaf first */
+    struct evc_buf sa;                 /* USE: DER */
+    struct evc_buf key;                /* USE: the unsealed private key, PEM (wiped when freed) */
+    char who[EVC_SHARED_HOST_MAX + 1]; /* the lease's holder, or the host that made the row */
+    char detail[256];                  /* WAIT, DOWN, REFUSED: why */
+};
+
+/* What the lease holder made, to publish before it stages it (borrowed). */
+struct evc_shared_made {
+    uint64_t generation;
+    int64_t token;
+    uint8_t prev_sha256[32]; /* the certificate it succeeds */
+    uint8_t leaf_sha256[32];
+    evc_time activate_at;
+    const uint8_t *chain, *sa, *key; /* PEM, DER, PEM */
+    size_t chain_len, sa_len, key_len;
 };
 
 struct evc_renew_opts {
@@ -59,6 +97,20 @@ struct evc_renew_opts {
     int (*readiness)(void *arg, const struct evc_store_conf *store, uint64_t generation,
                      evc_time now, struct evc_readiness *out);
     void *readiness_arg;
+    /*
+     * Shared stores: asked before a successor is made (current is the
+     * SHA-256 of the live leaf, generation the last staged locally), and
+     * told what the lease holder made before it stages it (0, or an error
+     * with detail set: nothing is staged then; EVC_ERR_POLICY when the
+     * lease was taken over meanwhile). Never called in a dry or
+     * plan-only run. NULL: a shared store is never renewed by this run
+     * alone. out's buffers are initialised by the caller.
+     */
+    void (*shared_take)(void *arg, const struct evc_store_conf *store, const uint8_t current[32],
+                        uint64_t generation, evc_time now, struct evc_shared_offer *out);
+    int (*shared_publish)(void *arg, const struct evc_store_conf *store,
+                          const struct evc_shared_made *m, evc_time now, char *detail, size_t len);
+    void *shared_arg;
 };
 
 /* One certificate found in the stores, classified at now. */

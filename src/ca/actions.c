@@ -221,9 +221,9 @@ publish_path(const struct run *run, const struct personal_st *p, char *out, size
  * accepts the three only when they agree, so a crash anywhere in between
  * leaves debris that the next run simply stages again.
  */
-static int
-write_staged(struct run *run, struct personal_st *p, STACK_OF(X509) * next, EVP_PKEY *nkey,
-             const struct evc_buf *sa, struct evc_err *err)
+int
+evc_renew_write_staged(struct run *run, struct personal_st *p, STACK_OF(X509) * next,
+                       EVP_PKEY *nkey, const struct evc_buf *sa, struct evc_err *err)
 {
     struct evc_buf c, k;
     int r;
@@ -318,14 +318,32 @@ evc_renew_stage(struct run *run, size_t i, enum evc_stale stale, struct evc_rene
     struct evc_buf sa;
     char service[EVC_SA_SERVICE_MAX + 1], note[200];
     struct evc_sa_params sp;
+    struct evc_shared_offer offer;
     evc_time by;
-    int r;
+    int r, shared = p->conf->shared && writes(run);
 
     evc_buf_init(&sa, EVC_SA_MAX + 1); /* + 1: the buffer keeps a NUL after the bytes */
+    evc_renew_offer_init(&offer);
     evc_renew_set_old(v, leaf(p));
     note[0] = '\0';
     if (stale != EVC_STALE_NONE) {
         evc_renew_stale_note(p, stale, note, sizeof(note));
+    }
+    /*
+     * A shared store: only the lease holder makes a successor; every other
+     * host uses the one published, or waits. Nothing is written before.
+     */
+    if (shared) {
+        evc_renew_shared_turn(run, p, &offer);
+        if (offer.turn == EVC_SHARED_USE) {
+            r = evc_renew_shared_use(run, p, &offer, note, v, err);
+            goto out;
+        }
+        if (offer.turn != EVC_SHARED_MAKE) {
+            evc_renew_shared_wait(v, offer.turn, "%s", offer.detail);
+            r = 0;
+            goto out;
+        }
     }
     if (stale != EVC_STALE_NONE && p->next != NULL && !run->o->dry_run &&
         (r = evc_renew_keep_deleted(run, sk_X509_value(p->next, 0), p->conf->name, note, err)) !=
@@ -366,7 +384,7 @@ evc_renew_stage(struct run *run, size_t i, enum evc_stale stale, struct evc_rene
     service_of(p, service, sizeof(service));
     memset(&sp, 0, sizeof(sp));
     sp.service = service;
-    sp.generation = p->generation + 1;
+    sp.generation = shared ? offer.generation : p->generation + 1;
     sp.published_at = run->o->now;
     sp.activate_at = evc_policy_activate_at(run->policy, run->o->now, not_after(leaf(p)));
     sp.current = leaf(p);
@@ -380,7 +398,14 @@ evc_renew_stage(struct run *run, size_t i, enum evc_stale stale, struct evc_rene
                                 not_after(leaf(p)));
     v->activate_by = run->policy->activate == EVC_ACTIVATE_READY ? by : 0;
     sp.activate_by = v->activate_by;
-    if ((r = evc_sa_encode(&sp, &sa, err)) == EVC_ERR_BAD_KEY) {
+    if ((r = evc_sa_encode(&sp, &sa, err)) == EVC_ERR_BAD_KEY && shared) {
+        /* Followers check what they take by its SA: a shared store cannot do without one. */
+        evc_renew_shared_wait(v, EVC_SHARED_REFUSED, "%s",
+                              "a shared store needs an SA, and none can be signed with this key");
+        r = 0;
+        goto out;
+    }
+    if (r == EVC_ERR_BAD_KEY) {
         /*
          * No SA can be signed with this key (Ed25519 in OpenSSL 3.0), so
          * there is nothing to publish first: swap at once, as WebSphere does.
@@ -404,7 +429,12 @@ evc_renew_stage(struct run *run, size_t i, enum evc_stale stale, struct evc_rene
     if (r != 0) {
         goto out;
     }
-    if (!run->o->dry_run && (r = write_staged(run, p, next, nkey, &sa, err)) != 0) {
+    if (shared && (r = evc_renew_shared_publish(run, p, sp.generation, offer.token, next, nkey,
+                                                sp.activate_at, &sa, v, err)) != 0) {
+        r = r > 0 ? 0 : r; /* not published: a wait line, nothing staged */
+        goto out;
+    }
+    if (!run->o->dry_run && (r = evc_renew_write_staged(run, p, next, nkey, &sa, err)) != 0) {
         goto out;
     }
     snprintf(v->detail, sizeof(v->detail), "generation %llu for %.100s%s%s",
@@ -427,6 +457,7 @@ evc_renew_stage(struct run *run, size_t i, enum evc_stale stale, struct evc_rene
     nkey = NULL;
     r = 0;
 out:
+    evc_renew_offer_clear(&offer);
     evc_buf_free(&sa);
     X509_free(n);
     sk_X509_pop_free(next, X509_free);

@@ -12,8 +12,9 @@ static const char *const action_names[] = {"purge",      "create-root", "recreat
                                            "add-signer", "activate",    "retire",        "repair",
                                            "note",       "wait"};
 static const char *const reason_names[] = {
-    "",          "expired", "threshold",       "root-recreated", "activate", "retired",
-    "retention", "no-root", "stale-successor", "deadline",       "not-ready"};
+    "",          "expired",   "threshold",  "root-recreated",  "activate",
+    "retired",   "retention", "no-root",    "stale-successor", "deadline",
+    "not-ready", "lease",     "fleet-down", "refused"};
 _Static_assert(sizeof(action_names) / sizeof(action_names[0]) == EVC_ACT_COUNT,
                "a name for every action");
 static const char *const stale_names[] = {"", "expired", "not yet valid",

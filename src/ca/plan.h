@@ -106,10 +106,13 @@ enum evc_reason {
     EVC_REASON_WINDOW,   /* activation time reached */
     EVC_REASON_RETIRED,
     EVC_REASON_RETENTION,
-    EVC_REASON_NO_ROOT,   /* its root is in no root store */
-    EVC_REASON_STALE,     /* its staged successor can never go live: made again */
-    EVC_REASON_DEADLINE,  /* activate = ready: live at its deadline, clients ready or not */
-    EVC_REASON_NOT_READY, /* activate = ready: it waits for its clients */
+    EVC_REASON_NO_ROOT,    /* its root is in no root store */
+    EVC_REASON_STALE,      /* its staged successor can never go live: made again */
+    EVC_REASON_DEADLINE,   /* activate = ready: live at its deadline, clients ready or not */
+    EVC_REASON_NOT_READY,  /* activate = ready: it waits for its clients */
+    EVC_REASON_LEASE,      /* shared store: another host renews it; its successor is awaited */
+    EVC_REASON_FLEET_DOWN, /* shared store: the fleet's database is out of reach: not alone */
+    EVC_REASON_REFUSED,    /* shared store: the published successor failed its checks */
 };
 
 /* Why a staged successor can never go live, so that it is replaced. */

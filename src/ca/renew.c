@@ -162,7 +162,7 @@ evc_renew_run(const struct evc_renew_opts *o, struct evc_renew_result *res, stru
         }
         /* A stale successor that `activate` left alone, or one that waits: nothing was written. */
         v->done = !o->dry_run && !(a->type == EVC_ACT_ACTIVATE && a->reason == EVC_REASON_STALE) &&
-                  a->type != EVC_ACT_WAIT;
+                  a->type != EVC_ACT_WAIT && strcmp(v->action, "wait") != 0;
     }
     r = evc_renew_commit_staged(run, err);
     for (size_t i = 0; r == 0 && i < run->npers; i++) {

@@ -207,6 +207,9 @@ int evc_renew_retire(struct run *run, size_t i, struct evc_renew_action *v, stru
 int evc_renew_repair(struct run *run, struct evc_err *err);
 /* Make the staged successors durable before anything depends on them. */
 int evc_renew_commit_staged(struct run *run, struct evc_err *err);
+/* Stage next, nkey and sa as p's successor in the run's group commit (.next, .next, .sa). */
+int evc_renew_write_staged(struct run *run, struct personal_st *p, STACK_OF(X509) * next,
+                           EVP_PKEY *nkey, const struct evc_buf *sa, struct evc_err *err);
 /* Keep x in the deleted store when the policy says so. */
 int evc_renew_keep_deleted(struct run *run, X509 *x, const char *store, const char *why,
                            struct evc_err *err);
@@ -239,6 +242,33 @@ personal_file(const struct personal_st *p)
 {
     return p->conf->keystore != NULL ? p->conf->keystore : p->conf->cert;
 }
+
+/* shared.c: a shared store's successor, made by the lease holder and used by every host. */
+
+void evc_renew_offer_init(struct evc_shared_offer *o);
+void evc_renew_offer_clear(struct evc_shared_offer *o);
+/* Ask the fleet what this host does for p (no callbacks: EVC_SHARED_DOWN, never alone). */
+void evc_renew_shared_turn(struct run *run, struct personal_st *p, struct evc_shared_offer *o);
+/* v becomes a wait line (reason lease, fleet-down or refused) with detail: nothing written. */
+void evc_renew_shared_wait(struct evc_renew_action *v, enum evc_shared_turn turn, const char *fmt,
+                           ...) __attribute__((format(printf, 3, 4)));
+/*
+ * Check a published successor (turn USE) against p's live certificate and
+ * stage it (a stale one it replaces, said by note, kept in the deleted
+ * store); a refusal is a wait line naming the row and why (0, nothing
+ * written). An error only for a failure to write.
+ */
+int evc_renew_shared_use(struct run *run, struct personal_st *p, const struct evc_shared_offer *o,
+                         const char *note, struct evc_renew_action *v, struct evc_err *err);
+/*
+ * Publish what this lease holder made, before it is staged: 0 when
+ * published; 1 when not (v is then a wait line and nothing may be staged);
+ * a negative code for a local failure.
+ */
+int evc_renew_shared_publish(struct run *run, struct personal_st *p, uint64_t generation,
+                             int64_t token, STACK_OF(X509) * next, EVP_PKEY *nkey,
+                             evc_time activate_at, const struct evc_buf *sa,
+                             struct evc_renew_action *v, struct evc_err *err);
 
 /* readiness.c: activate = ready, the clients' side of an activation. */
 

@@ -16,6 +16,7 @@
 
 #include "evercert/ca.h"
 #include "evercert/limits.h"
+#include "evercert/shared.h"
 #include "base/atomic.h"
 #include "base/file.h"
 #include "cli.h"
@@ -354,18 +355,45 @@ out:
     return ret;
 }
 
+/*
+ * evercert ca fleet-key FILE: a new fleet key for shared stores, 0600,
+ * created only where nothing is (a key in use is never replaced by mistake).
+ */
+static int
+fleet_key(int argc, char **argv)
+{
+    struct evc_err err = {0};
+
+    if (argc != 3 || argv[2][0] == '-') {
+        evc_cli_error("ca fleet-key", "expected 'evercert ca fleet-key FILE'");
+        return EVC_EXIT_FAILURE;
+    }
+    if (evc_fleet_key_new(argv[2], &err) != 0) {
+        evc_cli_error("ca fleet-key", "%s", evc_err_message(&err));
+        return EVC_EXIT_FAILURE;
+    }
+    printf("fleet key written to %s (0600); give the same file to every host of the shared "
+           "stores ([fleet] key_file)\n",
+           argv[2]);
+    return 0;
+}
+
 int
 evc_cmd_ca(int argc, char **argv)
 {
     struct ca_args a;
     int r;
 
+    if (argc >= 2 && strcmp(argv[1], "fleet-key") == 0) {
+        return fleet_key(argc, argv);
+    }
     if (argc < 2 || strcmp(argv[1], "init") != 0) {
         if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
             evc_cli_help("ca", 0);
             return 0;
         }
-        evc_cli_error("ca", "expected 'evercert ca init --out DIR'");
+        evc_cli_error("ca",
+                      "expected 'evercert ca init --out DIR' or 'evercert ca fleet-key FILE'");
         return EVC_EXIT_FAILURE;
     }
     memset(&a, 0, sizeof(a));

@@ -19,6 +19,7 @@
 #include "evercert/monitor.h"
 #include "evercert/renew.h"
 #include "evercert/renew_report.h"
+#include "evercert/shared.h"
 #include "evercert/state.h"
 #include "base/atomic.h"
 #include "base/text.h"
@@ -56,6 +57,15 @@ record(const char *cmd, const char *config, const struct evc_config *conf,
     evc_state_close(st);
 }
 
+/* The fleet's steps (lease taken, published) on stderr, beside the report on stdout. */
+static void
+shared_log(void *arg, int level, const char *msg)
+{
+    (void)arg;
+    (void)level;
+    fprintf(stderr, "evercert: %s\n", msg);
+}
+
 static int
 run(const char *cmd, int argc, char **argv, int activate_only)
 {
@@ -69,6 +79,7 @@ run(const char *cmd, int argc, char **argv, int activate_only)
     struct evc_renew_result res;
     struct evc_config *conf = NULL;
     struct evc_err err = {0};
+    struct evc_shared_ctx *sh = NULL;
     int c, json = 0, r, ret = EVC_EXIT_FAILURE;
 
     memset(&o, 0, sizeof(o));
@@ -119,7 +130,14 @@ run(const char *cmd, int argc, char **argv, int activate_only)
     evc_config_renew_opts(conf, &o);
     o.readiness =
         evc_monitor_readiness; /* activate = ready counts the clients as the monitor does */
+    /* Shared stores renew through the fleet's database, as the monitor's do. */
+    if (!o.dry_run &&
+        evc_shared_ctx_new(conf, conf->monitor.fleet_url, shared_log, NULL, &sh, &err) != 0) {
+        evc_cli_error(cmd, "%s", evc_err_message(&err));
+    }
+    evc_shared_hooks(sh, &o);
     r = evc_renew_run(&o, &res, &err);
+    evc_shared_ctx_free(sh);
     if (r != 0) {
         evc_cli_error(cmd, "%s", evc_err_message(&err));
     }
@@ -149,8 +167,11 @@ run(const char *cmd, int argc, char **argv, int activate_only)
     ret = r == 0 ? 0 : EVC_EXIT_FAILURE;
     /* Finished, but a hook failed or a server does not serve what it should. */
     for (size_t i = 0; ret == 0 && i < res.nactions; i++) {
-        if ((res.actions[i].hook_ran && res.actions[i].hook_status != 0) ||
-            res.actions[i].hook_status == -1 || res.actions[i].verified < 0) {
+        const struct evc_renew_action *a = &res.actions[i];
+
+        if ((a->hook_ran && a->hook_status != 0) || a->hook_status == -1 || a->verified < 0 ||
+            (strcmp(a->action, "wait") == 0 &&
+             (strcmp(a->reason, "fleet-down") == 0 || strcmp(a->reason, "refused") == 0))) {
             ret = 1;
         }
     }

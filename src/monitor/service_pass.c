@@ -12,6 +12,7 @@
 #include "evercert/limits.h"
 #include "evercert/renew_report.h"
 #include "evercert/scan.h"
+#include "evercert/shared.h"
 #include "evercert/schedule.h"
 #include "base/atomic.h"
 #include "base/file.h"
@@ -36,6 +37,14 @@ store_is(const struct evc_config *c, const char *name, enum evc_role role)
 }
 
 /* A failure a person must see: a hook that failed, a server not serving its new certificate. */
+/* A shared store left unrenewed for a reason a person must see: the fleet is down, or lied. */
+static int
+shared_fault(const struct evc_renew_action *a)
+{
+    return strcmp(a->action, "wait") == 0 &&
+           (strcmp(a->reason, "fleet-down") == 0 || strcmp(a->reason, "refused") == 0);
+}
+
 static int
 failures(const struct evc_renew_result *res)
 {
@@ -44,7 +53,8 @@ failures(const struct evc_renew_result *res)
     for (size_t i = 0; i < res->nactions; i++) {
         const struct evc_renew_action *a = &res->actions[i];
 
-        n += (a->hook_ran && a->hook_status != 0) || a->hook_status == -1 || a->verified < 0;
+        n += (a->hook_ran && a->hook_status != 0) || a->hook_status == -1 || a->verified < 0 ||
+             shared_fault(a);
     }
     return n;
 }
@@ -384,8 +394,8 @@ log_result(struct monitor *m, const struct evc_renew_result *res, evc_time now)
         if (a->has_new) {
             fp_hex(a->new_sha256, hex2);
         }
-        int failed =
-            (a->hook_ran && a->hook_status != 0) || a->hook_status == -1 || a->verified < 0;
+        int failed = (a->hook_ran && a->hook_status != 0) || a->hook_status == -1 ||
+                     a->verified < 0 || shared_fault(a);
 
         /* Who holds a successor back, or went without it at the deadline, is named. */
         int named = a->activate_by != 0 && a->unready[0] != '\0' &&
@@ -421,6 +431,12 @@ recount_only(const char *trigger, int r, const struct evc_renew_result *res)
     return 1;
 }
 
+static void
+shared_log(void *arg, int level, const char *msg)
+{
+    mlog((struct monitor *)arg, level, "%s", msg);
+}
+
 /* One pass: renew what is due, then tell. Returns the pass's Nagios status. */
 int
 evc_monitor_pass(struct monitor *m, const char *trigger, char *summary, size_t len)
@@ -431,6 +447,7 @@ evc_monitor_pass(struct monitor *m, const char *trigger, char *summary, size_t l
     struct evc_err err = {0}, serr = {0};
     evc_time started = evc_monitor_vnow(m);
     struct metrics mx;
+    struct evc_shared_ctx *sh = NULL;
     int r, status, scan_status = 3;
     size_t done = 0;
 
@@ -439,8 +456,14 @@ evc_monitor_pass(struct monitor *m, const char *trigger, char *summary, size_t l
     evc_config_renew_opts(m->conf, &ro);
     ro.now = started;
     ro.readiness = evc_monitor_readiness;
+    /* Shared stores: the fleet's database, for this pass (a lost connection is not kept). */
+    if (evc_shared_ctx_new(m->conf, m->conf->monitor.fleet_url, shared_log, m, &sh, &serr) != 0) {
+        mlog(m, LOG_ERR, "%s", evc_err_message(&serr));
+    }
+    evc_shared_hooks(sh, &ro);
     mlog(m, LOG_INFO, "pass started (%s)", trigger);
     r = evc_renew_run(&ro, &res, &err);
+    evc_shared_ctx_free(sh);
     if (r != 0) {
         mlog(m, LOG_ERR, "pass failed: %s", evc_err_message(&err));
     }

@@ -24,7 +24,7 @@ at=2026-01-01T00:00:00Z
 activate=2026-06-01T00:00:00Z
 days=3650
 
-for t in ack sa ext frame url pem der pkcs12 jks cert config time span mail status query log; do
+for t in ack sa ext frame url pem der pkcs12 jks cert config time span mail status query log seal; do
     mkdir -p "$corpus/$t"
     find "$corpus/$t" -type f ! -name 'regress-*' -exec rm -f {} +
 done
@@ -270,6 +270,14 @@ for s in a@example.com 'a@x.test|b@y.test@smtp.y.test:587' ' a@x.test | b@x.test
     'a@x@' '@x.test' 'a b@x.test' 'a@x.test|' '<a@x.test>' 'a@x.test@mail@x'; do
     i=$((i + 1))
     printf '%s' "$s" >"$corpus/mail/m$i"
+done
+# Sealed keys: the layout's edges (version, nonce, ciphertext, tag), none opening.
+z12=$(printf '%024d' 0)
+z16=$(printf '%032d' 0)
+i=0
+for s in "01${z12}41${z16}" "01${z12}${z16}" "02${z12}41${z16}" "01${z12}$(printf '%0200d' 0)${z16}" 01 ""; do
+    i=$((i + 1))
+    printf '%s' "$s" | xxd -r -p >"$corpus/seal/k$i"
 done
 
 du -sh "$corpus"/* | sed 's|'"$corpus"'/||'
