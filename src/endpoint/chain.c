@@ -123,6 +123,13 @@ evc_ep_chain_check(X509_STORE *store, STACK_OF(X509) * presented, const struct e
                 min = t;
             }
         }
+        for (size_t i = 0; i < r->ncerts; i++) {
+            for (int k = 0; k < sk_X509_num(built); k++) {
+                if (X509_cmp(sk_X509_value(presented, (int)i), sk_X509_value(built, k)) == 0) {
+                    r->on_chain[i] = 1;
+                }
+            }
+        }
         r->verified = 1;
         r->chain_not_after = min;
         r->chain_len = (size_t)sk_X509_num(built);

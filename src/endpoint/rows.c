@@ -123,7 +123,8 @@ one(const struct evc_ep_result *res, evc_time now, const struct evc_thresholds *
     struct evc_cert_reader *reader, struct evc_report *rep, struct evc_summary *sum)
 {
     struct evc_cert certs[EVC_EP_CHAIN_MAX];
-    size_t nc = 0;
+    size_t nc = 0, idx[EVC_EP_CHAIN_MAX];
+    int unused;
     struct evc_buf b, msg;
     int r = 0;
 
@@ -151,7 +152,7 @@ one(const struct evc_ep_result *res, evc_time now, const struct evc_thresholds *
             }
             continue;
         }
-        nc++;
+        idx[nc++] = i;
     }
     for (size_t i = 0; i < nc; i++) {
         const struct evc_cert *c = &certs[i];
@@ -162,9 +163,9 @@ one(const struct evc_ep_result *res, evc_time now, const struct evc_thresholds *
 
         memset(&f, 0, sizeof(f));
         evc_text_hex(c->sha256, sizeof(c->sha256), sha);
-        snprintf(loc, sizeof(loc), "%s#%zu", res->url, i);
+        snprintf(loc, sizeof(loc), "%s#%zu", res->url, idx[i]);
         f.path = loc;
-        f.index = i;
+        f.index = idx[i];
         f.subject = c->subject;
         f.issuer = c->issuer;
         f.serial = c->serial;
@@ -183,7 +184,16 @@ one(const struct evc_ep_result *res, evc_time now, const struct evc_thresholds *
         f.key = c->key;
         f.warning = c->warning;
         f.endpoint = 1;
-        if (i == 0) {
+        /*
+         * Sent along but not on the path clients verify (an old cross-sign):
+         * listed, not counted, so its expiry raises no alarm.
+         */
+        unused = res->verified && !res->on_chain[idx[i]];
+        if (unused) {
+            f.warning =
+                "presented but not on the verified chain: its expiry does not reach clients";
+        }
+        if (idx[i] == 0) {
             f.verify = res->verified ? "ok" : res->verify_error;
             f.chain_not_after = res->verified ? res->chain_not_after : 0;
         }
@@ -191,6 +201,9 @@ one(const struct evc_ep_result *res, evc_time now, const struct evc_thresholds *
         if ((r = evc_report_render(rep, &f, &b)) != 0 ||
             (r = evc_report_take(rep, b.data, b.len)) != 0) {
             goto out;
+        }
+        if (unused) {
+            continue;
         }
         sum->total++;
         switch (st) {
