@@ -94,6 +94,9 @@ struct evc_ep_result {
     char *verify_error;       /* NULL, or why it did not */
     evc_time chain_not_after; /* verified: the earliest notAfter of the chain OpenSSL built */
     size_t chain_len;         /* certificates in that chain, anchor included */
+    /* verified: whether each presented certificate is on that chain (an unused cross-sign is not)
+     */
+    uint8_t on_chain[EVC_EP_CHAIN_MAX];
     /* Set by the caller before evc_ep_report: the on-disk certificate to compare with. */
     const char *compare_name; /* the store's name or the file given */
     uint8_t compare_sha256[32];
