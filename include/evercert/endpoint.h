@@ -78,6 +78,13 @@ struct evc_ep_opts {
     int64_t timeout_ms; /* each endpoint's deadline: connect, STARTTLS, handshake */
     const char *ca;     /* anchors: a PEM file or a hashed directory; NULL for the system's */
     evc_time at;        /* the moment chains are verified at */
+    /*
+     * Per endpoint, by index, or NULL for the above for all: its anchors
+     * (NULL entries: the system's; one that cannot be loaded is that
+     * endpoint's error) and its deadline.
+     */
+    const char *const *cas;
+    const int64_t *timeouts_ms;
 };
 
 /* 64 in flight, 10 s, the system's anchors, now. */

@@ -186,5 +186,7 @@
 #define EVC_EP_CHAIN_MAX 16
 #define EVC_EP_PARALLEL_MAX 4096
 #define EVC_EP_MAX 1000000
+/* [endpoint "NAME"] sections in one configuration. */
+#define EVC_CONFIG_ENDPOINTS_MAX 100000
 
 #endif

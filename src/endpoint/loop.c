@@ -55,7 +55,18 @@ struct loop {
     socklen_t *addrlen;
     const struct evc_ep_opts *o;
     SSL_CTX *ctx;
-    X509_STORE *store;
+    X509_STORE *store;   /* opts->ca's, when cas is NULL */
+    X509_STORE **stores; /* the distinct anchors of cas, loaded once each */
+    const char **store_ca;
+    size_t nstores;
+    X509_STORE **epstore; /* by endpoint, with cas: its anchors (NULL: not loaded) */
+    /*
+     * The first `parallel` endpoints count their deadline from the scan's
+     * start, name resolution included, so a scan of no more endpoints
+     * than that ends within one timeout; later ones from their own start.
+     */
+    int64_t t0;
+    int first_wave;
 };
 
 static int64_t
@@ -332,7 +343,8 @@ tls_io(struct loop *l, struct conn *c)
     if (rc == 1) {
         STACK_OF(X509) *chain = SSL_get_peer_cert_chain(c->ssl);
 
-        if (evc_ep_chain_check(l->store, chain, &l->urls[c->idx], l->o->at, &l->res[c->idx]) != 0) {
+        if (evc_ep_chain_check(l->epstore != NULL ? l->epstore[c->idx] : l->store, chain,
+                               &l->urls[c->idx], l->o->at, &l->res[c->idx]) != 0) {
             fail(l, c, "out of memory");
         }
         c->stage = ST_DONE;
@@ -368,8 +380,9 @@ conn_start(struct loop *l, struct conn *c, size_t idx)
     c->idx = idx;
     c->fd = -1;
     c->stage = ST_CONNECT;
-    c->deadline = now_ms() + l->o->timeout_ms;
-    if (l->addrlen[idx] == 0) {
+    c->deadline = (l->first_wave ? l->t0 : now_ms()) +
+                  (l->o->timeouts_ms != NULL ? l->o->timeouts_ms[idx] : l->o->timeout_ms);
+    if (l->addrlen[idx] == 0 || (l->epstore != NULL && l->epstore[idx] == NULL)) {
         c->stage = ST_DONE; /* not resolved: its error is in already */
         return;
     }
@@ -563,6 +576,49 @@ out:
     return r;
 }
 
+/*
+ * The anchors of each endpoint, each distinct file loaded once; one that
+ * cannot be loaded is the error of its endpoints. 0 or EVC_ERR_NOMEM.
+ */
+static int
+load_stores(struct loop *l, size_t n)
+{
+    if ((l->epstore = calloc(n + 1, sizeof(*l->epstore))) == NULL ||
+        (l->stores = calloc(n + 1, sizeof(*l->stores))) == NULL ||
+        (l->store_ca = calloc(n + 1, sizeof(*l->store_ca))) == NULL) {
+        return EVC_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *ca = l->o->cas[i];
+        struct evc_err e = {0};
+        size_t k;
+
+        for (k = 0; k < l->nstores; k++) {
+            if ((ca == NULL && l->store_ca[k] == NULL) ||
+                (ca != NULL && l->store_ca[k] != NULL && strcmp(ca, l->store_ca[k]) == 0)) {
+                break;
+            }
+        }
+        if (k == l->nstores) {
+            int r = evc_ep_store_load(ca, &l->stores[k], &e);
+
+            if (r == EVC_ERR_NOMEM) {
+                return r;
+            }
+            l->store_ca[k] = ca;
+            l->nstores++;
+            if (r != 0 && (l->res[i].error = strdup(evc_err_message(&e))) == NULL) {
+                return EVC_ERR_NOMEM;
+            }
+        } else if (l->stores[k] == NULL && l->res[i].error == NULL &&
+                   (l->res[i].error = strdup("the anchors could not be loaded")) == NULL) {
+            return EVC_ERR_NOMEM;
+        }
+        l->epstore[i] = l->stores[k];
+    }
+    return 0;
+}
+
 void
 evc_ep_opts_default(struct evc_ep_opts *o, evc_time now)
 {
@@ -619,7 +675,11 @@ evc_ep_scan(const struct evc_ep_url *urls, size_t n, const struct evc_ep_opts *o
     for (size_t i = 0; i < n; i++) {
         evc_ep_url_format(&urls[i], l.res[i].url, sizeof(l.res[i].url));
     }
-    if ((r = evc_ep_store_load(o->ca, &l.store, err)) != 0) {
+    if (o->cas == NULL && (r = evc_ep_store_load(o->ca, &l.store, err)) != 0) {
+        goto out;
+    }
+    if (o->cas != NULL && (r = load_stores(&l, n)) != 0) {
+        r = evc_err_set(err, r, NULL);
         goto out;
     }
     if ((l.ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
@@ -630,6 +690,8 @@ evc_ep_scan(const struct evc_ep_url *urls, size_t n, const struct evc_ep_opts *o
     SSL_CTX_set_security_level(l.ctx, 0);
     SSL_CTX_set_verify(l.ctx, SSL_VERIFY_NONE, NULL);
     SSL_CTX_set_session_cache_mode(l.ctx, SSL_SESS_CACHE_OFF);
+    l.t0 = now_ms();
+    l.first_wave = 1;
     if ((r = resolve(&l, n)) != 0) {
         r = evc_err_set(err, r, NULL);
         goto out;
@@ -666,6 +728,7 @@ evc_ep_scan(const struct evc_ep_url *urls, size_t n, const struct evc_ep_opts *o
                 }
             }
         }
+        l.first_wave = 0;
         if (active == 0 && next >= n) {
             break;
         }
@@ -710,6 +773,12 @@ out:
     free(pfd);
     SSL_CTX_free(l.ctx);
     X509_STORE_free(l.store);
+    for (size_t i = 0; i < l.nstores; i++) {
+        X509_STORE_free(l.stores[i]);
+    }
+    free(l.stores);
+    free(l.store_ca);
+    free(l.epstore);
     ERR_clear_error();
     return r;
 }

@@ -52,6 +52,14 @@ struct monitor {
 
 #define mlog(m, ...) evc_logf(&(m)->log, __VA_ARGS__)
 
+struct evc_ep_result;
+/*
+ * Scan the configuration's endpoints at now (concurrently, each within its
+ * timeout), log each, mail the changes of standing; *out gets
+ * conf->nendpoints results (evc_ep_results_free). 0, or an error logged.
+ */
+int evc_monitor_endpoints(struct monitor *m, evc_time now, struct evc_ep_result **out);
+
 /* The monitor's clock: the wall clock plus --at's offset. */
 evc_time evc_monitor_vnow(const struct monitor *m);
 /* The schedule's fields as text, to tell a changed schedule from the state's. */

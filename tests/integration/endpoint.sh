@@ -134,10 +134,44 @@ EOF
     check "  ... the mismatch is one error row naming the file" grep -q "tls://127.0.0.1:$NGX: served certificate differs from on-disk web.crt (sha256 $(fp a.crt | cut -c1-16)... served, $(fp b.crt | cut -c1-16)... on disk)" out
     "$EVC" scan --format prometheus --ca root/ca.crt --compare web.crt tls://127.0.0.1:$NGX >ngx.prom
     check "  ... and evercert_endpoint_mismatch 1" grep -q "evercert_endpoint_mismatch{endpoint=\"tls://127.0.0.1:$NGX\"} 1" ngx.prom
+    # The monitor: the same endpoint from [endpoint] with store = web, each pass.
+    cat >mon.ini <<EOF
+[monitor]
+state = mon.db
+metrics_file = mon.prom
+[notify]
+log = stderr
+[store "web"]
+role = personal
+cert = web.crt
+key = web.key
+[endpoint "web"]
+address = tls://127.0.0.1:$NGX?sni=web.test
+store = web
+ca = root/ca.crt
+timeout = 5s
+[endpoint "down"]
+address = tls://127.0.0.1:$CLOSED
+timeout = 2s
+EOF
+    status "check-config takes [endpoint] sections" 0 "$EVC" check-config mon.ini
+    "$EVC" monitor --config mon.ini --once >mon.out 2>mon.err
+    check "monitor: the stale nginx is logged as a mismatch" grep -q "endpoint web (tls://127.0.0.1:$NGX?sni=web.test): served certificate differs from store web's ./web.crt" mon.err
+    check "monitor: the endpoint that is down is logged" grep -q "endpoint down (tls://127.0.0.1:$CLOSED): connect: Connection refused" mon.err
+    check "monitor: evercert_endpoint_mismatch 1 with the endpoint's name" grep -q "evercert_endpoint_mismatch{endpoint=\"tls://127.0.0.1:$NGX?sni=web.test\",name=\"web\"} 1" mon.prom
+    check "monitor: evercert_endpoint_up 0 for the one down" grep -q "evercert_endpoint_up{endpoint=\"tls://127.0.0.1:$CLOSED\",name=\"down\"} 0" mon.prom
+    check "monitor: the served leaf is a row of the metrics like a store's" grep -q "evercert_cert_status{path=\"tls://127.0.0.1:$NGX?sni=web.test#0\"" mon.prom
+    "$EVC" monitor --config mon.ini --once --at "$(at '+40 days')" >/dev/null 2>mon.err
+    check "monitor --at: the served leaf is classified at that time (expired)" grep -q "evercert_cert_status{path=\"tls://127.0.0.1:$NGX?sni=web.test#0\".*status=\"expired\"} 3" mon.prom
     nginx -p "$T" -c "$T/nginx.conf" -s reload
     i=0
     while [ $i -lt 50 ] && ! "$EVC" scan --ca root/ca.crt --compare web.crt tls://127.0.0.1:$NGX >/dev/null 2>&1; do sleep 0.1; i=$((i + 1)); done
     status "after the reload the served certificate matches: exit 0" 0 "$EVC" scan --ca root/ca.crt --compare web.crt tls://127.0.0.1:$NGX
+    "$EVC" monitor --config mon.ini --once >/dev/null 2>mon.err
+    check "monitor: after the reload, evercert_endpoint_mismatch 0" grep -q "evercert_endpoint_mismatch{endpoint=\"tls://127.0.0.1:$NGX?sni=web.test\",name=\"web\"} 0" mon.prom
+    printf '[monitor]\nstate = x.db\n[endpoint "x"]\naddress = tls://h\n' >bad.ini
+    status "check-config: an endpoint without a port, at its line" 1 "$EVC" check-config bad.ini
+    check "  ... named" grep -q 'bad.ini:4: endpoint "x": address: tls://h: missing port' err
 else
     echo "SKIP: nginx is not installed (the stale-reload check did not run)"
 fi
