@@ -41,11 +41,11 @@ struct conn {
     enum stage stage;
     int step; /* of the exchange before TLS */
     int64_t deadline;
-    uint8_t in[EVC_EP_PRETLS_MAX];
     size_t inlen, pretls_total;
     const char *out; /* bytes to send before TLS, then wait for the reply */
     size_t outlen, outoff;
-    size_t tls_read; /* counted by the BIO callback */
+    size_t tls_read;               /* counted by the BIO callback */
+    uint8_t in[EVC_EP_PRETLS_MAX]; /* last: not cleared between endpoints */
 };
 
 struct loop {
@@ -375,8 +375,8 @@ conn_start(struct loop *l, struct conn *c, size_t idx)
     struct sockaddr_storage *sa = &l->addr[idx];
     int one = 1;
 
+    /* A slot serves one endpoint after another: everything but the input buffer starts afresh. */
     memset(c, 0, offsetof(struct conn, in));
-    c->inlen = 0;
     c->idx = idx;
     c->fd = -1;
     c->stage = ST_CONNECT;
