@@ -92,7 +92,7 @@ EVC_EXPORT void evc_ep_opts_default(struct evc_ep_opts *o, evc_time now);
 
 /* What one endpoint presented, and what became of it. */
 struct evc_ep_result {
-    char url[EVC_EP_URL_MAX + 1];   /* as formatted by evc_ep_url_format */
+    char *url;                      /* as formatted by evc_ep_url_format */
     char *error;                    /* NULL, or why there is no chain (connect, STARTTLS, TLS) */
     uint8_t *der[EVC_EP_CHAIN_MAX]; /* the chain as presented, leaf first */
     size_t der_len[EVC_EP_CHAIN_MAX];

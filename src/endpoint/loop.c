@@ -635,6 +635,7 @@ evc_ep_results_free(struct evc_ep_result *res, size_t n)
         return;
     }
     for (size_t i = 0; i < n; i++) {
+        free(res[i].url);
         free(res[i].error);
         free(res[i].verify_error);
         for (size_t k = 0; k < res[i].ncerts; k++) {
@@ -673,7 +674,13 @@ evc_ep_scan(const struct evc_ep_url *urls, size_t n, const struct evc_ep_opts *o
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        evc_ep_url_format(&urls[i], l.res[i].url, sizeof(l.res[i].url));
+        char text[EVC_EP_URL_MAX + 1];
+
+        evc_ep_url_format(&urls[i], text, sizeof(text));
+        if ((l.res[i].url = strdup(text)) == NULL) {
+            r = evc_err_set(err, EVC_ERR_NOMEM, NULL);
+            goto out;
+        }
     }
     if (o->cas == NULL && (r = evc_ep_store_load(o->ca, &l.store, err)) != 0) {
         goto out;

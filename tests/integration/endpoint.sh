@@ -161,11 +161,14 @@ EOF
     check "monitor: evercert_endpoint_mismatch 1 with the endpoint's name" grep -q "evercert_endpoint_mismatch{endpoint=\"tls://127.0.0.1:$NGX?sni=web.test\",name=\"web\"} 1" mon.prom
     check "monitor: evercert_endpoint_up 0 for the one down" grep -q "evercert_endpoint_up{endpoint=\"tls://127.0.0.1:$CLOSED\",name=\"down\"} 0" mon.prom
     check "monitor: the served leaf is a row of the metrics like a store's" grep -q "evercert_cert_status{path=\"tls://127.0.0.1:$NGX?sni=web.test#0\"" mon.prom
-    "$EVC" monitor --config mon.ini --once --at "$(at '+40 days')" >/dev/null 2>mon.err
-    check "monitor --at: the served leaf is classified at that time (expired)" grep -q "evercert_cert_status{path=\"tls://127.0.0.1:$NGX?sni=web.test#0\".*status=\"expired\"} 3" mon.prom
+    # Moved in time with a configuration of endpoints alone (a store would be renewed at +40 days).
+    printf '[monitor]\nstate = mon2.db\nmetrics_file = mon2.prom\n[endpoint "web"]\naddress = tls://127.0.0.1:%s?sni=web.test\nca = root/ca.crt\n' $NGX >mon2.ini
+    "$EVC" monitor --config mon2.ini --once --at "$(at '+40 days')" >/dev/null 2>mon.err
+    check "monitor --at: the served leaf is classified at that time (expired)" grep -q "evercert_cert_status{path=\"tls://127.0.0.1:$NGX?sni=web.test#0\".*status=\"expired\"} 3" mon2.prom
+    check "monitor --at: and its chain, verified then, has expired" grep -q "endpoint web (tls://127.0.0.1:$NGX?sni=web.test): chain does not verify: certificate has expired" mon.err
     nginx -p "$T" -c "$T/nginx.conf" -s reload
     i=0
-    while [ $i -lt 50 ] && ! "$EVC" scan --ca root/ca.crt --compare web.crt tls://127.0.0.1:$NGX >/dev/null 2>&1; do sleep 0.1; i=$((i + 1)); done
+    while [ $i -lt 100 ] && ! "$EVC" scan --ca root/ca.crt --compare web.crt tls://127.0.0.1:$NGX >/dev/null 2>&1; do sleep 0.1; i=$((i + 1)); done
     status "after the reload the served certificate matches: exit 0" 0 "$EVC" scan --ca root/ca.crt --compare web.crt tls://127.0.0.1:$NGX
     "$EVC" monitor --config mon.ini --once >/dev/null 2>mon.err
     check "monitor: after the reload, evercert_endpoint_mismatch 0" grep -q "evercert_endpoint_mismatch{endpoint=\"tls://127.0.0.1:$NGX?sni=web.test\",name=\"web\"} 0" mon.prom
