@@ -179,6 +179,34 @@ else
     echo "SKIP: nginx is not installed (the stale-reload check did not run)"
 fi
 
+# --- the monitor's mail: once per change of an endpoint's standing ---------------
+if python3 -W ignore -c 'import smtpd' 2>/dev/null; then
+    MAILP=$(freeports 1)
+    python3 -W ignore -m smtpd -n -c DebuggingServer 127.0.0.1:$MAILP >smtp.log 2>&1 &
+    PIDS="$PIDS $!"
+    check "the mail sink starts" listening $MAILP
+    mailini() { # ADDRESS
+        printf '[monitor]\nstate = mail.db\n[notify]\nlog = stderr\nemail_to = ops@x.test\nemail_from = evercert@x.test\nsmtp_url = smtp://127.0.0.1:%s\n[endpoint "svc"]\naddress = %s\nca = root/ca.crt\ntimeout = 2s\n' $MAILP "$1" >mail.ini
+    }
+    mails() { grep -c "Subject: evercert: 1 endpoint NOT OK" smtp.log; }
+    mailini tls://127.0.0.1:$CLOSED
+    "$EVC" monitor --config mail.ini --once >/dev/null 2>&1
+    i=0; while [ "$(mails)" != 1 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    check "an endpoint down is mailed" test "$(mails)" = 1
+    check "  ... naming it and why" grep -q "Endpoint svc (tls://127.0.0.1:$CLOSED): error: connect: Connection refused" smtp.log
+    "$EVC" monitor --config mail.ini --once >/dev/null 2>&1
+    check "still down at the next pass: not mailed again" test "$(mails)" = 1
+    mailini tls://127.0.0.1:$SERVE
+    "$EVC" monitor --config mail.ini --once >/dev/null 2>&1
+    check "up again: nothing to tell" test "$(mails)" = 1
+    mailini tls://127.0.0.1:$CLOSED
+    "$EVC" monitor --config mail.ini --once >/dev/null 2>&1
+    i=0; while [ "$(mails)" != 2 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    check "down once more: mailed again" test "$(mails)" = 2
+else
+    echo "SKIP: python3 has no smtpd module (the monitor's endpoint mail did not run)"
+fi
+
 # --- a cross-sign sent along, not on the verified path --------------------------
 openssl s_server -accept 127.0.0.1:$XS -cert L.crt -key L.key -cert_chain IX.pem -www -quiet >/dev/null 2>&1 &
 PIDS="$PIDS $!"
