@@ -18,6 +18,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -653,7 +655,8 @@ evc_ep_scan(const struct evc_ep_url *urls, size_t n, const struct evc_ep_opts *o
     struct conn *conns = NULL;
     struct pollfd *pfd = NULL;
     size_t next = 0, active = 0, par;
-    int r = EVC_ERR_INTERNAL;
+    sigset_t pipeset, oldmask;
+    int r = EVC_ERR_INTERNAL, masked = 0;
 
     *out = NULL;
     memset(&l, 0, sizeof(l));
@@ -699,6 +702,15 @@ evc_ep_scan(const struct evc_ep_url *urls, size_t n, const struct evc_ep_opts *o
     SSL_CTX_set_session_cache_mode(l.ctx, SSL_SESS_CACHE_OFF);
     l.t0 = now_ms();
     l.first_wave = 1;
+    /*
+     * OpenSSL writes to the socket with write(): a peer that resets
+     * mid-handshake must cost an error row, not the process (SIGPIPE).
+     * Blocked for this thread while the loop runs; one raised here is
+     * taken back before the old mask returns.
+     */
+    sigemptyset(&pipeset);
+    sigaddset(&pipeset, SIGPIPE);
+    masked = pthread_sigmask(SIG_BLOCK, &pipeset, &oldmask) == 0;
     if ((r = resolve(&l, n)) != 0) {
         r = evc_err_set(err, r, NULL);
         goto out;
@@ -772,6 +784,13 @@ evc_ep_scan(const struct evc_ep_url *urls, size_t n, const struct evc_ep_opts *o
 out:
     for (size_t k = 0; conns != NULL && k < par; k++) {
         conn_close(&conns[k]);
+    }
+    if (masked) {
+        struct timespec zero = {0, 0};
+
+        while (!sigismember(&oldmask, SIGPIPE) && sigtimedwait(&pipeset, NULL, &zero) > 0) {
+        }
+        pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
     }
     evc_ep_results_free(l.res, n);
     free(l.addr);
