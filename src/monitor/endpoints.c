@@ -12,7 +12,10 @@
 #include <string.h>
 #include <syslog.h>
 
+#include <jansson.h>
+
 #include "evercert/endpoint.h"
+#include "base/text.h"
 #include "monitor/service_int.h"
 
 static const struct evc_store_conf *
@@ -191,5 +194,102 @@ out:
     free(urls);
     free((void *)cas);
     free(timeouts);
+    return r;
+}
+
+/* The served leaf's notAfter and SHA-256 (hex), or 0 and "" without a chain. */
+static evc_time
+leaf_facts(const struct evc_ep_result *r, char sha[65])
+{
+    struct evc_cert_reader *rd = NULL;
+    struct evc_cert c;
+    struct evc_err err = {0};
+    evc_time t = 0;
+
+    sha[0] = '\0';
+    if (r->ncerts == 0 || evc_cert_reader_new(&rd) != 0) {
+        return 0;
+    }
+    if (evc_cert_read(rd, r->der[0], r->der_len[0], &c, &err) == 0) {
+        t = c.not_after;
+        evc_text_hex(c.sha256, sizeof(c.sha256), sha);
+        evc_cert_clear(&c);
+    }
+    evc_cert_reader_free(rd);
+    return t;
+}
+
+static json_t *
+time_or_null(evc_time t)
+{
+    char txt[EVC_TIME_TEXT_MAX];
+
+    if (t == 0) {
+        return json_null();
+    }
+    evc_time_format(t, txt);
+    return json_string(txt);
+}
+
+static json_t *
+text_or_null(const char *s)
+{
+    return s != NULL ? evc_text_jstring(s) : json_null();
+}
+
+int
+evc_monitor_endpoints_json(const struct monitor *m, const struct evc_ep_result *res,
+                           const char *doc, size_t len, char **out, size_t *outlen)
+{
+    json_t *root = NULL, *arr = NULL;
+    json_error_t jerr;
+    char *dump = NULL;
+    size_t n;
+    int r = -1;
+
+    *out = NULL;
+    *outlen = 0;
+    if ((root = json_loadb(doc, len, 0, &jerr)) == NULL || !json_is_object(root) ||
+        (arr = json_array()) == NULL) {
+        goto out;
+    }
+    for (size_t i = 0; i < m->conf->nendpoints; i++) {
+        const struct evc_endpoint_conf *e = &m->conf->endpoints[i];
+        const struct evc_ep_result *ep = &res[i];
+        char sha[65];
+        evc_time leaf = leaf_facts(ep, sha);
+        json_t *o = json_pack(
+            "{s:o, s:o, s:o, s:b, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o}", "name",
+            evc_text_jstring(e->name), "endpoint", evc_text_jstring(ep->url), "standing",
+            json_string(standing(ep)), "up", ep->error == NULL && ep->ncerts > 0, "error",
+            text_or_null(ep->error), "verified", ep->verified, "verify_error",
+            text_or_null(ep->verified ? NULL : ep->verify_error), "not_after", time_or_null(leaf),
+            "chain_not_after", time_or_null(ep->verified ? ep->chain_not_after : 0), "sha256",
+            sha[0] != '\0' ? json_string(sha) : json_null(), "store", text_or_null(e->store),
+            "mismatch",
+            ep->compare_set && ep->ncerts > 0 ? json_boolean(evc_ep_mismatch(ep)) : json_null());
+
+        if (o == NULL || json_array_append_new(arr, o) != 0) {
+            goto out;
+        }
+    }
+    if (json_object_set(root, "endpoints", arr) != 0 ||
+        (dump = json_dumps(root, JSON_INDENT(2))) == NULL) {
+        goto out;
+    }
+    /* As the report ends: with a newline. */
+    n = strlen(dump);
+    if ((*out = malloc(n + 2)) == NULL) {
+        goto out;
+    }
+    memcpy(*out, dump, n);
+    (*out)[n] = '\n';
+    (*out)[n + 1] = '\0';
+    *outlen = n + 1;
+    r = 0;
+out:
+    free(dump);
+    json_decref(arr);
+    json_decref(root);
     return r;
 }

@@ -59,6 +59,13 @@ struct evc_ep_result;
  * conf->nendpoints results (evc_ep_results_free). 0, or an error logged.
  */
 int evc_monitor_endpoints(struct monitor *m, evc_time now, struct evc_ep_result **out);
+/*
+ * The pass's JSON report doc with an "endpoints" array of res added (each:
+ * name, endpoint, standing, up, error, verified, verify_error, not_after,
+ * chain_not_after, sha256, store, mismatch), into a new *out (free). 0 or -1.
+ */
+int evc_monitor_endpoints_json(const struct monitor *m, const struct evc_ep_result *res,
+                               const char *doc, size_t len, char **out, size_t *outlen);
 
 /* The monitor's clock: the wall clock plus --at's offset. */
 evc_time evc_monitor_vnow(const struct monitor *m);

@@ -469,6 +469,10 @@ evc_monitor_pass(struct monitor *m, const char *trigger, char *summary, size_t l
     for (size_t i = 0; i < res.nactions; i++) {
         done += res.actions[i].done;
     }
+    /* After the renewal run: it never waits on an endpoint. */
+    if (m->conf->nendpoints > 0 && evc_monitor_endpoints(m, evc_monitor_vnow(m), &eps) != 0) {
+        eps = NULL;
+    }
     if (m->conf->notify.report_file != NULL || (m->o->once && m->o->report != NULL)) {
         char *buf = NULL;
         size_t blen = 0;
@@ -481,7 +485,22 @@ evc_monitor_pass(struct monitor *m, const char *trigger, char *summary, size_t l
             int built =
                 evc_renew_report_json(&res, 0, started, r != 0 ? evc_err_message(&err) : NULL, f);
 
-            if (fclose(f) != 0 || built != 0) {
+            if (fclose(f) != 0) {
+                built = -1;
+            }
+            /* The endpoints' standing joins the report, as their rows join the metrics. */
+            if (built == 0 && eps != NULL) {
+                char *with = NULL;
+                size_t wlen = 0;
+
+                built = evc_monitor_endpoints_json(m, eps, buf, blen, &with, &wlen);
+                if (built == 0) {
+                    free(buf);
+                    buf = with;
+                    blen = wlen;
+                }
+            }
+            if (built != 0) {
                 mlog(m, LOG_ERR, "report not written: it could not be built whole");
             } else {
                 if (m->o->once && m->o->report != NULL &&
@@ -512,10 +531,6 @@ evc_monitor_pass(struct monitor *m, const char *trigger, char *summary, size_t l
     }
     evc_monitor_plan_clock(m, NULL, started);
     status = r != 0 ? 3 : 0;
-    /* After the renewal run: it never waits on an endpoint. */
-    if (m->conf->nendpoints > 0 && evc_monitor_endpoints(m, m->last_run, &eps) != 0) {
-        eps = NULL;
-    }
     if (metrics_scan(m, m->last_run, eps, &mx, &serr) != 0) {
         mlog(m, LOG_ERR, "metrics not written: %s", evc_err_message(&serr));
     }

@@ -158,6 +158,8 @@ EOF
     "$EVC" monitor --config mon.ini --once >mon.out 2>mon.err
     check "monitor: the stale nginx is logged as a mismatch" grep -q "endpoint web (tls://127.0.0.1:$NGX?sni=web.test): served certificate differs from store web's ./web.crt" mon.err
     check "monitor: the endpoint that is down is logged" grep -q "endpoint down (tls://127.0.0.1:$CLOSED): connect: Connection refused" mon.err
+    "$EVC" monitor --config mon.ini --once --format json >mon.json 2>/dev/null
+    check "monitor: the JSON report's endpoints, the mismatch and the one down" js mon.json "[(e['name'], e['standing'], e['mismatch'], e['verified']) for e in d['endpoints']] == [('web', 'mismatch', True, True), ('down', 'error', None, False)]"
     check "monitor: evercert_endpoint_mismatch 1 with the endpoint's name" grep -q "evercert_endpoint_mismatch{endpoint=\"tls://127.0.0.1:$NGX?sni=web.test\",name=\"web\"} 1" mon.prom
     check "monitor: evercert_endpoint_up 0 for the one down" grep -q "evercert_endpoint_up{endpoint=\"tls://127.0.0.1:$CLOSED\",name=\"down\"} 0" mon.prom
     check "monitor: the served leaf is a row of the metrics like a store's" grep -q "evercert_cert_status{path=\"tls://127.0.0.1:$NGX?sni=web.test#0\"" mon.prom
