@@ -96,6 +96,9 @@ check "  ... said in one error row" grep -q "tls://127.0.0.1:$SERVE: chain does 
 status "threshold at +20 days exits 1" 1 "$EVC" scan --ca root/ca.crt --at "$(at '+20 days')" tls://127.0.0.1:$SERVE
 status "expired at +40 days exits 2" 2 "$EVC" scan --ca root/ca.crt --at "$(at '+40 days')" tls://127.0.0.1:$SERVE
 check "  ... and the chain, verified at that time, has expired" grep -q "chain does not verify: certificate has expired" out
+# A name that does not resolve (RFC 6761: .invalid never does) is its own error row, within the timeout.
+status "a name that does not resolve exits 3" 3 "$EVC" scan --ca root/ca.crt --timeout 3 tls://no-such-host.invalid:443 tls://127.0.0.1:$SERVE
+check "  ... one error row naming it, the other endpoint verified" sh -c "grep -q '^unreadable: tls://no-such-host.invalid:443: ' out && grep -q 'tls://127.0.0.1:$SERVE#0 .*chain verified' out"
 status "nothing listening exits 3" 3 "$EVC" scan --ca root/ca.crt tls://127.0.0.1:$CLOSED
 check "  ... one error row naming the endpoint" grep -q "tls://127.0.0.1:$CLOSED: connect: Connection refused" out
 "$EVC" scan --format json --ca root/ca.crt tls://127.0.0.1:$SERVE >serve.json
