@@ -451,6 +451,14 @@ conn_events(const struct conn *c)
     }
 }
 
+/* A name's request to getaddrinfo_a, and all it points to. */
+struct req {
+    struct gaicb cb; /* first: the block is freed through it */
+    struct addrinfo hints;
+    char name[EVC_EP_HOST_MAX + 1];
+    char port[8];
+};
+
 /*
  * Resolve every name with getaddrinfo_a, at most timeout_ms in all. An
  * unresolved name is its endpoint's error; its request is cancelled, and
@@ -462,10 +470,9 @@ resolve(struct loop *l, size_t n)
 {
     struct gaicb **reqs = NULL, **list = NULL;
     struct addrinfo hints;
-    char(*ports)[8] = NULL;
     size_t nreq = 0;
     int64_t end = now_ms() + l->o->timeout_ms;
-    int r = EVC_ERR_NOMEM, leak = 0;
+    int r = EVC_ERR_NOMEM;
 
     memset(&hints, 0, sizeof(hints));
     hints.ai_socktype = SOCK_STREAM;
@@ -490,22 +497,27 @@ resolve(struct loop *l, size_t n)
         freeaddrinfo(ai);
     }
     if ((reqs = calloc(n + 1, sizeof(*reqs))) == NULL ||
-        (list = calloc(n + 1, sizeof(*list))) == NULL ||
-        (ports = calloc(n + 1, sizeof(*ports))) == NULL) {
+        (list = calloc(n + 1, sizeof(*list))) == NULL) {
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
+        struct req *q;
+
         if (l->urls[i].numeric) {
             continue;
         }
-        if ((reqs[i] = calloc(1, sizeof(**reqs) + sizeof(hints))) == NULL) {
+        /* One block a request, name and port inside: one left to the resolver needs nothing else.
+         */
+        if ((q = calloc(1, sizeof(*q))) == NULL) {
             goto out;
         }
-        snprintf(ports[i], sizeof(ports[i]), "%u", (unsigned)l->urls[i].port);
-        memcpy(reqs[i] + 1, &hints, sizeof(hints));
-        reqs[i]->ar_name = l->urls[i].host;
-        reqs[i]->ar_service = ports[i];
-        reqs[i]->ar_request = (struct addrinfo *)(reqs[i] + 1);
+        reqs[i] = &q->cb;
+        q->hints = hints;
+        snprintf(q->name, sizeof(q->name), "%s", l->urls[i].host);
+        snprintf(q->port, sizeof(q->port), "%u", (unsigned)l->urls[i].port);
+        q->cb.ar_name = q->name;
+        q->cb.ar_service = q->port;
+        q->cb.ar_request = &q->hints;
         list[nreq++] = reqs[i];
     }
     if (nreq > 0 && getaddrinfo_a(GAI_NOWAIT, list, (int)nreq, NULL) != 0) {
@@ -535,15 +547,18 @@ resolve(struct loop *l, size_t n)
     for (size_t i = 0; i < n; i++) {
         int ge;
 
-        if (reqs[i] == NULL || l->res[i].error != NULL) {
+        if (reqs[i] == NULL) {
             continue;
         }
         if ((ge = gai_error(reqs[i])) == EAI_INPROGRESS) {
             if (gai_cancel(reqs[i]) != EAI_CANCELED) {
-                leak = 1;
-                reqs[i] = NULL; /* still the resolver's: left to it */
+                reqs[i] = NULL; /* still the resolver's: left to it, with its name and port */
             }
-            l->res[i].error = strdup("the name was not resolved in time");
+            if (l->res[i].error == NULL) {
+                l->res[i].error = strdup("the name was not resolved in time");
+            }
+        } else if (l->res[i].error != NULL) {
+            /* Already an error (its anchors): resolved for nothing. */
         } else if (ge != 0) {
             char msg[EVC_ERR_DETAIL_MAX];
 
@@ -563,15 +578,17 @@ resolve(struct loop *l, size_t n)
     r = 0;
 out:
     for (size_t i = 0; reqs != NULL && i < n; i++) {
+        /* Out of memory half-way: one still being resolved is left to the resolver. */
+        if (reqs[i] != NULL && gai_error(reqs[i]) == EAI_INPROGRESS &&
+            gai_cancel(reqs[i]) != EAI_CANCELED) {
+            continue;
+        }
         if (reqs[i] != NULL) {
             if (reqs[i]->ar_result != NULL) {
                 freeaddrinfo(reqs[i]->ar_result);
             }
-            free(reqs[i]);
+            free((struct req *)reqs[i]); /* cb is the block's first member */
         }
-    }
-    if (!leak) {
-        free(ports);
     }
     free(reqs);
     free(list);
