@@ -111,6 +111,17 @@ struct evc_fleet_conf {
     int64_t lease;       /* seconds a shared store's renewer holds it (default 60) */
 };
 
+/* An [endpoint "NAME"]: a server whose presented chain the monitor scans each pass. */
+struct evc_endpoint_conf {
+    char *name;
+    char *address;   /* tls://HOST:PORT, smtp://, imap://, postgres:// (endpoint.h) */
+    char *store;     /* NULL, or the personal store whose certificate it must serve */
+    char *ca;        /* anchors to verify its chain; NULL: the system's */
+    int64_t timeout; /* seconds: connect, STARTTLS and handshake */
+    unsigned long line;
+    unsigned long *key_lines;
+};
+
 struct evc_config {
     char *file;
     struct evc_policy policy;
@@ -123,6 +134,8 @@ struct evc_config {
     struct evc_server_conf *servers;
     size_t nservers;
     unsigned long *key_lines; /* per key of the table, the line that set it (0: the default) */
+    struct evc_endpoint_conf *endpoints;
+    size_t nendpoints;
 };
 
 /*

@@ -181,4 +181,23 @@
 #define EVC_SEAL_RECORD_MAX (EVC_SEAL_PLAIN_MAX + 64)
 #define EVC_SHARED_CHAIN_MAX ((size_t)256 * 1024)
 
+/*
+ * Endpoint scanning (endpoint.h): a URL's length and its host's; a line of
+ * an SMTP or IMAP reply, and all of the bytes a peer may send before TLS
+ * (a greeting, EHLO's reply, STARTTLS's); all bytes read from one peer,
+ * handshake included (OpenSSL's own cap on the certificate message is
+ * 100 KiB); certificates of a presented chain kept; endpoints in flight
+ * at once; endpoints in one scan.
+ */
+#define EVC_EP_URL_MAX 1024
+#define EVC_EP_HOST_MAX 253
+#define EVC_EP_LINE_MAX 1024
+#define EVC_EP_PRETLS_MAX (16 * 1024)
+#define EVC_EP_READ_MAX (256 * 1024)
+#define EVC_EP_CHAIN_MAX 16
+#define EVC_EP_PARALLEL_MAX 4096
+#define EVC_EP_MAX 1000000
+/* [endpoint "NAME"] sections in one configuration. */
+#define EVC_CONFIG_ENDPOINTS_MAX 100000
+
 #endif

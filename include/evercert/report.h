@@ -36,6 +36,15 @@ struct evc_finding {
     size_t nsans;
     const char *key;
     const char *warning; /* NULL, or what is odd about a certificate read all the same */
+    /*
+     * A certificate an endpoint presented (path is then "tls://host:port#i"):
+     * on its leaf, whether the chain verified ("ok" or OpenSSL's reason) and
+     * the earliest notAfter of the chain verification built (0 when it did
+     * not verify). Zero for a file's certificate.
+     */
+    int endpoint;
+    const char *verify;
+    evc_time chain_not_after;
 };
 
 struct evc_summary {

@@ -13,6 +13,8 @@
 #include "evercert/cert.h"
 #include "evercert/report.h"
 
+struct evc_ep_result;
+
 struct evc_scan_secret {
     const char *path;
     const char *password;
@@ -32,6 +34,9 @@ struct evc_scan_opts {
      */
     void (*progress)(void *arg, size_t certs, size_t files_done, size_t files_total, int done);
     void *progress_arg;
+    /* Endpoints already scanned (endpoint.h), reported after the files; NULL for none. */
+    const struct evc_ep_result *endpoints;
+    size_t nendpoints;
 };
 
 /* Defaults: now, 60d/90d, no password, one job per CPU, no progress. */

@@ -346,6 +346,26 @@ check_fleet(struct check *ck, enum evc_config_use use)
     return 0;
 }
 
+/* An endpoint's anchors must be readable: without them its chain could never verify. */
+static int
+check_endpoints(struct check *ck)
+{
+    const struct evc_config *c = ck->c;
+    char who[300];
+    int r;
+
+    for (size_t i = 0; i < c->nendpoints; i++) {
+        const struct evc_endpoint_conf *e = &c->endpoints[i];
+
+        snprintf(who, sizeof(who), "endpoint \"%s\": ", e->name);
+        if ((r = readable(ck, key_line(e->key_lines, EVC_KEY_ENDPOINT_ca, e->line), who, "ca",
+                          e->ca, 1)) != 0) {
+            return r;
+        }
+    }
+    return 0;
+}
+
 int
 evc_config_check(const struct evc_config *c, enum evc_config_use use, evc_config_say_fn say,
                  void *arg, struct evc_err *err)
@@ -365,6 +385,9 @@ evc_config_check(const struct evc_config *c, enum evc_config_use use, evc_config
         return r;
     }
     if ((r = check_fleet(&ck, use)) != 0) {
+        return r;
+    }
+    if (use != EVC_CONFIG_USE_AGENT && (r = check_endpoints(&ck)) != 0) {
         return r;
     }
     if ((r = readable(&ck, evc_config_key_line(c, "notify", "smtp_password_file"), "",

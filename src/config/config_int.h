@@ -42,9 +42,10 @@ struct evc_parser {
     const char *name;
     const char *dir;
     struct evc_err *err;
-    unsigned long line;           /* of the item being handled */
-    struct evc_store_conf *cur;   /* the store being read, when section is EVC_SEC_STORE */
-    struct evc_server_conf *curv; /* the server being read, when section is EVC_SEC_SERVER */
+    unsigned long line;             /* of the item being handled */
+    struct evc_store_conf *cur;     /* the store being read, when section is EVC_SEC_STORE */
+    struct evc_server_conf *curv;   /* the server being read, when section is EVC_SEC_SERVER */
+    struct evc_endpoint_conf *cure; /* the endpoint being read, when section is EVC_SEC_ENDPOINT */
     enum evc_section section;
     int in_section;         /* a header was read */
     unsigned seen_sections; /* bit per plain section, to refuse one given twice */

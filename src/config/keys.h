@@ -156,7 +156,15 @@
     X(SERVER, after_change_shell, BOOL, after_change_shell, 0, 0, "false", 1, \
       "Run after_change with /bin/sh -c.") \
     X(SERVER, hook_timeout, SECONDS, hook_timeout, 1, EVC_CONFIG_DAY, "30s", 1, \
-      "after_change and its process group get SIGTERM after this, SIGKILL 2 s later; it starts with no signal blocked or ignored.")
+      "after_change and its process group get SIGTERM after this, SIGKILL 2 s later; it starts with no signal blocked or ignored.") \
+    X(ENDPOINT, address, TEXT, address, 0, 0, NULL, 1, \
+      "The endpoint (required): tls://HOST:PORT, or smtp://, imap:// or postgres:// for STARTTLS; ?sni=NAME for an SNI name other than HOST.") \
+    X(ENDPOINT, store, TEXT, store, 0, 0, NULL, 1, \
+      "A personal store (with cert) whose certificate the endpoint must serve; another served leaf is reported as a mismatch (a server not reloaded).") \
+    X(ENDPOINT, ca, PATH, ca, 0, 0, NULL, 1, \
+      "The anchors its chain is verified against: a PEM file or a hashed directory; unset, the system's.") \
+    X(ENDPOINT, timeout, SECONDS, timeout, 1, 3600, "10s", 1, \
+      "The deadline of one scan of the endpoint: connect, STARTTLS and handshake.")
 /* clang-format on */
 
 /* The value syntax of each type, for messages and the manual. */
@@ -191,7 +199,10 @@
     S(FLEET, "fleet", "[fleet]",                                                                   \
       "This host in the fleet's database (with a postgresql:// state).")                           \
     S(SERVER, "server", "a server",                                                                \
-      "A server the agent follows; one section per server, [server \"NAME\"].")
+      "A server the agent follows; one section per server, [server \"NAME\"].")                    \
+    S(ENDPOINT, "endpoint", "an endpoint",                                                         \
+      "A server the monitor scans on the network each pass; one section per endpoint, "            \
+      "[endpoint \"NAME\"].")
 
 /*
  * Seconds as the manual and the messages show a bound: in the largest

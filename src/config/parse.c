@@ -27,6 +27,7 @@
 #define OFF_AGENT(f) offsetof(struct evc_agent_conf, f)
 #define OFF_FLEET(f) offsetof(struct evc_fleet_conf, f)
 #define OFF_SERVER(f) offsetof(struct evc_server_conf, f)
+#define OFF_ENDPOINT(f) offsetof(struct evc_endpoint_conf, f)
 #define EVC_K_DEF(sec, name, type, field, min, max, dflt, reload, doc)                             \
     {EVC_SEC_##sec, #name, EVC_KT_##type, OFF_##sec(field), min, max, dflt, reload, doc},
 const struct evc_key_def evc_config_keys[EVC_CONFIG_NKEYS] = {EVC_CONFIG_KEYS(EVC_K_DEF)};
@@ -63,6 +64,7 @@ evc_trust_format_name(enum evc_trust_format f)
 #define SEC_NAME_AGENT "agent"
 #define SEC_NAME_FLEET "fleet"
 #define SEC_NAME_SERVER "server"
+#define SEC_NAME_ENDPOINT "endpoint"
 #define EVC_T_FORM_DEF(t, form, words) static const char form_##t[] = form, words_##t[] = words;
 EVC_CONFIG_TYPES(EVC_T_FORM_DEF)
 #undef EVC_T_FORM_DEF
@@ -524,6 +526,37 @@ begin_server(struct evc_parser *ps, char *name)
 }
 
 static int
+begin_endpoint(struct evc_parser *ps, char *name)
+{
+    struct evc_endpoint_conf *e;
+
+    for (size_t i = 0; i < ps->c->nendpoints; i++) {
+        if (strcmp(ps->c->endpoints[i].name, name) == 0) {
+            free(name);
+            return fail(ps, "endpoint \"%s\" defined twice", ps->c->endpoints[i].name);
+        }
+    }
+    if (ps->c->nendpoints >= EVC_CONFIG_ENDPOINTS_MAX) {
+        free(name);
+        return fail(ps, "more than %d endpoints", EVC_CONFIG_ENDPOINTS_MAX);
+    }
+    if ((e = realloc(ps->c->endpoints, (ps->c->nendpoints + 1) * sizeof(*e))) == NULL) {
+        free(name);
+        return fail(ps, "out of memory");
+    }
+    ps->c->endpoints = e;
+    ps->cure = &e[ps->c->nendpoints++];
+    memset(ps->cure, 0, sizeof(*ps->cure));
+    ps->cure->name = name;
+    ps->cure->line = ps->line;
+    if ((ps->cure->key_lines = calloc(EVC_CONFIG_NKEYS, sizeof(unsigned long))) == NULL) {
+        return fail(ps, "out of memory");
+    }
+    ps->section = EVC_SEC_ENDPOINT;
+    return evc_config_defaults(ps, EVC_SEC_ENDPOINT, ps->cure);
+}
+
+static int
 begin_store(struct evc_parser *ps, char *name)
 {
     struct evc_store_conf *s;
@@ -566,6 +599,7 @@ begin_section(struct evc_parser *ps, const char *section)
     ps->in_section = 1;
     ps->cur = NULL;
     ps->curv = NULL;
+    ps->cure = NULL;
     for (size_t i = 0; i < NELEM(plain); i++) {
         if (strcmp(section, section_keys[plain[i]]) == 0) {
             if (ps->seen_sections & (1u << plain[i])) {
@@ -582,9 +616,12 @@ begin_section(struct evc_parser *ps, const char *section)
     if ((name = quoted_name(section, "store")) != NULL) {
         return begin_store(ps, name);
     }
+    if ((name = quoted_name(section, "endpoint")) != NULL) {
+        return begin_endpoint(ps, name);
+    }
     return fail(ps,
                 "unknown section [%s] (expected [policy], [monitor], [notify], [agent], [fleet], "
-                "[store \"name\"] or [server \"name\"])",
+                "[store \"name\"], [server \"name\"] or [endpoint \"name\"])",
                 section);
 }
 
@@ -604,6 +641,8 @@ section_base(struct evc_parser *ps)
         return &ps->c->fleet;
     case EVC_SEC_SERVER:
         return ps->curv;
+    case EVC_SEC_ENDPOINT:
+        return ps->cure;
     case EVC_SEC_POLICY:
         return &ps->c->policy;
     default:
@@ -639,6 +678,8 @@ handle(void *arg, const struct evc_ini_item *it)
             ps->cur->key_lines[i] = it->line;
         } else if (ps->section == EVC_SEC_SERVER) {
             ps->curv->key_lines[i] = it->line;
+        } else if (ps->section == EVC_SEC_ENDPOINT) {
+            ps->cure->key_lines[i] = it->line;
         } else {
             ps->c->key_lines[i] = it->line;
         }
@@ -698,6 +739,16 @@ evc_config_free(struct evc_config *c)
         free(v->key_lines);
     }
     free(c->servers);
+    for (size_t i = 0; i < c->nendpoints; i++) {
+        struct evc_endpoint_conf *e = &c->endpoints[i];
+
+        free(e->name);
+        free(e->address);
+        free(e->store);
+        free(e->ca);
+        free(e->key_lines);
+    }
+    free(c->endpoints);
     free(c->agent.state);
     free(c->agent.state_local);
     free(c->agent.fleet_url);

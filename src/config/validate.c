@@ -13,6 +13,7 @@
 #include <sys/un.h>
 
 #include "evercert/config.h"
+#include "evercert/endpoint.h"
 #include "evercert/limits.h"
 #include "base/file.h"
 #include "base/text.h"
@@ -55,6 +56,48 @@ server_key_fail(struct evc_parser *ps, const struct evc_server_conf *v, int key,
 {
     ps->line = v->key_lines != NULL && v->key_lines[key] != 0 ? v->key_lines[key] : v->line;
     return fail(ps, "server \"%s\": %s", v->name, why);
+}
+
+/* An error about one key of an endpoint, at the key's line (the header's if it has none). */
+static int
+endpoint_key_fail(struct evc_parser *ps, const struct evc_endpoint_conf *e, int key,
+                  const char *why)
+{
+    ps->line = e->key_lines != NULL && e->key_lines[key] != 0 ? e->key_lines[key] : e->line;
+    return fail(ps, "endpoint \"%s\": %s", e->name, why);
+}
+
+/* An endpoint's URL parses, and its store is a personal one with a certificate file. */
+static int
+validate_endpoint(struct evc_parser *ps, const struct evc_endpoint_conf *e)
+{
+    struct evc_ep_url u;
+    struct evc_err err = {0};
+    char why[EVC_ERR_DETAIL_MAX + 64];
+
+    if (e->address == NULL) {
+        return endpoint_key_fail(ps, e, EVC_KEY_ENDPOINT_address,
+                                 "address is required (tls://HOST:PORT)");
+    }
+    if (evc_ep_url_parse(e->address, &u, &err) != 0) {
+        snprintf(why, sizeof(why), "address: %s", evc_err_message(&err));
+        return endpoint_key_fail(ps, e, EVC_KEY_ENDPOINT_address, why);
+    }
+    if (e->store != NULL) {
+        const struct evc_store_conf *s = NULL;
+
+        for (size_t i = 0; i < ps->c->nstores; i++) {
+            if (strcmp(ps->c->stores[i].name, e->store) == 0) {
+                s = &ps->c->stores[i];
+            }
+        }
+        if (s == NULL || s->role != EVC_ROLE_PERSONAL || s->cert == NULL) {
+            snprintf(why, sizeof(why), "store: \"%.64s\" is no personal store with cert = FILE",
+                     e->store);
+            return endpoint_key_fail(ps, e, EVC_KEY_ENDPOINT_store, why);
+        }
+    }
+    return 1;
 }
 
 /*
@@ -417,7 +460,12 @@ evc_config_validate(struct evc_parser *ps)
             return 0;
         }
     }
-    if (c->nstores == 0 && c->nservers == 0) {
+    for (size_t i = 0; i < c->nendpoints; i++) {
+        if (!validate_endpoint(ps, &c->endpoints[i])) {
+            return 0;
+        }
+    }
+    if (c->nstores == 0 && c->nservers == 0 && c->nendpoints == 0) {
         ps->line = 1;
         return fail(ps, "no [store \"name\"] or [server \"name\"] sections");
     }

@@ -52,6 +52,21 @@ struct monitor {
 
 #define mlog(m, ...) evc_logf(&(m)->log, __VA_ARGS__)
 
+struct evc_ep_result;
+/*
+ * Scan the configuration's endpoints at now (concurrently, each within its
+ * timeout), log each, mail the changes of standing; *out gets
+ * conf->nendpoints results (evc_ep_results_free). 0, or an error logged.
+ */
+int evc_monitor_endpoints(struct monitor *m, evc_time now, struct evc_ep_result **out);
+/*
+ * The pass's JSON report doc with an "endpoints" array of res added (each:
+ * name, endpoint, standing, up, error, verified, verify_error, not_after,
+ * chain_not_after, sha256, store, mismatch), into a new *out (free). 0 or -1.
+ */
+int evc_monitor_endpoints_json(const struct monitor *m, const struct evc_ep_result *res,
+                               const char *doc, size_t len, char **out, size_t *outlen);
+
 /* The monitor's clock: the wall clock plus --at's offset. */
 evc_time evc_monitor_vnow(const struct monitor *m);
 /* The schedule's fields as text, to tell a changed schedule from the state's. */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "evercert/endpoint.h"
 #include "evercert/limits.h"
 #include "evercert/renew_report.h"
 #include "evercert/scan.h"
@@ -80,7 +81,8 @@ struct metrics {
  * figures and writes the file, or frees it all.
  */
 static int
-metrics_scan(struct monitor *m, evc_time now, struct metrics *mx, struct evc_err *err)
+metrics_scan(struct monitor *m, evc_time now, const struct evc_ep_result *eps, struct metrics *mx,
+             struct evc_err *err)
 {
     const struct evc_config *c = m->conf;
     const char **paths = calloc(c->nstores + 1, sizeof(*paths));
@@ -129,12 +131,30 @@ metrics_scan(struct monitor *m, evc_time now, struct metrics *mx, struct evc_err
     so.secrets = secrets;
     so.nsecrets = ns;
     so.jobs = 1;
+    /* The endpoints' certificates are rows like the stores', at URL#i. */
+    so.endpoints = eps;
+    so.nendpoints = eps != NULL ? c->nendpoints : 0;
     memset(&sum, 0, sizeof(sum));
     if ((r = evc_report_new(EVC_REPORT_PROMETHEUS, mx->f, 0, &rep)) != 0 ||
         (r = evc_scan(paths, n, &so, rep, &sum, err)) != 0) {
         goto out;
     }
     mx->status = evc_scan_exit_status(&sum);
+    if (eps != NULL && c->nendpoints > 0) {
+        struct evc_buf b;
+        const char **names = calloc(c->nendpoints, sizeof(*names));
+
+        evc_buf_init(&b, SIZE_MAX / 2);
+        for (size_t i = 0; names != NULL && i < c->nendpoints; i++) {
+            names[i] = c->endpoints[i].name;
+        }
+        if (names == NULL || (r = evc_ep_prom(eps, c->nendpoints, names, &b)) != 0 ||
+            fwrite(b.data, 1, b.len, mx->f) != b.len) {
+            r = evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
+        }
+        evc_buf_free(&b);
+        free((void *)names);
+    }
 out:
     evc_report_free(rep);
     for (size_t i = 0; pw != NULL && i < ns; i++) {
@@ -448,6 +468,7 @@ evc_monitor_pass(struct monitor *m, const char *trigger, char *summary, size_t l
     evc_time started = evc_monitor_vnow(m);
     struct metrics mx;
     struct evc_shared_ctx *sh = NULL;
+    struct evc_ep_result *eps = NULL;
     int r, status, scan_status = 3;
     size_t done = 0;
 
@@ -471,6 +492,10 @@ evc_monitor_pass(struct monitor *m, const char *trigger, char *summary, size_t l
     for (size_t i = 0; i < res.nactions; i++) {
         done += res.actions[i].done;
     }
+    /* After the renewal run: it never waits on an endpoint. */
+    if (m->conf->nendpoints > 0 && evc_monitor_endpoints(m, evc_monitor_vnow(m), &eps) != 0) {
+        eps = NULL;
+    }
     if (m->conf->notify.report_file != NULL || (m->o->once && m->o->report != NULL)) {
         char *buf = NULL;
         size_t blen = 0;
@@ -483,7 +508,22 @@ evc_monitor_pass(struct monitor *m, const char *trigger, char *summary, size_t l
             int built =
                 evc_renew_report_json(&res, 0, started, r != 0 ? evc_err_message(&err) : NULL, f);
 
-            if (fclose(f) != 0 || built != 0) {
+            if (fclose(f) != 0) {
+                built = -1;
+            }
+            /* The endpoints' standing joins the report, as their rows join the metrics. */
+            if (built == 0 && eps != NULL) {
+                char *with = NULL;
+                size_t wlen = 0;
+
+                built = evc_monitor_endpoints_json(m, eps, buf, blen, &with, &wlen);
+                if (built == 0) {
+                    free(buf);
+                    buf = with;
+                    blen = wlen;
+                }
+            }
+            if (built != 0) {
                 mlog(m, LOG_ERR, "report not written: it could not be built whole");
             } else {
                 if (m->o->once && m->o->report != NULL &&
@@ -514,7 +554,7 @@ evc_monitor_pass(struct monitor *m, const char *trigger, char *summary, size_t l
     }
     evc_monitor_plan_clock(m, NULL, started);
     status = r != 0 ? 3 : 0;
-    if (metrics_scan(m, m->last_run, &mx, &serr) != 0) {
+    if (metrics_scan(m, m->last_run, eps, &mx, &serr) != 0) {
         mlog(m, LOG_ERR, "metrics not written: %s", evc_err_message(&serr));
     }
     scan_status = mx.status;
@@ -540,5 +580,6 @@ evc_monitor_pass(struct monitor *m, const char *trigger, char *summary, size_t l
              r != 0 ? " error=" : "", r != 0 ? evc_err_message(&err) : "");
     mlog(m, status >= 2 ? LOG_ERR : LOG_INFO, "pass ended: %s", summary);
     evc_renew_result_clear(&res);
+    evc_ep_results_free(eps, m->conf->nendpoints);
     return status;
 }

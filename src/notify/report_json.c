@@ -66,6 +66,15 @@ json_render(const struct evc_report *rep, const struct evc_finding *f, struct ev
         (f->warning != NULL && (r = put_str(b, "warning", f->warning)) != 0)) {
         return r;
     }
+    /* An endpoint's leaf: verification and the earliest expiry of the verified chain. */
+    if (f->endpoint && f->verify != NULL &&
+        ((r = evc_buf_printf(b, ",\"verified\":%s", f->chain_not_after != 0 ? "true" : "false")) !=
+             0 ||
+         (f->chain_not_after == 0 && (r = put_str(b, "verify_error", f->verify)) != 0) ||
+         (r = f->chain_not_after != 0 ? put_time(b, "chain_not_after", f->chain_not_after)
+                                      : evc_buf_puts(b, ",\"chain_not_after\":null")) != 0)) {
+        return r;
+    }
     return evc_buf_putc(b, '}');
 }
 

@@ -39,9 +39,22 @@ text_render(const struct evc_report *rep, const struct evc_finding *f, struct ev
     ra[10] = ' ';
     if ((r = evc_buf_printf(b, "%" PRId64 "\t%s\t%s\t%s\t%s\t%s\t", f->seconds_left, f->status,
                             left, na, f->renew_at != 0 ? ra : "never", f->kind)) != 0 ||
-        (r = evc_text_vis(b, f->path)) != 0 || (r = evc_buf_printf(b, "[%zu]\t", f->index)) != 0 ||
+        (r = evc_text_vis(b, f->path)) != 0 ||
+        (r = f->endpoint ? evc_buf_putc(b, '\t') : evc_buf_printf(b, "[%zu]\t", f->index)) != 0 ||
         (r = evc_text_nvis(b, f->subject, EVC_TEXT_SHOW_MAX)) != 0) {
         return r;
+    }
+    /* An endpoint's leaf: the expiry its clients meet first, along the verified chain. */
+    if (f->endpoint && f->verify != NULL) {
+        char ce[EVC_TIME_TEXT_MAX];
+
+        evc_time_format(f->chain_not_after, ce);
+        if (f->chain_not_after != 0
+                ? (r = evc_buf_printf(b, "  (chain verified, earliest expiry %s)", ce)) != 0
+                : ((r = evc_buf_puts(b, "  (chain not verified: ")) != 0 ||
+                   (r = evc_text_vis(b, f->verify)) != 0 || (r = evc_buf_putc(b, ')')) != 0)) {
+            return r;
+        }
     }
     /* The last column: a warning follows the subject without moving the others. */
     if (f->warning != NULL &&

@@ -25,6 +25,7 @@
 #include "base/idset.h"
 #include "base/text.h"
 #include "evercert/announce.h"
+#include "evercert/endpoint.h"
 #include "evercert/limits.h"
 #include "evercert/scan.h"
 #include "evercert/store.h"
@@ -187,6 +188,7 @@ on_cert_pass2(void *arg, const uint8_t *der, size_t len, const struct evc_cert_l
         return r == EVC_ERR_NOMEM ? r : add_error(w, "%s: %s", where, evc_err_message(&e));
     }
     evc_text_hex(c.sha256, sizeof(c.sha256), sha);
+    memset(&f, 0, sizeof(f));
 
     st = evc_classify(c.not_before, c.not_after, s->o->now, &s->o->thresholds);
     f.path = w->path;
@@ -532,6 +534,11 @@ evc_scan(const char *const *paths, size_t npaths, const struct evc_scan_opts *o,
         goto out;
     }
     sum->errors += s.walk_errors;
+    if (o->nendpoints > 0 &&
+        (r = evc_ep_report(o->endpoints, o->nendpoints, o->now, &o->thresholds, rep, sum)) != 0) {
+        evc_err_set(err, r, "%s", r == EVC_ERR_IO ? "cannot write the report" : evc_strerror(r));
+        goto out;
+    }
     if ((r = evc_report_finish(rep, sum)) != 0) {
         evc_err_set(err, r, "cannot write the report");
         goto out;

@@ -24,7 +24,7 @@ at=2026-01-01T00:00:00Z
 activate=2026-06-01T00:00:00Z
 days=3650
 
-for t in ack sa ext frame url pem der pkcs12 jks cert config time span mail status query log seal; do
+for t in ack sa ext frame url pem der pkcs12 jks cert config time span mail status query log seal epurl starttls; do
     mkdir -p "$corpus/$t"
     find "$corpus/$t" -type f ! -name 'regress-*' -exec rm -f {} +
 done
@@ -279,5 +279,21 @@ for s in "01${z12}41${z16}" "01${z12}${z16}" "02${z12}41${z16}" "01${z12}$(print
     i=$((i + 1))
     printf '%s' "$s" | xxd -r -p >"$corpus/seal/k$i"
 done
+
+i=0
+for s in tls://web.test:443 'tls://[::1]:8443?sni=web.test' tls://127.0.0.1:443 smtp://mx.test:25 \
+    imap://127.0.0.1:143?sni=imap.test postgres://db.test:5432/ postgresql://db:5432 tls://h \
+    tls://h:0 tls://h:65536 'tls://[::1:443' 'tls://a..b:1' http://x:80 'tls://h:1?x=y' 'tls://h:1?sni=1.2.3.4'; do
+    i=$((i + 1))
+    printf '%s' "$s" >"$corpus/epurl/u$i"
+done
+printf '\000220-mx.test ESMTP\r\n220 ready\r\n' >"$corpus/starttls/smtp-greeting"
+printf '\000250-mx.test\r\n250-SIZE 1000\r\n250 STARTTLS\r\n' >"$corpus/starttls/smtp-ehlo"
+printf '\000250-a\r\n251 b\r\n' >"$corpus/starttls/smtp-codes"
+printf '\000220 go\r\n250 injected\r\n' >"$corpus/starttls/smtp-inject"
+printf '\001* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n' >"$corpus/starttls/imap-greeting"
+printf '\002* CAPABILITY IMAP4rev1\r\na OK begin TLS\r\n' >"$corpus/starttls/imap-ok"
+printf '\002b OK wrong tag\r\n' >"$corpus/starttls/imap-tag"
+printf '\002a NO\n' >"$corpus/starttls/imap-no"
 
 du -sh "$corpus"/* | sed 's|'"$corpus"'/||'

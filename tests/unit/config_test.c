@@ -560,6 +560,8 @@ base_of(struct evc_config *c, enum evc_section s)
         return &c->agent;
     case EVC_SEC_FLEET:
         return &c->fleet;
+    case EVC_SEC_ENDPOINT:
+        return &c->endpoints[0];
     default:
         return &c->servers[0];
     }
@@ -572,11 +574,14 @@ base_of(struct evc_config *c, enum evc_section s)
 static void
 test_table_defaults(void **state)
 {
-    static const char *const head[] = {"[policy]\n",      "[store \"s\"]\n", "[monitor]\n",
-                                       "[notify]\n",      "[agent]\n",       "[fleet]\n",
-                                       "[server \"v\"]\n"};
+    static const char *const head[] = {
+        "[policy]\n",       "[store \"s\"]\n",
+        "[monitor]\n",      "[notify]\n",
+        "[agent]\n",        "[fleet]\n",
+        "[server \"v\"]\n", "[endpoint \"e\"]\naddress = tls://h:1\n"};
     static const char tail[] = "[store \"s\"]\nrole = trust\npath = t.pem\n"
-                               "[server \"v\"]\nconnect = h:1\ntrust = v.pem\n";
+                               "[server \"v\"]\nconnect = h:1\ntrust = v.pem\n"
+                               "[endpoint \"e\"]\naddress = tls://h:1\n";
     char text[8192];
     size_t len = 0;
     struct evc_config *a = NULL, *b = NULL;
@@ -636,6 +641,7 @@ test_table_defaults(void **state)
     assert_int_equal(a->stores[0].verify_timeout, 10);
     assert_int_equal(a->servers[0].interval, 3600);
     assert_int_equal(a->servers[0].hook_timeout, 30);
+    assert_int_equal(a->endpoints[0].timeout, 10);
     evc_config_free(a);
     evc_config_free(b);
 }
@@ -675,6 +681,7 @@ test_every_key(void **state)
     struct evc_config *c = calloc(1, sizeof(*c));
     struct evc_store_conf store;
     struct evc_server_conf server;
+    struct evc_endpoint_conf endpoint;
     struct evc_parser ps;
     struct evc_err err;
     char v[32], want[64];
@@ -683,8 +690,10 @@ test_every_key(void **state)
     assert_non_null(c);
     memset(&store, 0, sizeof(store));
     memset(&server, 0, sizeof(server));
+    memset(&endpoint, 0, sizeof(endpoint));
     c->stores = &store;
     c->servers = &server;
+    c->endpoints = &endpoint;
     for (size_t i = 0; i < EVC_CONFIG_NKEYS; i++) {
         const struct evc_key_def *k = &evc_config_keys[i];
         const char *ok, *bad;
@@ -752,6 +761,10 @@ test_every_key(void **state)
     /* The strings the setters made. */
     c->stores = NULL;
     c->servers = NULL;
+    c->endpoints = NULL;
+    free(endpoint.address);
+    free(endpoint.store);
+    free(endpoint.ca);
     free(store.path);
     free(store.cert);
     free(store.key);
