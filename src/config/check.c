@@ -286,22 +286,56 @@ check_servers(struct check *ck)
     return 0;
 }
 
-/* A password in a URL is in every copy of the configuration; a password file is 0600. */
+/*
+ * A password in a URL is in every copy of the configuration and in any
+ * message that quotes it; a password file is 0600. As libpq reads a URL:
+ * user:password before the last @ of the authority, or password=,
+ * sslpassword= or a percent-escaped key in the query.
+ */
 static int
 url_password(const char *url)
 {
     const char *auth = url != NULL ? strstr(url, "://") : NULL;
+    const char *q, *at = NULL;
     size_t end;
-    const char *at;
 
     if (auth == NULL) {
         return 0;
     }
     auth += 3;
-    end = strcspn(auth, "/?");
-    at = memchr(auth, '@', end);
-    return (at != NULL && memchr(auth, ':', (size_t)(at - auth)) != NULL) ||
-           strstr(url, "password=") != NULL;
+    end = strcspn(auth, "/");
+    for (const char *p = auth; p < auth + end; p++) {
+        at = *p == '@' ? p : at;
+    }
+    if (at != NULL && memchr(auth, ':', (size_t)(at - auth)) != NULL) {
+        return 1;
+    }
+    if ((q = strchr(auth + end, '?')) == NULL) {
+        return 0;
+    }
+    for (; *q != '\0'; q++) {
+        if (*q == '%' || strncasecmp(q, "password", 8) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A database off this host without verify-full: a man in the middle reads and writes its rows. */
+static int
+url_loopback_or_verified(const char *url)
+{
+    const char *auth = strstr(url, "://") + 3, *host;
+    size_t end = strcspn(auth, "/?");
+    const char *at = NULL;
+
+    for (const char *p = auth; p < auth + end; p++) {
+        at = *p == '@' ? p : at;
+    }
+    host = at != NULL ? at + 1 : auth;
+    return strstr(url, "sslmode=verify-full") != NULL || strncmp(host, "127.", 4) == 0 ||
+           strncmp(host, "localhost", 9) == 0 || strncmp(host, "[::1]", 5) == 0 ||
+           host == auth + end || *host == '/' || *host == '%';
 }
 
 /* [fleet]: its files are read at start, and a state in PostgreSQL keeps no password inline. */
@@ -326,8 +360,16 @@ check_fleet(struct check *ck, enum evc_config_use use)
         return 0;
     }
     if (url_password(url)) {
+        /* Not quoted: the URL is what holds the password. */
+        return evc_err_set(ck->err, EVC_ERR_CONFIG,
+                           "%s:%lu: [%s] state: the URL holds a password; put it in [fleet] "
+                           "password_file (0600)",
+                           c->file, evc_config_key_line(c, section, "state"), section);
+    }
+    if (!url_loopback_or_verified(url)) {
         warn(ck, evc_config_key_line(c, section, "state"),
-             "[%s] state: the URL holds a password; put it in [fleet] password_file (0600)",
+             "[%s] state: a database on another host without sslmode=verify-full: whoever is "
+             "between can read and change the fleet's rows (sealed keys stay sealed)",
              section);
     }
     if ((r = readable(ck, evc_config_key_line(c, "fleet", "password_file"), "[fleet] ",

@@ -15,12 +15,18 @@ evc_db_is_url(const char *s)
            (strncmp(s, "postgresql://", 13) == 0 || strncmp(s, "postgres://", 11) == 0);
 }
 
+/*
+ * Only what names the place: user, host, port and database, as libpq
+ * itself parses the URL (a password may hide in the user part, in
+ * password=, in a percent-escaped key; none of it is copied). A URL libpq
+ * cannot parse is not echoed at all.
+ */
 void
 evc_db_redact(const char *target, char *out, size_t len)
 {
-    const char *auth, *at, *colon;
-    char *pw;
-    size_t end;
+    const char *user = "", *host = "", *port = "", *dbname = "";
+    PQconninfoOption *opts;
+    char *why = NULL;
 
     if (len == 0) {
         return;
@@ -29,21 +35,27 @@ evc_db_redact(const char *target, char *out, size_t len)
         snprintf(out, len, "%s", target);
         return;
     }
-    /* scheme://user:password@host/... -> scheme://user@host/...; the query's password= too. */
-    auth = strstr(target, "://") + 3;
-    end = strcspn(auth, "/?");
-    at = memchr(auth, '@', end);
-    colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-    if (colon != NULL) {
-        snprintf(out, len, "%.*s%s", (int)(colon - target), target, at);
-    } else {
-        snprintf(out, len, "%s", target);
+    if ((opts = PQconninfoParse(target, &why)) == NULL) {
+        PQfreemem(why); /* it may quote the password */
+        snprintf(out, len, "postgresql://(a URL libpq cannot read)");
+        return;
     }
-    if ((pw = strstr(out, "password=")) != NULL) {
-        pw += 9;
-        end = strcspn(pw, "&");
-        memmove(pw, pw + end, strlen(pw + end) + 1);
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+        const char *v = o->val != NULL ? o->val : "";
+
+        if (strcmp(o->keyword, "user") == 0) {
+            user = v;
+        } else if (strcmp(o->keyword, "host") == 0) {
+            host = v;
+        } else if (strcmp(o->keyword, "port") == 0) {
+            port = v;
+        } else if (strcmp(o->keyword, "dbname") == 0) {
+            dbname = v;
+        }
     }
+    snprintf(out, len, "postgresql://%s%s%s%s%s/%s", user, *user != '\0' ? "@" : "", host,
+             *port != '\0' ? ":" : "", port, dbname);
+    PQconninfoFree(opts);
 }
 
 int
@@ -119,6 +131,9 @@ evc_db_close(struct evc_db *db)
         OPENSSL_cleanse(db->password, strlen(db->password));
     }
     free(db->password);
+    if (db->target != NULL) {
+        OPENSSL_cleanse(db->target, strlen(db->target)); /* a URL may hold a password */
+    }
     free(db->target);
     free(db);
 }

@@ -163,9 +163,20 @@ printf 'h\n' >fleet.pw && chmod 600 fleet.pw
 head -c 32 /dev/urandom >fleet.key && chmod 600 fleet.key
 printf '[monitor]\nstate = postgresql://u:pw@127.0.0.1:1/f\n[fleet]\npassword_file = fleet.pw\nkey_file = fleet.key\n[store "s"]\nrole = trust\npath = ca.pem\n' >fleetpw.ini
 : >ca.pem
-status "a password in the state URL is a warning" 0 "$EVC" check-config fleetpw.ini
-check "... at the state's line" grep -q "^fleetpw.ini:2: warning: \[monitor\] state: the URL holds a password" err
+status "a password in the state URL is refused" 1 "$EVC" check-config fleetpw.ini
+check "... at the state's line" grep -q "^fleetpw.ini:2: \[monitor\] state: the URL holds a password" err
 check "... and the password is not shown" sh -c '! grep -q "pw@" err'
+for u in 'postgresql://127.0.0.1/f?sslpassword=x' 'postgresql://127.0.0.1/f?pass%77ord=x' 'postgresql://u:p?q@127.0.0.1/f'; do
+    printf '[monitor]\nstate = %s\n[store "s"]\nrole = trust\npath = ca.pem\n' "$u" >fleetpw2.ini
+    status "a password hidden in $u is refused" 1 "$EVC" check-config fleetpw2.ini
+done
+printf '[monitor]\nstate = postgresql://db.example/f\n[store "s"]\nrole = trust\npath = ca.pem\n' >fleettls.ini
+status "a remote database without verify-full" 0 "$EVC" check-config fleettls.ini
+check "... is a warning at the state's line" grep -q "^fleettls.ini:2: warning: \[monitor\] state: a database on another host without sslmode=verify-full" err
+printf '[monitor]\nstate = postgresql://db.example/f?sslmode=verify-full\n[store "s"]\nrole = trust\npath = ca.pem\n' >fleettls.ini
+status "... with verify-full" 0 "$EVC" check-config fleettls.ini
+check "... is not" sh -c '! grep -q "verify-full" err'
+printf '[monitor]\nstate = postgresql://127.0.0.1:1/f\n[fleet]\npassword_file = fleet.pw\nkey_file = fleet.key\n[store "s"]\nrole = trust\npath = ca.pem\n' >fleetpw.ini
 chmod 644 fleet.key
 status "a fleet key readable by others" 1 "$EVC" check-config fleetpw.ini
 check "... is refused at key_file's line" grep -q "^fleetpw.ini:5: \[fleet\] key_file ./fleet.key: readable by others (mode 644)" err

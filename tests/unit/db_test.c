@@ -206,6 +206,39 @@ test_unreachable(void **state)
     assert_null(strstr(evc_err_message(&err), "s3cret"));
 }
 
+/* A host name is looked up within the connect timeout; one that does not resolve is unreachable. */
+static void
+test_lookup(void **state)
+{
+    struct evc_db *db = NULL;
+    struct evc_err err = {0};
+    struct evc_db_opts o = {.connect_timeout = 2};
+
+    (void)state;
+    assert_int_not_equal(evc_db_open("postgresql://u@no-such-host.invalid/x", &o, &db, &err), 0);
+    assert_null(db);
+    assert_non_null(strstr(evc_err_message(&err), "unreachable: no-such-host.invalid: "));
+    assert_int_not_equal(evc_db_open("postgresql://u:%zzS3CRET@h/x", &o, &db, &err), 0);
+    assert_null(strstr(evc_err_message(&err), "S3CRET"));
+}
+
+/* PostgreSQL by name: the address looked up here is the one libpq connects to. */
+static void
+test_by_name(void **state)
+{
+    char url[512];
+    const char *at = strstr((const char *)*state, "127.0.0.1");
+    struct evc_db *db;
+    struct evc_err err = {0};
+
+    assert_non_null(at);
+    snprintf(url, sizeof(url), "%.*slocalhost%s", (int)(at - (const char *)*state),
+             (const char *)*state, at + 9);
+    db = open_target(url);
+    assert_int_equal(evc_db_exec(db, "SELECT 1", &err), 0);
+    evc_db_close(db);
+}
+
 static void
 test_pure(void **state)
 {
@@ -216,10 +249,28 @@ test_pure(void **state)
         evc_db_pg_sql("SELECT ?1, '?2', \"?3\", ?12 WHERE x = '' || ?4", out, sizeof(out)), 0);
     assert_string_equal(out, "SELECT $1, '?2', \"?3\", $12 WHERE x = '' || $4");
     assert_int_equal(evc_db_pg_sql("SELECT ?1", out, 5), -1);
-    evc_db_redact("postgresql://u:pw@h:5/d?sslmode=require&password=x&a=b", out, sizeof(out));
-    assert_string_equal(out, "postgresql://u@h:5/d?sslmode=require&password=&a=b");
+    evc_db_redact("postgresql://u:pw@h:5/d?sslmode=require&password=x", out, sizeof(out));
+    assert_string_equal(out, "postgresql://u@h:5/d");
+    /* Wherever a password hides, it is not in the name. */
+    {
+        static const char *const hidden[] = {
+            "postgresql://h/d?sslpassword=a&password=S3CRET",
+            "postgresql://h/d?password=x&password=S3CRET",
+            "postgresql://h/d?pass%77ord=S3CRET",
+            "postgresql://u:pa?ssS3CRET@h/d",
+            "postgresql://u:S3CRET%zz@h/d",
+            "postgresql://u:S3CRET@h:notaport/d",
+        };
+
+        for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++) {
+            evc_db_redact(hidden[i], out, sizeof(out));
+            if (strstr(out, "S3CRET") != NULL) {
+                fail_msg("%s -> %s", hidden[i], out);
+            }
+        }
+    }
     evc_db_redact("postgres://h/d", out, sizeof(out));
-    assert_string_equal(out, "postgres://h/d");
+    assert_string_equal(out, "postgresql://h/d");
     evc_db_redact("/var/lib/evercert/state.db", out, sizeof(out));
     assert_string_equal(out, "/var/lib/evercert/state.db");
     assert_true(evc_db_is_url("postgresql://x"));
@@ -233,6 +284,7 @@ main(void)
     const struct CMUnitTest lite[] = {
         cmocka_unit_test(test_pure),
         cmocka_unit_test(test_unreachable),
+        cmocka_unit_test(test_lookup),
         cmocka_unit_test_setup_teardown(test_roundtrip, setup_lite, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema, setup_lite, teardown),
         cmocka_unit_test_setup_teardown(test_read_only, setup_lite, teardown),
@@ -242,6 +294,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_newer_schema, setup_pg, teardown),
         cmocka_unit_test_setup_teardown(test_read_only, setup_pg, teardown),
         cmocka_unit_test_setup_teardown(test_lost, setup_pg, teardown),
+        cmocka_unit_test_setup_teardown(test_by_name, setup_pg, teardown),
     };
 
     if (getenv("EVC_TEST_PGURL") != NULL) {
