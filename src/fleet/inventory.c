@@ -14,8 +14,11 @@
 #include "evercert/limits.h"
 #include "fleet/fleet_int.h"
 
-/* Certificate rows per INSERT: 64 rows of 12 values stay under SQLite's 999 parameters. */
-#define CHUNK 64
+/*
+ * Certificate rows per INSERT: two rows of 12 values stay within the 32
+ * parameters a statement of the db layer takes.
+ */
+#define CHUNK 2
 #define CERT_COLS 12
 
 static const char *
@@ -131,7 +134,10 @@ insert_certs(struct evc_db *db, const struct item *it, struct evc_err *err)
             evc_db_bind_text(q, b + 9, nz(c->status));
             evc_db_bind_text(q, b + 10, nz(c->kind));
             evc_db_bind_text(q, b + 11, nz(c->detail));
-            evc_db_bind_int64(q, b + 12, it->at);
+            if (evc_db_bind_int64(q, b + 12, it->at) != 0) {
+                r = evc_err_set(err, EVC_ERR_INTERNAL, "fleet: a certificate row cannot be bound");
+                goto out;
+            }
         }
         if ((r = evc_db_step(q, err)) < 0) {
             goto out;
