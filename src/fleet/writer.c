@@ -90,7 +90,8 @@ evc_fleet_open(const struct evc_fleet_opts *o, struct evc_fleet **out, struct ev
     if ((f = calloc(1, sizeof(*f))) == NULL) {
         return evc_err_set(err, EVC_ERR_NOMEM, "out of memory");
     }
-    snprintf(f->host, sizeof(f->host), "%s", host);
+    /* Checked above to fit. */
+    memcpy(f->host, host, strlen(host) + 1);
     snprintf(f->service, sizeof(f->service), "%s", o->service);
     snprintf(f->version, sizeof(f->version), "%s", o->version != NULL ? o->version : EVC_VERSION);
     f->keep = o->keep > 0 ? o->keep : 90 * DAY;
