@@ -18,6 +18,7 @@
 #include "fleet/render.h"
 
 #define DAY 86400
+#define SQL_MAX 1024
 
 struct ask {
     const struct evc_fleet_query *q;
@@ -28,19 +29,56 @@ struct ask {
     evc_time stale, expiring;
 };
 
+/*
+ * The host filter of a statement: "host = ?N" with --host, so the
+ * indexes that start with the host answer it; else a clause that is
+ * always true for the "" bound in its place.
+ */
+static int
+sql_for(const struct ask *a, const char *fmt, const char *col, int n, char *out, size_t len)
+{
+    char clause[64];
+    const char *at;
+    int k;
+
+    if (a->host[0] != '\0') {
+        snprintf(clause, sizeof(clause), "%s = ?%d", col, n);
+    } else {
+        snprintf(clause, sizeof(clause), "?%d = ''", n);
+    }
+    /* The clause goes where fmt says @HOST@ (spliced, as fmt is no printf format). */
+    if ((at = strstr(fmt, "@HOST@")) == NULL) {
+        return -1;
+    }
+    k = snprintf(out, len, "%.*s%s%s", (int)(at - fmt), fmt, clause, at + 6);
+    return k < 0 || (size_t)k >= len ? -1 : 0;
+}
+
+static int
+prep(const struct ask *a, const char *fmt, const char *col, int n, struct evc_db_stmt **q,
+     struct evc_err *err)
+{
+    char sql[SQL_MAX];
+
+    if (sql_for(a, fmt, col, n, sql, sizeof(sql)) != 0) {
+        return evc_err_set(err, EVC_ERR_INTERNAL, "fleet: a query too long");
+    }
+    return evc_db_prepare(a->db, sql, q, err);
+}
+
 static int
 hosts(struct ask *a, struct evc_err *err)
 {
     struct evc_db_stmt *q = NULL;
     int r;
 
-    if ((r = evc_db_prepare(a->db,
-                            "SELECT host, service, version, first_seen, last_seen, last_error,"
-                            " incomplete, lost, (SELECT count(*) FROM fleet_sources s"
-                            " WHERE s.host = h.host AND s.cut <> 0)"
-                            " FROM fleet_hosts h WHERE (?1 = '' OR host = ?1)"
-                            " ORDER BY host, service",
-                            &q, err)) != 0) {
+    if ((r = prep(a,
+                  "SELECT host, service, version, first_seen, last_seen, last_error,"
+                  " incomplete, lost, (SELECT count(*) FROM fleet_sources s"
+                  " WHERE s.host = h.host AND s.cut <> 0)"
+                  " FROM fleet_hosts h WHERE @HOST@"
+                  " ORDER BY host, service",
+                  "host", 1, &q, err)) != 0) {
         return r;
     }
     evc_db_bind_text(q, 1, a->host);
@@ -79,10 +117,10 @@ locations(struct ask *a, const char *sha256, struct evc_err *err)
     struct evc_db_stmt *q = NULL;
     int r;
 
-    if ((r = evc_db_prepare(a->db,
-                            "SELECT host, location FROM fleet_certs WHERE sha256 = ?1"
-                            " AND (?2 = '' OR host = ?2) ORDER BY host, location",
-                            &q, err)) != 0) {
+    if ((r = prep(a,
+                  "SELECT host, location FROM fleet_certs WHERE sha256 = ?1"
+                  " AND @HOST@ ORDER BY host, location",
+                  "host", 2, &q, err)) != 0) {
         return r;
     }
     evc_db_bind_text(q, 1, sha256);
@@ -103,13 +141,13 @@ certs(struct ask *a, struct evc_err *err)
     struct evc_db_stmt *q = NULL;
     int r;
 
-    if ((r = evc_db_prepare(a->db,
-                            "SELECT sha256, subject, issuer, not_before, not_after, kind,"
-                            " count(DISTINCT host), count(*) FROM fleet_certs"
-                            " WHERE sha256 <> '' AND (?1 = '' OR host = ?1) AND not_after <= ?2"
-                            " GROUP BY sha256, subject, issuer, not_before, not_after, kind"
-                            " ORDER BY not_after, sha256",
-                            &q, err)) != 0) {
+    if ((r = prep(a,
+                  "SELECT sha256, subject, issuer, not_before, not_after, kind,"
+                  " count(DISTINCT host), count(*) FROM fleet_certs"
+                  " WHERE sha256 <> '' AND @HOST@ AND not_after <= ?2"
+                  " GROUP BY sha256, subject, issuer, not_before, not_after, kind"
+                  " ORDER BY not_after, sha256",
+                  "host", 1, &q, err)) != 0) {
         return r;
     }
     evc_db_bind_text(q, 1, a->host);
@@ -164,11 +202,11 @@ generations(struct ask *a, struct evc_err *err)
     size_t behind = 0;
     int r;
 
-    if ((r = evc_db_prepare(a->db,
-                            "SELECT server, generation, count(*) FROM fleet_holdings"
-                            " WHERE (?1 = '' OR host = ?1) GROUP BY server, generation"
-                            " ORDER BY server, generation DESC",
-                            &q, err)) != 0) {
+    if ((r = prep(a,
+                  "SELECT server, generation, count(*) FROM fleet_holdings"
+                  " WHERE @HOST@ GROUP BY server, generation"
+                  " ORDER BY server, generation DESC",
+                  "host", 1, &q, err)) != 0) {
         return r;
     }
     evc_db_bind_text(q, 1, a->host);
@@ -194,12 +232,12 @@ generations(struct ask *a, struct evc_err *err)
     if (r < 0) {
         goto out;
     }
-    if ((r = evc_db_prepare(a->db,
-                            "SELECT h.server, h.host, h.generation FROM fleet_holdings h"
-                            " WHERE (?1 = '' OR h.host = ?1) AND h.generation <"
-                            " (SELECT max(m.generation) FROM fleet_holdings m"
-                            " WHERE m.server = h.server) ORDER BY h.server, h.host",
-                            &q, err)) != 0) {
+    if ((r = prep(a,
+                  "SELECT h.server, h.host, h.generation FROM fleet_holdings h"
+                  " WHERE @HOST@ AND h.generation <"
+                  " (SELECT max(m.generation) FROM fleet_holdings m"
+                  " WHERE m.server = h.server) ORDER BY h.server, h.host",
+                  "h.host", 1, &q, err)) != 0) {
         goto out;
     }
     evc_db_bind_text(q, 1, a->host);
@@ -237,10 +275,10 @@ errors(struct ask *a, struct evc_err *err)
     struct evc_db_stmt *q = NULL;
     int r;
 
-    if ((r = evc_db_prepare(a->db,
-                            "SELECT host, location, detail FROM fleet_certs WHERE sha256 = ''"
-                            " AND (?1 = '' OR host = ?1) ORDER BY host, location",
-                            &q, err)) != 0) {
+    if ((r = prep(a,
+                  "SELECT host, location, detail FROM fleet_certs WHERE sha256 = ''"
+                  " AND @HOST@ ORDER BY host, location",
+                  "host", 1, &q, err)) != 0) {
         return r;
     }
     evc_db_bind_text(q, 1, a->host);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The answer of `evercert fleet` in three formats, written as the rows
- * come from the database so a fleet of a million certificates is never
- * held in memory whole (the text table holds its rows until printed).
+ * The answer of `evercert fleet` in three formats, rendered row by row as
+ * the database returns them (the caller collects the output, so a failed
+ * query prints nothing; the text table holds its rows until printed).
  */
 #ifndef EVC_FLEET_RENDER_H
 #define EVC_FLEET_RENDER_H

@@ -205,18 +205,23 @@ struct batch {
     struct evc_err *err;
     evc_time at;
     size_t rows;
+    int remote_failed; /* the fleet database refused an item (not the outbox's read) */
 };
 
 static int
 send_one(void *arg, const struct item *it)
 {
     struct batch *b = arg;
+    int r;
 
     if (it->at > b->at) {
         b->at = it->at;
     }
     b->rows++;
-    return evc_fleet_apply(b->f->remote, it, b->err);
+    if ((r = evc_fleet_apply(b->f->remote, it, b->err)) != 0) {
+        b->remote_failed = 1;
+    }
+    return r;
 }
 
 /* Send one batch; *last 0 when nothing waited. A fleet database's failure is *remote_failed. */
@@ -224,7 +229,7 @@ static int
 send_batch(struct evc_fleet *f, int64_t *last, size_t *rows, int *remote_failed,
            struct evc_err *err)
 {
-    struct batch b = {f, err, 0, 0};
+    struct batch b = {f, err, 0, 0, 0};
     int incomplete, r;
     int64_t lost;
     char note[128] = "";
@@ -239,7 +244,11 @@ send_batch(struct evc_fleet *f, int64_t *last, size_t *rows, int *remote_failed,
         *remote_failed = 1;
         return r;
     }
-    r = evc_fleet_outbox_each(f->local, send_one, &b, last, err);
+    if ((r = evc_fleet_outbox_each(f->local, send_one, &b, last, err)) != 0 && !b.remote_failed) {
+        /* The outbox could not be read: the local state's error, the batch not sent. */
+        evc_db_rollback(f->remote);
+        return r;
+    }
     if (r == 0 && *last != 0) {
         if (lost > 0) {
             snprintf(note, sizeof(note), "%lld events dropped from a full outbox", (long long)lost);
@@ -251,8 +260,7 @@ send_batch(struct evc_fleet *f, int64_t *last, size_t *rows, int *remote_failed,
         r = evc_db_commit(f->remote, err);
     }
     if (r != 0) {
-        /* A failure of the local outbox is the local state's; anything else is the database's. */
-        *remote_failed = evc_db_fault(f->local) == EVC_DB_FAULT_NONE;
+        *remote_failed = 1;
         evc_db_rollback(f->remote);
         return r;
     }
