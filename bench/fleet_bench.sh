@@ -37,12 +37,21 @@ t_count=$(secs "$t0" "$(now)")
 echo "SQLite: $HOSTS hosts x $PER certificates..." >&2
 "$B/bench/fleet_bench" "$T/fleet.db" "$HOSTS" "$PER" >"$T/lite.txt"
 
+# The command itself over the whole fleet, as a person runs it: time and peak memory.
+t0=$(now)
+kib_pg=$("$B/bench/peakrss" "$B/evercert" fleet --state "$PGURL" --at 2030-03-17T00:00:00Z --format json)
+t_cmd_pg=$(secs "$t0" "$(now)")
+t0=$(now)
+kib_lite=$("$B/bench/peakrss" "$B/evercert" fleet --state "$T/fleet.db" --at 2030-03-17T00:00:00Z --format json)
+t_cmd_lite=$(secs "$t0" "$(now)")
 rows=$(val rows "$T/pg.txt")
 echo "fleet inventory: $rows certificate rows on $HOSTS hosts"
 printf '%-34s %12s %12s\n' "" PostgreSQL SQLite
 for k in write_s rows_per_s db_bytes query_expiring_30d_s query_all_s query_one_host_s; do
     printf '%-34s %12s %12s\n' "$k" "$(val $k "$T/pg.txt")" "$(val $k "$T/lite.txt")"
 done
+printf '%-34s %12s %12s\n' "evercert fleet --format json (s)" "$t_cmd_pg" "$t_cmd_lite"
+printf '%-34s %12s %12s\n' "  its peak memory (KiB)" "$kib_pg" "$kib_lite"
 printf 'baseline: PostgreSQL \\copy of the same %s rows: %s s (%s rows/s)\n' "$rows" "$t_copy" \
     "$(awk -v n="$rows" -v t="$t_copy" 'BEGIN { printf "%.0f", n / t }')"
 echo "baseline: SELECT count(*) over $n rows: ${t_count} s (psql, connection included)"
