@@ -47,6 +47,8 @@ struct monitor {
     evc_time wait_logged[EVC_CONFIG_STORES_MAX];
     struct evc_fleet *fleet; /* the inventory's writer, opened at the first pass */
     int fleet_failed;        /* it could not be opened (logged): not tried again */
+    uint64_t fleet_sum;      /* the last view written to it, summed, and when */
+    evc_time fleet_at;
 };
 
 /* Retries after a pass that left work due: 5 s, doubling, at most an hour. */

@@ -600,6 +600,53 @@ test_snapshot_cut(void **state)
     free(loc);
 }
 
+/*
+ * What hosts wrote is untrusted in every format: a subject with a quote,
+ * a newline and a terminal escape stays one JSON string, one escaped
+ * text cell (no raw control byte), one Prometheus label value (quote and
+ * newline escaped, as scan's metrics do).
+ */
+static void
+test_escaping(void **state)
+{
+    static const char evil[] = "CN=a\"b\n\x1b[31mred";
+    const struct env *e = *state;
+    struct evc_fleet *f = writer(e, "h1", "monitor", 0);
+    struct evc_fleet_cert rows[1] = {cert("web", "aa11", evil, T0 + 90 * DAY)};
+    struct evc_fleet_query q;
+    struct evc_err err = {0};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out;
+    json_t *rep;
+    int status;
+
+    assert_int_equal(evc_fleet_snapshot(f, "stores", T0, rows, 1, &err), 0);
+    flush(f, T0);
+    evc_fleet_close(f);
+    rep = report(e, T0, NULL, 0, &status);
+    assert_string_equal(json_string_value(json_object_get(find_cert(rep, "aa11"), "subject")),
+                        evil);
+    json_decref(rep);
+    memset(&q, 0, sizeof(q));
+    q.target = e->inv;
+    q.now = T0;
+    for (int fmt = EVC_FLEET_TEXT; fmt <= EVC_FLEET_PROMETHEUS; fmt += 2) {
+        assert_non_null(out = open_memstream(&buf, &len));
+        assert_int_equal(evc_fleet_report(&q, (enum evc_fleet_format)fmt, out, &status, &err), 0);
+        fclose(out);
+        if (fmt == EVC_FLEET_TEXT) {
+            /* Text goes to terminals: no raw control byte. */
+            assert_null(memchr(buf, 0x1b, len));
+            assert_non_null(strstr(buf, "CN=a\"b\\x0a\\x1b[31mred"));
+        } else {
+            assert_non_null(strstr(buf, "subject=\"CN=a\\\"b\\n"));
+        }
+        free(buf);
+        buf = NULL;
+    }
+}
+
 /* Bad input: a host name too long, a state that is not there, a state without an inventory. */
 static void
 test_refusals(void **state)
@@ -653,6 +700,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_gone_host_pruned, setup_lite, teardown),
         cmocka_unit_test_setup_teardown(test_unreachable_waits, setup_lite, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_cut, setup_lite, teardown),
+        cmocka_unit_test_setup_teardown(test_escaping, setup_lite, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup_lite, teardown),
     };
     const struct CMUnitTest pg[] = {
@@ -665,6 +713,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_gone_host_pruned, setup_pg, teardown),
         cmocka_unit_test_setup_teardown(test_outbox_full, setup_pg, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_cut, setup_pg, teardown),
+        cmocka_unit_test_setup_teardown(test_escaping, setup_pg, teardown),
     };
 
     if (getenv("EVC_TEST_PGURL") != NULL) {
