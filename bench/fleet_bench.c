@@ -68,7 +68,7 @@ main(int argc, char **argv)
     struct evc_db *db = NULL;
     struct evc_err err = {0};
     struct evc_fleet_cert *rows;
-    char (*sha)[65], (*loc)[32], (*subj)[64];
+    char(*sha)[65], (*loc)[32], (*subj)[64];
     FILE *csv = NULL;
     long hosts, per;
     size_t hosts_per_tx;
@@ -104,8 +104,8 @@ main(int argc, char **argv)
             int shared = i < per / 5;
 
             /* Distinct and stable: the shared ones by index, the others by host and index. */
-            snprintf(sha[i], sizeof(sha[i]), "%064lx", shared ? (unsigned long)i
-                                                              : (unsigned long)(h * per + i + per));
+            snprintf(sha[i], sizeof(sha[i]), "%064lx",
+                     shared ? (unsigned long)i : (unsigned long)(h * per + i + per));
             snprintf(loc[i], sizeof(loc[i]), "/etc/tls/c%ld.pem", i);
             if (shared) {
                 snprintf(subj[i], sizeof(subj[i]), "CN=shared%ld", i);
