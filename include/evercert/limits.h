@@ -185,5 +185,7 @@
 #define EVC_FLEET_OUTBOX_MAX ((size_t)200000)
 #define EVC_FLEET_EVENTS_PER_HOST_MAX ((int64_t)100000)
 #define EVC_FLEET_BEHIND_MAX 100
+/* Fleet writes an agent keeps in memory between two ticks (each under 700 bytes). */
+#define EVC_AGENT_FLEET_PENDING_MAX 1024
 
 #endif

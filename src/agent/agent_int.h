@@ -94,13 +94,16 @@ struct evc_agent {
     struct evc_fleet *fleet;
     struct evc_agent_told *fleet_told; /* per server, the holding last written */
     size_t nfleet_told;
+    struct evc_agent_fleet_pending *fleet_pending; /* written at the end of the tick */
+    size_t nfleet_pending, fleet_pending_lost;
 };
 
 /*
  * The fleet inventory's hooks: a decision (accept, activate, retire,
  * reject), what server's agent holds now (written when it changed, or at
- * least every ten minutes, which is the host's heartbeat), and the flush
- * at the end of a tick. They never fail: a problem is a log line.
+ * least every ten minutes, which is the host's heartbeat), kept until the
+ * flush at the end of a tick writes them to the outbox and sends it. They
+ * never fail: a problem is a log line.
  */
 void evc_agent_fleet_event(struct evc_agent *a, evc_time now, const char *server, const char *what,
                            uint64_t generation, const char *detail);

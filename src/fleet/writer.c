@@ -342,6 +342,7 @@ evc_fleet_flush(struct evc_fleet *f, evc_time now, struct evc_fleet_sent *out, s
     struct evc_err rerr = {0};
     char why[384] = "";
     const char *state = "up";
+    enum evc_db_fault fault;
     int64_t last = 0;
     size_t rows;
     int r, failed = 0;
@@ -396,10 +397,14 @@ evc_fleet_flush(struct evc_fleet *f, evc_time now, struct evc_fleet_sent *out, s
         }
         snprintf(why, sizeof(why), "%s", m);
         out->down = 1;
-        if (f->remote != NULL && evc_db_fault(f->remote) == EVC_DB_FAULT_READONLY) {
+        /* A refusal that is neither (a newer schema, a constraint) is said as what it is. */
+        fault = f->remote != NULL ? evc_db_fault(f->remote) : EVC_DB_FAULT_DOWN;
+        if (fault == EVC_DB_FAULT_READONLY) {
             state = "read-only";
         } else {
-            state = "unreachable";
+            state = fault == EVC_DB_FAULT_OTHER || fault == EVC_DB_FAULT_NONE
+                        ? "refusing the writes"
+                        : "unreachable";
             evc_db_close(f->remote);
             f->remote = NULL;
         }
