@@ -68,7 +68,7 @@ main(int argc, char **argv)
     struct evc_db *db = NULL;
     struct evc_err err = {0};
     struct evc_fleet_cert *rows;
-    char(*sha)[65], (*loc)[32], (*subj)[64];
+    char(*sha)[65], (*loc)[48], (*subj)[64];
     FILE *csv = NULL;
     long hosts, per;
     size_t hosts_per_tx;
