@@ -200,4 +200,22 @@
 /* [endpoint "NAME"] sections in one configuration. */
 #define EVC_CONFIG_ENDPOINTS_MAX 100000
 
+/*
+ * The fleet inventory (fleet.h): a host name; the rows one snapshot of a
+ * source may hold (more are cut and the host marked incomplete); the
+ * outbox rows sent in one transaction; the outbox's rows in all (when full,
+ * the oldest snapshots waiting are dropped first, events only when no
+ * snapshot is left, and the host is marked incomplete); the events kept
+ * per host in the inventory besides [fleet] keep (oldest pruned); the
+ * hosts named behind a server's newest generation in a report.
+ */
+#define EVC_FLEET_HOST_MAX 255
+#define EVC_FLEET_SNAPSHOT_MAX ((size_t)100000)
+#define EVC_FLEET_BATCH ((size_t)1000)
+#define EVC_FLEET_OUTBOX_MAX ((size_t)200000)
+#define EVC_FLEET_EVENTS_PER_HOST_MAX ((int64_t)100000)
+#define EVC_FLEET_BEHIND_MAX 100
+/* Fleet writes an agent keeps in memory between two ticks (each under 700 bytes). */
+#define EVC_AGENT_FLEET_PENDING_MAX 1024
+
 #endif

@@ -89,7 +89,29 @@ struct evc_agent {
     struct evc_ratelimit *reject_log; /* one per server */
     int cancel_fd;                    /* readable when a stop signal waits; -1: none */
     int status; /* the worst of this round: 0, 1 (a person is needed), 2 (unreachable) */
+    /* The fleet inventory (fleet.c): on in the service only, opened at its first use. */
+    int fleet_on, fleet_failed;
+    struct evc_fleet *fleet;
+    struct evc_agent_told *fleet_told; /* per server, the holding last written */
+    size_t nfleet_told;
+    struct evc_agent_fleet_pending *fleet_pending; /* written at the end of the tick */
+    size_t nfleet_pending, fleet_pending_lost;
 };
+
+/*
+ * The fleet inventory's hooks: a decision (accept, activate, retire,
+ * reject), what server's agent holds now (written when it changed, or at
+ * least every ten minutes, which is the host's heartbeat), kept until the
+ * flush at the end of a tick writes them to the outbox and sends it. They
+ * never fail: a problem is a log line.
+ */
+void evc_agent_fleet_event(struct evc_agent *a, evc_time now, const char *server, const char *what,
+                           uint64_t generation, const char *detail);
+struct evc_agent_server;
+void evc_agent_fleet_holding(struct evc_agent *a, evc_time now, const char *server,
+                             const struct evc_agent_server *known);
+void evc_agent_fleet_flush(struct evc_agent *a, evc_time now);
+void evc_agent_fleet_close(struct evc_agent *a);
 
 /*
  * The per-server runtime of a running agent: push connections and the

@@ -79,6 +79,7 @@ evc_agent_id(const struct evc_agent *a, char out[EVC_ACK_ID_MAX + 1])
 void
 evc_agent_close(struct evc_agent *a)
 {
+    evc_agent_fleet_close(a);
     evc_state_close(a->st);
     evc_config_free(a->conf);
     a->st = NULL;
@@ -111,6 +112,7 @@ evc_agent_event(struct evc_agent *a, evc_time now, const char *server, const cha
     if (evc_state_agent_event(a->st, &e, &err) != 0) {
         evc_logf(&a->log, LOG_ERR, "%s", evc_err_message(&err));
     }
+    evc_agent_fleet_event(a, now, server, what, generation, detail);
 }
 
 /*

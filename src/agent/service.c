@@ -193,6 +193,7 @@ evc_agent_run(const struct evc_agent_opts *o, int *status, struct evc_err *err)
         return r;
     }
     /* After evc_agent_open's evc_log_init, which clears it; --once never reloads. */
+    a.fleet_on = 1;
     a.log.tee = o->on_line;
     a.log.tee_arg = o->line_arg;
     if ((r = evc_agent_runtime_alloc(&a, err)) != 0) {

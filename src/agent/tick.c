@@ -218,6 +218,7 @@ evc_agent_tick(struct evc_agent *a, evc_time now, evc_time *next)
                 evc_agent_next_at(&tk.next, known.activate_at);
             }
         }
+        evc_agent_fleet_holding(a, now, a->conf->servers[i].name, &known);
         evc_agent_server_clear(&known);
         evc_agent_waits_check(a, i, now, &tk.next);
     }
@@ -230,6 +231,7 @@ evc_agent_tick(struct evc_agent *a, evc_time now, evc_time *next)
         evc_agent_next_at(&tk.next, retire_next);
     }
     *next = tk.next;
+    evc_agent_fleet_flush(a, now);
     return;
 fail:
     evc_logf(&a->log, LOG_ERR, "%s", evc_err_message(&err));

@@ -57,6 +57,7 @@ int evc_cmd_approve(int argc, char **argv);
 int evc_cmd_reject(int argc, char **argv);
 int evc_cmd_demo(int argc, char **argv);
 int evc_cmd_check_config(int argc, char **argv);
+int evc_cmd_fleet(int argc, char **argv);
 
 /*
  * Check path for use (enum evc_config_use) and print "PATH: ok" or the

@@ -118,6 +118,7 @@ static const struct {
     {"reject", evc_cmd_reject},
     {"demo", evc_cmd_demo},
     {"check-config", evc_cmd_check_config},
+    {"fleet", evc_cmd_fleet},
 };
 
 int

@@ -257,6 +257,7 @@ out:
     if (sfd != -1) {
         close(sfd);
     }
+    evc_monitor_fleet_close(&m);
     evc_state_close(m.st);
     evc_config_free(m.conf);
     return r;

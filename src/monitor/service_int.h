@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "evercert/config.h"
+#include "evercert/fleet.h"
 #include "evercert/limits.h"
 #include "evercert/log.h"
 #include "evercert/monitor.h"
@@ -44,6 +45,10 @@ struct monitor {
      * a minute per store (by the store's index; a reload starts afresh).
      */
     evc_time wait_logged[EVC_CONFIG_STORES_MAX];
+    struct evc_fleet *fleet; /* the inventory's writer, opened at the first pass */
+    int fleet_failed;        /* it could not be opened (logged): not tried again */
+    uint64_t fleet_sum;      /* the last view written to it, summed, and when */
+    evc_time fleet_at;
 };
 
 /* Retries after a pass that left work due: 5 s, doubling, at most an hour. */
@@ -79,5 +84,10 @@ evc_time evc_monitor_next_wake(const struct monitor *m, const char **why);
 void evc_monitor_plan_clock(struct monitor *m, const char *ran, evc_time since);
 /* One full pass: renew, tell, record. Its Nagios status; summary gets one line. */
 int evc_monitor_pass(struct monitor *m, const char *trigger, char *summary, size_t len);
+/* Tell the fleet inventory what a pass saw and did (ok: the run read its stores); never fails. */
+struct evc_renew_result;
+void evc_monitor_fleet_record(struct monitor *m, const struct evc_renew_result *res, int ok,
+                              evc_time at);
+void evc_monitor_fleet_close(struct monitor *m);
 
 #endif
