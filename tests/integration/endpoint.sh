@@ -31,12 +31,9 @@ trap cleanup EXIT
 cd "$T" || exit 1
 
 ossl() { openssl "$@" 2>/dev/null || { echo "openssl $* failed" >&2; exit 1; }; }
-# freeports N: N ports free on 127.0.0.1 now (bound to port 0 together, then released)
+# freeports N: N consecutive ports free on 127.0.0.1 now, below the ephemeral range (ports.sh)
 freeports() {
-    python3 -c 'import socket, sys
-ss = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))' "$1"
+    b=$(port_block "$1") && seq "$b" $((b + $1 - 1)) | tr '\n' ' '
 }
 # listening PORT: until something accepts on PORT (bounded)
 listening() {

@@ -32,7 +32,7 @@ at() { date -u -d "$1" +%Y-%m-%dT%H:%M:%SZ; }
 sql_local() { python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])' "$1" "$2"; }
 pg_start || { echo "FAIL: PostgreSQL did not start"; exit 1; }
 chmod 755 "$T" && cd "$T" || exit 1
-PORT=$(free_port)
+PORT=$(port_block 1)
 
 # --- a server certificate every host serves (behind a load balancer), and its successor's SA
 "$EVC" selfsign --cn web.test --san DNS:web.test,IP:127.0.0.1 --days 30 --out-cert a.crt --out-key a.key >/dev/null
