@@ -35,11 +35,11 @@ fault_of(const PGresult *res, const PGconn *conn)
     return EVC_DB_FAULT_OTHER;
 }
 
-/* libpq's message is one or more lines; the first says it. */
+/* The server's primary message, else libpq's first line; "what" only when there is one. */
 static int
 pg_err(struct evc_db *db, const PGresult *res, struct evc_err *err, const char *what)
 {
-    const char *m = res != NULL ? PQresultErrorMessage(res) : "";
+    const char *m = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     int n;
 
     if (m == NULL || *m == '\0') {
@@ -48,11 +48,11 @@ pg_err(struct evc_db *db, const PGresult *res, struct evc_err *err, const char *
     n = (int)strcspn(m, "\n");
     db->fault = fault_of(res, db->pg);
     return evc_err_set(err, db->fault == EVC_DB_FAULT_BUSY ? EVC_ERR_BUSY : EVC_ERR_IO,
-                       "%s: %s%s: %.*s", db->name,
+                       "%s: %s%s%s%.*s", db->name,
                        db->fault == EVC_DB_FAULT_DOWN       ? "unreachable: "
                        : db->fault == EVC_DB_FAULT_READONLY ? "read-only: "
                                                             : "",
-                       what, n, m);
+                       what, *what != '\0' ? ": " : "", n, m);
 }
 
 /* One name's lookup, in a block of its own: one the resolver will not cancel is left to it. */

@@ -172,6 +172,10 @@ test_read_only(void **state)
                      0);
     assert_int_not_equal(evc_db_exec(db, "INSERT INTO t(k) VALUES('ro')", &err), 0);
     assert_int_equal(evc_db_fault(db), EVC_DB_FAULT_READONLY);
+    if (evc_db_engine_of(db) == EVC_DB_PG) {
+        assert_non_null(strstr(evc_err_message(&err),
+                               ": read-only: cannot execute INSERT in a read-only transaction"));
+    }
     /* A current schema needs no write: a read-only database (a standby) still opens. */
     assert_int_equal(evc_db_migrate(db, "test", migrations, 2, &err), 0);
     evc_db_close(db);
