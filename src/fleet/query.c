@@ -142,11 +142,14 @@ certs(struct ask *a, struct evc_err *err)
     int r;
 
     if ((r = prep(a,
-                  "SELECT sha256, subject, issuer, not_before, not_after, kind,"
-                  " count(DISTINCT host), count(*) FROM fleet_certs"
+                  /*
+                   * One row per certificate: reporters know more or less of it (a
+                   * store's row has no issuer, an endpoint's has), so what is known wins.
+                   */
+                  "SELECT sha256, max(subject), max(issuer), max(not_before), max(not_after),"
+                  " max(kind), count(DISTINCT host), count(*) FROM fleet_certs"
                   " WHERE sha256 <> '' AND @HOST@ AND not_after <= ?2"
-                  " GROUP BY sha256, subject, issuer, not_before, not_after, kind"
-                  " ORDER BY not_after, sha256",
+                  " GROUP BY sha256 ORDER BY max(not_after), sha256",
                   "host", 1, &q, err)) != 0) {
         return r;
     }

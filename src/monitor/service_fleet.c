@@ -15,6 +15,7 @@
 #include "base/file.h"
 #include "base/text.h"
 #include "evercert/cert.h"
+#include "evercert/endpoint.h"
 #include "evercert/fleet.h"
 #include "evercert/renew.h"
 #include "monitor/service_int.h"
@@ -176,6 +177,93 @@ evc_monitor_fleet_record(struct monitor *m, const struct evc_renew_result *res, 
     } else if (sent.changed) {
         mlog(m, sent.down ? LOG_WARNING : LOG_INFO, "%s", sent.line);
     }
+}
+
+/*
+ * What the endpoints presented this pass, as the "endpoints" view: each
+ * certificate of each chain (URL#i), or one error row for an endpoint
+ * that gave none. Written before evc_monitor_fleet_record sends.
+ */
+void
+evc_monitor_fleet_endpoints(struct monitor *m, const struct evc_ep_result *eps, size_t n,
+                            evc_time at)
+{
+    struct evc_fleet_cert *rows = NULL;
+    struct evc_cert *certs = NULL;
+    struct evc_cert_reader *rd = NULL;
+    struct evc_err err = {0};
+    char(*hex)[65] = NULL, (*loc)[EVC_EP_URL_MAX + 8] = NULL;
+    size_t nrows = 0, max = 0;
+
+    if (m->fleet == NULL && !m->fleet_failed) {
+        fleet_open(m);
+    }
+    if (m->fleet == NULL || eps == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        max += eps[i].ncerts > 0 ? eps[i].ncerts : 1;
+    }
+    if (max == 0) {
+        return;
+    }
+    if ((rows = calloc(max, sizeof(*rows))) == NULL ||
+        (certs = calloc(max, sizeof(*certs))) == NULL ||
+        (hex = calloc(max, sizeof(*hex))) == NULL || (loc = calloc(max, sizeof(*loc))) == NULL ||
+        evc_cert_reader_new(&rd) != 0) {
+        mlog(m, LOG_ERR, "fleet inventory: endpoints: out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct evc_ep_result *e = &eps[i];
+
+        if (e->ncerts == 0) {
+            snprintf(loc[nrows], sizeof(loc[nrows]), "%s", e->url != NULL ? e->url : "?");
+            rows[nrows].location = loc[nrows];
+            rows[nrows].status = "error";
+            rows[nrows].detail = e->error != NULL ? e->error : "no chain";
+            nrows++;
+            continue;
+        }
+        for (size_t k = 0; k < e->ncerts; k++) {
+            struct evc_fleet_cert *r = &rows[nrows];
+            struct evc_cert *c = &certs[nrows];
+
+            snprintf(loc[nrows], sizeof(loc[nrows]), "%s#%zu", e->url != NULL ? e->url : "?", k);
+            r->location = loc[nrows];
+            if (evc_cert_read(rd, e->der[k], e->der_len[k], c, &err) != 0) {
+                r->status = "error";
+                r->detail = "not a certificate";
+                nrows++;
+                continue;
+            }
+            evc_text_hex(c->sha256, sizeof(c->sha256), hex[nrows]);
+            r->sha256 = hex[nrows];
+            r->subject = c->subject;
+            r->issuer = c->issuer;
+            r->not_before = c->not_before;
+            r->not_after = c->not_after;
+            r->status = evc_status_name(
+                evc_classify(c->not_before, c->not_after, at, &m->conf->policy.thresholds));
+            r->kind = evc_kind_name(evc_kind_of(c, 0));
+            r->detail = !e->verified ? (e->verify_error != NULL ? e->verify_error : "not verified")
+                        : !e->on_chain[k] ? "not on the verified chain"
+                                          : NULL;
+            nrows++;
+        }
+    }
+    if (evc_fleet_snapshot(m->fleet, "endpoints", at, rows, nrows, &err) != 0) {
+        mlog(m, LOG_ERR, "fleet inventory: %s", evc_err_message(&err));
+    }
+out:
+    for (size_t i = 0; certs != NULL && i < max; i++) {
+        evc_cert_clear(&certs[i]);
+    }
+    evc_cert_reader_free(rd);
+    free(certs);
+    free(rows);
+    free(hex);
+    free(loc);
 }
 
 void

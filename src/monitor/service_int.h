@@ -88,6 +88,9 @@ int evc_monitor_pass(struct monitor *m, const char *trigger, char *summary, size
 struct evc_renew_result;
 void evc_monitor_fleet_record(struct monitor *m, const struct evc_renew_result *res, int ok,
                               evc_time at);
+struct evc_ep_result;
+void evc_monitor_fleet_endpoints(struct monitor *m, const struct evc_ep_result *eps, size_t n,
+                                 evc_time at);
 void evc_monitor_fleet_close(struct monitor *m);
 
 #endif

@@ -576,6 +576,9 @@ evc_monitor_pass(struct monitor *m, const char *trigger, char *summary, size_t l
     if (metrics_write(m, &mx, &serr) != 0) {
         mlog(m, LOG_ERR, "metrics not written: %s", evc_err_message(&serr));
     }
+    if (eps != NULL) {
+        evc_monitor_fleet_endpoints(m, eps, m->conf->nendpoints, started);
+    }
     evc_monitor_fleet_record(m, &res, r == 0, started);
     snprintf(summary, len, "status=%d actions=%zu failures=%d%s%s", status, done, failures(&res),
              r != 0 ? " error=" : "", r != 0 ? evc_err_message(&err) : "");

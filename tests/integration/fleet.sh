@@ -135,6 +135,24 @@ check "--host: one host's rows" test "$(jq '.certificates | length' "$T/out")" =
 status "fleet --config reads the PostgreSQL state" 1 "$EVC" fleet --config h1/monitor.ini --format json
 check "--config: the same hosts" test "$(jq '.hosts | length' "$T/out")" = 10
 
+# --- what the endpoints present goes in too: the monitor's [endpoint] rows, one per certificate
+check "host ep set up" host ep sqlite
+cat >>ep/monitor.ini <<EOF
+[endpoint "web"]
+address = tls://127.0.0.1:$PORT?sni=web.test
+store = web
+ca = trust.pem
+[endpoint "down"]
+address = tls://127.0.0.1:$(port_block 1)
+timeout = 2s
+EOF
+"$EVC" monitor --config ep/monitor.ini --once >/dev/null 2>&1
+"$EVC" fleet --state ep/monitor.db --format json -v >ep.json 2>"$T/err"
+check "the served certificate is a row at the endpoint" \
+    jq -e --arg a "$A" --arg u "tls://127.0.0.1:$PORT?sni=web.test#0" '[.certificates[] | select(.sha256 == $a) | .. | strings | select(. == $u)] | length == 1' ep.json
+check "the endpoint that gave nothing is an error row naming it" \
+    jq -e '[.. | strings | select(test("^tls://127.0.0.1:[0-9]+$"))] | length >= 1' ep.json
+
 # --- a host that stops reporting is silent (the others report three hours on)
 for h in h1 h2 h3 h4; do status "monitor $h later" 0 "$EVC" monitor --config $h/monitor.ini --once --at "$(at '+3 hours')"; done
 status "fleet: h5 silent, a warning" 1 "$EVC" fleet --state "$PGURL" --at "$(at '+3 hours')" --format json
