@@ -113,11 +113,14 @@ lookup_hosts(struct evc_db *db, const char *hosts, char *out, size_t len, struct
                         db->name);
         goto out;
     }
-    /* One deadline for all the names (gai_suspend returns as each one finishes). */
+    /*
+     * One deadline for all the names, polled every 5 ms: gai_suspend() races
+     * with glibc's resolver threads (a crash seen with many names at once).
+     */
     clock_gettime(CLOCK_MONOTONIC, &end);
     end.tv_sec += db->connect_timeout;
     for (;;) {
-        struct timespec now, left;
+        struct timespec now, left, nap = {0, 5000000};
         int pending = 0;
 
         for (int i = 0; i < nq; i++) {
@@ -133,7 +136,7 @@ lookup_hosts(struct evc_db *db, const char *hosts, char *out, size_t len, struct
         if (pending == 0 || left.tv_sec < 0) {
             break;
         }
-        (void)gai_suspend(list, nq, &left);
+        nanosleep(&nap, NULL);
     }
     for (size_t i = 0; i < n; i++) {
         char addr[64] = "";

@@ -540,9 +540,14 @@ resolve(struct loop *l, size_t n)
         if (pending == 0 || left <= 0) {
             break;
         }
-        ts.tv_sec = left / 1000;
-        ts.tv_nsec = (left % 1000) * 1000000;
-        (void)gai_suspend((const struct gaicb *const *)list, (int)nreq, &ts);
+        /*
+         * Polled, not gai_suspend(): glibc's resolver threads could still
+         * touch gai_suspend's waiters after it returned, and crashed the
+         * process when many names were looked up at once.
+         */
+        ts.tv_sec = 0;
+        ts.tv_nsec = (left < 5 ? left : 5) * 1000000;
+        nanosleep(&ts, NULL);
     }
     for (size_t i = 0; i < n; i++) {
         int ge;
