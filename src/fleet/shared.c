@@ -89,27 +89,39 @@ static const char sql_staged[] =
     "SELECT s.generation, COUNT(b.host) FROM successors s JOIN staged_by b ON b.store = s.store "
     "AND b.generation = s.generation WHERE s.store = ?1 AND s.prev = ?2 AND s.state <> "
     "'withdrawn' GROUP BY s.generation ORDER BY s.generation DESC LIMIT 1";
+/*
+ * For take: the newest generation above ?3 that some host staged, for the
+ * live certificate ?2, or whose row is gone or renumbered (a row changed
+ * under a host that staged it still binds the fleet).
+ */
+static const char sql_staged_above[] =
+    "SELECT b.generation, COUNT(b.host) FROM staged_by b LEFT JOIN successors s ON s.store = "
+    "b.store AND s.generation = b.generation WHERE b.store = ?1 AND b.generation > ?3 AND "
+    "(s.generation IS NULL OR (s.prev = ?2 AND s.state <> 'withdrawn')) GROUP BY b.generation "
+    "ORDER BY b.generation DESC LIMIT 1";
 static const char sql_staged_by[] =
     "INSERT INTO staged_by (store, generation, host, at) VALUES (?1, ?2, ?3, ?4) "
     "ON CONFLICT (store, generation, host) DO UPDATE SET at = excluded.at";
 
 /*
- * The newest successor of prev (hex) in store some host has staged: 1 with
- * *gen and *hosts, 0 when none, or a database error.
+ * The newest successor of prev (hex) in store some host has staged (with
+ * above, sql_staged_above's): 1 with *gen and *hosts, 0 when none, or a
+ * database error.
  */
 static int
-staged_row(struct evc_db *db, const char *store, const char *prev, uint64_t *gen, int64_t *hosts,
-           struct evc_err *err)
+staged_row(struct evc_db *db, const char *store, const char *prev, const uint64_t *above,
+           uint64_t *gen, int64_t *hosts, struct evc_err *err)
 {
     struct evc_db_stmt *q = NULL;
     int r;
 
     *gen = 0;
     *hosts = 0;
-    if ((r = evc_db_prepare(db, sql_staged, &q, err)) != 0) {
+    if ((r = evc_db_prepare(db, above != NULL ? sql_staged_above : sql_staged, &q, err)) != 0) {
         return r;
     }
-    if (evc_db_bind_text(q, 1, store) != 0 || evc_db_bind_text(q, 2, prev) != 0) {
+    if (evc_db_bind_text(q, 1, store) != 0 || evc_db_bind_text(q, 2, prev) != 0 ||
+        (above != NULL && evc_db_bind_int64(q, 3, (int64_t)*above) != 0)) {
         r = evc_err_set(err, EVC_ERR_INTERNAL, "cannot bind");
     } else if ((r = evc_db_step(q, err)) == EVC_DB_ROW) {
         int64_t g = evc_db_col_int64(q, 0);
@@ -213,7 +225,7 @@ evc_shared_publish(struct evc_db *db, const struct evc_shared_pub *p, const char
     q = NULL;
     /* A row some host staged meanwhile stays the fleet's successor: nothing is published over it.
      */
-    if ((r = staged_row(db, p->store, prev, &staged, &hosts, err)) < 0) {
+    if ((r = staged_row(db, p->store, prev, NULL, &staged, &hosts, err)) < 0) {
         goto out;
     }
     if (r == 1) {
@@ -683,7 +695,7 @@ take(void *arg, const struct evc_store_conf *store, const uint8_t cur[32], uint6
      * would leave that host (which never fetches again) serving a
      * different certificate at the switch. A person must decide.
      */
-    if ((r = staged_row(c->db, store->name, prev, &staged, &hosts, &err)) < 0) {
+    if ((r = staged_row(c->db, store->name, prev, &generation, &staged, &hosts, &err)) < 0) {
         down(c, store, &err, out);
         return;
     }
