@@ -333,6 +333,16 @@ evc_renew_stage(struct run *run, size_t i, enum evc_stale stale, struct evc_rene
      * A shared store: only the lease holder makes a successor; every other
      * host uses the one published, or waits. Nothing is written before.
      */
+    if (shared && rs != NULL) {
+        /* Each host would recreate this root on its own: the hosts' successors could never agree.
+         */
+        evc_renew_shared_wait(v, EVC_SHARED_REFUSED,
+                              "shared store \"%.64s\" is issued by root store \"%.64s\" of this "
+                              "configuration; roots are not shared, so it is not renewed",
+                              p->conf->name, rs->conf->name);
+        r = 0;
+        goto out;
+    }
     if (shared) {
         evc_renew_shared_turn(run, p, stale, &offer);
         if (offer.turn == EVC_SHARED_USE) {

@@ -283,6 +283,43 @@ evc_renew_shared_publish(struct run *run, struct personal_st *p, uint64_t genera
         r = evc_err_set(err, EVC_ERR_CRYPTO, "cannot hash a certificate");
         goto out;
     }
+    /*
+     * The followers' checks, run here on what this host made: a successor
+     * they would refuse (a root's anchors, other names, a chain its SA does
+     * not announce) is neither published nor staged.
+     */
+    {
+        struct evc_shared_offer self;
+        STACK_OF(X509) *chk = NULL;
+        EVP_PKEY *ckey = NULL;
+        struct evc_sa *csa = NULL;
+        char why[200];
+
+        memset(&self, 0, sizeof(self));
+        self.turn = EVC_SHARED_USE;
+        self.generation = generation;
+        self.activate_at = activate_at;
+        memcpy(self.leaf_sha256, m.leaf_sha256, 32);
+        self.chain = c; /* borrowed, not freed here */
+        self.sa = *sa;
+        self.key = k;
+        why[0] = '\0';
+        r = check_offer(run, p, generation - 1, &self, &chk, &ckey, &csa, why, sizeof(why));
+        sk_X509_pop_free(chk, X509_free);
+        EVP_PKEY_free(ckey);
+        evc_sa_free(csa);
+        if (r < 0) {
+            r = evc_err_set(err, r, "cannot check the successor made");
+            goto out;
+        }
+        if (r > 0) {
+            evc_renew_shared_wait(v, EVC_SHARED_REFUSED,
+                                  "shared store \"%.64s\": the successor made here would be "
+                                  "refused by the other hosts: %s; not published, nothing staged",
+                                  p->conf->name, why);
+            goto out; /* r = 1: not published */
+        }
+    }
     m.generation = generation;
     m.token = token;
     m.activate_at = activate_at;

@@ -27,7 +27,10 @@
 #   7. a host whose staged successor is lost (debris) takes the same
 #      generation again, never makes another (the fleet would split);
 #   8. a refused row no host staged is superseded by the next holder, and
-#      the others take the new one; one a host staged is never (4).
+#      the others take the new one; one a host staged is never (4);
+#   9. an Ed25519 shared store, or one issued by a root store of the
+#      configuration, is refused by check-config at its shared line, and
+#      the latter is not renewed by a run either.
 #
 # usage: shared.sh PATH-TO-EVERCERT
 set -u
@@ -348,6 +351,45 @@ mon C $((R + 3))
 check "B takes A's" logs B "from hostA (shared)"
 check "C, started again, takes A's" logs C "from hostA (shared)"
 check "the three hold one successor" same3 web.crt.next
+
+# --- 9. shared stores that could never be renewed are told at setup ----------------------
+# An Ed25519 key signs no SA; a certificate issued by a root store of the
+# configuration would be renewed under a root each host recreates alone.
+mkdir -p E
+"$EVC" selfsign --cn ed.test --san DNS:ed.test --key ed25519 --minutes 10 \
+    --out-cert E/ed.crt --out-key E/ed.key >/dev/null || bad "selfsign --key ed25519"
+"$EVC" ca init --out E/root --subject "CN=Fleet Test Root" >/dev/null || bad "ca init"
+"$EVC" issue --ca E/root --cn ch.test --san DNS:ch.test --out-cert E/ch.crt --out-key E/ch.key >/dev/null ||
+    bad "issue"
+setup() { # setup CERT KEY [ROOT]: a configuration of one shared store (shared = yes on line 11)
+    cat >E/c.ini <<EOF
+[monitor]
+state = $PGURL
+state_local = $T/E/state.db
+
+[fleet]
+host = hostE
+key_file = $T/fleet.key
+
+[store "web"]
+role = personal
+shared = yes
+cert = $T/$1
+key = $T/$2
+EOF
+    [ -z "${3:-}" ] || printf '\n[store "root"]\nrole = root\npath = %s\n' "$T/$3" >>E/c.ini
+}
+setup E/ed.crt E/ed.key
+check "an Ed25519 shared store is refused by check-config" sh -c "! '$EVC' check-config E/c.ini 2>E/err"
+check "at its shared line, saying why" grep -F "c.ini:11: store \"web\": shared needs an RSA or ECDSA key" E/err
+setup E/ch.crt E/ch.key E/root
+check "a shared store issued by a root store is refused by check-config" sh -c "! '$EVC' check-config E/c.ini 2>E/err"
+check "at its shared line: roots are not shared" grep -F "c.ini:11: store \"web\": shared, but issued by a CA" E/err
+mon E $(($(nb E/ch.crt) + 3600 * 24 * 330))
+check "the run does not renew it either" logs E "is issued by root store \"root\" of this configuration; roots are not shared"
+check "and stages nothing" [ ! -e E/ch.crt.next ]
+setup web.crt web.key
+check "a self-signed RSA or ECDSA shared store is accepted" "$EVC" check-config E/c.ini
 
 if [ $fail != 0 ]; then
     for h in A B C; do
