@@ -102,11 +102,18 @@ struct evc_lease {
 };
 
 /*
+ * The database's time in seconds (PostgreSQL's statement_timestamp(),
+ * SQLite's 'now'): the clock every lease is taken on, the same for every
+ * host of the fleet whatever its own clock or --at says.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_lease_db_now(struct evc_db *db, evc_time *now, struct evc_err *err);
+/*
  * Take or keep the lease of store for host until now + period: one atomic
  * UPDATE that succeeds when host holds it or it has ended (a takeover
  * raises the token), after an INSERT ... ON CONFLICT DO NOTHING of the
  * first row. out holds on entry the holding this process knows (zeroed:
  * none), and on return whether host holds it and, if not, who does.
+ * now is the database's time (evc_lease_db_now); tests give their own.
  * Errors: the database's (evc_db_fault tells an unreachable one).
  */
 EVC_EXPORT EVC_MUST_USE int evc_lease_take(struct evc_db *db, const char *store, const char *host,

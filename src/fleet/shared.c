@@ -626,7 +626,10 @@ take(void *arg, const struct evc_store_conf *store, const uint8_t cur[32], uint6
     char until[EVC_TIME_TEXT_MAX], why[sizeof(out->detail)], prev[65];
     uint64_t top, refused = 0, staged;
     int64_t hosts;
+    evc_time dbnow;
     int r;
+
+    (void)now; /* the run's time: the lease takes the database's instead */
 
     /* The ca layer's reason for the row it refused, kept for the line a person reads. */
     memcpy(why, out->detail, sizeof(why));
@@ -654,7 +657,9 @@ take(void *arg, const struct evc_store_conf *store, const uint8_t cur[32], uint6
         offer_empty(out);
     }
     memset(&l, 0, sizeof(l));
-    if (evc_lease_take(c->db, store->name, c->host, now, c->lease, &l, &err) != 0) {
+    /* The lease runs on the database's clock: the run's own (--at included) is not the fleet's. */
+    if (evc_lease_db_now(c->db, &dbnow, &err) != 0 ||
+        evc_lease_take(c->db, store->name, c->host, dbnow, c->lease, &l, &err) != 0) {
         down(c, store, &err, out);
         return;
     }

@@ -10,7 +10,8 @@
 #      three, and all three switch to it;
 #   2. the renewer killed (kill -9) after taking the lease and making the
 #      key, while it waits to publish (a session of the test holds the
-#      table): the others wait while its lease runs, then one takes the
+#      table): the others wait while its lease runs (on the database's
+#      clock: a host moved ahead in time waits too), then one takes the
 #      lease over, makes the successor, and all converge on it;
 #   3. the renewer stopped after publishing, before staging (the crash
 #      tests' EVERCERT_FAULT_AT: the process ends at that step): the others
@@ -104,7 +105,7 @@ state_local = $T/$h/state.db
 [fleet]
 host = host$h
 key_file = $T/fleet.key
-lease = 30s
+lease = 5s
 
 [store "web"]
 role = personal
@@ -172,6 +173,15 @@ check "the lease is still A's" [ "$(pg_sql "SELECT holder FROM leases WHERE name
 mon B $((R + 1))
 check "B waits while A's lease runs" logs B "hostA holds the lease until"
 check "B stages nothing" [ ! -e B/web.crt.next ]
+# The lease runs on the database's clock: a run moved ahead in time does not end it.
+mon B $((R + 200))
+check "B, its clock 200 s ahead, still waits for A's lease" logs B "hostA holds the lease until"
+i=0
+while [ "$(pg_sql "SELECT until_at < EXTRACT(EPOCH FROM statement_timestamp())::bigint FROM leases WHERE name = 'web'")" != t ] &&
+    [ $i -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
 mon B $((R + 31))
 check "B takes the lease over once it lapsed" logs B "lease taken (token 3"
 check "B publishes generation 2" [ "$(pg_sql "SELECT made_by FROM successors WHERE generation = 2")" = hostB ]

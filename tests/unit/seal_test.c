@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sys/stat.h>
@@ -277,6 +278,21 @@ test_lease(void **state)
     evc_db_close(db);
 }
 
+/* The lease's clock is the database's: SQLite's 'now' here, whatever a run's --at says. */
+static void
+test_db_now(void **state)
+{
+    struct evc_db *db = lite();
+    struct evc_err err = {0};
+    evc_time now = 0, mine = (evc_time)time(NULL);
+
+    (void)state;
+    assert_int_equal(evc_lease_db_now(db, &now, &err), 0);
+    /* The same clock as the host's here: within a few seconds, never an --at far away. */
+    assert_true(now >= mine - 5 && now <= mine + 5);
+    evc_db_close(db);
+}
+
 static void
 test_publish_fenced(void **state)
 {
@@ -448,10 +464,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_refused),
-        cmocka_unit_test(test_parse),     cmocka_unit_test(test_key_file),
-        cmocka_unit_test(test_lease),     cmocka_unit_test(test_publish_fenced),
-        cmocka_unit_test(test_fetch),
+        cmocka_unit_test(test_roundtrip),      cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_parse),          cmocka_unit_test(test_key_file),
+        cmocka_unit_test(test_lease),          cmocka_unit_test(test_db_now),
+        cmocka_unit_test(test_publish_fenced), cmocka_unit_test(test_fetch),
     };
 
     int r = cmocka_run_group_tests(tests, NULL, NULL);
