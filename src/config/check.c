@@ -22,7 +22,7 @@
 #include "evercert/config.h"
 #include "evercert/jks.h"
 #include "evercert/limits.h"
-#include "evercert/stores.h"
+#include "evercert/keys.h"
 #include "base/file.h"
 #include "base/text.h"
 #include "config/config_int.h"
@@ -370,9 +370,8 @@ check_shared(struct check *ck)
     for (size_t i = 0; r == 0 && i < c->nstores; i++) {
         const struct evc_store_conf *s = &c->stores[i];
         unsigned long line = key_line(s->key_lines, EVC_KEY_STORE_shared, s->line);
-        STACK_OF(X509) *chain = NULL;
         struct evc_buf b;
-        X509 *leaf;
+        X509 *leaf = NULL;
         int id;
 
         if (!s->shared || s->role != EVC_ROLE_PERSONAL || s->cert == NULL) {
@@ -380,12 +379,11 @@ check_shared(struct check *ck)
         }
         evc_buf_init(&b, EVC_STORE_FILE_MAX + 1);
         if (evc_file_read(s->cert, EVC_STORE_FILE_MAX, &b, NULL) != 0 ||
-            evc_certs_parse(b.data, b.len, NULL, &chain, NULL) != 0 || sk_X509_num(chain) < 1) {
+            evc_x509_parse(b.data, b.len, &leaf, NULL) != 0) {
             r = evc_err_set(ck->err, EVC_ERR_CONFIG,
                             "%s:%lu: store \"%s\": cert %s: no certificate", c->file, line, s->name,
                             s->cert);
         } else {
-            leaf = sk_X509_value(chain, 0);
             id = EVP_PKEY_get_base_id(X509_get0_pubkey(leaf));
             if (id != EVP_PKEY_RSA && id != EVP_PKEY_EC) {
                 r = evc_err_set(ck->err, EVC_ERR_CONFIG,
@@ -404,7 +402,7 @@ check_shared(struct check *ck)
             }
         }
         ERR_clear_error();
-        sk_X509_pop_free(chain, X509_free);
+        X509_free(leaf);
         evc_buf_free(&b);
     }
     return r;
