@@ -334,8 +334,7 @@ evc_renew_stage(struct run *run, size_t i, enum evc_stale stale, struct evc_rene
      * host uses the one published, or waits. Nothing is written before.
      */
     if (shared && rs != NULL) {
-        /* Each host would recreate this root on its own: the hosts' successors could never agree.
-         */
+        /* Each host would recreate this root alone: their successors could never agree. */
         evc_renew_shared_wait(v, EVC_SHARED_REFUSED,
                               "shared store \"%.64s\" is issued by root store \"%.64s\" of this "
                               "configuration; roots are not shared, so it is not renewed",

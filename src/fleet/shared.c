@@ -632,8 +632,12 @@ take(void *arg, const struct evc_store_conf *store, const uint8_t cur[32], uint6
     (void)now; /* the run's time: the lease takes the database's instead */
 
     /* The ca layer's reason for the row it refused, kept for the line a person reads. */
-    memcpy(why, out->detail, sizeof(why));
-    why[out->refused != 0 ? sizeof(why) - 1 : 0] = '\0';
+    if (out->refused != 0) {
+        memcpy(why, out->detail, sizeof(why));
+        why[sizeof(why) - 1] = '\0';
+    } else {
+        why[0] = '\0';
+    }
     offer_empty(out);
     evc_text_hex(cur, 32, prev);
     if (connect_db(c, &err) != 0) {
