@@ -60,6 +60,11 @@ struct evc_shared_offer {
     struct evc_buf key;                /* USE: the unsealed private key, PEM (wiped when freed) */
     char who[EVC_SHARED_HOST_MAX + 1]; /* the lease's holder, or the host that made the row */
     char detail[256];                  /* WAIT, DOWN, REFUSED: why */
+    /*
+     * In: a generation this host's ca layer refused (0: none), its reason
+     * in detail; the lease holder may then supersede it if no host staged it.
+     */
+    uint64_t refused;
 };
 
 /* What the lease holder made, to publish before it stages it (borrowed). */
@@ -110,6 +115,9 @@ struct evc_renew_opts {
                         uint64_t generation, evc_time now, struct evc_shared_offer *out);
     int (*shared_publish)(void *arg, const struct evc_store_conf *store,
                           const struct evc_shared_made *m, evc_time now, char *detail, size_t len);
+    /* Told after a shared store's successor is committed to this host's disk (may be NULL). */
+    void (*shared_staged)(void *arg, const struct evc_store_conf *store, uint64_t generation,
+                          evc_time now);
     void *shared_arg;
 };
 

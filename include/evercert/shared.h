@@ -102,11 +102,18 @@ struct evc_lease {
 };
 
 /*
+ * The database's time in seconds (PostgreSQL's statement_timestamp(),
+ * SQLite's 'now'): the clock every lease is taken on, the same for every
+ * host of the fleet whatever its own clock or --at says.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_lease_db_now(struct evc_db *db, evc_time *now, struct evc_err *err);
+/*
  * Take or keep the lease of store for host until now + period: one atomic
  * UPDATE that succeeds when host holds it or it has ended (a takeover
  * raises the token), after an INSERT ... ON CONFLICT DO NOTHING of the
  * first row. out holds on entry the holding this process knows (zeroed:
  * none), and on return whether host holds it and, if not, who does.
+ * now is the database's time (evc_lease_db_now); tests give their own.
  * Errors: the database's (evc_db_fault tells an unreachable one).
  */
 EVC_EXPORT EVC_MUST_USE int evc_lease_take(struct evc_db *db, const char *store, const char *host,
@@ -121,7 +128,7 @@ EVC_EXPORT int evc_lease_release(struct evc_db *db, const char *store, const cha
 
 /* --- published successors (shared.c) ------------------------------------- */
 
-/* The tables of the component "shared" (leases, successors), in both engines. */
+/* The tables of the component "shared" (leases, successors, staged_by), in both engines. */
 EVC_EXPORT EVC_MUST_USE int evc_shared_migrate(struct evc_db *db, struct evc_err *err);
 
 /* One published successor, as the database holds it (borrowed while the row is read). */
@@ -146,12 +153,21 @@ struct evc_shared_pub {
  * Insert p in one transaction that first checks that host still holds the
  * lease of p->store under p->token (EVC_ERR_POLICY "lease lost" if not:
  * a renewer that lost its lease cannot publish). The successor of the
- * same certificate with a lower generation, if any, is withdrawn in the
- * same transaction. (store, generation) is unique: a second row is a
+ * same certificate with a lower generation, if any and if no host has
+ * staged it, is withdrawn in the same transaction; one some host staged
+ * makes the publication fail (EVC_ERR_POLICY). (store, generation) is unique: a second row is a
  * constraint error.
  */
 EVC_EXPORT EVC_MUST_USE int evc_shared_publish(struct evc_db *db, const struct evc_shared_pub *p,
                                                const char *host, struct evc_err *err);
+/*
+ * Record that host committed store's successor of generation to its disk
+ * (the table staged_by): a row some host staged is never withdrawn or
+ * superseded. Idempotent.
+ */
+EVC_EXPORT EVC_MUST_USE int evc_shared_staged(struct evc_db *db, const char *store,
+                                              uint64_t generation, const char *host, evc_time at,
+                                              struct evc_err *err);
 /*
  * The newest successor published for the certificate whose SHA-256 is cur
  * in store, above generation and not withdrawn, its key opened with key:

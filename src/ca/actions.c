@@ -333,11 +333,33 @@ evc_renew_stage(struct run *run, size_t i, enum evc_stale stale, struct evc_rene
      * A shared store: only the lease holder makes a successor; every other
      * host uses the one published, or waits. Nothing is written before.
      */
+    if (shared && rs != NULL) {
+        /* Each host would recreate this root alone: their successors could never agree. */
+        evc_renew_shared_wait(v, EVC_SHARED_REFUSED,
+                              "shared store \"%.64s\" is issued by root store \"%.64s\" of this "
+                              "configuration; roots are not shared, so it is not renewed",
+                              p->conf->name, rs->conf->name);
+        r = 0;
+        goto out;
+    }
     if (shared) {
-        evc_renew_shared_turn(run, p, &offer);
+        evc_renew_shared_turn(run, p, stale, &offer);
         if (offer.turn == EVC_SHARED_USE) {
-            r = evc_renew_shared_use(run, p, &offer, note, v, err);
-            goto out;
+            struct evc_renew_action before = *v;
+
+            if ((r = evc_renew_shared_use(run, p, stale, &offer, note, v, err)) != 1) {
+                goto out;
+            }
+            /* Refused here: the fleet is asked again, and may let the holder supersede the row. */
+            offer.refused = offer.generation;
+            snprintf(offer.detail, sizeof(offer.detail), "%s", v->detail);
+            *v = before;
+            evc_renew_shared_turn(run, p, stale, &offer);
+            if (offer.turn == EVC_SHARED_USE) {
+                r = evc_renew_shared_use(run, p, stale, &offer, note, v, err);
+                r = r > 0 ? 0 : r;
+                goto out;
+            }
         }
         if (offer.turn != EVC_SHARED_MAKE) {
             evc_renew_shared_wait(v, offer.turn, "%s", offer.detail);

@@ -168,6 +168,12 @@ evc_renew_run(const struct evc_renew_opts *o, struct evc_renew_result *res, stru
     for (size_t i = 0; r == 0 && i < run->npers; i++) {
         const struct personal_st *p = &run->pers[i];
 
+        /* On disk now: the fleet learns this host staged it, so it is never superseded. */
+        if (p->conf->shared && p->made && p->next != NULL && !o->dry_run &&
+            o->shared_staged != NULL) {
+            o->shared_staged(o->shared_arg, p->conf, p->generation, o->now);
+        }
+
         if (p->next != NULL && !same_sha(sk_X509_value(p->next, 0), leaf(p)) &&
             p->activate_at > o->now &&
             (res->next_activation == 0 || p->activate_at < res->next_activation)) {

@@ -248,18 +248,20 @@ personal_file(const struct personal_st *p)
 void evc_renew_offer_init(struct evc_shared_offer *o);
 void evc_renew_offer_clear(struct evc_shared_offer *o);
 /* Ask the fleet what this host does for p (no callbacks: EVC_SHARED_DOWN, never alone). */
-void evc_renew_shared_turn(struct run *run, struct personal_st *p, struct evc_shared_offer *o);
+void evc_renew_shared_turn(struct run *run, struct personal_st *p, enum evc_stale stale,
+                           struct evc_shared_offer *o);
 /* v becomes a wait line (reason lease, fleet-down or refused) with detail: nothing written. */
 void evc_renew_shared_wait(struct evc_renew_action *v, enum evc_shared_turn turn, const char *fmt,
                            ...) __attribute__((format(printf, 3, 4)));
 /*
  * Check a published successor (turn USE) against p's live certificate and
  * stage it (a stale one it replaces, said by note, kept in the deleted
- * store); a refusal is a wait line naming the row and why (0, nothing
+ * store): 0. A refusal is a wait line naming the row and why (1, nothing
  * written). An error only for a failure to write.
  */
-int evc_renew_shared_use(struct run *run, struct personal_st *p, const struct evc_shared_offer *o,
-                         const char *note, struct evc_renew_action *v, struct evc_err *err);
+int evc_renew_shared_use(struct run *run, struct personal_st *p, enum evc_stale stale,
+                         const struct evc_shared_offer *o, const char *note,
+                         struct evc_renew_action *v, struct evc_err *err);
 /*
  * Publish what this lease holder made, before it is staged: 0 when
  * published; 1 when not (v is then a wait line and nothing may be staged);

@@ -45,8 +45,20 @@ evc_renew_offer_clear(struct evc_shared_offer *o)
     evc_buf_free(&o->key); /* wipes the key */
 }
 
+/*
+ * The generation a fetch must be above: a host whose staged set is debris
+ * or stale asks for the same generation again, which others may have
+ * staged, before it may make another (it would split the fleet).
+ */
+static uint64_t
+fetch_above(const struct personal_st *p, enum evc_stale stale)
+{
+    return stale != EVC_STALE_NONE && p->generation > 0 ? p->generation - 1 : p->generation;
+}
+
 void
-evc_renew_shared_turn(struct run *run, struct personal_st *p, struct evc_shared_offer *o)
+evc_renew_shared_turn(struct run *run, struct personal_st *p, enum evc_stale stale,
+                      struct evc_shared_offer *o)
 {
     uint8_t cur[32];
 
@@ -63,7 +75,7 @@ evc_renew_shared_turn(struct run *run, struct personal_st *p, struct evc_shared_
         snprintf(o->detail, sizeof(o->detail), "cannot hash the live certificate");
         return;
     }
-    run->o->shared_take(run->o->shared_arg, p->conf, cur, p->generation, run->o->now, o);
+    run->o->shared_take(run->o->shared_arg, p->conf, cur, fetch_above(p, stale), run->o->now, o);
 }
 
 /* The line of a shared store that was not renewed this time: nothing written. */
@@ -94,6 +106,24 @@ same_ext(X509 *a, X509 *b, int nid)
                                  X509_EXTENSION_get_data(X509_get_ext(b, k))) == 0;
 }
 
+/* Every certificate of a and b, in order, the same DER: the row stages what the SA signed. */
+static int
+same_chain(STACK_OF(X509) * a, STACK_OF(X509) * b)
+{
+    uint8_t x[32], y[32];
+
+    if (sk_X509_num(a) != sk_X509_num(b)) {
+        return 0;
+    }
+    for (int i = 0; i < sk_X509_num(a); i++) {
+        if (evc_x509_sha256(sk_X509_value(a, i), x) != 0 ||
+            evc_x509_sha256(sk_X509_value(b, i), y) != 0 || CRYPTO_memcmp(x, y, 32) != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /*
  * Check o (turn USE) against p's live certificate; on success *next and
  * *nkey hold the successor and its key and *sa_out its decoded SA. why
@@ -101,9 +131,9 @@ same_ext(X509 *a, X509 *b, int nid)
  * code for an internal failure.
  */
 static int
-check_offer(struct run *run, struct personal_st *p, const struct evc_shared_offer *o,
-            STACK_OF(X509) * *next, EVP_PKEY **nkey, struct evc_sa **sa_out, char *why,
-            size_t whylen)
+check_offer(struct run *run, struct personal_st *p, uint64_t above,
+            const struct evc_shared_offer *o, STACK_OF(X509) * *next, EVP_PKEY **nkey,
+            struct evc_sa **sa_out, char *why, size_t whylen)
 {
     STACK_OF(X509) *chain = NULL;
     EVP_PKEY *key = NULL;
@@ -111,7 +141,7 @@ check_offer(struct run *run, struct personal_st *p, const struct evc_shared_offe
     struct evc_sa_policy pol;
     struct evc_sa_verdict vd;
     struct evc_err e = {0};
-    uint8_t a[32], b[32];
+    uint8_t a[32];
     X509 *n;
     int r = 1;
 
@@ -139,7 +169,7 @@ check_offer(struct run *run, struct personal_st *p, const struct evc_shared_offe
     }
     memset(&known, 0, sizeof(known));
     known.trusted = leaf(p);
-    known.last_generation = p->generation;
+    known.last_generation = above;
     memset(&pol, 0, sizeof(pol));
     pol.mode = EVC_SA_POLICY_AUTO;
     pol.skew = 300;
@@ -153,9 +183,7 @@ check_offer(struct run *run, struct personal_st *p, const struct evc_shared_offe
         goto out;
     }
     if (vd.sa->generation != o->generation || vd.sa->activate_at != o->activate_at ||
-        vd.sa->anchors != NULL || sk_X509_num(vd.sa->successor) != sk_X509_num(chain) ||
-        evc_x509_sha256(sk_X509_value(vd.sa->successor, 0), b) != 0 ||
-        CRYPTO_memcmp(a, b, 32) != 0) {
+        vd.sa->anchors != NULL || !same_chain(vd.sa->successor, chain)) {
         snprintf(why, whylen,
                  "its SA announces another generation, time or chain than the row says");
         goto out;
@@ -176,8 +204,9 @@ out:
 }
 
 int
-evc_renew_shared_use(struct run *run, struct personal_st *p, const struct evc_shared_offer *o,
-                     const char *note, struct evc_renew_action *v, struct evc_err *err)
+evc_renew_shared_use(struct run *run, struct personal_st *p, enum evc_stale stale,
+                     const struct evc_shared_offer *o, const char *note, struct evc_renew_action *v,
+                     struct evc_err *err)
 {
     STACK_OF(X509) *next = NULL;
     EVP_PKEY *nkey = NULL;
@@ -186,7 +215,8 @@ evc_renew_shared_use(struct run *run, struct personal_st *p, const struct evc_sh
     int r;
 
     why[0] = '\0';
-    if ((r = check_offer(run, p, o, &next, &nkey, &sa, why, sizeof(why))) != 0) {
+    if ((r = check_offer(run, p, fetch_above(p, stale), o, &next, &nkey, &sa, why, sizeof(why))) !=
+        0) {
         if (r < 0) {
             return evc_err_set(err, r, "cannot check a published successor");
         }
@@ -194,7 +224,7 @@ evc_renew_shared_use(struct run *run, struct personal_st *p, const struct evc_sh
                               "shared store \"%.64s\": generation %llu published by %.64s "
                               "refused: %s; nothing staged",
                               p->conf->name, (unsigned long long)o->generation, o->who, why);
-        return 0;
+        return 1;
     }
     evc_renew_set_new(v, sk_X509_value(next, 0));
     /* A stale successor it replaces is kept, as renew keeps one it makes again. */
@@ -252,6 +282,43 @@ evc_renew_shared_publish(struct run *run, struct personal_st *p, uint64_t genera
         evc_x509_sha256(sk_X509_value(next, 0), m.leaf_sha256) != 0) {
         r = evc_err_set(err, EVC_ERR_CRYPTO, "cannot hash a certificate");
         goto out;
+    }
+    /*
+     * The followers' checks, run here on what this host made: a successor
+     * they would refuse (a root's anchors, other names, a chain its SA does
+     * not announce) is neither published nor staged.
+     */
+    {
+        struct evc_shared_offer self;
+        STACK_OF(X509) *chk = NULL;
+        EVP_PKEY *ckey = NULL;
+        struct evc_sa *csa = NULL;
+        char why[200];
+
+        memset(&self, 0, sizeof(self));
+        self.turn = EVC_SHARED_USE;
+        self.generation = generation;
+        self.activate_at = activate_at;
+        memcpy(self.leaf_sha256, m.leaf_sha256, 32);
+        self.chain = c; /* borrowed, not freed here */
+        self.sa = *sa;
+        self.key = k;
+        why[0] = '\0';
+        r = check_offer(run, p, generation - 1, &self, &chk, &ckey, &csa, why, sizeof(why));
+        sk_X509_pop_free(chk, X509_free);
+        EVP_PKEY_free(ckey);
+        evc_sa_free(csa);
+        if (r < 0) {
+            r = evc_err_set(err, r, "cannot check the successor made");
+            goto out;
+        }
+        if (r > 0) {
+            evc_renew_shared_wait(v, EVC_SHARED_REFUSED,
+                                  "shared store \"%.64s\": the successor made here would be "
+                                  "refused by the other hosts: %s; not published, nothing staged",
+                                  p->conf->name, why);
+            goto out; /* r = 1: not published */
+        }
     }
     m.generation = generation;
     m.token = token;

@@ -14,10 +14,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
 #include "evercert/certfile.h"
 #include "evercert/config.h"
 #include "evercert/jks.h"
 #include "evercert/limits.h"
+#include "evercert/keys.h"
 #include "base/file.h"
 #include "base/text.h"
 #include "config/config_int.h"
@@ -388,6 +393,63 @@ check_fleet(struct check *ck, enum evc_config_use use)
     return 0;
 }
 
+/*
+ * What a shared store can never do, told at its shared line before the
+ * first pass: a successor without an SA (a key CMS cannot sign with) is
+ * one the other hosts cannot check, and a certificate issued by a CA of
+ * this configuration would be renewed under a root each host recreates
+ * on its own (roots are not shared).
+ */
+static int
+check_shared(struct check *ck)
+{
+    const struct evc_config *c = ck->c;
+    int has_root = 0, r = 0;
+
+    for (size_t i = 0; i < c->nstores; i++) {
+        has_root |= c->stores[i].role == EVC_ROLE_ROOT;
+    }
+    for (size_t i = 0; r == 0 && i < c->nstores; i++) {
+        const struct evc_store_conf *s = &c->stores[i];
+        unsigned long line = key_line(s->key_lines, EVC_KEY_STORE_shared, s->line);
+        struct evc_buf b;
+        X509 *leaf = NULL;
+        int id;
+
+        if (!s->shared || s->role != EVC_ROLE_PERSONAL || s->cert == NULL) {
+            continue;
+        }
+        evc_buf_init(&b, EVC_STORE_FILE_MAX + 1);
+        if (evc_file_read(s->cert, EVC_STORE_FILE_MAX, &b, NULL) != 0 ||
+            evc_x509_parse(b.data, b.len, &leaf, NULL) != 0) {
+            r = evc_err_set(ck->err, EVC_ERR_CONFIG,
+                            "%s:%lu: store \"%s\": cert %s: no certificate", c->file, line, s->name,
+                            s->cert);
+        } else {
+            id = EVP_PKEY_get_base_id(X509_get0_pubkey(leaf));
+            if (id != EVP_PKEY_RSA && id != EVP_PKEY_EC) {
+                r = evc_err_set(ck->err, EVC_ERR_CONFIG,
+                                "%s:%lu: store \"%s\": shared needs an RSA or ECDSA key (its "
+                                "successor reaches the other hosts with an SA, and none can be "
+                                "signed with %s): it would never be renewed",
+                                c->file, line, s->name,
+                                OBJ_nid2sn(id) != NULL ? OBJ_nid2sn(id) : "this key");
+            } else if (has_root && X509_check_issued(leaf, leaf) != X509_V_OK) {
+                r = evc_err_set(ck->err, EVC_ERR_CONFIG,
+                                "%s:%lu: store \"%s\": shared, but issued by a CA while this "
+                                "configuration has a root store; roots are not shared (each host "
+                                "would recreate its own), so a shared store is self-signed or "
+                                "from an outside CA",
+                                c->file, line, s->name);
+            }
+        }
+        ERR_clear_error();
+        X509_free(leaf);
+        evc_buf_free(&b);
+    }
+    return r;
+}
+
 /* An endpoint's anchors must be readable: without them its chain could never verify. */
 static int
 check_endpoints(struct check *ck)
@@ -427,6 +489,9 @@ evc_config_check(const struct evc_config *c, enum evc_config_use use, evc_config
         return r;
     }
     if ((r = check_fleet(&ck, use)) != 0) {
+        return r;
+    }
+    if (use != EVC_CONFIG_USE_AGENT && (r = check_shared(&ck)) != 0) {
         return r;
     }
     if (use != EVC_CONFIG_USE_AGENT && (r = check_endpoints(&ck)) != 0) {

@@ -9,9 +9,9 @@
  * passes; whatever it still tries to publish carries the old token, and
  * the publication (shared.c) checks it.
  *
- * Times are the caller's clock (the monitor's, which --at moves), so the
- * hosts of a fleet must agree on the time to well within a lease period
- * (NTP does).
+ * Times are the database's clock (evc_lease_db_now), never a host's: a
+ * host whose clock runs ahead, or a run moved in time with --at, would
+ * otherwise take a live lease, and hold it until a skewed until_at.
  */
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +19,9 @@
 #include "evercert/shared.h"
 #include "db/db.h"
 
+/* The database's time, one text per engine. */
+static const char sql_now_sqlite[] = "SELECT CAST(strftime('%s', 'now') AS INTEGER)";
+static const char sql_now_pg[] = "SELECT EXTRACT(EPOCH FROM statement_timestamp())::bigint";
 static const char sql_first[] = "INSERT INTO leases (name, holder, until_at, token) "
                                 "VALUES (?1, '', 0, 0) ON CONFLICT (name) DO NOTHING";
 /* ?1 store, ?2 host, ?3 now, ?4 period, ?5 the token this host holds (0: none). */
@@ -43,6 +46,27 @@ finish(struct evc_db_stmt *q, int bound, int64_t *changes, struct evc_err *err)
             *changes = evc_db_changes(q);
         }
         r = 0;
+    }
+    evc_db_finalize(q);
+    return r;
+}
+
+int
+evc_lease_db_now(struct evc_db *db, evc_time *now, struct evc_err *err)
+{
+    struct evc_db_stmt *q = NULL;
+    int r;
+
+    *now = 0;
+    if ((r = evc_db_prepare(db, evc_db_engine_of(db) == EVC_DB_PG ? sql_now_pg : sql_now_sqlite, &q,
+                            err)) != 0) {
+        return r;
+    }
+    if ((r = evc_db_step(q, err)) == EVC_DB_ROW) {
+        *now = evc_db_col_int64(q, 0);
+        r = *now > 0 ? 0 : evc_err_set(err, EVC_ERR_INTERNAL, "the database has no time");
+    } else if (r >= 0) {
+        r = evc_err_set(err, EVC_ERR_INTERNAL, "the database has no time");
     }
     evc_db_finalize(q);
     return r;

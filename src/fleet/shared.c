@@ -45,6 +45,15 @@ static const struct evc_db_migration migrations[] = {
      "sealed BYTEA NOT NULL, activate_at BIGINT NOT NULL, made_by TEXT NOT NULL, "
      "token BIGINT NOT NULL, made_at BIGINT NOT NULL, PRIMARY KEY (store, generation));"
      "CREATE INDEX successors_prev ON successors (store, prev);"},
+    /*
+     * Which host has committed which successor to its disk: a row some host
+     * staged is never withdrawn or superseded, or the fleet would split.
+     */
+    {2,
+     "CREATE TABLE staged_by (store TEXT NOT NULL, generation INTEGER NOT NULL, "
+     "host TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (store, generation, host));",
+     "CREATE TABLE staged_by (store TEXT NOT NULL, generation BIGINT NOT NULL, "
+     "host TEXT NOT NULL, at BIGINT NOT NULL, PRIMARY KEY (store, generation, host));"},
 };
 
 int
@@ -70,8 +79,85 @@ host_show(char *out, size_t len, const char *s)
 
 static const char sql_check_lease[] =
     "UPDATE leases SET until_at = until_at WHERE name = ?1 AND holder = ?2 AND token = ?3";
-static const char sql_withdraw[] = "UPDATE successors SET state = 'withdrawn' WHERE store = ?1 "
-                                   "AND prev = ?2 AND generation < ?3 AND state = 'staged'";
+/* Only a row no host has staged is superseded. */
+static const char sql_withdraw[] =
+    "UPDATE successors SET state = 'withdrawn' WHERE store = ?1 AND prev = ?2 AND generation < ?3 "
+    "AND state = 'staged' AND NOT EXISTS (SELECT 1 FROM staged_by b WHERE b.store = "
+    "successors.store AND b.generation = successors.generation)";
+/* The newest row for the live certificate that some host has staged, and how many hosts did. */
+static const char sql_staged[] =
+    "SELECT s.generation, COUNT(b.host) FROM successors s JOIN staged_by b ON b.store = s.store "
+    "AND b.generation = s.generation WHERE s.store = ?1 AND s.prev = ?2 AND s.state <> "
+    "'withdrawn' GROUP BY s.generation ORDER BY s.generation DESC LIMIT 1";
+/*
+ * For take: the newest generation above ?3 that some host staged, for the
+ * live certificate ?2, or whose row is gone or renumbered (a row changed
+ * under a host that staged it still binds the fleet).
+ */
+static const char sql_staged_above[] =
+    "SELECT b.generation, COUNT(b.host) FROM staged_by b LEFT JOIN successors s ON s.store = "
+    "b.store AND s.generation = b.generation WHERE b.store = ?1 AND b.generation > ?3 AND "
+    "(s.generation IS NULL OR (s.prev = ?2 AND s.state <> 'withdrawn')) GROUP BY b.generation "
+    "ORDER BY b.generation DESC LIMIT 1";
+static const char sql_staged_by[] =
+    "INSERT INTO staged_by (store, generation, host, at) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (store, generation, host) DO UPDATE SET at = excluded.at";
+
+/*
+ * The newest successor of prev (hex) in store some host has staged (with
+ * above, sql_staged_above's): 1 with *gen and *hosts, 0 when none, or a
+ * database error.
+ */
+static int
+staged_row(struct evc_db *db, const char *store, const char *prev, const uint64_t *above,
+           uint64_t *gen, int64_t *hosts, struct evc_err *err)
+{
+    struct evc_db_stmt *q = NULL;
+    int r;
+
+    *gen = 0;
+    *hosts = 0;
+    if ((r = evc_db_prepare(db, above != NULL ? sql_staged_above : sql_staged, &q, err)) != 0) {
+        return r;
+    }
+    if (evc_db_bind_text(q, 1, store) != 0 || evc_db_bind_text(q, 2, prev) != 0 ||
+        (above != NULL && evc_db_bind_int64(q, 3, (int64_t)*above) != 0)) {
+        r = evc_err_set(err, EVC_ERR_INTERNAL, "cannot bind");
+    } else if ((r = evc_db_step(q, err)) == EVC_DB_ROW) {
+        int64_t g = evc_db_col_int64(q, 0);
+
+        *gen = g > 0 ? (uint64_t)g : 0;
+        *hosts = evc_db_col_int64(q, 1);
+        r = 1;
+    } else if (r == EVC_DB_DONE) {
+        r = 0;
+    }
+    evc_db_finalize(q);
+    return r;
+}
+
+int
+evc_shared_staged(struct evc_db *db, const char *store, uint64_t generation, const char *host,
+                  evc_time at, struct evc_err *err)
+{
+    struct evc_db_stmt *q = NULL;
+    int r;
+
+    if (generation == 0 || generation > INT64_MAX) {
+        return evc_err_set(err, EVC_ERR_USAGE, "shared store \"%.64s\": no generation", store);
+    }
+    if ((r = evc_db_prepare(db, sql_staged_by, &q, err)) != 0) {
+        return r;
+    }
+    if (evc_db_bind_text(q, 1, store) != 0 || evc_db_bind_int64(q, 2, (int64_t)generation) != 0 ||
+        evc_db_bind_text(q, 3, host) != 0 || evc_db_bind_int64(q, 4, at) != 0) {
+        r = evc_err_set(err, EVC_ERR_INTERNAL, "cannot bind");
+    } else if ((r = evc_db_step(q, err)) >= 0) {
+        r = 0;
+    }
+    evc_db_finalize(q);
+    return r;
+}
 static const char sql_insert[] =
     "INSERT INTO successors (store, generation, state, prev, sha256, chain, sa, sealed, "
     "activate_at, made_by, token, made_at) "
@@ -83,6 +169,8 @@ evc_shared_publish(struct evc_db *db, const struct evc_shared_pub *p, const char
 {
     struct evc_db_stmt *q = NULL;
     char prev[65], sha[65], *chain = NULL;
+    uint64_t staged;
+    int64_t hosts;
     int r, began = 0;
 
     if (p->generation > INT64_MAX || p->chain_len == 0 || p->chain_len > EVC_SHARED_CHAIN_MAX ||
@@ -135,6 +223,18 @@ evc_shared_publish(struct evc_db *db, const struct evc_shared_pub *p, const char
     }
     evc_db_finalize(q);
     q = NULL;
+    /* A row some host staged meanwhile stays the fleet's successor: nothing is published over it.
+     */
+    if ((r = staged_row(db, p->store, prev, NULL, &staged, &hosts, err)) < 0) {
+        goto out;
+    }
+    if (r == 1) {
+        r = evc_err_set(err, EVC_ERR_POLICY,
+                        "shared store \"%.64s\": generation %llu is staged by %lld host(s); "
+                        "nothing published over it",
+                        p->store, (unsigned long long)staged, (long long)hosts);
+        goto out;
+    }
     if ((r = evc_db_prepare(db, sql_insert, &q, err)) != 0) {
         goto out;
     }
@@ -490,6 +590,32 @@ max_generation(struct evc_shared_ctx *c, const char *store, uint64_t *out, struc
     return r;
 }
 
+/* out's buffers emptied (the key wiped) for another fetch; what the caller said stays. */
+static void
+offer_empty(struct evc_shared_offer *out)
+{
+    evc_buf_free(&out->chain);
+    evc_buf_free(&out->sa);
+    evc_buf_free(&out->key);
+    evc_buf_init(&out->chain, EVC_SHARED_CHAIN_MAX + 1);
+    evc_buf_init(&out->sa, EVC_SA_MAX + 1);
+    evc_buf_init(&out->key, EVC_SEAL_PLAIN_MAX + 1);
+    out->turn = EVC_SHARED_MAKE;
+}
+
+/*
+ * A fetched row this host cannot use: refused by fetch (malformed, its key
+ * does not open), or the one the ca layer refused before (out->refused).
+ * A refusal without a row (the fleet key cannot be read) is not a row's.
+ */
+static int
+row_refused(const struct evc_shared_offer *out)
+{
+    return out->generation != 0 &&
+           (out->turn == EVC_SHARED_REFUSED ||
+            (out->turn == EVC_SHARED_USE && out->generation == out->refused));
+}
+
 static void
 take(void *arg, const struct evc_store_conf *store, const uint8_t cur[32], uint64_t generation,
      evc_time now, struct evc_shared_offer *out)
@@ -497,10 +623,23 @@ take(void *arg, const struct evc_store_conf *store, const uint8_t cur[32], uint6
     struct evc_shared_ctx *c = arg;
     struct evc_lease l;
     struct evc_err err = {0};
-    char until[EVC_TIME_TEXT_MAX];
-    uint64_t top;
+    char until[EVC_TIME_TEXT_MAX], why[sizeof(out->detail)], prev[65];
+    uint64_t top, refused = 0, staged;
+    int64_t hosts;
+    evc_time dbnow;
     int r;
 
+    (void)now; /* the run's time: the lease takes the database's instead */
+
+    /* The ca layer's reason for the row it refused, kept for the line a person reads. */
+    if (out->refused != 0) {
+        memcpy(why, out->detail, sizeof(why));
+        why[sizeof(why) - 1] = '\0';
+    } else {
+        why[0] = '\0';
+    }
+    offer_empty(out);
+    evc_text_hex(cur, 32, prev);
     if (connect_db(c, &err) != 0) {
         down(c, store, &err, out);
         return;
@@ -509,18 +648,35 @@ take(void *arg, const struct evc_store_conf *store, const uint8_t cur[32], uint6
         down(c, store, &err, out);
         return;
     }
-    if (r == 1) {
+    if (r == 1 && !row_refused(out)) {
         return;
     }
+    if (r == 1) {
+        /* The newest row is refused here: only the holder may supersede it, if no host staged it.
+         */
+        refused = out->generation;
+        if (out->turn == EVC_SHARED_REFUSED) {
+            memcpy(why, out->detail, sizeof(why));
+        }
+        offer_empty(out);
+    }
     memset(&l, 0, sizeof(l));
-    if (evc_lease_take(c->db, store->name, c->host, now, c->lease, &l, &err) != 0) {
+    /* The lease runs on the database's clock: the run's own (--at included) is not the fleet's. */
+    if (evc_lease_db_now(c->db, &dbnow, &err) != 0 ||
+        evc_lease_take(c->db, store->name, c->host, dbnow, c->lease, &l, &err) != 0) {
         down(c, store, &err, out);
         return;
     }
     evc_time_format(l.until, until);
     if (!l.held) {
-        out->turn = EVC_SHARED_WAIT;
         host_show(out->who, sizeof(out->who), l.holder);
+        if (refused != 0) {
+            out->turn = EVC_SHARED_REFUSED;
+            out->generation = refused;
+            detail_set(out, "%s", why);
+            return;
+        }
+        out->turn = EVC_SHARED_WAIT;
         snprintf(out->detail, sizeof(out->detail),
                  "shared store \"%.64s\": %.64s holds the lease until %s (token %lld); waiting "
                  "for its successor",
@@ -528,12 +684,44 @@ take(void *arg, const struct evc_store_conf *store, const uint8_t cur[32], uint6
         return;
     }
     /* What the previous holder published just before its lease ended is used, not made again. */
-    if ((r = fetch(c, store, cur, generation, out, &err)) != 0) {
-        if (r < 0) {
-            down(c, store, &err, out);
-        } else {
-            evc_lease_release(c->db, store->name, c->host, l.token, &err);
+    if ((r = fetch(c, store, cur, generation, out, &err)) < 0) {
+        down(c, store, &err, out);
+        return;
+    }
+    if (r == 1 && !row_refused(out)) {
+        evc_lease_release(c->db, store->name, c->host, l.token, &err);
+        return;
+    }
+    if (r == 1) {
+        refused = out->generation;
+        if (out->turn == EVC_SHARED_REFUSED) {
+            memcpy(why, out->detail, sizeof(why));
         }
+        offer_empty(out);
+    }
+    /*
+     * A successor some host has staged is the fleet's: making another
+     * would leave that host (which never fetches again) serving a
+     * different certificate at the switch. A person must decide.
+     */
+    if ((r = staged_row(c->db, store->name, prev, &generation, &staged, &hosts, &err)) < 0) {
+        down(c, store, &err, out);
+        return;
+    }
+    if (r == 1) {
+        evc_lease_release(c->db, store->name, c->host, l.token, &err);
+        out->turn = EVC_SHARED_REFUSED;
+        out->generation = staged;
+        if (why[0] == '\0') {
+            snprintf(why, sizeof(why),
+                     "shared store \"%.64s\": generation %llu is published for the live "
+                     "certificate and cannot be taken",
+                     store->name, (unsigned long long)staged);
+        }
+        detail_set(out,
+                   "%.150s; generation %llu is staged by %lld host(s), so it is not superseded: "
+                   "a person deletes the bad row",
+                   why, (unsigned long long)staged, (long long)hosts);
         return;
     }
     if (max_generation(c, store->name, &top, &err) != 0) {
@@ -544,10 +732,33 @@ take(void *arg, const struct evc_store_conf *store, const uint8_t cur[32], uint6
     out->generation = (top > generation ? top : generation) + 1;
     out->token = l.token;
     snprintf(out->who, sizeof(out->who), "%s", c->host);
+    if (refused != 0) {
+        say(c, LOG_WARNING,
+            "shared store \"%.64s\": generation %llu refused and staged by no host: superseded",
+            store->name, (unsigned long long)refused);
+    }
     say(c, LOG_NOTICE,
         "shared store \"%.64s\": lease taken (token %lld, until %s); making "
         "generation %llu",
         store->name, (long long)l.token, until, (unsigned long long)out->generation);
+}
+
+/* After this host committed a shared store's successor to its disk: the fleet is told. */
+static void
+staged(void *arg, const struct evc_store_conf *store, uint64_t generation, evc_time now)
+{
+    struct evc_shared_ctx *c = arg;
+    struct evc_err err = {0};
+
+    if (connect_db(c, &err) != 0 ||
+        evc_shared_staged(c->db, store->name, generation, c->host, now, &err) != 0) {
+        /* The successor stays staged; only its protection from being superseded is missing. */
+        say(c, LOG_WARNING,
+            "shared store \"%.64s\": generation %llu staged, but the fleet database was not "
+            "told (%.200s)",
+            store->name, (unsigned long long)generation, evc_err_message(&err));
+        after_failure(c);
+    }
 }
 
 static int
@@ -617,5 +828,6 @@ evc_shared_hooks(struct evc_shared_ctx *c, struct evc_renew_opts *o)
     }
     o->shared_take = take;
     o->shared_publish = publish;
+    o->shared_staged = staged;
     o->shared_arg = c;
 }

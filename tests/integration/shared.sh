@@ -10,7 +10,8 @@
 #      three, and all three switch to it;
 #   2. the renewer killed (kill -9) after taking the lease and making the
 #      key, while it waits to publish (a session of the test holds the
-#      table): the others wait while its lease runs, then one takes the
+#      table): the others wait while its lease runs (on the database's
+#      clock: a host moved ahead in time waits too), then one takes the
 #      lease over, makes the successor, and all converge on it;
 #   3. the renewer stopped after publishing, before staging (the crash
 #      tests' EVERCERT_FAULT_AT: the process ends at that step): the others
@@ -23,7 +24,14 @@
 #      alone, each says so, and the pass reports the failure; back, one
 #      renews, and the others take its successor from a read-only database;
 #   6. three monitors running on their own clocks: one makes the successor,
-#      the others take it (retrying while its lease runs).
+#      the others take it (retrying while its lease runs);
+#   7. a host whose staged successor is lost (debris) takes the same
+#      generation again, never makes another (the fleet would split);
+#   8. a refused row no host staged is superseded by the next holder, and
+#      the others take the new one; one a host staged is never (4);
+#   9. an Ed25519 shared store, or one issued by a root store of the
+#      configuration, is refused by check-config at its shared line, and
+#      the latter is not renewed by a run either.
 #
 # usage: shared.sh PATH-TO-EVERCERT
 set -u
@@ -97,7 +105,7 @@ state_local = $T/$h/state.db
 [fleet]
 host = host$h
 key_file = $T/fleet.key
-lease = 30s
+lease = 5s
 
 [store "web"]
 role = personal
@@ -161,10 +169,19 @@ pg_sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 
 wait $LOCKER 2>/dev/null
 check "A, killed (kill -9), published nothing" [ "$(pg_sql "SELECT count(*) FROM successors WHERE generation = 2")" = 0 ]
 check "A staged nothing" [ ! -e A/web.crt.next ]
-check "nothing is published" [ "$(pg_sql "SELECT count(*) FROM successors WHERE generation = 2")" = 0 ]
+check "the lease is still A's" [ "$(pg_sql "SELECT holder FROM leases WHERE name = 'web'")" = hostA ]
 mon B $((R + 1))
 check "B waits while A's lease runs" logs B "hostA holds the lease until"
 check "B stages nothing" [ ! -e B/web.crt.next ]
+# The lease runs on the database's clock: a run moved ahead in time does not end it.
+mon B $((R + 200))
+check "B, its clock 200 s ahead, still waits for A's lease" logs B "hostA holds the lease until"
+i=0
+while [ "$(pg_sql "SELECT until_at < EXTRACT(EPOCH FROM statement_timestamp())::bigint FROM leases WHERE name = 'web'")" != t ] &&
+    [ $i -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
 mon B $((R + 31))
 check "B takes the lease over once it lapsed" logs B "lease taken (token 3"
 check "B publishes generation 2" [ "$(pg_sql "SELECT made_by FROM successors WHERE generation = 2")" = hostB ]
@@ -202,16 +219,23 @@ check "A publishes generation 4" [ "$(pg_sql "SELECT made_by FROM successors WHE
 OTHER=$(cat other.crt)
 OSHA=$(openssl x509 -in other.crt -outform DER | sha256sum | cut -d' ' -f1)
 pg_sql "CREATE TABLE keep AS SELECT * FROM successors WHERE generation = 4" >/dev/null
+check "A told the fleet it staged generation 4" \
+    [ "$(pg_sql "SELECT host FROM staged_by WHERE store = 'web' AND generation = 4")" = hostA ]
 restore() {
-    pg_sql "UPDATE successors s SET chain = k.chain, sha256 = k.sha256, sealed = k.sealed, sa = k.sa FROM keep k WHERE s.generation = 4 AND k.generation = 4" >/dev/null
+    pg_sql "DELETE FROM successors WHERE store = 'web' AND generation >= 4; INSERT INTO successors SELECT * FROM keep" >/dev/null
 }
 tamper() { # tamper WHAT SQL EXPECTED
     restore
     pg_sql "$2" >/dev/null
     mon B $((R + 1))
-    check "$1: refused" logs B "generation 4 published by hostA refused: $3"
+    check "$1: refused" logs B "published by hostA refused: $3"
     check "$1: the pass says it failed (status $rc)" [ "$rc" = 2 ]
-    check "$1: nothing staged" [ ! -e B/web.crt.next ] && [ ! -e B/web.key.next ]
+    check "$1: nothing staged" sh -c '[ ! -e B/web.crt.next ] && [ ! -e B/web.key.next ]'
+    # A staged it: no host may make another over it (the fleet would split).
+    check "$1: B makes no successor over the row A staged" sh -c "! grep -F 'making generation' B/last.log"
+    check "$1: B says A staged it" logs B "staged by 1 host(s), so it is not superseded"
+    check "$1: no row made over it, none withdrawn" \
+        [ "$(pg_sql "SELECT count(*) FROM successors WHERE generation >= 4 AND (made_by <> 'hostA' OR state = 'withdrawn')")" = 0 ]
 }
 tamper "another chain" "UPDATE successors SET chain = '$OTHER' WHERE generation = 4" \
     "its chain's leaf is not the certificate its key was sealed for"
@@ -224,6 +248,25 @@ tamper "a changed sealed key" \
 tamper "the SA of another generation" \
     "UPDATE successors SET sa = (SELECT sa FROM successors WHERE generation = 3) WHERE generation = 4" \
     "its SA is refused"
+tamper "a changed activate_at" \
+    "UPDATE successors SET activate_at = activate_at + 60 WHERE generation = 4" \
+    "its SA announces another generation, time or chain than the row says"
+tamper "a changed generation" \
+    "UPDATE successors SET generation = 5 WHERE generation = 4" \
+    "sealed key does not open"
+# A row whose SA announces the leaf with one intermediate and whose chain
+# carries another: the SA, signed with the live key, is good; the chain is not.
+pg_sql "SELECT chain FROM keep" >leaf4.pem
+"$EVC" selfsign --cn inter.test --san DNS:inter.test --minutes 10 --out-cert i2.crt --out-key i2.key >/dev/null
+cat leaf4.pem other.crt >sa-chain.pem
+cat leaf4.pem i2.crt >row-chain.pem
+"$EVC" announce --current A/web.crt --current-key A/web.key --successor sa-chain.pem \
+    --successor-key A/web.key.next --service web.test --generation 4 \
+    --activate-at "$(at "$(pg_sql "SELECT activate_at FROM keep")")" --at "$(at $R)" --out swap.sa >/dev/null ||
+    bad "announce of the leaf and one intermediate"
+tamper "an intermediate swapped (the SA announces another)" \
+    "UPDATE successors SET chain = '$(cat row-chain.pem)', sa = decode('$(od -An -v -tx1 swap.sa | tr -d ' \n')', 'hex') WHERE generation = 4" \
+    "its SA announces another generation, time or chain than the row says"
 restore
 mon B $((R + 2))
 check "restored, B takes it" logs B "from hostA (shared)"
@@ -278,6 +321,85 @@ for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
 for p in $PIDS; do wait "$p" 2>/dev/null; done
 check "three monitors on their clocks converge on one successor" same3 web.crt.next
 check "made by exactly one of them" [ "$(cat A/daemon.log B/daemon.log C/daemon.log | grep -c 'making generation')" = 1 ]
+
+# --- 7. one host loses its staged successor -----------------------------------------
+# The three staged generation 6; B's key.next is lost (debris). B fetches
+# generation 6 again rather than make a 7th that A and C would never see.
+G=$(pg_sql "SELECT max(generation) FROM successors")
+check "the three told the fleet they staged generation $G" \
+    [ "$(pg_sql "SELECT count(*) FROM staged_by WHERE store = 'web' AND generation = $G")" = 3 ]
+S6=$(sha A/web.crt.next)
+rm B/web.key.next
+mon B $((R + 60))
+check "B, its successor lost, stages generation $G again" logs B "generation $G for"
+check "B makes none of its own" sh -c "! grep -F 'making generation' B/last.log"
+check "B holds the fleet's successor again" same3 web.crt.next
+check "and its key" same3 web.key.next
+check "no generation above $G, none withdrawn" \
+    [ "$(pg_sql "SELECT count(*) FROM successors WHERE generation > $G OR state = 'withdrawn'")" = 0 ]
+t=$(($(na A/web.crt) - 5))
+for h in A B C; do mon $h $t; done
+check "at the switch the three serve one certificate" same3 web.crt
+check "the one they staged" [ "$(sha B/web.crt)" = "$S6" ]
+
+# --- 8. a refused row no host staged is superseded ----------------------------------------
+# C publishes and stops before staging; its row is then damaged. The next
+# holder refuses it, and as no host staged it, makes another over it.
+R=$(($(nb A/web.crt) + 301))
+mon C $R EVERCERT_FAULT_AT=2
+G=$(pg_sql "SELECT max(generation) FROM successors")
+check "C published generation $G and staged nothing" \
+    [ "$(pg_sql "SELECT made_by FROM successors WHERE generation = $G")" = hostC ] && [ ! -e C/web.crt.next ]
+check "no host staged generation $G" [ "$(pg_sql "SELECT count(*) FROM staged_by WHERE generation = $G")" = 0 ]
+pg_sql "UPDATE successors SET sealed = overlay(sealed placing '\\x00'::bytea from 30 for 1) WHERE generation = $G" >/dev/null
+mon A $((R + 1))
+check "A refuses it and supersedes it" logs A "generation $G refused and staged by no host: superseded"
+check "A publishes generation $((G + 1))" [ "$(pg_sql "SELECT made_by FROM successors WHERE generation = $((G + 1))")" = hostA ]
+check "generation $G is withdrawn" [ "$(pg_sql "SELECT state FROM successors WHERE generation = $G")" = withdrawn ]
+mon B $((R + 2))
+mon C $((R + 3))
+check "B takes A's" logs B "from hostA (shared)"
+check "C, started again, takes A's" logs C "from hostA (shared)"
+check "the three hold one successor" same3 web.crt.next
+
+# --- 9. shared stores that could never be renewed are told at setup ----------------------
+# An Ed25519 key signs no SA; a certificate issued by a root store of the
+# configuration would be renewed under a root each host recreates alone.
+mkdir -p E
+"$EVC" selfsign --cn ed.test --san DNS:ed.test --key ed25519 --minutes 10 \
+    --out-cert E/ed.crt --out-key E/ed.key >/dev/null || bad "selfsign --key ed25519"
+"$EVC" ca init --out E/root --subject "CN=Fleet Test Root" >/dev/null || bad "ca init"
+"$EVC" issue --ca E/root --cn ch.test --san DNS:ch.test --out-cert E/ch.crt --out-key E/ch.key >/dev/null ||
+    bad "issue"
+setup() { # setup CERT KEY [ROOT]: a configuration of one shared store (shared = yes on line 11)
+    cat >E/c.ini <<EOF
+[monitor]
+state = $PGURL
+state_local = $T/E/state.db
+
+[fleet]
+host = hostE
+key_file = $T/fleet.key
+
+[store "web"]
+role = personal
+shared = yes
+cert = $T/$1
+key = $T/$2
+EOF
+    [ -z "${3:-}" ] || printf '\n[store "root"]\nrole = root\npath = %s\n' "$T/$3" >>E/c.ini
+}
+setup E/ed.crt E/ed.key
+check "an Ed25519 shared store is refused by check-config" sh -c "! '$EVC' check-config E/c.ini 2>E/err"
+check "at its shared line, saying why" grep -F "c.ini:11: store \"web\": shared needs an RSA or ECDSA key" E/err
+setup E/ch.crt E/ch.key E/root
+check "a shared store issued by a root store is refused by check-config" sh -c "! '$EVC' check-config E/c.ini 2>E/err"
+check "at its shared line: roots are not shared" grep -F "c.ini:11: store \"web\": shared, but issued by a CA" E/err
+mon E $(($(nb E/ch.crt) + 3600 * 24 * 330))
+check "the run does not renew it either" logs E "is issued by root store \"root\" of this configuration; roots are not shared"
+check "and stages nothing" [ ! -e E/ch.crt.next ]
+setup web.crt web.key
+check "a self-signed RSA or ECDSA shared store is accepted" "$EVC" check-config E/c.ini
 
 if [ $fail != 0 ]; then
     for h in A B C; do

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sys/stat.h>
@@ -277,6 +278,21 @@ test_lease(void **state)
     evc_db_close(db);
 }
 
+/* The lease's clock is the database's: SQLite's 'now' here, whatever a run's --at says. */
+static void
+test_db_now(void **state)
+{
+    struct evc_db *db = lite();
+    struct evc_err err = {0};
+    evc_time now = 0, mine = (evc_time)time(NULL);
+
+    (void)state;
+    assert_int_equal(evc_lease_db_now(db, &now, &err), 0);
+    /* The same clock as the host's here: within a few seconds, never an --at far away. */
+    assert_true(now >= mine - 5 && now <= mine + 5);
+    evc_db_close(db);
+}
+
 static void
 test_publish_fenced(void **state)
 {
@@ -311,6 +327,82 @@ test_publish_fenced(void **state)
     assert_int_equal(evc_shared_publish(db, &p, "hostB", &err), 0);
     /* One row per (store, generation): a second is refused, whoever holds the lease. */
     assert_int_not_equal(evc_shared_publish(db, &p, "hostB", &err), 0);
+    evc_db_close(db);
+}
+
+static const char *
+row_state(struct evc_db *db, const char *store, int64_t generation, char *out, size_t len)
+{
+    struct evc_db_stmt *q = NULL;
+    struct evc_err err = {0};
+
+    out[0] = '\0';
+    assert_int_equal(evc_db_prepare(db,
+                                    "SELECT state FROM successors WHERE store = ?1 AND "
+                                    "generation = ?2",
+                                    &q, &err),
+                     0);
+    assert_int_equal(evc_db_bind_text(q, 1, store), 0);
+    assert_int_equal(evc_db_bind_int64(q, 2, generation), 0);
+    if (evc_db_step(q, &err) == EVC_DB_ROW) {
+        snprintf(out, len, "%s", evc_db_col_text(q, 0));
+    }
+    evc_db_finalize(q);
+    return out;
+}
+
+/* A row some host staged is never withdrawn or published over; one nobody staged is. */
+static void
+test_staged_kept(void **state)
+{
+    struct evc_db *db = lite();
+    struct evc_lease l;
+    struct evc_shared_pub p;
+    struct evc_err err = {0};
+    static const uint8_t blob[] = {1, 2, 3};
+    char st[32];
+
+    (void)state;
+    for (int k = 0; k < 2; k++) {
+        const char *store = k == 0 ? "web" : "api";
+
+        memset(&l, 0, sizeof(l));
+        assert_int_equal(evc_lease_take(db, store, "hostA", 1000, 60, &l, &err), 0);
+        memset(&p, 0, sizeof(p));
+        p.store = store;
+        p.generation = 1;
+        p.activate_at = 2000;
+        p.chain = (const uint8_t *)"PEM";
+        p.chain_len = 3;
+        p.sa = blob;
+        p.sa_len = sizeof(blob);
+        p.sealed = blob;
+        p.sealed_len = sizeof(blob);
+        p.token = l.token;
+        p.made_at = 1001;
+        assert_int_equal(evc_shared_publish(db, &p, "hostA", &err), 0);
+        if (k == 0) {
+            assert_int_equal(evc_shared_staged(db, store, 1, "hostC", 1002, &err), 0);
+            /* Told twice (a pass run again): still one host. */
+            assert_int_equal(evc_shared_staged(db, store, 1, "hostC", 1003, &err), 0);
+        }
+        memset(&l, 0, sizeof(l));
+        assert_int_equal(evc_lease_take(db, store, "hostB", 1100, 60, &l, &err), 0);
+        assert_true(l.held);
+        p.generation = 2;
+        p.token = l.token;
+        if (k == 0) {
+            assert_int_equal(evc_shared_publish(db, &p, "hostB", &err), EVC_ERR_POLICY);
+            assert_non_null(strstr(evc_err_message(&err), "staged by 1 host"));
+            assert_string_equal(row_state(db, store, 1, st, sizeof(st)), "staged");
+            assert_string_equal(row_state(db, store, 2, st, sizeof(st)), "");
+        } else {
+            assert_int_equal(evc_shared_publish(db, &p, "hostB", &err), 0);
+            assert_string_equal(row_state(db, store, 1, st, sizeof(st)), "withdrawn");
+            assert_string_equal(row_state(db, store, 2, st, sizeof(st)), "staged");
+        }
+    }
+    assert_int_not_equal(evc_shared_staged(db, "web", 0, "hostC", 1004, &err), 0);
     evc_db_close(db);
 }
 
@@ -448,9 +540,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_refused),
-        cmocka_unit_test(test_parse),     cmocka_unit_test(test_key_file),
-        cmocka_unit_test(test_lease),     cmocka_unit_test(test_publish_fenced),
+        cmocka_unit_test(test_roundtrip),   cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_parse),       cmocka_unit_test(test_key_file),
+        cmocka_unit_test(test_lease),       cmocka_unit_test(test_db_now),
+        cmocka_unit_test(test_staged_kept), cmocka_unit_test(test_publish_fenced),
         cmocka_unit_test(test_fetch),
     };
 
