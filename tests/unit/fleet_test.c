@@ -668,35 +668,61 @@ static void
 test_escaping(void **state)
 {
     static const char evil[] = "CN=a\"b\n\x1b[31mred";
+    static const char evilhost[] = "h\x1b[1m";
+    static const char evilsvc[] = "m\x1b]0;x\x07";
     const struct env *e = *state;
-    struct evc_fleet *f = writer(e, "h1", "monitor", 0);
-    struct evc_fleet_cert rows[1] = {cert("web", "aa11", evil, T0 + 90 * DAY)};
+    struct evc_fleet *f = writer(e, evilhost, evilsvc, 0);
+    struct evc_fleet_cert rows[2] = {cert("web", "aa11", evil, T0 + 90 * DAY),
+                                     cert("web", "", "", 0)};
+    struct evc_fleet_holding h = {evil, 1, "aa11", T0};
     struct evc_fleet_query q;
     struct evc_err err = {0};
     char *buf = NULL;
     size_t len = 0;
     FILE *out;
-    json_t *rep;
+    json_t *rep, *c, *x;
     int status;
 
-    assert_int_equal(evc_fleet_snapshot(f, "stores", T0, rows, 1, &err), 0);
+    /* Every string a host sends: subject, issuer, kind, location, an error's detail, server. */
+    rows[0].issuer = evil;
+    rows[0].kind = evil;
+    rows[0].location = evil;
+    rows[1].location = evil;
+    rows[1].status = "error";
+    rows[1].detail = evil;
+    assert_int_equal(evc_fleet_snapshot(f, "stores", T0, rows, 2, &err), 0);
+    assert_int_equal(evc_fleet_holding(f, &h, &err), 0);
     flush(f, T0);
     evc_fleet_close(f);
     rep = report(e, T0, NULL, 0, &status);
-    assert_string_equal(json_string_value(json_object_get(find_cert(rep, "aa11"), "subject")),
-                        evil);
+    c = find_cert(rep, "aa11");
+    assert_string_equal(json_string_value(json_object_get(c, "subject")), evil);
+    assert_string_equal(json_string_value(json_object_get(c, "issuer")), evil);
+    assert_string_equal(json_string_value(json_object_get(c, "kind")), evil);
+    x = json_array_get(json_object_get(rep, "hosts"), 0);
+    assert_string_equal(json_string_value(json_object_get(x, "host")), evilhost);
+    assert_string_equal(json_string_value(json_object_get(x, "service")), evilsvc);
+    x = json_array_get(json_object_get(rep, "errors"), 0);
+    assert_string_equal(json_string_value(json_object_get(x, "location")), evil);
+    assert_string_equal(json_string_value(json_object_get(x, "error")), evil);
+    x = json_array_get(json_object_get(rep, "generations"), 0);
+    assert_string_equal(json_string_value(json_object_get(x, "server")), evil);
     json_decref(rep);
     memset(&q, 0, sizeof(q));
     q.target = e->inv;
     q.now = T0;
+    q.verbose = 1; /* the hosts and locations too */
     for (int fmt = EVC_FLEET_TEXT; fmt <= EVC_FLEET_PROMETHEUS; fmt += 2) {
         assert_non_null(out = open_memstream(&buf, &len));
         assert_int_equal(evc_fleet_report(&q, (enum evc_fleet_format)fmt, out, &status, &err), 0);
         fclose(out);
         if (fmt == EVC_FLEET_TEXT) {
-            /* Text goes to terminals: no raw control byte. */
+            /* Text goes to terminals: no raw control byte in any column. */
             assert_null(memchr(buf, 0x1b, len));
+            assert_null(memchr(buf, 0x07, len));
             assert_non_null(strstr(buf, "CN=a\"b\\x0a\\x1b[31mred"));
+            assert_non_null(strstr(buf, "h\\x1b[1m"));
+            assert_non_null(strstr(buf, "m\\x1b]0;x\\x07"));
         } else {
             assert_non_null(strstr(buf, "subject=\"CN=a\\\"b\\n"));
         }
