@@ -56,6 +56,12 @@ writer(struct evc_agent *a)
     if (!a->fleet_on || a->fleet_failed || a->fleet != NULL) {
         return a->fleet;
     }
+    /* A moved clock would stamp the fleet with a time that is not (see the monitor's). */
+    if (a->clock_offset != 0) {
+        evc_logf(&a->log, LOG_WARNING, "fleet inventory: not written under --at");
+        a->fleet_failed = 1;
+        return NULL;
+    }
     evc_buf_init(&pw, EVC_PASSWORD_MAX + 2);
     evc_agent_state_path(a->config_path, a->conf->agent.state, path, sizeof(path));
     memset(&o, 0, sizeof(o));

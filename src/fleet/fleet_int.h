@@ -33,6 +33,11 @@ struct item {
     const struct evc_fleet_cert *certs;
     size_t ncerts;
     int cut; /* more rows than EVC_FLEET_SNAPSHOT_MAX were offered */
+    /*
+     * The snapshot's order: its outbox id (id) within the outbox origin,
+     * carried when sent; "" and 0 for a direct write, which always applies.
+     */
+    const char *origin;
     /* ITEM_EVENT and ITEM_HOLDING */
     const char *what, *subject, *old_sha256, *new_sha256, *detail;
     uint64_t generation;
@@ -50,6 +55,11 @@ int evc_fleet_outbox_schema(struct evc_db *db, struct evc_err *err);
  * dropped while waiting), lost the events it had to drop.
  */
 int evc_fleet_apply(struct evc_db *db, const struct item *it, struct evc_err *err);
+/* A host mark's time that is the database's own clock at the statement. */
+#define EVC_FLEET_DB_NOW INT64_MIN
+/* The database's clock (seconds since the epoch), one text per engine. */
+const char *evc_fleet_now_sql(const struct evc_db *db);
+int evc_fleet_db_now(struct evc_db *db, evc_time *now, struct evc_err *err);
 int evc_fleet_host_mark(struct evc_db *db, const char *host, const char *service,
                         const char *version, evc_time at, int incomplete, int64_t lost,
                         const char *last_error, struct evc_err *err);

@@ -27,14 +27,40 @@ nz(const char *s)
     return s != NULL ? s : "";
 }
 
+const char *
+evc_fleet_now_sql(const struct evc_db *db)
+{
+    return evc_db_engine_of(db) == EVC_DB_PG ? "EXTRACT(EPOCH FROM statement_timestamp())::bigint"
+                                             : "CAST(strftime('%s','now') AS INTEGER)";
+}
+
+int
+evc_fleet_db_now(struct evc_db *db, evc_time *now, struct evc_err *err)
+{
+    struct evc_db_stmt *q = NULL;
+    char sql[128];
+    int r;
+
+    *now = 0;
+    snprintf(sql, sizeof(sql), "SELECT %s", evc_fleet_now_sql(db));
+    if ((r = evc_db_prepare(db, sql, &q, err)) != 0) {
+        return r;
+    }
+    if ((r = evc_db_step(q, err)) == EVC_DB_ROW) {
+        *now = evc_db_col_int64(q, 0);
+    }
+    evc_db_finalize(q);
+    return r < 0 ? r : 0;
+}
+
 int
 evc_fleet_host_mark(struct evc_db *db, const char *host, const char *service, const char *version,
                     evc_time at, int incomplete, int64_t lost, const char *last_error,
                     struct evc_err *err)
 {
-    static const char sql[] =
+    static const char fmt[] =
         "INSERT INTO fleet_hosts(host, service, version, first_seen, last_seen, last_error,"
-        " incomplete, lost) VALUES(?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)"
+        " incomplete, lost) VALUES(?1, ?2, ?3, %s, %s, ?4, ?5, ?6)"
         " ON CONFLICT(host, service) DO UPDATE SET version = excluded.version,"
         " first_seen = CASE WHEN excluded.first_seen < fleet_hosts.first_seen"
         " THEN excluded.first_seen ELSE fleet_hosts.first_seen END,"
@@ -43,18 +69,24 @@ evc_fleet_host_mark(struct evc_db *db, const char *host, const char *service, co
         " last_error = excluded.last_error, incomplete = excluded.incomplete,"
         " lost = excluded.lost";
     struct evc_db_stmt *q = NULL;
+    /* The time last, so the database's clock leaves no gap in the parameters. */
+    const char *t = at == EVC_FLEET_DB_NOW ? evc_fleet_now_sql(db) : "?7";
+    char sql[sizeof(fmt) + 128];
     int r;
 
+    snprintf(sql, sizeof(sql), fmt, t, t);
     if ((r = evc_db_prepare(db, sql, &q, err)) != 0) {
         return r;
     }
     evc_db_bind_text(q, 1, host);
     evc_db_bind_text(q, 2, service);
     evc_db_bind_text(q, 3, nz(version));
-    evc_db_bind_int64(q, 4, at);
-    evc_db_bind_text(q, 5, nz(last_error));
-    evc_db_bind_int64(q, 6, incomplete);
-    evc_db_bind_int64(q, 7, lost);
+    evc_db_bind_text(q, 4, nz(last_error));
+    evc_db_bind_int64(q, 5, incomplete);
+    evc_db_bind_int64(q, 6, lost);
+    if (at != EVC_FLEET_DB_NOW) {
+        evc_db_bind_int64(q, 7, at);
+    }
     r = evc_db_step(q, err);
     evc_db_finalize(q);
     return r < 0 ? r : 0;
@@ -156,12 +188,18 @@ apply_snapshot(struct evc_db *db, const struct item *it, struct evc_err *err)
     struct evc_db_stmt *q = NULL;
     int r;
 
-    /* A snapshot older than the one applied (a late resend) changes nothing. */
+    /*
+     * A snapshot older than the one applied (a late resend) changes nothing:
+     * older by its sender's outbox sequence, never by a host's clock, which
+     * may have been ahead. Another origin (a state made anew) applies.
+     */
     if ((r = evc_db_prepare(db,
-                            "INSERT INTO fleet_sources(host, source, seen_at, cut)"
-                            " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(host, source) DO UPDATE"
-                            " SET seen_at = excluded.seen_at, cut = excluded.cut"
-                            " WHERE fleet_sources.seen_at <= excluded.seen_at",
+                            "INSERT INTO fleet_sources(host, source, seen_at, cut, origin, seq)"
+                            " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(host, source) DO UPDATE"
+                            " SET seen_at = excluded.seen_at, cut = excluded.cut,"
+                            " origin = excluded.origin, seq = excluded.seq"
+                            " WHERE fleet_sources.origin <> excluded.origin"
+                            " OR fleet_sources.seq <= excluded.seq",
                             &q, err)) != 0) {
         return r;
     }
@@ -169,6 +207,8 @@ apply_snapshot(struct evc_db *db, const struct item *it, struct evc_err *err)
     evc_db_bind_text(q, 2, it->source);
     evc_db_bind_int64(q, 3, it->at);
     evc_db_bind_int64(q, 4, it->cut);
+    evc_db_bind_text(q, 5, nz(it->origin));
+    evc_db_bind_int64(q, 6, it->origin != NULL && it->origin[0] != '\0' ? it->id : 0);
     if ((r = evc_db_step(q, err)) < 0) {
         goto out;
     }

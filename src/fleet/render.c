@@ -222,20 +222,23 @@ evc_fleet_out_host(struct fleet_out *o, const struct fleet_host_row *h)
     tm(h->last_seen, seen);
     tm(h->first_seen, first);
     if (o->format == EVC_FLEET_TEXT) {
+        /* Every column from the database came from a host: each escaped. */
         char *host = strdup(esc(o, h->host, 'v'));
+        char *service = strdup(esc(o, h->service, 'v'));
         char *ver = strdup(esc(o, h->version, 'v'));
         const char *cells[6];
 
         cells[0] = host;
-        cells[1] = h->service;
+        cells[1] = service;
         cells[2] = ver;
         cells[3] = seen;
         cells[4] = state;
         cells[5] = esc(o, h->last_error, 'v');
-        if (host == NULL || ver == NULL || evc_table_add(&o->t, cells) != 0) {
+        if (host == NULL || service == NULL || ver == NULL || evc_table_add(&o->t, cells) != 0) {
             o->err = 1;
         }
         free(host);
+        free(service);
         free(ver);
     } else if (o->format == EVC_FLEET_JSON) {
         fprintf(o->f, "%s{\"host\":%s", o->first ? "" : ",", esc(o, h->host, 'j'));
@@ -262,18 +265,20 @@ evc_fleet_out_cert(struct fleet_out *o, const struct fleet_cert_row *c)
     snprintf(hosts, sizeof(hosts), "%" PRId64, c->hosts);
     if (o->format == EVC_FLEET_TEXT) {
         char sha[17];
+        char *kind = strdup(esc(o, c->kind, 'v'));
         const char *cells[6];
 
         snprintf(sha, sizeof(sha), "%s", esc(o, c->sha256, 'v'));
         cells[0] = na;
-        cells[1] = c->status;
+        cells[1] = c->status; /* the query's classification, not a host's text */
         cells[2] = hosts;
-        cells[3] = c->kind;
+        cells[3] = kind;
         cells[4] = sha;
         cells[5] = esc(o, c->subject, 'v');
-        if (evc_table_add(&o->t, cells) != 0) {
+        if (kind == NULL || evc_table_add(&o->t, cells) != 0) {
             o->err = 1;
         }
+        free(kind);
     } else if (o->format == EVC_FLEET_JSON) {
         if (o->cert_open) {
             put(o, o->locs_first ? "}" : "]}");

@@ -40,6 +40,11 @@ static const struct evc_db_migration inventory[] = {
      " PRIMARY KEY(host, server));"
      "CREATE INDEX fleet_holdings_server ON fleet_holdings(server, generation);",
      NULL},
+    /* A snapshot's order is its sender's outbox sequence, not a clock that may be off. */
+    {2,
+     "ALTER TABLE fleet_sources ADD COLUMN origin TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE fleet_sources ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;",
+     NULL},
 };
 
 static const struct evc_db_migration outbox[] = {

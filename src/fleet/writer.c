@@ -16,6 +16,8 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "base/text.h"
 #include "evercert/limits.h"
 #include "fleet/fleet_int.h"
@@ -39,7 +41,8 @@ struct evc_fleet {
     evc_time keep;
     int connect_timeout;
     int64_t retry_at, backoff; /* monotonic ms */
-    evc_time pruned_at;        /* the last prune of the inventory; 0: not yet */
+    evc_time pruned_at;        /* the last prune of the inventory (its clock); 0: not yet */
+    char origin[33];           /* this outbox's identity, with its ids the snapshots' order */
 };
 
 const char *
@@ -56,12 +59,38 @@ evc_fleet_close(struct evc_fleet *f)
     }
     evc_db_close(f->remote);
     evc_db_close(f->local);
-    free(f->url);
+    if (f->url != NULL) {
+        OPENSSL_cleanse(f->url, strlen(f->url));
+        free(f->url);
+    }
     if (f->password != NULL) {
         explicit_bzero(f->password, strlen(f->password));
         free(f->password);
     }
     free(f);
+}
+
+/*
+ * The outbox's identity, made once: a snapshot's order is its outbox id
+ * within one origin (ids only grow), never a clock, and a host whose state
+ * was made anew is a new origin whose first snapshot applies.
+ */
+static int
+outbox_origin(struct evc_fleet *f, struct evc_err *err)
+{
+    uint8_t rnd[16];
+    int r;
+
+    if ((r = evc_fleet_outbox_meta_get(f->local, "origin", f->origin, sizeof(f->origin), err)) !=
+            0 ||
+        strlen(f->origin) == 32) {
+        return r;
+    }
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+        return evc_err_set(err, EVC_ERR_IO, "getrandom: %s", strerror(errno));
+    }
+    evc_text_hex(rnd, sizeof(rnd), f->origin);
+    return evc_fleet_outbox_meta_set(f->local, "origin", f->origin, err);
 }
 
 int
@@ -112,6 +141,9 @@ evc_fleet_open(const struct evc_fleet_opts *o, struct evc_fleet **out, struct ev
     if (r != 0) {
         goto out;
     }
+    if (f->url != NULL && (r = outbox_origin(f, err)) != 0) {
+        goto out;
+    }
     *out = f;
     f = NULL;
     r = 0;
@@ -136,8 +168,8 @@ write_item(struct evc_fleet *f, struct item *it, struct evc_err *err)
         return r;
     }
     if ((r = evc_fleet_apply(f->local, it, err)) != 0 ||
-        (r = evc_fleet_host_mark(f->local, f->host, f->service, f->version, it->at, 0, 0, "",
-                                 err)) != 0) {
+        (r = evc_fleet_host_mark(f->local, f->host, f->service, f->version, EVC_FLEET_DB_NOW, 0, 0,
+                                 "", err)) != 0) {
         evc_db_rollback(f->local);
         return r;
     }
@@ -203,7 +235,6 @@ evc_fleet_holding(struct evc_fleet *f, const struct evc_fleet_holding *h, struct
 struct batch {
     struct evc_fleet *f;
     struct evc_err *err;
-    evc_time at;
     size_t rows;
     int remote_failed; /* the fleet database refused an item (not the outbox's read) */
 };
@@ -214,11 +245,11 @@ send_one(void *arg, const struct item *it)
     struct batch *b = arg;
     int r;
 
-    if (it->at > b->at) {
-        b->at = it->at;
-    }
+    struct item sent = *it;
+
+    sent.origin = b->f->origin;
     b->rows++;
-    if ((r = evc_fleet_apply(b->f->remote, it, b->err)) != 0) {
+    if ((r = evc_fleet_apply(b->f->remote, &sent, b->err)) != 0) {
         b->remote_failed = 1;
     }
     return r;
@@ -229,7 +260,7 @@ static int
 send_batch(struct evc_fleet *f, int64_t *last, size_t *rows, int *remote_failed,
            struct evc_err *err)
 {
-    struct batch b = {f, err, 0, 0, 0};
+    struct batch b = {f, err, 0, 0};
     int incomplete, r;
     int64_t lost;
     char note[128] = "";
@@ -253,8 +284,8 @@ send_batch(struct evc_fleet *f, int64_t *last, size_t *rows, int *remote_failed,
         if (lost > 0) {
             snprintf(note, sizeof(note), "%lld events dropped from a full outbox", (long long)lost);
         }
-        r = evc_fleet_host_mark(f->remote, f->host, f->service, f->version, b.at, incomplete, lost,
-                                note, err);
+        r = evc_fleet_host_mark(f->remote, f->host, f->service, f->version, EVC_FLEET_DB_NOW,
+                                incomplete, lost, note, err);
     }
     if (r == 0) {
         r = evc_db_commit(f->remote, err);
@@ -273,15 +304,18 @@ send_batch(struct evc_fleet *f, int64_t *last, size_t *rows, int *remote_failed,
 }
 
 /*
- * The host is alive at now (a flush is its heartbeat), and, at most once an
- * hour, the inventory drops what is older than keep.
+ * The host is alive (a flush is its heartbeat), and, at most once an hour,
+ * the inventory drops what is older than keep. Both by the database's
+ * clock: a host whose clock is ahead neither prunes the others' rows nor
+ * stamps itself seen in the future.
  */
 static int
-heartbeat(struct evc_fleet *f, struct evc_db *db, evc_time now, struct evc_err *err)
+heartbeat(struct evc_fleet *f, struct evc_db *db, struct evc_err *err)
 {
     char note[128] = "";
     int incomplete = 0, r;
     int64_t lost = 0;
+    evc_time now = 0;
 
     if (f->url != NULL && (r = evc_fleet_outbox_standing(f->local, &incomplete, &lost, err)) != 0) {
         return r;
@@ -292,8 +326,9 @@ heartbeat(struct evc_fleet *f, struct evc_db *db, evc_time now, struct evc_err *
     if ((r = evc_db_begin(db, err)) != 0) {
         return r;
     }
-    if ((r = evc_fleet_host_mark(db, f->host, f->service, f->version, now, incomplete, lost, note,
-                                 err)) != 0 ||
+    if ((r = evc_fleet_db_now(db, &now, err)) != 0 ||
+        (r = evc_fleet_host_mark(db, f->host, f->service, f->version, EVC_FLEET_DB_NOW, incomplete,
+                                 lost, note, err)) != 0 ||
         (f->pruned_at + 3600 <= now &&
          (r = evc_fleet_prune(db, f->host, now - f->keep, err)) != 0)) {
         evc_db_rollback(db);
@@ -347,9 +382,11 @@ evc_fleet_flush(struct evc_fleet *f, evc_time now, struct evc_fleet_sent *out, s
     size_t rows;
     int r, failed = 0;
 
+    /* The heartbeat and the prune go by the database's clock, not the caller's. */
+    (void)now;
     memset(out, 0, sizeof(*out));
     if (f->url == NULL) {
-        return heartbeat(f, f->local, now, err);
+        return heartbeat(f, f->local, err);
     }
     if (evc_mono_ms() < f->retry_at) {
         out->down = 1;
@@ -375,7 +412,7 @@ evc_fleet_flush(struct evc_fleet *f, evc_time now, struct evc_fleet_sent *out, s
         }
         out->sent += rows;
     }
-    if (!failed && heartbeat(f, f->remote, now, &rerr) != 0) {
+    if (!failed && heartbeat(f, f->remote, &rerr) != 0) {
         failed = 1;
     }
     if (failed) {

@@ -9,7 +9,8 @@
 # hold; a host that stops reporting is silent; the database stopped or
 # read-only during a pass leaves the pass working locally with its writes
 # waiting, sent whole once it is back; a sender killed in the middle of a
-# large send leaves no duplicate; retention drops old events.
+# large send leaves no duplicate; retention drops old events; a run under
+# --at writes nothing.
 #
 # usage: fleet.sh PATH-TO-EVERCERT PATH-TO-FLEETFILL
 set -u
@@ -153,9 +154,28 @@ check "the served certificate is a row at the endpoint" \
 check "the endpoint that gave nothing is an error row naming it" \
     jq -e '[.. | strings | select(test("^tls://127.0.0.1:[0-9]+$"))] | length >= 1' ep.json
 
-# --- a host that stops reporting is silent (the others report three hours on)
-for h in h1 h2 h3 h4; do status "monitor $h later" 0 "$EVC" monitor --config $h/monitor.ini --once --at "$(at '+3 hours')"; done
-status "fleet: h5 silent, a warning" 1 "$EVC" fleet --state "$PGURL" --at "$(at '+3 hours')" --format json
+# --- a run with its clock moved (--at, a host ahead) writes nothing: no other host is pruned,
+# and its own next real view is not held back behind a future time
+# (a copy of h1, whose stores the run five years on renews)
+before=$(pg_sql "SELECT count(*) FROM fleet_hosts")
+check "h1 copied" cp -r h1 h1moved
+"$EVC" monitor --config h1moved/monitor.ini --once --at "$(at '+5 years')" >/dev/null 2>"$T/err"
+check "the log says the inventory is not written under --at" grep -q "fleet inventory: not written under --at" "$T/err"
+check "every host is still there" test "$(pg_sql "SELECT count(*) FROM fleet_hosts")" = "$before"
+check "h5's certificates are still there" test "$(pg_sql "SELECT count(*) FROM fleet_certs WHERE host = 'h5'")" = 2
+check "nobody is seen in the future" test "$(pg_sql "SELECT count(*) FROM fleet_hosts WHERE last_seen > $(date -d '+1 hour' +%s)")" = 0
+"$EVC" agent --config h1moved/agent.ini --once --at "$(at '+5 years')" >/dev/null 2>"$T/err"
+check "the agent writes nothing under --at either" grep -q "fleet inventory: not written under --at" "$T/err"
+check "h1's view emptied by hand" pg_sql "DELETE FROM fleet_certs WHERE host = 'h1'"
+status "monitor h1 now" 0 "$EVC" monitor --config h1/monitor.ini --once
+check "the next real pass's view applies" test "$(pg_sql "SELECT count(*) FROM fleet_certs WHERE host = 'h1'")" = 2
+
+# --- a host that stops reporting is silent: the others' monitors report, everything else
+# was last seen three hours ago (by the database's clock, which stamps every heartbeat)
+for h in h1 h2 h3 h4; do status "monitor $h later" 0 "$EVC" monitor --config $h/monitor.ini --once; done
+check "the rest aged three hours" pg_sql "UPDATE fleet_hosts SET last_seen = last_seen - 10800,
+    first_seen = first_seen - 10800 WHERE NOT (service = 'monitor' AND host IN ('h1', 'h2', 'h3', 'h4'))"
+status "fleet: h5 silent, a warning" 1 "$EVC" fleet --state "$PGURL" --format json
 check "h5's services and h1..h4's agents are the silent ones" \
     test "$(jq -r '[.hosts[] | select(.silent) | .host + "/" + .service] | join(",")' "$T/out")" = \
     "h1/agent,h2/agent,h3/agent,h4/agent,h5/agent,h5/monitor"
@@ -217,10 +237,12 @@ check "every event once: $N" test "$(fills)" = $N
 check "no uid twice" test "$(pg_sql "SELECT count(*) - count(DISTINCT uid) FROM fleet_events WHERE host = 'h3'")" = 0
 check "h3's outbox is empty" test "$(sql_local h3/monitor.db 'SELECT count(*) FROM fleet_outbox')" = 0
 
-# --- retention: [fleet] keep = 1d drops what is older, across the fleet
+# --- retention: [fleet] keep = 1d drops what is older, across the fleet, by the database's clock
 check "events are there" test "$(pg_sql 'SELECT count(*) FROM fleet_events')" -gt 0
-status "monitor h4 two days on" 0 "$EVC" monitor --config h4/monitor.ini --once --at "$(at '+2 days')"
-check "events older than keep are gone" test "$(pg_sql "SELECT count(*) FROM fleet_events WHERE at < $(date -d '+1 day' +%s)")" = 0
+check "every event and every host but h4 aged two days" pg_sql "UPDATE fleet_events SET at = at - 172800;
+    UPDATE fleet_hosts SET last_seen = last_seen - 172800 WHERE host <> 'h4'"
+status "monitor h4 now" 0 "$EVC" monitor --config h4/monitor.ini --once
+check "events older than keep are gone" test "$(pg_sql "SELECT count(*) FROM fleet_events WHERE at < $(date -d '-1 day' +%s)")" = 0
 check "h5, gone longer than keep, left the inventory" test "$(pg_sql "SELECT count(*) FROM fleet_hosts WHERE host = 'h5'")" = 0
 check "h4 is still there" test "$(pg_sql "SELECT count(*) FROM fleet_certs WHERE host = 'h4'")" = 2
 

@@ -181,6 +181,19 @@ count(const struct env *e, const char *sql)
     return n;
 }
 
+/* Run sql on the inventory: rows aged by hand, as the database's clock would see them later. */
+static void
+sql(const struct env *e, const char *text)
+{
+    struct evc_db *db = NULL;
+    struct evc_err err = {0};
+
+    if (evc_db_open(e->inv, NULL, &db, &err) != 0 || evc_db_exec(db, text, &err) != 0) {
+        fail_msg("%s: %s", text, evc_err_message(&err));
+    }
+    evc_db_close(db);
+}
+
 static struct evc_fleet_cert
 cert(const char *loc, const char *sha, const char *subject, evc_time not_after)
 {
@@ -290,18 +303,28 @@ test_snapshot_view(void **state)
     json_decref(rep);
 }
 
-/* A host that has not reported within stale is silent, as of --at. */
+/*
+ * A host that has not reported within stale is silent. Its last report is
+ * the database's clock at its heartbeat, whatever clock the writer had.
+ */
 static void
 test_silent(void **state)
 {
     const struct env *e = *state;
     struct evc_fleet *f = writer(e, "h1", "agent", 0), *g = writer(e, "h2", "agent", 0);
+    evc_time now = evc_time_now();
     json_t *rep, *h;
     int status;
 
-    flush(f, T0);
-    flush(g, T0 + 3 * 3600);
-    rep = report(e, T0 + 3 * 3600, NULL, 0, &status);
+    flush(f, now);
+    /* A writer whose clock is a day ahead is seen now, not tomorrow. */
+    flush(g, now + DAY);
+    assert_int_equal(count(e, "SELECT count(*) FROM fleet_hosts WHERE last_seen > "
+                              "(SELECT min(last_seen) FROM fleet_hosts) + 600"),
+                     0);
+    sql(e, "UPDATE fleet_hosts SET last_seen = last_seen - 10800, first_seen = first_seen - 10800"
+           " WHERE host = 'h1'");
+    rep = report(e, now, NULL, 0, &status);
     h = json_array_get(json_object_get(rep, "hosts"), 0);
     assert_string_equal(json_string_value(json_object_get(h, "host")), "h1");
     assert_true(json_is_true(json_object_get(h, "silent")));
@@ -309,7 +332,7 @@ test_silent(void **state)
         json_is_true(json_object_get(json_array_get(json_object_get(rep, "hosts"), 1), "silent")));
     assert_int_equal(status, 1);
     json_decref(rep);
-    rep = report(e, T0 + 3600, NULL, 0, &status);
+    rep = report(e, now - 7200, NULL, 0, &status);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(rep, "summary"), "silent")),
                      0);
     json_decref(rep);
@@ -404,7 +427,11 @@ test_resend_harmless(void **state)
     evc_fleet_close(f);
 }
 
-/* A snapshot older than the one applied (sent late) leaves the newer view. */
+/*
+ * A snapshot older than the one applied (sent late) leaves the newer view:
+ * older by its outbox sequence, whatever time it carries; a snapshot from
+ * another origin (the host's state made anew) applies.
+ */
 static void
 test_older_snapshot_ignored(void **state)
 {
@@ -413,6 +440,7 @@ test_older_snapshot_ignored(void **state)
     struct evc_err err = {0};
     struct evc_fleet_cert a = cert("web", "aa11", "CN=a", T0 + DAY);
     struct evc_fleet_cert b = cert("web", "bb22", "CN=b", T0 + DAY);
+    struct evc_fleet_cert c = cert("web", "cc33", "CN=c", T0 + DAY);
     struct item it;
 
     assert_int_equal(evc_db_open(e->inv, NULL, &inv, &err), 0);
@@ -421,52 +449,82 @@ test_older_snapshot_ignored(void **state)
     it.kind = ITEM_SNAPSHOT;
     it.host = "h1";
     it.source = "stores";
-    it.at = T0 + 100;
-    it.certs = &b;
+    it.origin = "o1";
+    /* Sent by a run whose clock was five years ahead. */
+    it.id = 10;
+    it.at = T0 + 5 * 365 * DAY;
+    it.certs = &a;
     it.ncerts = 1;
     assert_int_equal(evc_fleet_apply(inv, &it, &err), 0);
+    /* The next one, with a true clock: applies. */
+    it.id = 11;
     it.at = T0;
+    it.certs = &b;
+    assert_int_equal(evc_fleet_apply(inv, &it, &err), 0);
+    /* A late resend of the first: ignored. */
+    it.id = 10;
+    it.at = T0 + 5 * 365 * DAY;
     it.certs = &a;
     assert_int_equal(evc_fleet_apply(inv, &it, &err), 0);
-    evc_db_close(inv);
     assert_int_equal(count(e, "SELECT count(*) FROM fleet_certs WHERE sha256 = 'bb22'"), 1);
+    assert_int_equal(count(e, "SELECT count(*) FROM fleet_certs"), 1);
+    /* The host's state made anew: its outbox counts from 1 again, and applies. */
+    it.origin = "o2";
+    it.id = 1;
+    it.at = T0;
+    it.certs = &c;
+    assert_int_equal(evc_fleet_apply(inv, &it, &err), 0);
+    evc_db_close(inv);
+    assert_int_equal(count(e, "SELECT count(*) FROM fleet_certs WHERE sha256 = 'cc33'"), 1);
     assert_int_equal(count(e, "SELECT count(*) FROM fleet_certs"), 1);
 }
 
-/* Events older than keep are pruned; those within it stay. */
+/* Events older than keep, by the database's clock, are pruned; those within it stay. */
 static void
 test_retention(void **state)
 {
     const struct env *e = *state;
     struct evc_fleet *f = writer(e, "h1", "agent", 10 * DAY);
+    evc_time now = evc_time_now();
 
-    event(f, T0 - 20 * DAY, "accepted", "web");
-    event(f, T0 - 11 * DAY, "activated", "web");
-    event(f, T0 - 9 * DAY, "retired", "web");
-    event(f, T0, "accepted", "web");
-    flush(f, T0);
+    event(f, now - 20 * DAY, "accepted", "web");
+    event(f, now - 11 * DAY, "activated", "web");
+    event(f, now - 9 * DAY, "retired", "web");
+    event(f, now, "accepted", "web");
+    /* The caller's clock a year behind or five ahead changes nothing of the cutoff. */
+    flush(f, now - 365 * DAY);
     assert_int_equal(count(e, "SELECT count(*) FROM fleet_events"), 2);
-    assert_int_equal(count(e, "SELECT min(at) FROM fleet_events"), T0 - 9 * DAY);
+    assert_int_equal(count(e, "SELECT min(at) FROM fleet_events"), now - 9 * DAY);
     evc_fleet_close(f);
 }
 
-/* A host gone for longer than keep leaves the inventory with its rows. */
+/*
+ * A host gone for longer than keep leaves the inventory with its rows; a
+ * writer whose clock is far ahead prunes no host that is not gone.
+ */
 static void
 test_gone_host_pruned(void **state)
 {
     const struct env *e = *state;
     struct evc_fleet *old = writer(e, "gone", "monitor", 10 * DAY);
     struct evc_fleet *f = writer(e, "h1", "monitor", 10 * DAY);
+    struct evc_fleet *g = writer(e, "ahead", "monitor", 10 * DAY);
     struct evc_fleet_cert rows[1] = {cert("web", "aa11", "CN=web", T0 + 90 * DAY)};
     struct evc_err err = {0};
+    evc_time now = evc_time_now();
 
-    assert_int_equal(evc_fleet_snapshot(old, "stores", T0 - 30 * DAY, rows, 1, &err), 0);
-    flush(old, T0 - 30 * DAY);
-    flush(f, T0);
+    assert_int_equal(evc_fleet_snapshot(old, "stores", now, rows, 1, &err), 0);
+    flush(old, now);
+    flush(g, now + 5 * 365 * DAY);
+    assert_int_equal(count(e, "SELECT count(*) FROM fleet_hosts WHERE host = 'gone'"), 1);
+    assert_int_equal(count(e, "SELECT count(*) FROM fleet_certs"), 1);
+    sql(e, "UPDATE fleet_hosts SET last_seen = last_seen - 2592000 WHERE host = 'gone'");
+    flush(f, now);
     assert_int_equal(count(e, "SELECT count(*) FROM fleet_hosts WHERE host = 'gone'"), 0);
     assert_int_equal(count(e, "SELECT count(*) FROM fleet_certs"), 0);
     evc_fleet_close(old);
     evc_fleet_close(f);
+    evc_fleet_close(g);
 }
 
 /*
@@ -610,35 +668,61 @@ static void
 test_escaping(void **state)
 {
     static const char evil[] = "CN=a\"b\n\x1b[31mred";
+    static const char evilhost[] = "h\x1b[1m";
+    static const char evilsvc[] = "m\x1b]0;x\x07";
     const struct env *e = *state;
-    struct evc_fleet *f = writer(e, "h1", "monitor", 0);
-    struct evc_fleet_cert rows[1] = {cert("web", "aa11", evil, T0 + 90 * DAY)};
+    struct evc_fleet *f = writer(e, evilhost, evilsvc, 0);
+    struct evc_fleet_cert rows[2] = {cert("web", "aa11", evil, T0 + 90 * DAY),
+                                     cert("web", "", "", 0)};
+    struct evc_fleet_holding h = {evil, 1, "aa11", T0};
     struct evc_fleet_query q;
     struct evc_err err = {0};
     char *buf = NULL;
     size_t len = 0;
     FILE *out;
-    json_t *rep;
+    json_t *rep, *c, *x;
     int status;
 
-    assert_int_equal(evc_fleet_snapshot(f, "stores", T0, rows, 1, &err), 0);
+    /* Every string a host sends: subject, issuer, kind, location, an error's detail, server. */
+    rows[0].issuer = evil;
+    rows[0].kind = evil;
+    rows[0].location = evil;
+    rows[1].location = evil;
+    rows[1].status = "error";
+    rows[1].detail = evil;
+    assert_int_equal(evc_fleet_snapshot(f, "stores", T0, rows, 2, &err), 0);
+    assert_int_equal(evc_fleet_holding(f, &h, &err), 0);
     flush(f, T0);
     evc_fleet_close(f);
     rep = report(e, T0, NULL, 0, &status);
-    assert_string_equal(json_string_value(json_object_get(find_cert(rep, "aa11"), "subject")),
-                        evil);
+    c = find_cert(rep, "aa11");
+    assert_string_equal(json_string_value(json_object_get(c, "subject")), evil);
+    assert_string_equal(json_string_value(json_object_get(c, "issuer")), evil);
+    assert_string_equal(json_string_value(json_object_get(c, "kind")), evil);
+    x = json_array_get(json_object_get(rep, "hosts"), 0);
+    assert_string_equal(json_string_value(json_object_get(x, "host")), evilhost);
+    assert_string_equal(json_string_value(json_object_get(x, "service")), evilsvc);
+    x = json_array_get(json_object_get(rep, "errors"), 0);
+    assert_string_equal(json_string_value(json_object_get(x, "location")), evil);
+    assert_string_equal(json_string_value(json_object_get(x, "error")), evil);
+    x = json_array_get(json_object_get(rep, "generations"), 0);
+    assert_string_equal(json_string_value(json_object_get(x, "server")), evil);
     json_decref(rep);
     memset(&q, 0, sizeof(q));
     q.target = e->inv;
     q.now = T0;
+    q.verbose = 1; /* the hosts and locations too */
     for (int fmt = EVC_FLEET_TEXT; fmt <= EVC_FLEET_PROMETHEUS; fmt += 2) {
         assert_non_null(out = open_memstream(&buf, &len));
         assert_int_equal(evc_fleet_report(&q, (enum evc_fleet_format)fmt, out, &status, &err), 0);
         fclose(out);
         if (fmt == EVC_FLEET_TEXT) {
-            /* Text goes to terminals: no raw control byte. */
+            /* Text goes to terminals: no raw control byte in any column. */
             assert_null(memchr(buf, 0x1b, len));
+            assert_null(memchr(buf, 0x07, len));
             assert_non_null(strstr(buf, "CN=a\"b\\x0a\\x1b[31mred"));
+            assert_non_null(strstr(buf, "h\\x1b[1m"));
+            assert_non_null(strstr(buf, "m\\x1b]0;x\\x07"));
         } else {
             assert_non_null(strstr(buf, "subject=\"CN=a\\\"b\\n"));
         }
