@@ -22,6 +22,7 @@
 #include <openssl/rand.h>
 
 #include "evercert/shared.h"
+#include "base/text.h"
 #include "base/atomic.h"
 #include "base/file.h"
 
@@ -163,21 +164,6 @@ out:
     return r;
 }
 
-static int
-hexval(int c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 int
 evc_fleet_key_load(const char *path, uint8_t key[EVC_FLEET_KEY_LEN], struct evc_err *err)
 {
@@ -231,16 +217,11 @@ evc_fleet_key_load(const char *path, uint8_t key[EVC_FLEET_KEY_LEN], struct evc_
         n--; /* one line break after the digits */
     }
     if (n == 2 * EVC_FLEET_KEY_LEN) {
-        for (size_t i = 0; i < EVC_FLEET_KEY_LEN; i++) {
-            int h = hexval(raw[2 * i]), l = hexval(raw[2 * i + 1]);
-
-            if (h < 0 || l < 0) {
-                r = evc_err_set(err, EVC_ERR_PARSE,
-                                "fleet key %.200s: not 64 hexadecimal digits (byte %zu)", path,
-                                2 * i + (h < 0 ? 0 : 1) + 1);
-                goto out;
-            }
-            key[i] = (uint8_t)(h << 4 | l);
+        raw[n] = '\0';
+        if (evc_text_unhex((const char *)raw, key, EVC_FLEET_KEY_LEN) != 0) {
+            r = evc_err_set(err, EVC_ERR_PARSE, "fleet key %.200s: not 64 hexadecimal digits",
+                            path);
+            goto out;
         }
         r = 0;
         goto out;
