@@ -80,9 +80,11 @@ while ! python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', in
 done
 served() { openssl s_client -connect 127.0.0.1:$PORT -servername web.test </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr A-F a-f; }
 
-# The scheduled run: the next minute boundary; the monitor starts 3 s before it.
-NEXT=$(date -u -d "@$(( ($(date +%s) / 60 + 1) * 60 ))" +%H:%M)
-START=$(date -u -d "@$(( ($(date +%s) / 60 + 1) * 60 - 3 ))" +%Y-%m-%dT%H:%M:%SZ)
+# The scheduled run: a minute boundary; the monitor starts 3 s before it. Never one so near that
+# the start would come before now (the certificate, just issued, would not be valid yet then).
+BOUNDARY=$(( ($(date +%s) + 5) / 60 * 60 + 60 ))
+NEXT=$(date -u -d "@$BOUNDARY" +%H:%M)
+START=$(date -u -d "@$((BOUNDARY - 3))" +%Y-%m-%dT%H:%M:%SZ)
 cat >c.ini <<EOF
 [policy]
 expiration_threshold = 33%
